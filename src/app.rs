@@ -1,0 +1,120 @@
+//! The runtime assembled from settings: personas, prompts, clock, config and
+//! (opened on demand) the store. Commands receive an [`App`] and never read
+//! flags or env vars themselves.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::chat::ChatService;
+use crate::clock::Clock;
+use crate::config::{Backend, BackendChoice, Config, process_env};
+use crate::error::Error;
+use crate::model::ChatModel;
+use crate::model::offline::OfflineModel;
+use crate::model::openai::OpenAiModel;
+use crate::persona::{Persona, Personas};
+use crate::prompt::Prompts;
+use crate::store::Store;
+
+/// Where things are, as resolved from flags, env vars and defaults.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The data dir holding the store.
+    pub data_dir: PathBuf,
+    /// A personas directory replacing the built-in ones.
+    pub personas_dir: Option<PathBuf>,
+    /// A prompts directory overriding the built-in templates.
+    pub prompts_dir: Option<PathBuf>,
+    /// The config file, if one was named or `./troupe.toml` exists.
+    pub config_path: Option<PathBuf>,
+    /// The fixed instant from `--now`, unparsed.
+    pub now: Option<String>,
+    /// The backend named by `--model`.
+    pub model: Option<String>,
+}
+
+/// The assembled runtime.
+#[derive(Debug)]
+pub struct App {
+    /// Every persona on offer.
+    pub personas: Personas,
+    /// The prompt templates.
+    pub prompts: Arc<Prompts>,
+    /// The clock.
+    pub clock: Clock,
+    /// The deployment config.
+    pub config: Config,
+    /// The data dir.
+    pub data_dir: PathBuf,
+    /// The backend named by `--model`.
+    model_flag: Option<String>,
+}
+
+impl App {
+    /// Loads personas, prompts and config; checks `--now`.
+    pub fn new(settings: &Settings) -> Result<Self, Error> {
+        let personas = match &settings.personas_dir {
+            Some(dir) => Personas::load_dir(dir)?,
+            None => Personas::builtin()?,
+        };
+        let prompts = match &settings.prompts_dir {
+            Some(dir) => Prompts::load_dir(dir)?,
+            None => Prompts::builtin()?,
+        };
+        let clock = match &settings.now {
+            Some(now) => Clock::parse_fixed(now)?,
+            None => Clock::system(),
+        };
+        let config = match &settings.config_path {
+            Some(path) => Config::load(path)?,
+            None => Config::default(),
+        };
+        Ok(Self {
+            personas,
+            prompts: Arc::new(prompts),
+            clock,
+            config,
+            data_dir: settings.data_dir.clone(),
+            model_flag: settings.model.clone(),
+        })
+    }
+
+    /// Opens the store in the data dir (once per process).
+    pub fn open_store(&self) -> Result<Store, Error> {
+        Ok(Store::open(&self.data_dir)?)
+    }
+
+    /// A chat service over `store`.
+    pub fn chat_service(&self, store: Store) -> ChatService {
+        ChatService::new(
+            store,
+            Arc::clone(&self.prompts),
+            self.clock,
+            self.config.chat.clone(),
+        )
+    }
+
+    /// Which backend `persona` talks to, and why.
+    pub fn backend_for(&self, persona: &Persona) -> Result<BackendChoice, Error> {
+        Ok(self.config.choose_backend(
+            self.model_flag.as_deref(),
+            persona.model.backend.as_deref(),
+            &process_env,
+        )?)
+    }
+
+    /// The model `persona` talks to.
+    pub fn model_for(&self, persona: &Persona) -> Result<Arc<dyn ChatModel>, Error> {
+        let choice = self.backend_for(persona)?;
+        tracing::debug!(reason = %choice.reason, "model backend chosen");
+        Ok(match choice.backend {
+            Backend::OpenAi(settings) => Arc::new(OpenAiModel::new(settings)?),
+            Backend::Offline => Arc::new(OfflineModel::new()),
+        })
+    }
+
+    /// Checks a user id before it reaches the store.
+    pub fn check_user(&self, user: &str) -> Result<(), Error> {
+        crate::ids::check_id("user id", user).map_err(Error::Usage)
+    }
+}

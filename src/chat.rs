@@ -1,0 +1,337 @@
+//! One chat turn: accept the user's message, ask the persona's model, keep
+//! the reply.
+//!
+//! The user's message is stored (and flushed) before the model is called, so
+//! it survives a model failure or a crash. A reply is stored only once the
+//! model finishes it; a stream that breaks after some text is stored marked
+//! `interrupted`, never as a complete reply; an empty reply is not stored.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+
+use crate::clock::Clock;
+use crate::config::ChatConfig;
+use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, StreamEvent, Usage};
+use crate::persona::Persona;
+use crate::prompt::{PromptError, Prompts};
+use crate::store::{Conversation, Message, Role, Store, StoreError};
+
+/// Runs chat turns against the store.
+#[derive(Debug, Clone)]
+pub struct ChatService {
+    /// Where conversations are kept.
+    store: Store,
+    /// The prompt templates.
+    prompts: Arc<Prompts>,
+    /// Where timestamps come from.
+    clock: Clock,
+    /// History and size limits.
+    limits: ChatConfig,
+}
+
+/// The persona's finished reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    /// The reply text.
+    pub text: String,
+    /// The model that produced it.
+    pub model: String,
+    /// Tokens used, when the backend reported them.
+    pub usage: Option<Usage>,
+}
+
+/// Why a turn did not produce a reply.
+#[derive(Debug, thiserror::Error)]
+pub enum TurnError {
+    /// The message was refused before anything was stored.
+    #[error("{0}")]
+    Input(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The system prompt could not be rendered.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// The model failed; the user's message is kept.
+    #[error("{error}. Your message was saved{}", if *.partial { "; the partial reply is kept, marked as interrupted" } else { "" })]
+    Model {
+        /// What went wrong.
+        error: ModelError,
+        /// Whether a partial reply was stored, marked interrupted.
+        partial: bool,
+    },
+}
+
+impl ChatService {
+    /// A chat service over `store`.
+    pub fn new(store: Store, prompts: Arc<Prompts>, clock: Clock, limits: ChatConfig) -> Self {
+        Self {
+            store,
+            prompts,
+            clock,
+            limits,
+        }
+    }
+
+    /// The store this service writes to.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Cleans the message, then stores it durably.
+    pub fn accept(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<Conversation, TurnError> {
+        let text = clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
+        let message = Message::from_user(text, self.clock.now());
+        Ok(self.store.append(user, &persona.id, &message)?)
+    }
+
+    /// Builds the request for the persona's next message in `conversation`.
+    pub fn request(
+        &self,
+        persona: &Arc<Persona>,
+        conversation: &Conversation,
+    ) -> Result<ChatRequest, TurnError> {
+        let system = self.prompts.render_system(persona, self.clock.now())?;
+        let recent = self
+            .store
+            .recent_messages(conversation, self.limits.history_messages.max(1))?;
+        Ok(ChatRequest {
+            system,
+            messages: within_budget(&recent, self.limits.history_chars),
+            model: persona.model.name.clone(),
+            temperature: persona.model.temperature,
+            max_tokens: persona.model.max_tokens,
+            persona: Some(Arc::clone(persona)),
+        })
+    }
+
+    /// A whole turn: accept `text`, then stream the reply through `on_delta`.
+    pub async fn turn(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        text: &str,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Reply, TurnError> {
+        let conversation = self.accept(user, persona, text)?;
+        self.stream_reply(user, persona, model, &conversation, on_delta)
+            .await
+    }
+
+    /// A whole turn with the reply fetched in one piece (no streaming).
+    pub async fn turn_whole(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        text: &str,
+    ) -> Result<Reply, TurnError> {
+        let conversation = self.accept(user, persona, text)?;
+        let request = self.request(persona, &conversation)?;
+        let model_id = model_id(model, &request);
+        let completion = model
+            .complete(&request)
+            .await
+            .map_err(|error| TurnError::Model {
+                error,
+                partial: false,
+            })?;
+        self.keep_reply(user, persona, &completion.text, &model_id, false)?;
+        Ok(Reply {
+            text: completion.text,
+            model: model_id,
+            usage: completion.usage,
+        })
+    }
+
+    /// Streams the reply to the conversation's last message and stores it.
+    async fn stream_reply(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        conversation: &Conversation,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Reply, TurnError> {
+        let request = self.request(persona, conversation)?;
+        let model_id = model_id(model, &request);
+        let mut stream = model
+            .stream(&request)
+            .await
+            .map_err(|error| TurnError::Model {
+                error,
+                partial: false,
+            })?;
+        let mut text = String::new();
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(StreamEvent::Delta(delta)) => {
+                    on_delta(&delta);
+                    text.push_str(&delta);
+                }
+                Ok(StreamEvent::Done { usage, .. }) => {
+                    if text.trim().is_empty() {
+                        let url = model
+                            .info()
+                            .base_url
+                            .clone()
+                            .unwrap_or_else(|| model.info().backend.clone());
+                        return Err(TurnError::Model {
+                            error: ModelError::Empty { url },
+                            partial: false,
+                        });
+                    }
+                    self.keep_reply(user, persona, &text, &model_id, false)?;
+                    return Ok(Reply {
+                        text,
+                        model: model_id,
+                        usage,
+                    });
+                }
+                Err(error) => {
+                    return Err(self.broken_stream(user, persona, &text, &model_id, error));
+                }
+            }
+        }
+        let url = model.info().base_url.clone().unwrap_or_default();
+        let error = ModelError::Interrupted {
+            url,
+            detail: "the stream ended early".to_string(),
+        };
+        Err(self.broken_stream(user, persona, &text, &model_id, error))
+    }
+
+    /// Keeps whatever text arrived before a stream broke, marked interrupted.
+    fn broken_stream(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+        model: &str,
+        error: ModelError,
+    ) -> TurnError {
+        let partial = !text.trim().is_empty();
+        if partial && let Err(store_error) = self.keep_reply(user, persona, text, model, true) {
+            return TurnError::Store(store_error);
+        }
+        TurnError::Model { error, partial }
+    }
+
+    fn keep_reply(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+        model: &str,
+        interrupted: bool,
+    ) -> Result<(), StoreError> {
+        let mut message = Message::reply(text, self.clock.now(), model);
+        message.interrupted = interrupted;
+        self.store.append(user, &persona.id, &message).map(|_| ())
+    }
+}
+
+/// The model id a request will use.
+fn model_id(model: &dyn ChatModel, request: &ChatRequest) -> String {
+    request
+        .model
+        .clone()
+        .unwrap_or_else(|| model.info().model.clone())
+}
+
+/// Strips control characters (keeping newlines and tabs), trims, and checks
+/// the length.
+pub fn clean_message(text: &str, max_chars: usize) -> Result<String, String> {
+    let cleaned: String = text
+        .chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .collect();
+    let cleaned = cleaned.trim().to_string();
+    if cleaned.is_empty() {
+        return Err("the message is empty; type something to send".to_string());
+    }
+    let length = cleaned.chars().count();
+    if length > max_chars {
+        return Err(format!(
+            "the message is {length} characters long; the limit is {max_chars}, so split it into shorter messages"
+        ));
+    }
+    Ok(cleaned)
+}
+
+/// The most recent messages that fit in `budget` characters, oldest first.
+/// The last message (the user's) is always sent; interrupted replies are left
+/// out, since the model never finished them.
+fn within_budget(recent: &[Message], budget: usize) -> Vec<ChatMessage> {
+    let mut kept = Vec::new();
+    let mut used = 0;
+    for message in recent.iter().rev().filter(|m| !m.interrupted) {
+        let size = message.text.chars().count();
+        if !kept.is_empty() && used + size > budget {
+            break;
+        }
+        used += size;
+        kept.push(ChatMessage {
+            role: match message.role {
+                Role::User => ChatRole::User,
+                Role::Assistant => ChatRole::Assistant,
+            },
+            content: message.text.clone(),
+        });
+    }
+    kept.reverse();
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    #[test]
+    fn control_characters_are_stripped_and_limits_enforced() {
+        assert_eq!(
+            clean_message("  hi\u{7}\tthere\n ", 100).unwrap(),
+            "hi\tthere"
+        );
+        assert!(
+            clean_message(" \u{1b} ", 100)
+                .unwrap_err()
+                .contains("empty")
+        );
+        assert!(
+            clean_message("abcdef", 5)
+                .unwrap_err()
+                .contains("limit is 5")
+        );
+    }
+
+    #[test]
+    fn history_keeps_the_newest_messages_within_budget() {
+        let now = Utc::now();
+        let mut interrupted = Message::reply("half", now, "m");
+        interrupted.interrupted = true;
+        let recent = vec![
+            Message::from_user("a".repeat(50), now),
+            Message::reply("b".repeat(30), now, "m"),
+            interrupted,
+            Message::from_user("c".repeat(30), now),
+        ];
+        let sent = within_budget(&recent, 70);
+        assert_eq!(sent.len(), 2);
+        assert_eq!(sent[0].content, "b".repeat(30));
+        assert_eq!(sent[1].role, ChatRole::User);
+        assert_eq!(
+            within_budget(&recent, 0).len(),
+            1,
+            "the user's message always goes"
+        );
+    }
+}

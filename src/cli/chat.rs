@@ -1,0 +1,94 @@
+//! `troupe chat PERSONA`: the console, or one message with `--message`.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{default_user, print_json};
+use crate::app::App;
+use crate::chat::Reply;
+use crate::console::{Console, Input};
+use crate::error::Error;
+use crate::locale::ai_notice;
+
+/// Arguments of `troupe chat`.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// The persona to talk to (see `troupe personas list`).
+    pub persona: String,
+    /// Who is chatting [default: $TROUPE_USER, else your login name].
+    #[arg(long, value_name = "ID")]
+    pub user: Option<String>,
+    /// Send this one message, print the reply and exit.
+    #[arg(long, value_name = "TEXT")]
+    pub message: Option<String>,
+    /// With --message: print {"persona","user","reply","model"} as JSON.
+    #[arg(long, requires = "message")]
+    pub json: bool,
+}
+
+/// The `--json` output of a one-shot message.
+#[derive(Debug, Serialize)]
+struct JsonReply<'a> {
+    persona: &'a str,
+    user: &'a str,
+    reply: &'a str,
+    model: &'a str,
+}
+
+/// Runs `troupe chat`.
+pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
+    let user = args.user.clone().unwrap_or_else(default_user);
+    app.check_user(&user)?;
+    let persona = app.personas.get(&args.persona)?;
+    let store = app.open_store()?;
+    let chat = app.chat_service(store);
+    let Some(message) = args.message else {
+        let history = Some(app.data_dir.join("console_history"));
+        let mut console = Console::new(app, chat, &user, persona)?;
+        let outcome = console.run(&mut Input::detect(history)).await?;
+        if outcome.failed_turns > 0 {
+            eprintln!(
+                "troupe: {} message(s) got no reply; they are saved",
+                outcome.failed_turns
+            );
+            return Ok(1);
+        }
+        return Ok(0);
+    };
+    let model = app.model_for(&persona)?;
+    if !args.json {
+        let notice = persona
+            .ai_notice
+            .clone()
+            .unwrap_or_else(|| ai_notice(&persona.language, &persona.name));
+        eprintln!("[{notice}]");
+        if let Some(notice) = model.session_notice() {
+            eprintln!("[{notice}]");
+        }
+    }
+    let reply: Reply = if args.json {
+        chat.turn_whole(&user, &persona, model.as_ref(), &message)
+            .await?
+    } else {
+        let mut out = std::io::stdout();
+        let mut on_delta = |delta: &str| {
+            use std::io::Write;
+            let _ = write!(out, "{delta}");
+            let _ = out.flush();
+        };
+        let reply = chat
+            .turn(&user, &persona, model.as_ref(), &message, &mut on_delta)
+            .await;
+        println!();
+        reply?
+    };
+    if args.json {
+        print_json(&JsonReply {
+            persona: &persona.id,
+            user: &user,
+            reply: &reply.text,
+            model: &reply.model,
+        })?;
+    }
+    Ok(0)
+}

@@ -1,0 +1,54 @@
+//! `troupe history`: print a stored conversation.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::print_json;
+use crate::app::App;
+use crate::console::history_line;
+use crate::error::Error;
+use crate::store::Message;
+
+/// Arguments of `troupe history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The user whose conversation to print.
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+    /// The persona they talked to.
+    #[arg(long, value_name = "ID")]
+    pub persona: String,
+    /// Print {"messages":[{"role","kind","text","at",…}]} as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `--json` output.
+#[derive(Debug, Serialize)]
+struct JsonHistory {
+    messages: Vec<Message>,
+}
+
+/// Runs `troupe history`.
+pub fn run(app: &App, args: HistoryArgs) -> Result<i32, Error> {
+    app.check_user(&args.user)?;
+    let persona = app.personas.get(&args.persona)?;
+    let store = app.open_store()?;
+    let messages = match store.conversation(&args.user, &persona.id)? {
+        Some(conversation) => store.messages(&conversation)?,
+        None => Vec::new(),
+    };
+    if args.json {
+        print_json(&JsonHistory { messages })?;
+    } else if messages.is_empty() {
+        println!(
+            "{} has no conversation with {} yet.",
+            args.user, persona.name
+        );
+    } else {
+        for message in &messages {
+            println!("{}", history_line(message, &persona.name));
+        }
+    }
+    Ok(0)
+}

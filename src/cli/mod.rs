@@ -1,0 +1,112 @@
+//! The command line: flags parsed once into [`Settings`], then one thin
+//! function per subcommand (one file each) calling the library.
+
+mod chat;
+mod history;
+mod personas;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::app::{App, Settings};
+use crate::error::Error;
+
+/// Troupe: AI personas you can chat with, defined as TOML files.
+#[derive(Debug, Parser)]
+#[command(name = "troupe", version, about, long_about = None)]
+pub struct Cli {
+    /// Where conversations are stored [default: the per-user data dir, e.g. ~/.local/share/troupe].
+    #[arg(long, global = true, env = "TROUPE_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// A directory of persona files replacing the built-in personas.
+    #[arg(long, global = true, env = "TROUPE_PERSONAS", value_name = "DIR")]
+    pub personas: Option<PathBuf>,
+    /// A directory of prompt templates overriding the built-in ones by file name.
+    #[arg(long, global = true, env = "TROUPE_PROMPTS", value_name = "DIR")]
+    pub prompts: Option<PathBuf>,
+    /// The deployment config [default: ./troupe.toml when present].
+    #[arg(long, global = true, env = "TROUPE_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Fix the clock at this RFC 3339 instant (e.g. 2026-11-26T09:00:00Z).
+    #[arg(long, global = true, env = "TROUPE_NOW", value_name = "RFC3339")]
+    pub now: Option<String>,
+    /// Use this model backend (a [models.NAME] of the config, or "offline").
+    #[arg(long, global = true, value_name = "NAME")]
+    pub model: Option<String>,
+    /// Log more to stderr (-v: info, -vv: debug); RUST_LOG also works.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Chat with a persona.
+    Chat(chat::ChatArgs),
+    /// Print a stored conversation.
+    History(history::HistoryArgs),
+    /// List, show and check personas.
+    #[command(subcommand)]
+    Personas(personas::PersonasCommand),
+}
+
+impl Cli {
+    /// Resolves flags, env vars and defaults into settings.
+    pub fn settings(&self) -> Settings {
+        let config_path = self.config.clone().or_else(|| {
+            let local = PathBuf::from("troupe.toml");
+            local.is_file().then_some(local)
+        });
+        Settings {
+            data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
+            personas_dir: self.personas.clone(),
+            prompts_dir: self.prompts.clone(),
+            config_path,
+            now: self.now.clone(),
+            model: self.model.clone(),
+        }
+    }
+
+    /// Runs the command; returns the process exit code.
+    pub async fn run(self) -> Result<i32, Error> {
+        let settings = self.settings();
+        if let Command::Personas(personas::PersonasCommand::Check(args)) = &self.command {
+            return Ok(personas::check(args, &settings));
+        }
+        let app = App::new(&settings)?;
+        match self.command {
+            Command::Chat(args) => chat::run(&app, args).await,
+            Command::History(args) => history::run(&app, args),
+            Command::Personas(command) => personas::run(&app, command),
+        }
+    }
+}
+
+/// The per-user data dir: `$XDG_DATA_HOME/troupe`, `~/.local/share/troupe`
+/// or the platform's equivalent; `./troupe-data` if none is known.
+fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("troupe"))
+        .unwrap_or_else(|| PathBuf::from("troupe-data"))
+}
+
+/// The user id when `--user` is not given: `$TROUPE_USER`, else the login
+/// name, else `me`.
+pub(crate) fn default_user() -> String {
+    ["TROUPE_USER", "USER", "USERNAME"]
+        .iter()
+        .filter_map(|v| std::env::var(v).ok())
+        .find(|u| crate::ids::check_id("user id", u).is_ok())
+        .unwrap_or_else(|| "me".to_string())
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Error::Terminal(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! `troupe personas list|show|check`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use serde::Serialize;
+
+use super::print_json;
+use crate::app::{App, Settings};
+use crate::error::Error;
+use crate::persona::{Persona, Personas};
+
+/// The `personas` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PersonasCommand {
+    /// List the personas.
+    List(ListArgs),
+    /// Show one persona in full.
+    Show(ShowArgs),
+    /// Check persona files and report every problem as file:line:column.
+    Check(CheckArgs),
+}
+
+/// Arguments of `personas list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `personas show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The persona id.
+    pub id: String,
+    /// Print the persona as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `personas check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The directory to check [default: --personas, else ./personas, else the built-in personas].
+    pub dir: Option<PathBuf>,
+}
+
+/// One persona in `personas list --json`.
+#[derive(Debug, Serialize)]
+struct Summary<'a> {
+    id: &'a str,
+    name: &'a str,
+    description: &'a str,
+    language: &'a str,
+    expertise: &'a [String],
+}
+
+/// Runs `personas list` and `personas show`.
+pub fn run(app: &App, command: PersonasCommand) -> Result<i32, Error> {
+    match command {
+        PersonasCommand::List(args) => list(&app.personas, args.json)?,
+        PersonasCommand::Show(args) => {
+            let persona = app.personas.get(&args.id)?;
+            if args.json {
+                print_json(persona.as_ref())?;
+            } else {
+                println!("{}", describe(&persona));
+            }
+        }
+        PersonasCommand::Check(_) => unreachable!("`personas check` runs before the app is built"),
+    }
+    Ok(0)
+}
+
+fn list(personas: &Personas, json: bool) -> Result<(), Error> {
+    if json {
+        let summaries: Vec<Summary> = personas
+            .iter()
+            .map(|p| Summary {
+                id: &p.id,
+                name: &p.name,
+                description: &p.description,
+                language: &p.language,
+                expertise: &p.expertise,
+            })
+            .collect();
+        return print_json(&summaries);
+    }
+    for p in personas.iter() {
+        println!(
+            "{:<10} {:<20} [{}] {}",
+            p.id, p.name, p.language, p.description
+        );
+    }
+    Ok(())
+}
+
+/// A persona as readable text.
+fn describe(p: &Persona) -> String {
+    let mut lines = vec![
+        format!("{} ({})", p.name, p.id),
+        p.description.clone(),
+        format!("language: {}", p.language),
+        format!("expertise: {}", p.expertise.join(", ")),
+        format!("greeting: {}", p.greeting),
+        format!("voice:\n  {}", p.voice.trim().replace('\n', "\n  ")),
+    ];
+    for example in &p.examples {
+        lines.push(format!(
+            "example:\n  user: {}\n  {}: {}",
+            example.user, p.name, example.persona
+        ));
+    }
+    for line in &p.disclaimers {
+        lines.push(format!("disclaimer: {line}"));
+    }
+    let follow = if p.followups.enabled { "on" } else { "off" };
+    lines.push(format!("follow-ups: {follow}"));
+    lines.join("\n")
+}
+
+/// Runs `personas check`; prints every problem, exits 1 if there are any.
+pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
+    let dir = args
+        .dir
+        .clone()
+        .or_else(|| settings.personas_dir.clone())
+        .or_else(|| {
+            let local = PathBuf::from("personas");
+            local.is_dir().then_some(local)
+        });
+    let result = match &dir {
+        Some(dir) => Personas::load_dir(dir),
+        None => Personas::builtin(),
+    };
+    match result {
+        Ok(personas) => {
+            println!(
+                "ok: {} personas ({})",
+                personas.len(),
+                personas.ids().join(", ")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            1
+        }
+    }
+}

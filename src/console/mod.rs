@@ -1,0 +1,240 @@
+//! The chat console end users talk in.
+//!
+//! On a terminal it is a line editor (history, arrow keys); otherwise each
+//! line of stdin is one message, so sessions can be scripted. Each session
+//! opens with the AI notice, the backend's notice if it has one (the offline
+//! backend says its replies are scripted) and the persona's greeting; replies
+//! stream token by token. Lines starting with `/` are commands.
+
+mod input;
+
+use std::io::Write;
+use std::sync::Arc;
+
+use crate::app::App;
+use crate::chat::{ChatService, TurnError};
+use crate::error::Error;
+use crate::locale::ai_notice;
+use crate::model::ChatModel;
+use crate::persona::Persona;
+use crate::store::{Message, Role};
+
+pub use input::Input;
+
+/// The slash commands, with their help text.
+const COMMANDS: &[(&str, &str)] = &[
+    ("/help", "show this list"),
+    ("/personas", "list the personas you can talk to"),
+    ("/switch ID", "talk to another persona"),
+    ("/history", "show this conversation so far"),
+    ("/quit", "leave (Ctrl-D works too)"),
+];
+
+/// How a session ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SessionOutcome {
+    /// Turns whose reply failed (the messages were still kept).
+    pub failed_turns: usize,
+}
+
+/// An open chat session: one user, one persona at a time.
+pub struct Console<'a> {
+    /// The runtime.
+    app: &'a App,
+    /// Runs the turns.
+    chat: ChatService,
+    /// Who is chatting.
+    user: String,
+    /// Who they are chatting with.
+    persona: Arc<Persona>,
+    /// The persona's model.
+    model: Arc<dyn ChatModel>,
+    /// Backend notices already shown this session.
+    notices_shown: Vec<String>,
+}
+
+impl<'a> Console<'a> {
+    /// A session of `user` with `persona`.
+    pub fn new(
+        app: &'a App,
+        chat: ChatService,
+        user: &str,
+        persona: Arc<Persona>,
+    ) -> Result<Self, Error> {
+        let model = app.model_for(&persona)?;
+        Ok(Self {
+            app,
+            chat,
+            user: user.to_string(),
+            persona,
+            model,
+            notices_shown: Vec::new(),
+        })
+    }
+
+    /// Runs the session until `/quit` or the end of input.
+    pub async fn run(&mut self, input: &mut Input) -> Result<SessionOutcome, Error> {
+        let mut outcome = SessionOutcome::default();
+        self.open()?;
+        while let Some(line) = input.read_line(&format!("{}> ", self.user))? {
+            let line = line.trim();
+            if line.is_empty() {
+                continue;
+            }
+            if line.starts_with('/') {
+                match self.command(line)? {
+                    Flow::Continue => continue,
+                    Flow::Quit => break,
+                }
+            }
+            if !self.send(line).await? {
+                outcome.failed_turns += 1;
+            }
+        }
+        Ok(outcome)
+    }
+
+    /// Shows the notices and the greeting.
+    fn open(&mut self) -> Result<(), Error> {
+        let notice = self
+            .persona
+            .ai_notice
+            .clone()
+            .unwrap_or_else(|| ai_notice(&self.persona.language, &self.persona.name));
+        let mut lines = vec![format!("[{notice}]")];
+        if let Some(backend_notice) = self.model.session_notice()
+            && !self.notices_shown.contains(&backend_notice)
+        {
+            lines.push(format!("[{backend_notice}]"));
+            self.notices_shown.push(backend_notice);
+        }
+        lines.push(format!("{}: {}", self.persona.name, self.persona.greeting));
+        say(&lines.join("\n"))
+    }
+
+    /// Sends one message; returns whether a reply came back.
+    async fn send(&mut self, text: &str) -> Result<bool, Error> {
+        let mut out = std::io::stdout();
+        let name = self.persona.name.clone();
+        let mut started = false;
+        let mut on_delta = |delta: &str| {
+            if !started {
+                let _ = write!(out, "{name}: ");
+                started = true;
+            }
+            let _ = write!(out, "{delta}");
+            let _ = out.flush();
+        };
+        let result = self
+            .chat
+            .turn(
+                &self.user,
+                &self.persona,
+                self.model.as_ref(),
+                text,
+                &mut on_delta,
+            )
+            .await;
+        if started {
+            say("")?;
+        }
+        match result {
+            Ok(_) => Ok(true),
+            Err(TurnError::Input(message)) => {
+                eprintln!("troupe: {message}");
+                Ok(false)
+            }
+            Err(TurnError::Store(e)) => Err(e.into()),
+            Err(e) => {
+                eprintln!("troupe: {e}");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Runs a slash command.
+    fn command(&mut self, line: &str) -> Result<Flow, Error> {
+        let mut words = line.split_whitespace();
+        let name = words.next().unwrap_or_default();
+        let arg = words.next();
+        match (name, arg) {
+            ("/quit" | "/exit", _) => return Ok(Flow::Quit),
+            ("/help", _) => {
+                let help: Vec<String> = COMMANDS
+                    .iter()
+                    .map(|(c, h)| format!("  {c:<12} {h}"))
+                    .collect();
+                say(&format!("Commands:\n{}", help.join("\n")))?;
+            }
+            ("/personas", _) => {
+                let list: Vec<String> = self
+                    .app
+                    .personas
+                    .iter()
+                    .map(|p| format!("  {:<10} {} — {}", p.id, p.name, p.description))
+                    .collect();
+                say(&list.join("\n"))?;
+            }
+            ("/switch", Some(id)) => match self.app.personas.get(id) {
+                Ok(persona) => {
+                    self.model = self.app.model_for(&persona)?;
+                    self.persona = persona;
+                    self.open()?;
+                }
+                Err(e) => eprintln!("troupe: {e}"),
+            },
+            ("/switch", None) => eprintln!("troupe: /switch needs a persona id, e.g. /switch chef"),
+            ("/history", _) => self.show_history()?,
+            (other, _) => eprintln!("troupe: unknown command {other}; /help lists the commands"),
+        }
+        Ok(Flow::Continue)
+    }
+
+    fn show_history(&self) -> Result<(), Error> {
+        let store = self.chat.store();
+        let messages = match store.conversation(&self.user, &self.persona.id)? {
+            Some(conversation) => store.messages(&conversation)?,
+            None => Vec::new(),
+        };
+        if messages.is_empty() {
+            return say("(no messages yet)");
+        }
+        let lines: Vec<String> = messages
+            .iter()
+            .map(|m| history_line(m, &self.persona.name))
+            .collect();
+        say(&lines.join("\n"))
+    }
+}
+
+/// One message as a console line: `[2026-11-26 09:00] Chef Marco: text`.
+pub fn history_line(message: &Message, persona_name: &str) -> String {
+    let who = match message.role {
+        Role::User => "you",
+        Role::Assistant => persona_name,
+    };
+    let mark = if message.interrupted {
+        " [interrupted]"
+    } else {
+        ""
+    };
+    format!(
+        "[{}] {who}: {}{mark}",
+        message.at.format("%Y-%m-%d %H:%M"),
+        message.text
+    )
+}
+
+/// What the loop does after a command.
+enum Flow {
+    Continue,
+    Quit,
+}
+
+/// Prints a line to stdout.
+fn say(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|_| out.flush())
+        .map_err(|e| Error::Terminal(e.to_string()))
+}

@@ -1,0 +1,42 @@
+//! The library's top-level error: one variant per module's error, so the
+//! binary can print any of them as one actionable line.
+
+use crate::chat::TurnError;
+use crate::clock::ClockError;
+use crate::config::ConfigError;
+use crate::model::ModelError;
+use crate::persona::PersonaError;
+use crate::prompt::PromptError;
+use crate::store::StoreError;
+
+/// Anything that can stop a Troupe command.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A persona problem.
+    #[error(transparent)]
+    Persona(#[from] PersonaError),
+    /// A prompt template problem.
+    #[error(transparent)]
+    Prompt(#[from] PromptError),
+    /// A config problem.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A store problem.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A bad `--now`.
+    #[error(transparent)]
+    Clock(#[from] ClockError),
+    /// A model problem outside a turn.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A chat turn failed.
+    #[error(transparent)]
+    Turn(#[from] TurnError),
+    /// Input the user can correct (a bad id, a bad flag value).
+    #[error("{0}")]
+    Usage(String),
+    /// Reading from or writing to the terminal failed.
+    #[error("terminal I/O failed: {0}")]
+    Terminal(String),
+}

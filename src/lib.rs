@@ -1,0 +1,37 @@
+//! Troupe: a runtime for AI personas.
+//!
+//! Creators define personas as TOML files; end users chat with them in a
+//! console; every conversation is kept in sled. The map:
+//!
+//! - [`persona`]: the persona file format, loading and validation;
+//! - [`schema`]: checks TOML files against a declared shape, reporting every
+//!   problem as `file:line:column`;
+//! - [`prompt`]: the tera templates that turn a persona into instructions;
+//! - [`store`]: users, conversations and messages in sled;
+//! - [`model`]: the [`model::ChatModel`] trait and its backends
+//!   (OpenAI-compatible, offline);
+//! - [`config`]: the deployment config and how a backend is chosen;
+//! - [`chat`]: one chat turn, from the user's message to the stored reply;
+//! - [`console`]: the interactive (or scripted) chat console;
+//! - [`app`]: the runtime assembled from settings;
+//! - [`cli`]: the command line;
+//! - [`clock`], [`ids`], [`locale`], [`error`]: the small pieces they share.
+
+pub mod app;
+pub mod chat;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod console;
+pub mod error;
+pub mod ids;
+pub mod locale;
+pub mod model;
+pub mod persona;
+pub mod prompt;
+pub mod schema;
+pub mod store;
+
+mod builtin;
+
+pub use error::Error;

@@ -1,0 +1,314 @@
+//! Language models behind one small, provider-neutral trait.
+//!
+//! [`ChatModel`] takes a [`ChatRequest`] we own and either answers in one go
+//! ([`ChatModel::complete`]) or streams text deltas ending with the finish
+//! reason and token usage ([`ChatModel::stream`]). Each provider converts the
+//! request into its own wire format in its own file:
+//! - [`openai`]: any OpenAI-compatible server, through async-openai;
+//! - [`offline`]: scripted replies drawn from the persona, for a first run
+//!   with no key and no network.
+
+pub mod offline;
+pub mod openai;
+
+use std::fmt;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
+
+use crate::persona::Persona;
+
+/// Who said a line of the conversation sent to a model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChatRole {
+    /// The end user.
+    User,
+    /// The persona.
+    Assistant,
+}
+
+/// One line of the conversation sent to a model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatMessage {
+    /// Who said it.
+    pub role: ChatRole,
+    /// What was said.
+    pub content: String,
+}
+
+/// A request for the persona's next message.
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    /// The persona's instructions (the rendered system prompt).
+    pub system: String,
+    /// The conversation so far, oldest first, ending with the user's message.
+    pub messages: Vec<ChatMessage>,
+    /// A model id overriding the backend's own, if the persona sets one.
+    pub model: Option<String>,
+    /// Sampling temperature.
+    pub temperature: Option<f32>,
+    /// The longest reply, in tokens.
+    pub max_tokens: Option<u32>,
+    /// The persona speaking. Real backends get it through `system`; the
+    /// offline backend composes its scripted replies from it.
+    pub persona: Option<Arc<Persona>>,
+}
+
+/// Why a model stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    /// The model finished its message.
+    Stop,
+    /// The reply hit `max_tokens`.
+    Length,
+    /// The provider's filter cut the reply.
+    ContentFilter,
+    /// Any other reason the provider gave.
+    Other(String),
+}
+
+impl FinishReason {
+    /// Reads a provider's finish reason; `None` for the empty or missing ones
+    /// some servers send on every chunk.
+    pub fn parse(raw: Option<&str>) -> Option<Self> {
+        match raw?.trim() {
+            "" => None,
+            "stop" | "end_turn" | "eos" => Some(Self::Stop),
+            "length" | "max_tokens" => Some(Self::Length),
+            "content_filter" => Some(Self::ContentFilter),
+            other => Some(Self::Other(other.to_string())),
+        }
+    }
+}
+
+/// Tokens a call used, as the provider reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// Tokens in the prompt.
+    pub prompt_tokens: u32,
+    /// Tokens in the reply.
+    pub completion_tokens: u32,
+}
+
+/// A whole reply from [`ChatModel::complete`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Completion {
+    /// The reply text.
+    pub text: String,
+    /// Why the model stopped.
+    pub finish: FinishReason,
+    /// Token usage, when reported.
+    pub usage: Option<Usage>,
+}
+
+/// One event of a streamed reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StreamEvent {
+    /// More text.
+    Delta(String),
+    /// The reply is complete; always the last event of a healthy stream.
+    Done {
+        /// Why the model stopped.
+        finish: FinishReason,
+        /// Token usage, when reported.
+        usage: Option<Usage>,
+    },
+}
+
+/// A streamed reply.
+pub type ReplyStream = BoxStream<'static, Result<StreamEvent, ModelError>>;
+
+/// What a backend is, for messages and for the `model` field of replies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ModelInfo {
+    /// The backend's name in the config (`main`), or `env`/`offline`.
+    pub backend: String,
+    /// `openai` or `offline`.
+    pub provider: String,
+    /// The model id requests use.
+    pub model: String,
+    /// The server's base URL, when there is one.
+    pub base_url: Option<String>,
+}
+
+/// A language model the runtime can talk to.
+pub trait ChatModel: Send + Sync {
+    /// What this backend is.
+    fn info(&self) -> &ModelInfo;
+
+    /// Asks for a whole reply at once.
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Completion, ModelError>>;
+
+    /// Asks for a reply streamed as text deltas ending with [`StreamEvent::Done`].
+    fn stream<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ReplyStream, ModelError>>;
+
+    /// Something users must be told once per session about this backend
+    /// (the offline backend says its replies are scripted).
+    fn session_notice(&self) -> Option<String> {
+        None
+    }
+}
+
+/// The ways a model call fails, each with what the user should do.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// No connection could be made.
+    #[error(
+        "the model server at {url} could not be reached ({detail}); check that it is running, or set OPENAI_BASE_URL"
+    )]
+    Unreachable {
+        /// The server.
+        url: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The server took too long.
+    #[error(
+        "the model server at {url} timed out ({detail}); try again, or raise the backend's timeouts"
+    )]
+    Timeout {
+        /// The server.
+        url: String,
+        /// Which wait ran out.
+        detail: String,
+    },
+    /// The credentials were refused (401/403).
+    #[error(
+        "the API key in {key_env} was refused by {url} (HTTP {status}); set {key_env} to a valid key"
+    )]
+    Unauthorized {
+        /// The server.
+        url: String,
+        /// The env var the key came from (never the key).
+        key_env: String,
+        /// 401 or 403.
+        status: u16,
+    },
+    /// Too many requests (429).
+    #[error(
+        "the model server at {url} is rate-limiting requests (HTTP 429: {detail}); wait a moment and try again"
+    )]
+    RateLimited {
+        /// The server.
+        url: String,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server failed (5xx).
+    #[error("the model server at {url} failed (HTTP {status}: {detail}); try again later")]
+    Server {
+        /// The server.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server refused the request (other 4xx).
+    #[error(
+        "the model server at {url} refused the request (HTTP {status}: {detail}); check the model name and settings"
+    )]
+    Rejected {
+        /// The server.
+        url: String,
+        /// The status code.
+        status: u16,
+        /// The server's explanation.
+        detail: String,
+    },
+    /// The server answered something that is not the protocol.
+    #[error(
+        "the model server at {url} sent a reply Troupe cannot read ({detail}); check that the base URL points at an OpenAI-compatible API"
+    )]
+    Protocol {
+        /// The server.
+        url: String,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A streamed reply broke off before the model finished.
+    #[error("the reply from {url} broke off before it was finished ({detail}); try again")]
+    Interrupted {
+        /// The server.
+        url: String,
+        /// What happened.
+        detail: String,
+    },
+    /// The model finished without saying anything.
+    #[error("the model at {url} returned an empty reply; try again or use another model")]
+    Empty {
+        /// The server.
+        url: String,
+    },
+}
+
+impl ModelError {
+    /// Whether trying the same request again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. }
+                | Self::Timeout { .. }
+                | Self::RateLimited { .. }
+                | Self::Server { .. }
+                | Self::Interrupted { .. }
+                | Self::Empty { .. }
+        )
+    }
+}
+
+impl fmt::Display for ChatRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_finish_reasons_mean_not_finished_yet() {
+        assert_eq!(FinishReason::parse(Some("")), None);
+        assert_eq!(FinishReason::parse(None), None);
+        assert_eq!(FinishReason::parse(Some("stop")), Some(FinishReason::Stop));
+        assert_eq!(
+            FinishReason::parse(Some("length")),
+            Some(FinishReason::Length)
+        );
+    }
+
+    #[test]
+    fn only_transient_failures_are_retryable() {
+        let url = "http://x".to_string();
+        assert!(
+            ModelError::Server {
+                url: url.clone(),
+                status: 503,
+                detail: String::new()
+            }
+            .is_retryable()
+        );
+        assert!(
+            !ModelError::Unauthorized {
+                url,
+                key_env: "K".into(),
+                status: 401
+            }
+            .is_retryable()
+        );
+    }
+}

@@ -1,0 +1,479 @@
+//! The OpenAI-compatible backend: OpenAI itself and the servers that speak
+//! its chat-completions API (Ollama, vLLM, llama.cpp, LM Studio, …).
+//!
+//! Requests go through async-openai's `byot` methods with wire types of our
+//! own: real servers send chunks async-openai's strict types reject (no
+//! `created`, `finish_reason: ""`, `usage: null`), so every field we read is
+//! optional. With `byot` on, async-openai no longer sets `"stream": true`,
+//! so [`WireRequest`] always says what it wants.
+
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
+    StreamEvent, Usage,
+};
+
+/// How to reach one OpenAI-compatible server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenAiSettings {
+    /// The backend's name, for messages.
+    pub backend: String,
+    /// The API base, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    /// The model id.
+    pub model: String,
+    /// The NAME of the env var holding the API key (never the key).
+    pub api_key_env: String,
+    /// Default sampling temperature.
+    pub temperature: Option<f32>,
+    /// Default reply length limit, in tokens.
+    pub max_tokens: Option<u32>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// The longest silence allowed while waiting for (more of) a reply.
+    pub read_timeout: Duration,
+}
+
+/// A chat model on an OpenAI-compatible server.
+pub struct OpenAiModel {
+    /// The async-openai client, with our reqwest client and timeouts.
+    client: Client<OpenAIConfig>,
+    /// Settings, for requests and messages.
+    settings: OpenAiSettings,
+    /// What this backend is.
+    info: ModelInfo,
+}
+
+impl OpenAiModel {
+    /// A model client for `settings`; reads the API key from the env var it names.
+    pub fn new(settings: OpenAiSettings) -> Result<Self, ModelError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(settings.connect_timeout)
+            .read_timeout(settings.read_timeout)
+            .build()
+            .map_err(|e| ModelError::Protocol {
+                url: settings.base_url.clone(),
+                detail: format!("could not set up HTTP: {e}"),
+            })?;
+        let key = std::env::var(&settings.api_key_env).unwrap_or_default();
+        let config = OpenAIConfig::new()
+            .with_api_base(settings.base_url.trim_end_matches('/'))
+            .with_api_key(key);
+        let info = ModelInfo {
+            backend: settings.backend.clone(),
+            provider: "openai".to_string(),
+            model: settings.model.clone(),
+            base_url: Some(settings.base_url.clone()),
+        };
+        Ok(Self {
+            client: Client::with_config(config).with_http_client(http),
+            settings,
+            info,
+        })
+    }
+
+    /// The request body for `request`.
+    fn wire<'a>(&'a self, request: &'a ChatRequest, stream: bool) -> WireRequest<'a> {
+        let mut messages = Vec::with_capacity(request.messages.len() + 1);
+        messages.push(WireMessage {
+            role: "system",
+            content: &request.system,
+        });
+        messages.extend(request.messages.iter().map(|m| WireMessage {
+            role: match m.role {
+                ChatRole::User => "user",
+                ChatRole::Assistant => "assistant",
+            },
+            content: &m.content,
+        }));
+        WireRequest {
+            model: request.model.as_deref().unwrap_or(&self.settings.model),
+            messages,
+            stream,
+            temperature: request.temperature.or(self.settings.temperature),
+            max_tokens: request.max_tokens.or(self.settings.max_tokens),
+            stream_options: stream.then_some(StreamOptions {
+                include_usage: true,
+            }),
+        }
+    }
+
+    /// Maps an async-openai error to one the user can act on.
+    fn error(&self, err: OpenAIError) -> ModelError {
+        classify(err, &self.settings.base_url, &self.settings.api_key_env)
+    }
+}
+
+impl ChatModel for OpenAiModel {
+    fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    fn complete<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<Completion, ModelError>> {
+        Box::pin(async move {
+            let body = self.wire(request, false);
+            let response: WireResponse = self
+                .client
+                .chat()
+                .create_byot(&body)
+                .await
+                .map_err(|e| self.error(e))?;
+            let url = &self.settings.base_url;
+            response.check(url)?;
+            let choice =
+                response
+                    .choices
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ModelError::Protocol {
+                        url: url.clone(),
+                        detail: "the reply has no choices".to_string(),
+                    })?;
+            let text = choice.message.and_then(|m| m.content).unwrap_or_default();
+            if text.trim().is_empty() {
+                return Err(ModelError::Empty { url: url.clone() });
+            }
+            Ok(Completion {
+                text,
+                finish: FinishReason::parse(choice.finish_reason.as_deref())
+                    .unwrap_or(FinishReason::Stop),
+                usage: response.usage.map(Usage::from),
+            })
+        })
+    }
+
+    fn stream<'a>(
+        &'a self,
+        request: &'a ChatRequest,
+    ) -> BoxFuture<'a, Result<ReplyStream, ModelError>> {
+        Box::pin(async move {
+            let body = self.wire(request, true);
+            let chunks = self
+                .client
+                .chat()
+                .create_stream_byot::<_, WireResponse>(&body)
+                .await
+                .map_err(|e| self.error(e))?;
+            let url = self.settings.base_url.clone();
+            let key_env = self.settings.api_key_env.clone();
+            let chunks = chunks.map(move |chunk| chunk.map_err(|e| classify(e, &url, &key_env)));
+            Ok(decode_stream(chunks, self.settings.base_url.clone()))
+        })
+    }
+}
+
+/// Turns a stream of parsed chunks into reply events: text deltas as they
+/// come, then one `Done` with the finish reason and usage once the server
+/// ends the stream. A stream that ends without a finish reason broke off.
+pub(crate) fn decode_stream<S>(chunks: S, url: String) -> ReplyStream
+where
+    S: futures::Stream<Item = Result<WireResponse, ModelError>> + Send + 'static,
+{
+    struct State<S> {
+        chunks: std::pin::Pin<Box<S>>,
+        finish: Option<FinishReason>,
+        usage: Option<Usage>,
+        url: String,
+        ended: bool,
+    }
+    let state = State {
+        chunks: Box::pin(chunks),
+        finish: None,
+        usage: None,
+        url,
+        ended: false,
+    };
+    futures::stream::unfold(state, |mut state| async move {
+        if state.ended {
+            return None;
+        }
+        loop {
+            match state.chunks.next().await {
+                Some(Ok(chunk)) => {
+                    if let Err(e) = chunk.check(&state.url) {
+                        state.ended = true;
+                        return Some((Err(e), state));
+                    }
+                    if let Some(usage) = chunk.usage {
+                        state.usage = Some(usage.into());
+                    }
+                    let mut text = String::new();
+                    for choice in chunk.choices {
+                        if let Some(finish) = FinishReason::parse(choice.finish_reason.as_deref()) {
+                            state.finish = Some(finish);
+                        }
+                        if let Some(content) = choice.delta.and_then(|d| d.content) {
+                            text.push_str(&content);
+                        }
+                    }
+                    if !text.is_empty() {
+                        return Some((Ok(StreamEvent::Delta(text)), state));
+                    }
+                }
+                Some(Err(e)) => {
+                    state.ended = true;
+                    return Some((Err(e), state));
+                }
+                None => {
+                    state.ended = true;
+                    let event = match state.finish.take() {
+                        Some(finish) => Ok(StreamEvent::Done {
+                            finish,
+                            usage: state.usage,
+                        }),
+                        None => Err(ModelError::Interrupted {
+                            url: state.url.clone(),
+                            detail: "the stream ended without a finish reason".to_string(),
+                        }),
+                    };
+                    return Some((event, state));
+                }
+            }
+        }
+    })
+    .boxed()
+}
+
+/// Classifies an async-openai error by what the user should do about it.
+fn classify(err: OpenAIError, url: &str, key_env: &str) -> ModelError {
+    let url = url.to_string();
+    match err {
+        OpenAIError::Reqwest(e) if e.is_timeout() => ModelError::Timeout {
+            url,
+            detail: root_cause(&e),
+        },
+        OpenAIError::Reqwest(e) if e.is_connect() || e.is_request() => ModelError::Unreachable {
+            url,
+            detail: root_cause(&e),
+        },
+        OpenAIError::Reqwest(e) => ModelError::Interrupted {
+            url,
+            detail: root_cause(&e),
+        },
+        OpenAIError::ApiError(api) => {
+            let status = api.status_code.as_u16();
+            let detail = shorten(&api.api_error.message);
+            match status {
+                401 | 403 => ModelError::Unauthorized {
+                    url,
+                    key_env: key_env.to_string(),
+                    status,
+                },
+                429 => ModelError::RateLimited { url, detail },
+                500..=599 => ModelError::Server {
+                    url,
+                    status,
+                    detail,
+                },
+                _ => ModelError::Rejected {
+                    url,
+                    status,
+                    detail,
+                },
+            }
+        }
+        OpenAIError::JSONDeserialize(e, body) => ModelError::Protocol {
+            url,
+            detail: format!("{e}; the body began {:?}", shorten(&body)),
+        },
+        OpenAIError::StreamError(e) => ModelError::Interrupted {
+            url,
+            detail: shorten(&e.to_string()),
+        },
+        other => ModelError::Protocol {
+            url,
+            detail: shorten(&other.to_string()),
+        },
+    }
+}
+
+/// The innermost cause of an HTTP error ("Connection refused (os error 111)").
+fn root_cause(err: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    shorten(&cause.to_string())
+}
+
+/// The first line of a server's text, bounded, for one-line messages.
+fn shorten(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no details");
+    let mut short: String = line.chars().take(160).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// The chat-completions request body.
+#[derive(Debug, Serialize)]
+struct WireRequest<'a> {
+    model: &'a str,
+    messages: Vec<WireMessage<'a>>,
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+}
+
+#[derive(Debug, Serialize)]
+struct WireMessage<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+/// A chat completion or a streamed chunk, as tolerant as real servers need:
+/// every field is optional.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct WireResponse {
+    #[serde(default)]
+    choices: Vec<WireChoice>,
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    /// Some servers report failures inside a 200 stream.
+    #[serde(default)]
+    error: Option<serde_json::Value>,
+}
+
+impl WireResponse {
+    /// Fails if the server embedded an error object in its reply.
+    fn check(&self, url: &str) -> Result<(), ModelError> {
+        match &self.error {
+            None | Some(serde_json::Value::Null) => Ok(()),
+            Some(error) => {
+                let message = error
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .map_or_else(|| error.to_string(), str::to_string);
+                Err(ModelError::Server {
+                    url: url.to_string(),
+                    status: 200,
+                    detail: shorten(&message),
+                })
+            }
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WireChoice {
+    #[serde(default)]
+    message: Option<WireContent>,
+    #[serde(default)]
+    delta: Option<WireContent>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WireContent {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct WireUsage {
+    #[serde(default)]
+    prompt_tokens: u32,
+    #[serde(default)]
+    completion_tokens: u32,
+}
+
+impl From<WireUsage> for Usage {
+    fn from(u: WireUsage) -> Self {
+        Self {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(lines: &[&str]) -> Vec<Result<WireResponse, ModelError>> {
+        lines
+            .iter()
+            .map(|l| Ok(serde_json::from_str(l).unwrap()))
+            .collect()
+    }
+
+    async fn collect(
+        items: Vec<Result<WireResponse, ModelError>>,
+    ) -> Vec<Result<StreamEvent, String>> {
+        decode_stream(futures::stream::iter(items), "http://t".into())
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn tolerant_chunks_from_local_servers_decode() {
+        let events = collect(chunks(&[
+            r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":"Hel"},"finish_reason":""}]}"#,
+            r#"{"choices":[{"delta":{"content":"lo"},"finish_reason":null}],"usage":null}"#,
+            r#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":2}}"#,
+        ]))
+        .await;
+        assert_eq!(events[0], Ok(StreamEvent::Delta("Hel".into())));
+        assert_eq!(events[1], Ok(StreamEvent::Delta("lo".into())));
+        assert_eq!(
+            events[2],
+            Ok(StreamEvent::Done {
+                finish: FinishReason::Stop,
+                usage: Some(Usage {
+                    prompt_tokens: 12,
+                    completion_tokens: 2
+                })
+            })
+        );
+        assert_eq!(events.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_stream_without_finish_reason_is_interrupted() {
+        let events = collect(chunks(&[r#"{"choices":[{"delta":{"content":"Hal"}}]}"#])).await;
+        assert_eq!(events.len(), 2);
+        assert!(events[1].as_ref().unwrap_err().contains("broke off"));
+    }
+
+    #[tokio::test]
+    async fn an_error_object_inside_the_stream_fails_it() {
+        let events = collect(chunks(&[r#"{"error":{"message":"model overloaded"}}"#])).await;
+        assert!(events[0].as_ref().unwrap_err().contains("model overloaded"));
+    }
+
+    #[test]
+    fn long_server_text_is_cut_to_one_short_line() {
+        let html = format!("<html>\n{}\n</html>", "x".repeat(500));
+        let short = shorten(&html);
+        assert_eq!(short, "<html>");
+        assert!(shorten(&"y".repeat(500)).chars().count() <= 161);
+    }
+}

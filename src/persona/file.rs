@@ -1,0 +1,165 @@
+//! The persona file format: the serde types creators write, and the shape
+//! [`crate::schema`] checks them against before serde reads them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::schema::{Field, Shape};
+
+/// One persona, as a creator writes it in `personas/ID.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Persona {
+    /// The persona's id: its file name without `.toml`, lower-case.
+    #[serde(skip_deserializing)]
+    pub id: String,
+    /// The name users see, e.g. "Chef Marco".
+    pub name: String,
+    /// One line saying who this persona is, shown in `personas list`.
+    pub description: String,
+    /// The language the persona speaks, as a code such as `en` or `fr`.
+    pub language: String,
+    /// Personality and tone, in the creator's words; goes into the system prompt.
+    pub voice: String,
+    /// The first thing the persona says in each session.
+    pub greeting: String,
+    /// Areas of expertise; the persona stays within them and topics about
+    /// them weigh more.
+    #[serde(default)]
+    pub expertise: Vec<String>,
+    /// Example exchanges that show the model (and the offline backend) how
+    /// the persona answers.
+    #[serde(default)]
+    pub examples: Vec<Example>,
+    /// Extra disclaimer lines the creator wants shown with proactive messages.
+    #[serde(default)]
+    pub disclaimers: Vec<String>,
+    /// Replaces the standard "you are talking to an AI" notice, e.g. for a
+    /// creator's AI extension that must say it is not the creator.
+    #[serde(default)]
+    pub ai_notice: Option<String>,
+    /// Model settings for this persona.
+    #[serde(default)]
+    pub model: PersonaModel,
+    /// Follow-up settings for this persona.
+    #[serde(default)]
+    pub followups: PersonaFollowups,
+}
+
+/// One example exchange: what a user says and how the persona answers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Example {
+    /// The user's line.
+    pub user: String,
+    /// The persona's answer.
+    pub persona: String,
+}
+
+/// Model settings a persona may set; unset ones come from the backend.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct PersonaModel {
+    /// A backend named in the deployment config (`[models.NAME]`).
+    pub backend: Option<String>,
+    /// A model id that overrides the backend's own (e.g. `gpt-4o-mini`).
+    pub name: Option<String>,
+    /// Sampling temperature, 0.0 to 2.0.
+    pub temperature: Option<f32>,
+    /// The longest reply, in tokens.
+    pub max_tokens: Option<u32>,
+}
+
+/// Follow-up settings a persona may set; they can only make the
+/// deployment's policy stricter.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PersonaFollowups {
+    /// Whether this persona sends follow-ups at all.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Minimum user messages in the window before a follow-up.
+    pub min_user_messages: Option<u32>,
+    /// The window, in days, in which those messages count.
+    pub window_days: Option<u32>,
+    /// Minimum silence, in hours, since the user's last message.
+    pub min_silence_hours: Option<u32>,
+    /// A follow-up used when the model fails; may mention `{{ topic }}`.
+    pub fallback: Option<String>,
+}
+
+impl Default for PersonaFollowups {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            min_user_messages: None,
+            window_days: None,
+            min_silence_hours: None,
+            fallback: None,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Checks a language code: two or three lower-case letters, optionally a region.
+fn language_code(text: &str) -> Result<(), String> {
+    let mut parts = text.split('-');
+    let lang = parts.next().unwrap_or_default();
+    let region = parts.next();
+    let lang_ok = (2..=3).contains(&lang.len()) && lang.chars().all(|c| c.is_ascii_lowercase());
+    let region_ok =
+        region.is_none_or(|r| r.len() == 2 && r.chars().all(|c| c.is_ascii_uppercase()));
+    if lang_ok && region_ok && parts.next().is_none() {
+        Ok(())
+    } else {
+        Err(format!(
+            "is {text:?}, which is not a language code; write one like \"en\", \"fr\" or \"pt-BR\""
+        ))
+    }
+}
+
+const EXAMPLE_FIELDS: &[Field] = &[
+    Field::required("user", Shape::Text(None)),
+    Field::required("persona", Shape::Text(None)),
+];
+
+const MODEL_FIELDS: &[Field] = &[
+    Field::optional("backend", Shape::Text(None)),
+    Field::optional("name", Shape::Text(None)),
+    Field::optional("temperature", Shape::Number(0.0, 2.0)),
+    Field::optional("max_tokens", Shape::Integer(1, 200_000)),
+];
+
+const FOLLOWUP_FIELDS: &[Field] = &[
+    Field::optional("enabled", Shape::Bool),
+    Field::optional("min_user_messages", Shape::Integer(1, 10_000)),
+    Field::optional("window_days", Shape::Integer(1, 3_650)),
+    Field::optional("min_silence_hours", Shape::Integer(1, 24 * 3_650)),
+    Field::optional("fallback", Shape::Text(None)),
+];
+
+/// Every key a persona file may hold, and its shape.
+pub const PERSONA_FIELDS: &[Field] = &[
+    Field::required("name", Shape::Text(None)),
+    Field::required("description", Shape::Text(None)),
+    Field::required("language", Shape::Text(Some(language_code))),
+    Field::required("voice", Shape::Text(None)),
+    Field::required("greeting", Shape::Text(None)),
+    Field::optional("expertise", Shape::TextList),
+    Field::optional("examples", Shape::TableList(EXAMPLE_FIELDS)),
+    Field::optional("disclaimers", Shape::TextList),
+    Field::optional("ai_notice", Shape::Text(None)),
+    Field::optional("model", Shape::Table(MODEL_FIELDS)),
+    Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn language_codes_accept_plain_and_regional_forms() {
+        assert!(language_code("en").is_ok());
+        assert!(language_code("pt-BR").is_ok());
+        assert!(language_code("French").is_err());
+        assert!(language_code("en-us").is_err());
+    }
+}

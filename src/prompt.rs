@@ -1,0 +1,195 @@
+//! Prompt templates: the tera environment and rendering.
+//!
+//! Templates live in `prompts/` (embedded in the binary; `--prompts DIR`
+//! overrides them file by file). Autoescaping is off: prompts are plain text,
+//! not HTML. User text only ever reaches a template as *data* in the context,
+//! never as template source, so `{{ 7 * 7 }}` typed by a user reaches the
+//! model unchanged.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tera::{Context, ErrorKind, Tera};
+
+use crate::locale::language_name;
+use crate::persona::Persona;
+
+/// The template that turns a persona into the model's instructions.
+pub const SYSTEM_TEMPLATE: &str = "system.tera";
+
+/// The loaded prompt templates.
+#[derive(Debug)]
+pub struct Prompts {
+    /// The tera environment holding every template by file name.
+    tera: Tera,
+}
+
+/// A template that could not be loaded or rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    /// The template has a syntax or rendering error at a line.
+    #[error("{file}:{line}: {message}")]
+    Template {
+        /// The template file.
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// What tera reported.
+        message: String,
+    },
+    /// Another tera error (missing template, bad context).
+    #[error("prompt template {file}: {message}")]
+    Other {
+        /// The template file.
+        file: String,
+        /// What tera reported.
+        message: String,
+    },
+    /// A template directory or file could not be read.
+    #[error("could not read prompt templates in {path}: {source}")]
+    Read {
+        /// What could not be read.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+impl Prompts {
+    /// The templates built into the binary.
+    pub fn builtin() -> Result<Self, PromptError> {
+        Self::with_overrides(&[])
+    }
+
+    /// The built-in templates, with every `*.tera` file in `dir` replacing
+    /// (or adding to) the one of the same name.
+    pub fn load_dir(dir: &Path) -> Result<Self, PromptError> {
+        let read_err = |source| PromptError::Read {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let mut overrides = Vec::new();
+        for entry in fs::read_dir(dir).map_err(read_err)? {
+            let path = entry.map_err(read_err)?.path();
+            if path.extension().is_some_and(|e| e == "tera") {
+                let text = fs::read_to_string(&path).map_err(|source| PromptError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+                overrides.push((name.unwrap_or_default(), path.display().to_string(), text));
+            }
+        }
+        Self::with_overrides(&overrides)
+    }
+
+    /// Builds the environment from the built-ins plus `(name, shown path, text)` overrides.
+    fn with_overrides(overrides: &[(String, String, String)]) -> Result<Self, PromptError> {
+        let mut tera = Tera::new();
+        tera.autoescape_on(Vec::<&str>::new());
+        for (name, text) in crate::builtin::PROMPTS {
+            if overrides.iter().any(|(o, _, _)| o == name) {
+                continue;
+            }
+            let shown = format!("prompts/{name}");
+            tera.add_raw_template(name, text)
+                .map_err(|e| template_error(&shown, e))?;
+        }
+        for (name, shown, text) in overrides {
+            tera.add_raw_template(name, text)
+                .map_err(|e| template_error(shown, e))?;
+        }
+        Ok(Self { tera })
+    }
+
+    /// Renders a template with any serializable context.
+    pub fn render<T: Serialize>(&self, template: &str, data: &T) -> Result<String, PromptError> {
+        let context = Context::from_serialize(data).map_err(|e| template_error(template, e))?;
+        self.tera
+            .render(template, &context)
+            .map_err(|e| template_error(template, e))
+    }
+
+    /// The system prompt for `persona` at `now`.
+    pub fn render_system(
+        &self,
+        persona: &Persona,
+        now: DateTime<Utc>,
+    ) -> Result<String, PromptError> {
+        #[derive(Serialize)]
+        struct SystemContext<'a> {
+            persona: &'a Persona,
+            language_name: &'a str,
+            now: String,
+        }
+        let context = SystemContext {
+            persona,
+            language_name: language_name(&persona.language),
+            now: now.format("%Y-%m-%d %H:%M UTC").to_string(),
+        };
+        self.render(SYSTEM_TEMPLATE, &context)
+    }
+}
+
+/// Turns a tera error into one that names the file and line.
+fn template_error(file: &str, err: tera::Error) -> PromptError {
+    match err.kind() {
+        ErrorKind::SyntaxError(report) | ErrorKind::RenderingError(report) => {
+            PromptError::Template {
+                file: file.to_string(),
+                line: report.span().start_line,
+                message: report.message().to_string(),
+            }
+        }
+        _ => PromptError::Other {
+            file: file.to_string(),
+            message: err.to_string(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persona::Personas;
+
+    #[test]
+    fn system_prompt_carries_the_persona_voice_and_examples() {
+        let chef = Personas::builtin().unwrap().get("chef").unwrap();
+        let prompt = Prompts::builtin()
+            .unwrap()
+            .render_system(&chef, Utc::now())
+            .unwrap();
+        assert!(prompt.starts_with("You are Chef Marco."), "{prompt}");
+        assert!(prompt.contains("trattoria near Bologna"));
+        assert!(prompt.contains("User: I have leftover rice"));
+        assert!(prompt.contains("Always answer in English"));
+    }
+
+    #[test]
+    fn broken_template_is_reported_with_file_and_line() {
+        let overrides = [(
+            SYSTEM_TEMPLATE.to_string(),
+            "my/system.tera".to_string(),
+            "line one\n{% if %}\n".to_string(),
+        )];
+        let err = Prompts::with_overrides(&overrides).unwrap_err().to_string();
+        assert!(err.starts_with("my/system.tera:2: "), "{err}");
+    }
+
+    #[test]
+    fn user_text_in_context_is_not_evaluated() {
+        let overrides = [(
+            "echo.tera".to_string(),
+            "echo.tera".to_string(),
+            "{{ text }}".to_string(),
+        )];
+        let prompts = Prompts::with_overrides(&overrides).unwrap();
+        let out = prompts
+            .render("echo.tera", &serde_json::json!({"text": "{{ 7 * 7 }} <b>"}))
+            .unwrap();
+        assert_eq!(out, "{{ 7 * 7 }} <b>");
+    }
+}

@@ -1,0 +1,52 @@
+//! Key encoding for the sled trees.
+//!
+//! Numbers are big-endian so sled's byte order is numeric order: a range scan
+//! over a conversation's messages returns them in the order they were added,
+//! which is time order.
+
+/// Separates a user id from a persona id in a conversation key. Ids never
+/// contain it (see [`crate::ids::check_id`]).
+const SEPARATOR: u8 = 0;
+
+/// The key of the conversation between `user` and `persona`.
+pub(crate) fn conversation(user: &str, persona: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(user.len() + persona.len() + 1);
+    key.extend_from_slice(user.as_bytes());
+    key.push(SEPARATOR);
+    key.extend_from_slice(persona.as_bytes());
+    key
+}
+
+/// The prefix of every message of a conversation.
+pub(crate) fn message_prefix(conversation_id: u64) -> [u8; 8] {
+    conversation_id.to_be_bytes()
+}
+
+/// The key of message number `seq` in a conversation.
+pub(crate) fn message(conversation_id: u64, seq: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&conversation_id.to_be_bytes());
+    key[8..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_keys_sort_by_conversation_then_sequence() {
+        let mut keys = vec![message(2, 1), message(1, 256), message(1, 2), message(2, 0)];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![message(1, 2), message(1, 256), message(2, 0), message(2, 1)]
+        );
+        assert!(message(1, 9).starts_with(&message_prefix(1)));
+    }
+
+    #[test]
+    fn conversation_keys_do_not_collide_across_the_separator() {
+        assert_ne!(conversation("ab", "c"), conversation("a", "bc"));
+    }
+}

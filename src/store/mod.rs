@@ -1,0 +1,367 @@
+//! The conversation store: users, conversations and messages in sled.
+//!
+//! One [`Store`] (one sled `Db`) per process, opened in the data dir. Trees:
+//! - `meta`: the schema version;
+//! - `users`: user id → [`User`];
+//! - `conversations`: `user \0 persona` → [`Conversation`], with counters and
+//!   timestamps kept current on every append;
+//! - `messages`: conversation id ‖ sequence (both big-endian) → [`Message`].
+//!
+//! Every append is one transaction over all three trees, followed by a flush,
+//! so a message the runtime has acknowledged survives a crash.
+
+mod keys;
+mod records;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
+
+pub use records::{Conversation, Message, MessageKind, RECENT_USER_TIMES, Role, User};
+
+/// The record layout this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The key of the schema version in the `meta` tree.
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// The store's sub-directory inside the data dir.
+const STORE_DIR: &str = "store";
+
+/// The sled store of one data dir.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// The sled database; cloning the store shares it.
+    db: sled::Db,
+    /// The data dir, for messages.
+    dir: PathBuf,
+    /// user id → User.
+    users: sled::Tree,
+    /// conversation key → Conversation.
+    conversations: sled::Tree,
+    /// message key → Message.
+    messages: sled::Tree,
+}
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process holds the store.
+    #[error(
+        "the data dir {0} is in use by another troupe process; close it, or pass a different --data-dir"
+    )]
+    Locked(PathBuf),
+    /// The files are damaged.
+    #[error(
+        "the store in {dir} is corrupt ({detail}); move {dir} aside to start afresh, or restore it from a backup"
+    )]
+    Corrupt {
+        /// The data dir.
+        dir: PathBuf,
+        /// What sled or the decoder reported.
+        detail: String,
+    },
+    /// The store was written by a newer Troupe.
+    #[error(
+        "the store in {dir} has schema version {found}, newer than this troupe understands ({SCHEMA_VERSION}); upgrade troupe"
+    )]
+    NewerSchema {
+        /// The data dir.
+        dir: PathBuf,
+        /// The version found.
+        found: u32,
+    },
+    /// The disk failed us.
+    #[error("could not use the store in {dir}: {source}")]
+    Io {
+        /// The data dir.
+        dir: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// sled reported something else.
+    #[error("the store in {dir} failed: {detail}")]
+    Other {
+        /// The data dir.
+        dir: PathBuf,
+        /// What sled reported.
+        detail: String,
+    },
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in data dir `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let io = |source| StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let db = sled::Config::new()
+            .path(dir.join(STORE_DIR))
+            .open()
+            .map_err(|e| classify(dir, e))?;
+        let tree = |name: &str| db.open_tree(name).map_err(|e| classify(dir, e));
+        let store = Self {
+            users: tree("users")?,
+            conversations: tree("conversations")?,
+            messages: tree("messages")?,
+            dir: dir.to_path_buf(),
+            db,
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Records the schema version on first use; refuses a newer one.
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
+        match meta.get(SCHEMA_KEY).map_err(|e| self.error(e))? {
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| self.corrupt("the schema version is unreadable"))?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        dir: self.dir.clone(),
+                        found,
+                    });
+                }
+            }
+            None => {
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(|e| self.error(e))?;
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The data dir this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Appends `message` to the conversation of `user` with `persona`,
+    /// creating the user and the conversation if needed, and flushes to disk
+    /// before returning the updated conversation.
+    pub fn append(
+        &self,
+        user: &str,
+        persona: &str,
+        message: &Message,
+    ) -> Result<Conversation, StoreError> {
+        let conv_key = keys::conversation(user, persona);
+        let message_bytes = encode(message);
+        let new_user = encode(&User {
+            id: user.to_string(),
+            created_at: message.at,
+        });
+        let result = (&self.users, &self.conversations, &self.messages).transaction(
+            |(users, conversations, messages)| {
+                if users.get(user.as_bytes())?.is_none() {
+                    users.insert(user.as_bytes(), new_user.as_slice())?;
+                }
+                let mut conversation = match conversations.get(&conv_key)? {
+                    Some(bytes) => decode::<Conversation>(&bytes)
+                        .map_err(ConflictableTransactionError::Abort)?,
+                    None => Conversation::new(conversations.generate_id()?, user, persona, message),
+                };
+                let seq = conversation.record(message);
+                messages.insert(
+                    &keys::message(conversation.id, seq),
+                    message_bytes.as_slice(),
+                )?;
+                conversations.insert(conv_key.as_slice(), encode(&conversation))?;
+                Ok(conversation)
+            },
+        );
+        let conversation = result.map_err(|e| match e {
+            TransactionError::Abort(detail) => self.corrupt(&detail),
+            TransactionError::Storage(e) => self.error(e),
+        })?;
+        self.flush()?;
+        Ok(conversation)
+    }
+
+    /// The conversation of `user` with `persona`, if they have talked.
+    pub fn conversation(
+        &self,
+        user: &str,
+        persona: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        self.conversations
+            .get(keys::conversation(user, persona))
+            .map_err(|e| self.error(e))?
+            .map(|bytes| decode(&bytes).map_err(|d| self.corrupt(&d)))
+            .transpose()
+    }
+
+    /// The user with this id, if they have ever written.
+    pub fn user(&self, id: &str) -> Result<Option<User>, StoreError> {
+        self.users
+            .get(id.as_bytes())
+            .map_err(|e| self.error(e))?
+            .map(|bytes| decode(&bytes).map_err(|d| self.corrupt(&d)))
+            .transpose()
+    }
+
+    /// Every message of a conversation, oldest first.
+    pub fn messages(&self, conversation: &Conversation) -> Result<Vec<Message>, StoreError> {
+        self.messages
+            .scan_prefix(keys::message_prefix(conversation.id))
+            .values()
+            .map(|v| {
+                let bytes = v.map_err(|e| self.error(e))?;
+                decode(&bytes).map_err(|d| self.corrupt(&d))
+            })
+            .collect()
+    }
+
+    /// The last `limit` messages of a conversation, oldest first, read
+    /// backwards from the end so long conversations cost no more than short ones.
+    pub fn recent_messages(
+        &self,
+        conversation: &Conversation,
+        limit: usize,
+    ) -> Result<Vec<Message>, StoreError> {
+        let mut recent = self
+            .messages
+            .scan_prefix(keys::message_prefix(conversation.id))
+            .values()
+            .rev()
+            .take(limit)
+            .map(|v| {
+                let bytes = v.map_err(|e| self.error(e))?;
+                decode(&bytes).map_err(|d| self.corrupt(&d))
+            })
+            .collect::<Result<Vec<Message>, StoreError>>()?;
+        recent.reverse();
+        Ok(recent)
+    }
+
+    /// Writes everything to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.error(e))
+    }
+
+    fn error(&self, e: sled::Error) -> StoreError {
+        classify(&self.dir, e)
+    }
+
+    fn corrupt(&self, detail: &str) -> StoreError {
+        StoreError::Corrupt {
+            dir: self.dir.clone(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// Maps a sled error to one a user can act on.
+fn classify(dir: &Path, e: sled::Error) -> StoreError {
+    let dir = dir.to_path_buf();
+    match e {
+        sled::Error::Io(source) if source.to_string().contains("could not acquire lock") => {
+            StoreError::Locked(dir)
+        }
+        sled::Error::Io(source) => StoreError::Io { dir, source },
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
+            dir,
+            detail: "sled found damaged data".to_string(),
+        },
+        other => StoreError::Other {
+            dir,
+            detail: other.to_string(),
+        },
+    }
+}
+
+/// Serializes a record; records are plain data, so this cannot fail.
+fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    serde_json::to_vec(record)
+        .expect("records serialize: they hold only strings, numbers and timestamps")
+}
+
+/// Reads a record, describing what is wrong if it cannot.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(bytes).map_err(|e| format!("a record is unreadable: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, Utc};
+
+    #[test]
+    fn messages_come_back_in_order_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc::now();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            for i in 0..300 {
+                let msg = Message::from_user(format!("m{i}"), t0 + Duration::seconds(i));
+                store.append("ana", "chef", &msg).unwrap();
+            }
+        }
+        let store = Store::open(dir.path()).unwrap();
+        let conv = store.conversation("ana", "chef").unwrap().unwrap();
+        let texts: Vec<_> = store
+            .messages(&conv)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts.len(), 300);
+        assert_eq!(texts[0], "m0");
+        assert_eq!(texts[299], "m299");
+        let recent = store.recent_messages(&conv, 2).unwrap();
+        assert_eq!(
+            recent.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            ["m298", "m299"]
+        );
+    }
+
+    #[test]
+    fn conversations_are_kept_apart_per_user_and_persona() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = Utc::now();
+        store
+            .append("ana", "chef", &Message::from_user("a", now))
+            .unwrap();
+        store
+            .append("ana", "decor", &Message::from_user("b", now))
+            .unwrap();
+        let chef = store.conversation("ana", "chef").unwrap().unwrap();
+        let decor = store.conversation("ana", "decor").unwrap().unwrap();
+        assert_ne!(chef.id, decor.id);
+        assert_eq!(store.messages(&decor).unwrap()[0].text, "b");
+        assert!(store.conversation("bob", "chef").unwrap().is_none());
+        assert!(store.user("ana").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_second_open_of_the_same_dir_is_refused_with_the_dir_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = Store::open(dir.path()).unwrap();
+        let err = Store::open(dir.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Locked(_)), "{err:?}");
+        assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let meta = store.db.open_tree("meta").unwrap();
+            meta.insert(SCHEMA_KEY, &(SCHEMA_VERSION + 1).to_be_bytes())
+                .unwrap();
+            store.flush().unwrap();
+        }
+        let err = Store::open(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("upgrade troupe"), "{err}");
+    }
+}

@@ -1,0 +1,182 @@
+//! The records kept in the store, serialized as JSON values.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How many recent user-message timestamps a conversation keeps, so the
+/// follow-up rules can count messages in a window without reading them.
+pub const RECENT_USER_TIMES: usize = 32;
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// The end user.
+    User,
+    /// The persona (the model, or a template).
+    Assistant,
+}
+
+/// What a message is, beyond who wrote it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageKind {
+    /// An ordinary chat turn.
+    Chat,
+    /// A proactive follow-up the persona sent on its own.
+    FollowUp,
+}
+
+/// A user of the runtime.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    /// The user's id.
+    pub id: String,
+    /// When the user first wrote.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One conversation: a user with a persona. Its counters and timestamps are
+/// updated on every append, so eligibility questions never read messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Numeric id; the prefix of the conversation's message keys.
+    pub id: u64,
+    /// The user.
+    pub user: String,
+    /// The persona.
+    pub persona: String,
+    /// When the first message was stored.
+    pub started_at: DateTime<Utc>,
+    /// Who wrote the first message.
+    pub started_by: Role,
+    /// The sequence number the next message gets.
+    pub next_seq: u64,
+    /// Messages the user has sent.
+    pub user_messages: u64,
+    /// Messages the persona has sent (complete or interrupted).
+    pub assistant_messages: u64,
+    /// When the user last wrote.
+    pub last_user_at: Option<DateTime<Utc>>,
+    /// When the persona last wrote.
+    pub last_assistant_at: Option<DateTime<Utc>>,
+    /// The latest user-message times, oldest first, at most [`RECENT_USER_TIMES`].
+    pub recent_user_times: Vec<DateTime<Utc>>,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// Who wrote it.
+    pub role: Role,
+    /// Chat turn or follow-up.
+    pub kind: MessageKind,
+    /// The text, exactly as sent or received.
+    pub text: String,
+    /// When it was stored, by the runtime's clock.
+    pub at: DateTime<Utc>,
+    /// For persona messages: the model that produced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    /// For persona messages: the reply broke off before the model finished.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interrupted: bool,
+}
+
+impl Message {
+    /// A user's chat message.
+    pub fn from_user(text: impl Into<String>, at: DateTime<Utc>) -> Self {
+        Self {
+            role: Role::User,
+            kind: MessageKind::Chat,
+            text: text.into(),
+            at,
+            model: None,
+            interrupted: false,
+        }
+    }
+
+    /// A persona's chat reply produced by `model`.
+    pub fn reply(text: impl Into<String>, at: DateTime<Utc>, model: impl Into<String>) -> Self {
+        Self {
+            role: Role::Assistant,
+            kind: MessageKind::Chat,
+            text: text.into(),
+            at,
+            model: Some(model.into()),
+            interrupted: false,
+        }
+    }
+}
+
+impl Conversation {
+    /// A new, empty conversation.
+    pub(crate) fn new(id: u64, user: &str, persona: &str, first: &Message) -> Self {
+        Self {
+            id,
+            user: user.to_string(),
+            persona: persona.to_string(),
+            started_at: first.at,
+            started_by: first.role,
+            next_seq: 0,
+            user_messages: 0,
+            assistant_messages: 0,
+            last_user_at: None,
+            last_assistant_at: None,
+            recent_user_times: Vec::new(),
+        }
+    }
+
+    /// Updates the counters for a message being appended; returns its sequence number.
+    pub(crate) fn record(&mut self, message: &Message) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        match message.role {
+            Role::User => {
+                self.user_messages += 1;
+                self.last_user_at = Some(message.at);
+                self.recent_user_times.push(message.at);
+                let excess = self
+                    .recent_user_times
+                    .len()
+                    .saturating_sub(RECENT_USER_TIMES);
+                self.recent_user_times.drain(..excess);
+            }
+            Role::Assistant => {
+                self.assistant_messages += 1;
+                self.last_assistant_at = Some(message.at);
+            }
+        }
+        seq
+    }
+
+    /// User messages sent at or after `since`, from the recent timestamps.
+    pub fn user_messages_since(&self, since: DateTime<Utc>) -> usize {
+        self.recent_user_times
+            .iter()
+            .filter(|t| **t >= since)
+            .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn counters_follow_each_appended_message_and_keep_recent_times_bounded() {
+        let t0 = Utc::now();
+        let first = Message::from_user("hi", t0);
+        let mut conv = Conversation::new(1, "u", "chef", &first);
+        for i in 0..40 {
+            let seq = conv.record(&Message::from_user("x", t0 + Duration::minutes(i)));
+            assert_eq!(seq, i as u64);
+        }
+        conv.record(&Message::reply("y", t0, "m"));
+        assert_eq!(conv.started_by, Role::User);
+        assert_eq!((conv.user_messages, conv.assistant_messages), (40, 1));
+        assert_eq!(conv.recent_user_times.len(), RECENT_USER_TIMES);
+        assert_eq!(conv.user_messages_since(t0 + Duration::minutes(35)), 5);
+    }
+}
