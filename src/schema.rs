@@ -59,11 +59,14 @@ pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// An extra check on a string value; the error completes "\"key\" …".
+pub type TextCheck = fn(&str) -> Result<(), String>;
+
 /// The shape a value must have.
 #[derive(Debug, Clone, Copy)]
 pub enum Shape {
     /// A non-empty string, optionally checked further.
-    Text(Option<fn(&str) -> Result<(), String>>),
+    Text(Option<TextCheck>),
     /// A list of non-empty strings.
     TextList,
     /// A number (integer or float) within an inclusive range.

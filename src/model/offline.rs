@@ -89,7 +89,7 @@ pub fn scripted_reply(persona: &Persona, text: &str, turn: usize) -> String {
         .iter()
         .find(|area| words(area).iter().any(|w| asked.contains(w)));
     let french = persona.language.starts_with("fr");
-    match (topic, french) {
+    match (topic.map(|a| capitalized(a)), french) {
         (Some(area), false) => format!(
             "{area} is right up my street! Tell me a little more: what you have, what you like, and how much time you've got, and I'll suggest something concrete."
         ),
@@ -119,6 +119,15 @@ pub fn scripted_reply(persona: &Persona, text: &str, turn: usize) -> String {
             }
         }
     }
+}
+
+/// `text` with its first letter in upper case.
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl OfflineModel {
@@ -199,7 +208,7 @@ mod tests {
         assert!(rice.starts_with("Fried rice"), "{rice}");
         let bread = scripted_reply(&chef, "I want to start baking bread", 1);
         assert!(
-            bread.starts_with("baking bread is right up my street"),
+            bread.starts_with("Baking bread is right up my street"),
             "{bread}"
         );
         let decor = personas.get("decor").unwrap();

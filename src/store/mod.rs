@@ -99,6 +99,8 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        let log = dir.join(STORE_DIR).join("db");
+        let existed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
         let db = sled::Config::new()
             .path(dir.join(STORE_DIR))
             .open()
@@ -111,12 +113,13 @@ impl Store {
             dir: dir.to_path_buf(),
             db,
         };
-        store.check_schema()?;
+        store.check_schema(existed)?;
         Ok(store)
     }
 
-    /// Records the schema version on first use; refuses a newer one.
-    fn check_schema(&self) -> Result<(), StoreError> {
+    /// Records the schema version on first use; refuses a newer one, and a
+    /// store that `existed` on disk but lost its schema record.
+    fn check_schema(&self, existed: bool) -> Result<(), StoreError> {
         let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
         match meta.get(SCHEMA_KEY).map_err(|e| self.error(e))? {
             Some(bytes) => {
@@ -129,6 +132,13 @@ impl Store {
                         found,
                     });
                 }
+            }
+            // sled recovers a damaged log by dropping what it cannot read;
+            // an existing store without its schema record lost everything.
+            None if existed => {
+                return Err(
+                    self.corrupt("its files are damaged and the records in them are unreadable")
+                );
             }
             None => {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
@@ -271,6 +281,8 @@ fn classify(dir: &Path, e: sled::Error) -> StoreError {
             dir,
             detail: "sled found damaged data".to_string(),
         },
+        // sled says this when its `conf` file is unreadable.
+        sled::Error::Unsupported(detail) => StoreError::Corrupt { dir, detail },
         other => StoreError::Other {
             dir,
             detail: other.to_string(),

@@ -1,0 +1,75 @@
+//! The console with stdin not a terminal: each line is one message.
+
+use crate::support::Troupe;
+use crate::support::server::{Reply, TestServer};
+
+#[test]
+fn piped_lines_are_messages_and_slash_commands_work() {
+    let server = TestServer::start(vec![Reply::Text("A reply.")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let script = "first line\n/help\nsecond line\n/history\n/switch decor\nbonjour\n/nonsense\n/quit\nnever sent\n";
+    let run = troupe.run_with_input(
+        &["--now", "2026-11-26T09:30:00Z", "chat", "chef"],
+        script.as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("[You are chatting with Chef Marco, an AI"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Chef Marco: Ciao!"));
+    assert!(run.stdout.contains("/switch ID"), "help is shown");
+    assert!(
+        run.stdout.contains("[2026-11-26 09:30] you: first line"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("[Vous discutez avec Élise, une IA"));
+    assert!(run.stderr.contains("unknown command /nonsense"));
+    let sent: Vec<String> = server
+        .received()
+        .iter()
+        .map(|r| r.messages().last().unwrap().1.clone())
+        .collect();
+    assert_eq!(sent, ["first line", "second line", "bonjour"]);
+    let chef = troupe.history("chef");
+    assert_eq!(chef.len(), 4);
+    assert_eq!(chef[0]["at"], "2026-11-26T09:30:00Z");
+    assert_eq!(troupe.history("decor").len(), 2);
+}
+
+#[test]
+fn invalid_utf8_on_stdin_is_an_error_not_a_panic() {
+    let troupe = Troupe::new();
+    let run = troupe.run_with_input(&["chat", "chef"], b"hello\n\xff\xfe bad\n");
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("line 2 of stdin is not valid UTF-8"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"));
+    assert_eq!(
+        troupe.history("chef").len(),
+        2,
+        "the valid first line was kept with its reply"
+    );
+}
+
+#[test]
+fn over_long_and_empty_messages_are_refused_without_storing_anything() {
+    let troupe = Troupe::new();
+    let long = "a".repeat(5000);
+    let run = troupe.run(&["chat", "chef", "--message", &long]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("the limit is 4000"), "{}", run.stderr);
+    let run = troupe.run(&["chat", "chef", "--message", " \u{7} "]);
+    assert!(
+        run.stderr.contains("the message is empty"),
+        "{}",
+        run.stderr
+    );
+    assert!(troupe.history("chef").is_empty());
+}

@@ -1,0 +1,130 @@
+//! The sled store seen from the binary: durability, the lock, corruption.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::Stdio;
+
+use crate::support::{Troupe, finish};
+
+#[test]
+fn conversations_survive_between_runs_in_order() {
+    let troupe = Troupe::new();
+    for (i, now) in [
+        "2026-11-01T10:00:00Z",
+        "2026-11-02T10:00:00Z",
+        "2026-11-03T10:00:00Z",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = troupe.run(&[
+            "--now",
+            now,
+            "chat",
+            "chef",
+            "--message",
+            &format!("message {i}"),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let history = troupe.history("chef");
+    let user_texts: Vec<_> = history
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(user_texts, ["message 0", "message 1", "message 2"]);
+    assert_eq!(history[4]["at"], "2026-11-03T10:00:00Z");
+    let text = troupe.run(&["history", "--user", "tester", "--persona", "chef"]);
+    assert!(
+        text.stdout.starts_with("[2026-11-01 10:00] you: message 0"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn a_second_process_on_the_same_data_dir_gets_one_line_naming_the_dir() {
+    let troupe = Troupe::new();
+    let mut first = troupe
+        .command(&["chat", "chef"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the first troupe");
+    // Wait for the greeting: by then the first process holds the store.
+    let mut stdout = BufReader::new(first.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    while !line.contains("Chef Marco:") {
+        line.clear();
+        assert_ne!(
+            stdout.read_line(&mut line).expect("read greeting"),
+            0,
+            "first troupe exited early"
+        );
+    }
+
+    let second = troupe.run(&["history", "--user", "tester", "--persona", "chef"]);
+    assert_eq!(second.code, 1);
+    assert_eq!(second.stderr.lines().count(), 1, "{}", second.stderr);
+    assert!(
+        second
+            .stderr
+            .contains(&troupe.data_dir().display().to_string())
+    );
+    assert!(
+        second.stderr.contains("in use by another troupe process"),
+        "{}",
+        second.stderr
+    );
+
+    let mut stdin = first.stdin.take().expect("stdin");
+    stdin.write_all(b"/quit\n").expect("quit");
+    drop(stdin);
+    first.stdout = Some(stdout.into_inner());
+    assert_eq!(
+        finish(first.wait_with_output().expect("first exits")).code,
+        0
+    );
+}
+
+#[test]
+fn a_corrupt_store_gets_a_clear_message_not_a_panic() {
+    let troupe = Troupe::new();
+    assert_eq!(troupe.run(&["chat", "chef", "--message", "hello"]).code, 0);
+    let store = troupe.data_dir().join("store");
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    for entry in std::fs::read_dir(&store).expect("store dir").flatten() {
+        if entry.path().is_file() {
+            std::fs::write(entry.path(), &garbage).expect("overwrite store file");
+        }
+    }
+    let run = troupe.run(&["history", "--user", "tester", "--persona", "chef"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&troupe.data_dir().display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("is corrupt"), "{}", run.stderr);
+}
+
+#[test]
+fn a_store_whose_log_was_damaged_is_reported_instead_of_silently_emptied() {
+    let troupe = Troupe::new();
+    assert_eq!(troupe.run(&["chat", "chef", "--message", "hello"]).code, 0);
+    let log = troupe.data_dir().join("store").join("db");
+    let mut bytes = std::fs::read(&log).expect("read the log");
+    for byte in bytes.iter_mut().step_by(7) {
+        *byte ^= 0x5a;
+    }
+    std::fs::write(&log, bytes).expect("damage the log");
+    let run = troupe.run(&["history", "--user", "tester", "--persona", "chef"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("is corrupt"), "{}", run.stderr);
+}

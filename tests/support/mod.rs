@@ -1,0 +1,153 @@
+//! Shared test support: the test model server and a runner for the real
+//! `troupe` binary with its own data dir and a clean environment.
+
+pub mod server;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// The fake key tests give the binary; it must never be printed.
+pub const TEST_KEY: &str = "sk-test-secret-0123456789";
+
+/// The binary, a temp data dir and a temp working directory.
+pub struct Troupe {
+    /// Holds the data dir and working dir until the test ends.
+    pub root: tempfile::TempDir,
+    /// Extra env vars for every run.
+    env: Vec<(String, String)>,
+}
+
+/// What a run of the binary produced.
+pub struct Run {
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl Run {
+    /// Standard output parsed as JSON.
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl Troupe {
+    /// A fresh data dir, no model configured.
+    pub fn new() -> Self {
+        Self {
+            root: tempfile::tempdir().expect("temp dir"),
+            env: Vec::new(),
+        }
+    }
+
+    /// Points the default backend at `base_url` with model `test-model` and the test key.
+    pub fn with_server(base_url: &str) -> Self {
+        let mut troupe = Self::new();
+        troupe.env("OPENAI_BASE_URL", base_url);
+        troupe.env("OPENAI_API_KEY", TEST_KEY);
+        troupe.env("TROUPE_MODEL", "test-model");
+        troupe
+    }
+
+    /// Sets an env var for every run.
+    pub fn env(&mut self, name: &str, value: &str) -> &mut Self {
+        self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+
+    /// The data dir.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.path().join("data")
+    }
+
+    /// The working directory runs start in.
+    pub fn work_dir(&self) -> PathBuf {
+        let dir = self.root.path().join("work");
+        std::fs::create_dir_all(&dir).expect("work dir");
+        dir
+    }
+
+    /// The binary as a command, with the data dir and a clean environment.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_troupe"));
+        for var in [
+            "OPENAI_API_KEY",
+            "OPENAI_BASE_URL",
+            "ANTHROPIC_API_KEY",
+            "RUST_LOG",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("TROUPE_")) {
+            cmd.env_remove(var);
+        }
+        cmd.env("TROUPE_DATA_DIR", self.data_dir())
+            .env("TROUPE_USER", "tester")
+            .current_dir(self.work_dir())
+            .args(args);
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+
+    /// Runs the binary with `stdin` as its input.
+    pub fn run_with_input(&self, args: &[&str], stdin: &[u8]) -> Run {
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start troupe");
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin).expect("write stdin");
+        }
+        finish(child.wait_with_output().expect("wait for troupe"))
+    }
+
+    /// Runs the binary with empty input.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_with_input(args, b"")
+    }
+
+    /// The stored conversation of `tester` with `persona`, via `troupe history --json`.
+    pub fn history(&self, persona: &str) -> Vec<Value> {
+        let run = self.run(&[
+            "history",
+            "--user",
+            "tester",
+            "--persona",
+            persona,
+            "--json",
+        ]);
+        assert_eq!(run.code, 0, "history failed: {}", run.stderr);
+        run.json()["messages"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+}
+
+/// Converts a process output.
+pub fn finish(output: Output) -> Run {
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The path of a fixture under `tests/fixtures`.
+pub fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}

@@ -1,0 +1,245 @@
+//! An OpenAI-compatible test server on 127.0.0.1: real HTTP/1.1 over TCP,
+//! scripted replies, and a record of every request it received.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+use serde_json::{Value, json};
+
+/// What the server answers to one request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Answer with this text: SSE chunks if the request asked to stream,
+    /// otherwise one JSON completion.
+    Text(&'static str),
+    /// A status code and a raw body.
+    Status(u16, &'static str),
+    /// These SSE `data:` payloads, then `[DONE]`.
+    Sse(Vec<&'static str>),
+    /// These SSE `data:` payloads, then the connection is cut.
+    SseCut(Vec<&'static str>),
+}
+
+/// One request as the server saw it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// e.g. `/v1/chat/completions`.
+    pub path: String,
+    /// Lower-cased header names with their values.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body.
+    pub body: Value,
+}
+
+impl Received {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The chat messages sent, as (role, content) pairs.
+    pub fn messages(&self) -> Vec<(String, String)> {
+        self.body["messages"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .map(|m| {
+                        (
+                            m["role"].as_str().unwrap_or_default().to_string(),
+                            m["content"].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A running test server.
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT/v1`.
+    pub base_url: String,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl TestServer {
+    /// Starts a server answering with `script` in order; the last reply repeats.
+    pub fn start(script: Vec<Reply>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+        let port = listener.local_addr().expect("local address").port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&received);
+        let script = Arc::new(Mutex::new(script));
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = Arc::clone(&log);
+                let script = Arc::clone(&script);
+                thread::spawn(move || serve(stream, &log, &script));
+            }
+        });
+        Self {
+            base_url: format!("http://127.0.0.1:{port}/v1"),
+            received,
+        }
+    }
+
+    /// Every request so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().expect("log lock").clone()
+    }
+
+    /// The last request.
+    pub fn last(&self) -> Received {
+        self.received()
+            .pop()
+            .expect("the server received a request")
+    }
+}
+
+/// A base URL where nothing listens.
+pub fn closed_port_url() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
+    let port = listener.local_addr().expect("local address").port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}/v1")
+}
+
+fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, script: &Mutex<Vec<Reply>>) {
+    let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
+    loop {
+        let Some(request) = read_request(&mut reader) else {
+            return;
+        };
+        let stream_wanted = request.body["stream"] == json!(true);
+        log.lock().expect("log lock").push(request);
+        let reply = {
+            let mut script = script.lock().expect("script lock");
+            if script.len() > 1 {
+                script.remove(0)
+            } else {
+                script[0].clone()
+            }
+        };
+        let mut out = stream.try_clone().expect("clone stream");
+        if !respond(&mut out, reply, stream_wanted) {
+            return;
+        }
+    }
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>) -> Option<Received> {
+    let mut first = String::new();
+    if reader.read_line(&mut first).ok()? == 0 {
+        return None;
+    }
+    let path = first.split_whitespace().nth(1)?.to_string();
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).ok()?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            headers.push((k.trim().to_lowercase(), v.trim().to_string()));
+        }
+    }
+    let length: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    Some(Received {
+        path,
+        headers,
+        body,
+    })
+}
+
+/// Writes the reply; returns whether the connection can be reused.
+fn respond(out: &mut TcpStream, reply: Reply, stream_wanted: bool) -> bool {
+    match reply {
+        Reply::Text(text) if stream_wanted => {
+            let mut chunks: Vec<String> = text
+                .split_inclusive(' ')
+                .map(|w| {
+                    json!({"choices":[{"index":0,"delta":{"content":w},"finish_reason":null}]})
+                        .to_string()
+                })
+                .collect();
+            chunks.push(
+                json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}).to_string(),
+            );
+            chunks.push(
+                json!({"choices":[],"usage":{"prompt_tokens":42,"completion_tokens":7}})
+                    .to_string(),
+            );
+            sse(out, &chunks, true)
+        }
+        Reply::Text(text) => {
+            let body = json!({
+                "id": "chatcmpl-test", "object": "chat.completion", "created": 1, "model": "test",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}
+            });
+            plain(out, 200, &body.to_string())
+        }
+        Reply::Status(status, body) => plain(out, status, body),
+        Reply::Sse(chunks) => sse(
+            out,
+            &chunks.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            true,
+        ),
+        Reply::SseCut(chunks) => sse(
+            out,
+            &chunks.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
+            false,
+        ),
+    }
+}
+
+fn plain(out: &mut TcpStream, status: u16, body: &str) -> bool {
+    let content_type = if body.starts_with('<') {
+        "text/html"
+    } else {
+        "application/json"
+    };
+    let head = format!(
+        "HTTP/1.1 {status} Test\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    out.write_all(head.as_bytes())
+        .and_then(|_| out.write_all(body.as_bytes()))
+        .is_ok()
+}
+
+fn sse(out: &mut TcpStream, chunks: &[String], finish: bool) -> bool {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\nconnection: close\r\n\r\n";
+    if out.write_all(head.as_bytes()).is_err() {
+        return false;
+    }
+    for chunk in chunks {
+        if out
+            .write_all(format!("data: {chunk}\n\n").as_bytes())
+            .is_err()
+        {
+            return false;
+        }
+        let _ = out.flush();
+    }
+    if finish {
+        let _ = out.write_all(b"data: [DONE]\n\n");
+    }
+    let _ = out.flush();
+    let _ = out.shutdown(std::net::Shutdown::Both);
+    false
+}

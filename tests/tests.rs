@@ -1,0 +1,12 @@
+//! Integration tests: the real `troupe` binary against real sled stores in
+//! temp dirs and an OpenAI-compatible test server on 127.0.0.1. One test
+//! binary with modules, so the suite links once.
+
+mod support;
+
+mod chat_openai;
+mod console;
+mod offline;
+mod personas;
+mod settings;
+mod store;
