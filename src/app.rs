@@ -9,6 +9,7 @@ use crate::chat::ChatService;
 use crate::clock::Clock;
 use crate::config::{Backend, BackendChoice, Config, process_env};
 use crate::error::Error;
+use crate::followup::FollowUps;
 use crate::model::ChatModel;
 use crate::model::offline::OfflineModel;
 use crate::model::openai::OpenAiModel;
@@ -69,6 +70,7 @@ impl App {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
+        personas.check_each(|p| config.followups.loosened_by(p))?;
         Ok(Self {
             personas,
             prompts: Arc::new(prompts),
@@ -91,6 +93,7 @@ impl App {
             Arc::clone(&self.prompts),
             self.clock,
             self.config.chat.clone(),
+            self.config.followups.clone(),
         )
     }
 
@@ -111,6 +114,17 @@ impl App {
             Backend::OpenAi(settings) => Arc::new(OpenAiModel::new(settings)?),
             Backend::Offline => Arc::new(OfflineModel::new()),
         })
+    }
+
+    /// The follow-up service over `store`.
+    pub fn followups<'a>(&'a self, store: &'a Store) -> FollowUps<'a> {
+        FollowUps {
+            store,
+            personas: &self.personas,
+            prompts: &self.prompts,
+            policy: &self.config.followups,
+            clock: self.clock,
+        }
     }
 
     /// Checks a user id before it reaches the store.

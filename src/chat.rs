@@ -12,10 +12,16 @@ use futures::StreamExt;
 
 use crate::clock::Clock;
 use crate::config::ChatConfig;
-use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, StreamEvent, Usage};
+use crate::followup::optout::{self, FollowUpSwitch};
+use crate::followup::policy::FollowUpPolicy;
+use crate::followup::topics;
+use crate::locale;
+use crate::model::{
+    ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Purpose, StreamEvent, Usage,
+};
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
-use crate::store::{Conversation, Message, Role, Store, StoreError};
+use crate::store::{AppendEffects, Conversation, Message, MessageKind, Role, Store, StoreError};
 
 /// Runs chat turns against the store.
 #[derive(Debug, Clone)]
@@ -28,6 +34,8 @@ pub struct ChatService {
     clock: Clock,
     /// History and size limits.
     limits: ChatConfig,
+    /// The follow-up policy, to keep each conversation's due window current.
+    policy: FollowUpPolicy,
 }
 
 /// The persona's finished reply.
@@ -65,12 +73,19 @@ pub enum TurnError {
 
 impl ChatService {
     /// A chat service over `store`.
-    pub fn new(store: Store, prompts: Arc<Prompts>, clock: Clock, limits: ChatConfig) -> Self {
+    pub fn new(
+        store: Store,
+        prompts: Arc<Prompts>,
+        clock: Clock,
+        limits: ChatConfig,
+        policy: FollowUpPolicy,
+    ) -> Self {
         Self {
             store,
             prompts,
             clock,
             limits,
+            policy,
         }
     }
 
@@ -79,7 +94,7 @@ impl ChatService {
         &self.store
     }
 
-    /// Cleans the message, then stores it durably.
+    /// Cleans the message, then stores it durably with its topics.
     pub fn accept(
         &self,
         user: &str,
@@ -87,8 +102,87 @@ impl ChatService {
         text: &str,
     ) -> Result<Conversation, TurnError> {
         let text = clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
-        let message = Message::from_user(text, self.clock.now());
-        Ok(self.store.append(user, &persona.id, &message)?)
+        let now = self.clock.now();
+        let candidates = topics::extract(&text, &persona.expertise);
+        let sensitive = topics::is_sensitive(&text);
+        let policy = self.policy.for_persona(persona);
+        let fold =
+            |list: &mut Vec<crate::store::Topic>| topics::fold(list, &candidates, sensitive, now);
+        let effects = AppendEffects {
+            schedule: &|c| policy.due_window(c),
+            topics: Some(&fold),
+        };
+        let message = Message::from_user(text, now);
+        Ok(self.store.append(user, &persona.id, &message, &effects)?)
+    }
+
+    /// Handles STOP and /start: returns the confirmation to show, or `None`
+    /// if `text` is ordinary chat. Control messages are not stored as chat.
+    pub fn control(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<Option<String>, TurnError> {
+        let Some(switch) = optout::parse(text) else {
+            return Ok(None);
+        };
+        let stop = switch == FollowUpSwitch::Stop;
+        let was_out = self
+            .store
+            .conversation(user, &persona.id)?
+            .is_some_and(|c| c.opted_out);
+        let policy = self.policy.for_persona(persona);
+        self.store
+            .update_conversation(user, &persona.id, &|c| c.opted_out = stop, &|c| {
+                policy.due_window(c)
+            })?;
+        Ok(Some(if stop {
+            locale::opted_out(&persona.language, &persona.name, was_out)
+        } else {
+            locale::opted_in(&persona.language, &persona.name)
+        }))
+    }
+
+    /// The follow-up the user has not seen yet, marking it seen.
+    pub fn take_unseen_followup(
+        &self,
+        user: &str,
+        persona: &Persona,
+    ) -> Result<Option<Message>, TurnError> {
+        let Some(conversation) = self.store.conversation(user, &persona.id)? else {
+            return Ok(None);
+        };
+        if !conversation.followup_unseen {
+            return Ok(None);
+        }
+        let recent = self.store.recent_messages(&conversation, 4)?;
+        let followup = recent
+            .into_iter()
+            .rev()
+            .find(|m| m.kind == MessageKind::FollowUp);
+        let policy = self.policy.for_persona(persona);
+        self.store.update_conversation(
+            user,
+            &persona.id,
+            &|c| c.followup_unseen = false,
+            &|c| policy.due_window(c),
+        )?;
+        Ok(followup)
+    }
+
+    /// A control message's confirmation as a reply that is not stored.
+    fn control_reply(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<Option<Reply>, TurnError> {
+        Ok(self.control(user, persona, text)?.map(|text| Reply {
+            text,
+            model: "troupe".to_string(),
+            usage: None,
+        }))
     }
 
     /// Builds the request for the persona's next message in `conversation`.
@@ -108,6 +202,7 @@ impl ChatService {
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),
+            purpose: Purpose::Chat,
         })
     }
 
@@ -120,6 +215,10 @@ impl ChatService {
         text: &str,
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Reply, TurnError> {
+        if let Some(reply) = self.control_reply(user, persona, text)? {
+            on_delta(&reply.text);
+            return Ok(reply);
+        }
         let conversation = self.accept(user, persona, text)?;
         self.stream_reply(user, persona, model, &conversation, on_delta)
             .await
@@ -133,6 +232,9 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
     ) -> Result<Reply, TurnError> {
+        if let Some(reply) = self.control_reply(user, persona, text)? {
+            return Ok(reply);
+        }
         let conversation = self.accept(user, persona, text)?;
         let request = self.request(persona, &conversation)?;
         let model_id = model_id(model, &request);
@@ -234,7 +336,14 @@ impl ChatService {
     ) -> Result<(), StoreError> {
         let mut message = Message::reply(text, self.clock.now(), model);
         message.interrupted = interrupted;
-        self.store.append(user, &persona.id, &message).map(|_| ())
+        let policy = self.policy.for_persona(persona);
+        let effects = AppendEffects {
+            schedule: &|c| policy.due_window(c),
+            topics: None,
+        };
+        self.store
+            .append(user, &persona.id, &message, &effects)
+            .map(|_| ())
     }
 }
 

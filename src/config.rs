@@ -11,8 +11,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::followup::FollowUpPolicy;
 use crate::model::openai::OpenAiSettings;
 use crate::schema::{Diagnostic, Field, Shape, check_document};
+use crate::store::RECENT_USER_TIMES;
 
 /// The OpenAI API, used when only `OPENAI_API_KEY` is set.
 pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
@@ -31,6 +33,9 @@ pub struct Config {
     /// Chat settings.
     #[serde(default)]
     pub chat: ChatConfig,
+    /// The follow-up policy.
+    #[serde(default)]
+    pub followups: FollowUpPolicy,
 }
 
 /// One model backend (`[models.NAME]`).
@@ -128,11 +133,33 @@ const CHAT_FIELDS: &[Field] = &[
     Field::optional("max_message_chars", Shape::Integer(1, 1_000_000)),
 ];
 
+fn timezone_name(text: &str) -> Result<(), String> {
+    text.parse::<chrono_tz::Tz>()
+        .map(|_| ())
+        .map_err(|_| format!("is \"{text}\", which is not a time zone; use an IANA name like \"Europe/Paris\" or \"UTC\""))
+}
+
+const FOLLOWUP_FIELDS: &[Field] = &[
+    Field::optional("enabled", Shape::Bool),
+    Field::optional(
+        "min_user_messages",
+        Shape::Integer(1, RECENT_USER_TIMES as i64),
+    ),
+    Field::optional("window_days", Shape::Integer(1, 365)),
+    Field::optional("min_silence_hours", Shape::Integer(0, 24 * 365)),
+    Field::optional("quiet_hours_start", Shape::Integer(0, 23)),
+    Field::optional("quiet_hours_end", Shape::Integer(0, 23)),
+    Field::optional("default_timezone", Shape::Text(Some(timezone_name))),
+    Field::optional("concurrency", Shape::Integer(1, 64)),
+    Field::optional("max_chars", Shape::Integer(50, 4_000)),
+];
+
 /// Every key the config file may hold.
 pub const CONFIG_FIELDS: &[Field] = &[
     Field::optional("default_model", Shape::Text(None)),
     Field::optional("models", Shape::NamedTables(BACKEND_FIELDS)),
     Field::optional("chat", Shape::Table(CHAT_FIELDS)),
+    Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
 ];
 
 impl Config {

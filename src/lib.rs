@@ -12,7 +12,10 @@
 //!   (OpenAI-compatible, offline);
 //! - [`config`]: the deployment config and how a backend is chosen;
 //! - [`chat`]: one chat turn, from the user's message to the stored reply;
+//! - [`followup`]: the follow-up generator: policy, topics, generation and
+//!   exactly-once delivery;
 //! - [`console`]: the interactive (or scripted) chat console;
+//! - [`populate`]: synthetic conversations for demos and benchmarks;
 //! - [`app`]: the runtime assembled from settings;
 //! - [`cli`]: the command line;
 //! - [`clock`], [`ids`], [`locale`], [`error`]: the small pieces they share.
@@ -24,10 +27,12 @@ pub mod clock;
 pub mod config;
 pub mod console;
 pub mod error;
+pub mod followup;
 pub mod ids;
 pub mod locale;
 pub mod model;
 pub mod persona;
+pub mod populate;
 pub mod prompt;
 pub mod schema;
 pub mod store;

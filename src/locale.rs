@@ -32,6 +32,74 @@ pub fn ai_notice(language: &str, persona_name: &str) -> String {
     }
 }
 
+/// The general disclaimer appended to every follow-up.
+pub fn general_disclaimer(language: &str) -> &'static str {
+    match primary(language) {
+        "fr" => {
+            "Les réponses d'une IA peuvent être inexactes ou inappropriées et ne devraient pas être utilisées pour prendre des décisions importantes."
+        }
+        _ => {
+            "AI responses may be inaccurate or inappropriate and should not be used to make important decisions."
+        }
+    }
+}
+
+/// A follow-up for personas that define no `followups.fallback`.
+pub fn template_followup(language: &str, persona_name: &str, topic: Option<&str>) -> String {
+    match (primary(language), topic) {
+        ("fr", Some(topic)) => format!(
+            "Bonjour, c'est {persona_name} ! Je repensais à notre échange sur {topic}. Où en êtes-vous ?"
+        ),
+        ("fr", None) => format!(
+            "Bonjour, c'est {persona_name} ! Cela fait un moment. Comment ça va de votre côté ?"
+        ),
+        (_, Some(topic)) => format!(
+            "Hi, it's {persona_name}! I was thinking about our chat about {topic}. How did it go?"
+        ),
+        (_, None) => {
+            format!("Hi, it's {persona_name}! It's been a little while. How are things going?")
+        }
+    }
+}
+
+/// The heading shown before a follow-up the user has not seen yet.
+pub fn while_away(language: &str, persona_name: &str) -> String {
+    match primary(language) {
+        "fr" => format!("Pendant votre absence, {persona_name} vous a écrit :"),
+        _ => format!("While you were away, {persona_name} wrote:"),
+    }
+}
+
+/// The reply to STOP.
+pub fn opted_out(language: &str, persona_name: &str, already: bool) -> String {
+    match (primary(language), already) {
+        ("fr", false) => format!(
+            "C'est noté : {persona_name} ne vous relancera plus. Tapez /start si vous changez d'avis."
+        ),
+        ("fr", true) => format!(
+            "{persona_name} ne vous relance déjà plus. Tapez /start pour réactiver les relances."
+        ),
+        (_, false) => format!(
+            "Got it: {persona_name} won't check in with you anymore. Type /start if you change your mind."
+        ),
+        (_, true) => format!(
+            "{persona_name} already won't check in with you. Type /start to turn check-ins back on."
+        ),
+    }
+}
+
+/// The reply to /start.
+pub fn opted_in(language: &str, persona_name: &str) -> String {
+    match primary(language) {
+        "fr" => format!(
+            "C'est noté : {persona_name} pourra de nouveau prendre de vos nouvelles de temps en temps. Tapez STOP pour arrêter."
+        ),
+        _ => format!(
+            "Got it: {persona_name} may check in with you now and then again. Type STOP to turn that off."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

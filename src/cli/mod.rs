@@ -2,8 +2,12 @@
 //! function per subcommand (one file each) calling the library.
 
 mod chat;
+mod dev;
+mod followups;
 mod history;
 mod personas;
+mod topics;
+mod user;
 
 use std::path::PathBuf;
 
@@ -52,6 +56,17 @@ pub enum Command {
     /// List, show and check personas.
     #[command(subcommand)]
     Personas(personas::PersonasCommand),
+    /// Find, explain and send follow-ups to users who have gone quiet.
+    #[command(subcommand)]
+    Followups(followups::FollowupsCommand),
+    /// Show the topics a user talked about with a persona.
+    Topics(topics::TopicsArgs),
+    /// Set or show a user's settings (time zone).
+    #[command(subcommand)]
+    User(user::UserCommand),
+    /// Developer tools: synthetic data for demos and benchmarks.
+    #[command(subcommand)]
+    Dev(dev::DevCommand),
 }
 
 impl Cli {
@@ -82,6 +97,10 @@ impl Cli {
             Command::Chat(args) => chat::run(&app, args).await,
             Command::History(args) => history::run(&app, args),
             Command::Personas(command) => personas::run(&app, command),
+            Command::Followups(command) => followups::run(&app, command).await,
+            Command::Topics(args) => topics::run(&app, args),
+            Command::User(command) => user::run(&app, command),
+            Command::Dev(command) => dev::run(&app, command),
         }
     }
 }

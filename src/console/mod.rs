@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::app::App;
 use crate::chat::{ChatService, TurnError};
 use crate::error::Error;
-use crate::locale::ai_notice;
+use crate::locale::{self, ai_notice};
 use crate::model::ChatModel;
 use crate::persona::Persona;
 use crate::store::{Message, Role};
@@ -27,6 +27,11 @@ const COMMANDS: &[(&str, &str)] = &[
     ("/personas", "list the personas you can talk to"),
     ("/switch ID", "talk to another persona"),
     ("/history", "show this conversation so far"),
+    (
+        "/stop",
+        "no more check-ins from this persona (STOP works too)",
+    ),
+    ("/start", "allow check-ins again"),
     ("/quit", "leave (Ctrl-D works too)"),
 ];
 
@@ -108,12 +113,31 @@ impl<'a> Console<'a> {
             lines.push(format!("[{backend_notice}]"));
             self.notices_shown.push(backend_notice);
         }
+        if let Some(followup) = self
+            .chat
+            .take_unseen_followup(&self.user, &self.persona)
+            .map_err(Error::from)?
+        {
+            lines.push(locale::while_away(
+                &self.persona.language,
+                &self.persona.name,
+            ));
+            lines.push(format!("{}: {}", self.persona.name, followup.shown_text()));
+        }
         lines.push(format!("{}: {}", self.persona.name, self.persona.greeting));
         say(&lines.join("\n"))
     }
 
     /// Sends one message; returns whether a reply came back.
     async fn send(&mut self, text: &str) -> Result<bool, Error> {
+        if let Some(confirmation) = self
+            .chat
+            .control(&self.user, &self.persona, text)
+            .map_err(Error::from)?
+        {
+            say(&format!("[{confirmation}]"))?;
+            return Ok(true);
+        }
         let mut out = std::io::stdout();
         let name = self.persona.name.clone();
         let mut started = false;
@@ -185,6 +209,15 @@ impl<'a> Console<'a> {
             },
             ("/switch", None) => eprintln!("troupe: /switch needs a persona id, e.g. /switch chef"),
             ("/history", _) => self.show_history()?,
+            ("/stop" | "/start", _) => {
+                if let Some(confirmation) = self
+                    .chat
+                    .control(&self.user, &self.persona, name)
+                    .map_err(Error::from)?
+                {
+                    say(&format!("[{confirmation}]"))?;
+                }
+            }
             (other, _) => eprintln!("troupe: unknown command {other}; /help lists the commands"),
         }
         Ok(Flow::Continue)

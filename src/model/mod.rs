@@ -55,6 +55,21 @@ pub struct ChatRequest {
     /// The persona speaking. Real backends get it through `system`; the
     /// offline backend composes its scripted replies from it.
     pub persona: Option<Arc<Persona>>,
+    /// Why the message is wanted; scripted backends answer accordingly.
+    pub purpose: Purpose,
+}
+
+/// Why a request is made.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Purpose {
+    /// The persona's reply in a chat.
+    #[default]
+    Chat,
+    /// A proactive follow-up, with the topic it should pick up.
+    FollowUp {
+        /// The strongest topic, if any.
+        topic: Option<String>,
+    },
 }
 
 /// Why a model stopped.

@@ -12,6 +12,7 @@ use std::collections::HashSet;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 
+use super::Purpose;
 use super::{
     ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
     StreamEvent,
@@ -139,9 +140,12 @@ impl OfflineModel {
             .find(|m| m.role == ChatRole::User)
             .map_or("", |m| m.content.as_str());
         let turn = request.messages.len() / 2;
-        match &request.persona {
-            Some(persona) => scripted_reply(persona, last, turn),
-            None => "(offline: no model is configured)".to_string(),
+        match (&request.persona, &request.purpose) {
+            (Some(persona), Purpose::FollowUp { topic }) => {
+                crate::followup::fallback(persona, topic.as_deref())
+            }
+            (Some(persona), Purpose::Chat) => scripted_reply(persona, last, turn),
+            (None, _) => "(offline: no model is configured)".to_string(),
         }
     }
 }

@@ -130,7 +130,10 @@ const MODEL_FIELDS: &[Field] = &[
 
 const FOLLOWUP_FIELDS: &[Field] = &[
     Field::optional("enabled", Shape::Bool),
-    Field::optional("min_user_messages", Shape::Integer(1, 10_000)),
+    Field::optional(
+        "min_user_messages",
+        Shape::Integer(1, crate::store::RECENT_USER_TIMES as i64),
+    ),
     Field::optional("window_days", Shape::Integer(1, 3_650)),
     Field::optional("min_silence_hours", Shape::Integer(1, 24 * 3_650)),
     Field::optional("fallback", Shape::Text(None)),

@@ -32,6 +32,8 @@ pub struct Personas {
     by_id: BTreeMap<String, Arc<Persona>>,
     /// Where they came from, for messages.
     source: PersonaSource,
+    /// Each persona's file and text, to position later checks.
+    files: BTreeMap<String, (PathBuf, String)>,
 }
 
 /// Why personas could not be loaded or found.
@@ -110,6 +112,7 @@ impl Personas {
         let mut by_id = BTreeMap::new();
         let mut origin: BTreeMap<String, PathBuf> = BTreeMap::new();
         let mut problems = Vec::new();
+        let mut loaded = BTreeMap::new();
         for (path, text) in files {
             let id = persona_id(&path);
             if let Err(message) = crate::ids::check_id("persona id", &id) {
@@ -133,15 +136,43 @@ impl Personas {
             match parse_persona(&path, &text) {
                 Ok(mut persona) => {
                     persona.id = id.clone();
-                    by_id.insert(id, Arc::new(persona));
+                    by_id.insert(id.clone(), Arc::new(persona));
+                    loaded.insert(id, (path, text));
                 }
                 Err(mut diagnostics) => problems.append(&mut diagnostics),
             }
         }
         if problems.is_empty() {
-            Ok(Self { by_id, source })
+            Ok(Self {
+                by_id,
+                source,
+                files: loaded,
+            })
         } else {
             Err(PersonaError::Invalid(problems))
+        }
+    }
+
+    /// Runs a deployment-level check on every persona; `problems` returns
+    /// (key under `[followups]`, message) pairs, reported at that key.
+    pub fn check_each(
+        &self,
+        problems: impl Fn(&Persona) -> Vec<(&'static str, String)>,
+    ) -> Result<(), PersonaError> {
+        let mut diagnostics = Vec::new();
+        for (id, persona) in &self.by_id {
+            let Some((path, text)) = self.files.get(id) else {
+                continue;
+            };
+            for (key, message) in problems(persona) {
+                let offset = followup_key_offset(text, key).unwrap_or(0);
+                diagnostics.push(Diagnostic::at(path, text, offset, message));
+            }
+        }
+        if diagnostics.is_empty() {
+            Ok(())
+        } else {
+            Err(PersonaError::Invalid(diagnostics))
         }
     }
 
@@ -180,6 +211,14 @@ impl Personas {
     pub fn source(&self) -> &PersonaSource {
         &self.source
     }
+}
+
+/// Where `key` of the `[followups]` table sits in a persona file.
+fn followup_key_offset(text: &str, key: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let table = doc.as_table().get("followups")?.as_table_like()?;
+    let (key, _) = table.get_key_value(key)?;
+    key.span().map(|s| s.start)
 }
 
 /// A persona's id: its file stem, lower-cased.

@@ -30,6 +30,21 @@ pub(crate) fn message(conversation_id: u64, seq: u64) -> [u8; 16] {
     key
 }
 
+/// The key of a conversation's entry in the due index: the instant it
+/// becomes due (milliseconds, sign bit flipped so earlier sorts first), then
+/// its id.
+pub(crate) fn due(from: chrono::DateTime<chrono::Utc>, conversation_id: u64) -> [u8; 16] {
+    let mut key = [0u8; 16];
+    key[..8].copy_from_slice(&instant(from));
+    key[8..].copy_from_slice(&conversation_id.to_be_bytes());
+    key
+}
+
+/// An instant as 8 bytes that sort in time order.
+pub(crate) fn instant(at: chrono::DateTime<chrono::Utc>) -> [u8; 8] {
+    ((at.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,6 +58,15 @@ mod tests {
             vec![message(1, 2), message(1, 256), message(2, 0), message(2, 1)]
         );
         assert!(message(1, 9).starts_with(&message_prefix(1)));
+    }
+
+    #[test]
+    fn due_keys_sort_by_instant_even_before_1970() {
+        use chrono::{TimeZone, Utc};
+        let early = Utc.timestamp_millis_opt(-5_000).unwrap();
+        let late = Utc.timestamp_millis_opt(5_000).unwrap();
+        assert!(due(early, 9) < due(late, 1));
+        assert!(due(late, 1) < due(late, 2));
     }
 
     #[test]

@@ -5,11 +5,17 @@
 //! - `users`: user id → [`User`];
 //! - `conversations`: `user \0 persona` → [`Conversation`], with counters and
 //!   timestamps kept current on every append;
-//! - `messages`: conversation id ‖ sequence (both big-endian) → [`Message`].
+//! - `messages`: conversation id ‖ sequence (both big-endian) → [`Message`];
+//! - `topics`: conversation id → the [`Topic`]s the user talked about;
+//! - `due`: instant ‖ conversation id → conversation key: the due index, so
+//!   finding follow-ups due now reads only the entries up to now;
+//! - `pending`: conversation key → instant: follow-up intents recorded
+//!   before the model is called and removed when the follow-up is delivered.
 //!
 //! Every append is one transaction over all three trees, followed by a flush,
 //! so a message the runtime has acknowledged survives a crash.
 
+mod followups;
 mod keys;
 mod records;
 
@@ -19,7 +25,10 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-pub use records::{Conversation, Message, MessageKind, RECENT_USER_TIMES, Role, User};
+pub use followups::{DueEntry, SyntheticConversation};
+pub use records::{
+    Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic, User,
+};
 
 /// The record layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -43,6 +52,32 @@ pub struct Store {
     conversations: sled::Tree,
     /// message key → Message.
     messages: sled::Tree,
+    /// conversation id → topics.
+    topics: sled::Tree,
+    /// due instant ‖ conversation id → conversation key.
+    due: sled::Tree,
+    /// conversation key → intent instant.
+    pending: sled::Tree,
+}
+
+/// Folds a new message into a conversation's topics.
+pub type TopicUpdate<'a> = dyn Fn(&mut Vec<Topic>) + Sync + 'a;
+
+/// What an append does besides storing the message, inside the same
+/// transaction: keep the due index current and update the topics.
+pub struct AppendEffects<'a> {
+    /// The conversation's due window after the append.
+    pub schedule: &'a (dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    /// Folds the message into the conversation's topics.
+    pub topics: Option<&'a TopicUpdate<'a>>,
+}
+
+impl AppendEffects<'_> {
+    /// No due window, no topics: for stores used without follow-ups.
+    pub const NONE: AppendEffects<'static> = AppendEffects {
+        schedule: &|_| None,
+        topics: None,
+    };
 }
 
 /// Why the store could not be used.
@@ -110,6 +145,9 @@ impl Store {
             users: tree("users")?,
             conversations: tree("conversations")?,
             messages: tree("messages")?,
+            topics: tree("topics")?,
+            due: tree("due")?,
+            pending: tree("pending")?,
             dir: dir.to_path_buf(),
             db,
         };
@@ -155,45 +193,71 @@ impl Store {
     }
 
     /// Appends `message` to the conversation of `user` with `persona`,
-    /// creating the user and the conversation if needed, and flushes to disk
-    /// before returning the updated conversation.
+    /// creating the user and the conversation if needed, applies `effects`,
+    /// and flushes to disk before returning the updated conversation.
     pub fn append(
         &self,
         user: &str,
         persona: &str,
         message: &Message,
+        effects: &AppendEffects<'_>,
     ) -> Result<Conversation, StoreError> {
         let conv_key = keys::conversation(user, persona);
         let message_bytes = encode(message);
         let new_user = encode(&User {
             id: user.to_string(),
             created_at: message.at,
+            timezone: None,
         });
-        let result = (&self.users, &self.conversations, &self.messages).transaction(
-            |(users, conversations, messages)| {
-                if users.get(user.as_bytes())?.is_none() {
-                    users.insert(user.as_bytes(), new_user.as_slice())?;
-                }
-                let mut conversation = match conversations.get(&conv_key)? {
-                    Some(bytes) => decode::<Conversation>(&bytes)
-                        .map_err(ConflictableTransactionError::Abort)?,
-                    None => Conversation::new(conversations.generate_id()?, user, persona, message),
-                };
-                let seq = conversation.record(message);
-                messages.insert(
-                    &keys::message(conversation.id, seq),
-                    message_bytes.as_slice(),
-                )?;
-                conversations.insert(conv_key.as_slice(), encode(&conversation))?;
-                Ok(conversation)
-            },
+        let trees = (
+            &self.users,
+            &self.conversations,
+            &self.messages,
+            &self.topics,
+            &self.due,
         );
-        let conversation = result.map_err(|e| match e {
-            TransactionError::Abort(detail) => self.corrupt(&detail),
-            TransactionError::Storage(e) => self.error(e),
-        })?;
+        let result = trees.transaction(|(users, conversations, messages, topics, due)| {
+            if users.get(user.as_bytes())?.is_none() {
+                users.insert(user.as_bytes(), new_user.as_slice())?;
+            }
+            let mut conversation = match conversations.get(&conv_key)? {
+                Some(bytes) => {
+                    decode::<Conversation>(&bytes).map_err(ConflictableTransactionError::Abort)?
+                }
+                None => Conversation::new(conversations.generate_id()?, user, persona, message),
+            };
+            let seq = conversation.record(message);
+            messages.insert(
+                &keys::message(conversation.id, seq),
+                message_bytes.as_slice(),
+            )?;
+            if let Some(update) = effects.topics {
+                let id = keys::message_prefix(conversation.id);
+                let mut list: Vec<Topic> = match topics.get(id)? {
+                    Some(bytes) => decode(&bytes).map_err(ConflictableTransactionError::Abort)?,
+                    None => Vec::new(),
+                };
+                update(&mut list);
+                topics.insert(&id, encode(&list))?;
+            }
+            let window = (effects.schedule)(&conversation);
+            reschedule(due, &mut conversation, window, &conv_key)?;
+            conversations.insert(conv_key.as_slice(), encode(&conversation))?;
+            Ok(conversation)
+        });
+        let conversation = result.map_err(|e| self.tx_error(e))?;
         self.flush()?;
         Ok(conversation)
+    }
+
+    /// The topics of a conversation, as stored (scores not yet decayed).
+    pub fn topics(&self, conversation: &Conversation) -> Result<Vec<Topic>, StoreError> {
+        self.topics
+            .get(keys::message_prefix(conversation.id))
+            .map_err(|e| self.error(e))?
+            .map(|bytes| decode(&bytes).map_err(|d| self.corrupt(&d)))
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     /// The conversation of `user` with `persona`, if they have talked.
@@ -257,6 +321,13 @@ impl Store {
         self.db.flush().map(|_| ()).map_err(|e| self.error(e))
     }
 
+    fn tx_error(&self, e: TransactionError<String>) -> StoreError {
+        match e {
+            TransactionError::Abort(detail) => self.corrupt(&detail),
+            TransactionError::Storage(e) => self.error(e),
+        }
+    }
+
     fn error(&self, e: sled::Error) -> StoreError {
         classify(&self.dir, e)
     }
@@ -267,6 +338,26 @@ impl Store {
             detail: detail.to_string(),
         }
     }
+}
+
+/// Moves a conversation's entry in the due index to `window`.
+fn reschedule(
+    due: &sled::transaction::TransactionalTree,
+    conversation: &mut Conversation,
+    window: Option<DueWindow>,
+    conv_key: &[u8],
+) -> Result<(), ConflictableTransactionError<String>> {
+    if conversation.due == window {
+        return Ok(());
+    }
+    if let Some(old) = conversation.due {
+        due.remove(&keys::due(old.from, conversation.id))?;
+    }
+    if let Some(new) = window {
+        due.insert(&keys::due(new.from, conversation.id), conv_key)?;
+    }
+    conversation.due = window;
+    Ok(())
 }
 
 /// Maps a sled error to one a user can act on.
@@ -314,7 +405,9 @@ mod tests {
             let store = Store::open(dir.path()).unwrap();
             for i in 0..300 {
                 let msg = Message::from_user(format!("m{i}"), t0 + Duration::seconds(i));
-                store.append("ana", "chef", &msg).unwrap();
+                store
+                    .append("ana", "chef", &msg, &AppendEffects::NONE)
+                    .unwrap();
             }
         }
         let store = Store::open(dir.path()).unwrap();
@@ -341,10 +434,20 @@ mod tests {
         let store = Store::open(dir.path()).unwrap();
         let now = Utc::now();
         store
-            .append("ana", "chef", &Message::from_user("a", now))
+            .append(
+                "ana",
+                "chef",
+                &Message::from_user("a", now),
+                &AppendEffects::NONE,
+            )
             .unwrap();
         store
-            .append("ana", "decor", &Message::from_user("b", now))
+            .append(
+                "ana",
+                "decor",
+                &Message::from_user("b", now),
+                &AppendEffects::NONE,
+            )
             .unwrap();
         let chef = store.conversation("ana", "chef").unwrap().unwrap();
         let decor = store.conversation("ana", "decor").unwrap().unwrap();

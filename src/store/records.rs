@@ -34,6 +34,36 @@ pub struct User {
     pub id: String,
     /// When the user first wrote.
     pub created_at: DateTime<Utc>,
+    /// The user's IANA time zone, if set; quiet hours use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// When a conversation can become due for a follow-up, if nothing changes:
+/// the interval between the end of the user's silence and the moment too few
+/// of their messages remain in the window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DueWindow {
+    /// The earliest instant.
+    pub from: DateTime<Utc>,
+    /// The last instant.
+    pub until: DateTime<Utc>,
+}
+
+/// One topic a user talked about in a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Topic {
+    /// The phrase, lower-case ("saffron risotto").
+    pub phrase: String,
+    /// Weight at `updated_at`; it halves every week without new mentions.
+    pub score: f64,
+    /// Times mentioned.
+    pub mentions: u32,
+    /// When last mentioned.
+    pub updated_at: DateTime<Utc>,
+    /// Mentioned alongside health, crisis or other charged subjects: never a follow-up hook.
+    #[serde(default)]
+    pub sensitive: bool,
 }
 
 /// One conversation: a user with a persona. Its counters and timestamps are
@@ -62,6 +92,24 @@ pub struct Conversation {
     pub last_assistant_at: Option<DateTime<Utc>>,
     /// The latest user-message times, oldest first, at most [`RECENT_USER_TIMES`].
     pub recent_user_times: Vec<DateTime<Utc>>,
+    /// The user said STOP: no follow-ups from this persona.
+    #[serde(default)]
+    pub opted_out: bool,
+    /// Follow-ups delivered so far.
+    #[serde(default)]
+    pub followups_sent: u64,
+    /// When the last follow-up was delivered.
+    #[serde(default)]
+    pub last_followup_at: Option<DateTime<Utc>>,
+    /// A delivered follow-up the user has not seen in the console yet.
+    #[serde(default)]
+    pub followup_unseen: bool,
+    /// A follow-up intent is recorded and not yet delivered (since this instant).
+    #[serde(default)]
+    pub pending_followup: Option<DateTime<Utc>>,
+    /// The conversation's entry in the due index, if any.
+    #[serde(default)]
+    pub due: Option<DueWindow>,
 }
 
 /// One message of a conversation.
@@ -81,6 +129,9 @@ pub struct Message {
     /// For persona messages: the reply broke off before the model finished.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// Disclaimers shown with the message, kept apart from its text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disclaimers: Vec<String>,
 }
 
 impl Message {
@@ -93,7 +144,18 @@ impl Message {
             at,
             model: None,
             interrupted: false,
+            disclaimers: Vec::new(),
         }
+    }
+
+    /// The text as shown: the message, then its disclaimers on their own lines.
+    pub fn shown_text(&self) -> String {
+        let mut text = self.text.clone();
+        for line in &self.disclaimers {
+            text.push_str("\n— ");
+            text.push_str(line);
+        }
+        text
     }
 
     /// A persona's chat reply produced by `model`.
@@ -105,6 +167,7 @@ impl Message {
             at,
             model: Some(model.into()),
             interrupted: false,
+            disclaimers: Vec::new(),
         }
     }
 }
@@ -124,6 +187,12 @@ impl Conversation {
             last_user_at: None,
             last_assistant_at: None,
             recent_user_times: Vec::new(),
+            opted_out: false,
+            followups_sent: 0,
+            last_followup_at: None,
+            followup_unseen: false,
+            pending_followup: None,
+            due: None,
         }
     }
 
@@ -145,6 +214,11 @@ impl Conversation {
             Role::Assistant => {
                 self.assistant_messages += 1;
                 self.last_assistant_at = Some(message.at);
+                if message.kind == MessageKind::FollowUp {
+                    self.followups_sent += 1;
+                    self.last_followup_at = Some(message.at);
+                    self.followup_unseen = true;
+                }
             }
         }
         seq

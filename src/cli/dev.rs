@@ -1,0 +1,75 @@
+//! `troupe dev populate`: synthetic conversations for demos and benchmarks.
+
+use clap::{Args, Subcommand};
+
+use super::followups::ProgressBar;
+use super::print_json;
+use crate::app::App;
+use crate::error::Error;
+use crate::populate::{PopulateOptions, populate};
+
+/// The `dev` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum DevCommand {
+    /// Fill the store with synthetic conversations.
+    Populate(PopulateArgs),
+}
+
+/// Arguments of `dev populate`.
+#[derive(Debug, Args)]
+pub struct PopulateArgs {
+    /// How many conversations to create.
+    #[arg(long, value_name = "N")]
+    pub conversations: usize,
+    /// About this percentage of them is due for a follow-up now.
+    #[arg(long, value_name = "P", default_value_t = 1.0)]
+    pub due_percent: f64,
+    /// Write conversation records and the due index only (faster, smaller).
+    #[arg(long)]
+    pub no_messages: bool,
+    /// Seed for reproducible stores.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs a `dev` subcommand.
+pub fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
+    let DevCommand::Populate(args) = command;
+    if !(0.0..=100.0).contains(&args.due_percent) {
+        return Err(Error::Usage(
+            "--due-percent must be between 0 and 100".to_string(),
+        ));
+    }
+    let store = app.open_store()?;
+    let options = PopulateOptions {
+        conversations: args.conversations,
+        due_percent: args.due_percent,
+        with_messages: !args.no_messages,
+        seed: args.seed,
+    };
+    let mut bar = ProgressBar::new();
+    let report = populate(
+        &store,
+        &app.personas,
+        &app.config.followups,
+        app.clock.now(),
+        options,
+        &mut |d, t| bar.show(d, t),
+    )?;
+    bar.finish();
+    if args.json {
+        print_json(&report)?;
+    } else {
+        println!(
+            "created {} conversations ({} due now, {} messages) in {}",
+            report.conversations,
+            report.due,
+            report.messages,
+            app.data_dir.display()
+        );
+    }
+    Ok(0)
+}

@@ -1,0 +1,271 @@
+//! `troupe followups due|explain|run|watch`.
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::print_json;
+use crate::app::App;
+use crate::error::Error;
+use crate::followup::{RunOptions, SentFollowUp};
+
+/// The `followups` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum FollowupsCommand {
+    /// List the conversations due for a follow-up now.
+    Due(JsonArgs),
+    /// Show every rule, passed or not, for one conversation.
+    Explain(ExplainArgs),
+    /// Write and deliver every due follow-up.
+    Run(RunArgs),
+    /// Keep running, checking for due follow-ups on each tick.
+    Watch(WatchArgs),
+}
+
+/// `--json` alone.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `followups explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The user.
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+    /// The persona.
+    #[arg(long, value_name = "ID")]
+    pub persona: String,
+    /// Print {"eligible","rules":[{"rule","pass","detail"}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `followups run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Write the follow-ups and print them, but deliver nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Send at most N follow-ups.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// Print what was sent as [{"user","persona","message","disclaimers","model"}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `followups watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Time between checks: 30s, 5m, 1h, 1d.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub every: Duration,
+}
+
+/// Runs a `followups` subcommand.
+pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
+    let store = app.open_store()?;
+    let followups = app.followups(&store);
+    match command {
+        FollowupsCommand::Due(args) => {
+            let due = followups.due()?;
+            if args.json {
+                print_json(&due)?;
+            } else if due.is_empty() {
+                println!("No conversation is due for a follow-up.");
+            } else {
+                for d in &due {
+                    let last = d
+                        .last_user_at
+                        .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "{:<24} {:<10} last message {last} UTC, {} recent",
+                        d.user, d.persona, d.recent_user_messages
+                    );
+                }
+            }
+        }
+        FollowupsCommand::Explain(args) => {
+            app.check_user(&args.user)?;
+            let persona = app.personas.get(&args.persona)?;
+            let verdict = followups.explain(&args.user, &persona)?;
+            if args.json {
+                print_json(&verdict)?;
+            } else {
+                let word = if verdict.eligible { "due" } else { "not due" };
+                println!("{} / {}: {word}", args.user, persona.id);
+                for rule in &verdict.rules {
+                    let mark = if rule.pass { "pass" } else { "FAIL" };
+                    let name = serde_json::to_value(rule.rule)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string));
+                    println!(
+                        "  [{mark}] {:<26} {}",
+                        name.unwrap_or_default(),
+                        rule.detail
+                    );
+                }
+            }
+        }
+        FollowupsCommand::Run(args) => {
+            let options = RunOptions {
+                dry_run: args.dry_run,
+                limit: args.limit,
+            };
+            let mut bar = ProgressBar::new();
+            let sent = followups
+                .run(options, &|p| app.model_for(p), &mut |d, t| bar.show(d, t))
+                .await?;
+            bar.finish();
+            report(&sent, args.json, args.dry_run)?;
+        }
+        FollowupsCommand::Watch(args) => watch(app, &store, args.every).await?,
+    }
+    Ok(0)
+}
+
+/// Prints what a run sent.
+fn report(sent: &[SentFollowUp], json: bool, dry_run: bool) -> Result<(), Error> {
+    if json {
+        return print_json(&sent);
+    }
+    let verb = if dry_run { "would send" } else { "sent" };
+    for s in sent {
+        println!("{} → {}: {}", s.persona, s.user, s.message);
+        for line in &s.disclaimers {
+            println!("    — {line}");
+        }
+    }
+    println!("{verb} {} follow-up(s)", sent.len());
+    Ok(())
+}
+
+/// Checks on every tick until Ctrl-C or SIGTERM.
+async fn watch(app: &App, store: &crate::store::Store, every: Duration) -> Result<(), Error> {
+    let followups = app.followups(store);
+    let mut shutdown = Box::pin(shutdown_signal());
+    loop {
+        let sent = followups
+            .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})
+            .await?;
+        eprintln!(
+            "troupe: {} sent {} follow-up(s)",
+            app.clock.now().format("%Y-%m-%d %H:%M:%S"),
+            sent.len()
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = &mut shutdown => {
+                eprintln!("troupe: stopping");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or (on Unix) SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+        match term {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Parses 30s, 5m, 1h or 1d.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("\"{text}\" is not a duration; write one like 30s, 5m, 1h or 1d"))?;
+    let seconds = match unit {
+        "s" | "" => n,
+        "m" => n * 60,
+        "h" => n * 3_600,
+        "d" => n * 86_400,
+        _ => {
+            return Err(format!(
+                "unknown unit \"{unit}\" in \"{text}\"; use s, m, h or d"
+            ));
+        }
+    };
+    if seconds == 0 {
+        return Err("the interval must be longer than zero".to_string());
+    }
+    Ok(Duration::from_secs(seconds))
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal.
+pub(crate) struct ProgressBar {
+    /// Whether to draw.
+    active: bool,
+}
+
+impl ProgressBar {
+    pub(crate) fn new() -> Self {
+        Self {
+            active: std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub(crate) fn show(&mut self, done: usize, total: usize) {
+        if !self.active || total == 0 {
+            return;
+        }
+        let width = 30;
+        let filled = done * width / total;
+        let mut err = std::io::stderr();
+        let _ = write!(
+            err,
+            "\r[{}{}] {done}/{total}",
+            "#".repeat(filled),
+            " ".repeat(width - filled)
+        );
+        let _ = err.flush();
+    }
+
+    pub(crate) fn finish(&mut self) {
+        if self.active {
+            eprintln!();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_take_the_usual_units() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}

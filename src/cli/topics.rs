@@ -1,0 +1,51 @@
+//! `troupe topics`: what a user talked about with a persona.
+
+use clap::Args;
+
+use super::print_json;
+use crate::app::App;
+use crate::error::Error;
+use crate::followup::topics::ranked;
+
+/// Arguments of `troupe topics`.
+#[derive(Debug, Args)]
+pub struct TopicsArgs {
+    /// The user.
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+    /// The persona.
+    #[arg(long, value_name = "ID")]
+    pub persona: String,
+    /// Print [{"phrase","score","mentions","last_mentioned","sensitive"}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `troupe topics`.
+pub fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
+    app.check_user(&args.user)?;
+    let persona = app.personas.get(&args.persona)?;
+    let store = app.open_store()?;
+    let list = match store.conversation(&args.user, &persona.id)? {
+        Some(conversation) => ranked(&store.topics(&conversation)?, app.clock.now()),
+        None => Vec::new(),
+    };
+    if args.json {
+        return print_json(&list).map(|_| 0);
+    }
+    if list.is_empty() {
+        println!("No topics yet for {} with {}.", args.user, persona.name);
+    }
+    for topic in &list {
+        let flag = if topic.sensitive {
+            "  (sensitive: never a follow-up hook)"
+        } else {
+            ""
+        };
+        println!(
+            "{:>7.2}  {:<32} ×{}{flag}",
+            topic.score, topic.phrase, topic.mentions
+        );
+    }
+    Ok(0)
+}

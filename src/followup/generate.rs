@@ -1,0 +1,233 @@
+//! Writing one follow-up: render the prompt, ask the persona's model, trim
+//! and bound the answer, fall back to the persona's template if the model
+//! fails or says nothing usable, and attach the disclaimers.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::locale::{general_disclaimer, language_name, template_followup};
+use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
+use crate::persona::Persona;
+use crate::prompt::{PromptError, Prompts};
+use crate::store::{Message, MessageKind, Role};
+
+/// The template that asks the model for a follow-up.
+pub const FOLLOWUP_TEMPLATE: &str = "followup.tera";
+
+/// What the follow-up draws on.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FollowUpContext {
+    /// The best topics, strongest first (never sensitive ones).
+    pub topics: Vec<String>,
+    /// The end of the conversation.
+    pub excerpt: Vec<ExcerptLine>,
+    /// How long the user has been away, in words ("3 days").
+    pub away: String,
+}
+
+/// One line of the excerpt.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExcerptLine {
+    /// "User" or the persona's name.
+    pub who: String,
+    /// The text, shortened.
+    pub text: String,
+}
+
+/// A finished follow-up, not yet delivered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FollowUpDraft {
+    /// The message.
+    pub message: String,
+    /// The disclaimers, in the persona's language.
+    pub disclaimers: Vec<String>,
+    /// The model that wrote it, or `template` for the fallback.
+    pub model: String,
+}
+
+impl FollowUpDraft {
+    /// The stored message for this draft at `at`.
+    pub fn into_message(self, at: DateTime<Utc>) -> Message {
+        Message {
+            role: Role::Assistant,
+            kind: MessageKind::FollowUp,
+            text: self.message,
+            at,
+            model: Some(self.model),
+            interrupted: false,
+            disclaimers: self.disclaimers,
+        }
+    }
+}
+
+/// Writes a follow-up for `persona`. Never fails for model reasons: a
+/// failing or empty model falls back to the persona's template.
+pub async fn write_followup(
+    prompts: &Prompts,
+    persona: &std::sync::Arc<Persona>,
+    model: &dyn ChatModel,
+    context: &FollowUpContext,
+    now: DateTime<Utc>,
+    max_chars: usize,
+) -> Result<FollowUpDraft, PromptError> {
+    let request = followup_request(prompts, persona, context, now)?;
+    let written = match model.complete(&request).await {
+        Ok(completion) => bounded(&completion.text, &persona.name, max_chars),
+        Err(error) => {
+            tracing::warn!(persona = %persona.id, %error, "follow-up model call failed; using the template");
+            None
+        }
+    };
+    let (message, model_name) = match written {
+        Some(text) => (
+            text,
+            request
+                .model
+                .clone()
+                .unwrap_or_else(|| model.info().model.clone()),
+        ),
+        None => (
+            fallback(persona, context.topics.first().map(String::as_str)),
+            "template".to_string(),
+        ),
+    };
+    Ok(FollowUpDraft {
+        message,
+        disclaimers: disclaimers(persona),
+        model: model_name,
+    })
+}
+
+/// The request sent to the model: the persona's system prompt, then the
+/// follow-up instruction.
+pub fn followup_request(
+    prompts: &Prompts,
+    persona: &std::sync::Arc<Persona>,
+    context: &FollowUpContext,
+    now: DateTime<Utc>,
+) -> Result<ChatRequest, PromptError> {
+    #[derive(Serialize)]
+    struct Data<'a> {
+        persona: &'a Persona,
+        language_name: &'a str,
+        #[serde(flatten)]
+        context: &'a FollowUpContext,
+    }
+    let instruction = prompts.render(
+        FOLLOWUP_TEMPLATE,
+        &Data {
+            persona,
+            language_name: language_name(&persona.language),
+            context,
+        },
+    )?;
+    Ok(ChatRequest {
+        system: prompts.render_system(persona, now)?,
+        messages: vec![ChatMessage {
+            role: ChatRole::User,
+            content: instruction,
+        }],
+        model: persona.model.name.clone(),
+        temperature: persona.model.temperature,
+        max_tokens: persona.model.max_tokens,
+        persona: Some(std::sync::Arc::clone(persona)),
+        purpose: Purpose::FollowUp {
+            topic: context.topics.first().cloned(),
+        },
+    })
+}
+
+/// The general disclaimer in the persona's language, then the persona's own.
+pub fn disclaimers(persona: &Persona) -> Vec<String> {
+    let mut lines = vec![general_disclaimer(&persona.language).to_string()];
+    lines.extend(persona.disclaimers.iter().cloned());
+    lines
+}
+
+/// The persona's template follow-up, with the topic filled in.
+pub fn fallback(persona: &Persona, topic: Option<&str>) -> String {
+    match (&persona.followups.fallback, topic) {
+        (Some(template), Some(topic)) => template
+            .replace("{{ topic }}", topic)
+            .replace("{{topic}}", topic),
+        _ => template_followup(&persona.language, &persona.name, topic),
+    }
+}
+
+/// The model's text, cleaned and cut to `max_chars` at a sentence end when
+/// possible; `None` if nothing usable is left.
+pub fn bounded(text: &str, persona_name: &str, max_chars: usize) -> Option<String> {
+    let mut text = text.trim();
+    if let Some(rest) = text
+        .strip_prefix(persona_name)
+        .and_then(|r| r.strip_prefix(':'))
+    {
+        text = rest.trim();
+    }
+    let text = text
+        .trim_matches(|c| c == '"' || c == '“' || c == '”' || c == '«' || c == '»')
+        .trim();
+    if text.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
+        return None;
+    }
+    if text.chars().count() <= max_chars {
+        return Some(text.to_string());
+    }
+    let cut: String = text.chars().take(max_chars).collect();
+    let sentence_end = cut
+        .rfind(['.', '!', '?', '…'])
+        .filter(|i| *i > max_chars / 3);
+    Some(match sentence_end {
+        Some(i) => cut[..=i].trim().to_string(),
+        None => format!("{}…", cut[..cut.rfind(' ').unwrap_or(cut.len())].trim_end()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persona::Personas;
+
+    #[test]
+    fn model_text_is_trimmed_unquoted_and_bounded() {
+        assert_eq!(
+            bounded("  \"Hi there!\" ", "Marco", 100).as_deref(),
+            Some("Hi there!")
+        );
+        assert_eq!(
+            bounded("Marco: Ciao!", "Marco", 100).as_deref(),
+            Some("Ciao!")
+        );
+        assert_eq!(bounded("  ", "Marco", 100), None);
+        let long = "One sentence here. Another one that goes on and on and on.";
+        assert_eq!(
+            bounded(long, "Marco", 30).as_deref(),
+            Some("One sentence here.")
+        );
+        assert_eq!(
+            bounded("word word word word word", "Marco", 12).as_deref(),
+            Some("word word…")
+        );
+    }
+
+    #[test]
+    fn disclaimers_follow_the_persona_language() {
+        let personas = Personas::builtin().unwrap();
+        let decor = disclaimers(&personas.get("decor").unwrap());
+        assert!(decor[0].starts_with("Les réponses d'une IA peuvent être inexactes"));
+        let creator = disclaimers(&personas.get("creator").unwrap());
+        assert_eq!(
+            creator[0],
+            "AI responses may be inaccurate or inappropriate and should not be used to make important decisions."
+        );
+        assert!(creator[1].contains("not with Jade"));
+    }
+
+    #[test]
+    fn the_fallback_uses_the_persona_template_and_topic() {
+        let chef = Personas::builtin().unwrap().get("chef").unwrap();
+        let text = fallback(&chef, Some("saffron risotto"));
+        assert!(text.contains("our chat about saffron risotto"), "{text}");
+        assert!(!fallback(&chef, None).is_empty());
+    }
+}

@@ -1,0 +1,320 @@
+//! The follow-up generator: a persona checks in, once, with a user who has
+//! gone quiet, about what they talked about.
+//!
+//! - [`policy`]: the rules (Project Omni's guardrails, configurable, made
+//!   stricter per persona) and the due window each conversation keeps in the
+//!   store's due index;
+//! - [`topics`]: what the user talked about, extracted as messages arrive;
+//! - [`generate`]: the prompt, the model call, the fallback, the disclaimers;
+//! - [`optout`]: STOP and /start;
+//! - this module: finding what is due, explaining a verdict, and delivering
+//!   exactly once with durable intents and bounded concurrency.
+
+pub mod generate;
+pub mod optout;
+pub mod policy;
+pub mod topics;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use futures::StreamExt;
+use serde::Serialize;
+
+pub use generate::{FollowUpContext, FollowUpDraft, fallback};
+pub use policy::{Eligibility, FollowUpPolicy, Rule, RuleCheck};
+
+use crate::clock::Clock;
+use crate::error::Error;
+use crate::model::ChatModel;
+use crate::persona::{Persona, Personas};
+use crate::prompt::Prompts;
+use crate::store::{Conversation, Role, Store};
+use generate::ExcerptLine;
+
+/// Messages of the earlier conversation quoted in the follow-up prompt.
+const EXCERPT_MESSAGES: usize = 6;
+
+/// Topics named in the follow-up prompt.
+const HOOK_TOPICS: usize = 3;
+
+/// Gives each persona its model (see [`crate::app::App::model_for`]).
+pub type ModelFor<'a> = dyn Fn(&Persona) -> Result<Arc<dyn ChatModel>, Error> + 'a;
+
+/// A conversation due for a follow-up now (`followups due --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DueConversation {
+    /// The user.
+    pub user: String,
+    /// The persona.
+    pub persona: String,
+    /// When the user last wrote.
+    pub last_user_at: Option<DateTime<Utc>>,
+    /// User messages within the window.
+    pub recent_user_messages: usize,
+    /// When the conversation became due.
+    pub due_since: Option<DateTime<Utc>>,
+}
+
+/// A follow-up sent (or, in a dry run, that would be sent).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SentFollowUp {
+    /// The user.
+    pub user: String,
+    /// The persona.
+    pub persona: String,
+    /// The message, without disclaimers.
+    pub message: String,
+    /// The disclaimers, in the persona's language.
+    pub disclaimers: Vec<String>,
+    /// The model that wrote it, or `template`.
+    pub model: String,
+}
+
+/// How a run behaves.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// Write the follow-ups but store nothing.
+    pub dry_run: bool,
+    /// Send at most this many.
+    pub limit: Option<usize>,
+}
+
+/// Finds, explains and delivers follow-ups.
+pub struct FollowUps<'a> {
+    /// The store.
+    pub store: &'a Store,
+    /// The personas.
+    pub personas: &'a Personas,
+    /// The prompt templates.
+    pub prompts: &'a Prompts,
+    /// The deployment's policy.
+    pub policy: &'a FollowUpPolicy,
+    /// The clock every rule is evaluated at.
+    pub clock: Clock,
+}
+
+impl FollowUps<'_> {
+    /// The user's time zone, or the deployment's default.
+    fn timezone(&self, user: &str) -> Result<Tz, Error> {
+        let set = self.store.user(user)?.and_then(|u| u.timezone);
+        Ok(set
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or_else(|| self.policy.default_tz()))
+    }
+
+    /// Every rule's verdict for a conversation at the clock's now.
+    fn verdict(
+        &self,
+        persona: &Persona,
+        conversation: &Conversation,
+        now: DateTime<Utc>,
+    ) -> Result<Eligibility, Error> {
+        let tz = self.timezone(&conversation.user)?;
+        Ok(self
+            .policy
+            .for_persona(persona)
+            .evaluate(conversation, tz, now))
+    }
+
+    /// Explains, rule by rule, whether `user` would get a follow-up from `persona` now.
+    pub fn explain(&self, user: &str, persona: &Persona) -> Result<Eligibility, Error> {
+        let conversation = self.store.conversation(user, &persona.id)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "{user} has no conversation with {} ({}) yet",
+                persona.name, persona.id
+            ))
+        })?;
+        self.verdict(persona, &conversation, self.clock.now())
+    }
+
+    /// The conversations due now, read from the due index.
+    pub fn due(&self) -> Result<Vec<DueConversation>, Error> {
+        let now = self.clock.now();
+        let mut due = Vec::new();
+        for entry in self.store.due_entries(now)? {
+            let conversation = entry.conversation;
+            let Ok(persona) = self.personas.get(&conversation.persona) else {
+                continue;
+            };
+            if self.verdict(&persona, &conversation, now)?.eligible {
+                due.push(self.describe(&persona, &conversation, now));
+            }
+        }
+        Ok(due)
+    }
+
+    fn describe(
+        &self,
+        persona: &Persona,
+        conversation: &Conversation,
+        now: DateTime<Utc>,
+    ) -> DueConversation {
+        let window = self.policy.for_persona(persona).window;
+        DueConversation {
+            user: conversation.user.clone(),
+            persona: conversation.persona.clone(),
+            last_user_at: conversation.last_user_at,
+            recent_user_messages: conversation.user_messages_since(now - window),
+            due_since: conversation.due.map(|d| d.from),
+        }
+    }
+
+    /// Writes and delivers every due follow-up, resuming intents an earlier
+    /// run left; `model_for` gives each persona's model and `progress` hears
+    /// (done, total) as follow-ups complete.
+    pub async fn run(
+        &self,
+        options: RunOptions,
+        model_for: &ModelFor<'_>,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<Vec<SentFollowUp>, Error> {
+        let now = self.clock.now();
+        let limit = options.limit.unwrap_or(usize::MAX);
+        let mut work: Vec<Conversation> = if options.dry_run {
+            Vec::new()
+        } else {
+            self.store.pending_intents()?
+        };
+        work.truncate(limit);
+        for entry in self.store.due_entries(now)? {
+            if work.len() >= limit {
+                break;
+            }
+            if let Some(conversation) = self.claim(entry.conversation, now, options.dry_run)? {
+                work.push(conversation);
+            }
+        }
+        let mut models: BTreeMap<String, Arc<dyn ChatModel>> = BTreeMap::new();
+        for conversation in &work {
+            if !models.contains_key(&conversation.persona)
+                && let Ok(persona) = self.personas.get(&conversation.persona)
+            {
+                models.insert(persona.id.clone(), model_for(&persona)?);
+            }
+        }
+        let total = work.len();
+        progress(0, total);
+        let concurrency = self.policy.concurrency.max(1);
+        let mut results = futures::stream::iter(work)
+            .map(|conversation| self.send(conversation, &models, now, options.dry_run))
+            .buffer_unordered(concurrency);
+        let mut sent = Vec::with_capacity(total);
+        while let Some(result) = results.next().await {
+            if let Some(followup) = result? {
+                sent.push(followup);
+            }
+            progress(sent.len(), total);
+        }
+        Ok(sent)
+    }
+
+    /// Takes a due conversation for this run: re-checks every rule and, unless
+    /// dry-running, records the intent durably. Drops index entries whose
+    /// window has passed.
+    fn claim(
+        &self,
+        conversation: Conversation,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Option<Conversation>, Error> {
+        let Ok(persona) = self.personas.get(&conversation.persona) else {
+            return Ok(None);
+        };
+        let tz = self.timezone(&conversation.user)?;
+        let policy = self.policy.for_persona(&persona);
+        if dry_run {
+            return Ok(policy
+                .evaluate(&conversation, tz, now)
+                .eligible
+                .then_some(conversation));
+        }
+        let (user, persona_id) = (conversation.user.clone(), conversation.persona.clone());
+        let claimed = self.store.record_intent(&user, &persona_id, now, &|c| {
+            policy.evaluate(c, tz, now).eligible
+        })?;
+        if claimed.is_none() && conversation.due.is_some_and(|d| d.until < now) {
+            let schedule = |c: &Conversation| policy.due_window(c).filter(|w| w.until >= now);
+            self.store
+                .update_conversation(&user, &persona_id, &|_| {}, &schedule)?;
+        }
+        Ok(claimed)
+    }
+
+    /// Writes one follow-up and, unless dry-running, delivers it.
+    async fn send(
+        &self,
+        conversation: Conversation,
+        models: &BTreeMap<String, Arc<dyn ChatModel>>,
+        now: DateTime<Utc>,
+        dry_run: bool,
+    ) -> Result<Option<SentFollowUp>, Error> {
+        let (Ok(persona), Some(model)) = (
+            self.personas.get(&conversation.persona),
+            models.get(&conversation.persona),
+        ) else {
+            return Ok(None);
+        };
+        let context = self.context(&persona, &conversation, now)?;
+        let draft = generate::write_followup(
+            self.prompts,
+            &persona,
+            model.as_ref(),
+            &context,
+            now,
+            self.policy.max_chars,
+        )
+        .await?;
+        let sent = SentFollowUp {
+            user: conversation.user.clone(),
+            persona: persona.id.clone(),
+            message: draft.message.clone(),
+            disclaimers: draft.disclaimers.clone(),
+            model: draft.model.clone(),
+        };
+        if dry_run {
+            return Ok(Some(sent));
+        }
+        let delivered = self.store.deliver_followup(
+            &conversation.user,
+            &persona.id,
+            &draft.into_message(now),
+        )?;
+        Ok(delivered.then_some(sent))
+    }
+
+    /// What the follow-up draws on: hook topics, the end of the conversation
+    /// (charged messages left out), and how long the user has been away.
+    pub fn context(
+        &self,
+        persona: &Persona,
+        conversation: &Conversation,
+        now: DateTime<Utc>,
+    ) -> Result<FollowUpContext, Error> {
+        let topics = topics::hooks(&self.store.topics(conversation)?, now, HOOK_TOPICS);
+        let excerpt = self
+            .store
+            .recent_messages(conversation, EXCERPT_MESSAGES)?
+            .into_iter()
+            .filter(|m| !m.interrupted && !topics::is_sensitive(&m.text))
+            .map(|m| ExcerptLine {
+                who: match m.role {
+                    Role::User => "User".to_string(),
+                    Role::Assistant => persona.name.clone(),
+                },
+                text: m.text.chars().take(240).collect(),
+            })
+            .collect();
+        let away = conversation
+            .last_user_at
+            .map(|at| policy::human(now - at))
+            .unwrap_or_default();
+        Ok(FollowUpContext {
+            topics,
+            excerpt,
+            away,
+        })
+    }
+}

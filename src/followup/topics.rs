@@ -1,0 +1,845 @@
+//! Topics: what a user talks about, extracted from their messages as they
+//! arrive, so a follow-up can pick up the thread.
+//!
+//! Extraction is keyword-phrase based (in the spirit of RAKE): stop words and
+//! punctuation split a message into candidate phrases of one to three words
+//! ("saffron risotto"), in English and French. Phrases that touch the
+//! persona's expertise weigh double, longer phrases weigh more, and every
+//! score halves each week without a new mention, so recent subjects lead.
+//! Anything said alongside health, crisis or other emotionally charged
+//! subjects is marked sensitive and never used as a follow-up hook.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::Topic;
+
+/// A score halves after this many days without a new mention.
+const HALF_LIFE_DAYS: f64 = 7.0;
+
+/// Topics kept per conversation; the weakest go first.
+const MAX_TOPICS: usize = 40;
+
+/// Words that carry no topic: articles, pronouns, auxiliaries, common verbs
+/// and adverbs, in English and French.
+const STOP_WORDS: &[&str] = &[
+    // English
+    "a",
+    "about",
+    "above",
+    "after",
+    "again",
+    "all",
+    "also",
+    "am",
+    "an",
+    "and",
+    "any",
+    "are",
+    "as",
+    "at",
+    "be",
+    "because",
+    "been",
+    "before",
+    "being",
+    "best",
+    "better",
+    "both",
+    "but",
+    "by",
+    "can",
+    "could",
+    "did",
+    "do",
+    "does",
+    "doing",
+    "done",
+    "don",
+    "down",
+    "each",
+    "even",
+    "ever",
+    "every",
+    "few",
+    "for",
+    "from",
+    "get",
+    "gets",
+    "getting",
+    "give",
+    "go",
+    "going",
+    "gone",
+    "good",
+    "got",
+    "great",
+    "had",
+    "has",
+    "have",
+    "having",
+    "he",
+    "her",
+    "here",
+    "hers",
+    "him",
+    "his",
+    "how",
+    "i",
+    "idea",
+    "ideas",
+    "if",
+    "in",
+    "into",
+    "is",
+    "it",
+    "its",
+    "just",
+    "know",
+    "last",
+    "let",
+    "like",
+    "liked",
+    "little",
+    "lot",
+    "love",
+    "loved",
+    "make",
+    "made",
+    "making",
+    "many",
+    "may",
+    "maybe",
+    "me",
+    "might",
+    "more",
+    "most",
+    "much",
+    "must",
+    "my",
+    "need",
+    "needs",
+    "never",
+    "new",
+    "next",
+    "nice",
+    "no",
+    "not",
+    "now",
+    "of",
+    "off",
+    "oh",
+    "ok",
+    "okay",
+    "on",
+    "once",
+    "one",
+    "only",
+    "or",
+    "other",
+    "our",
+    "out",
+    "over",
+    "own",
+    "please",
+    "pretty",
+    "quite",
+    "really",
+    "right",
+    "said",
+    "same",
+    "say",
+    "see",
+    "she",
+    "should",
+    "so",
+    "some",
+    "something",
+    "still",
+    "such",
+    "sure",
+    "take",
+    "tell",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "these",
+    "they",
+    "thing",
+    "things",
+    "think",
+    "this",
+    "those",
+    "through",
+    "time",
+    "to",
+    "today",
+    "tomorrow",
+    "tonight",
+    "too",
+    "try",
+    "tried",
+    "trying",
+    "two",
+    "under",
+    "up",
+    "us",
+    "use",
+    "used",
+    "very",
+    "want",
+    "wanted",
+    "was",
+    "way",
+    "we",
+    "week",
+    "weekend",
+    "well",
+    "were",
+    "what",
+    "when",
+    "where",
+    "which",
+    "while",
+    "who",
+    "why",
+    "will",
+    "with",
+    "would",
+    "yeah",
+    "yes",
+    "yesterday",
+    "yet",
+    "you",
+    "your",
+    "yours",
+    "hi",
+    "hello",
+    "hey",
+    "tips",
+    "help",
+    "question",
+    "cook",
+    "cooking",
+    "cooked",
+    "buy",
+    "bought",
+    "find",
+    "found",
+    "look",
+    "looking",
+    "start",
+    "started",
+    "doesn",
+    "didn",
+    "isn",
+    "wasn",
+    "won",
+    "can't",
+    "i'm",
+    "it's",
+    "i've",
+    "i'd",
+    "i'll",
+    "let's",
+    "that's",
+    // French
+    "à",
+    "afin",
+    "ai",
+    "aie",
+    "ainsi",
+    "alors",
+    "as",
+    "au",
+    "aucun",
+    "aussi",
+    "autre",
+    "aux",
+    "avais",
+    "avait",
+    "avec",
+    "avez",
+    "avoir",
+    "avons",
+    "bien",
+    "bon",
+    "bonne",
+    "bonjour",
+    "ça",
+    "car",
+    "ce",
+    "cela",
+    "celle",
+    "celui",
+    "ces",
+    "cet",
+    "cette",
+    "chez",
+    "comme",
+    "comment",
+    "dans",
+    "de",
+    "des",
+    "dois",
+    "doit",
+    "donc",
+    "du",
+    "elle",
+    "elles",
+    "en",
+    "encore",
+    "est",
+    "et",
+    "été",
+    "êtes",
+    "être",
+    "eu",
+    "faire",
+    "fais",
+    "fait",
+    "faut",
+    "fois",
+    "hier",
+    "il",
+    "ils",
+    "je",
+    "jamais",
+    "juste",
+    "la",
+    "le",
+    "les",
+    "leur",
+    "leurs",
+    "lui",
+    "ma",
+    "mais",
+    "me",
+    "merci",
+    "mes",
+    "moi",
+    "mon",
+    "même",
+    "ne",
+    "ni",
+    "nos",
+    "notre",
+    "nous",
+    "on",
+    "ont",
+    "ou",
+    "où",
+    "par",
+    "pas",
+    "peu",
+    "peut",
+    "peux",
+    "plus",
+    "pour",
+    "pourquoi",
+    "quand",
+    "que",
+    "quel",
+    "quelle",
+    "quelque",
+    "qui",
+    "quoi",
+    "sa",
+    "salut",
+    "sans",
+    "se",
+    "ses",
+    "si",
+    "son",
+    "sont",
+    "sous",
+    "suis",
+    "sur",
+    "ta",
+    "te",
+    "tes",
+    "toi",
+    "ton",
+    "tous",
+    "tout",
+    "toute",
+    "très",
+    "trop",
+    "tu",
+    "un",
+    "une",
+    "vais",
+    "veux",
+    "voudrais",
+    "vos",
+    "votre",
+    "vous",
+    "vraiment",
+    "ya",
+    "aujourd",
+    "hui",
+    "demain",
+    "soir",
+    "envie",
+    "adore",
+    "aime",
+    "aimé",
+    "essayer",
+    "essayé",
+    "fais",
+    "idée",
+    "idées",
+    "conseil",
+    "conseils",
+];
+
+/// Stems of health, crisis and emotionally charged subjects (English and
+/// French). A message containing one is not a follow-up hook.
+const SENSITIVE_STEMS: &[&str] = &[
+    "sick",
+    "illness",
+    "disease",
+    "cancer",
+    "tumo",
+    "diagnos",
+    "hospital",
+    "surgery",
+    "doctor",
+    "medic",
+    "symptom",
+    "pain",
+    "injur",
+    "pregnan",
+    "miscarr",
+    "allerg",
+    "diabet",
+    "covid",
+    "infect",
+    "therap",
+    "depress",
+    "anxi",
+    "panic",
+    "lonel",
+    "grief",
+    "griev",
+    "funeral",
+    "died",
+    "death",
+    "dead",
+    "dying",
+    "suicid",
+    "selfharm",
+    "self-harm",
+    "overdose",
+    "abuse",
+    "assault",
+    "divorc",
+    "breakup",
+    "bankrupt",
+    "debt",
+    "fired",
+    "unemploy",
+    "anorex",
+    "bulim",
+    "addict",
+    "alcoholi",
+    "lawsuit",
+    "lawyer",
+    "court",
+    "malad",
+    "hôpital",
+    "hopital",
+    "médec",
+    "medec",
+    "médic",
+    "docteur",
+    "douleur",
+    "enceinte",
+    "grossesse",
+    "dépress",
+    "angoiss",
+    "deuil",
+    "décès",
+    "deces",
+    "mort",
+    "mourir",
+    "meurs",
+    "suicid",
+    "divorc",
+    "rupture",
+    "dette",
+    "chômage",
+    "chomage",
+    "licenci",
+    "thérap",
+    "psychiatr",
+    "psycholog",
+    "avocat",
+    "procès",
+    "harcel",
+];
+
+/// French elisions stripped from the front of a word (`l'huile` → `huile`).
+const ELISIONS: &[&str] = &[
+    "l'", "d'", "j'", "qu'", "n'", "s'", "c'", "m'", "t'", "l’", "d’", "j’", "qu’", "n’", "s’",
+    "c’", "m’", "t’",
+];
+
+/// A phrase found in one message, with its weight.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidate {
+    /// The phrase, lower-case.
+    pub phrase: String,
+    /// How much this mention counts.
+    pub weight: f64,
+}
+
+/// A topic ranked at some instant, as `troupe topics` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RankedTopic {
+    /// The phrase.
+    pub phrase: String,
+    /// The score now, after decay.
+    pub score: f64,
+    /// Times mentioned.
+    pub mentions: u32,
+    /// When last mentioned.
+    pub last_mentioned: DateTime<Utc>,
+    /// Never used as a follow-up hook.
+    pub sensitive: bool,
+}
+
+/// Whether a text touches health, crisis or other charged subjects.
+pub fn is_sensitive(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    words(&lower).any(|w| SENSITIVE_STEMS.iter().any(|stem| w.starts_with(stem)))
+        || [
+            "kill myself",
+            "end my life",
+            "hurt myself",
+            "en finir",
+            "me tuer",
+            "broke up",
+            "laid off",
+        ]
+        .iter()
+        .any(|p| lower.contains(p))
+}
+
+/// Lower-case words of a text, with French elisions removed, split at
+/// anything that is not a letter, digit, apostrophe or hyphen.
+fn words(lower: &str) -> impl Iterator<Item = &str> {
+    lower
+        .split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '’' || c == '-'))
+        .map(|w| {
+            let w = w.trim_matches(|c| c == '\'' || c == '’' || c == '-');
+            ELISIONS.iter().find_map(|e| w.strip_prefix(e)).unwrap_or(w)
+        })
+}
+
+fn is_stop(word: &str) -> bool {
+    word.chars().count() < 3 || word.chars().all(|c| c.is_numeric()) || STOP_WORDS.contains(&word)
+}
+
+/// French connectors kept inside a phrase ("risotto au safran", "huile d'olive").
+const CONNECTORS: &[&str] = &["de", "du", "des", "au", "aux", "à", "d'"];
+
+/// The most content words in one phrase.
+const MAX_PHRASE_WORDS: usize = 3;
+
+/// The candidate phrases of one message. Punctuation and stop words end a
+/// phrase; French connectors may join two content words; a phrase holds at
+/// most three content words.
+pub fn extract(text: &str, expertise: &[String]) -> Vec<Candidate> {
+    let lower = text.to_lowercase().replace('’', "'");
+    let expertise_words: Vec<String> = expertise
+        .iter()
+        .flat_map(|area| {
+            words(&area.to_lowercase())
+                .filter(|w| !is_stop(w))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for clause in lower.split([
+        '.', ',', ';', ':', '!', '?', '(', ')', '"', '«', '»', '\n', '/',
+    ]) {
+        let mut phrase = Phrase::default();
+        for token in tokens(clause) {
+            if CONNECTORS.contains(&token) {
+                phrase.connect(token);
+            } else if is_stop(token) {
+                phrase.flush(&mut candidates, &expertise_words);
+            } else {
+                if phrase.content.len() == MAX_PHRASE_WORDS {
+                    phrase.flush(&mut candidates, &expertise_words);
+                }
+                phrase.add(token);
+            }
+        }
+        phrase.flush(&mut candidates, &expertise_words);
+    }
+    candidates
+}
+
+/// Words of a clause, with `d'` split off as a connector and other elisions dropped.
+fn tokens(clause: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    for raw in clause.split(|c: char| !(c.is_alphanumeric() || c == '\'' || c == '-')) {
+        let word = raw.trim_matches(|c| c == '\'' || c == '-');
+        if word.is_empty() {
+            continue;
+        }
+        if let Some(rest) = word.strip_prefix("d'") {
+            out.push("d'");
+            out.push(rest);
+        } else {
+            out.push(
+                ELISIONS
+                    .iter()
+                    .find_map(|e| word.strip_prefix(e))
+                    .unwrap_or(word),
+            );
+        }
+    }
+    out
+}
+
+/// A phrase being built from consecutive tokens.
+#[derive(Default)]
+struct Phrase<'a> {
+    /// Content words and the connectors between them, in order.
+    parts: Vec<&'a str>,
+    /// The content words alone.
+    content: Vec<&'a str>,
+    /// A connector waiting for the next content word.
+    pending: Option<&'a str>,
+}
+
+impl<'a> Phrase<'a> {
+    fn connect(&mut self, connector: &'a str) {
+        if self.content.is_empty() || self.content.len() == MAX_PHRASE_WORDS {
+            self.pending = None;
+        } else {
+            self.pending = Some(connector);
+        }
+    }
+
+    fn add(&mut self, word: &'a str) {
+        if let Some(connector) = self.pending.take() {
+            self.parts.push(connector);
+        }
+        self.parts.push(word);
+        self.content.push(word);
+    }
+
+    fn flush(&mut self, candidates: &mut Vec<Candidate>, expertise: &[String]) {
+        if !self.content.is_empty() {
+            let mut text = String::new();
+            for part in &self.parts {
+                if !text.is_empty() && !text.ends_with('\'') {
+                    text.push(' ');
+                }
+                text.push_str(part);
+            }
+            push(candidates, text, &self.content, expertise);
+        }
+        *self = Self::default();
+    }
+}
+
+fn push(candidates: &mut Vec<Candidate>, phrase: String, words: &[&str], expertise: &[String]) {
+    let touches_expertise = words
+        .iter()
+        .any(|w| expertise.iter().any(|e| e == w || stem_eq(e, w)));
+    let weight =
+        (1.0 + 0.5 * (words.len() as f64 - 1.0)) * if touches_expertise { 2.0 } else { 1.0 };
+    match candidates.iter_mut().find(|c| c.phrase == phrase) {
+        Some(existing) => existing.weight = existing.weight.max(weight),
+        None => candidates.push(Candidate { phrase, weight }),
+    }
+}
+
+/// Singular and plural count as the same word ("risotto"/"risottos").
+fn stem_eq(a: &str, b: &str) -> bool {
+    a.trim_end_matches('s') == b.trim_end_matches('s')
+}
+
+/// A topic's score at `now`, halving every [`HALF_LIFE_DAYS`].
+fn decayed(topic: &Topic, now: DateTime<Utc>) -> f64 {
+    let days = (now - topic.updated_at).num_seconds().max(0) as f64 / 86_400.0;
+    topic.score * 0.5f64.powf(days / HALF_LIFE_DAYS)
+}
+
+/// Folds one message's candidates into a conversation's topics at `now`.
+pub fn fold(
+    topics: &mut Vec<Topic>,
+    candidates: &[Candidate],
+    sensitive: bool,
+    now: DateTime<Utc>,
+) {
+    for candidate in candidates {
+        let phrase_sensitive = sensitive || is_sensitive(&candidate.phrase);
+        match topics.iter_mut().find(|t| t.phrase == candidate.phrase) {
+            Some(topic) => {
+                topic.score = decayed(topic, now) + candidate.weight;
+                topic.mentions += 1;
+                topic.updated_at = now;
+                topic.sensitive |= phrase_sensitive;
+            }
+            None => topics.push(Topic {
+                phrase: candidate.phrase.clone(),
+                score: candidate.weight,
+                mentions: 1,
+                updated_at: now,
+                sensitive: phrase_sensitive,
+            }),
+        }
+    }
+    if topics.len() > MAX_TOPICS {
+        topics.sort_by(|a, b| decayed(b, now).total_cmp(&decayed(a, now)));
+        topics.truncate(MAX_TOPICS);
+    }
+}
+
+/// Topics ranked by their score at `now`, strongest first.
+pub fn ranked(topics: &[Topic], now: DateTime<Utc>) -> Vec<RankedTopic> {
+    let mut ranked: Vec<RankedTopic> = topics
+        .iter()
+        .map(|t| RankedTopic {
+            phrase: t.phrase.clone(),
+            score: (decayed(t, now) * 100.0).round() / 100.0,
+            mentions: t.mentions,
+            last_mentioned: t.updated_at,
+            sensitive: t.sensitive,
+        })
+        .collect();
+    ranked.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.phrase.cmp(&b.phrase))
+    });
+    ranked
+}
+
+/// The best topics to mention in a follow-up: ranked, never sensitive, and
+/// not contained in a stronger phrase already chosen.
+pub fn hooks(topics: &[Topic], now: DateTime<Utc>, count: usize) -> Vec<String> {
+    let mut chosen: Vec<String> = Vec::new();
+    for topic in ranked(topics, now).into_iter().filter(|t| !t.sensitive) {
+        if chosen
+            .iter()
+            .any(|c| c.contains(&topic.phrase) || topic.phrase.contains(c.as_str()))
+        {
+            continue;
+        }
+        chosen.push(topic.phrase);
+        if chosen.len() == count {
+            break;
+        }
+    }
+    chosen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn phrases(text: &str) -> Vec<String> {
+        extract(text, &[]).into_iter().map(|c| c.phrase).collect()
+    }
+
+    #[test]
+    fn multi_word_phrases_survive_and_stop_words_go() {
+        assert_eq!(
+            phrases("I made a saffron risotto yesterday!"),
+            ["saffron risotto"]
+        );
+        assert_eq!(
+            phrases("Je voudrais repeindre le salon en vert sauge"),
+            ["repeindre", "salon", "vert sauge"]
+        );
+        assert_eq!(
+            phrases("l'huile d'olive, c'est la base"),
+            ["huile d'olive", "base"]
+        );
+        assert_eq!(phrases("un risotto au safran"), ["risotto au safran"]);
+    }
+
+    #[test]
+    fn expertise_and_longer_phrases_weigh_more() {
+        let expertise = vec!["risotto".to_string()];
+        let found = extract("mushroom risottos and bread", &expertise);
+        assert_eq!(
+            found[0],
+            Candidate {
+                phrase: "mushroom risottos".into(),
+                weight: 3.0
+            }
+        );
+        assert_eq!(
+            found[1],
+            Candidate {
+                phrase: "bread".into(),
+                weight: 1.0
+            }
+        );
+    }
+
+    #[test]
+    fn recent_mentions_outrank_old_ones() {
+        let start = Utc::now();
+        let mut topics = Vec::new();
+        fold(&mut topics, &extract("sourdough bread", &[]), false, start);
+        fold(
+            &mut topics,
+            &extract("paella", &[]),
+            false,
+            start + Duration::days(21),
+        );
+        let top = hooks(&topics, start + Duration::days(21), 2);
+        assert_eq!(top, ["paella", "sourdough bread"]);
+    }
+
+    #[test]
+    fn charged_subjects_are_never_hooks() {
+        let now = Utc::now();
+        let mut topics = Vec::new();
+        let text = "My mother died last week, I want to cook her lasagna";
+        assert!(is_sensitive(text));
+        fold(&mut topics, &extract(text, &[]), is_sensitive(text), now);
+        fold(
+            &mut topics,
+            &extract("Ma dépression revient", &[]),
+            is_sensitive("Ma dépression revient"),
+            now,
+        );
+        fold(&mut topics, &extract("tarte tatin", &[]), false, now);
+        assert_eq!(hooks(&topics, now, 5), ["tarte tatin"]);
+        assert!(
+            ranked(&topics, now)
+                .iter()
+                .any(|t| t.phrase == "lasagna" && t.sensitive)
+        );
+    }
+
+    #[test]
+    fn repeated_mentions_accumulate() {
+        let now = Utc::now();
+        let mut topics = Vec::new();
+        for _ in 0..3 {
+            fold(&mut topics, &extract("pizza dough", &[]), false, now);
+        }
+        assert_eq!(topics.len(), 1);
+        assert_eq!(topics[0].mentions, 3);
+        assert!((topics[0].score - 4.5).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,269 @@
+//! Synthetic but realistic conversations, for demos and benchmarks
+//! (`troupe dev populate`).
+//!
+//! Users talk to every persona about topics that fit it, at times spread
+//! around the clock's now. About `due_percent` of the conversations are due
+//! for a follow-up now; the others are not, for the reasons real ones are
+//! not: too few messages, a user who wrote recently, an unanswered follow-up,
+//! a conversation that went cold weeks ago, or a user who said STOP.
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::followup::policy::FollowUpPolicy;
+use crate::followup::topics;
+use crate::persona::{Persona, Personas};
+use crate::store::{
+    Conversation, Message, MessageKind, Role, Store, StoreError, SyntheticConversation, User,
+};
+
+/// Conversations loaded per batch (one flush each).
+const BATCH: usize = 5_000;
+
+/// What to build.
+#[derive(Debug, Clone, Copy)]
+pub struct PopulateOptions {
+    /// How many conversations.
+    pub conversations: usize,
+    /// Roughly this percentage of them is due now.
+    pub due_percent: f64,
+    /// Store the messages and topics too (off: conversation records and the
+    /// due index only, for large benchmark stores).
+    pub with_messages: bool,
+    /// Seed of the generator, so runs are reproducible.
+    pub seed: u64,
+}
+
+/// What was built.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PopulateReport {
+    /// Conversations written.
+    pub conversations: usize,
+    /// Of which built to be due now.
+    pub due: usize,
+    /// Messages written.
+    pub messages: usize,
+}
+
+/// A small deterministic generator (SplitMix64): no dependency, same store
+/// for the same seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+
+    fn chance(&mut self, percent: f64) -> bool {
+        (self.next() % 1_000_000) as f64 / 10_000.0 < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
+}
+
+/// Why a generated conversation is not due.
+#[derive(Clone, Copy)]
+enum Shape {
+    Due,
+    TooFewMessages,
+    RecentlyActive,
+    Unanswered,
+    Cold,
+    OptedOut,
+}
+
+/// Fills `store` with synthetic conversations around `now`.
+pub fn populate(
+    store: &Store,
+    personas: &Personas,
+    policy: &FollowUpPolicy,
+    now: DateTime<Utc>,
+    options: PopulateOptions,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<PopulateReport, StoreError> {
+    let list: Vec<_> = personas.iter().cloned().collect();
+    let mut rng = Rng(options.seed);
+    let mut report = PopulateReport::default();
+    let mut batch = Vec::with_capacity(BATCH);
+    for i in 0..options.conversations {
+        let persona = &list[i % list.len()];
+        let shape = if rng.chance(options.due_percent) {
+            Shape::Due
+        } else {
+            *rng.pick(&[
+                Shape::TooFewMessages,
+                Shape::RecentlyActive,
+                Shape::Unanswered,
+                Shape::Cold,
+                Shape::OptedOut,
+            ])
+        };
+        let user = format!("user{:07}", i / list.len());
+        let item = conversation(&mut rng, &user, persona, shape, now, options.with_messages);
+        report.conversations += 1;
+        report.due += usize::from(matches!(shape, Shape::Due));
+        report.messages += item.messages.len();
+        batch.push(item);
+        if batch.len() == BATCH {
+            load(store, personas, policy, now, std::mem::take(&mut batch))?;
+            progress(i + 1, options.conversations);
+        }
+    }
+    load(store, personas, policy, now, batch)?;
+    progress(options.conversations, options.conversations);
+    Ok(report)
+}
+
+fn load(
+    store: &Store,
+    personas: &Personas,
+    policy: &FollowUpPolicy,
+    now: DateTime<Utc>,
+    batch: Vec<SyntheticConversation>,
+) -> Result<(), StoreError> {
+    let schedule = |c: &Conversation| {
+        let persona = personas.get(&c.persona).ok()?;
+        policy
+            .for_persona(&persona)
+            .due_window(c)
+            .filter(|w| w.until >= now)
+    };
+    store.load_synthetic(batch, &schedule)
+}
+
+/// Topics that fit each shipped persona, and generic ones for others.
+fn subjects(persona: &Persona) -> &'static [&'static str] {
+    match persona.id.as_str() {
+        "chef" => &[
+            "saffron risotto",
+            "sourdough bread",
+            "weeknight pasta",
+            "tarte tatin",
+            "leftover rice",
+            "paella",
+            "mushroom ramen",
+            "lasagna",
+        ],
+        "decor" => &[
+            "salon lumineux",
+            "vert sauge",
+            "petite cuisine",
+            "mobilier de seconde main",
+            "éclairage de la chambre",
+            "plantes d'intérieur",
+        ],
+        "creator" => &[
+            "night trains",
+            "hut-to-hut hike",
+            "packing list",
+            "budget trip to Portugal",
+            "filming on a phone",
+            "camping gear",
+        ],
+        _ => &["your project", "the next step", "a new idea"],
+    }
+}
+
+fn user_line(rng: &mut Rng, persona: &Persona, subject: &str) -> String {
+    let french: &[&str] = &[
+        "Je voudrais refaire mon {}",
+        "Des idées pour {} ?",
+        "J'hésite encore pour {}",
+        "Merci pour {} !",
+    ];
+    let english: &[&str] = &[
+        "I'd love to try {} this week",
+        "Any tips for {}?",
+        "How do I get {} right?",
+        "Thanks, {} sounds great!",
+    ];
+    let templates = if persona.language.starts_with("fr") {
+        french
+    } else {
+        english
+    };
+    rng.pick(templates).replace("{}", subject)
+}
+
+/// One synthetic conversation of the given shape.
+fn conversation(
+    rng: &mut Rng,
+    user: &str,
+    persona: &Persona,
+    shape: Shape,
+    now: DateTime<Utc>,
+    with_messages: bool,
+) -> SyntheticConversation {
+    let hours = |h: u64| Duration::hours(h as i64);
+    let (user_messages, last_ago) = match shape {
+        Shape::Due | Shape::Unanswered | Shape::OptedOut => {
+            (5 + rng.below(5), hours(26 + rng.below(24 * 4)))
+        }
+        Shape::TooFewMessages => (1 + rng.below(4), hours(30 + rng.below(24 * 5))),
+        Shape::RecentlyActive => (
+            5 + rng.below(8),
+            Duration::minutes(5 + rng.below(60 * 20) as i64),
+        ),
+        Shape::Cold => (5 + rng.below(5), hours(24 * 20 + rng.below(24 * 40))),
+    };
+    let subject = *rng.pick(subjects(persona));
+    let last = now - last_ago;
+    let mut messages = Vec::new();
+    for n in (0..user_messages).rev() {
+        let at = last - Duration::minutes((n * (3 + rng.below(9))) as i64);
+        messages.push(Message::from_user(user_line(rng, persona, subject), at));
+        let reply = format!(
+            "{}: {}",
+            persona.name,
+            persona.expertise.first().map_or(subject, String::as_str)
+        );
+        messages.push(Message::reply(
+            reply,
+            at + Duration::seconds(20),
+            "synthetic",
+        ));
+    }
+    if matches!(shape, Shape::Unanswered) {
+        let mut followup = Message::reply(
+            format!("How did {subject} go?"),
+            last + hours(25),
+            "synthetic",
+        );
+        followup.kind = MessageKind::FollowUp;
+        messages.push(followup);
+    }
+    let mut conversation = Conversation::new(0, user, &persona.id, &messages[0]);
+    let mut topic_list = Vec::new();
+    for message in &messages {
+        conversation.record(message);
+        if with_messages && message.role == Role::User {
+            topics::fold(
+                &mut topic_list,
+                &topics::extract(&message.text, &persona.expertise),
+                false,
+                message.at,
+            );
+        }
+    }
+    conversation.opted_out = matches!(shape, Shape::OptedOut);
+    conversation.followup_unseen = false;
+    SyntheticConversation {
+        user: User {
+            id: user.to_string(),
+            created_at: conversation.started_at,
+            timezone: None,
+        },
+        conversation,
+        messages: if with_messages { messages } else { Vec::new() },
+        topics: topic_list,
+    }
+}

@@ -1,0 +1,263 @@
+//! The store's follow-up bookkeeping: the due index, durable intents for
+//! exactly-once delivery, opt-outs, and bulk loading for demos and benchmarks.
+//!
+//! Delivery is two transactions around the model call: [`Store::record_intent`]
+//! writes the intent (and leaves the due index) before the model is called;
+//! [`Store::deliver_followup`] appends the message and removes the intent in
+//! one step. A run killed in between leaves the intent, which the next run
+//! resumes; a run killed after cannot deliver it again.
+
+use chrono::{DateTime, Utc};
+use sled::transaction::{ConflictableTransactionError, Transactional};
+
+use super::records::{Conversation, DueWindow, Message, MessageKind, Topic, User};
+use super::{Store, StoreError, decode, encode, keys, reschedule};
+
+/// A conversation found in the due index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueEntry {
+    /// The conversation, as stored.
+    pub conversation: Conversation,
+}
+
+/// A synthetic conversation for [`Store::load_synthetic`].
+#[derive(Debug, Clone)]
+pub struct SyntheticConversation {
+    /// The user.
+    pub user: User,
+    /// The conversation record; its id is assigned on load.
+    pub conversation: Conversation,
+    /// Its messages, oldest first.
+    pub messages: Vec<Message>,
+    /// Its topics.
+    pub topics: Vec<Topic>,
+}
+
+impl Store {
+    /// Conversations whose due window has opened by `now`, earliest first.
+    /// Reads only index entries up to `now`: the cost follows the number of
+    /// conversations due, not the size of the store.
+    pub fn due_entries(&self, now: DateTime<Utc>) -> Result<Vec<DueEntry>, StoreError> {
+        let end = keys::due(now, u64::MAX);
+        let mut entries = Vec::new();
+        for item in self.due.range(..=end) {
+            let (_, conv_key) = item.map_err(|e| self.error(e))?;
+            let Some(bytes) = self
+                .conversations
+                .get(&conv_key)
+                .map_err(|e| self.error(e))?
+            else {
+                continue;
+            };
+            let conversation: Conversation = decode(&bytes).map_err(|d| self.corrupt(&d))?;
+            entries.push(DueEntry { conversation });
+        }
+        Ok(entries)
+    }
+
+    /// Conversations with a recorded intent not yet delivered.
+    pub fn pending_intents(&self) -> Result<Vec<Conversation>, StoreError> {
+        let mut pending = Vec::new();
+        for item in self.pending.iter() {
+            let (conv_key, _) = item.map_err(|e| self.error(e))?;
+            if let Some(bytes) = self
+                .conversations
+                .get(&conv_key)
+                .map_err(|e| self.error(e))?
+            {
+                pending.push(decode(&bytes).map_err(|d| self.corrupt(&d))?);
+            }
+        }
+        Ok(pending)
+    }
+
+    /// Records the intent to follow up, if `still_due` holds for the stored
+    /// conversation, and takes it out of the due index; flushed before
+    /// returning, so the model is only called for a durable intent.
+    pub fn record_intent(
+        &self,
+        user: &str,
+        persona: &str,
+        now: DateTime<Utc>,
+        still_due: &(dyn Fn(&Conversation) -> bool + Sync),
+    ) -> Result<Option<Conversation>, StoreError> {
+        let conv_key = keys::conversation(user, persona);
+        let trees = (&self.conversations, &self.due, &self.pending);
+        let recorded = trees
+            .transaction(|(conversations, due, pending)| {
+                let Some(bytes) = conversations.get(&conv_key)? else {
+                    return Ok(None);
+                };
+                let mut conversation: Conversation =
+                    decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                if conversation.pending_followup.is_some() || !still_due(&conversation) {
+                    return Ok(None);
+                }
+                conversation.pending_followup = Some(now);
+                reschedule(due, &mut conversation, None, &conv_key)?;
+                pending.insert(conv_key.as_slice(), &keys::instant(now))?;
+                conversations.insert(conv_key.as_slice(), encode(&conversation))?;
+                Ok(Some(conversation))
+            })
+            .map_err(|e| self.tx_error(e))?;
+        if recorded.is_some() {
+            self.flush()?;
+        }
+        Ok(recorded)
+    }
+
+    /// Delivers a follow-up for a recorded intent: appends `message` and
+    /// clears the intent in one transaction. Returns `false` (and stores
+    /// nothing) if there is no intent, e.g. it was already delivered.
+    pub fn deliver_followup(
+        &self,
+        user: &str,
+        persona: &str,
+        message: &Message,
+    ) -> Result<bool, StoreError> {
+        debug_assert_eq!(message.kind, MessageKind::FollowUp);
+        let conv_key = keys::conversation(user, persona);
+        let message_bytes = encode(message);
+        let trees = (
+            &self.conversations,
+            &self.messages,
+            &self.pending,
+            &self.due,
+        );
+        let delivered = trees
+            .transaction(|(conversations, messages, pending, due)| {
+                let Some(bytes) = conversations.get(&conv_key)? else {
+                    return Ok(false);
+                };
+                let mut conversation: Conversation =
+                    decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                if conversation.pending_followup.is_none() {
+                    return Ok(false);
+                }
+                let seq = conversation.record(message);
+                messages.insert(
+                    &keys::message(conversation.id, seq),
+                    message_bytes.as_slice(),
+                )?;
+                conversation.pending_followup = None;
+                pending.remove(conv_key.as_slice())?;
+                reschedule(due, &mut conversation, None, &conv_key)?;
+                conversations.insert(conv_key.as_slice(), encode(&conversation))?;
+                Ok(true)
+            })
+            .map_err(|e| self.tx_error(e))?;
+        if delivered {
+            self.flush()?;
+        }
+        Ok(delivered)
+    }
+
+    /// Changes a conversation in place (opt-out, seen flag, due window),
+    /// keeping the due index in step; `None` if the conversation does not exist.
+    pub fn update_conversation(
+        &self,
+        user: &str,
+        persona: &str,
+        change: &(dyn Fn(&mut Conversation) + Sync),
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<Option<Conversation>, StoreError> {
+        let conv_key = keys::conversation(user, persona);
+        let updated = (&self.conversations, &self.due)
+            .transaction(|(conversations, due)| {
+                let Some(bytes) = conversations.get(&conv_key)? else {
+                    return Ok(None);
+                };
+                let mut conversation: Conversation =
+                    decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                change(&mut conversation);
+                let window = schedule(&conversation);
+                reschedule(due, &mut conversation, window, &conv_key)?;
+                conversations.insert(conv_key.as_slice(), encode(&conversation))?;
+                Ok(Some(conversation))
+            })
+            .map_err(|e| self.tx_error(e))?;
+        self.flush()?;
+        Ok(updated)
+    }
+
+    /// Sets (or clears) a user's time zone, creating the user if needed.
+    pub fn set_timezone(
+        &self,
+        user: &str,
+        timezone: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<User, StoreError> {
+        let mut record = self.user(user)?.unwrap_or_else(|| User {
+            id: user.to_string(),
+            created_at: now,
+            timezone: None,
+        });
+        record.timezone = timezone.map(str::to_string);
+        self.users
+            .insert(user.as_bytes(), encode(&record))
+            .map_err(|e| self.error(e))?;
+        self.flush()?;
+        Ok(record)
+    }
+
+    /// Every conversation, in key order (user, then persona).
+    pub fn conversations(&self) -> impl Iterator<Item = Result<Conversation, StoreError>> + '_ {
+        self.conversations.iter().values().map(|v| {
+            let bytes = v.map_err(|e| self.error(e))?;
+            decode(&bytes).map_err(|d| self.corrupt(&d))
+        })
+    }
+
+    /// Loads synthetic conversations in bulk (one batch per tree, one flush),
+    /// keeping the due index as `schedule` says. For demos and benchmarks.
+    pub fn load_synthetic(
+        &self,
+        items: Vec<SyntheticConversation>,
+        schedule: &dyn Fn(&Conversation) -> Option<DueWindow>,
+    ) -> Result<(), StoreError> {
+        let mut users = sled::Batch::default();
+        let mut conversations = sled::Batch::default();
+        let mut messages = sled::Batch::default();
+        let mut topics = sled::Batch::default();
+        let mut due = sled::Batch::default();
+        for mut item in items {
+            let id = self.db.generate_id().map_err(|e| self.error(e))?;
+            let conv_key = keys::conversation(&item.user.id, &item.conversation.persona);
+            item.conversation.id = id;
+            for (seq, message) in item.messages.iter().enumerate() {
+                messages.insert(&keys::message(id, seq as u64), encode(message));
+            }
+            item.conversation.due = schedule(&item.conversation);
+            if let Some(window) = item.conversation.due {
+                due.insert(&keys::due(window.from, id), conv_key.as_slice());
+            }
+            if !item.topics.is_empty() {
+                topics.insert(&keys::message_prefix(id), encode(&item.topics));
+            }
+            users.insert(item.user.id.as_bytes(), encode(&item.user));
+            conversations.insert(conv_key, encode(&item.conversation));
+        }
+        for (tree, batch) in [
+            (&self.users, users),
+            (&self.messages, messages),
+            (&self.topics, topics),
+            (&self.due, due),
+            (&self.conversations, conversations),
+        ] {
+            tree.apply_batch(batch).map_err(|e| self.error(e))?;
+        }
+        self.flush()
+    }
+
+    /// Counts the records of the conversations tree by reading every one:
+    /// the raw scan the due query is measured against.
+    pub fn scan_all_conversations(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut opened = 0;
+        for conversation in self.conversations() {
+            if conversation?.due.is_some_and(|d| d.from <= now) {
+                opened += 1;
+            }
+        }
+        Ok(opened)
+    }
+}
