@@ -6,6 +6,7 @@ mod support;
 
 mod chat_openai;
 mod console;
+mod followups;
 mod offline;
 mod personas;
 mod settings;

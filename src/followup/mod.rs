@@ -282,6 +282,9 @@ impl FollowUps<'_> {
             &persona.id,
             &draft.into_message(now),
         )?;
+        if delivered {
+            tracing::info!(user = %sent.user, persona = %sent.persona, model = %sent.model, "follow-up delivered");
+        }
         Ok(delivered.then_some(sent))
     }
 

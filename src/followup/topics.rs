@@ -686,6 +686,17 @@ pub fn fold(
     now: DateTime<Utc>,
 ) {
     for candidate in candidates {
+        // A longer phrase also counts as a mention of the shorter topics it
+        // contains: "vert sauge assombrit" mentions "vert sauge".
+        for topic in topics
+            .iter_mut()
+            .filter(|t| contains_phrase(&candidate.phrase, &t.phrase))
+        {
+            topic.score = decayed(topic, now) + candidate.weight;
+            topic.mentions += 1;
+            topic.updated_at = now;
+            topic.sensitive |= sensitive;
+        }
         let phrase_sensitive = sensitive || is_sensitive(&candidate.phrase);
         match topics.iter_mut().find(|t| t.phrase == candidate.phrase) {
             Some(topic) => {
@@ -707,6 +718,11 @@ pub fn fold(
         topics.sort_by(|a, b| decayed(b, now).total_cmp(&decayed(a, now)));
         topics.truncate(MAX_TOPICS);
     }
+}
+
+/// Whether `inner` is a shorter phrase inside `outer`, on word boundaries.
+fn contains_phrase(outer: &str, inner: &str) -> bool {
+    outer.len() > inner.len() && format!(" {outer} ").contains(&format!(" {inner} "))
 }
 
 /// Topics ranked by their score at `now`, strongest first.

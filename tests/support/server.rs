@@ -3,8 +3,10 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -65,27 +67,49 @@ pub struct TestServer {
     /// `http://127.0.0.1:PORT/v1`.
     pub base_url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    load: Arc<Load>,
+}
+
+/// Requests being answered now, and the most at once.
+#[derive(Default)]
+struct Load {
+    now: AtomicUsize,
+    max: AtomicUsize,
 }
 
 impl TestServer {
     /// Starts a server answering with `script` in order; the last reply repeats.
     pub fn start(script: Vec<Reply>) -> Self {
+        Self::start_slow(script, Duration::ZERO)
+    }
+
+    /// Like [`TestServer::start`], but each answer waits `delay` first.
+    pub fn start_slow(script: Vec<Reply>, delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
         let port = listener.local_addr().expect("local address").port();
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&received);
         let script = Arc::new(Mutex::new(script));
+        let load = Arc::new(Load::default());
+        let server_load = Arc::clone(&load);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let log = Arc::clone(&log);
                 let script = Arc::clone(&script);
-                thread::spawn(move || serve(stream, &log, &script));
+                let load = Arc::clone(&server_load);
+                thread::spawn(move || serve(stream, &log, &script, &load, delay));
             }
         });
         Self {
             base_url: format!("http://127.0.0.1:{port}/v1"),
             received,
+            load,
         }
+    }
+
+    /// The most requests the server was answering at the same time.
+    pub fn max_in_flight(&self) -> usize {
+        self.load.max.load(Ordering::SeqCst)
     }
 
     /// Every request so far.
@@ -109,12 +133,22 @@ pub fn closed_port_url() -> String {
     format!("http://127.0.0.1:{port}/v1")
 }
 
-fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, script: &Mutex<Vec<Reply>>) {
+fn serve(
+    stream: TcpStream,
+    log: &Mutex<Vec<Received>>,
+    script: &Mutex<Vec<Reply>>,
+    load: &Load,
+    delay: Duration,
+) {
     let mut reader = BufReader::new(stream.try_clone().expect("clone stream"));
     loop {
         let Some(request) = read_request(&mut reader) else {
             return;
         };
+        let now = load.now.fetch_add(1, Ordering::SeqCst) + 1;
+        load.max.fetch_max(now, Ordering::SeqCst);
+        thread::sleep(delay);
+        load.now.fetch_sub(1, Ordering::SeqCst);
         let stream_wanted = request.body["stream"] == json!(true);
         log.lock().expect("log lock").push(request);
         let reply = {
