@@ -91,6 +91,9 @@ pub fn populate(
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<PopulateReport, StoreError> {
     let list: Vec<_> = personas.iter().cloned().collect();
+    if list.is_empty() {
+        return Ok(PopulateReport::default());
+    }
     let mut rng = Rng(options.seed);
     let mut report = PopulateReport::default();
     let mut batch = Vec::with_capacity(BATCH);

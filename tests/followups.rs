@@ -612,3 +612,89 @@ fn a_run_killed_mid_batch_and_run_again_delivers_every_followup_exactly_once() {
         "every due conversation got exactly one"
     );
 }
+
+#[test]
+fn a_dry_run_writes_but_stores_nothing_and_limit_caps_a_run() {
+    let troupe = Troupe::new();
+    let now = "2026-11-26T12:00:00Z";
+    let populate = troupe.run(&[
+        "--now",
+        now,
+        "dev",
+        "populate",
+        "--conversations",
+        "300",
+        "--due-percent",
+        "10",
+        "--json",
+    ]);
+    assert_eq!(populate.code, 0, "{}", populate.stderr);
+    let due_count = due(&troupe, now).len();
+    assert!(due_count >= 5, "{due_count} due");
+
+    let dry = troupe.run(&["--now", now, "followups", "run", "--dry-run", "--json"]);
+    assert_eq!(dry.code, 0, "{}", dry.stderr);
+    let previews = dry.json();
+    assert_eq!(previews.as_array().map(Vec::len), Some(due_count));
+    assert!(
+        previews[0]["disclaimers"][0]
+            .as_str()
+            .is_some_and(|d| d.contains("AI"))
+    );
+    assert_eq!(
+        due(&troupe, now).len(),
+        due_count,
+        "a dry run delivers nothing"
+    );
+
+    let limited = troupe.run(&["--now", now, "followups", "run", "--limit", "2", "--json"]);
+    assert_eq!(limited.json().as_array().map(Vec::len), Some(2));
+    assert_eq!(due(&troupe, now).len(), due_count - 2);
+    let text = troupe.run(&["--now", now, "followups", "run"]);
+    assert!(
+        text.stdout
+            .trim_end()
+            .ends_with(&format!("sent {} follow-up(s)", due_count - 2)),
+        "{}",
+        text.stdout
+    );
+}
+
+#[test]
+fn watch_sends_on_each_tick_and_stops_cleanly_on_sigterm() {
+    let troupe = Troupe::new();
+    five_messages(&troupe);
+    let mut child = troupe
+        .command(&[
+            "--now",
+            "2026-11-03T12:00:00Z",
+            "followups",
+            "watch",
+            "--every",
+            "1h",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start watch");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("first tick");
+    assert!(line.contains("sent 1 follow-up(s)"), "{line}");
+    let term = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("send SIGTERM");
+    assert!(term.success());
+    let status = child.wait().expect("watch exits");
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).expect("read the rest");
+    assert!(status.success(), "{status:?}: {rest}");
+    assert!(rest.contains("stopping"), "{rest}");
+    let followups = troupe
+        .history("chef")
+        .into_iter()
+        .filter(|m| m["kind"] == "follow-up")
+        .count();
+    assert_eq!(followups, 1);
+}

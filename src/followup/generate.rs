@@ -175,10 +175,12 @@ pub fn bounded(text: &str, persona_name: &str, max_chars: usize) -> Option<Strin
     }
     let cut: String = text.chars().take(max_chars).collect();
     let sentence_end = cut
-        .rfind(['.', '!', '?', '…'])
-        .filter(|i| *i > max_chars / 3);
+        .char_indices()
+        .rev()
+        .find(|(i, c)| matches!(c, '.' | '!' | '?' | '…') && *i > cut.len() / 3)
+        .map(|(i, c)| i + c.len_utf8());
     Some(match sentence_end {
-        Some(i) => cut[..=i].trim().to_string(),
+        Some(end) => cut[..end].trim().to_string(),
         None => format!("{}…", cut[..cut.rfind(' ').unwrap_or(cut.len())].trim_end()),
     })
 }

@@ -249,8 +249,22 @@ impl Store {
         self.flush()
     }
 
-    /// Counts the records of the conversations tree by reading every one:
-    /// the raw scan the due query is measured against.
+    /// Reads every key and value of the conversations tree without decoding
+    /// them: the raw sled scan the due query is measured against. Returns
+    /// (records, bytes).
+    pub fn raw_scan_conversations(&self) -> Result<(usize, usize), StoreError> {
+        let mut records = 0;
+        let mut bytes = 0;
+        for item in self.conversations.iter() {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            records += 1;
+            bytes += key.len() + value.len();
+        }
+        Ok((records, bytes))
+    }
+
+    /// Decodes every conversation record and counts those whose due window
+    /// has opened: what finding due conversations costs without the index.
     pub fn scan_all_conversations(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let mut opened = 0;
         for conversation in self.conversations() {
