@@ -3,16 +3,15 @@
 //! flags or env vars themselves.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use crate::backend::{self, BackendChoice, Environment, OllamaServer, process_env};
 use crate::chat::ChatService;
 use crate::clock::Clock;
-use crate::config::{Backend, BackendChoice, Config, process_env};
+use crate::config::Config;
 use crate::error::Error;
 use crate::followup::FollowUps;
 use crate::model::ChatModel;
-use crate::model::offline::OfflineModel;
-use crate::model::openai::OpenAiModel;
 use crate::persona::{Persona, Personas};
 use crate::prompt::Prompts;
 use crate::store::Store;
@@ -49,6 +48,8 @@ pub struct App {
     pub data_dir: PathBuf,
     /// The backend named by `--model`.
     model_flag: Option<String>,
+    /// The result of looking for a local Ollama server, once per process.
+    ollama: OnceLock<Option<OllamaServer>>,
 }
 
 impl App {
@@ -78,6 +79,7 @@ impl App {
             config,
             data_dir: settings.data_dir.clone(),
             model_flag: settings.model.clone(),
+            ollama: OnceLock::new(),
         })
     }
 
@@ -99,21 +101,28 @@ impl App {
 
     /// Which backend `persona` talks to, and why.
     pub fn backend_for(&self, persona: &Persona) -> Result<BackendChoice, Error> {
-        Ok(self.config.choose_backend(
+        let ollama = || {
+            self.ollama
+                .get_or_init(|| backend::probe_ollama(&process_env))
+                .clone()
+        };
+        let environment = Environment {
+            env: &process_env,
+            ollama: &ollama,
+        };
+        Ok(backend::choose(
+            &self.config,
             self.model_flag.as_deref(),
             persona.model.backend.as_deref(),
-            &process_env,
+            &environment,
         )?)
     }
 
-    /// The model `persona` talks to.
+    /// The model `persona` talks to: its backend with timeouts, retries and fallbacks.
     pub fn model_for(&self, persona: &Persona) -> Result<Arc<dyn ChatModel>, Error> {
         let choice = self.backend_for(persona)?;
-        tracing::debug!(reason = %choice.reason, "model backend chosen");
-        Ok(match choice.backend {
-            Backend::OpenAi(settings) => Arc::new(OpenAiModel::new(settings)?),
-            Backend::Offline => Arc::new(OfflineModel::new()),
-        })
+        tracing::debug!(backend = %choice.name, reason = %choice.reason, "model backend chosen");
+        backend::build(&self.config, &choice)
     }
 
     /// The follow-up service over `store`.

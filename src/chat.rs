@@ -7,6 +7,7 @@
 //! `interrupted`, never as a complete reply; an empty reply is not stored.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::StreamExt;
 
@@ -21,7 +22,9 @@ use crate::model::{
 };
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
-use crate::store::{AppendEffects, Conversation, Message, MessageKind, Role, Store, StoreError};
+use crate::store::{
+    AppendEffects, Conversation, Message, MessageKind, Role, Store, StoreError, UsageRecord,
+};
 
 /// Runs chat turns against the store.
 #[derive(Debug, Clone)]
@@ -237,7 +240,7 @@ impl ChatService {
         }
         let conversation = self.accept(user, persona, text)?;
         let request = self.request(persona, &conversation)?;
-        let model_id = model_id(model, &request);
+        let started = Instant::now();
         let completion = model
             .complete(&request)
             .await
@@ -245,10 +248,11 @@ impl ChatService {
                 error,
                 partial: false,
             })?;
-        self.keep_reply(user, persona, &completion.text, &model_id, false)?;
+        self.record_usage(persona, &completion.model, completion.usage, started)?;
+        self.keep_reply(user, persona, &completion.text, &completion.model, false)?;
         Ok(Reply {
             text: completion.text,
-            model: model_id,
+            model: completion.model,
             usage: completion.usage,
         })
     }
@@ -264,6 +268,7 @@ impl ChatService {
     ) -> Result<Reply, TurnError> {
         let request = self.request(persona, conversation)?;
         let model_id = model_id(model, &request);
+        let started = Instant::now();
         let mut stream = model
             .stream(&request)
             .await
@@ -278,7 +283,11 @@ impl ChatService {
                     on_delta(&delta);
                     text.push_str(&delta);
                 }
-                Ok(StreamEvent::Done { usage, .. }) => {
+                Ok(StreamEvent::Done {
+                    usage,
+                    model: answered,
+                    ..
+                }) => {
                     if text.trim().is_empty() {
                         let url = model
                             .info()
@@ -290,10 +299,11 @@ impl ChatService {
                             partial: false,
                         });
                     }
-                    self.keep_reply(user, persona, &text, &model_id, false)?;
+                    self.record_usage(persona, &answered, usage, started)?;
+                    self.keep_reply(user, persona, &text, &answered, false)?;
                     return Ok(Reply {
                         text,
-                        model: model_id,
+                        model: answered,
                         usage,
                     });
                 }
@@ -324,6 +334,26 @@ impl ChatService {
             return TurnError::Store(store_error);
         }
         TurnError::Model { error, partial }
+    }
+
+    /// Records a chat call's tokens and latency.
+    fn record_usage(
+        &self,
+        persona: &Persona,
+        model: &str,
+        usage: Option<Usage>,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        let usage = usage.unwrap_or_default();
+        self.store.record_usage(&UsageRecord {
+            at: self.clock.now(),
+            persona: persona.id.clone(),
+            model: model.to_string(),
+            kind: MessageKind::Chat,
+            prompt_tokens: u64::from(usage.prompt_tokens),
+            completion_tokens: u64::from(usage.completion_tokens),
+            latency_ms: started.elapsed().as_millis() as u64,
+        })
     }
 
     fn keep_reply(

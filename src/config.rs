@@ -1,18 +1,15 @@
-//! The deployment config (`troupe.toml`) and how a model backend is chosen.
-//!
-//! Precedence, lowest first: built-in defaults → the config file → env vars
-//! (`OPENAI_BASE_URL`, `TROUPE_MODEL`, which adjust the default backend) →
-//! flags (`--model NAME`). API keys never live in the file: a backend names
-//! the env var that holds its key.
+//! The deployment config (`troupe.toml`): model backends, chat limits and
+//! the follow-up policy, checked like persona files so every problem is
+//! reported with its position. [`crate::backend`] turns it into models.
+//! API keys never live in the file: a backend names the env var that holds
+//! its key.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::Deserialize;
 
 use crate::followup::FollowUpPolicy;
-use crate::model::openai::OpenAiSettings;
 use crate::schema::{Diagnostic, Field, Shape, check_document};
 use crate::store::RECENT_USER_TIMES;
 
@@ -39,9 +36,9 @@ pub struct Config {
 }
 
 /// One model backend (`[models.NAME]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 pub struct BackendConfig {
-    /// `openai` or `offline`.
+    /// `openai`, `anthropic` or `offline`.
     pub provider: String,
     /// The API base URL.
     pub base_url: Option<String>,
@@ -57,6 +54,15 @@ pub struct BackendConfig {
     pub connect_timeout_secs: Option<u64>,
     /// Longest silence, in seconds, while waiting for (more of) a reply.
     pub read_timeout_secs: Option<u64>,
+    /// Longest wait, in seconds, for the first token of a streamed reply.
+    pub first_token_timeout_secs: Option<u64>,
+    /// Retries after a failed attempt (429, 5xx, connection errors, timeouts).
+    pub max_retries: Option<u32>,
+    /// No retry starts after this many seconds in total.
+    pub retry_budget_secs: Option<u64>,
+    /// Backends tried in order when this one fails after its retries.
+    #[serde(default)]
+    pub fallback: Vec<String>,
 }
 
 /// Chat settings (`[chat]`).
@@ -109,9 +115,9 @@ pub enum ConfigError {
 
 fn provider_name(text: &str) -> Result<(), String> {
     match text {
-        "openai" | "offline" => Ok(()),
+        "openai" | "anthropic" | "offline" => Ok(()),
         other => Err(format!(
-            "is \"{other}\"; supported providers are \"openai\" and \"offline\""
+            "is \"{other}\"; supported providers are \"openai\", \"anthropic\" and \"offline\""
         )),
     }
 }
@@ -125,6 +131,10 @@ const BACKEND_FIELDS: &[Field] = &[
     Field::optional("max_tokens", Shape::Integer(1, 200_000)),
     Field::optional("connect_timeout_secs", Shape::Integer(1, 600)),
     Field::optional("read_timeout_secs", Shape::Integer(1, 3_600)),
+    Field::optional("first_token_timeout_secs", Shape::Integer(1, 3_600)),
+    Field::optional("max_retries", Shape::Integer(0, 20)),
+    Field::optional("retry_budget_secs", Shape::Integer(0, 3_600)),
+    Field::optional("fallback", Shape::TextList),
 ];
 
 const CHAT_FIELDS: &[Field] = &[
@@ -162,6 +172,18 @@ pub const CONFIG_FIELDS: &[Field] = &[
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
 ];
 
+/// Where `models.NAME.fallback` sits in the config text.
+fn fallback_offset(text: &str, name: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let backend = doc
+        .as_table()
+        .get("models")?
+        .as_table_like()?
+        .get(name)?
+        .as_table_like()?;
+    backend.get("fallback")?.span().map(|s| s.start)
+}
+
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -178,214 +200,39 @@ impl Config {
         if !problems.is_empty() {
             return Err(ConfigError::Invalid(problems));
         }
-        toml_edit::de::from_str(text).map_err(|e| {
+        let config: Self = toml_edit::de::from_str(text).map_err(|e| {
             let offset = e.span().map_or(0, |s| s.start);
             ConfigError::Invalid(vec![Diagnostic::at(path, text, offset, e.message().trim())])
-        })
-    }
-}
-
-/// A chosen backend, ready to build.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Backend {
-    /// An OpenAI-compatible server.
-    OpenAi(OpenAiSettings),
-    /// Scripted offline replies.
-    Offline,
-}
-
-/// The backend chosen for a persona, and why, for `troupe` to tell the user.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BackendChoice {
-    /// The backend.
-    pub backend: Backend,
-    /// Why it was chosen, in words.
-    pub reason: String,
-}
-
-/// Reads one env var; a seam so tests can pin precedence without touching
-/// the process environment.
-pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
-
-/// The process environment, ignoring empty values.
-pub fn process_env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
-}
-
-impl Config {
-    /// Chooses the backend for a persona: `--model` first, then the persona's
-    /// `[model] backend`, then `default_model`; with nothing named and no
-    /// backends configured, `OPENAI_API_KEY`/`OPENAI_BASE_URL` select the
-    /// OpenAI-compatible API, and otherwise the offline backend.
-    pub fn choose_backend(
-        &self,
-        flag: Option<&str>,
-        persona_backend: Option<&str>,
-        env: EnvLookup<'_>,
-    ) -> Result<BackendChoice, ConfigError> {
-        let named = [
-            (flag, "--model"),
-            (persona_backend, "the persona's [model] backend"),
-        ];
-        if let Some((name, why)) = named.iter().find_map(|(n, why)| n.map(|n| (n, *why))) {
-            return self.named_backend(name, why, None);
-        }
-        if let Some(name) = &self.default_model {
-            return self.named_backend(name, "default_model in the config", Some(env));
-        }
-        if self.models.len() == 1 {
-            let name = self.models.keys().next().map_or("", String::as_str);
-            return self.named_backend(name, "the only backend in the config", Some(env));
-        }
-        let base_url = env("OPENAI_BASE_URL");
-        if base_url.is_some() || env("OPENAI_API_KEY").is_some() {
-            let reason = if base_url.is_some() {
-                "OPENAI_BASE_URL is set"
-            } else {
-                "OPENAI_API_KEY is set"
-            };
-            let backend = BackendConfig {
-                provider: "openai".into(),
-                base_url: None,
-                model: None,
-                api_key_env: None,
-                temperature: None,
-                max_tokens: None,
-                connect_timeout_secs: None,
-                read_timeout_secs: None,
-            };
-            return Ok(BackendChoice {
-                backend: openai_settings("env", &backend, Some(env)),
-                reason: reason.to_string(),
-            });
-        }
-        Ok(BackendChoice {
-            backend: Backend::Offline,
-            reason: "no model is configured and neither OPENAI_API_KEY nor OPENAI_BASE_URL is set"
-                .to_string(),
-        })
+        })?;
+        config.check_fallbacks(path, text)?;
+        Ok(config)
     }
 
-    /// Builds the backend called `name`; `env` adjusts it when it is the default.
-    fn named_backend(
-        &self,
-        name: &str,
-        why: &str,
-        env: Option<EnvLookup<'_>>,
-    ) -> Result<BackendChoice, ConfigError> {
-        let reason = format!("\"{name}\" was chosen by {why}");
-        let Some(config) = self.models.get(name) else {
-            if name == "offline" {
-                return Ok(BackendChoice {
-                    backend: Backend::Offline,
-                    reason,
-                });
+    /// Every `fallback` must name a configured backend (or `offline`).
+    fn check_fallbacks(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let mut problems = Vec::new();
+        for (name, backend) in &self.models {
+            for target in &backend.fallback {
+                if target != "offline" && !self.models.contains_key(target) {
+                    let offset = fallback_offset(text, name).unwrap_or(0);
+                    let message = format!(
+                        "\"models.{name}.fallback\" names \"{target}\", which is not a configured backend"
+                    );
+                    problems.push(Diagnostic::at(path, text, offset, message));
+                }
             }
-            let mut known: Vec<_> = self.models.keys().cloned().collect();
-            known.push("offline".to_string());
-            return Err(ConfigError::UnknownBackend {
-                name: name.to_string(),
-                why: format!("named by {why}"),
-                known: known.join(", "),
-            });
-        };
-        let backend = match config.provider.as_str() {
-            "offline" => Backend::Offline,
-            _ => openai_settings(name, config, env),
-        };
-        Ok(BackendChoice { backend, reason })
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
     }
-}
-
-/// OpenAI-compatible settings from a backend table, with env overrides when given.
-fn openai_settings(name: &str, config: &BackendConfig, env: Option<EnvLookup<'_>>) -> Backend {
-    let from_env = |var: &str| env.and_then(|lookup| lookup(var));
-    Backend::OpenAi(OpenAiSettings {
-        backend: name.to_string(),
-        base_url: from_env("OPENAI_BASE_URL")
-            .or_else(|| config.base_url.clone())
-            .unwrap_or_else(|| OPENAI_DEFAULT_BASE_URL.to_string()),
-        model: from_env("TROUPE_MODEL")
-            .or_else(|| config.model.clone())
-            .unwrap_or_else(|| OPENAI_DEFAULT_MODEL.to_string()),
-        api_key_env: config
-            .api_key_env
-            .clone()
-            .unwrap_or_else(|| "OPENAI_API_KEY".to_string()),
-        temperature: config.temperature,
-        max_tokens: config.max_tokens,
-        connect_timeout: Duration::from_secs(config.connect_timeout_secs.unwrap_or(10)),
-        read_timeout: Duration::from_secs(config.read_timeout_secs.unwrap_or(60)),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    const FILE: &str = r#"
-default_model = "main"
-[models.main]
-provider = "openai"
-base_url = "http://127.0.0.1:9/v1"
-model = "from-file"
-[models.backup]
-provider = "offline"
-"#;
-
-    fn env_with<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_string())
-        }
-    }
-
-    fn openai(choice: BackendChoice) -> OpenAiSettings {
-        match choice.backend {
-            Backend::OpenAi(s) => s,
-            Backend::Offline => panic!("expected openai, got offline"),
-        }
-    }
-
-    #[test]
-    fn precedence_is_defaults_then_file_then_env_then_flags() {
-        let config = Config::parse(Path::new("troupe.toml"), FILE).unwrap();
-        let none = env_with(&[]);
-        let file = openai(config.choose_backend(None, None, &none).unwrap());
-        assert_eq!(file.model, "from-file");
-        assert_eq!(
-            file.read_timeout,
-            Duration::from_secs(60),
-            "built-in default"
-        );
-        let env = env_with(&[("TROUPE_MODEL", "from-env")]);
-        let from_env = openai(config.choose_backend(None, None, &env).unwrap());
-        assert_eq!(from_env.model, "from-env");
-        let flag = config.choose_backend(Some("backup"), None, &env).unwrap();
-        assert_eq!(flag.backend, Backend::Offline);
-    }
-
-    #[test]
-    fn with_nothing_configured_the_environment_decides() {
-        let config = Config::default();
-        let offline = config.choose_backend(None, None, &env_with(&[])).unwrap();
-        assert_eq!(offline.backend, Backend::Offline);
-        let env = env_with(&[("OPENAI_API_KEY", "sk-test")]);
-        let settings = openai(config.choose_backend(None, None, &env).unwrap());
-        assert_eq!(settings.base_url, OPENAI_DEFAULT_BASE_URL);
-        assert_eq!(settings.api_key_env, "OPENAI_API_KEY");
-    }
-
-    #[test]
-    fn unknown_backend_names_the_configured_ones() {
-        let config = Config::parse(Path::new("troupe.toml"), FILE).unwrap();
-        let err = config
-            .choose_backend(Some("gpt5"), None, &env_with(&[]))
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("configured: backup, main, offline"), "{err}");
-    }
 
     #[test]
     fn bad_config_reports_every_problem_with_position() {
@@ -400,5 +247,44 @@ provider = "offline"
         ));
         assert!(lines[1].starts_with("t.toml:3:12: \"models.a.provider\" is \"anthropix\""));
         assert!(lines[2].starts_with("t.toml:4:15:"));
+    }
+
+    #[test]
+    fn a_backend_table_reads_every_documented_key() {
+        let text = r#"
+default_model = "main"
+[models.main]
+provider = "openai"
+base_url = "http://127.0.0.1:11434/v1"
+model = "llama3.2"
+api_key_env = "OPENAI_API_KEY"
+temperature = 0.7
+max_tokens = 400
+fallback = ["backup"]
+max_retries = 2
+retry_budget_secs = 20
+connect_timeout_secs = 5
+first_token_timeout_secs = 15
+read_timeout_secs = 30
+[models.backup]
+provider = "anthropic"
+"#;
+        let config = Config::parse(Path::new("t.toml"), text).unwrap();
+        let main = &config.models["main"];
+        assert_eq!(main.fallback, ["backup"]);
+        assert_eq!(main.max_retries, Some(2));
+        assert_eq!(config.models["backup"].provider, "anthropic");
+    }
+
+    #[test]
+    fn fallback_to_an_unknown_backend_is_reported() {
+        let text = "[models.a]\nprovider = \"openai\"\nfallback = [\"nope\"]\n";
+        let err = Config::parse(Path::new("t.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("t.toml:3:12: \"models.a.fallback\" names \"nope\""),
+            "{err}"
+        );
     }
 }

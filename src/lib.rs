@@ -10,7 +10,8 @@
 //! - [`store`]: users, conversations and messages in sled;
 //! - [`model`]: the [`model::ChatModel`] trait and its backends
 //!   (OpenAI-compatible, offline);
-//! - [`config`]: the deployment config and how a backend is chosen;
+//! - [`config`]: the deployment config (`troupe.toml`);
+//! - [`backend`]: choosing and building model backends from config and env;
 //! - [`chat`]: one chat turn, from the user's message to the stored reply;
 //! - [`followup`]: the follow-up generator: policy, topics, generation and
 //!   exactly-once delivery;
@@ -21,6 +22,7 @@
 //! - [`clock`], [`ids`], [`locale`], [`error`]: the small pieces they share.
 
 pub mod app;
+pub mod backend;
 pub mod chat;
 pub mod cli;
 pub mod clock;

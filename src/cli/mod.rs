@@ -5,8 +5,10 @@ mod chat;
 mod dev;
 mod followups;
 mod history;
+mod models;
 mod personas;
 mod topics;
+mod usage;
 mod user;
 
 use std::path::PathBuf;
@@ -64,6 +66,11 @@ pub enum Command {
     /// Set or show a user's settings (time zone).
     #[command(subcommand)]
     User(user::UserCommand),
+    /// List model backends and check that they answer.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
+    /// Tokens and latency per persona and model.
+    Usage(usage::UsageArgs),
     /// Developer tools: synthetic data for demos and benchmarks.
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -101,6 +108,8 @@ impl Cli {
             Command::Topics(args) => topics::run(&app, args),
             Command::User(command) => user::run(&app, command),
             Command::Dev(command) => dev::run(&app, command),
+            Command::Models(command) => models::run(&app, command).await,
+            Command::Usage(args) => usage::run(&app, args),
         }
     }
 }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::locale::{general_disclaimer, language_name, template_followup};
-use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
+use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
 use crate::store::{Message, MessageKind, Role};
@@ -43,6 +43,12 @@ pub struct FollowUpDraft {
     pub disclaimers: Vec<String>,
     /// The model that wrote it, or `template` for the fallback.
     pub model: String,
+    /// Tokens the model call used, when it succeeded.
+    #[serde(skip)]
+    pub usage: Option<Usage>,
+    /// How long the model call took, in milliseconds.
+    #[serde(skip)]
+    pub latency_ms: u64,
 }
 
 impl FollowUpDraft {
@@ -71,30 +77,31 @@ pub async fn write_followup(
     max_chars: usize,
 ) -> Result<FollowUpDraft, PromptError> {
     let request = followup_request(prompts, persona, context, now)?;
+    let started = std::time::Instant::now();
     let written = match model.complete(&request).await {
-        Ok(completion) => bounded(&completion.text, &persona.name, max_chars),
+        Ok(completion) => bounded(&completion.text, &persona.name, max_chars)
+            .map(|text| (text, completion.model, completion.usage)),
         Err(error) => {
             tracing::warn!(persona = %persona.id, %error, "follow-up model call failed; using the template");
             None
         }
     };
-    let (message, model_name) = match written {
-        Some(text) => (
-            text,
-            request
-                .model
-                .clone()
-                .unwrap_or_else(|| model.info().model.clone()),
-        ),
-        None => (
-            fallback(persona, context.topics.first().map(String::as_str)),
-            "template".to_string(),
-        ),
-    };
-    Ok(FollowUpDraft {
-        message,
-        disclaimers: disclaimers(persona),
-        model: model_name,
+    let latency_ms = started.elapsed().as_millis() as u64;
+    Ok(match written {
+        Some((message, model, usage)) => FollowUpDraft {
+            message,
+            disclaimers: disclaimers(persona),
+            model,
+            usage,
+            latency_ms,
+        },
+        None => FollowUpDraft {
+            message: fallback(persona, context.topics.first().map(String::as_str)),
+            disclaimers: disclaimers(persona),
+            model: "template".to_string(),
+            usage: None,
+            latency_ms,
+        },
     })
 }
 

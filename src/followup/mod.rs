@@ -31,7 +31,7 @@ use crate::error::Error;
 use crate::model::ChatModel;
 use crate::persona::{Persona, Personas};
 use crate::prompt::Prompts;
-use crate::store::{Conversation, Role, Store};
+use crate::store::{Conversation, MessageKind, Role, Store, UsageRecord};
 use generate::ExcerptLine;
 
 /// Messages of the earlier conversation quoted in the follow-up prompt.
@@ -276,6 +276,18 @@ impl FollowUps<'_> {
         };
         if dry_run {
             return Ok(Some(sent));
+        }
+        if draft.model != "template" {
+            let usage = draft.usage.unwrap_or_default();
+            self.store.record_usage(&UsageRecord {
+                at: now,
+                persona: persona.id.clone(),
+                model: draft.model.clone(),
+                kind: MessageKind::FollowUp,
+                prompt_tokens: u64::from(usage.prompt_tokens),
+                completion_tokens: u64::from(usage.completion_tokens),
+                latency_ms: draft.latency_ms,
+            })?;
         }
         let delivered = self.store.deliver_followup(
             &conversation.user,

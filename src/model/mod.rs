@@ -5,14 +5,23 @@
 //! reason and token usage ([`ChatModel::stream`]). Each provider converts the
 //! request into its own wire format in its own file:
 //! - [`openai`]: any OpenAI-compatible server, through async-openai;
+//! - [`anthropic`]: the Anthropic Messages API, with a thin reqwest client;
 //! - [`offline`]: scripted replies drawn from the persona, for a first run
 //!   with no key and no network.
+//!
+//! [`resilient`] wraps any of them with timeouts, retries and fallbacks;
+//! [`http`] and [`sse`] are the pieces the HTTP backends share.
 
+pub mod anthropic;
+pub mod http;
 pub mod offline;
 pub mod openai;
+pub mod resilient;
+pub mod sse;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
@@ -118,6 +127,8 @@ pub struct Completion {
     pub finish: FinishReason,
     /// Token usage, when reported.
     pub usage: Option<Usage>,
+    /// The model that answered.
+    pub model: String,
 }
 
 /// One event of a streamed reply.
@@ -131,6 +142,8 @@ pub enum StreamEvent {
         finish: FinishReason,
         /// Token usage, when reported.
         usage: Option<Usage>,
+        /// The model that answered.
+        model: String,
     },
 }
 
@@ -142,7 +155,7 @@ pub type ReplyStream = BoxStream<'static, Result<StreamEvent, ModelError>>;
 pub struct ModelInfo {
     /// The backend's name in the config (`main`), or `env`/`offline`.
     pub backend: String,
-    /// `openai` or `offline`.
+    /// `openai`, `anthropic` or `offline`.
     pub provider: String,
     /// The model id requests use.
     pub model: String,
@@ -218,6 +231,8 @@ pub enum ModelError {
         url: String,
         /// The server's explanation.
         detail: String,
+        /// How long the server asked us to wait.
+        retry_after: Option<Duration>,
     },
     /// The server failed (5xx).
     #[error("the model server at {url} failed (HTTP {status}: {detail}); try again later")]
@@ -228,6 +243,8 @@ pub enum ModelError {
         status: u16,
         /// The server's explanation.
         detail: String,
+        /// How long the server asked us to wait.
+        retry_after: Option<Duration>,
     },
     /// The server refused the request (other 4xx).
     #[error(
@@ -268,6 +285,16 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// How long the server asked us to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::RateLimited { retry_after, .. } | Self::Server { retry_after, .. } => {
+                *retry_after
+            }
+            _ => None,
+        }
+    }
+
     /// Whether trying the same request again may succeed.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -313,7 +340,8 @@ mod tests {
             ModelError::Server {
                 url: url.clone(),
                 status: 503,
-                detail: String::new()
+                detail: String::new(),
+                retry_after: None,
             }
             .is_retryable()
         );

@@ -165,6 +165,7 @@ impl ChatModel for OfflineModel {
                 text,
                 finish: FinishReason::Stop,
                 usage: None,
+                model: "offline".to_string(),
             })
         })
     }
@@ -183,6 +184,7 @@ impl ChatModel for OfflineModel {
             pieces.push(Ok(StreamEvent::Done {
                 finish: FinishReason::Stop,
                 usage: None,
+                model: "offline".to_string(),
             }));
             Ok(futures::stream::iter(pieces).boxed())
         })

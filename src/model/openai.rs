@@ -12,10 +12,12 @@ use std::time::Duration;
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
+use async_openai::middleware::HttpRequestFactory;
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
+use super::http::{HttpFailure, shorten, transport_error};
 use super::{
     ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
     StreamEvent, Usage,
@@ -74,7 +76,7 @@ impl OpenAiModel {
             base_url: Some(settings.base_url.clone()),
         };
         Ok(Self {
-            client: Client::with_config(config).with_http_client(http),
+            client: Client::with_config(config).with_http_service(http_service(http)),
             settings,
             info,
         })
@@ -149,6 +151,7 @@ impl ChatModel for OpenAiModel {
                 finish: FinishReason::parse(choice.finish_reason.as_deref())
                     .unwrap_or(FinishReason::Stop),
                 usage: response.usage.map(Usage::from),
+                model: body.model.to_string(),
             })
         })
     }
@@ -168,7 +171,8 @@ impl ChatModel for OpenAiModel {
             let url = self.settings.base_url.clone();
             let key_env = self.settings.api_key_env.clone();
             let chunks = chunks.map(move |chunk| chunk.map_err(|e| classify(e, &url, &key_env)));
-            Ok(decode_stream(chunks, self.settings.base_url.clone()))
+            let model = body.model.to_string();
+            Ok(decode_stream(chunks, self.settings.base_url.clone(), model))
         })
     }
 }
@@ -176,7 +180,7 @@ impl ChatModel for OpenAiModel {
 /// Turns a stream of parsed chunks into reply events: text deltas as they
 /// come, then one `Done` with the finish reason and usage once the server
 /// ends the stream. A stream that ends without a finish reason broke off.
-pub(crate) fn decode_stream<S>(chunks: S, url: String) -> ReplyStream
+pub(crate) fn decode_stream<S>(chunks: S, url: String, model: String) -> ReplyStream
 where
     S: futures::Stream<Item = Result<WireResponse, ModelError>> + Send + 'static,
 {
@@ -186,6 +190,7 @@ where
         usage: Option<Usage>,
         url: String,
         ended: bool,
+        model: String,
     }
     let state = State {
         chunks: Box::pin(chunks),
@@ -193,6 +198,7 @@ where
         usage: None,
         url,
         ended: false,
+        model,
     };
     futures::stream::unfold(state, |mut state| async move {
         if state.ended {
@@ -231,6 +237,7 @@ where
                         Some(finish) => Ok(StreamEvent::Done {
                             finish,
                             usage: state.usage,
+                            model: state.model.clone(),
                         }),
                         None => Err(ModelError::Interrupted {
                             url: state.url.clone(),
@@ -247,78 +254,66 @@ where
 
 /// Classifies an async-openai error by what the user should do about it.
 fn classify(err: OpenAIError, url: &str, key_env: &str) -> ModelError {
-    let url = url.to_string();
     match err {
-        OpenAIError::Reqwest(e) if e.is_timeout() => ModelError::Timeout {
-            url,
-            detail: root_cause(&e),
-        },
-        OpenAIError::Reqwest(e) if e.is_connect() || e.is_request() => ModelError::Unreachable {
-            url,
-            detail: root_cause(&e),
-        },
-        OpenAIError::Reqwest(e) => ModelError::Interrupted {
-            url,
-            detail: root_cause(&e),
-        },
-        OpenAIError::ApiError(api) => {
-            let status = api.status_code.as_u16();
-            let detail = shorten(&api.api_error.message);
-            match status {
-                401 | 403 => ModelError::Unauthorized {
-                    url,
-                    key_env: key_env.to_string(),
-                    status,
+        OpenAIError::Reqwest(e) => transport_error(&e, url),
+        OpenAIError::Boxed(inner) => match inner.downcast::<HttpFailure>() {
+            Ok(failure) => failure.into_error(url, key_env),
+            Err(other) => match other.downcast::<reqwest::Error>() {
+                Ok(e) => transport_error(&e, url),
+                Err(other) => ModelError::Protocol {
+                    url: url.to_string(),
+                    detail: shorten(&other.to_string()),
                 },
-                429 => ModelError::RateLimited { url, detail },
-                500..=599 => ModelError::Server {
-                    url,
-                    status,
-                    detail,
-                },
-                _ => ModelError::Rejected {
-                    url,
-                    status,
-                    detail,
-                },
-            }
+            },
+        },
+        OpenAIError::ApiError(api) => HttpFailure {
+            status: api.status_code.as_u16(),
+            retry_after: None,
+            message: shorten(&api.api_error.message),
         }
+        .into_error(url, key_env),
         OpenAIError::JSONDeserialize(e, body) => ModelError::Protocol {
-            url,
+            url: url.to_string(),
             detail: format!("{e}; the body began {:?}", shorten(&body)),
         },
         OpenAIError::StreamError(e) => ModelError::Interrupted {
-            url,
+            url: url.to_string(),
             detail: shorten(&e.to_string()),
         },
         other => ModelError::Protocol {
-            url,
+            url: url.to_string(),
             detail: shorten(&other.to_string()),
         },
     }
 }
 
-/// The innermost cause of an HTTP error ("Connection refused (os error 111)").
-fn root_cause(err: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    shorten(&cause.to_string())
-}
-
-/// The first line of a server's text, bounded, for one-line messages.
-fn shorten(text: &str) -> String {
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("no details");
-    let mut short: String = line.chars().take(160).collect();
-    if short.len() < line.len() {
-        short.push('…');
-    }
-    short
+/// The HTTP layer under async-openai: sends each request once (retries are
+/// [`super::resilient`]'s job, the same for every provider) and turns a
+/// failed response into an [`HttpFailure`] that keeps `Retry-After`.
+fn http_service(
+    http: reqwest::Client,
+) -> impl tower::Service<
+    HttpRequestFactory,
+    Response = reqwest::Response,
+    Error = OpenAIError,
+    Future = impl Future<Output = Result<reqwest::Response, OpenAIError>> + Send,
+> + Clone
++ Send
++ Sync
++ 'static {
+    tower::service_fn(move |request: HttpRequestFactory| {
+        let http = http.clone();
+        async move {
+            let request = request.build().await?;
+            let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
+            if response.status().is_success() {
+                return Ok(response);
+            }
+            Err(OpenAIError::Boxed(Box::new(
+                HttpFailure::read(response).await,
+            )))
+        }
+    })
 }
 
 /// The chat-completions request body.
@@ -373,6 +368,7 @@ impl WireResponse {
                     url: url.to_string(),
                     status: 200,
                     detail: shorten(&message),
+                    retry_after: None,
                 })
             }
         }
@@ -426,7 +422,7 @@ mod tests {
     async fn collect(
         items: Vec<Result<WireResponse, ModelError>>,
     ) -> Vec<Result<StreamEvent, String>> {
-        decode_stream(futures::stream::iter(items), "http://t".into())
+        decode_stream(futures::stream::iter(items), "http://t".into(), "m".into())
             .map(|r| r.map_err(|e| e.to_string()))
             .collect()
             .await
@@ -450,7 +446,8 @@ mod tests {
                 usage: Some(Usage {
                     prompt_tokens: 12,
                     completion_tokens: 2
-                })
+                }),
+                model: "m".into(),
             })
         );
         assert_eq!(events.len(), 3);

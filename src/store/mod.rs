@@ -21,13 +21,15 @@ mod records;
 
 use std::path::{Path, PathBuf};
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 pub use followups::{DueEntry, SyntheticConversation};
 pub use records::{
-    Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic, User,
+    Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic, UsageRecord,
+    User,
 };
 
 /// The record layout this build reads and writes.
@@ -58,6 +60,8 @@ pub struct Store {
     due: sled::Tree,
     /// conversation key → intent instant.
     pending: sled::Tree,
+    /// instant ‖ id → usage record of one model call.
+    usage: sled::Tree,
 }
 
 /// Folds a new message into a conversation's topics.
@@ -148,6 +152,7 @@ impl Store {
             topics: tree("topics")?,
             due: tree("due")?,
             pending: tree("pending")?,
+            usage: tree("usage")?,
             dir: dir.to_path_buf(),
             db,
         };
@@ -248,6 +253,30 @@ impl Store {
         let conversation = result.map_err(|e| self.tx_error(e))?;
         self.flush()?;
         Ok(conversation)
+    }
+
+    /// Records one model call's usage (not flushed on its own: it rides on
+    /// the flush of the message it belongs to, or the next one).
+    pub fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
+        let id = self.db.generate_id().map_err(|e| self.error(e))?;
+        let mut key = keys::instant(record.at).to_vec();
+        key.extend_from_slice(&id.to_be_bytes());
+        self.usage
+            .insert(key, encode(record))
+            .map_err(|e| self.error(e))?;
+        Ok(())
+    }
+
+    /// Usage records from `since` on, oldest first.
+    pub fn usage_since(&self, since: DateTime<Utc>) -> Result<Vec<UsageRecord>, StoreError> {
+        self.usage
+            .range(keys::instant(since).to_vec()..)
+            .values()
+            .map(|v| {
+                let bytes = v.map_err(|e| self.error(e))?;
+                decode(&bytes).map_err(|d| self.corrupt(&d))
+            })
+            .collect()
     }
 
     /// The topics of a conversation, as stored (scores not yet decayed).

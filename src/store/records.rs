@@ -50,6 +50,25 @@ pub struct DueWindow {
     pub until: DateTime<Utc>,
 }
 
+/// One model call: tokens and latency, for `troupe usage`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageRecord {
+    /// When the call finished.
+    pub at: DateTime<Utc>,
+    /// The persona it was for.
+    pub persona: String,
+    /// The model that answered.
+    pub model: String,
+    /// Chat turn or follow-up.
+    pub kind: MessageKind,
+    /// Tokens in the prompt (0 when the backend does not say).
+    pub prompt_tokens: u64,
+    /// Tokens in the reply.
+    pub completion_tokens: u64,
+    /// From request to last token, in milliseconds.
+    pub latency_ms: u64,
+}
+
 /// One topic a user talked about in a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Topic {

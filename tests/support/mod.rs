@@ -88,6 +88,8 @@ impl Troupe {
         for (var, _) in std::env::vars().filter(|(k, _)| k.starts_with("TROUPE_")) {
             cmd.env_remove(var);
         }
+        // Port 1 refuses at once: no local Ollama is ever picked up by accident.
+        cmd.env("OLLAMA_HOST", "127.0.0.1:1");
         cmd.env("TROUPE_DATA_DIR", self.data_dir())
             .env("TROUPE_USER", "tester")
             .current_dir(self.work_dir())

@@ -1,0 +1,488 @@
+//! Choosing and building model backends from the config and the environment.
+//!
+//! A backend is named by `--model`, else by the persona's `[model] backend`,
+//! else by `default_model` (or the config's only backend). With nothing
+//! configured, the environment decides: `OPENAI_API_KEY`/`OPENAI_BASE_URL`
+//! → the OpenAI-compatible API; else `ANTHROPIC_API_KEY` → Anthropic; else an
+//! Ollama server answering on `OLLAMA_HOST` (default `127.0.0.1:11434`) →
+//! its OpenAI-compatible API with its first model (or `TROUPE_MODEL`); else
+//! the offline backend. `OPENAI_BASE_URL` and `TROUPE_MODEL` also adjust the
+//! default backend (defaults → file → env → flags).
+
+use std::io::{Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::config::{
+    BackendConfig, Config, ConfigError, OPENAI_DEFAULT_BASE_URL, OPENAI_DEFAULT_MODEL,
+};
+use crate::model::anthropic::{
+    ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_MODEL, AnthropicModel, AnthropicSettings,
+};
+use crate::model::offline::OfflineModel;
+use crate::model::openai::{OpenAiModel, OpenAiSettings};
+use crate::model::resilient::{Fallback, Resilient, RetryPolicy};
+use crate::model::{ChatModel, ModelError};
+
+/// Where Ollama listens unless `OLLAMA_HOST` says otherwise.
+pub const OLLAMA_DEFAULT_HOST: &str = "127.0.0.1:11434";
+
+/// A backend's connection settings, by provider.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Backend {
+    /// An OpenAI-compatible server.
+    OpenAi(OpenAiSettings),
+    /// The Anthropic Messages API.
+    Anthropic(AnthropicSettings),
+    /// Scripted offline replies.
+    Offline,
+}
+
+/// A backend chosen for a persona, with everything needed to build it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendChoice {
+    /// The backend's name (`main`, or `env`, `ollama`, `offline`).
+    pub name: String,
+    /// Its connection settings.
+    pub backend: Backend,
+    /// How hard to try it.
+    pub retry: RetryPolicy,
+    /// Backends to try, in order, when it fails after its retries.
+    pub fallback: Vec<String>,
+    /// Why it was chosen, in words.
+    pub reason: String,
+}
+
+/// A running Ollama server found by [`probe_ollama`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OllamaServer {
+    /// Its OpenAI-compatible base URL.
+    pub base_url: String,
+    /// The first model it has pulled.
+    pub first_model: Option<String>,
+}
+
+/// Reads one env var; a seam so tests pin precedence without touching the
+/// process environment.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, ignoring empty values.
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// How the environment is consulted: env vars and the Ollama probe.
+pub struct Environment<'a> {
+    /// Env vars.
+    pub env: EnvLookup<'a>,
+    /// Looks for a local Ollama server (called only when nothing else is set).
+    pub ollama: &'a dyn Fn() -> Option<OllamaServer>,
+}
+
+impl BackendChoice {
+    fn new(name: &str, backend: Backend, config: Option<&BackendConfig>, reason: String) -> Self {
+        let defaults = RetryPolicy::default();
+        let retry = match config {
+            Some(c) => RetryPolicy {
+                max_retries: c.max_retries.unwrap_or(defaults.max_retries),
+                budget: c
+                    .retry_budget_secs
+                    .map_or(defaults.budget, Duration::from_secs),
+                first_token: c
+                    .first_token_timeout_secs
+                    .map_or(defaults.first_token, Duration::from_secs),
+                ..defaults
+            },
+            None => defaults,
+        };
+        Self {
+            name: name.to_string(),
+            backend,
+            retry,
+            fallback: config.map(|c| c.fallback.clone()).unwrap_or_default(),
+            reason,
+        }
+    }
+}
+
+/// Chooses the backend for a persona.
+pub fn choose(
+    config: &Config,
+    flag: Option<&str>,
+    persona_backend: Option<&str>,
+    environment: &Environment<'_>,
+) -> Result<BackendChoice, ConfigError> {
+    if let Some(name) = flag {
+        return named(config, name, "--model", None);
+    }
+    if let Some(name) = persona_backend {
+        return named(config, name, "the persona's [model] backend", None);
+    }
+    if let Some(name) = &config.default_model {
+        return named(
+            config,
+            name,
+            "default_model in the config",
+            Some(environment.env),
+        );
+    }
+    if config.models.len() == 1
+        && let Some(name) = config.models.keys().next()
+    {
+        return named(
+            config,
+            name,
+            "the only backend in the config",
+            Some(environment.env),
+        );
+    }
+    from_environment(environment)
+}
+
+/// The backend called `name`; `env` adjusts it when it is the default one.
+pub fn named(
+    config: &Config,
+    name: &str,
+    why: &str,
+    env: Option<EnvLookup<'_>>,
+) -> Result<BackendChoice, ConfigError> {
+    let reason = format!("\"{name}\" was chosen by {why}");
+    let Some(backend) = config.models.get(name) else {
+        if name == "offline" {
+            return Ok(BackendChoice::new(name, Backend::Offline, None, reason));
+        }
+        let mut known: Vec<_> = config.models.keys().cloned().collect();
+        known.push("offline".to_string());
+        return Err(ConfigError::UnknownBackend {
+            name: name.to_string(),
+            why: format!("named by {why}"),
+            known: known.join(", "),
+        });
+    };
+    let settings = match backend.provider.as_str() {
+        "offline" => Backend::Offline,
+        "anthropic" => anthropic(name, backend, env),
+        _ => openai(name, backend, env),
+    };
+    Ok(BackendChoice::new(name, settings, Some(backend), reason))
+}
+
+/// With nothing configured: OpenAI env vars, then Anthropic's, then a local
+/// Ollama, then offline.
+fn from_environment(environment: &Environment<'_>) -> Result<BackendChoice, ConfigError> {
+    let env = environment.env;
+    let base_url = env("OPENAI_BASE_URL");
+    if base_url.is_some() || env("OPENAI_API_KEY").is_some() {
+        let reason = if base_url.is_some() {
+            "OPENAI_BASE_URL is set"
+        } else {
+            "OPENAI_API_KEY is set"
+        };
+        let settings = openai("env", &BackendConfig::default(), Some(env));
+        return Ok(BackendChoice::new(
+            "env",
+            settings,
+            None,
+            reason.to_string(),
+        ));
+    }
+    if env("ANTHROPIC_API_KEY").is_some() {
+        let settings = anthropic("env", &BackendConfig::default(), Some(env));
+        let reason = "ANTHROPIC_API_KEY is set (and no OpenAI variable is)".to_string();
+        return Ok(BackendChoice::new("env", settings, None, reason));
+    }
+    if let Some(server) = (environment.ollama)() {
+        let model = env("TROUPE_MODEL")
+            .or(server.first_model.clone())
+            .unwrap_or_else(|| "llama3.2".to_string());
+        let backend = BackendConfig {
+            provider: "openai".to_string(),
+            base_url: Some(server.base_url.clone()),
+            model: Some(model),
+            ..BackendConfig::default()
+        };
+        let reason = format!(
+            "an Ollama server answers at {} and nothing else is configured",
+            server.base_url
+        );
+        return Ok(BackendChoice::new(
+            "ollama",
+            openai("ollama", &backend, None),
+            None,
+            reason,
+        ));
+    }
+    let reason =
+        "no model is configured, no API key is set and no Ollama server answers".to_string();
+    Ok(BackendChoice::new(
+        "offline",
+        Backend::Offline,
+        None,
+        reason,
+    ))
+}
+
+fn timeouts(config: &BackendConfig) -> (Duration, Duration) {
+    (
+        Duration::from_secs(config.connect_timeout_secs.unwrap_or(10)),
+        Duration::from_secs(config.read_timeout_secs.unwrap_or(60)),
+    )
+}
+
+/// OpenAI-compatible settings from a backend table, env-adjusted when given.
+fn openai(name: &str, config: &BackendConfig, env: Option<EnvLookup<'_>>) -> Backend {
+    let from_env = |var: &str| env.and_then(|lookup| lookup(var));
+    let (connect_timeout, read_timeout) = timeouts(config);
+    Backend::OpenAi(OpenAiSettings {
+        backend: name.to_string(),
+        base_url: from_env("OPENAI_BASE_URL")
+            .or_else(|| config.base_url.clone())
+            .unwrap_or_else(|| OPENAI_DEFAULT_BASE_URL.to_string()),
+        model: from_env("TROUPE_MODEL")
+            .or_else(|| config.model.clone())
+            .unwrap_or_else(|| OPENAI_DEFAULT_MODEL.to_string()),
+        api_key_env: config
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| "OPENAI_API_KEY".to_string()),
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+        connect_timeout,
+        read_timeout,
+    })
+}
+
+/// Anthropic settings from a backend table, env-adjusted when given.
+fn anthropic(name: &str, config: &BackendConfig, env: Option<EnvLookup<'_>>) -> Backend {
+    let from_env = |var: &str| env.and_then(|lookup| lookup(var));
+    let (connect_timeout, read_timeout) = timeouts(config);
+    Backend::Anthropic(AnthropicSettings {
+        backend: name.to_string(),
+        base_url: config
+            .base_url
+            .clone()
+            .unwrap_or_else(|| ANTHROPIC_DEFAULT_BASE_URL.to_string()),
+        model: from_env("TROUPE_MODEL")
+            .or_else(|| config.model.clone())
+            .unwrap_or_else(|| ANTHROPIC_DEFAULT_MODEL.to_string()),
+        api_key_env: config
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| "ANTHROPIC_API_KEY".to_string()),
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+        connect_timeout,
+        read_timeout,
+    })
+}
+
+/// One backend, wrapped with its timeouts and retries.
+pub fn build_one(choice: &BackendChoice) -> Result<Arc<dyn ChatModel>, ModelError> {
+    let inner: Arc<dyn ChatModel> = match &choice.backend {
+        Backend::OpenAi(settings) => Arc::new(OpenAiModel::new(settings.clone())?),
+        Backend::Anthropic(settings) => Arc::new(AnthropicModel::new(settings.clone())?),
+        Backend::Offline => return Ok(Arc::new(OfflineModel::new())),
+    };
+    Ok(Arc::new(Resilient::new(inner, choice.retry)))
+}
+
+/// The chosen backend followed by its fallbacks (each at most once).
+pub fn build(config: &Config, choice: &BackendChoice) -> Result<Arc<dyn ChatModel>, crate::Error> {
+    let mut chain = vec![build_one(choice)?];
+    let mut seen = vec![choice.name.clone()];
+    let mut pending: Vec<String> = choice.fallback.clone();
+    while !pending.is_empty() {
+        let name = pending.remove(0);
+        if seen.contains(&name) {
+            continue;
+        }
+        let next = named(
+            config,
+            &name,
+            &format!("the fallback of \"{}\"", choice.name),
+            None,
+        )?;
+        chain.push(build_one(&next)?);
+        pending.extend(next.fallback.clone());
+        seen.push(name);
+    }
+    if chain.len() == 1 {
+        return Ok(chain.remove(0));
+    }
+    Ok(Arc::new(
+        Fallback::new(chain).expect("the chain holds the chosen backend"),
+    ))
+}
+
+/// Asks `OLLAMA_HOST` (or `127.0.0.1:11434`) for its models, waiting at most
+/// 300 ms, so an idle machine is not slowed down.
+pub fn probe_ollama(env: EnvLookup<'_>) -> Option<OllamaServer> {
+    let host = env("OLLAMA_HOST").unwrap_or_else(|| OLLAMA_DEFAULT_HOST.to_string());
+    let host = host
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let address = host.to_socket_addrs().ok()?.next()?;
+    let limit = Duration::from_millis(300);
+    let mut stream = TcpStream::connect_timeout(&address, limit).ok()?;
+    stream.set_read_timeout(Some(limit)).ok()?;
+    stream.set_write_timeout(Some(limit)).ok()?;
+    let request =
+        format!("GET /api/tags HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.take(1 << 20).read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    if !head.starts_with("HTTP/1.") || !head.split_whitespace().nth(1).is_some_and(|s| s == "200") {
+        return None;
+    }
+    let tags: serde_json::Value = serde_json::from_str(body).ok()?;
+    let first_model = tags["models"]
+        .as_array()
+        .and_then(|models| models.first())
+        .and_then(|m| m["name"].as_str().or(m["model"].as_str()))
+        .map(str::to_string);
+    Some(OllamaServer {
+        base_url: format!("http://{host}/v1"),
+        first_model,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const FILE: &str = r#"
+default_model = "main"
+[models.main]
+provider = "openai"
+base_url = "http://127.0.0.1:9/v1"
+model = "from-file"
+fallback = ["claude"]
+[models.claude]
+provider = "anthropic"
+model = "claude-test"
+max_retries = 1
+[models.backup]
+provider = "offline"
+"#;
+
+    fn env_with<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn no_ollama() -> Option<OllamaServer> {
+        None
+    }
+
+    fn choose_with(config: &Config, flag: Option<&str>, vars: &[(&str, &str)]) -> BackendChoice {
+        let env = env_with(vars);
+        let environment = Environment {
+            env: &env,
+            ollama: &no_ollama,
+        };
+        choose(config, flag, None, &environment).unwrap()
+    }
+
+    fn openai_settings(choice: BackendChoice) -> OpenAiSettings {
+        match choice.backend {
+            Backend::OpenAi(s) => s,
+            other => panic!("expected openai, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn precedence_is_defaults_then_file_then_env_then_flags() {
+        let config = Config::parse(Path::new("troupe.toml"), FILE).unwrap();
+        let file = choose_with(&config, None, &[]);
+        assert_eq!(file.fallback, ["claude"]);
+        let file = openai_settings(file);
+        assert_eq!(file.model, "from-file");
+        assert_eq!(
+            file.read_timeout,
+            Duration::from_secs(60),
+            "built-in default"
+        );
+        let from_env = openai_settings(choose_with(&config, None, &[("TROUPE_MODEL", "from-env")]));
+        assert_eq!(from_env.model, "from-env");
+        let flag = choose_with(&config, Some("backup"), &[("TROUPE_MODEL", "from-env")]);
+        assert_eq!(flag.backend, Backend::Offline);
+        let claude = choose_with(&config, Some("claude"), &[]);
+        assert_eq!(claude.retry.max_retries, 1);
+        assert!(
+            matches!(claude.backend, Backend::Anthropic(ref s) if s.model == "claude-test" && s.api_key_env == "ANTHROPIC_API_KEY")
+        );
+    }
+
+    #[test]
+    fn with_nothing_configured_the_environment_decides_in_order() {
+        let config = Config::default();
+        assert_eq!(choose_with(&config, None, &[]).backend, Backend::Offline);
+        let both = choose_with(
+            &config,
+            None,
+            &[("OPENAI_API_KEY", "k"), ("ANTHROPIC_API_KEY", "a")],
+        );
+        assert_eq!(openai_settings(both).base_url, OPENAI_DEFAULT_BASE_URL);
+        let anthropic = choose_with(&config, None, &[("ANTHROPIC_API_KEY", "a")]);
+        assert!(
+            matches!(anthropic.backend, Backend::Anthropic(_)),
+            "{anthropic:?}"
+        );
+        assert!(anthropic.reason.contains("ANTHROPIC_API_KEY"));
+
+        let env = env_with(&[]);
+        let ollama = || {
+            Some(OllamaServer {
+                base_url: "http://127.0.0.1:11434/v1".into(),
+                first_model: Some("qwen2.5:7b".into()),
+            })
+        };
+        let environment = Environment {
+            env: &env,
+            ollama: &ollama,
+        };
+        let found = choose(&config, None, None, &environment).unwrap();
+        assert!(found.reason.contains("Ollama"));
+        let settings = openai_settings(found);
+        assert_eq!(settings.model, "qwen2.5:7b");
+        assert_eq!(settings.base_url, "http://127.0.0.1:11434/v1");
+    }
+
+    #[test]
+    fn unknown_backend_names_the_configured_ones() {
+        let config = Config::parse(Path::new("troupe.toml"), FILE).unwrap();
+        let env = env_with(&[]);
+        let environment = Environment {
+            env: &env,
+            ollama: &no_ollama,
+        };
+        let err = choose(&config, Some("gpt5"), None, &environment)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("configured: backup, claude, main, offline"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_closed_ollama_port_is_not_a_server() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let host = format!("127.0.0.1:{port}");
+        let vars = [("OLLAMA_HOST", host.as_str())];
+        let env = env_with(&vars);
+        assert_eq!(probe_ollama(&env), None);
+    }
+}

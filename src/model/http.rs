@@ -1,0 +1,159 @@
+//! What the HTTP-based backends share: reading a failed response (status,
+//! `Retry-After`, the server's message) and turning it into a [`ModelError`]
+//! the user can act on.
+
+use std::time::Duration;
+
+use super::ModelError;
+
+/// A non-success HTTP response, read once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpFailure {
+    /// The status code.
+    pub status: u16,
+    /// The server's `Retry-After`, in seconds, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// The server's message: the `error.message` of a JSON body, or the
+    /// first line of any other body.
+    pub message: String,
+}
+
+impl std::fmt::Display for HttpFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HTTP {}: {}", self.status, self.message)
+    }
+}
+
+impl std::error::Error for HttpFailure {}
+
+impl HttpFailure {
+    /// Reads a failed response's status, headers and body.
+    pub async fn read(response: reqwest::Response) -> Self {
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response.text().await.unwrap_or_default();
+        Self {
+            status,
+            retry_after,
+            message: server_message(&body),
+        }
+    }
+
+    /// The error for this failure, from the backend at `url` whose key is in `key_env`.
+    pub fn into_error(self, url: &str, key_env: &str) -> ModelError {
+        let url = url.to_string();
+        let detail = self.message;
+        match self.status {
+            401 | 403 => ModelError::Unauthorized {
+                url,
+                key_env: key_env.to_string(),
+                status: self.status,
+            },
+            429 => ModelError::RateLimited {
+                url,
+                detail,
+                retry_after: self.retry_after,
+            },
+            500..=599 => ModelError::Server {
+                url,
+                status: self.status,
+                detail,
+                retry_after: self.retry_after,
+            },
+            status => ModelError::Rejected {
+                url,
+                status,
+                detail,
+            },
+        }
+    }
+}
+
+/// The message in an error body: `{"error":{"message":…}}` (OpenAI and
+/// Anthropic both nest it so), else the first non-empty line, shortened.
+pub fn server_message(body: &str) -> String {
+    let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
+    let message = parsed.as_ref().and_then(|v| {
+        v.pointer("/error/message")
+            .or_else(|| v.get("message"))
+            .or_else(|| v.get("error"))
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+    });
+    shorten(message.as_deref().unwrap_or(body))
+}
+
+/// The first non-empty line of a text, at most 160 characters.
+pub fn shorten(text: &str) -> String {
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("no details");
+    let mut short: String = line.chars().take(160).collect();
+    if short.len() < line.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Classifies a transport error (no HTTP response at all).
+pub fn transport_error(err: &reqwest::Error, url: &str) -> ModelError {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let detail = shorten(&cause.to_string());
+    let url = url.to_string();
+    if err.is_timeout() {
+        ModelError::Timeout { url, detail }
+    } else if err.is_connect() || err.is_request() {
+        ModelError::Unreachable { url, detail }
+    } else {
+        ModelError::Interrupted { url, detail }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_are_read_from_either_dialect_or_plain_text() {
+        assert_eq!(
+            server_message(r#"{"error":{"message":"bad key","type":"x"}}"#),
+            "bad key"
+        );
+        assert_eq!(
+            server_message(
+                r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#
+            ),
+            "Overloaded"
+        );
+        assert_eq!(server_message("<html>\n<h1>502 Bad Gateway</h1>"), "<html>");
+        assert_eq!(server_message(""), "no details");
+    }
+
+    #[test]
+    fn statuses_map_to_what_the_user_should_do() {
+        let failure = |status| HttpFailure {
+            status,
+            retry_after: Some(Duration::from_secs(2)),
+            message: "m".into(),
+        };
+        assert!(matches!(
+            failure(401).into_error("u", "K"),
+            ModelError::Unauthorized { .. }
+        ));
+        let limited = failure(429).into_error("u", "K");
+        assert_eq!(limited.retry_after(), Some(Duration::from_secs(2)));
+        assert!(limited.is_retryable());
+        assert!(!failure(404).into_error("u", "K").is_retryable());
+        assert!(failure(503).into_error("u", "K").is_retryable());
+    }
+}
