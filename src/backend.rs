@@ -337,7 +337,8 @@ pub fn probe_ollama(env: EnvLookup<'_>) -> Option<OllamaServer> {
     stream.take(1 << 20).read_to_end(&mut response).ok()?;
     let text = String::from_utf8_lossy(&response);
     let (head, body) = text.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.") || !head.split_whitespace().nth(1).is_some_and(|s| s == "200") {
+    let status = head.split_whitespace().nth(1);
+    if !head.starts_with("HTTP/1.") || status != Some("200") {
         return None;
     }
     let tags: serde_json::Value = serde_json::from_str(body).ok()?;
