@@ -333,15 +333,12 @@ pub fn probe_ollama(env: EnvLookup<'_>) -> Option<OllamaServer> {
     let request =
         format!("GET /api/tags HTTP/1.0\r\nHost: {host}\r\nAccept: application/json\r\n\r\n");
     stream.write_all(request.as_bytes()).ok()?;
-    let mut response = Vec::new();
-    stream.take(1 << 20).read_to_end(&mut response).ok()?;
-    let text = String::from_utf8_lossy(&response);
-    let (head, body) = text.split_once("\r\n\r\n")?;
+    let (head, body) = read_response(&mut stream)?;
     let status = head.split_whitespace().nth(1);
     if !head.starts_with("HTTP/1.") || status != Some("200") {
         return None;
     }
-    let tags: serde_json::Value = serde_json::from_str(body).ok()?;
+    let tags: serde_json::Value = serde_json::from_str(&body).ok()?;
     let first_model = tags["models"]
         .as_array()
         .and_then(|models| models.first())
@@ -351,6 +348,32 @@ pub fn probe_ollama(env: EnvLookup<'_>) -> Option<OllamaServer> {
         base_url: format!("http://{host}/v1"),
         first_model,
     })
+}
+
+/// Reads one HTTP response: until `Content-Length` bytes of body arrived,
+/// or the server closed the connection. At most 1 MiB.
+fn read_response(stream: &mut TcpStream) -> Option<(String, String)> {
+    let mut bytes = Vec::new();
+    let mut buffer = [0u8; 8192];
+    loop {
+        let read = stream.read(&mut buffer).ok()?;
+        bytes.extend_from_slice(&buffer[..read]);
+        let text = String::from_utf8_lossy(&bytes);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.trim()
+                    .eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            });
+            if read == 0 || length.is_some_and(|n| body.len() >= n) {
+                return Some((head.to_string(), body.to_string()));
+            }
+        }
+        if read == 0 || bytes.len() > 1 << 20 {
+            return None;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod backends;
 mod chat_openai;
 mod console;
 mod followups;

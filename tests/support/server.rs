@@ -22,6 +22,13 @@ pub enum Reply {
     Sse(Vec<&'static str>),
     /// These SSE `data:` payloads, then the connection is cut.
     SseCut(Vec<&'static str>),
+    /// A status, extra headers and a raw body.
+    WithHeaders(u16, Vec<(&'static str, &'static str)>, &'static str),
+    /// Answer in the Anthropic Messages dialect: SSE events if the request
+    /// asked to stream, otherwise one JSON message.
+    Anthropic(&'static str),
+    /// Wait, then answer.
+    Slow(Duration, Box<Reply>),
 }
 
 /// One request as the server saw it.
@@ -225,9 +232,42 @@ fn respond(out: &mut TcpStream, reply: Reply, stream_wanted: bool) -> bool {
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49}
             });
-            plain(out, 200, &body.to_string())
+            plain(out, 200, &body.to_string(), &[])
         }
-        Reply::Status(status, body) => plain(out, status, body),
+        Reply::Status(status, body) => plain(out, status, body, &[]),
+        Reply::WithHeaders(status, headers, body) => plain(out, status, body, &headers),
+        Reply::Anthropic(text) if stream_wanted => {
+            let mut events = vec![
+                ("message_start".to_string(), json!({"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-test","usage":{"input_tokens":31,"output_tokens":1}}}).to_string()),
+                ("content_block_start".to_string(), json!({"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}).to_string()),
+                ("ping".to_string(), json!({"type":"ping"}).to_string()),
+            ];
+            for word in text.split_inclusive(' ') {
+                events.push(("content_block_delta".to_string(), json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":word}}).to_string()));
+            }
+            events.push((
+                "content_block_stop".to_string(),
+                json!({"type":"content_block_stop","index":0}).to_string(),
+            ));
+            events.push(("message_delta".to_string(), json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"output_tokens":9}}).to_string()));
+            events.push((
+                "message_stop".to_string(),
+                json!({"type":"message_stop"}).to_string(),
+            ));
+            named_sse(out, &events)
+        }
+        Reply::Anthropic(text) => {
+            let body = json!({
+                "id": "msg_1", "type": "message", "role": "assistant", "model": "claude-test",
+                "content": [{"type": "text", "text": text}],
+                "stop_reason": "end_turn", "usage": {"input_tokens": 31, "output_tokens": 9}
+            });
+            plain(out, 200, &body.to_string(), &[])
+        }
+        Reply::Slow(delay, reply) => {
+            thread::sleep(delay);
+            respond(out, *reply, stream_wanted)
+        }
         Reply::Sse(chunks) => sse(
             out,
             &chunks.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
@@ -241,14 +281,18 @@ fn respond(out: &mut TcpStream, reply: Reply, stream_wanted: bool) -> bool {
     }
 }
 
-fn plain(out: &mut TcpStream, status: u16, body: &str) -> bool {
+fn plain(out: &mut TcpStream, status: u16, body: &str, headers: &[(&str, &str)]) -> bool {
     let content_type = if body.starts_with('<') {
         "text/html"
     } else {
         "application/json"
     };
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     let head = format!(
-        "HTTP/1.1 {status} Test\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
+        "HTTP/1.1 {status} Test\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\n{extra}\r\n",
         body.len()
     );
     out.write_all(head.as_bytes())
@@ -274,6 +318,24 @@ fn sse(out: &mut TcpStream, chunks: &[String], finish: bool) -> bool {
         let _ = out.write_all(b"data: [DONE]\n\n");
     }
     let _ = out.flush();
+    let _ = out.shutdown(std::net::Shutdown::Both);
+    false
+}
+
+fn named_sse(out: &mut TcpStream, events: &[(String, String)]) -> bool {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+    if out.write_all(head.as_bytes()).is_err() {
+        return false;
+    }
+    for (name, data) in events {
+        if out
+            .write_all(format!("event: {name}\ndata: {data}\n\n").as_bytes())
+            .is_err()
+        {
+            return false;
+        }
+        let _ = out.flush();
+    }
     let _ = out.shutdown(std::net::Shutdown::Both);
     false
 }

@@ -1,0 +1,312 @@
+//! Model backends over real HTTP with fault injection: both API dialects,
+//! retries, timeouts, fallback, detection and usage.
+
+use std::time::{Duration, Instant};
+
+use crate::support::Troupe;
+use crate::support::server::{Reply, TestServer, closed_port_url};
+
+/// A troupe whose `troupe.toml` holds `config`.
+fn configured(config: &str) -> Troupe {
+    let troupe = Troupe::new();
+    std::fs::write(troupe.work_dir().join("troupe.toml"), config).expect("write troupe.toml");
+    troupe
+}
+
+fn openai_backend(name: &str, url: &str, extra: &str) -> String {
+    format!(
+        "[models.{name}]\nprovider = \"openai\"\nbase_url = \"{url}\"\nmodel = \"{name}-model\"\n{extra}\n"
+    )
+}
+
+#[test]
+fn anthropic_replies_stream_and_arrive_whole_with_the_right_headers() {
+    let server = TestServer::start(vec![Reply::Anthropic("Buongiorno! Let's cook.")]);
+    let anthropic_url = server.base_url.trim_end_matches("/v1").to_string();
+    let mut troupe = configured(&format!(
+        "[models.claude]\nprovider = \"anthropic\"\nbase_url = \"{anthropic_url}\"\nmodel = \"claude-test\"\napi_key_env = \"TEST_ANTHROPIC_KEY\"\nmax_tokens = 300\n"
+    ));
+    troupe.env("TEST_ANTHROPIC_KEY", "ant-secret-key");
+
+    let streamed = troupe.run(&["chat", "chef", "--message", "Ciao Marco"]);
+    assert_eq!(streamed.code, 0, "{}", streamed.stderr);
+    assert_eq!(streamed.stdout.trim(), "Buongiorno! Let's cook.");
+    let request = server.last();
+    assert_eq!(request.path, "/v1/messages");
+    assert_eq!(request.header("x-api-key"), Some("ant-secret-key"));
+    assert_eq!(request.header("anthropic-version"), Some("2023-06-01"));
+    assert_eq!(request.body["stream"], true);
+    assert_eq!(
+        request.body["max_tokens"], 500,
+        "the persona's own limit wins over the backend's"
+    );
+    assert_eq!(request.body["model"], "claude-test");
+    assert!(
+        request.body["system"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("You are Chef Marco.")
+    );
+    assert_eq!(
+        request.messages(),
+        [("user".to_string(), "Ciao Marco".to_string())]
+    );
+
+    let whole = troupe.run(&["chat", "chef", "--message", "And dessert?", "--json"]);
+    assert_eq!(whole.code, 0, "{}", whole.stderr);
+    assert_eq!(whole.json()["reply"], "Buongiorno! Let's cook.");
+    assert_eq!(whole.json()["model"], "claude-test");
+    let roles: Vec<String> = server
+        .last()
+        .messages()
+        .into_iter()
+        .map(|(r, _)| r)
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"]);
+    assert_eq!(server.last().body["stream"], false);
+}
+
+#[test]
+fn a_429_is_retried_after_the_servers_retry_after() {
+    let server = TestServer::start(vec![
+        Reply::WithHeaders(
+            429,
+            vec![("retry-after", "1")],
+            r#"{"error":{"message":"slow down"}}"#,
+        ),
+        Reply::Text("Patience pays."),
+    ]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let started = Instant::now();
+    let run = troupe.run(&["chat", "chef", "--message", "hello"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    assert_eq!(run.stdout.trim(), "Patience pays.");
+    assert_eq!(server.received().len(), 2);
+}
+
+#[test]
+fn a_server_failing_forever_is_tried_a_bounded_number_of_times() {
+    let server = TestServer::start(vec![Reply::Status(
+        503,
+        r#"{"error":{"message":"overloaded"}}"#,
+    )]);
+    let troupe = configured(&openai_backend("main", &server.base_url, "max_retries = 2"));
+    let run = troupe.run(&["chat", "chef", "--message", "anyone?"]);
+    assert_eq!(run.code, 1);
+    assert_eq!(server.received().len(), 3, "one try and two retries");
+    let errors: Vec<_> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("troupe:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert!(
+        errors[0].contains("failed (HTTP 503: overloaded)"),
+        "{}",
+        run.stderr
+    );
+    let history = troupe.history("chef");
+    assert_eq!(history.len(), 1, "the message is kept, no reply is stored");
+}
+
+#[test]
+fn a_stream_cut_before_the_first_token_is_retried_from_scratch() {
+    let server = TestServer::start(vec![
+        Reply::SseCut(vec![]),
+        Reply::Text("Here is the whole reply."),
+    ]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let run = troupe.run(&["chat", "chef", "--message", "tell me"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "Here is the whole reply.");
+    assert_eq!(server.received().len(), 2);
+    let history = troupe.history("chef");
+    assert_eq!(history.len(), 2);
+    assert!(history[1].get("interrupted").is_none());
+}
+
+#[test]
+fn bodies_that_are_not_the_protocol_become_clear_errors() {
+    for garbage in [
+        "<html><body>Bad Gateway</body></html>",
+        r#"{"choices":[{"message":{"content":"hal"#,
+        r#"{"choices":[]}"#,
+    ] {
+        let server = TestServer::start(vec![Reply::Status(200, garbage)]);
+        let troupe = Troupe::with_server(&server.base_url);
+        let run = troupe.run(&["chat", "chef", "--message", "hi", "--json"]);
+        assert_eq!(run.code, 1, "{garbage}");
+        assert!(
+            run.stderr.contains("sent a reply Troupe cannot read"),
+            "{garbage}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"));
+        assert_eq!(
+            server.received().len(),
+            1,
+            "a protocol error is not retried"
+        );
+    }
+}
+
+#[test]
+fn a_slow_first_token_times_out_without_cutting_long_replies() {
+    let server = TestServer::start(vec![Reply::Slow(
+        Duration::from_secs(3),
+        Box::new(Reply::Text("late")),
+    )]);
+    let troupe = configured(&openai_backend(
+        "main",
+        &server.base_url,
+        "first_token_timeout_secs = 1\nmax_retries = 0",
+    ));
+    let started = Instant::now();
+    let run = troupe.run(&["chat", "chef", "--message", "quick?"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no first token within 1 s"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    assert_eq!(troupe.history("chef").len(), 1);
+}
+
+#[test]
+fn a_failing_backend_falls_back_and_the_reply_names_the_model_that_answered() {
+    let broken = TestServer::start(vec![Reply::Status(500, "down")]);
+    let backup = TestServer::start(vec![Reply::Text("Backup here, still cooking.")]);
+    let troupe = configured(&format!(
+        "default_model = \"main\"\n{}{}",
+        openai_backend(
+            "main",
+            &broken.base_url,
+            "max_retries = 0\nfallback = [\"backup\"]"
+        ),
+        openai_backend("backup", &backup.base_url, "")
+    ));
+    let run = troupe.run(&["chat", "chef", "--message", "dinner?", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["model"], "backup-model");
+    assert_eq!(broken.received().len(), 1);
+    let history = troupe.history("chef");
+    assert_eq!(history[1]["model"], "backup-model");
+    let streamed = troupe.run(&["chat", "chef", "--message", "and now?"]);
+    assert_eq!(streamed.stdout.trim(), "Backup here, still cooking.");
+}
+
+#[test]
+fn a_local_ollama_is_found_when_nothing_is_configured() {
+    let server = TestServer::start(vec![
+        Reply::Status(
+            200,
+            r#"{"models":[{"name":"qwen2.5:0.5b","model":"qwen2.5:0.5b"}]}"#,
+        ),
+        Reply::Text("Hello from a local model."),
+    ]);
+    let host = server
+        .base_url
+        .trim_start_matches("http://")
+        .trim_end_matches("/v1")
+        .to_string();
+    let mut troupe = Troupe::new();
+    troupe.env("OLLAMA_HOST", &host);
+    let run = troupe.run(&["chat", "chef", "--message", "hi there", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["model"], "qwen2.5:0.5b");
+    assert_eq!(server.received()[0].path, "/api/tags");
+    assert_eq!(server.last().path, "/v1/chat/completions");
+    let list = troupe.run(&["models", "list", "--json"]).json();
+    assert_eq!(list["default"], "ollama");
+    assert!(
+        list["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Ollama server answers")
+    );
+}
+
+#[test]
+fn models_list_says_which_backend_is_used_and_why() {
+    let mut troupe = Troupe::new();
+    let offline = troupe.run(&["models", "list", "--json"]).json();
+    assert_eq!(offline["default"], "offline");
+    troupe.env("ANTHROPIC_API_KEY", "ant-key-not-printed");
+    let run = troupe.run(&["models", "list"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("default: env (ANTHROPIC_API_KEY is set"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("anthropic") && run.stdout.contains("key in ANTHROPIC_API_KEY"));
+    assert!(!run.stdout.contains("ant-key-not-printed"));
+}
+
+#[test]
+fn models_check_reports_latency_or_the_error_in_plain_words() {
+    let server = TestServer::start(vec![Reply::Text("OK")]);
+    let troupe = configured(&format!(
+        "{}{}",
+        openai_backend("good", &server.base_url, ""),
+        openai_backend("gone", &closed_port_url(), "")
+    ));
+    let run = troupe.run(&["models", "check", "--json"]);
+    assert_eq!(run.code, 1, "one backend is down");
+    let results = run.json();
+    let by_name = |name: &str| {
+        results
+            .as_array()
+            .and_then(|r| r.iter().find(|x| x["name"] == name).cloned())
+            .unwrap_or_default()
+    };
+    assert_eq!(by_name("good")["ok"], true);
+    assert_eq!(by_name("good")["reply"], "OK");
+    assert_eq!(by_name("gone")["ok"], false);
+    assert!(
+        by_name("gone")["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("could not be reached")
+    );
+    assert_eq!(troupe.run(&["models", "check", "good"]).code, 0);
+}
+
+#[test]
+fn usage_sums_tokens_and_calls_per_persona_and_model() {
+    let server = TestServer::start(vec![Reply::Text("Sure.")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    for (persona, text) in [("chef", "one"), ("chef", "two"), ("decor", "trois")] {
+        let run = troupe.run(&[
+            "--now",
+            "2026-11-10T10:00:00Z",
+            "chat",
+            persona,
+            "--message",
+            text,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let usage = troupe.run(&["usage", "--json"]).json();
+    let chef = usage
+        .as_array()
+        .and_then(|u| u.iter().find(|l| l["persona"] == "chef").cloned())
+        .unwrap_or_default();
+    assert_eq!(chef["model"], "test-model");
+    assert_eq!(chef["calls"], 2);
+    assert_eq!(chef["prompt_tokens"], 84);
+    assert_eq!(chef["completion_tokens"], 14);
+    assert_eq!(usage.as_array().map(Vec::len), Some(2));
+    let later = troupe
+        .run(&["usage", "--since", "2026-11-11", "--json"])
+        .json();
+    assert_eq!(later, serde_json::json!([]));
+    let bad = troupe.run(&["usage", "--since", "last week"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
