@@ -52,6 +52,10 @@ pub struct Reply {
     pub usage: Option<Usage>,
 }
 
+/// Resolves when the user asks to stop a reply in progress (Ctrl-C in the
+/// console); [`std::future::pending`] for callers that never stop.
+pub type Stop<'a> = std::pin::Pin<&'a mut (dyn std::future::Future<Output = ()> + Send)>;
+
 /// Why a turn did not produce a reply.
 #[derive(Debug, thiserror::Error)]
 pub enum TurnError {
@@ -136,10 +140,13 @@ impl ChatService {
             .conversation(user, &persona.id)?
             .is_some_and(|c| c.opted_out);
         let policy = self.policy.for_persona(persona);
-        self.store
-            .update_conversation(user, &persona.id, &|c| c.opted_out = stop, &|c| {
-                policy.due_window(c)
-            })?;
+        self.store.upsert_conversation(
+            user,
+            &persona.id,
+            self.clock.now(),
+            &|c| c.opted_out = stop,
+            &|c| policy.due_window(c),
+        )?;
         Ok(Some(if stop {
             locale::opted_out(&persona.language, &persona.name, was_out)
         } else {
@@ -159,11 +166,10 @@ impl ChatService {
         if !conversation.followup_unseen {
             return Ok(None);
         }
-        let recent = self.store.recent_messages(&conversation, 4)?;
-        let followup = recent
-            .into_iter()
-            .rev()
-            .find(|m| m.kind == MessageKind::FollowUp);
+        let followup = match conversation.last_followup_seq {
+            Some(seq) => self.store.message(&conversation, seq)?,
+            None => None,
+        };
         let policy = self.policy.for_persona(persona);
         self.store.update_conversation(
             user,
@@ -217,13 +223,14 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
         on_delta: &mut (dyn FnMut(&str) + Send),
+        stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         if let Some(reply) = self.control_reply(user, persona, text)? {
             on_delta(&reply.text);
             return Ok(reply);
         }
         let conversation = self.accept(user, persona, text)?;
-        self.stream_reply(user, persona, model, &conversation, on_delta)
+        self.stream_reply(user, persona, model, &conversation, on_delta, stop)
             .await
     }
 
@@ -265,19 +272,30 @@ impl ChatService {
         model: &dyn ChatModel,
         conversation: &Conversation,
         on_delta: &mut (dyn FnMut(&str) + Send),
+        mut stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         let request = self.request(persona, conversation)?;
         let model_id = model_id(model, &request);
         let started = Instant::now();
-        let mut stream = model
-            .stream(&request)
-            .await
-            .map_err(|error| TurnError::Model {
-                error,
-                partial: false,
-            })?;
+        let stopped = |url: Option<String>| ModelError::Interrupted {
+            url: url.unwrap_or_default(),
+            detail: "you stopped it with Ctrl-C".to_string(),
+        };
+        let opened = tokio::select! {
+            opened = model.stream(&request) => opened,
+            _ = &mut stop => Err(stopped(model.info().base_url.clone())),
+        };
+        let mut stream = opened.map_err(|error| TurnError::Model {
+            error,
+            partial: false,
+        })?;
         let mut text = String::new();
-        while let Some(event) = stream.next().await {
+        loop {
+            let event = tokio::select! {
+                event = stream.next() => event,
+                _ = &mut stop => Some(Err(stopped(model.info().base_url.clone()))),
+            };
+            let Some(event) = event else { break };
             match event {
                 Ok(StreamEvent::Delta(delta)) => {
                     on_delta(&delta);

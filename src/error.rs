@@ -33,9 +33,15 @@ pub enum Error {
     /// A chat turn failed.
     #[error(transparent)]
     Turn(#[from] TurnError),
-    /// Input the user can correct (a bad id, a bad flag value).
+    /// Input the user can correct (a bad id, a bad flag value); exit code 2.
     #[error("{0}")]
     Usage(String),
+    /// Something asked for does not exist (a user, a conversation).
+    #[error("{0}")]
+    NotFound(String),
+    /// Data read from stdin is unusable.
+    #[error("{0}")]
+    Input(String),
     /// Reading from or writing to the terminal failed.
     #[error("terminal I/O failed: {0}")]
     Terminal(String),

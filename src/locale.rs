@@ -62,6 +62,14 @@ pub fn template_followup(language: &str, persona_name: &str, topic: Option<&str>
     }
 }
 
+/// "what we talked about", for follow-up templates when no topic is known.
+pub fn earlier_chat(language: &str) -> &'static str {
+    match primary(language) {
+        "fr" => "ce dont nous avons parlé",
+        _ => "what we talked about",
+    }
+}
+
 /// The heading shown before a follow-up the user has not seen yet.
 pub fn while_away(language: &str, persona_name: &str) -> String {
     match primary(language) {

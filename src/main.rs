@@ -15,7 +15,12 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("troupe: {err:#}");
-            ExitCode::from(1)
+            // Input the user can correct is a usage error, like clap's own.
+            let usage = matches!(
+                err.downcast_ref::<troupe::Error>(),
+                Some(troupe::Error::Usage(_))
+            );
+            ExitCode::from(if usage { 2 } else { 1 })
         }
     }
 }

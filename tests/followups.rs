@@ -220,7 +220,7 @@ fn quiet_hours_follow_the_users_own_time_zone() {
         "11:00 in Tokyo"
     );
     let bad = troupe.run(&["user", "set", "tester", "--timezone", "Mars/Olympus"]);
-    assert_eq!(bad.code, 1);
+    assert_eq!(bad.code, 2, "a usage error");
     assert!(
         bad.stderr.contains("unknown time zone \"Mars/Olympus\""),
         "{}",

@@ -56,6 +56,19 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         return Ok(0);
     };
     let model = app.model_for(&persona)?;
+    if !args.json
+        && let Some(followup) = chat.take_unseen_followup(&user, &persona)?
+    {
+        eprintln!(
+            "{}",
+            crate::locale::while_away(&persona.language, &persona.name)
+        );
+        eprintln!(
+            "{}: {}",
+            persona.name,
+            crate::console::printable(&followup.shown_text())
+        );
+    }
     if !args.json {
         let notice = persona
             .ai_notice
@@ -73,11 +86,18 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         let mut out = std::io::stdout();
         let mut on_delta = |delta: &str| {
             use std::io::Write;
-            let _ = write!(out, "{delta}");
+            let _ = write!(out, "{}", crate::console::printable(delta));
             let _ = out.flush();
         };
         let reply = chat
-            .turn(&user, &persona, model.as_ref(), &message, &mut on_delta)
+            .turn(
+                &user,
+                &persona,
+                model.as_ref(),
+                &message,
+                &mut on_delta,
+                std::pin::pin!(std::future::pending()),
+            )
             .await;
         println!();
         reply?

@@ -9,6 +9,7 @@ use super::print_json;
 use crate::app::App;
 use crate::error::Error;
 use crate::followup::{RunOptions, SentFollowUp};
+use crate::store::StoreError;
 
 /// The `followups` subcommands.
 #[derive(Debug, Subcommand)]
@@ -69,6 +70,10 @@ pub struct WatchArgs {
 
 /// Runs a `followups` subcommand.
 pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
+    if let FollowupsCommand::Watch(args) = &command {
+        watch(app, args.every).await?;
+        return Ok(0);
+    }
     let store = app.open_store()?;
     let followups = app.followups(&store);
     match command {
@@ -125,7 +130,7 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
             bar.finish();
             report(&sent, args.json, args.dry_run)?;
         }
-        FollowupsCommand::Watch(args) => watch(app, &store, args.every).await?,
+        FollowupsCommand::Watch(_) => unreachable!("watch runs before the store is opened"),
     }
     Ok(0)
 }
@@ -146,49 +151,84 @@ fn report(sent: &[SentFollowUp], json: bool, dry_run: bool) -> Result<(), Error>
     Ok(())
 }
 
-/// Checks on every tick until Ctrl-C or SIGTERM.
-async fn watch(app: &App, store: &crate::store::Store, every: Duration) -> Result<(), Error> {
-    let followups = app.followups(store);
-    let mut shutdown = Box::pin(shutdown_signal());
+/// Checks on every tick until Ctrl-C or SIGTERM. The store is opened for
+/// each tick and closed between ticks, so consoles and other commands can
+/// use the data dir meanwhile; a tick that finds it busy waits for the next.
+async fn watch(app: &App, every: Duration) -> Result<(), Error> {
+    let mut shutdown = std::pin::pin!(Shutdown::install()?.wait());
     loop {
-        let sent = followups
-            .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})
-            .await?;
-        eprintln!(
-            "troupe: {} sent {} follow-up(s)",
-            app.clock.now().format("%Y-%m-%d %H:%M:%S"),
-            sent.len()
-        );
+        let tick = async {
+            match app.open_store() {
+                Ok(store) => {
+                    let sent = app
+                        .followups(&store)
+                        .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})
+                        .await?;
+                    eprintln!(
+                        "troupe: {} sent {} follow-up(s)",
+                        app.clock.now().format("%Y-%m-%d %H:%M:%S"),
+                        sent.len()
+                    );
+                    Ok(())
+                }
+                Err(Error::Store(StoreError::Locked(dir))) => {
+                    eprintln!(
+                        "troupe: {} is in use by another troupe process; trying again next tick",
+                        dir.display()
+                    );
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            }
+        };
+        tokio::select! {
+            result = tick => result?,
+            _ = &mut shutdown => break,
+        }
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = &mut shutdown => {
-                eprintln!("troupe: stopping");
-                return Ok(());
-            }
+            _ = &mut shutdown => break,
         }
     }
+    eprintln!("troupe: stopping");
+    Ok(())
 }
 
-/// Resolves on Ctrl-C or (on Unix) SIGTERM.
-async fn shutdown_signal() {
+/// Ctrl-C and SIGTERM, with their handlers installed up front so a signal
+/// during the first tick is not missed.
+struct Shutdown {
     #[cfg(unix)]
-    {
-        let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-        match term {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+    term: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl Shutdown {
+    fn install() -> Result<Self, Error> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let term =
+                signal(SignalKind::terminate()).map_err(|e| Error::Terminal(e.to_string()))?;
+            let interrupt =
+                signal(SignalKind::interrupt()).map_err(|e| Error::Terminal(e.to_string()))?;
+            Ok(Self { term, interrupt })
         }
+        #[cfg(not(unix))]
+        Ok(Self {})
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.term.recv() => {}
+            _ = self.interrupt.recv() => {}
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = &mut self;
+        }
     }
 }
 
@@ -202,17 +242,21 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("\"{text}\" is not a duration; write one like 30s, 5m, 1h or 1d"))?;
-    let seconds = match unit {
-        "s" | "" => n,
-        "m" => n * 60,
-        "h" => n * 3_600,
-        "d" => n * 86_400,
+    let factor: u64 = match unit {
+        "s" | "" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
         _ => {
             return Err(format!(
                 "unknown unit \"{unit}\" in \"{text}\"; use s, m, h or d"
             ));
         }
     };
+    let seconds = n
+        .checked_mul(factor)
+        .filter(|s| *s <= 366 * 86_400)
+        .ok_or_else(|| format!("\"{text}\" is too long; the interval can be at most a year"))?;
     if seconds == 0 {
         return Err("the interval must be longer than zero".to_string());
     }
@@ -267,5 +311,6 @@ mod tests {
         assert_eq!(parse_duration("1d"), Ok(Duration::from_secs(86_400)));
         assert!(parse_duration("5 minutes").is_err());
         assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("999999999999999d").is_err(), "no overflow");
     }
 }

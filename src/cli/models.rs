@@ -106,7 +106,7 @@ fn backends(app: &App) -> Result<(BackendChoice, Vec<BackendChoice>), Error> {
             neutral.model.backend = None;
             app.backend_for(&neutral)?
         }
-        None => return Err(Error::Usage("no personas are loaded".to_string())),
+        None => return Err(Error::NotFound("no personas are loaded".to_string())),
     };
     let mut all = vec![default.clone()];
     for name in app.config.models.keys() {

@@ -77,7 +77,7 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
         UserCommand::Show(args) => {
             app.check_user(&args.user)?;
             let record = store.user(&args.user)?.ok_or_else(|| {
-                Error::Usage(format!(
+                Error::NotFound(format!(
                     "there is no user \"{}\" in {}",
                     args.user,
                     app.data_dir.display()

@@ -36,6 +36,11 @@ impl Input {
         Self::Lines { line: 0 }
     }
 
+    /// Whether a person is typing at a terminal.
+    pub fn is_interactive(&self) -> bool {
+        matches!(self, Self::Editor(..))
+    }
+
     /// The next line, or `None` at the end of input (Ctrl-D, end of file).
     pub fn read_line(&mut self, prompt: &str) -> Result<Option<String>, Error> {
         tokio::task::block_in_place(|| match self {
@@ -73,7 +78,7 @@ fn read_stdin_line(line: &mut usize) -> Result<Option<String>, Error> {
     }
     *line += 1;
     String::from_utf8(bytes).map(Some).map_err(|_| {
-        Error::Usage(format!(
+        Error::Input(format!(
             "line {line} of stdin is not valid UTF-8; send text encoded as UTF-8"
         ))
     })

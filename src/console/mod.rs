@@ -92,7 +92,7 @@ impl<'a> Console<'a> {
                     Flow::Quit => break,
                 }
             }
-            if !self.send(line).await? {
+            if !self.send(line, input.is_interactive()).await? {
                 outcome.failed_turns += 1;
             }
         }
@@ -122,14 +122,18 @@ impl<'a> Console<'a> {
                 &self.persona.language,
                 &self.persona.name,
             ));
-            lines.push(format!("{}: {}", self.persona.name, followup.shown_text()));
+            lines.push(format!(
+                "{}: {}",
+                self.persona.name,
+                printable(&followup.shown_text())
+            ));
         }
         lines.push(format!("{}: {}", self.persona.name, self.persona.greeting));
         say(&lines.join("\n"))
     }
 
     /// Sends one message; returns whether a reply came back.
-    async fn send(&mut self, text: &str) -> Result<bool, Error> {
+    async fn send(&mut self, text: &str, interactive: bool) -> Result<bool, Error> {
         if let Some(confirmation) = self
             .chat
             .control(&self.user, &self.persona, text)
@@ -146,9 +150,19 @@ impl<'a> Console<'a> {
                 let _ = write!(out, "{name}: ");
                 started = true;
             }
-            let _ = write!(out, "{delta}");
+            let _ = write!(out, "{}", printable(delta));
             let _ = out.flush();
         };
+        // On a terminal, Ctrl-C stops the reply (kept, marked interrupted)
+        // rather than the program; piped sessions keep the default.
+        let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = if interactive {
+            Box::pin(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+        } else {
+            Box::pin(std::future::pending())
+        };
+        let mut stop = stop;
         let result = self
             .chat
             .turn(
@@ -157,6 +171,7 @@ impl<'a> Console<'a> {
                 self.model.as_ref(),
                 text,
                 &mut on_delta,
+                stop.as_mut(),
             )
             .await;
         if started {
@@ -251,10 +266,31 @@ pub fn history_line(message: &Message, persona_name: &str) -> String {
     } else {
         ""
     };
+    let kind = if message.kind == crate::store::MessageKind::FollowUp {
+        " (follow-up)"
+    } else {
+        ""
+    };
     format!(
-        "[{}] {who}: {}{mark}",
+        "[{}] {who}{kind}: {}{mark}",
         message.at.format("%Y-%m-%d %H:%M"),
-        message.text
+        printable(&message.shown_text())
+    )
+}
+
+/// Text from a model or the store, safe to print: control characters
+/// (terminal escape sequences among them) are dropped, newlines and tabs kept.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text
+        .chars()
+        .all(|c| !c.is_control() || c == '\n' || c == '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(
+        text.chars()
+            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+            .collect(),
     )
 }
 

@@ -96,11 +96,8 @@ pub async fn write_followup(
             latency_ms,
         },
         None => FollowUpDraft {
-            message: fallback(persona, context.topics.first().map(String::as_str)),
-            disclaimers: disclaimers(persona),
-            model: "template".to_string(),
-            usage: None,
             latency_ms,
+            ..template_draft(persona, context)
         },
     })
 }
@@ -151,13 +148,36 @@ pub fn disclaimers(persona: &Persona) -> Vec<String> {
     lines
 }
 
-/// The persona's template follow-up, with the topic filled in.
+/// The `model` of a follow-up written from the persona's template.
+pub const TEMPLATE_MODEL: &str = "template";
+
+/// A follow-up from the persona's template, for when no model can write one.
+pub fn template_draft(persona: &Persona, context: &FollowUpContext) -> FollowUpDraft {
+    FollowUpDraft {
+        message: fallback(persona, context.topics.first().map(String::as_str)),
+        disclaimers: disclaimers(persona),
+        model: TEMPLATE_MODEL.to_string(),
+        usage: None,
+        latency_ms: 0,
+    }
+}
+
+/// The persona's template follow-up (`followups.fallback`, a tera template
+/// the creator wrote, with the topic as data), or a built-in one in the
+/// persona's language.
 pub fn fallback(persona: &Persona, topic: Option<&str>) -> String {
-    match (&persona.followups.fallback, topic) {
-        (Some(template), Some(topic)) => template
-            .replace("{{ topic }}", topic)
-            .replace("{{topic}}", topic),
-        _ => template_followup(&persona.language, &persona.name, topic),
+    let Some(template) = &persona.followups.fallback else {
+        return template_followup(&persona.language, &persona.name, topic);
+    };
+    let topic = topic.map_or_else(
+        || crate::locale::earlier_chat(&persona.language).to_string(),
+        str::to_string,
+    );
+    let mut context = tera::Context::new();
+    context.insert("topic", &topic);
+    match tera::Tera::one_off(template, &context, false) {
+        Ok(text) if !text.trim().is_empty() => text.trim().to_string(),
+        _ => template_followup(&persona.language, &persona.name, Some(&topic)),
     }
 }
 

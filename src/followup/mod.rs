@@ -34,6 +34,42 @@ use crate::prompt::Prompts;
 use crate::store::{Conversation, MessageKind, Role, Store, UsageRecord};
 use generate::ExcerptLine;
 
+/// Each persona's model, built once per run; `None` when it cannot be
+/// built (its follow-ups then use the persona's template).
+struct Models<'a> {
+    /// Builds a persona's model.
+    model_for: &'a ModelFor<'a>,
+    /// Models built so far.
+    built: BTreeMap<String, Option<Arc<dyn ChatModel>>>,
+}
+
+impl<'a> Models<'a> {
+    fn new(model_for: &'a ModelFor<'a>) -> Self {
+        Self {
+            model_for,
+            built: BTreeMap::new(),
+        }
+    }
+
+    fn prepare(&mut self, personas: &Personas, id: &str) {
+        if self.built.contains_key(id) {
+            return;
+        }
+        let model = personas.get(id).ok().and_then(|persona| match (self.model_for)(&persona) {
+            Ok(model) => Some(model),
+            Err(error) => {
+                tracing::warn!(persona = %id, %error, "no model for follow-ups; using the template");
+                None
+            }
+        });
+        self.built.insert(id.to_string(), model);
+    }
+
+    fn get(&self, id: &str) -> Option<&Arc<dyn ChatModel>> {
+        self.built.get(id).and_then(Option::as_ref)
+    }
+}
+
 /// Messages of the earlier conversation quoted in the follow-up prompt.
 const EXCERPT_MESSAGES: usize = 6;
 
@@ -122,7 +158,7 @@ impl FollowUps<'_> {
     /// Explains, rule by rule, whether `user` would get a follow-up from `persona` now.
     pub fn explain(&self, user: &str, persona: &Persona) -> Result<Eligibility, Error> {
         let conversation = self.store.conversation(user, &persona.id)?.ok_or_else(|| {
-            Error::Usage(format!(
+            Error::NotFound(format!(
                 "{user} has no conversation with {} ({}) yet",
                 persona.name, persona.id
             ))
@@ -164,7 +200,9 @@ impl FollowUps<'_> {
 
     /// Writes and delivers every due follow-up, resuming intents an earlier
     /// run left; `model_for` gives each persona's model and `progress` hears
-    /// (done, total) as follow-ups complete.
+    /// (done, total) as follow-ups complete. Conversations are claimed in
+    /// small chunks, so a kill leaves few intents, and a failure of one
+    /// persona's model or template never stops the others.
     pub async fn run(
         &self,
         options: RunOptions,
@@ -173,40 +211,55 @@ impl FollowUps<'_> {
     ) -> Result<Vec<SentFollowUp>, Error> {
         let now = self.clock.now();
         let limit = options.limit.unwrap_or(usize::MAX);
-        let mut work: Vec<Conversation> = if options.dry_run {
+        let resumed: Vec<Conversation> = if options.dry_run {
             Vec::new()
         } else {
             self.store.pending_intents()?
         };
-        work.truncate(limit);
-        for entry in self.store.due_entries(now)? {
-            if work.len() >= limit {
-                break;
-            }
-            if let Some(conversation) = self.claim(entry.conversation, now, options.dry_run)? {
-                work.push(conversation);
-            }
-        }
-        let mut models: BTreeMap<String, Arc<dyn ChatModel>> = BTreeMap::new();
-        for conversation in &work {
-            if !models.contains_key(&conversation.persona)
-                && let Ok(persona) = self.personas.get(&conversation.persona)
-            {
-                models.insert(persona.id.clone(), model_for(&persona)?);
-            }
-        }
-        let total = work.len();
+        let due: Vec<Conversation> = self
+            .store
+            .due_entries(now)?
+            .into_iter()
+            .map(|e| e.conversation)
+            .collect();
+        let total = (resumed.len() + due.len()).min(limit);
         progress(0, total);
         let concurrency = self.policy.concurrency.max(1);
-        let mut results = futures::stream::iter(work)
-            .map(|conversation| self.send(conversation, &models, now, options.dry_run))
-            .buffer_unordered(concurrency);
-        let mut sent = Vec::with_capacity(total);
-        while let Some(result) = results.next().await {
-            if let Some(followup) = result? {
-                sent.push(followup);
+        let mut models = Models::new(model_for);
+        let mut sent = Vec::new();
+        let mut attempted = 0;
+        let mut resumed = resumed.into_iter();
+        let mut due = due.into_iter();
+        while attempted < limit {
+            let mut chunk = Vec::new();
+            while chunk.len() < concurrency * 2 && attempted + chunk.len() < limit {
+                let next = match resumed.next() {
+                    Some(conversation) => Some(conversation),
+                    None => match due.next() {
+                        Some(conversation) => self.claim(conversation, now, options.dry_run)?,
+                        None => break,
+                    },
+                };
+                if let Some(conversation) = next {
+                    chunk.push(conversation);
+                }
             }
-            progress(sent.len(), total);
+            if chunk.is_empty() && resumed.len() == 0 && due.len() == 0 {
+                break;
+            }
+            attempted += chunk.len();
+            for conversation in &chunk {
+                models.prepare(self.personas, &conversation.persona);
+            }
+            let mut results = futures::stream::iter(chunk)
+                .map(|conversation| self.send(conversation, &models, now, options.dry_run))
+                .buffer_unordered(concurrency);
+            while let Some(result) = results.next().await {
+                if let Some(followup) = result? {
+                    sent.push(followup);
+                }
+                progress(sent.len(), total);
+            }
         }
         Ok(sent)
     }
@@ -243,32 +296,26 @@ impl FollowUps<'_> {
         Ok(claimed)
     }
 
-    /// Writes one follow-up and, unless dry-running, delivers it.
+    /// Writes one follow-up and, unless dry-running, delivers it, if every
+    /// rule still holds at delivery (a resumed intent may have gone stale:
+    /// the user said STOP, wrote again, or the window closed).
     async fn send(
         &self,
         conversation: Conversation,
-        models: &BTreeMap<String, Arc<dyn ChatModel>>,
+        models: &Models<'_>,
         now: DateTime<Utc>,
         dry_run: bool,
     ) -> Result<Option<SentFollowUp>, Error> {
-        let (Ok(persona), Some(model)) = (
-            self.personas.get(&conversation.persona),
-            models.get(&conversation.persona),
-        ) else {
+        let (user, persona_id) = (conversation.user.clone(), conversation.persona.clone());
+        let Ok(persona) = self.personas.get(&persona_id) else {
+            self.store.cancel_intent(&user, &persona_id, &|_| None)?;
             return Ok(None);
         };
-        let context = self.context(&persona, &conversation, now)?;
-        let draft = generate::write_followup(
-            self.prompts,
-            &persona,
-            model.as_ref(),
-            &context,
-            now,
-            self.policy.max_chars,
-        )
-        .await?;
+        let draft = self
+            .draft(&persona, &conversation, models.get(&persona_id), now)
+            .await?;
         let sent = SentFollowUp {
-            user: conversation.user.clone(),
+            user: user.clone(),
             persona: persona.id.clone(),
             message: draft.message.clone(),
             disclaimers: draft.disclaimers.clone(),
@@ -277,27 +324,73 @@ impl FollowUps<'_> {
         if dry_run {
             return Ok(Some(sent));
         }
-        if draft.model != "template" {
-            let usage = draft.usage.unwrap_or_default();
-            self.store.record_usage(&UsageRecord {
-                at: now,
-                persona: persona.id.clone(),
-                model: draft.model.clone(),
-                kind: MessageKind::FollowUp,
-                prompt_tokens: u64::from(usage.prompt_tokens),
-                completion_tokens: u64::from(usage.completion_tokens),
-                latency_ms: draft.latency_ms,
-            })?;
-        }
+        let tz = self.timezone(&user)?;
+        let policy = self.policy.for_persona(&persona);
+        let still_valid = |c: &Conversation| {
+            let mut unclaimed = c.clone();
+            unclaimed.pending_followup = None;
+            policy.evaluate(&unclaimed, tz, now).eligible
+        };
+        let schedule = |c: &Conversation| policy.due_window(c);
+        self.record_usage(&persona, &draft, now)?;
         let delivered = self.store.deliver_followup(
-            &conversation.user,
+            &user,
             &persona.id,
             &draft.into_message(now),
+            &still_valid,
+            &schedule,
         )?;
         if delivered {
             tracing::info!(user = %sent.user, persona = %sent.persona, model = %sent.model, "follow-up delivered");
+        } else {
+            tracing::info!(user = %sent.user, persona = %sent.persona, "follow-up cancelled: no longer due");
         }
         Ok(delivered.then_some(sent))
+    }
+
+    /// The follow-up text: from the model when there is one and the prompt
+    /// renders, else the persona's template.
+    async fn draft(
+        &self,
+        persona: &Arc<Persona>,
+        conversation: &Conversation,
+        model: Option<&Arc<dyn ChatModel>>,
+        now: DateTime<Utc>,
+    ) -> Result<FollowUpDraft, Error> {
+        let context = self.context(persona, conversation, now)?;
+        let written = match model {
+            Some(model) => {
+                generate::write_followup(self.prompts, persona, model.as_ref(), &context, now, self.policy.max_chars)
+                    .await
+                    .map_err(|e| tracing::warn!(persona = %persona.id, error = %e, "follow-up prompt failed; using the template"))
+                    .ok()
+            }
+            None => None,
+        };
+        Ok(written.unwrap_or_else(|| generate::template_draft(persona, &context)))
+    }
+
+    /// Records a model-written follow-up's tokens and latency.
+    fn record_usage(
+        &self,
+        persona: &Persona,
+        draft: &FollowUpDraft,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        if draft.model == generate::TEMPLATE_MODEL {
+            return Ok(());
+        }
+        let usage = draft.usage.unwrap_or_default();
+        self.store.record_usage(&UsageRecord {
+            at: now,
+            persona: persona.id.clone(),
+            model: draft.model.clone(),
+            kind: MessageKind::FollowUp,
+            prompt_tokens: u64::from(usage.prompt_tokens),
+            completion_tokens: u64::from(usage.completion_tokens),
+            latency_ms: draft.latency_ms,
+        })?;
+        Ok(())
     }
 
     /// What the follow-up draws on: hook topics, the end of the conversation

@@ -107,13 +107,17 @@ impl Store {
     }
 
     /// Delivers a follow-up for a recorded intent: appends `message` and
-    /// clears the intent in one transaction. Returns `false` (and stores
-    /// nothing) if there is no intent, e.g. it was already delivered.
+    /// clears the intent in one transaction, if `still_valid` holds for the
+    /// stored conversation; otherwise cancels the intent (rescheduling with
+    /// `schedule`). Returns whether the follow-up was delivered; nothing is
+    /// stored when there is no intent (e.g. it was already delivered).
     pub fn deliver_followup(
         &self,
         user: &str,
         persona: &str,
         message: &Message,
+        still_valid: &(dyn Fn(&Conversation) -> bool + Sync),
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
     ) -> Result<bool, StoreError> {
         debug_assert_eq!(message.kind, MessageKind::FollowUp);
         let conv_key = keys::conversation(user, persona);
@@ -124,32 +128,51 @@ impl Store {
             &self.pending,
             &self.due,
         );
-        let delivered = trees
+        let (delivered, changed) = trees
             .transaction(|(conversations, messages, pending, due)| {
                 let Some(bytes) = conversations.get(&conv_key)? else {
-                    return Ok(false);
+                    pending.remove(conv_key.as_slice())?;
+                    return Ok((false, true));
                 };
                 let mut conversation: Conversation =
                     decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
                 if conversation.pending_followup.is_none() {
-                    return Ok(false);
+                    return Ok((false, false));
                 }
-                let seq = conversation.record(message);
-                messages.insert(
-                    &keys::message(conversation.id, seq),
-                    message_bytes.as_slice(),
-                )?;
+                let valid = still_valid(&conversation);
+                if valid {
+                    let seq = conversation.record(message);
+                    messages.insert(
+                        &keys::message(conversation.id, seq),
+                        message_bytes.as_slice(),
+                    )?;
+                }
                 conversation.pending_followup = None;
                 pending.remove(conv_key.as_slice())?;
-                reschedule(due, &mut conversation, None, &conv_key)?;
+                let window = if valid { None } else { schedule(&conversation) };
+                reschedule(due, &mut conversation, window, &conv_key)?;
                 conversations.insert(conv_key.as_slice(), encode(&conversation))?;
-                Ok(true)
+                Ok((valid, true))
             })
             .map_err(|e| self.tx_error(e))?;
-        if delivered {
+        if changed {
             self.flush()?;
         }
         Ok(delivered)
+    }
+
+    /// Drops a recorded intent without delivering (its persona is gone).
+    pub fn cancel_intent(
+        &self,
+        user: &str,
+        persona: &str,
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<(), StoreError> {
+        self.update_conversation(user, persona, &|c| c.pending_followup = None, schedule)?;
+        self.pending
+            .remove(keys::conversation(user, persona))
+            .map_err(|e| self.error(e))?;
+        self.flush()
     }
 
     /// Changes a conversation in place (opt-out, seen flag, due window),
@@ -161,14 +184,57 @@ impl Store {
         change: &(dyn Fn(&mut Conversation) + Sync),
         schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
     ) -> Result<Option<Conversation>, StoreError> {
+        self.change_conversation(user, persona, None, change, schedule)
+    }
+
+    /// Like [`Store::update_conversation`], but creates the user and an
+    /// empty conversation (started by the user, at `now`) if needed, so a
+    /// preference such as STOP sticks even before the first chat message.
+    pub fn upsert_conversation(
+        &self,
+        user: &str,
+        persona: &str,
+        now: DateTime<Utc>,
+        change: &(dyn Fn(&mut Conversation) + Sync),
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<Conversation, StoreError> {
+        let updated = self.change_conversation(user, persona, Some(now), change, schedule)?;
+        updated.ok_or_else(|| self.corrupt("a conversation created in this transaction is missing"))
+    }
+
+    fn change_conversation(
+        &self,
+        user: &str,
+        persona: &str,
+        create_at: Option<DateTime<Utc>>,
+        change: &(dyn Fn(&mut Conversation) + Sync),
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<Option<Conversation>, StoreError> {
         let conv_key = keys::conversation(user, persona);
-        let updated = (&self.conversations, &self.due)
-            .transaction(|(conversations, due)| {
-                let Some(bytes) = conversations.get(&conv_key)? else {
-                    return Ok(None);
-                };
+        let new_user = create_at.map(|at| {
+            encode(&User {
+                id: user.to_string(),
+                created_at: at,
+                timezone: None,
+            })
+        });
+        let updated = (&self.conversations, &self.due, &self.users)
+            .transaction(|(conversations, due, users)| {
                 let mut conversation: Conversation =
-                    decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+                    match (conversations.get(&conv_key)?, create_at) {
+                        (Some(bytes), _) => {
+                            decode(&bytes).map_err(ConflictableTransactionError::Abort)?
+                        }
+                        (None, Some(at)) => {
+                            if let Some(record) = &new_user
+                                && users.get(user.as_bytes())?.is_none()
+                            {
+                                users.insert(user.as_bytes(), record.as_slice())?;
+                            }
+                            Conversation::empty(conversations.generate_id()?, user, persona, at)
+                        }
+                        (None, None) => return Ok(None),
+                    };
                 change(&mut conversation);
                 let window = schedule(&conversation);
                 reschedule(due, &mut conversation, window, &conv_key)?;

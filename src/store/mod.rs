@@ -311,6 +311,19 @@ impl Store {
             .transpose()
     }
 
+    /// Message number `seq` of a conversation.
+    pub fn message(
+        &self,
+        conversation: &Conversation,
+        seq: u64,
+    ) -> Result<Option<Message>, StoreError> {
+        self.messages
+            .get(keys::message(conversation.id, seq))
+            .map_err(|e| self.error(e))?
+            .map(|bytes| decode(&bytes).map_err(|d| self.corrupt(&d)))
+            .transpose()
+    }
+
     /// Every message of a conversation, oldest first.
     pub fn messages(&self, conversation: &Conversation) -> Result<Vec<Message>, StoreError> {
         self.messages

@@ -123,6 +123,9 @@ pub struct Conversation {
     /// A delivered follow-up the user has not seen in the console yet.
     #[serde(default)]
     pub followup_unseen: bool,
+    /// The sequence number of the last follow-up, to show it wherever it is.
+    #[serde(default)]
+    pub last_followup_seq: Option<u64>,
     /// A follow-up intent is recorded and not yet delivered (since this instant).
     #[serde(default)]
     pub pending_followup: Option<DateTime<Utc>>,
@@ -210,9 +213,16 @@ impl Conversation {
             followups_sent: 0,
             last_followup_at: None,
             followup_unseen: false,
+            last_followup_seq: None,
             pending_followup: None,
             due: None,
         }
+    }
+
+    /// A conversation with no messages yet, opened by the user at `at`
+    /// (e.g. by saying STOP before anything else).
+    pub(crate) fn empty(id: u64, user: &str, persona: &str, at: DateTime<Utc>) -> Self {
+        Self::new(id, user, persona, &Message::from_user(String::new(), at))
     }
 
     /// Updates the counters for a message being appended; returns its sequence number.
@@ -237,6 +247,7 @@ impl Conversation {
                     self.followups_sent += 1;
                     self.last_followup_at = Some(message.at);
                     self.followup_unseen = true;
+                    self.last_followup_seq = Some(seq);
                 }
             }
         }
