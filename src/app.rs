@@ -71,7 +71,7 @@ impl App {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
-        personas.check_each(|p| config.followups.loosened_by(p))?;
+        personas.check_each(|p| config.persona_problems(p))?;
         Ok(Self {
             personas,
             prompts: Arc::new(prompts),

@@ -172,6 +172,38 @@ pub const CONFIG_FIELDS: &[Field] = &[
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
 ];
 
+impl Config {
+    /// What a persona asks that this deployment cannot give, as (table, key,
+    /// message): a looser follow-up policy, or a backend that is not configured.
+    pub fn persona_problems(
+        &self,
+        persona: &crate::persona::Persona,
+    ) -> Vec<(&'static str, &'static str, String)> {
+        let mut problems: Vec<_> = self
+            .followups
+            .loosened_by(persona)
+            .into_iter()
+            .map(|(key, message)| ("followups", key, message))
+            .collect();
+        if let Some(name) = &persona.model.backend
+            && name != "offline"
+            && !self.models.contains_key(name)
+        {
+            let mut known: Vec<_> = self.models.keys().cloned().collect();
+            known.push("offline".to_string());
+            problems.push((
+                "model",
+                "backend",
+                format!(
+                    "\"model.backend\" is \"{name}\", which the deployment config does not define; configured: {}",
+                    known.join(", ")
+                ),
+            ));
+        }
+        problems
+    }
+}
+
 /// Where `models.NAME.fallback` sits in the config text.
 fn fallback_offset(text: &str, name: &str) -> Option<usize> {
     let doc = toml_edit::ImDocument::parse(text).ok()?;

@@ -1,15 +1,16 @@
 //! Synthetic but realistic conversations, for demos and benchmarks
 //! (`troupe dev populate`).
 //!
-//! Users talk to every persona about topics that fit it, at times spread
-//! around the clock's now. About `due_percent` of the conversations are due
+//! Users, in time zones around the world, talk to every persona about
+//! topics that fit it, at times spread around the clock's now. About `due_percent` of the conversations are due
 //! for a follow-up now; the others are not, for the reasons real ones are
 //! not: too few messages, a user who wrote recently, an unanswered follow-up,
 //! a conversation that went cold weeks ago, or a user who said STOP.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
+use chrono_tz::Tz;
 
-use crate::followup::policy::FollowUpPolicy;
+use crate::followup::policy::{FollowUpPolicy, in_quiet_hours};
 use crate::followup::topics;
 use crate::persona::{Persona, Personas};
 use crate::store::{
@@ -70,6 +71,34 @@ impl Rng {
     }
 }
 
+/// Time zones synthetic users live in.
+const ZONES: &[&str] = &[
+    "UTC",
+    "Europe/Paris",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "America/Sao_Paulo",
+    "Africa/Lagos",
+    "Asia/Kolkata",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+];
+
+fn pick_shape(rng: &mut Rng, due_percent: f64) -> Shape {
+    if rng.chance(due_percent) {
+        Shape::Due
+    } else {
+        *rng.pick(&[
+            Shape::TooFewMessages,
+            Shape::RecentlyActive,
+            Shape::Unanswered,
+            Shape::Cold,
+            Shape::OptedOut,
+        ])
+    }
+}
+
 /// Why a generated conversation is not due.
 #[derive(Clone, Copy)]
 enum Shape {
@@ -97,28 +126,50 @@ pub fn populate(
     let mut rng = Rng(options.seed);
     let mut report = PopulateReport::default();
     let mut batch = Vec::with_capacity(BATCH);
-    for i in 0..options.conversations {
-        let persona = &list[i % list.len()];
-        let shape = if rng.chance(options.due_percent) {
-            Shape::Due
+    // New users are numbered after the existing ones, so populating twice adds.
+    let first_user = store.user_count()?;
+    let zones: Vec<Tz> = ZONES.iter().filter_map(|z| z.parse().ok()).collect();
+    let awake: Vec<Tz> = zones
+        .iter()
+        .copied()
+        .filter(|tz| {
+            !in_quiet_hours(
+                now.with_timezone(tz).hour(),
+                (policy.quiet_hours_start, policy.quiet_hours_end),
+            )
+        })
+        .collect();
+    let mut made = 0;
+    let mut n = 0;
+    while made < options.conversations {
+        let group = list.len().min(options.conversations - made);
+        let shapes: Vec<Shape> = (0..group)
+            .map(|_| pick_shape(&mut rng, options.due_percent))
+            .collect();
+        let any_due = shapes.iter().any(|s| matches!(s, Shape::Due));
+        let pool = if any_due && !awake.is_empty() {
+            &awake
         } else {
-            *rng.pick(&[
-                Shape::TooFewMessages,
-                Shape::RecentlyActive,
-                Shape::Unanswered,
-                Shape::Cold,
-                Shape::OptedOut,
-            ])
+            &zones
         };
-        let user = format!("user{:07}", i / list.len());
-        let item = conversation(&mut rng, &user, persona, shape, now, options.with_messages);
-        report.conversations += 1;
-        report.due += usize::from(matches!(shape, Shape::Due));
-        report.messages += item.messages.len();
-        batch.push(item);
-        if batch.len() == BATCH {
+        let timezone = pool
+            .get(rng.below(pool.len() as u64) as usize)
+            .map(|tz| tz.name().to_string());
+        let user = format!("user{:07}", first_user + n);
+        for (persona, shape) in list.iter().zip(shapes) {
+            let mut item =
+                conversation(&mut rng, &user, persona, shape, now, options.with_messages);
+            item.user.timezone = timezone.clone();
+            report.conversations += 1;
+            report.due += usize::from(matches!(shape, Shape::Due));
+            report.messages += item.messages.len();
+            batch.push(item);
+        }
+        made += group;
+        n += 1;
+        if batch.len() >= BATCH {
             load(store, personas, policy, now, std::mem::take(&mut batch))?;
-            progress(i + 1, options.conversations);
+            progress(made, options.conversations);
         }
     }
     load(store, personas, policy, now, batch)?;

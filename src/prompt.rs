@@ -24,6 +24,9 @@ pub const SYSTEM_TEMPLATE: &str = "system.tera";
 pub struct Prompts {
     /// The tera environment holding every template by file name.
     tera: Tera,
+    /// Each template's file as users know it (`prompts/system.tera` or the
+    /// override's path), for error messages.
+    files: std::collections::BTreeMap<String, String>,
 }
 
 /// A template that could not be loaded or rendered.
@@ -89,6 +92,7 @@ impl Prompts {
     fn with_overrides(overrides: &[(String, String, String)]) -> Result<Self, PromptError> {
         let mut tera = Tera::new();
         tera.autoescape_on(Vec::<&str>::new());
+        let mut files = std::collections::BTreeMap::new();
         for (name, text) in crate::builtin::PROMPTS {
             if overrides.iter().any(|(o, _, _)| o == name) {
                 continue;
@@ -96,20 +100,23 @@ impl Prompts {
             let shown = format!("prompts/{name}");
             tera.add_raw_template(name, text)
                 .map_err(|e| template_error(&shown, e))?;
+            files.insert(name.to_string(), shown);
         }
         for (name, shown, text) in overrides {
             tera.add_raw_template(name, text)
                 .map_err(|e| template_error(shown, e))?;
+            files.insert(name.clone(), shown.clone());
         }
-        Ok(Self { tera })
+        Ok(Self { tera, files })
     }
 
     /// Renders a template with any serializable context.
     pub fn render<T: Serialize>(&self, template: &str, data: &T) -> Result<String, PromptError> {
-        let context = Context::from_serialize(data).map_err(|e| template_error(template, e))?;
+        let file = self.files.get(template).map_or(template, String::as_str);
+        let context = Context::from_serialize(data).map_err(|e| template_error(file, e))?;
         self.tera
             .render(template, &context)
-            .map_err(|e| template_error(template, e))
+            .map_err(|e| template_error(file, e))
     }
 
     /// The system prompt for `persona` at `now`.

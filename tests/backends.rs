@@ -310,3 +310,21 @@ fn usage_sums_tokens_and_calls_per_persona_and_model() {
     let bad = troupe.run(&["usage", "--since", "last week"]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
 }
+
+#[test]
+fn a_missing_key_is_named_as_missing() {
+    let server = TestServer::start(vec![Reply::Status(
+        401,
+        r#"{"error":{"message":"no key"}}"#,
+    )]);
+    let mut troupe = Troupe::new();
+    troupe.env("OPENAI_BASE_URL", &server.base_url);
+    let run = troupe.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("OPENAI_API_KEY is not set; set OPENAI_API_KEY to your API key"),
+        "{}",
+        run.stderr
+    );
+}

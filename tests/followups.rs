@@ -698,3 +698,73 @@ fn watch_sends_on_each_tick_and_stops_cleanly_on_sigterm() {
         .count();
     assert_eq!(followups, 1);
 }
+
+#[test]
+fn an_intent_left_by_a_killed_run_is_dropped_if_the_user_said_stop_meanwhile() {
+    let troupe = Troupe::new();
+    five_messages(&troupe);
+    {
+        let store = troupe::store::Store::open(&troupe.data_dir()).expect("open the store");
+        let at = chrono::DateTime::parse_from_rfc3339("2026-11-03T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let recorded = store
+            .record_intent("tester", "chef", at, &|_| true)
+            .expect("record");
+        assert!(recorded.is_some(), "the intent a killed run leaves behind");
+    }
+    say(&troupe, "2026-11-03T12:05:00Z", "chef", "STOP");
+    assert!(run_followups(&troupe, "2026-11-03T12:10:00Z").is_empty());
+    let store = troupe::store::Store::open(&troupe.data_dir()).expect("open the store");
+    assert!(
+        store.pending_intents().expect("intents").is_empty(),
+        "the stale intent is gone"
+    );
+    drop(store);
+    assert!(
+        troupe
+            .history("chef")
+            .iter()
+            .all(|m| m["kind"] != "follow-up")
+    );
+}
+
+#[test]
+fn stop_before_the_first_message_sticks() {
+    let troupe = Troupe::new();
+    say(&troupe, "2026-11-02T09:00:00Z", "chef", "stop");
+    five_messages(&troupe);
+    assert!(due(&troupe, "2026-11-03T12:00:00Z").is_empty());
+    assert_eq!(
+        rule(&troupe, "2026-11-03T12:00:00Z", "chef", "not_opted_out")["pass"],
+        false
+    );
+}
+
+#[test]
+fn personas_check_applies_the_deployment_policy_and_backends() {
+    let troupe = Troupe::new();
+    let dir = troupe.root.path().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("baker.toml"),
+        format!("{baker}\n[model]\nbackend = \"gpu\"\n\n[followups]\nmin_user_messages = 2\n"),
+    )
+    .unwrap();
+    let run = troupe.run(&["personas", "check", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("baker.toml:9:1: \"model.backend\" is \"gpu\""),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(
+            "baker.toml:12:1: \"followups.min_user_messages\" is 2, fewer than the deployment's 5"
+        ),
+        "{}",
+        run.stderr
+    );
+}

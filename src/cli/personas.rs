@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::print_json;
 use crate::app::{App, Settings};
+use crate::config::Config;
 use crate::error::Error;
 use crate::persona::{Persona, Personas};
 
@@ -130,10 +131,26 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
             let local = PathBuf::from("personas");
             local.is_dir().then_some(local)
         });
-    let result = match &dir {
+    let loaded = match &dir {
         Some(dir) => Personas::load_dir(dir),
         None => Personas::builtin(),
     };
+    let config = match settings
+        .config_path
+        .as_deref()
+        .map(Config::load)
+        .transpose()
+    {
+        Ok(config) => config.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let result = loaded.and_then(|personas| {
+        personas.check_each(|p| config.persona_problems(p))?;
+        Ok(personas)
+    });
     match result {
         Ok(personas) => {
             println!(

@@ -192,7 +192,7 @@ pub trait ChatModel: Send + Sync {
 pub enum ModelError {
     /// No connection could be made.
     #[error(
-        "the model server at {url} could not be reached ({detail}); check that it is running, or set OPENAI_BASE_URL"
+        "the model server at {url} could not be reached ({detail}); check that it is running and that the backend's base URL is right"
     )]
     Unreachable {
         /// The server.
@@ -211,9 +211,7 @@ pub enum ModelError {
         detail: String,
     },
     /// The credentials were refused (401/403).
-    #[error(
-        "the API key in {key_env} was refused by {url} (HTTP {status}); set {key_env} to a valid key"
-    )]
+    #[error("{}", unauthorized(.url, .key_env, *.status))]
     Unauthorized {
         /// The server.
         url: String,
@@ -282,6 +280,19 @@ pub enum ModelError {
         /// The server.
         url: String,
     },
+}
+
+/// The message for a refused key, which differs when the key is not set at all.
+fn unauthorized(url: &str, key_env: &str, status: u16) -> String {
+    if std::env::var(key_env).map_or(true, |k| k.trim().is_empty()) {
+        format!(
+            "{url} refused the request (HTTP {status}) and {key_env} is not set; set {key_env} to your API key"
+        )
+    } else {
+        format!(
+            "the API key in {key_env} was refused by {url} (HTTP {status}); set {key_env} to a valid key"
+        )
+    }
 }
 
 impl ModelError {

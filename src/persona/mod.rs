@@ -154,24 +154,26 @@ impl Personas {
     }
 
     /// Runs a deployment-level check on every persona; `problems` returns
-    /// (key under `[followups]`, message) pairs, reported at that key.
+    /// (table, key, message) triples, each reported at that key.
     pub fn check_each(
         &self,
-        problems: impl Fn(&Persona) -> Vec<(&'static str, String)>,
+        problems: impl Fn(&Persona) -> Vec<(&'static str, &'static str, String)>,
     ) -> Result<(), PersonaError> {
         let mut diagnostics = Vec::new();
         for (id, persona) in &self.by_id {
             let Some((path, text)) = self.files.get(id) else {
                 continue;
             };
-            for (key, message) in problems(persona) {
-                let offset = followup_key_offset(text, key).unwrap_or(0);
+            for (table, key, message) in problems(persona) {
+                let offset = key_offset(text, table, key).unwrap_or(0);
                 diagnostics.push(Diagnostic::at(path, text, offset, message));
             }
         }
         if diagnostics.is_empty() {
             Ok(())
         } else {
+            diagnostics
+                .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
             Err(PersonaError::Invalid(diagnostics))
         }
     }
@@ -213,10 +215,10 @@ impl Personas {
     }
 }
 
-/// Where `key` of the `[followups]` table sits in a persona file.
-fn followup_key_offset(text: &str, key: &str) -> Option<usize> {
+/// Where `key` of `[table]` sits in a persona file.
+fn key_offset(text: &str, table: &str, key: &str) -> Option<usize> {
     let doc = toml_edit::ImDocument::parse(text).ok()?;
-    let table = doc.as_table().get("followups")?.as_table_like()?;
+    let table = doc.as_table().get(table)?.as_table_like()?;
     let (key, _) = table.get_key_value(key)?;
     key.span().map(|s| s.start)
 }

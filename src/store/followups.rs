@@ -266,6 +266,11 @@ impl Store {
         Ok(record)
     }
 
+    /// How many users the store holds.
+    pub fn user_count(&self) -> Result<usize, StoreError> {
+        Ok(self.users.len())
+    }
+
     /// Every conversation, in key order (user, then persona).
     pub fn conversations(&self) -> impl Iterator<Item = Result<Conversation, StoreError>> + '_ {
         self.conversations.iter().values().map(|v| {
