@@ -72,6 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         personas: &personas,
         prompts: &prompts,
         policy: &policy,
+        safety: &troupe::safety::SafetyConfig::default(),
         clock: Clock::fixed(now),
     };
     let (due_time, due) = time(|| followups.due().map(|d| d.len()));

@@ -96,6 +96,7 @@ impl App {
             self.clock,
             self.config.chat.clone(),
             self.config.followups.clone(),
+            self.config.safety.clone(),
         )
     }
 
@@ -132,6 +133,7 @@ impl App {
             personas: &self.personas,
             prompts: &self.prompts,
             policy: &self.config.followups,
+            safety: &self.config.safety,
             clock: self.clock,
         }
     }

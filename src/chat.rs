@@ -22,6 +22,7 @@ use crate::model::{
 };
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
+use crate::safety::{self, SafetyConfig, SafetyEvent};
 use crate::store::{
     AppendEffects, Conversation, Message, MessageKind, Role, Store, StoreError, UsageRecord,
 };
@@ -39,7 +40,12 @@ pub struct ChatService {
     limits: ChatConfig,
     /// The follow-up policy, to keep each conversation's due window current.
     policy: FollowUpPolicy,
+    /// Disclaimer texts and the crisis protocol.
+    safety: SafetyConfig,
 }
+
+/// The `model` of Troupe's own safety replies.
+pub const SAFETY_MODEL: &str = "troupe-safety";
 
 /// The persona's finished reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +56,8 @@ pub struct Reply {
     pub model: String,
     /// Tokens used, when the backend reported them.
     pub usage: Option<Usage>,
+    /// Disclaimers for the sensitive subjects the turn touched, shown after the reply.
+    pub disclaimers: Vec<String>,
 }
 
 /// Resolves when the user asks to stop a reply in progress (Ctrl-C in the
@@ -86,6 +94,7 @@ impl ChatService {
         clock: Clock,
         limits: ChatConfig,
         policy: FollowUpPolicy,
+        safety: SafetyConfig,
     ) -> Self {
         Self {
             store,
@@ -93,7 +102,85 @@ impl ChatService {
             clock,
             limits,
             policy,
+            safety,
         }
+    }
+
+    /// Refuses a minor an adults-only persona.
+    pub fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
+        let minor = self.store.user(user)?.is_some_and(|u| u.minor);
+        if minor && persona.adults_only {
+            return Err(TurnError::Input(format!(
+                "{} is for adults only; choose another persona (see /personas)",
+                persona.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the user is marked as a minor.
+    pub fn is_minor(&self, user: &str) -> Result<bool, TurnError> {
+        Ok(self.store.user(user)?.is_some_and(|u| u.minor))
+    }
+
+    /// The crisis protocol: a message expressing suicidal ideation or
+    /// self-harm is kept but not sent to the persona's model; the user gets a
+    /// caring reply with helplines, the event is logged without any text or
+    /// identity, and proactive messages are put on hold.
+    fn crisis_reply(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<Option<Reply>, TurnError> {
+        let cleaned =
+            clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
+        if !safety::assess(&cleaned).crisis {
+            return Ok(None);
+        }
+        self.accept(user, persona, &cleaned)?;
+        let now = self.clock.now();
+        let reply = self.safety.crisis_message(persona);
+        let message = Message {
+            role: Role::Assistant,
+            kind: MessageKind::Safety,
+            text: reply.clone(),
+            at: now,
+            model: Some(SAFETY_MODEL.to_string()),
+            interrupted: false,
+            disclaimers: Vec::new(),
+        };
+        let policy = self.policy.for_persona(persona);
+        self.store.record_safety_event(&SafetyEvent {
+            at: now,
+            kind: "crisis_referral".to_string(),
+            language: persona.language.clone(),
+        })?;
+        let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
+        self.store.update_conversation(
+            user,
+            &persona.id,
+            &|c| c.hold_until = Some(hold),
+            &|c| policy.due_window(c),
+        )?;
+        let effects = AppendEffects {
+            schedule: &|c| policy.due_window(c),
+            topics: None,
+        };
+        self.store.append(user, &persona.id, &message, &effects)?;
+        Ok(Some(Reply {
+            text: reply,
+            model: SAFETY_MODEL.to_string(),
+            usage: None,
+            disclaimers: Vec::new(),
+        }))
+    }
+
+    /// The disclaimers for what the user asked and what the persona answered.
+    fn disclaimers_for(&self, persona: &Persona, asked: &str, answered: &str) -> Vec<String> {
+        let mut subjects = safety::assess(asked).subjects;
+        subjects.extend(safety::assess(answered).subjects);
+        self.safety.subject_disclaimers(persona, &subjects)
     }
 
     /// The store this service writes to.
@@ -191,6 +278,7 @@ impl ChatService {
             text,
             model: "troupe".to_string(),
             usage: None,
+            disclaimers: Vec::new(),
         }))
     }
 
@@ -225,7 +313,12 @@ impl ChatService {
         on_delta: &mut (dyn FnMut(&str) + Send),
         stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
+        self.check_access(user, persona)?;
         if let Some(reply) = self.control_reply(user, persona, text)? {
+            on_delta(&reply.text);
+            return Ok(reply);
+        }
+        if let Some(reply) = self.crisis_reply(user, persona, text)? {
             on_delta(&reply.text);
             return Ok(reply);
         }
@@ -242,7 +335,11 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
     ) -> Result<Reply, TurnError> {
+        self.check_access(user, persona)?;
         if let Some(reply) = self.control_reply(user, persona, text)? {
+            return Ok(reply);
+        }
+        if let Some(reply) = self.crisis_reply(user, persona, text)? {
             return Ok(reply);
         }
         let conversation = self.accept(user, persona, text)?;
@@ -255,12 +352,21 @@ impl ChatService {
                 error,
                 partial: false,
             })?;
-        self.record_usage(persona, &completion.model, completion.usage, started)?;
-        self.keep_reply(user, persona, &completion.text, &completion.model, false)?;
+        self.record_usage(user, persona, &completion.model, completion.usage, started)?;
+        let disclaimers = self.disclaimers_for(persona, text, &completion.text);
+        self.keep_reply(
+            user,
+            persona,
+            &completion.text,
+            &completion.model,
+            false,
+            &disclaimers,
+        )?;
         Ok(Reply {
             text: completion.text,
             model: completion.model,
             usage: completion.usage,
+            disclaimers,
         })
     }
 
@@ -317,12 +423,15 @@ impl ChatService {
                             partial: false,
                         });
                     }
-                    self.record_usage(persona, &answered, usage, started)?;
-                    self.keep_reply(user, persona, &text, &answered, false)?;
+                    self.record_usage(user, persona, &answered, usage, started)?;
+                    let asked = request.messages.last().map_or("", |m| m.content.as_str());
+                    let disclaimers = self.disclaimers_for(persona, asked, &text);
+                    self.keep_reply(user, persona, &text, &answered, false, &disclaimers)?;
                     return Ok(Reply {
                         text,
                         model: answered,
                         usage,
+                        disclaimers,
                     });
                 }
                 Err(error) => {
@@ -348,7 +457,8 @@ impl ChatService {
         error: ModelError,
     ) -> TurnError {
         let partial = !text.trim().is_empty();
-        if partial && let Err(store_error) = self.keep_reply(user, persona, text, model, true) {
+        if partial && let Err(store_error) = self.keep_reply(user, persona, text, model, true, &[])
+        {
             return TurnError::Store(store_error);
         }
         TurnError::Model { error, partial }
@@ -357,6 +467,7 @@ impl ChatService {
     /// Records a chat call's tokens and latency.
     fn record_usage(
         &self,
+        user: &str,
         persona: &Persona,
         model: &str,
         usage: Option<Usage>,
@@ -365,6 +476,7 @@ impl ChatService {
         let usage = usage.unwrap_or_default();
         self.store.record_usage(&UsageRecord {
             at: self.clock.now(),
+            user: Some(user.to_string()),
             persona: persona.id.clone(),
             model: model.to_string(),
             kind: MessageKind::Chat,
@@ -381,9 +493,11 @@ impl ChatService {
         text: &str,
         model: &str,
         interrupted: bool,
+        disclaimers: &[String],
     ) -> Result<(), StoreError> {
         let mut message = Message::reply(text, self.clock.now(), model);
         message.interrupted = interrupted;
+        message.disclaimers = disclaimers.to_vec();
         let policy = self.policy.for_persona(persona);
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),

@@ -33,6 +33,9 @@ pub struct Config {
     /// The follow-up policy.
     #[serde(default)]
     pub followups: FollowUpPolicy,
+    /// Disclosure, disclaimers, crisis protocol, retention.
+    #[serde(default)]
+    pub safety: crate::safety::SafetyConfig,
 }
 
 /// One model backend (`[models.NAME]`).
@@ -164,12 +167,32 @@ const FOLLOWUP_FIELDS: &[Field] = &[
     Field::optional("max_chars", Shape::Integer(50, 4_000)),
 ];
 
+const DISCLAIMER_FIELDS: &[Field] = &[
+    Field::optional("general", Shape::Text(None)),
+    Field::optional("medical", Shape::Text(None)),
+    Field::optional("psychological", Shape::Text(None)),
+    Field::optional("legal", Shape::Text(None)),
+];
+
+const CRISIS_FIELDS: &[Field] = &[Field::required("message", Shape::Text(None))];
+
+const SAFETY_FIELDS: &[Field] = &[
+    Field::optional("notice_every_hours", Shape::Integer(1, 24)),
+    Field::optional("notice_after_gap_minutes", Shape::Integer(1, 24 * 60)),
+    Field::optional("break_reminder_hours", Shape::Integer(1, 24)),
+    Field::optional("crisis_hold_days", Shape::Integer(0, 3_650)),
+    Field::optional("retention_days", Shape::Integer(0, 36_500)),
+    Field::optional("disclaimers", Shape::NamedTables(DISCLAIMER_FIELDS)),
+    Field::optional("crisis", Shape::NamedTables(CRISIS_FIELDS)),
+];
+
 /// Every key the config file may hold.
 pub const CONFIG_FIELDS: &[Field] = &[
     Field::optional("default_model", Shape::Text(None)),
     Field::optional("models", Shape::NamedTables(BACKEND_FIELDS)),
     Field::optional("chat", Shape::Table(CHAT_FIELDS)),
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
+    Field::optional("safety", Shape::Table(SAFETY_FIELDS)),
 ];
 
 impl Config {

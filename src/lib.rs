@@ -36,6 +36,7 @@ pub mod model;
 pub mod persona;
 pub mod populate;
 pub mod prompt;
+pub mod safety;
 pub mod schema;
 pub mod store;
 

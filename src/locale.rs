@@ -32,18 +32,6 @@ pub fn ai_notice(language: &str, persona_name: &str) -> String {
     }
 }
 
-/// The general disclaimer appended to every follow-up.
-pub fn general_disclaimer(language: &str) -> &'static str {
-    match primary(language) {
-        "fr" => {
-            "Les réponses d'une IA peuvent être inexactes ou inappropriées et ne devraient pas être utilisées pour prendre des décisions importantes."
-        }
-        _ => {
-            "AI responses may be inaccurate or inappropriate and should not be used to make important decisions."
-        }
-    }
-}
-
 /// A follow-up for personas that define no `followups.fallback`.
 pub fn template_followup(language: &str, persona_name: &str, topic: Option<&str>) -> String {
     match (primary(language), topic) {
@@ -93,6 +81,16 @@ pub fn opted_out(language: &str, persona_name: &str, already: bool) -> String {
         (_, true) => format!(
             "{persona_name} already won't check in with you. Type /start to turn check-ins back on."
         ),
+    }
+}
+
+/// The break reminder for minors.
+pub fn take_a_break(language: &str) -> &'static str {
+    match primary(language) {
+        "fr" => {
+            "Cela fait un moment que nous discutons : c'est peut-être le bon moment pour faire une pause."
+        }
+        _ => "We've been chatting for a while: this might be a good moment to take a break.",
     }
 }
 

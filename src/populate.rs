@@ -311,11 +311,7 @@ fn conversation(
     conversation.opted_out = matches!(shape, Shape::OptedOut);
     conversation.followup_unseen = false;
     SyntheticConversation {
-        user: User {
-            id: user.to_string(),
-            created_at: conversation.started_at,
-            timezone: None,
-        },
+        user: User::new(user, conversation.started_at),
         conversation,
         messages: if with_messages { messages } else { Vec::new() },
         topics: topic_list,

@@ -10,5 +10,6 @@ mod console;
 mod followups;
 mod offline;
 mod personas;
+mod safety;
 mod settings;
 mod store;

@@ -33,6 +33,7 @@ struct JsonReply<'a> {
     user: &'a str,
     reply: &'a str,
     model: &'a str,
+    disclaimers: &'a [String],
 }
 
 /// Runs `troupe chat`.
@@ -108,7 +109,12 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
             user: &user,
             reply: &reply.text,
             model: &reply.model,
+            disclaimers: &reply.disclaimers,
         })?;
+    } else {
+        for line in &reply.disclaimers {
+            println!("— {line}");
+        }
     }
     Ok(0)
 }

@@ -17,6 +17,7 @@ use crate::error::Error;
 use crate::locale::{self, ai_notice};
 use crate::model::ChatModel;
 use crate::persona::Persona;
+use crate::safety::disclosure::Disclosure;
 use crate::store::{Message, Role};
 
 pub use input::Input;
@@ -56,6 +57,8 @@ pub struct Console<'a> {
     model: Arc<dyn ChatModel>,
     /// Backend notices already shown this session.
     notices_shown: Vec<String>,
+    /// When to repeat the AI notice and suggest a break.
+    disclosure: Disclosure,
 }
 
 impl<'a> Console<'a> {
@@ -66,8 +69,11 @@ impl<'a> Console<'a> {
         user: &str,
         persona: Arc<Persona>,
     ) -> Result<Self, Error> {
+        chat.check_access(user, &persona)?;
         let model = app.model_for(&persona)?;
+        let minor = chat.is_minor(user)?;
         Ok(Self {
+            disclosure: Disclosure::start(app.clock.now(), minor, &app.config.safety),
             app,
             chat,
             user: user.to_string(),
@@ -100,13 +106,17 @@ impl<'a> Console<'a> {
     }
 
     /// Shows the notices and the greeting.
-    fn open(&mut self) -> Result<(), Error> {
+    fn notice(&self) -> String {
         let notice = self
             .persona
             .ai_notice
             .clone()
             .unwrap_or_else(|| ai_notice(&self.persona.language, &self.persona.name));
-        let mut lines = vec![format!("[{notice}]")];
+        format!("[{notice}]")
+    }
+
+    fn open(&mut self) -> Result<(), Error> {
+        let mut lines = vec![self.notice()];
         if let Some(backend_notice) = self.model.session_notice()
             && !self.notices_shown.contains(&backend_notice)
         {
@@ -134,6 +144,16 @@ impl<'a> Console<'a> {
 
     /// Sends one message; returns whether a reply came back.
     async fn send(&mut self, text: &str, interactive: bool) -> Result<bool, Error> {
+        let reminders = self.disclosure.on_message(self.app.clock.now());
+        if reminders.notice {
+            say(&self.notice())?;
+        }
+        if reminders.take_a_break {
+            say(&format!(
+                "[{}]",
+                locale::take_a_break(&self.persona.language)
+            ))?;
+        }
         if let Some(confirmation) = self
             .chat
             .control(&self.user, &self.persona, text)
@@ -178,7 +198,12 @@ impl<'a> Console<'a> {
             say("")?;
         }
         match result {
-            Ok(_) => Ok(true),
+            Ok(reply) => {
+                for line in &reply.disclaimers {
+                    say(&format!("— {line}"))?;
+                }
+                Ok(true)
+            }
             Err(TurnError::Input(message)) => {
                 eprintln!("troupe: {message}");
                 Ok(false)
@@ -215,6 +240,12 @@ impl<'a> Console<'a> {
                 say(&list.join("\n"))?;
             }
             ("/switch", Some(id)) => match self.app.personas.get(id) {
+                Ok(persona) if self.chat.check_access(&self.user, &persona).is_err() => {
+                    eprintln!(
+                        "troupe: {} is for adults only; choose another persona",
+                        persona.name
+                    );
+                }
                 Ok(persona) => {
                     self.model = self.app.model_for(&persona)?;
                     self.persona = persona;

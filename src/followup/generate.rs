@@ -5,10 +5,11 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::locale::{general_disclaimer, language_name, template_followup};
+use crate::locale::{language_name, template_followup};
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
+use crate::safety::{DisclaimerKind, SafetyConfig};
 use crate::store::{Message, MessageKind, Role};
 
 /// The template that asks the model for a follow-up.
@@ -143,7 +144,13 @@ pub fn followup_request(
 
 /// The general disclaimer in the persona's language, then the persona's own.
 pub fn disclaimers(persona: &Persona) -> Vec<String> {
-    let mut lines = vec![general_disclaimer(&persona.language).to_string()];
+    disclaimers_with(persona, &SafetyConfig::default())
+}
+
+/// The general disclaimer (the persona's, the deployment's, or the built-in
+/// one, in the persona's language), then the persona's own lines.
+pub fn disclaimers_with(persona: &Persona, safety: &SafetyConfig) -> Vec<String> {
+    let mut lines = vec![safety.disclaimer(persona, DisclaimerKind::General)];
     lines.extend(persona.disclaimers.iter().cloned());
     lines
 }

@@ -19,12 +19,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use futures::StreamExt;
 use serde::Serialize;
 
 pub use generate::{FollowUpContext, FollowUpDraft, fallback};
-pub use policy::{Eligibility, FollowUpPolicy, Rule, RuleCheck};
+pub use policy::{Eligibility, FollowUpPolicy, Rule, RuleCheck, UserFacts};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -128,17 +127,27 @@ pub struct FollowUps<'a> {
     pub prompts: &'a Prompts,
     /// The deployment's policy.
     pub policy: &'a FollowUpPolicy,
+    /// The deployment's safety settings (disclaimer texts).
+    pub safety: &'a crate::safety::SafetyConfig,
     /// The clock every rule is evaluated at.
     pub clock: Clock,
 }
 
 impl FollowUps<'_> {
-    /// The user's time zone, or the deployment's default.
-    fn timezone(&self, user: &str) -> Result<Tz, Error> {
-        let set = self.store.user(user)?.and_then(|u| u.timezone);
-        Ok(set
+    /// What the rules need to know about a user: time zone (or the
+    /// deployment's default), minor, follow-ups off.
+    fn user_facts(&self, user: &str) -> Result<UserFacts, Error> {
+        let record = self.store.user(user)?;
+        let timezone = record
+            .as_ref()
+            .and_then(|u| u.timezone.as_ref())
             .and_then(|tz| tz.parse().ok())
-            .unwrap_or_else(|| self.policy.default_tz()))
+            .unwrap_or_else(|| self.policy.default_tz());
+        Ok(UserFacts {
+            timezone,
+            minor: record.as_ref().is_some_and(|u| u.minor),
+            followups_off: record.as_ref().is_some_and(|u| u.followups_off),
+        })
     }
 
     /// Every rule's verdict for a conversation at the clock's now.
@@ -148,11 +157,11 @@ impl FollowUps<'_> {
         conversation: &Conversation,
         now: DateTime<Utc>,
     ) -> Result<Eligibility, Error> {
-        let tz = self.timezone(&conversation.user)?;
+        let facts = self.user_facts(&conversation.user)?;
         Ok(self
             .policy
             .for_persona(persona)
-            .evaluate(conversation, tz, now))
+            .evaluate(conversation, &facts, now))
     }
 
     /// Explains, rule by rule, whether `user` would get a follow-up from `persona` now.
@@ -276,17 +285,17 @@ impl FollowUps<'_> {
         let Ok(persona) = self.personas.get(&conversation.persona) else {
             return Ok(None);
         };
-        let tz = self.timezone(&conversation.user)?;
+        let facts = self.user_facts(&conversation.user)?;
         let policy = self.policy.for_persona(&persona);
         if dry_run {
             return Ok(policy
-                .evaluate(&conversation, tz, now)
+                .evaluate(&conversation, &facts, now)
                 .eligible
                 .then_some(conversation));
         }
         let (user, persona_id) = (conversation.user.clone(), conversation.persona.clone());
         let claimed = self.store.record_intent(&user, &persona_id, now, &|c| {
-            policy.evaluate(c, tz, now).eligible
+            policy.evaluate(c, &facts, now).eligible
         })?;
         if claimed.is_none() && conversation.due.is_some_and(|d| d.until < now) {
             let schedule = |c: &Conversation| policy.due_window(c).filter(|w| w.until >= now);
@@ -324,15 +333,15 @@ impl FollowUps<'_> {
         if dry_run {
             return Ok(Some(sent));
         }
-        let tz = self.timezone(&user)?;
+        let facts = self.user_facts(&user)?;
         let policy = self.policy.for_persona(&persona);
         let still_valid = |c: &Conversation| {
             let mut unclaimed = c.clone();
             unclaimed.pending_followup = None;
-            policy.evaluate(&unclaimed, tz, now).eligible
+            policy.evaluate(&unclaimed, &facts, now).eligible
         };
         let schedule = |c: &Conversation| policy.due_window(c);
-        self.record_usage(&persona, &draft, now)?;
+        self.record_usage(&user, &persona, &draft, now)?;
         let delivered = self.store.deliver_followup(
             &user,
             &persona.id,
@@ -367,12 +376,15 @@ impl FollowUps<'_> {
             }
             None => None,
         };
-        Ok(written.unwrap_or_else(|| generate::template_draft(persona, &context)))
+        let mut draft = written.unwrap_or_else(|| generate::template_draft(persona, &context));
+        draft.disclaimers = generate::disclaimers_with(persona, self.safety);
+        Ok(draft)
     }
 
     /// Records a model-written follow-up's tokens and latency.
     fn record_usage(
         &self,
+        user: &str,
         persona: &Persona,
         draft: &FollowUpDraft,
         now: DateTime<Utc>,
@@ -383,6 +395,7 @@ impl FollowUps<'_> {
         let usage = draft.usage.unwrap_or_default();
         self.store.record_usage(&UsageRecord {
             at: now,
+            user: Some(user.to_string()),
             persona: persona.id.clone(),
             model: draft.model.clone(),
             kind: MessageKind::FollowUp,

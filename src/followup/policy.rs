@@ -88,6 +88,32 @@ pub enum Rule {
     NoUnansweredFollowup,
     /// It is not the middle of the night where the user lives.
     OutsideQuietHours,
+    /// Minors never get proactive messages.
+    NotAMinor,
+    /// The conversation is not on hold after a crisis referral.
+    NotOnHold,
+}
+
+/// What the rules need to know about the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserFacts {
+    /// The user's time zone (or the deployment's default).
+    pub timezone: Tz,
+    /// Marked as a minor.
+    pub minor: bool,
+    /// Follow-ups turned off for every persona.
+    pub followups_off: bool,
+}
+
+impl UserFacts {
+    /// An adult who allows follow-ups, in `timezone`.
+    pub fn adult_in(timezone: Tz) -> Self {
+        Self {
+            timezone,
+            minor: false,
+            followups_off: false,
+        }
+    }
 }
 
 /// One rule's verdict, with a reason a person can read.
@@ -197,14 +223,24 @@ impl EffectivePolicy {
             .clamp(1, RECENT_USER_TIMES);
         let times = &conversation.recent_user_times;
         let kth_latest = *times.get(times.len().checked_sub(needed)?)?;
-        let from = conversation.last_user_at? + self.min_silence;
+        let silence_end = conversation.last_user_at? + self.min_silence;
+        let from = conversation
+            .hold_until
+            .map_or(silence_end, |hold| hold.max(silence_end));
         let until = kth_latest + self.window;
         (from <= until).then_some(DueWindow { from, until })
     }
 
     /// Every rule's verdict for `conversation` at `now`, for a user in `tz`.
-    pub fn evaluate(&self, conversation: &Conversation, tz: Tz, now: DateTime<Utc>) -> Eligibility {
+    pub fn evaluate(
+        &self,
+        conversation: &Conversation,
+        user: &UserFacts,
+        now: DateTime<Utc>,
+    ) -> Eligibility {
+        let tz = user.timezone;
         let window_start = now - self.window;
+        let on_hold = conversation.hold_until.filter(|until| *until > now);
         let recent = conversation.user_messages_since(window_start);
         let silence = conversation.last_user_at.map(|at| now - at);
         let local = now.with_timezone(&tz);
@@ -227,12 +263,32 @@ impl EffectivePolicy {
                     )
                 },
             ),
-            check(Rule::NotOptedOut, !conversation.opted_out, || {
-                if conversation.opted_out {
-                    "the user said STOP to this persona".into()
+            check(
+                Rule::NotOptedOut,
+                !conversation.opted_out && !user.followups_off,
+                || {
+                    if conversation.opted_out {
+                        "the user said STOP to this persona".into()
+                    } else if user.followups_off {
+                        "the user turned follow-ups off".into()
+                    } else {
+                        "the user has not opted out".into()
+                    }
+                },
+            ),
+            check(Rule::NotAMinor, !user.minor, || {
+                if user.minor {
+                    "the user is a minor".into()
                 } else {
-                    "the user has not opted out".into()
+                    "the user is not marked as a minor".into()
                 }
+            }),
+            check(Rule::NotOnHold, on_hold.is_none(), || match on_hold {
+                Some(until) => format!(
+                    "proactive messages are on hold until {} after a crisis referral",
+                    until.format("%Y-%m-%d %H:%M UTC")
+                ),
+                None => "no hold".into(),
             }),
             check(
                 Rule::EnoughRecentMessages,
@@ -374,9 +430,13 @@ mod tests {
 
     #[test]
     fn every_rule_passes_inside_the_window_outside_quiet_hours() {
-        let verdict = policy().evaluate(&conversation(&FIVE), Tz::UTC, at("2026-11-03T12:00:00Z"));
+        let verdict = policy().evaluate(
+            &conversation(&FIVE),
+            &UserFacts::adult_in(Tz::UTC),
+            at("2026-11-03T12:00:00Z"),
+        );
         assert!(verdict.eligible, "{verdict:#?}");
-        assert_eq!(verdict.rules.len(), 7);
+        assert_eq!(verdict.rules.len(), 9);
     }
 
     #[test]
@@ -384,7 +444,7 @@ mod tests {
         let conv = conversation(&FIVE);
         let noon_utc = at("2026-11-03T12:00:00Z");
         let tokyo: Tz = "Asia/Tokyo".parse().unwrap();
-        let verdict = policy().evaluate(&conv, tokyo, noon_utc);
+        let verdict = policy().evaluate(&conv, &UserFacts::adult_in(tokyo), noon_utc);
         let quiet = verdict
             .rules
             .iter()

@@ -399,92 +399,6 @@ const STOP_WORDS: &[&str] = &[
     "conseils",
 ];
 
-/// Stems of health, crisis and emotionally charged subjects (English and
-/// French). A message containing one is not a follow-up hook.
-const SENSITIVE_STEMS: &[&str] = &[
-    "sick",
-    "illness",
-    "disease",
-    "cancer",
-    "tumo",
-    "diagnos",
-    "hospital",
-    "surgery",
-    "doctor",
-    "medic",
-    "symptom",
-    "pain",
-    "injur",
-    "pregnan",
-    "miscarr",
-    "allerg",
-    "diabet",
-    "covid",
-    "infect",
-    "therap",
-    "depress",
-    "anxi",
-    "panic",
-    "lonel",
-    "grief",
-    "griev",
-    "funeral",
-    "died",
-    "death",
-    "dead",
-    "dying",
-    "suicid",
-    "selfharm",
-    "self-harm",
-    "overdose",
-    "abuse",
-    "assault",
-    "divorc",
-    "breakup",
-    "bankrupt",
-    "debt",
-    "fired",
-    "unemploy",
-    "anorex",
-    "bulim",
-    "addict",
-    "alcoholi",
-    "lawsuit",
-    "lawyer",
-    "court",
-    "malad",
-    "hôpital",
-    "hopital",
-    "médec",
-    "medec",
-    "médic",
-    "docteur",
-    "douleur",
-    "enceinte",
-    "grossesse",
-    "dépress",
-    "angoiss",
-    "deuil",
-    "décès",
-    "deces",
-    "mort",
-    "mourir",
-    "meurs",
-    "suicid",
-    "divorc",
-    "rupture",
-    "dette",
-    "chômage",
-    "chomage",
-    "licenci",
-    "thérap",
-    "psychiatr",
-    "psycholog",
-    "avocat",
-    "procès",
-    "harcel",
-];
-
 /// French elisions stripped from the front of a word (`l'huile` → `huile`).
 const ELISIONS: &[&str] = &[
     "l'", "d'", "j'", "qu'", "n'", "s'", "c'", "m'", "t'", "l’", "d’", "j’", "qu’", "n’", "s’",
@@ -515,21 +429,10 @@ pub struct RankedTopic {
     pub sensitive: bool,
 }
 
-/// Whether a text touches health, crisis or other charged subjects.
+/// Whether a text touches health, crisis or other charged subjects (see
+/// [`crate::safety::detect`]): such messages are never follow-up hooks.
 pub fn is_sensitive(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    words(&lower).any(|w| SENSITIVE_STEMS.iter().any(|stem| w.starts_with(stem)))
-        || [
-            "kill myself",
-            "end my life",
-            "hurt myself",
-            "en finir",
-            "me tuer",
-            "broke up",
-            "laid off",
-        ]
-        .iter()
-        .any(|p| lower.contains(p))
+    crate::safety::assess(text).is_sensitive()
 }
 
 /// Lower-case words of a text, with French elisions removed, split at

@@ -42,6 +42,12 @@ pub struct Persona {
     /// Follow-up settings for this persona.
     #[serde(default)]
     pub followups: PersonaFollowups,
+    /// Minors may not talk to this persona.
+    #[serde(default)]
+    pub adults_only: bool,
+    /// This persona's own disclaimer texts, in its language.
+    #[serde(default)]
+    pub safety: crate::safety::DisclaimerTexts,
 }
 
 /// One example exchange: what a user says and how the persona answers.
@@ -139,6 +145,13 @@ const FOLLOWUP_FIELDS: &[Field] = &[
     Field::optional("fallback", Shape::Text(None)),
 ];
 
+const SAFETY_FIELDS: &[Field] = &[
+    Field::optional("general", Shape::Text(None)),
+    Field::optional("medical", Shape::Text(None)),
+    Field::optional("psychological", Shape::Text(None)),
+    Field::optional("legal", Shape::Text(None)),
+];
+
 /// Every key a persona file may hold, and its shape.
 pub const PERSONA_FIELDS: &[Field] = &[
     Field::required("name", Shape::Text(None)),
@@ -152,6 +165,8 @@ pub const PERSONA_FIELDS: &[Field] = &[
     Field::optional("ai_notice", Shape::Text(None)),
     Field::optional("model", Shape::Table(MODEL_FIELDS)),
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
+    Field::optional("adults_only", Shape::Bool),
+    Field::optional("safety", Shape::Table(SAFETY_FIELDS)),
 ];
 
 #[cfg(test)]

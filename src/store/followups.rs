@@ -211,13 +211,7 @@ impl Store {
         schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
     ) -> Result<Option<Conversation>, StoreError> {
         let conv_key = keys::conversation(user, persona);
-        let new_user = create_at.map(|at| {
-            encode(&User {
-                id: user.to_string(),
-                created_at: at,
-                timezone: None,
-            })
-        });
+        let new_user = create_at.map(|at| encode(&User::new(user, at)));
         let updated = (&self.conversations, &self.due, &self.users)
             .transaction(|(conversations, due, users)| {
                 let mut conversation: Conversation =
@@ -253,11 +247,7 @@ impl Store {
         timezone: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<User, StoreError> {
-        let mut record = self.user(user)?.unwrap_or_else(|| User {
-            id: user.to_string(),
-            created_at: now,
-            timezone: None,
-        });
+        let mut record = self.user(user)?.unwrap_or_else(|| User::new(user, now));
         record.timezone = timezone.map(str::to_string);
         self.users
             .insert(user.as_bytes(), encode(&record))

@@ -62,6 +62,8 @@ pub struct Store {
     pending: sled::Tree,
     /// instant ‖ id → usage record of one model call.
     usage: sled::Tree,
+    /// instant ‖ id → anonymous safety event (no user, no text).
+    safety: sled::Tree,
 }
 
 /// Folds a new message into a conversation's topics.
@@ -153,6 +155,7 @@ impl Store {
             due: tree("due")?,
             pending: tree("pending")?,
             usage: tree("usage")?,
+            safety: tree("safety")?,
             dir: dir.to_path_buf(),
             db,
         };
@@ -209,11 +212,7 @@ impl Store {
     ) -> Result<Conversation, StoreError> {
         let conv_key = keys::conversation(user, persona);
         let message_bytes = encode(message);
-        let new_user = encode(&User {
-            id: user.to_string(),
-            created_at: message.at,
-            timezone: None,
-        });
+        let new_user = encode(&User::new(user, message.at));
         let trees = (
             &self.users,
             &self.conversations,
@@ -265,6 +264,32 @@ impl Store {
             .insert(key, encode(record))
             .map_err(|e| self.error(e))?;
         Ok(())
+    }
+
+    /// Logs a safety event; it carries no user id and no message text.
+    pub fn record_safety_event(
+        &self,
+        event: &crate::safety::SafetyEvent,
+    ) -> Result<(), StoreError> {
+        let id = self.db.generate_id().map_err(|e| self.error(e))?;
+        let mut key = keys::instant(event.at).to_vec();
+        key.extend_from_slice(&id.to_be_bytes());
+        self.safety
+            .insert(key, encode(event))
+            .map_err(|e| self.error(e))?;
+        self.flush()
+    }
+
+    /// Every safety event, oldest first.
+    pub fn safety_events(&self) -> Result<Vec<crate::safety::SafetyEvent>, StoreError> {
+        self.safety
+            .iter()
+            .values()
+            .map(|v| {
+                let bytes = v.map_err(|e| self.error(e))?;
+                decode(&bytes).map_err(|d| self.corrupt(&d))
+            })
+            .collect()
     }
 
     /// Usage records from `since` on, oldest first.

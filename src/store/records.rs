@@ -25,6 +25,8 @@ pub enum MessageKind {
     Chat,
     /// A proactive follow-up the persona sent on its own.
     FollowUp,
+    /// Troupe's own safety reply (crisis resources), not the persona's.
+    Safety,
 }
 
 /// A user of the runtime.
@@ -37,6 +39,25 @@ pub struct User {
     /// The user's IANA time zone, if set; quiet hours use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// The user is a minor: no follow-ups, break reminders, no adults-only personas.
+    #[serde(default)]
+    pub minor: bool,
+    /// The user turned follow-ups off for every persona.
+    #[serde(default)]
+    pub followups_off: bool,
+}
+
+impl User {
+    /// A user first seen at `at`, with default settings.
+    pub fn new(id: &str, at: DateTime<Utc>) -> Self {
+        Self {
+            id: id.to_string(),
+            created_at: at,
+            timezone: None,
+            minor: false,
+            followups_off: false,
+        }
+    }
 }
 
 /// When a conversation can become due for a follow-up, if nothing changes:
@@ -55,6 +76,9 @@ pub struct DueWindow {
 pub struct UsageRecord {
     /// When the call finished.
     pub at: DateTime<Utc>,
+    /// The user the call served, so it is exported and erased with them.
+    #[serde(default)]
+    pub user: Option<String>,
     /// The persona it was for.
     pub persona: String,
     /// The model that answered.
@@ -132,6 +156,9 @@ pub struct Conversation {
     /// The conversation's entry in the due index, if any.
     #[serde(default)]
     pub due: Option<DueWindow>,
+    /// No proactive message before this instant (set by the crisis protocol).
+    #[serde(default)]
+    pub hold_until: Option<DateTime<Utc>>,
 }
 
 /// One message of a conversation.
@@ -216,6 +243,7 @@ impl Conversation {
             last_followup_seq: None,
             pending_followup: None,
             due: None,
+            hold_until: None,
         }
     }
 

@@ -1,0 +1,111 @@
+//! When the console repeats the AI notice, and when it reminds a minor to
+//! take a break: at the start of every session, after a long gap, and at
+//! least every few hours of continued chatting.
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::SafetyConfig;
+
+/// What the console should say before the next message.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reminders {
+    /// Repeat the AI notice.
+    pub notice: bool,
+    /// Suggest a break (minors only).
+    pub take_a_break: bool,
+}
+
+/// Tracks one session's notices.
+#[derive(Debug, Clone)]
+pub struct Disclosure {
+    /// When the notice was last shown.
+    last_notice: DateTime<Utc>,
+    /// When the user last sent something.
+    last_activity: DateTime<Utc>,
+    /// When the last break reminder was shown (or the session began).
+    last_break: DateTime<Utc>,
+    /// The user is a minor.
+    minor: bool,
+    /// Repeat the notice this often.
+    every: Duration,
+    /// Repeat the notice after this much silence.
+    after_gap: Duration,
+    /// Remind minors this often.
+    break_every: Duration,
+}
+
+impl Disclosure {
+    /// A session that starts (and shows the notice) at `now`.
+    pub fn start(now: DateTime<Utc>, minor: bool, config: &SafetyConfig) -> Self {
+        Self {
+            last_notice: now,
+            last_activity: now,
+            last_break: now,
+            minor,
+            every: Duration::hours(i64::from(config.notice_every_hours.max(1))),
+            after_gap: Duration::minutes(i64::from(config.notice_after_gap_minutes.max(1))),
+            break_every: Duration::hours(i64::from(config.break_reminder_hours.max(1))),
+        }
+    }
+
+    /// Called when the user sends something at `now`: what to show first.
+    pub fn on_message(&mut self, now: DateTime<Utc>) -> Reminders {
+        let gap = now - self.last_activity >= self.after_gap;
+        let notice = gap || now - self.last_notice >= self.every;
+        if notice {
+            self.last_notice = now;
+        }
+        let take_a_break = self.minor && !gap && now - self.last_break >= self.break_every;
+        if take_a_break || gap {
+            self.last_break = now;
+        }
+        self.last_activity = now;
+        Reminders {
+            notice,
+            take_a_break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes)
+    }
+
+    #[test]
+    fn the_notice_returns_every_three_hours_of_continued_chatting() {
+        let mut session = Disclosure::start(at(0), false, &SafetyConfig::default());
+        let shown: Vec<i64> = (1..=400)
+            .step_by(10)
+            .filter(|m| session.on_message(at(*m)).notice)
+            .collect();
+        assert_eq!(shown, [181, 361]);
+    }
+
+    #[test]
+    fn the_notice_returns_after_a_long_gap() {
+        let mut session = Disclosure::start(at(0), false, &SafetyConfig::default());
+        assert!(!session.on_message(at(5)).notice);
+        assert!(session.on_message(at(70)).notice, "65 minutes of silence");
+        assert!(!session.on_message(at(75)).notice);
+    }
+
+    #[test]
+    fn minors_are_reminded_to_take_a_break() {
+        let mut minor = Disclosure::start(at(0), true, &SafetyConfig::default());
+        let breaks: Vec<i64> = (1..=400)
+            .step_by(10)
+            .filter(|m| minor.on_message(at(*m)).take_a_break)
+            .collect();
+        assert_eq!(breaks, [181, 361]);
+        let mut adult = Disclosure::start(at(0), false, &SafetyConfig::default());
+        assert!(
+            (1..=400)
+                .step_by(10)
+                .all(|m| !adult.on_message(at(m)).take_a_break)
+        );
+    }
+}

@@ -1,0 +1,246 @@
+//! Safety: disclaimers on sensitive subjects, the crisis protocol, and the
+//! anonymous safety log's records.
+//!
+//! - [`detect`]: finds medical, psychological and legal subjects, and
+//!   suicidal ideation or self-harm, in English and French;
+//! - [`disclosure`]: when to repeat the AI notice and remind minors to take
+//!   a break.
+//!
+//! Every text here is localised (English and French built in), and can be
+//! replaced per deployment (`[safety]` in `troupe.toml`) and per persona
+//! (its `[safety]` table).
+
+pub mod detect;
+pub mod disclosure;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use detect::{Assessment, Subject, assess};
+
+use crate::persona::Persona;
+
+/// The deployment's safety settings (`[safety]` in `troupe.toml`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct SafetyConfig {
+    /// Repeat the AI notice after this many hours of continued chatting.
+    pub notice_every_hours: u32,
+    /// Repeat the AI notice when the user comes back after this many minutes.
+    pub notice_after_gap_minutes: u32,
+    /// Remind minors to take a break after this many hours of chatting.
+    pub break_reminder_hours: u32,
+    /// Days without proactive messages after a crisis referral.
+    pub crisis_hold_days: u32,
+    /// Messages older than this many days are purged (0 keeps them forever).
+    pub retention_days: u32,
+    /// Disclaimer texts by language (`[safety.disclaimers.fr]`).
+    pub disclaimers: BTreeMap<String, DisclaimerTexts>,
+    /// The crisis reply by language (`[safety.crisis.fr] message = …`).
+    pub crisis: BTreeMap<String, CrisisText>,
+}
+
+impl Default for SafetyConfig {
+    fn default() -> Self {
+        Self {
+            notice_every_hours: 3,
+            notice_after_gap_minutes: 60,
+            break_reminder_hours: 3,
+            crisis_hold_days: 30,
+            retention_days: 365,
+            disclaimers: BTreeMap::new(),
+            crisis: BTreeMap::new(),
+        }
+    }
+}
+
+/// Disclaimer texts for one language, or one persona; unset ones fall back.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DisclaimerTexts {
+    /// Shown with every follow-up.
+    pub general: Option<String>,
+    /// Shown when a message touches health.
+    pub medical: Option<String>,
+    /// Shown when a message touches mental health.
+    pub psychological: Option<String>,
+    /// Shown when a message touches the law.
+    pub legal: Option<String>,
+}
+
+impl DisclaimerTexts {
+    fn get(&self, kind: DisclaimerKind) -> Option<&String> {
+        match kind {
+            DisclaimerKind::General => self.general.as_ref(),
+            DisclaimerKind::Subject(Subject::Medical) => self.medical.as_ref(),
+            DisclaimerKind::Subject(Subject::Psychological) => self.psychological.as_ref(),
+            DisclaimerKind::Subject(Subject::Legal) => self.legal.as_ref(),
+        }
+    }
+}
+
+/// The crisis reply for one language.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct CrisisText {
+    /// The whole reply, with the helplines that fit the deployment.
+    pub message: String,
+}
+
+/// Which disclaimer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DisclaimerKind {
+    /// The general one, for every follow-up.
+    General,
+    /// The one for a sensitive subject.
+    Subject(Subject),
+}
+
+/// The primary subtag of a language code (`fr-CA` → `fr`).
+fn primary(language: &str) -> &str {
+    language.split('-').next().unwrap_or(language)
+}
+
+impl SafetyConfig {
+    /// A disclaimer in `persona`'s language: the persona's own text, else
+    /// the deployment's, else the built-in one.
+    pub fn disclaimer(&self, persona: &Persona, kind: DisclaimerKind) -> String {
+        persona
+            .safety
+            .get(kind)
+            .or_else(|| {
+                self.disclaimers
+                    .get(&persona.language)
+                    .or_else(|| self.disclaimers.get(primary(&persona.language)))
+                    .and_then(|texts| texts.get(kind))
+            })
+            .cloned()
+            .unwrap_or_else(|| builtin_disclaimer(&persona.language, kind).to_string())
+    }
+
+    /// The disclaimers for the subjects a turn touched, in a fixed order.
+    pub fn subject_disclaimers(
+        &self,
+        persona: &Persona,
+        subjects: &std::collections::BTreeSet<Subject>,
+    ) -> Vec<String> {
+        subjects
+            .iter()
+            .map(|s| self.disclaimer(persona, DisclaimerKind::Subject(*s)))
+            .collect()
+    }
+
+    /// The crisis reply in `persona`'s language.
+    pub fn crisis_message(&self, persona: &Persona) -> String {
+        self.crisis
+            .get(&persona.language)
+            .or_else(|| self.crisis.get(primary(&persona.language)))
+            .map(|c| c.message.clone())
+            .unwrap_or_else(|| builtin_crisis_message(&persona.language).to_string())
+    }
+}
+
+/// The built-in disclaimers (the French ones follow the wording of Meta's
+/// own warnings).
+pub fn builtin_disclaimer(language: &str, kind: DisclaimerKind) -> &'static str {
+    match (primary(language), kind) {
+        ("fr", DisclaimerKind::General) => {
+            "Les réponses d'une IA peuvent être inexactes ou inappropriées et ne devraient pas être utilisées pour prendre des décisions importantes."
+        }
+        ("fr", DisclaimerKind::Subject(Subject::Medical)) => {
+            "Ces échanges ne remplacent en aucun cas un avis médical : pour toute question de santé, consultez un médecin ou un pharmacien."
+        }
+        ("fr", DisclaimerKind::Subject(Subject::Psychological)) => {
+            "Ces échanges ne remplacent en aucun cas un avis psychologique : si vous traversez une période difficile, parlez-en à un professionnel de santé mentale."
+        }
+        ("fr", DisclaimerKind::Subject(Subject::Legal)) => {
+            "Ces échanges ne remplacent en aucun cas un avis juridique : pour votre situation, consultez un avocat ou un juriste."
+        }
+        (_, DisclaimerKind::General) => {
+            "AI responses may be inaccurate or inappropriate and should not be used to make important decisions."
+        }
+        (_, DisclaimerKind::Subject(Subject::Medical)) => {
+            "This is not a substitute for professional medical advice: for health questions, see a doctor or pharmacist."
+        }
+        (_, DisclaimerKind::Subject(Subject::Psychological)) => {
+            "This is not a substitute for professional psychological advice: if you are struggling, talk to a mental-health professional."
+        }
+        (_, DisclaimerKind::Subject(Subject::Legal)) => {
+            "This is not a substitute for professional legal advice: for your situation, consult a lawyer."
+        }
+    }
+}
+
+/// The built-in crisis reply, with helplines for the language's main countries.
+pub fn builtin_crisis_message(language: &str) -> &'static str {
+    match primary(language) {
+        "fr" => {
+            "Je suis vraiment désolée que vous traversiez cela, et merci de l'avoir écrit. Je suis une IA : je ne peux pas vous aider comme une personne le ferait, mais vous n'avez pas à affronter cela seul·e. \
+             Si vous êtes en danger immédiat, appelez le 112 (ou le 15). En France, le 3114, numéro national de prévention du suicide, répond gratuitement 24 h/24 et 7 j/7. \
+             En Belgique : 0800 32 123 ; en Suisse : 143 ; au Québec : 1 866 277-3553. Si vous le pouvez, parlez-en aussi à une personne de confiance."
+        }
+        _ => {
+            "I'm really sorry you're going through this, and thank you for telling me. I'm an AI, so I can't help the way a person can, but you don't have to face this alone. \
+             If you are in immediate danger, call your local emergency number. In the US, call or text 988 (Suicide & Crisis Lifeline), any time. \
+             In the UK and Ireland, call Samaritans on 116 123. If you can, please also reach out to someone you trust."
+        }
+    }
+}
+
+/// One entry of the safety log: what happened and when, never who or what
+/// they wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SafetyEvent {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// What: `crisis_referral`.
+    pub kind: String,
+    /// The language the referral was made in.
+    pub language: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persona::Personas;
+
+    #[test]
+    fn disclaimers_come_from_the_persona_then_the_deployment_then_the_defaults() {
+        let personas = Personas::builtin().unwrap();
+        let decor = personas.get("decor").unwrap();
+        let mut config = SafetyConfig::default();
+        let medical = DisclaimerKind::Subject(Subject::Medical);
+        assert!(
+            config
+                .disclaimer(&decor, medical)
+                .starts_with("Ces échanges ne remplacent en aucun cas un avis médical")
+        );
+        config.disclaimers.insert(
+            "fr".into(),
+            DisclaimerTexts {
+                medical: Some("Voyez un médecin.".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(config.disclaimer(&decor, medical), "Voyez un médecin.");
+        let mut own = (*decor).clone();
+        own.safety.medical = Some("Élise n'est pas médecin.".into());
+        assert_eq!(config.disclaimer(&own, medical), "Élise n'est pas médecin.");
+    }
+
+    #[test]
+    fn crisis_replies_carry_local_helplines() {
+        let personas = Personas::builtin().unwrap();
+        let config = SafetyConfig::default();
+        assert!(
+            config
+                .crisis_message(&personas.get("decor").unwrap())
+                .contains("3114")
+        );
+        assert!(
+            config
+                .crisis_message(&personas.get("chef").unwrap())
+                .contains("988")
+        );
+    }
+}
