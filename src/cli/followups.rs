@@ -151,15 +151,27 @@ fn report(sent: &[SentFollowUp], json: bool, dry_run: bool) -> Result<(), Error>
     Ok(())
 }
 
-/// Checks on every tick until Ctrl-C or SIGTERM. The store is opened for
-/// each tick and closed between ticks, so consoles and other commands can
-/// use the data dir meanwhile; a tick that finds it busy waits for the next.
+/// Checks on every tick until Ctrl-C or SIGTERM, and purges messages past
+/// the retention period once a day. The store is opened for each tick and
+/// closed between ticks, so consoles and other commands can use the data dir
+/// meanwhile; a tick that finds it busy waits for the next.
 async fn watch(app: &App, every: Duration) -> Result<(), Error> {
     let mut shutdown = std::pin::pin!(Shutdown::install()?.wait());
+    let mut last_purge: Option<chrono::DateTime<chrono::Utc>> = None;
     loop {
         let tick = async {
             match app.open_store() {
                 Ok(store) => {
+                    let now = app.clock.now();
+                    if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
+                        if let Some(purge) = super::maintenance::purge_by_retention(app, &store)? {
+                            eprintln!(
+                                "troupe: purged {} message(s) past the retention period",
+                                purge.messages
+                            );
+                        }
+                        last_purge = Some(now);
+                    }
                     let sent = app
                         .followups(&store)
                         .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})

@@ -5,8 +5,10 @@ mod chat;
 mod dev;
 mod followups;
 mod history;
+pub(crate) mod maintenance;
 mod models;
 mod personas;
+mod rights;
 mod topics;
 mod usage;
 mod user;
@@ -71,6 +73,16 @@ pub enum Command {
     Models(models::ModelsCommand),
     /// Tokens and latency per persona and model.
     Usage(usage::UsageArgs),
+    /// Everything stored about a user, as one JSON document.
+    Export(rights::ExportArgs),
+    /// Erase everything stored about a user, unrecoverably.
+    Erase(rights::EraseArgs),
+    /// Housekeeping: purge messages past the retention period.
+    #[command(subcommand)]
+    Maintenance(maintenance::MaintenanceCommand),
+    /// The anonymous safety log.
+    #[command(subcommand)]
+    Safety(maintenance::SafetyCommand),
     /// Developer tools: synthetic data for demos and benchmarks.
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -110,6 +122,10 @@ impl Cli {
             Command::Dev(command) => dev::run(&app, command),
             Command::Models(command) => models::run(&app, command).await,
             Command::Usage(args) => usage::run(&app, args),
+            Command::Export(args) => rights::export(&app, args),
+            Command::Erase(args) => rights::erase(&app, args),
+            Command::Maintenance(command) => maintenance::maintenance(&app, command),
+            Command::Safety(command) => maintenance::safety(&app, command),
         }
     }
 }

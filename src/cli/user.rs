@@ -1,7 +1,7 @@
 //! `troupe user set|show`: a user's settings.
 
 use chrono_tz::Tz;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use serde::Serialize;
 
 use super::print_json;
@@ -14,8 +14,17 @@ use crate::store::Conversation;
 pub enum UserCommand {
     /// Change a user's settings.
     Set(SetArgs),
-    /// Show a user and their conversations.
+    /// Show a user's settings and conversations.
     Show(ShowArgs),
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Switch {
+    /// Allowed.
+    On,
+    /// Not allowed.
+    Off,
 }
 
 /// Arguments of `user set`.
@@ -26,6 +35,15 @@ pub struct SetArgs {
     /// The user's time zone, an IANA name such as Europe/Paris ("default" clears it).
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
+    /// Mark the user as a minor: no follow-ups, break reminders, no adults-only personas.
+    #[arg(long, conflicts_with = "adult")]
+    pub minor: bool,
+    /// Mark the user as an adult again.
+    #[arg(long)]
+    pub adult: bool,
+    /// Allow or refuse follow-ups from every persona.
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub followups: Option<Switch>,
 }
 
 /// Arguments of `user show`.
@@ -43,6 +61,8 @@ pub struct ShowArgs {
 struct UserView {
     id: String,
     timezone: String,
+    minor: bool,
+    followups: &'static str,
     conversations: Vec<ConversationView>,
 }
 
@@ -61,17 +81,34 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
     match command {
         UserCommand::Set(args) => {
             app.check_user(&args.user)?;
-            if let Some(tz) = &args.timezone {
-                let value = if tz == "default" {
-                    None
-                } else {
+            let timezone = match args.timezone.as_deref() {
+                None => None,
+                Some("default") => Some(None),
+                Some(tz) => {
                     tz.parse::<Tz>().map_err(|_| {
-                        Error::Usage(format!("unknown time zone \"{tz}\"; use an IANA name like Europe/Paris or America/New_York"))
+                        Error::Usage(format!(
+                            "unknown time zone \"{tz}\"; use an IANA name like Europe/Paris or America/New_York"
+                        ))
                     })?;
-                    Some(tz.as_str())
-                };
-                store.set_timezone(&args.user, value, app.clock.now())?;
-            }
+                    Some(Some(tz.to_string()))
+                }
+            };
+            let minor = match (args.minor, args.adult) {
+                (true, _) => Some(true),
+                (_, true) => Some(false),
+                _ => None,
+            };
+            store.update_user(&args.user, app.clock.now(), &|user| {
+                if let Some(tz) = &timezone {
+                    user.timezone = tz.clone();
+                }
+                if let Some(minor) = minor {
+                    user.minor = minor;
+                }
+                if let Some(switch) = args.followups {
+                    user.followups_off = switch == Switch::Off;
+                }
+            })?;
             println!("updated {}", args.user);
         }
         UserCommand::Show(args) => {
@@ -94,12 +131,18 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                 timezone: record.timezone.unwrap_or_else(|| {
                     format!("{} (default)", app.config.followups.default_timezone)
                 }),
+                minor: record.minor,
+                followups: if record.followups_off { "off" } else { "on" },
                 conversations,
             };
             if args.json {
                 print_json(&view)?;
             } else {
-                println!("{}  time zone: {}", view.id, view.timezone);
+                let minor = if view.minor { ", minor" } else { "" };
+                println!(
+                    "{}  time zone: {}{minor}, follow-ups {}",
+                    view.id, view.timezone, view.followups
+                );
                 for c in &view.conversations {
                     println!(
                         "  {:<10} {} messages, {} follow-up(s) sent, follow-ups {}",

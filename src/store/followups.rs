@@ -240,15 +240,16 @@ impl Store {
         Ok(updated)
     }
 
-    /// Sets (or clears) a user's time zone, creating the user if needed.
-    pub fn set_timezone(
+    /// Changes a user's settings (time zone, minor, follow-ups), creating
+    /// the user if needed.
+    pub fn update_user(
         &self,
         user: &str,
-        timezone: Option<&str>,
         now: DateTime<Utc>,
+        change: &dyn Fn(&mut User),
     ) -> Result<User, StoreError> {
         let mut record = self.user(user)?.unwrap_or_else(|| User::new(user, now));
-        record.timezone = timezone.map(str::to_string);
+        change(&mut record);
         self.users
             .insert(user.as_bytes(), encode(&record))
             .map_err(|e| self.error(e))?;

@@ -18,6 +18,7 @@
 mod followups;
 mod keys;
 mod records;
+mod rights;
 
 use std::path::{Path, PathBuf};
 
@@ -31,6 +32,7 @@ pub use records::{
     Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic, UsageRecord,
     User,
 };
+pub use rights::{ConversationData, Erasure, Purge, UserData};
 
 /// The record layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -140,6 +142,7 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        rights::recover_rewrite(dir).map_err(io)?;
         let log = dir.join(STORE_DIR).join("db");
         let existed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
         let db = sled::Config::new()

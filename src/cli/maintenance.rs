@@ -1,0 +1,132 @@
+//! `troupe maintenance purge` and `troupe safety report`.
+
+use std::collections::BTreeMap;
+
+use chrono::{Datelike, Duration};
+use clap::{Args, Subcommand, ValueEnum};
+use serde::Serialize;
+
+use super::print_json;
+use crate::app::App;
+use crate::error::Error;
+use crate::store::{Purge, Store};
+
+/// The `maintenance` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum MaintenanceCommand {
+    /// Delete messages older than `[safety] retention_days`, with their topics.
+    Purge(PurgeArgs),
+}
+
+/// Arguments of `maintenance purge`.
+#[derive(Debug, Args)]
+pub struct PurgeArgs {
+    /// Print what was removed as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The `safety` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SafetyCommand {
+    /// Crisis referrals per period, with no user identifiers.
+    Report(ReportArgs),
+}
+
+/// Arguments of `safety report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The period to count by.
+    #[arg(long, value_enum, default_value = "month")]
+    pub by: Period,
+    /// Print [{"period","crisis_referrals"}].
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A reporting period.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Period {
+    /// Calendar days (UTC).
+    Day,
+    /// ISO weeks.
+    Week,
+    /// Calendar months.
+    Month,
+}
+
+/// One line of the safety report.
+#[derive(Debug, Serialize)]
+struct ReportLine {
+    period: String,
+    crisis_referrals: u64,
+}
+
+/// Purges by the retention policy; `None` when retention is off.
+pub fn purge_by_retention(app: &App, store: &Store) -> Result<Option<Purge>, Error> {
+    let days = app.config.safety.retention_days;
+    if days == 0 {
+        return Ok(None);
+    }
+    let cutoff = app.clock.now() - Duration::days(i64::from(days));
+    Ok(Some(store.purge_before(cutoff)?))
+}
+
+/// Runs a `maintenance` subcommand.
+pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error> {
+    let MaintenanceCommand::Purge(args) = command;
+    let store = app.open_store()?;
+    let purge = purge_by_retention(app, &store)?;
+    match (purge, args.json) {
+        (Some(p), true) => print_json(&p)?,
+        (None, true) => print_json(&Purge::default())?,
+        (Some(p), false) => println!(
+            "purged {} message(s), {} topic(s) and {} usage record(s) older than {} days",
+            p.messages, p.topics, p.usage, app.config.safety.retention_days
+        ),
+        (None, false) => println!("retention is off (retention_days = 0): nothing purged"),
+    }
+    Ok(0)
+}
+
+/// Runs a `safety` subcommand.
+pub fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
+    let SafetyCommand::Report(args) = command;
+    let store = app.open_store()?;
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for event in store
+        .safety_events()?
+        .iter()
+        .filter(|e| e.kind == "crisis_referral")
+    {
+        let period = match args.by {
+            Period::Day => event.at.format("%Y-%m-%d").to_string(),
+            Period::Week => {
+                let week = event.at.iso_week();
+                format!("{}-W{:02}", week.year(), week.week())
+            }
+            Period::Month => event.at.format("%Y-%m").to_string(),
+        };
+        *counts.entry(period).or_default() += 1;
+    }
+    let lines: Vec<ReportLine> = counts
+        .into_iter()
+        .map(|(period, crisis_referrals)| ReportLine {
+            period,
+            crisis_referrals,
+        })
+        .collect();
+    if args.json {
+        print_json(&lines)?;
+    } else if lines.is_empty() {
+        println!("No crisis referrals recorded.");
+    } else {
+        for line in &lines {
+            println!(
+                "{:<10} {} crisis referral(s)",
+                line.period, line.crisis_referrals
+            );
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,105 @@
+//! `troupe export` and `troupe erase`: a user's data, all of it, out or gone.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use clap::Args;
+use serde::Serialize;
+
+use super::print_json;
+use crate::app::App;
+use crate::error::Error;
+use crate::store::UserData;
+
+/// The format tag of an export, bumped when its shape changes.
+pub const EXPORT_FORMAT: &str = "troupe-export/1";
+
+/// Arguments of `troupe export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The user whose data to export.
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+}
+
+/// Arguments of `troupe erase`.
+#[derive(Debug, Args)]
+pub struct EraseArgs {
+    /// The user whose data to erase.
+    #[arg(long, value_name = "ID")]
+    pub user: String,
+    /// Do not ask for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+/// The export document.
+#[derive(Debug, Serialize)]
+struct Export<'a> {
+    format: &'static str,
+    exported_at: String,
+    #[serde(flatten)]
+    data: &'a UserData,
+}
+
+/// Runs `troupe export`.
+pub fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
+    app.check_user(&args.user)?;
+    let store = app.open_store()?;
+    let data = store.export_user(&args.user)?.ok_or_else(|| {
+        Error::NotFound(format!(
+            "there is no user \"{}\" in {}",
+            args.user,
+            app.data_dir.display()
+        ))
+    })?;
+    print_json(&Export {
+        format: EXPORT_FORMAT,
+        exported_at: app.clock.now().to_rfc3339(),
+        data: &data,
+    })?;
+    Ok(0)
+}
+
+/// Runs `troupe erase`.
+pub fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
+    app.check_user(&args.user)?;
+    let store = app.open_store()?;
+    let Some(data) = store.export_user(&args.user)? else {
+        return Err(Error::NotFound(format!(
+            "there is no user \"{}\" in {}",
+            args.user,
+            app.data_dir.display()
+        )));
+    };
+    if !args.yes && !confirm(&args.user, data.conversations.len())? {
+        eprintln!("troupe: nothing was erased");
+        return Ok(1);
+    }
+    let (_store, erased) = store.erase_user(&args.user)?;
+    println!(
+        "erased {}: {} conversation(s), {} message(s); the store was rewritten without them",
+        args.user, erased.conversations, erased.messages
+    );
+    Ok(0)
+}
+
+/// Asks on the terminal; without one, refuses unless `--yes` was given.
+fn confirm(user: &str, conversations: usize) -> Result<bool, Error> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Error::Usage(format!(
+            "erasing {user} cannot be undone; run it on a terminal to confirm, or pass --yes"
+        )));
+    }
+    let mut err = std::io::stderr();
+    let _ = write!(
+        err,
+        "Erase everything about {user} ({conversations} conversation(s))? This cannot be undone. Type the user id to confirm: "
+    );
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| Error::Terminal(e.to_string()))?;
+    Ok(answer.trim() == user)
+}

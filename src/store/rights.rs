@@ -1,0 +1,243 @@
+//! Users' rights over their data: export, erasure, and retention.
+//!
+//! Erasure must leave nothing recoverable, and sled keeps old values in its
+//! log until segments are reclaimed, so deleting keys is not enough. Troupe
+//! rewrites the store instead: every record that does not belong to the user
+//! is copied into a fresh sled database next to the old one, the fresh one
+//! replaces it, and the old files are deleted. A crash at any point leaves
+//! either the old store or the new one in place ([`recover_rewrite`]).
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::records::{Conversation, Message, Topic, UsageRecord, User};
+use super::{STORE_DIR, Store, StoreError, decode, keys};
+
+/// The store being written by an erasure, before it replaces the old one.
+const NEW_DIR: &str = "store.new";
+
+/// The old store, between the swap and its deletion.
+const OLD_DIR: &str = "store.old";
+
+/// Everything stored about one user.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserData {
+    /// The profile.
+    pub user: User,
+    /// Each conversation with its messages and topics.
+    pub conversations: Vec<ConversationData>,
+    /// Every model call made for the user.
+    pub usage: Vec<UsageRecord>,
+}
+
+/// One conversation, in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConversationData {
+    /// The record: counters, follow-up state, preferences.
+    pub conversation: Conversation,
+    /// Every message, oldest first (follow-ups are messages of kind `follow-up`).
+    pub messages: Vec<Message>,
+    /// The topics.
+    pub topics: Vec<Topic>,
+}
+
+/// What an erasure removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Erasure {
+    /// Conversations removed.
+    pub conversations: usize,
+    /// Messages removed.
+    pub messages: usize,
+}
+
+/// What a purge removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Purge {
+    /// Messages removed.
+    pub messages: usize,
+    /// Topics removed.
+    pub topics: usize,
+    /// Usage records removed.
+    pub usage: usize,
+}
+
+impl Store {
+    /// The user's conversations, by key prefix.
+    fn user_conversations(&self, user: &str) -> Result<Vec<Conversation>, StoreError> {
+        let mut prefix = user.as_bytes().to_vec();
+        prefix.push(0);
+        self.conversations
+            .scan_prefix(prefix)
+            .values()
+            .map(|v| {
+                let bytes = v.map_err(|e| self.error(e))?;
+                decode(&bytes).map_err(|d| self.corrupt(&d))
+            })
+            .collect()
+    }
+
+    /// Everything stored about `user`, or `None` if the store has nothing.
+    pub fn export_user(&self, user: &str) -> Result<Option<UserData>, StoreError> {
+        let Some(record) = self.user(user)? else {
+            return Ok(None);
+        };
+        let mut conversations = Vec::new();
+        for conversation in self.user_conversations(user)? {
+            conversations.push(ConversationData {
+                messages: self.messages(&conversation)?,
+                topics: self.topics(&conversation)?,
+                conversation,
+            });
+        }
+        let usage = self
+            .usage_since(DateTime::<Utc>::MIN_UTC)?
+            .into_iter()
+            .filter(|u| u.user.as_deref() == Some(user))
+            .collect();
+        Ok(Some(UserData {
+            user: record,
+            conversations,
+            usage,
+        }))
+    }
+
+    /// Removes every record of `user` so that nothing can be recovered from
+    /// the store's files, by rewriting the store without them. Takes the
+    /// store (no other handle may be open) and returns the reopened one.
+    pub fn erase_user(self, user: &str) -> Result<(Store, Erasure), StoreError> {
+        let conversations = self.user_conversations(user)?;
+        let mut erasure = Erasure {
+            conversations: conversations.len(),
+            messages: 0,
+        };
+        let ids: BTreeSet<[u8; 8]> = conversations
+            .iter()
+            .map(|c| keys::message_prefix(c.id))
+            .collect();
+        let mut conv_prefix = user.as_bytes().to_vec();
+        conv_prefix.push(0);
+        let dir = self.dir.clone();
+        let io = |source| StoreError::Io {
+            dir: dir.clone(),
+            source,
+        };
+        let new_path = dir.join(NEW_DIR);
+        if new_path.exists() {
+            fs::remove_dir_all(&new_path).map_err(io)?;
+        }
+        let fresh = sled::Config::new()
+            .path(&new_path)
+            .open()
+            .map_err(|e| self.error(e))?;
+        for name in self.db.tree_names() {
+            let old = self.db.open_tree(&name).map_err(|e| self.error(e))?;
+            let new = fresh.open_tree(&name).map_err(|e| self.error(e))?;
+            let mut batch = sled::Batch::default();
+            for item in old.iter() {
+                let (key, value) = item.map_err(|e| self.error(e))?;
+                let belongs = match name.as_ref() {
+                    b"users" => key.as_ref() == user.as_bytes(),
+                    b"conversations" | b"pending" => key.starts_with(&conv_prefix),
+                    b"messages" => {
+                        let owned = key.len() >= 8 && ids.contains(&key[..8]);
+                        erasure.messages += usize::from(owned);
+                        owned
+                    }
+                    b"topics" => key.len() >= 8 && ids.contains(&key[..8]),
+                    b"due" => value.starts_with(&conv_prefix),
+                    b"usage" => {
+                        decode::<UsageRecord>(&value).is_ok_and(|u| u.user.as_deref() == Some(user))
+                    }
+                    _ => false,
+                };
+                if !belongs {
+                    batch.insert(key, value);
+                }
+            }
+            new.apply_batch(batch).map_err(|e| self.error(e))?;
+        }
+        fresh.flush().map_err(|e| self.error(e))?;
+        drop(fresh);
+        drop(self);
+        let store_path = dir.join(STORE_DIR);
+        let old_path = dir.join(OLD_DIR);
+        fs::rename(&store_path, &old_path).map_err(io)?;
+        fs::rename(&new_path, &store_path).map_err(io)?;
+        fs::remove_dir_all(&old_path).map_err(io)?;
+        Ok((Store::open(&dir)?, erasure))
+    }
+
+    /// Removes messages older than `cutoff`, topics last mentioned before it,
+    /// and usage records from before it.
+    pub fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<Purge, StoreError> {
+        let mut purge = Purge::default();
+        for conversation in self.conversations() {
+            let conversation = conversation?;
+            let mut batch = sled::Batch::default();
+            for item in self
+                .messages
+                .scan_prefix(keys::message_prefix(conversation.id))
+            {
+                let (key, value) = item.map_err(|e| self.error(e))?;
+                let message: Message = decode(&value).map_err(|d| self.corrupt(&d))?;
+                if message.at < cutoff {
+                    batch.remove(key);
+                    purge.messages += 1;
+                }
+            }
+            self.messages
+                .apply_batch(batch)
+                .map_err(|e| self.error(e))?;
+            let topics = self.topics(&conversation)?;
+            let kept: Vec<Topic> = topics
+                .iter()
+                .filter(|t| t.updated_at >= cutoff)
+                .cloned()
+                .collect();
+            if kept.len() != topics.len() {
+                purge.topics += topics.len() - kept.len();
+                self.topics
+                    .insert(keys::message_prefix(conversation.id), super::encode(&kept))
+                    .map_err(|e| self.error(e))?;
+            }
+        }
+        let old_usage: Vec<_> = self
+            .usage
+            .range(..keys::instant(cutoff).to_vec())
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))?;
+        purge.usage = old_usage.len();
+        for key in old_usage {
+            self.usage.remove(key).map_err(|e| self.error(e))?;
+        }
+        self.flush()?;
+        Ok(purge)
+    }
+}
+
+/// Finishes or undoes an erasure interrupted by a crash, before the store
+/// opens: a complete new store that was not yet swapped in replaces the old
+/// one; a half-written one is dropped.
+pub(crate) fn recover_rewrite(dir: &Path) -> std::io::Result<()> {
+    let store = dir.join(STORE_DIR);
+    let new = dir.join(NEW_DIR);
+    let old = dir.join(OLD_DIR);
+    if old.exists() {
+        if !store.exists() && new.exists() {
+            fs::rename(&new, &store)?;
+        } else if !store.exists() {
+            fs::rename(&old, &store)?;
+            return Ok(());
+        }
+        fs::remove_dir_all(&old)?;
+    }
+    if new.exists() {
+        fs::remove_dir_all(&new)?;
+    }
+    Ok(())
+}
