@@ -110,3 +110,463 @@ fn crisis_messages_are_found_with_precision_and_recall_above_0_9() {
         "precision {precision:.3}, recall {recall:.3}"
     );
 }
+
+use crate::support::server::{Reply, TestServer};
+use crate::support::{Troupe, fixture};
+
+fn say(troupe: &Troupe, now: &str, user: &str, persona: &str, text: &str) -> crate::support::Run {
+    troupe.run(&[
+        "--now",
+        now,
+        "chat",
+        persona,
+        "--user",
+        user,
+        "--message",
+        text,
+    ])
+}
+
+#[test]
+fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
+    let server = TestServer::start(vec![Reply::Text("in character")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    for i in 0..5 {
+        let run = say(
+            &troupe,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "tester",
+            "chef",
+            "risotto tips",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    let before = server.received().len();
+    let crisis = say(
+        &troupe,
+        "2026-11-02T11:00:00Z",
+        "tester",
+        "chef",
+        "I keep thinking about killing myself",
+    );
+    assert_eq!(crisis.code, 0, "{}", crisis.stderr);
+    assert!(crisis.stdout.contains("988"), "{}", crisis.stdout);
+    assert_eq!(
+        server.received().len(),
+        before,
+        "the persona's model is not asked"
+    );
+    let history = troupe.history("chef");
+    let last = history.last().cloned().unwrap_or_default();
+    assert_eq!(last["kind"], "safety");
+    assert_eq!(
+        history[history.len() - 2]["text"],
+        "I keep thinking about killing myself",
+        "the message is kept"
+    );
+
+    let french = say(
+        &troupe,
+        "2026-11-02T11:05:00Z",
+        "lea",
+        "decor",
+        "J'ai envie d'en finir",
+    );
+    assert!(french.stdout.contains("3114"), "{}", french.stdout);
+
+    let report = troupe.run(&["safety", "report", "--by", "day", "--json"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert_eq!(
+        report.json(),
+        serde_json::json!([{"period": "2026-11-02", "crisis_referrals": 2}])
+    );
+    assert!(!report.stdout.contains("tester") && !report.stdout.contains("lea"));
+
+    let explain = troupe.run(&[
+        "--now",
+        "2026-11-05T12:00:00Z",
+        "followups",
+        "explain",
+        "--user",
+        "tester",
+        "--persona",
+        "chef",
+        "--json",
+    ]);
+    let hold = explain.json()["rules"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["rule"] == "not_on_hold").cloned())
+        .unwrap_or_default();
+    assert_eq!(hold["pass"], false, "{hold}");
+    let due = troupe.run(&[
+        "--now",
+        "2026-11-05T12:00:00Z",
+        "followups",
+        "due",
+        "--json",
+    ]);
+    assert_eq!(due.json(), serde_json::json!([]));
+}
+
+#[test]
+fn sensitive_subjects_get_their_disclaimer_in_the_persona_language() {
+    let server = TestServer::start(vec![Reply::Text("Bonne question, voyons le menu.")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let run = troupe.run(&[
+        "chat",
+        "decor",
+        "--message",
+        "Mon médecin m'a prescrit des antibiotiques, je peux boire du vin ?",
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reply = run.json();
+    assert_eq!(
+        reply["disclaimers"],
+        serde_json::json!([
+            "Ces échanges ne remplacent en aucun cas un avis médical : pour toute question de santé, consultez un médecin ou un pharmacien."
+        ])
+    );
+    let stored = troupe.history("decor").pop().unwrap_or_default();
+    assert_eq!(stored["disclaimers"], reply["disclaimers"]);
+    let plain = troupe.run(&[
+        "chat",
+        "decor",
+        "--message",
+        "Quelle couleur pour le salon ?",
+        "--json",
+    ]);
+    assert_eq!(plain.json()["disclaimers"], serde_json::json!([]));
+}
+
+#[test]
+fn disclaimers_can_be_replaced_per_deployment_and_per_persona() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[safety.disclaimers.en]\nlegal = \"Talk to a real lawyer.\"\n",
+    )
+    .unwrap();
+    let run = troupe.run(&[
+        "chat",
+        "chef",
+        "--message",
+        "My landlord kept my deposit",
+        "--json",
+    ]);
+    assert_eq!(
+        run.json()["disclaimers"],
+        serde_json::json!(["Talk to a real lawyer."])
+    );
+
+    let dir = troupe.root.path().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("baker.toml"),
+        format!("{baker}\n[safety]\nlegal = \"Bea is a baker, not a lawyer.\"\n"),
+    )
+    .unwrap();
+    let own = troupe.run(&[
+        "--personas",
+        dir.to_str().unwrap(),
+        "chat",
+        "baker",
+        "--message",
+        "Can I sue my landlord?",
+        "--json",
+    ]);
+    assert_eq!(
+        own.json()["disclaimers"],
+        serde_json::json!(["Bea is a baker, not a lawyer."])
+    );
+}
+
+#[test]
+fn minors_get_no_followups_and_no_adults_only_personas() {
+    let troupe = Troupe::new();
+    for i in 0..5 {
+        say(
+            &troupe,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "kid",
+            "chef",
+            "pancakes please",
+        );
+    }
+    assert_eq!(troupe.run(&["user", "set", "kid", "--minor"]).code, 0);
+    let due = troupe.run(&[
+        "--now",
+        "2026-11-03T12:00:00Z",
+        "followups",
+        "due",
+        "--json",
+    ]);
+    assert_eq!(due.json(), serde_json::json!([]));
+    let show = troupe.run(&["user", "show", "kid", "--json"]).json();
+    assert_eq!(show["minor"], true);
+
+    let dir = troupe.root.path().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("sommelier.toml"),
+        format!("{baker}adults_only = true\n"),
+    )
+    .unwrap();
+    let refused = troupe.run(&[
+        "--personas",
+        dir.to_str().unwrap(),
+        "chat",
+        "sommelier",
+        "--user",
+        "kid",
+        "--message",
+        "hi",
+    ]);
+    assert_eq!(refused.code, 1);
+    assert!(
+        refused.stderr.contains("is for adults only"),
+        "{}",
+        refused.stderr
+    );
+    let adult = troupe.run(&[
+        "--personas",
+        dir.to_str().unwrap(),
+        "chat",
+        "sommelier",
+        "--user",
+        "grownup",
+        "--message",
+        "hi",
+    ]);
+    assert_eq!(adult.code, 0, "{}", adult.stderr);
+}
+
+#[test]
+fn followups_can_be_turned_off_for_every_persona() {
+    let troupe = Troupe::new();
+    for i in 0..5 {
+        say(
+            &troupe,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "ana",
+            "chef",
+            "bread",
+        );
+    }
+    let due = |t: &Troupe| {
+        t.run(&[
+            "--now",
+            "2026-11-03T12:00:00Z",
+            "followups",
+            "due",
+            "--json",
+        ])
+        .json()
+    };
+    assert_eq!(due(&troupe).as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        troupe
+            .run(&["user", "set", "ana", "--followups", "off"])
+            .code,
+        0
+    );
+    assert_eq!(due(&troupe), serde_json::json!([]));
+    assert_eq!(
+        troupe.run(&["user", "show", "ana", "--json"]).json()["followups"],
+        "off"
+    );
+    troupe.run(&["user", "set", "ana", "--followups", "on"]);
+    assert_eq!(due(&troupe).as_array().map(Vec::len), Some(1));
+}
+
+#[test]
+fn export_holds_everything_about_the_user() {
+    let server = TestServer::start(vec![Reply::Text("Sure!")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    say(
+        &troupe,
+        "2026-11-02T10:00:00Z",
+        "ana",
+        "chef",
+        "saffron risotto for six",
+    );
+    say(
+        &troupe,
+        "2026-11-02T10:05:00Z",
+        "ana",
+        "decor",
+        "un salon vert sauge",
+    );
+    troupe.run(&["user", "set", "ana", "--timezone", "Europe/Paris"]);
+    let export = troupe.run(&["export", "--user", "ana"]);
+    assert_eq!(export.code, 0, "{}", export.stderr);
+    let doc = export.json();
+    assert_eq!(doc["format"], "troupe-export/1");
+    assert_eq!(doc["user"]["id"], "ana");
+    assert_eq!(doc["user"]["timezone"], "Europe/Paris");
+    let conversations = doc["conversations"].as_array().cloned().unwrap_or_default();
+    assert_eq!(conversations.len(), 2);
+    assert_eq!(
+        conversations[0]["messages"][0]["text"],
+        "saffron risotto for six"
+    );
+    assert_eq!(conversations[0]["topics"][0]["phrase"], "saffron risotto");
+    assert_eq!(doc["usage"].as_array().map(Vec::len), Some(2));
+    assert!(!export.stdout.contains("sk-test"), "no secrets in exports");
+}
+
+#[test]
+fn erasing_a_user_leaves_nothing_of_them_even_in_the_store_files() {
+    let troupe = Troupe::new();
+    for user in ["ana", "bob", "cyd"] {
+        for i in 0..3 {
+            let text = format!("distinctive-{user}-marmalade-{i} about my landlord");
+            let run = say(
+                &troupe,
+                &format!("2026-11-02T10:0{i}:00Z"),
+                user,
+                "chef",
+                &text,
+            );
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        }
+    }
+    let refused = troupe.run(&["erase", "--user", "bob"]);
+    assert_eq!(refused.code, 2, "no terminal, no --yes: {}", refused.stderr);
+    assert!(
+        files_contain(&troupe.data_dir(), b"distinctive-bob-marmalade"),
+        "the marker is stored before erasure"
+    );
+
+    let erased = troupe.run(&["erase", "--user", "bob", "--yes"]);
+    assert_eq!(erased.code, 0, "{}", erased.stderr);
+    assert!(
+        erased.stdout.contains("1 conversation(s), 6 message(s)"),
+        "{}",
+        erased.stdout
+    );
+    assert!(
+        !files_contain(&troupe.data_dir(), b"distinctive-bob-marmalade"),
+        "bob's text is gone from the files"
+    );
+    assert!(
+        files_contain(&troupe.data_dir(), b"distinctive-ana-marmalade"),
+        "others are untouched"
+    );
+
+    assert_eq!(troupe.run(&["export", "--user", "bob"]).code, 1);
+    assert_eq!(troupe.run(&["user", "show", "bob"]).code, 1);
+    let history = troupe.run(&["history", "--user", "bob", "--persona", "chef", "--json"]);
+    assert_eq!(history.json()["messages"], serde_json::json!([]));
+    let topics = troupe.run(&["topics", "--user", "bob", "--persona", "chef", "--json"]);
+    assert_eq!(topics.json(), serde_json::json!([]));
+    let usage = troupe.run(&["usage", "--json"]).json();
+    assert_eq!(
+        usage.as_array().map(Vec::len),
+        Some(1),
+        "only the others' calls: {usage}"
+    );
+    assert_eq!(troupe.history_of("ana", "chef").len(), 6);
+}
+
+#[test]
+fn messages_past_the_retention_period_are_purged_with_their_topics() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[safety]\nretention_days = 30\n",
+    )
+    .unwrap();
+    say(
+        &troupe,
+        "2026-09-01T10:00:00Z",
+        "ana",
+        "chef",
+        "old paella question",
+    );
+    say(
+        &troupe,
+        "2026-11-20T10:00:00Z",
+        "ana",
+        "chef",
+        "fresh ramen question",
+    );
+    let purge = troupe.run(&[
+        "--now",
+        "2026-11-26T10:00:00Z",
+        "maintenance",
+        "purge",
+        "--json",
+    ]);
+    assert_eq!(purge.code, 0, "{}", purge.stderr);
+    assert_eq!(purge.json()["messages"], 2);
+    let history = troupe.history_of("ana", "chef");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0]["text"], "fresh ramen question");
+    let topics = troupe
+        .run(&[
+            "--now",
+            "2026-11-26T10:00:00Z",
+            "topics",
+            "--user",
+            "ana",
+            "--persona",
+            "chef",
+            "--json",
+        ])
+        .json();
+    let phrases: Vec<_> = topics
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|t| t["phrase"].clone())
+        .collect();
+    assert!(
+        phrases.contains(&serde_json::json!("fresh ramen question"))
+            || phrases.contains(&serde_json::json!("fresh ramen")),
+        "{topics}"
+    );
+    assert!(
+        !phrases
+            .iter()
+            .any(|p| p.as_str().unwrap_or_default().contains("paella")),
+        "{topics}"
+    );
+}
+
+#[test]
+fn ids_with_path_separators_are_refused() {
+    let troupe = Troupe::new();
+    let run = troupe.run(&["chat", "chef", "--user", "../../etc", "--message", "hi"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("may only use letters"),
+        "{}",
+        run.stderr
+    );
+    let long = "u".repeat(80);
+    assert_eq!(
+        troupe
+            .run(&["history", "--user", &long, "--persona", "chef"])
+            .code,
+        2
+    );
+}
+
+/// Whether any file under `dir` contains `needle`.
+fn files_contain(dir: &std::path::Path, needle: &[u8]) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|entry| {
+        let path = entry.path();
+        if path.is_dir() {
+            files_contain(&path, needle)
+        } else {
+            std::fs::read(&path).is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+        }
+    })
+}

@@ -122,14 +122,12 @@ impl Troupe {
 
     /// The stored conversation of `tester` with `persona`, via `troupe history --json`.
     pub fn history(&self, persona: &str) -> Vec<Value> {
-        let run = self.run(&[
-            "history",
-            "--user",
-            "tester",
-            "--persona",
-            persona,
-            "--json",
-        ]);
+        self.history_of("tester", persona)
+    }
+
+    /// The stored conversation of `user` with `persona`.
+    pub fn history_of(&self, user: &str, persona: &str) -> Vec<Value> {
+        let run = self.run(&["history", "--user", user, "--persona", persona, "--json"]);
         assert_eq!(run.code, 0, "history failed: {}", run.stderr);
         run.json()["messages"]
             .as_array()
