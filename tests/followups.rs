@@ -679,7 +679,14 @@ fn watch_sends_on_each_tick_and_stops_cleanly_on_sigterm() {
         .expect("start watch");
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut line = String::new();
-    stderr.read_line(&mut line).expect("first tick");
+    while !line.contains(" sent ") {
+        line.clear();
+        assert_ne!(
+            stderr.read_line(&mut line).expect("first tick"),
+            0,
+            "watch exited early"
+        );
+    }
     assert!(line.contains("sent 1 follow-up(s)"), "{line}");
     let term = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -164,7 +164,9 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
                 Ok(store) => {
                     let now = app.clock.now();
                     if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
-                        if let Some(purge) = super::maintenance::purge_by_retention(app, &store)? {
+                        if let Some(purge) = super::maintenance::purge_by_retention(app, &store)?
+                            && purge.messages > 0
+                        {
                             eprintln!(
                                 "troupe: purged {} message(s) past the retention period",
                                 purge.messages
