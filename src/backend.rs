@@ -22,6 +22,7 @@ use crate::config::{
 use crate::model::anthropic::{
     ANTHROPIC_DEFAULT_BASE_URL, ANTHROPIC_DEFAULT_MODEL, AnthropicModel, AnthropicSettings,
 };
+use crate::model::http::HttpSettings;
 use crate::model::offline::OfflineModel;
 use crate::model::openai::{OpenAiModel, OpenAiSettings};
 use crate::model::resilient::{Fallback, Resilient, RetryPolicy};
@@ -225,58 +226,65 @@ fn from_environment(environment: &Environment<'_>) -> Result<BackendChoice, Conf
     ))
 }
 
-fn timeouts(config: &BackendConfig) -> (Duration, Duration) {
-    (
-        Duration::from_secs(config.connect_timeout_secs.unwrap_or(10)),
-        Duration::from_secs(config.read_timeout_secs.unwrap_or(60)),
-    )
+/// A provider's defaults: base URL, model, key variable, and the env var
+/// that may override the base URL of the default backend.
+struct ProviderDefaults {
+    base_url: &'static str,
+    model: &'static str,
+    api_key_env: &'static str,
+    base_url_env: Option<&'static str>,
+}
+
+const OPENAI: ProviderDefaults = ProviderDefaults {
+    base_url: OPENAI_DEFAULT_BASE_URL,
+    model: OPENAI_DEFAULT_MODEL,
+    api_key_env: "OPENAI_API_KEY",
+    base_url_env: Some("OPENAI_BASE_URL"),
+};
+
+const ANTHROPIC: ProviderDefaults = ProviderDefaults {
+    base_url: ANTHROPIC_DEFAULT_BASE_URL,
+    model: ANTHROPIC_DEFAULT_MODEL,
+    api_key_env: "ANTHROPIC_API_KEY",
+    base_url_env: None,
+};
+
+/// Connection settings from a backend table over a provider's defaults;
+/// `env` (for the default backend only) may override the base URL and model.
+fn http_settings(
+    name: &str,
+    config: &BackendConfig,
+    env: Option<EnvLookup<'_>>,
+    defaults: &ProviderDefaults,
+) -> HttpSettings {
+    let from_env = |var: Option<&str>| var.and_then(|v| env.and_then(|lookup| lookup(v)));
+    HttpSettings {
+        backend: name.to_string(),
+        base_url: from_env(defaults.base_url_env)
+            .or_else(|| config.base_url.clone())
+            .unwrap_or_else(|| defaults.base_url.to_string()),
+        model: from_env(Some("TROUPE_MODEL"))
+            .or_else(|| config.model.clone())
+            .unwrap_or_else(|| defaults.model.to_string()),
+        api_key_env: config
+            .api_key_env
+            .clone()
+            .unwrap_or_else(|| defaults.api_key_env.to_string()),
+        temperature: config.temperature,
+        max_tokens: config.max_tokens,
+        connect_timeout: Duration::from_secs(config.connect_timeout_secs.unwrap_or(10)),
+        read_timeout: Duration::from_secs(config.read_timeout_secs.unwrap_or(60)),
+    }
 }
 
 /// OpenAI-compatible settings from a backend table, env-adjusted when given.
 fn openai(name: &str, config: &BackendConfig, env: Option<EnvLookup<'_>>) -> Backend {
-    let from_env = |var: &str| env.and_then(|lookup| lookup(var));
-    let (connect_timeout, read_timeout) = timeouts(config);
-    Backend::OpenAi(OpenAiSettings {
-        backend: name.to_string(),
-        base_url: from_env("OPENAI_BASE_URL")
-            .or_else(|| config.base_url.clone())
-            .unwrap_or_else(|| OPENAI_DEFAULT_BASE_URL.to_string()),
-        model: from_env("TROUPE_MODEL")
-            .or_else(|| config.model.clone())
-            .unwrap_or_else(|| OPENAI_DEFAULT_MODEL.to_string()),
-        api_key_env: config
-            .api_key_env
-            .clone()
-            .unwrap_or_else(|| "OPENAI_API_KEY".to_string()),
-        temperature: config.temperature,
-        max_tokens: config.max_tokens,
-        connect_timeout,
-        read_timeout,
-    })
+    Backend::OpenAi(http_settings(name, config, env, &OPENAI))
 }
 
 /// Anthropic settings from a backend table, env-adjusted when given.
 fn anthropic(name: &str, config: &BackendConfig, env: Option<EnvLookup<'_>>) -> Backend {
-    let from_env = |var: &str| env.and_then(|lookup| lookup(var));
-    let (connect_timeout, read_timeout) = timeouts(config);
-    Backend::Anthropic(AnthropicSettings {
-        backend: name.to_string(),
-        base_url: config
-            .base_url
-            .clone()
-            .unwrap_or_else(|| ANTHROPIC_DEFAULT_BASE_URL.to_string()),
-        model: from_env("TROUPE_MODEL")
-            .or_else(|| config.model.clone())
-            .unwrap_or_else(|| ANTHROPIC_DEFAULT_MODEL.to_string()),
-        api_key_env: config
-            .api_key_env
-            .clone()
-            .unwrap_or_else(|| "ANTHROPIC_API_KEY".to_string()),
-        temperature: config.temperature,
-        max_tokens: config.max_tokens,
-        connect_timeout,
-        read_timeout,
-    })
+    Backend::Anthropic(http_settings(name, config, env, &ANTHROPIC))
 }
 
 /// One backend, wrapped with its timeouts and retries.

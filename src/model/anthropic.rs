@@ -4,13 +4,11 @@
 //! (`message_start`, `content_block_delta`, `message_delta`, `message_stop`,
 //! `error`).
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::http::{HttpFailure, shorten, transport_error};
+use super::http::{HttpFailure, HttpSettings, shorten, transport_error};
 use super::sse::{SseDecoder, SseEvent};
 use super::{
     ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
@@ -29,26 +27,8 @@ pub const ANTHROPIC_DEFAULT_MODEL: &str = "claude-3-5-haiku-latest";
 /// The Messages API requires `max_tokens`; this is used when nothing sets it.
 const DEFAULT_MAX_TOKENS: u32 = 1024;
 
-/// How to reach the Anthropic API.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AnthropicSettings {
-    /// The backend's name, for messages.
-    pub backend: String,
-    /// The API base, e.g. `https://api.anthropic.com` (a trailing `/v1` is fine).
-    pub base_url: String,
-    /// The model id.
-    pub model: String,
-    /// The NAME of the env var holding the API key.
-    pub api_key_env: String,
-    /// Default sampling temperature.
-    pub temperature: Option<f32>,
-    /// Default reply length limit, in tokens.
-    pub max_tokens: Option<u32>,
-    /// How long to wait for a connection.
-    pub connect_timeout: Duration,
-    /// The longest silence allowed while waiting for (more of) a reply.
-    pub read_timeout: Duration,
-}
+/// How to reach the Anthropic API (a trailing `/v1` on the base URL is fine).
+pub type AnthropicSettings = HttpSettings;
 
 /// A chat model behind the Anthropic Messages API.
 pub struct AnthropicModel {
@@ -65,22 +45,10 @@ pub struct AnthropicModel {
 impl AnthropicModel {
     /// A client for `settings`.
     pub fn new(settings: AnthropicSettings) -> Result<Self, ModelError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.read_timeout)
-            .build()
-            .map_err(|e| ModelError::Protocol {
-                url: settings.base_url.clone(),
-                detail: format!("could not set up HTTP: {e}"),
-            })?;
+        let http = settings.client()?;
         let base = settings.base_url.trim_end_matches('/');
         let base = base.strip_suffix("/v1").unwrap_or(base);
-        let info = ModelInfo {
-            backend: settings.backend.clone(),
-            provider: "anthropic".to_string(),
-            model: settings.model.clone(),
-            base_url: Some(settings.base_url.clone()),
-        };
+        let info = settings.info("anthropic");
         Ok(Self {
             http,
             endpoint: format!("{base}/v1/messages"),
@@ -106,7 +74,7 @@ impl AnthropicModel {
     /// Sends the request; a non-success status becomes an error.
     async fn send(&self, body: &WireRequest<'_>) -> Result<reqwest::Response, ModelError> {
         let url = &self.settings.base_url;
-        let key = std::env::var(&self.settings.api_key_env).unwrap_or_default();
+        let key = self.settings.api_key();
         let response = self
             .http
             .post(&self.endpoint)

@@ -4,7 +4,58 @@
 
 use std::time::Duration;
 
-use super::ModelError;
+use super::{ModelError, ModelInfo};
+
+/// How to reach one HTTP model API, whatever its dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    /// The backend's name, for messages.
+    pub backend: String,
+    /// The API base, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
+    pub base_url: String,
+    /// The model id.
+    pub model: String,
+    /// The NAME of the env var holding the API key (never the key).
+    pub api_key_env: String,
+    /// Default sampling temperature.
+    pub temperature: Option<f32>,
+    /// Default reply length limit, in tokens.
+    pub max_tokens: Option<u32>,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+    /// The longest silence allowed while waiting for (more of) a reply.
+    pub read_timeout: Duration,
+}
+
+impl HttpSettings {
+    /// An HTTP client with the connect and idle timeouts (no total timeout,
+    /// which would cut long replies).
+    pub fn client(&self) -> Result<reqwest::Client, ModelError> {
+        reqwest::Client::builder()
+            .connect_timeout(self.connect_timeout)
+            .read_timeout(self.read_timeout)
+            .build()
+            .map_err(|e| ModelError::Protocol {
+                url: self.base_url.clone(),
+                detail: format!("could not set up HTTP: {e}"),
+            })
+    }
+
+    /// What this backend is, for `provider`.
+    pub fn info(&self, provider: &str) -> ModelInfo {
+        ModelInfo {
+            backend: self.backend.clone(),
+            provider: provider.to_string(),
+            model: self.model.clone(),
+            base_url: Some(self.base_url.clone()),
+        }
+    }
+
+    /// The API key from the env var the backend names (empty if unset).
+    pub fn api_key(&self) -> String {
+        std::env::var(&self.api_key_env).unwrap_or_default()
+    }
+}
 
 /// A non-success HTTP response, read once.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,8 +7,6 @@
 //! optional. With `byot` on, async-openai no longer sets `"stream": true`,
 //! so [`WireRequest`] always says what it wants.
 
-use std::time::Duration;
-
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
@@ -17,32 +15,14 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::http::{HttpFailure, shorten, transport_error};
+use super::http::{HttpFailure, HttpSettings, shorten, transport_error};
 use super::{
     ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
     StreamEvent, Usage,
 };
 
 /// How to reach one OpenAI-compatible server.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenAiSettings {
-    /// The backend's name, for messages.
-    pub backend: String,
-    /// The API base, e.g. `https://api.openai.com/v1` or `http://127.0.0.1:11434/v1`.
-    pub base_url: String,
-    /// The model id.
-    pub model: String,
-    /// The NAME of the env var holding the API key (never the key).
-    pub api_key_env: String,
-    /// Default sampling temperature.
-    pub temperature: Option<f32>,
-    /// Default reply length limit, in tokens.
-    pub max_tokens: Option<u32>,
-    /// How long to wait for a connection.
-    pub connect_timeout: Duration,
-    /// The longest silence allowed while waiting for (more of) a reply.
-    pub read_timeout: Duration,
-}
+pub type OpenAiSettings = HttpSettings;
 
 /// A chat model on an OpenAI-compatible server.
 pub struct OpenAiModel {
@@ -57,24 +37,11 @@ pub struct OpenAiModel {
 impl OpenAiModel {
     /// A model client for `settings`; reads the API key from the env var it names.
     pub fn new(settings: OpenAiSettings) -> Result<Self, ModelError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(settings.connect_timeout)
-            .read_timeout(settings.read_timeout)
-            .build()
-            .map_err(|e| ModelError::Protocol {
-                url: settings.base_url.clone(),
-                detail: format!("could not set up HTTP: {e}"),
-            })?;
-        let key = std::env::var(&settings.api_key_env).unwrap_or_default();
+        let http = settings.client()?;
         let config = OpenAIConfig::new()
             .with_api_base(settings.base_url.trim_end_matches('/'))
-            .with_api_key(key);
-        let info = ModelInfo {
-            backend: settings.backend.clone(),
-            provider: "openai".to_string(),
-            model: settings.model.clone(),
-            base_url: Some(settings.base_url.clone()),
-        };
+            .with_api_key(settings.api_key());
+        let info = settings.info("openai");
         Ok(Self {
             client: Client::with_config(config).with_http_service(http_service(http)),
             settings,

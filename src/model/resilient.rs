@@ -98,26 +98,33 @@ impl Resilient {
     async fn open(&self, request: &ChatRequest) -> Result<ReplyStream, ModelError> {
         let url = self.inner.info().base_url.clone().unwrap_or_default();
         let limit = self.policy.first_token;
-        let opened = async {
-            let mut stream = self.inner.stream(request).await?;
-            match stream.next().await {
-                Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) })
-                    .chain(stream)
-                    .boxed()),
-                Some(Err(e)) => Err(e),
-                None => Err(ModelError::Interrupted {
-                    url: url.clone(),
-                    detail: "the stream ended before any token".to_string(),
-                }),
-            }
-        };
-        match tokio::time::timeout(limit, opened).await {
+        match tokio::time::timeout(limit, first_event(self.inner.as_ref(), request)).await {
             Ok(result) => result,
             Err(_) => Err(ModelError::Timeout {
                 url,
                 detail: format!("no first token within {} s", limit.as_secs_f32()),
             }),
         }
+    }
+}
+
+/// Opens `model`'s stream and reads its first event, so that a stream that
+/// fails before showing anything counts as a failed attempt (to retry or fall
+/// back from) rather than a broken reply.
+async fn first_event(
+    model: &dyn ChatModel,
+    request: &ChatRequest,
+) -> Result<ReplyStream, ModelError> {
+    let mut stream = model.stream(request).await?;
+    match stream.next().await {
+        Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) })
+            .chain(stream)
+            .boxed()),
+        Some(Err(e)) => Err(e),
+        None => Err(ModelError::Interrupted {
+            url: model.info().base_url.clone().unwrap_or_default(),
+            detail: "the stream ended before any token".to_string(),
+        }),
     }
 }
 
@@ -216,19 +223,7 @@ impl ChatModel for Fallback {
         Box::pin(async move {
             let mut last = None;
             for (i, model) in self.chain.iter().enumerate() {
-                let opened = async {
-                    let mut stream = model.stream(request).await?;
-                    match stream.next().await {
-                        Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) })
-                            .chain(stream)
-                            .boxed()),
-                        Some(Err(e)) => Err(e),
-                        None => Err(ModelError::Interrupted {
-                            url: model.info().base_url.clone().unwrap_or_default(),
-                            detail: "the stream ended before any token".to_string(),
-                        }),
-                    }
-                };
+                let opened = first_event(model.as_ref(), request);
                 match opened.await {
                     Ok(stream) => return Ok(stream),
                     Err(e) => {
