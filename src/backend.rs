@@ -140,6 +140,11 @@ pub fn choose(
             Some(environment.env),
         );
     }
+    if config.models.len() > 1 {
+        return Err(ConfigError::NoDefault {
+            known: config.models.keys().cloned().collect::<Vec<_>>().join(", "),
+        });
+    }
     from_environment(environment)
 }
 
@@ -258,9 +263,15 @@ fn http_settings(
     defaults: &ProviderDefaults,
 ) -> HttpSettings {
     let from_env = |var: Option<&str>| var.and_then(|v| env.and_then(|lookup| lookup(v)));
+    // OPENAI_BASE_URL only redirects a backend that uses OPENAI_API_KEY, so a
+    // key is never sent to a server it was not meant for.
+    let own_key = config
+        .api_key_env
+        .as_deref()
+        .is_none_or(|k| k == defaults.api_key_env);
     HttpSettings {
         backend: name.to_string(),
-        base_url: from_env(defaults.base_url_env)
+        base_url: from_env(defaults.base_url_env.filter(|_| own_key))
             .or_else(|| config.base_url.clone())
             .unwrap_or_else(|| defaults.base_url.to_string()),
         model: from_env(Some("TROUPE_MODEL"))
@@ -331,8 +342,19 @@ pub fn probe_ollama(env: EnvLookup<'_>) -> Option<OllamaServer> {
     let host = env("OLLAMA_HOST").unwrap_or_else(|| OLLAMA_DEFAULT_HOST.to_string());
     let host = host
         .trim_start_matches("http://")
+        .trim_start_matches("https://")
         .trim_end_matches('/')
         .to_string();
+    // OLLAMA_HOST may name a host without its port; 0.0.0.0 means "here".
+    let host = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, port)| port.parse::<u16>().is_ok())
+    {
+        host
+    } else {
+        format!("{host}:11434")
+    };
+    let host = host.replacen("0.0.0.0", "127.0.0.1", 1);
     let address = host.to_socket_addrs().ok()?.next()?;
     let limit = Duration::from_millis(300);
     let mut stream = TcpStream::connect_timeout(&address, limit).ok()?;

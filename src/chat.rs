@@ -313,12 +313,13 @@ impl ChatService {
         on_delta: &mut (dyn FnMut(&str) + Send),
         stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
-        self.check_access(user, persona)?;
-        if let Some(reply) = self.control_reply(user, persona, text)? {
+        // Helplines come first, whoever the persona is.
+        if let Some(reply) = self.crisis_reply(user, persona, text)? {
             on_delta(&reply.text);
             return Ok(reply);
         }
-        if let Some(reply) = self.crisis_reply(user, persona, text)? {
+        self.check_access(user, persona)?;
+        if let Some(reply) = self.control_reply(user, persona, text)? {
             on_delta(&reply.text);
             return Ok(reply);
         }
@@ -335,11 +336,11 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
     ) -> Result<Reply, TurnError> {
-        self.check_access(user, persona)?;
-        if let Some(reply) = self.control_reply(user, persona, text)? {
+        if let Some(reply) = self.crisis_reply(user, persona, text)? {
             return Ok(reply);
         }
-        if let Some(reply) = self.crisis_reply(user, persona, text)? {
+        self.check_access(user, persona)?;
+        if let Some(reply) = self.control_reply(user, persona, text)? {
             return Ok(reply);
         }
         let conversation = self.accept(user, persona, text)?;

@@ -104,6 +104,14 @@ pub enum ConfigError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// Several backends and no `default_model`.
+    #[error(
+        "the config names several model backends ({known}) but no default_model; add default_model = \"NAME\" at the top of it"
+    )]
+    NoDefault {
+        /// The configured names.
+        known: String,
+    },
     /// A backend name that is not configured.
     #[error("there is no model backend named \"{name}\" ({why}); configured: {known}")]
     UnknownBackend {
@@ -125,11 +133,27 @@ fn provider_name(text: &str) -> Result<(), String> {
     }
 }
 
+/// `api_key_env` names a variable; a key pasted there would be printed.
+fn env_var_name(text: &str) -> Result<(), String> {
+    let valid = text
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_uppercase() || c == '_')
+        && text
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if valid {
+        Ok(())
+    } else {
+        Err("must be the NAME of an environment variable, like OPENAI_API_KEY (the key itself goes in that variable)".to_string())
+    }
+}
+
 const BACKEND_FIELDS: &[Field] = &[
     Field::required("provider", Shape::Text(Some(provider_name))),
     Field::optional("base_url", Shape::Text(None)),
     Field::optional("model", Shape::Text(None)),
-    Field::optional("api_key_env", Shape::Text(None)),
+    Field::optional("api_key_env", Shape::Text(Some(env_var_name))),
     Field::optional("temperature", Shape::Number(0.0, 2.0)),
     Field::optional("max_tokens", Shape::Integer(1, 200_000)),
     Field::optional("connect_timeout_secs", Shape::Integer(1, 600)),

@@ -21,6 +21,23 @@
 //! - [`cli`]: the command line;
 //! - [`clock`], [`ids`], [`locale`], [`error`]: the small pieces they share.
 
+/// Prints a line on stdout; a closed pipe (`troupe … | head`) is not an
+/// error worth a panic, so write failures are ignored.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// Prints a line on stderr, ignoring write failures (see `outln!`).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 pub mod app;
 pub mod backend;
 pub mod chat;

@@ -328,3 +328,131 @@ fn a_missing_key_is_named_as_missing() {
         run.stderr
     );
 }
+
+#[test]
+fn a_page_that_is_not_a_stream_is_a_clear_error_in_both_dialects() {
+    let server = TestServer::start(vec![Reply::Status(
+        200,
+        "<html><body>Login required</body></html>",
+    )]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let run = troupe.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("cannot read (a stream was asked for, but the reply is text/html)"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(server.received().len(), 1, "not retried");
+
+    let anthropic = TestServer::start(vec![Reply::Status(200, "<html>proxy</html>")]);
+    let url = anthropic.base_url.trim_end_matches("/v1").to_string();
+    let troupe = configured(&format!(
+        "[models.claude]\nprovider = \"anthropic\"\nbase_url = \"{url}\"\n"
+    ));
+    let run = troupe.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
+    assert_eq!(anthropic.received().len(), 1);
+}
+
+#[test]
+fn an_empty_streamed_reply_falls_back_like_a_failure() {
+    let empty = TestServer::start(vec![Reply::Sse(vec![
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
+    ])]);
+    let backup = TestServer::start(vec![Reply::Text("Backup has words.")]);
+    let troupe = configured(&format!(
+        "default_model = \"main\"\n{}{}",
+        openai_backend(
+            "main",
+            &empty.base_url,
+            "max_retries = 0\nfallback = [\"backup\"]"
+        ),
+        openai_backend("backup", &backup.base_url, "")
+    ));
+    let run = troupe.run(&["chat", "chef", "--message", "hello"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "Backup has words.");
+}
+
+#[test]
+fn several_backends_without_a_default_are_reported_not_guessed() {
+    let troupe = configured(&format!(
+        "{}{}",
+        openai_backend("a", &closed_port_url(), ""),
+        openai_backend("b", &closed_port_url(), "")
+    ));
+    let run = troupe.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("several model backends (a, b) but no default_model"),
+        "{}",
+        run.stderr
+    );
+    let list = troupe.run(&["models", "list", "--json"]).json();
+    assert_eq!(list["default"], "(none)");
+    assert_eq!(list["backends"].as_array().map(Vec::len), Some(2));
+}
+
+#[test]
+fn keys_are_trimmed_refused_when_malformed_and_never_sent_elsewhere() {
+    let server = TestServer::start(vec![Reply::Text("ok")]);
+    let mut troupe = Troupe::new();
+    troupe
+        .env("OPENAI_BASE_URL", &server.base_url)
+        .env("OPENAI_API_KEY", "sk-from-dotenv\r\n");
+    let run = troupe.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        server.last().header("authorization"),
+        Some("Bearer sk-from-dotenv")
+    );
+
+    let mut bad = Troupe::new();
+    bad.env("OPENAI_BASE_URL", &server.base_url)
+        .env("OPENAI_API_KEY", "sk one two");
+    let run = bad.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("the value of OPENAI_API_KEY cannot be sent as an API key"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("sk one two"));
+
+    let other = TestServer::start(vec![Reply::Text("ok")]);
+    let mut groq = configured(&openai_backend(
+        "groq",
+        &other.base_url,
+        "api_key_env = \"GROQ_KEY\"",
+    ));
+    groq.env("GROQ_KEY", "gsk-secret")
+        .env("OPENAI_BASE_URL", &server.base_url);
+    let before = server.received().len();
+    assert_eq!(groq.run(&["chat", "chef", "--message", "hi"]).code, 0);
+    assert_eq!(
+        server.received().len(),
+        before,
+        "OPENAI_BASE_URL does not redirect a backend with its own key"
+    );
+    assert_eq!(
+        other.last().header("authorization"),
+        Some("Bearer gsk-secret")
+    );
+}
+
+#[test]
+fn json_replies_carry_the_ai_notice() {
+    let run = Troupe::new().run(&["chat", "creator", "--message", "hi", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.json()["notice"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("It is an AI, not Jade")
+    );
+}

@@ -164,3 +164,24 @@ fn list_and_show_describe_the_personas() {
             .contains("It is an AI, not Jade")
     );
 }
+
+#[test]
+fn an_ai_notice_that_hides_the_ai_is_refused() {
+    let troupe = Troupe::new();
+    let dir = troupe.root.path().join("p");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("baker.toml"),
+        format!("ai_notice = \"You are talking with Bea herself!\"\n{baker}"),
+    )
+    .unwrap();
+    let run = troupe.run(&["personas", "check", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains(":1:13: \"ai_notice\" must say that the persona is an AI"),
+        "{}",
+        run.stderr
+    );
+}

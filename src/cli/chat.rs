@@ -34,6 +34,7 @@ struct JsonReply<'a> {
     reply: &'a str,
     model: &'a str,
     disclaimers: &'a [String],
+    notice: &'a str,
 }
 
 /// Runs `troupe chat`.
@@ -44,11 +45,11 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
     let store = app.open_store()?;
     let chat = app.chat_service(store);
     let Some(message) = args.message else {
-        let history = Some(app.data_dir.join("console_history"));
+        let history = Some(crate::console::history_file(&app.data_dir, &user));
         let mut console = Console::new(app, chat, &user, persona)?;
         let outcome = console.run(&mut Input::detect(history)).await?;
         if outcome.failed_turns > 0 {
-            eprintln!(
+            errln!(
                 "troupe: {} message(s) got no reply; they are saved",
                 outcome.failed_turns
             );
@@ -60,24 +61,24 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
     if !args.json
         && let Some(followup) = chat.take_unseen_followup(&user, &persona)?
     {
-        eprintln!(
+        errln!(
             "{}",
             crate::locale::while_away(&persona.language, &persona.name)
         );
-        eprintln!(
+        errln!(
             "{}: {}",
             persona.name,
             crate::console::printable(&followup.shown_text())
         );
     }
+    let notice = persona
+        .ai_notice
+        .clone()
+        .unwrap_or_else(|| ai_notice(&persona.language, &persona.name));
     if !args.json {
-        let notice = persona
-            .ai_notice
-            .clone()
-            .unwrap_or_else(|| ai_notice(&persona.language, &persona.name));
-        eprintln!("[{notice}]");
+        errln!("[{notice}]");
         if let Some(notice) = model.session_notice() {
-            eprintln!("[{notice}]");
+            errln!("[{notice}]");
         }
     }
     let reply: Reply = if args.json {
@@ -100,7 +101,7 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
                 std::pin::pin!(std::future::pending()),
             )
             .await;
-        println!();
+        outln!();
         reply?
     };
     if args.json {
@@ -110,10 +111,11 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
             reply: &reply.text,
             model: &reply.model,
             disclaimers: &reply.disclaimers,
+            notice: &notice,
         })?;
     } else {
         for line in &reply.disclaimers {
-            println!("— {line}");
+            outln!("— {line}");
         }
     }
     Ok(0)

@@ -63,7 +63,7 @@ pub fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
     if args.json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "created {} conversations ({} due now, {} messages) in {}",
             report.conversations,
             report.due,

@@ -82,16 +82,18 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
             if args.json {
                 print_json(&due)?;
             } else if due.is_empty() {
-                println!("No conversation is due for a follow-up.");
+                outln!("No conversation is due for a follow-up.");
             } else {
                 for d in &due {
                     let last = d
                         .last_user_at
                         .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{:<24} {:<10} last message {last} UTC, {} recent",
-                        d.user, d.persona, d.recent_user_messages
+                        d.user,
+                        d.persona,
+                        d.recent_user_messages
                     );
                 }
             }
@@ -104,13 +106,13 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
                 print_json(&verdict)?;
             } else {
                 let word = if verdict.eligible { "due" } else { "not due" };
-                println!("{} / {}: {word}", args.user, persona.id);
+                outln!("{} / {}: {word}", args.user, persona.id);
                 for rule in &verdict.rules {
                     let mark = if rule.pass { "pass" } else { "FAIL" };
                     let name = serde_json::to_value(rule.rule)
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string));
-                    println!(
+                    outln!(
                         "  [{mark}] {:<26} {}",
                         name.unwrap_or_default(),
                         rule.detail
@@ -142,12 +144,12 @@ fn report(sent: &[SentFollowUp], json: bool, dry_run: bool) -> Result<(), Error>
     }
     let verb = if dry_run { "would send" } else { "sent" };
     for s in sent {
-        println!("{} → {}: {}", s.persona, s.user, s.message);
+        outln!("{} → {}: {}", s.persona, s.user, s.message);
         for line in &s.disclaimers {
-            println!("    — {line}");
+            outln!("    — {line}");
         }
     }
-    println!("{verb} {} follow-up(s)", sent.len());
+    outln!("{verb} {} follow-up(s)", sent.len());
     Ok(())
 }
 
@@ -167,7 +169,7 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
                         if let Some(purge) = super::maintenance::purge_by_retention(app, &store)?
                             && purge.messages > 0
                         {
-                            eprintln!(
+                            errln!(
                                 "troupe: purged {} message(s) past the retention period",
                                 purge.messages
                             );
@@ -178,7 +180,7 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
                         .followups(&store)
                         .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})
                         .await?;
-                    eprintln!(
+                    errln!(
                         "troupe: {} sent {} follow-up(s)",
                         app.clock.now().format("%Y-%m-%d %H:%M:%S"),
                         sent.len()
@@ -186,7 +188,7 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
                     Ok(())
                 }
                 Err(Error::Store(StoreError::Locked(dir))) => {
-                    eprintln!(
+                    errln!(
                         "troupe: {} is in use by another troupe process; trying again next tick",
                         dir.display()
                     );
@@ -204,7 +206,7 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
             _ = &mut shutdown => break,
         }
     }
-    eprintln!("troupe: stopping");
+    errln!("troupe: stopping");
     Ok(())
 }
 
@@ -308,7 +310,7 @@ impl ProgressBar {
 
     pub(crate) fn finish(&mut self) {
         if self.active {
-            eprintln!();
+            errln!();
         }
     }
 }

@@ -41,13 +41,14 @@ pub fn run(app: &App, args: HistoryArgs) -> Result<i32, Error> {
     if args.json {
         print_json(&JsonHistory { messages })?;
     } else if messages.is_empty() {
-        println!(
+        outln!(
             "{} has no conversation with {} yet.",
-            args.user, persona.name
+            args.user,
+            persona.name
         );
     } else {
         for message in &messages {
-            println!("{}", history_line(message, &persona.name));
+            outln!("{}", history_line(message, &persona.name));
         }
     }
     Ok(0)

@@ -80,11 +80,14 @@ pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error>
     match (purge, args.json) {
         (Some(p), true) => print_json(&p)?,
         (None, true) => print_json(&Purge::default())?,
-        (Some(p), false) => println!(
+        (Some(p), false) => outln!(
             "purged {} message(s), {} topic(s) and {} usage record(s) older than {} days",
-            p.messages, p.topics, p.usage, app.config.safety.retention_days
+            p.messages,
+            p.topics,
+            p.usage,
+            app.config.safety.retention_days
         ),
-        (None, false) => println!("retention is off (retention_days = 0): nothing purged"),
+        (None, false) => outln!("retention is off (retention_days = 0): nothing purged"),
     }
     Ok(0)
 }
@@ -94,20 +97,23 @@ pub fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
     let SafetyCommand::Report(args) = command;
     let store = app.open_store()?;
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for event in store
-        .safety_events()?
+    for entry in store
+        .safety_counts()?
         .iter()
         .filter(|e| e.kind == "crisis_referral")
     {
+        let Ok(day) = chrono::NaiveDate::parse_from_str(&entry.day, "%Y-%m-%d") else {
+            continue;
+        };
         let period = match args.by {
-            Period::Day => event.at.format("%Y-%m-%d").to_string(),
+            Period::Day => entry.day.clone(),
             Period::Week => {
-                let week = event.at.iso_week();
+                let week = day.iso_week();
                 format!("{}-W{:02}", week.year(), week.week())
             }
-            Period::Month => event.at.format("%Y-%m").to_string(),
+            Period::Month => day.format("%Y-%m").to_string(),
         };
-        *counts.entry(period).or_default() += 1;
+        *counts.entry(period).or_default() += entry.count;
     }
     let lines: Vec<ReportLine> = counts
         .into_iter()
@@ -119,12 +125,13 @@ pub fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {
-        println!("No crisis referrals recorded.");
+        outln!("No crisis referrals recorded.");
     } else {
         for line in &lines {
-            println!(
+            outln!(
                 "{:<10} {} crisis referral(s)",
-                line.period, line.crisis_referrals
+                line.period,
+                line.crisis_referrals
             );
         }
     }

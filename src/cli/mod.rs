@@ -151,6 +151,6 @@ pub(crate) fn default_user() -> String {
 /// Prints a value as pretty JSON on stdout.
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Terminal(e.to_string()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }

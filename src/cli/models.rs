@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::print_json;
 use crate::app::App;
 use crate::backend::{self, Backend, BackendChoice};
+use crate::config::ConfigError;
 use crate::error::Error;
 use crate::model::resilient::RetryPolicy;
 use crate::model::{ChatMessage, ChatRequest, ChatRole};
@@ -97,40 +98,48 @@ fn view(choice: &BackendChoice) -> BackendView {
     }
 }
 
-/// The default backend and every configured one (the default first).
-fn backends(app: &App) -> Result<(BackendChoice, Vec<BackendChoice>), Error> {
-    let any = app.personas.iter().next().cloned();
-    let default = match &any {
-        Some(persona) => {
-            let mut neutral = (**persona).clone();
-            neutral.model.backend = None;
-            app.backend_for(&neutral)?
-        }
-        None => return Err(Error::NotFound("no personas are loaded".to_string())),
+/// The default backend's name and why it is the default (or why there is
+/// none), and every backend, the default first.
+fn backends(app: &App) -> Result<(String, String, Vec<BackendChoice>), Error> {
+    let Some(persona) = app.personas.iter().next() else {
+        return Err(Error::NotFound("no personas are loaded".to_string()));
     };
-    let mut all = vec![default.clone()];
-    for name in app.config.models.keys() {
-        if *name != default.name {
-            all.push(backend::named(&app.config, name, "the config", None)?);
+    let mut neutral = (**persona).clone();
+    neutral.model.backend = None;
+    let mut all = Vec::new();
+    let (name, reason) = match app.backend_for(&neutral) {
+        Ok(default) => {
+            let found = (default.name.clone(), default.reason.clone());
+            all.push(default);
+            found
+        }
+        Err(Error::Config(e @ ConfigError::NoDefault { .. })) => {
+            ("(none)".to_string(), e.to_string())
+        }
+        Err(e) => return Err(e),
+    };
+    for configured in app.config.models.keys() {
+        if *configured != name {
+            all.push(backend::named(&app.config, configured, "the config", None)?);
         }
     }
-    Ok((default, all))
+    Ok((name, reason, all))
 }
 
 /// Runs a `models` subcommand.
 pub async fn run(app: &App, command: ModelsCommand) -> Result<i32, Error> {
-    let (default, all) = backends(app)?;
+    let (default, reason, all) = backends(app)?;
     match command {
         ModelsCommand::List(args) => {
             let list = ListView {
-                default: default.name.clone(),
-                reason: default.reason.clone(),
+                default,
+                reason,
                 backends: all.iter().map(view).collect(),
             };
             if args.json {
                 print_json(&list)?;
             } else {
-                println!("default: {} ({})", list.default, list.reason);
+                outln!("default: {} ({})", list.default, list.reason);
                 for b in &list.backends {
                     let key = match (&b.api_key_env, b.api_key_set) {
                         (Some(env), true) => format!("key in {env}"),
@@ -142,7 +151,7 @@ pub async fn run(app: &App, command: ModelsCommand) -> Result<i32, Error> {
                     } else {
                         format!(", falls back to {}", b.fallback.join(", "))
                     };
-                    println!(
+                    outln!(
                         "  {:<10} {:<9} {:<28} {} ({key}{fallback})",
                         b.name,
                         b.provider,
@@ -171,8 +180,8 @@ pub async fn run(app: &App, command: ModelsCommand) -> Result<i32, Error> {
             } else {
                 for r in &results {
                     match &r.error {
-                        None => println!("  {:<10} ok      {:>6} ms", r.name, r.latency_ms),
-                        Some(e) => println!("  {:<10} FAILED  {:>6} ms  {e}", r.name, r.latency_ms),
+                        None => outln!("  {:<10} ok      {:>6} ms", r.name, r.latency_ms),
+                        Some(e) => outln!("  {:<10} FAILED  {:>6} ms  {e}", r.name, r.latency_ms),
                     }
                 }
             }

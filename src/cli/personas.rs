@@ -66,7 +66,7 @@ pub fn run(app: &App, command: PersonasCommand) -> Result<i32, Error> {
             if args.json {
                 print_json(persona.as_ref())?;
             } else {
-                println!("{}", describe(&persona));
+                outln!("{}", describe(&persona));
             }
         }
         PersonasCommand::Check(_) => unreachable!("`personas check` runs before the app is built"),
@@ -89,9 +89,12 @@ fn list(personas: &Personas, json: bool) -> Result<(), Error> {
         return print_json(&summaries);
     }
     for p in personas.iter() {
-        println!(
+        outln!(
             "{:<10} {:<20} [{}] {}",
-            p.id, p.name, p.language, p.description
+            p.id,
+            p.name,
+            p.language,
+            p.description
         );
     }
     Ok(())
@@ -143,7 +146,7 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
     {
         Ok(config) => config.unwrap_or_default(),
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             return 1;
         }
     };
@@ -153,7 +156,7 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
     });
     match result {
         Ok(personas) => {
-            println!(
+            outln!(
                 "ok: {} personas ({})",
                 personas.len(),
                 personas.ids().join(", ")
@@ -161,7 +164,7 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
             0
         }
         Err(e) => {
-            eprintln!("{e}");
+            errln!("{e}");
             1
         }
     }

@@ -72,13 +72,20 @@ pub fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
         )));
     };
     if !args.yes && !confirm(&args.user, data.conversations.len())? {
-        eprintln!("troupe: nothing was erased");
+        errln!("troupe: nothing was erased");
         return Ok(1);
     }
     let (_store, erased) = store.erase_user(&args.user)?;
-    println!(
+    let history = crate::console::history_file(&app.data_dir, &args.user);
+    if history.exists() {
+        std::fs::remove_file(&history)
+            .map_err(|e| Error::Terminal(format!("could not remove {}: {e}", history.display())))?;
+    }
+    outln!(
         "erased {}: {} conversation(s), {} message(s); the store was rewritten without them",
-        args.user, erased.conversations, erased.messages
+        args.user,
+        erased.conversations,
+        erased.messages
     );
     Ok(0)
 }

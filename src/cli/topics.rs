@@ -34,7 +34,7 @@ pub fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
         return print_json(&list).map(|_| 0);
     }
     if list.is_empty() {
-        println!("No topics yet for {} with {}.", args.user, persona.name);
+        outln!("No topics yet for {} with {}.", args.user, persona.name);
     }
     for topic in &list {
         let flag = if topic.sensitive {
@@ -42,9 +42,11 @@ pub fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
         } else {
             ""
         };
-        println!(
+        outln!(
             "{:>7.2}  {:<32} ×{}{flag}",
-            topic.score, topic.phrase, topic.mentions
+            topic.score,
+            topic.phrase,
+            topic.mentions
         );
     }
     Ok(0)

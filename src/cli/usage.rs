@@ -72,16 +72,26 @@ pub fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {
-        println!("No model calls recorded.");
+        outln!("No model calls recorded.");
     } else {
-        println!(
+        outln!(
             "{:<10} {:<28} {:>6} {:>10} {:>10} {:>9}",
-            "persona", "model", "calls", "prompt", "completion", "avg ms"
+            "persona",
+            "model",
+            "calls",
+            "prompt",
+            "completion",
+            "avg ms"
         );
         for l in &lines {
-            println!(
+            outln!(
                 "{:<10} {:<28} {:>6} {:>10} {:>10} {:>9}",
-                l.persona, l.model, l.calls, l.prompt_tokens, l.completion_tokens, l.avg_latency_ms
+                l.persona,
+                l.model,
+                l.calls,
+                l.prompt_tokens,
+                l.completion_tokens,
+                l.avg_latency_ms
             );
         }
     }

@@ -109,7 +109,7 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                     user.followups_off = switch == Switch::Off;
                 }
             })?;
-            println!("updated {}", args.user);
+            outln!("updated {}", args.user);
         }
         UserCommand::Show(args) => {
             app.check_user(&args.user)?;
@@ -139,14 +139,19 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                 print_json(&view)?;
             } else {
                 let minor = if view.minor { ", minor" } else { "" };
-                println!(
+                outln!(
                     "{}  time zone: {}{minor}, follow-ups {}",
-                    view.id, view.timezone, view.followups
+                    view.id,
+                    view.timezone,
+                    view.followups
                 );
                 for c in &view.conversations {
-                    println!(
+                    outln!(
                         "  {:<10} {} messages, {} follow-up(s) sent, follow-ups {}",
-                        c.persona, c.user_messages, c.followups_sent, c.followups
+                        c.persona,
+                        c.user_messages,
+                        c.followups_sent,
+                        c.followups
                     );
                 }
             }

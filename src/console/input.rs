@@ -28,6 +28,9 @@ impl Input {
             && let Ok(mut editor) = DefaultEditor::new()
         {
             if let Some(path) = &history {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
                 // A missing history file is normal on first run.
                 let _ = editor.load_history(path);
             }

@@ -205,12 +205,12 @@ impl<'a> Console<'a> {
                 Ok(true)
             }
             Err(TurnError::Input(message)) => {
-                eprintln!("troupe: {message}");
+                errln!("troupe: {message}");
                 Ok(false)
             }
             Err(TurnError::Store(e)) => Err(e.into()),
             Err(e) => {
-                eprintln!("troupe: {e}");
+                errln!("troupe: {e}");
                 Ok(false)
             }
         }
@@ -241,7 +241,7 @@ impl<'a> Console<'a> {
             }
             ("/switch", Some(id)) => match self.app.personas.get(id) {
                 Ok(persona) if self.chat.check_access(&self.user, &persona).is_err() => {
-                    eprintln!(
+                    errln!(
                         "troupe: {} is for adults only; choose another persona",
                         persona.name
                     );
@@ -251,9 +251,9 @@ impl<'a> Console<'a> {
                     self.persona = persona;
                     self.open()?;
                 }
-                Err(e) => eprintln!("troupe: {e}"),
+                Err(e) => errln!("troupe: {e}"),
             },
-            ("/switch", None) => eprintln!("troupe: /switch needs a persona id, e.g. /switch chef"),
+            ("/switch", None) => errln!("troupe: /switch needs a persona id, e.g. /switch chef"),
             ("/history", _) => self.show_history()?,
             ("/stop" | "/start", _) => {
                 if let Some(confirmation) = self
@@ -264,7 +264,7 @@ impl<'a> Console<'a> {
                     say(&format!("[{confirmation}]"))?;
                 }
             }
-            (other, _) => eprintln!("troupe: unknown command {other}; /help lists the commands"),
+            (other, _) => errln!("troupe: unknown command {other}; /help lists the commands"),
         }
         Ok(Flow::Continue)
     }
@@ -307,6 +307,12 @@ pub fn history_line(message: &Message, persona_name: &str) -> String {
         message.at.format("%Y-%m-%d %H:%M"),
         printable(&message.shown_text())
     )
+}
+
+/// Where the line editor keeps what `user` typed: one file per user, in
+/// the data dir, erased with the user.
+pub fn history_file(data_dir: &std::path::Path, user: &str) -> std::path::PathBuf {
+    data_dir.join("console_history").join(user)
 }
 
 /// Text from a model or the store, safe to print: control characters

@@ -8,7 +8,9 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::http::{HttpFailure, HttpSettings, shorten, transport_error};
+use super::http::{
+    HttpFailure, HttpSettings, NotAStream, is_event_stream, shorten, transport_error,
+};
 use super::sse::{SseDecoder, SseEvent};
 use super::{
     ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
@@ -74,7 +76,7 @@ impl AnthropicModel {
     /// Sends the request; a non-success status becomes an error.
     async fn send(&self, body: &WireRequest<'_>) -> Result<reqwest::Response, ModelError> {
         let url = &self.settings.base_url;
-        let key = self.settings.api_key();
+        let key = self.settings.api_key()?;
         let response = self
             .http
             .post(&self.endpoint)
@@ -156,6 +158,12 @@ impl ChatModel for AnthropicModel {
             let body = self.body(request, true);
             let response = self.send(&body).await?;
             let url = self.settings.base_url.clone();
+            if !is_event_stream(&response) {
+                return Err(ModelError::Protocol {
+                    url,
+                    detail: NotAStream::of(&response).to_string(),
+                });
+            }
             let bytes = response.bytes_stream().map({
                 let url = url.clone();
                 move |chunk| chunk.map_err(|e| transport_error(&e, &url))

@@ -51,9 +51,18 @@ impl HttpSettings {
         }
     }
 
-    /// The API key from the env var the backend names (empty if unset).
-    pub fn api_key(&self) -> String {
-        std::env::var(&self.api_key_env).unwrap_or_default()
+    /// The API key from the env var the backend names (empty if unset),
+    /// trimmed; refused if it cannot be sent in an HTTP header.
+    pub fn api_key(&self) -> Result<String, ModelError> {
+        let key = std::env::var(&self.api_key_env).unwrap_or_default();
+        let key = key.trim();
+        if key.chars().all(|c| c.is_ascii_graphic()) {
+            Ok(key.to_string())
+        } else {
+            Err(ModelError::BadKey {
+                key_env: self.api_key_env.clone(),
+            })
+        }
     }
 }
 
@@ -125,6 +134,52 @@ impl HttpFailure {
     }
 }
 
+/// A successful response to a streaming request that is not a stream (an
+/// HTML page from a proxy, a server that ignored `stream`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotAStream {
+    /// What the server said it sent.
+    pub content_type: String,
+}
+
+impl NotAStream {
+    /// Describes `response`.
+    pub fn of(response: &reqwest::Response) -> Self {
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("nothing")
+            .to_string();
+        Self { content_type }
+    }
+}
+
+impl std::fmt::Display for NotAStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a stream was asked for, but the reply is {}",
+            self.content_type
+        )
+    }
+}
+
+impl std::error::Error for NotAStream {}
+
+/// Whether a response is a server-sent-event stream.
+pub fn is_event_stream(response: &reqwest::Response) -> bool {
+    response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| {
+            t.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        })
+}
+
 /// The message in an error body: `{"error":{"message":…}}` (OpenAI and
 /// Anthropic both nest it so), else the first non-empty line, shortened.
 pub fn server_message(body: &str) -> String {
@@ -161,6 +216,9 @@ pub fn transport_error(err: &reqwest::Error, url: &str) -> ModelError {
     }
     let detail = shorten(&cause.to_string());
     let url = url.to_string();
+    if err.is_builder() {
+        return ModelError::Protocol { url, detail };
+    }
     if err.is_timeout() {
         ModelError::Timeout { url, detail }
     } else if err.is_connect() || err.is_request() {

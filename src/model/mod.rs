@@ -220,6 +220,14 @@ pub enum ModelError {
         /// 401 or 403.
         status: u16,
     },
+    /// The key's env var holds something that is not a key.
+    #[error(
+        "the value of {key_env} cannot be sent as an API key (it holds spaces or other characters a key never has); set {key_env} to the key alone"
+    )]
+    BadKey {
+        /// The env var (never its value).
+        key_env: String,
+    },
     /// Too many requests (429).
     #[error(
         "the model server at {url} is rate-limiting requests (HTTP 429: {detail}); wait a moment and try again"
@@ -258,7 +266,7 @@ pub enum ModelError {
     },
     /// The server answered something that is not the protocol.
     #[error(
-        "the model server at {url} sent a reply Troupe cannot read ({detail}); check that the base URL points at an OpenAI-compatible API"
+        "the model server at {url} sent a reply Troupe cannot read ({detail}); check that the base URL points at the API of the backend's provider"
     )]
     Protocol {
         /// The server.

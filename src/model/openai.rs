@@ -15,7 +15,9 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 
-use super::http::{HttpFailure, HttpSettings, shorten, transport_error};
+use super::http::{
+    HttpFailure, HttpSettings, NotAStream, is_event_stream, shorten, transport_error,
+};
 use super::{
     ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
     StreamEvent, Usage,
@@ -38,9 +40,13 @@ impl OpenAiModel {
     /// A model client for `settings`; reads the API key from the env var it names.
     pub fn new(settings: OpenAiSettings) -> Result<Self, ModelError> {
         let http = settings.client()?;
+        // OPENAI_ORG_ID and OPENAI_PROJECT_ID, which async-openai reads, belong
+        // to OpenAI: other servers never get them.
         let config = OpenAIConfig::new()
             .with_api_base(settings.base_url.trim_end_matches('/'))
-            .with_api_key(settings.api_key());
+            .with_api_key(settings.api_key()?)
+            .with_org_id("")
+            .with_project_id("");
         let info = settings.info("openai");
         Ok(Self {
             client: Client::with_config(config).with_http_service(http_service(http)),
@@ -225,6 +231,10 @@ fn classify(err: OpenAIError, url: &str, key_env: &str) -> ModelError {
         OpenAIError::Reqwest(e) => transport_error(&e, url),
         OpenAIError::Boxed(inner) => match inner.downcast::<HttpFailure>() {
             Ok(failure) => failure.into_error(url, key_env),
+            Err(other) if other.is::<NotAStream>() => ModelError::Protocol {
+                url: url.to_string(),
+                detail: other.to_string(),
+            },
             Err(other) => match other.downcast::<reqwest::Error>() {
                 Ok(e) => transport_error(&e, url),
                 Err(other) => ModelError::Protocol {
@@ -272,8 +282,15 @@ fn http_service(
         let http = http.clone();
         async move {
             let request = request.build().await?;
+            let wants_stream = request
+                .body()
+                .and_then(|b| b.as_bytes())
+                .is_some_and(|b| b.windows(13).any(|w| w == b"\"stream\":true"));
             let response = http.execute(request).await.map_err(OpenAIError::Reqwest)?;
             if response.status().is_success() {
+                if wants_stream && !is_event_stream(&response) {
+                    return Err(OpenAIError::Boxed(Box::new(NotAStream::of(&response))));
+                }
                 return Ok(response);
             }
             Err(OpenAIError::Boxed(Box::new(

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 
-use super::{ChatModel, ChatRequest, Completion, ModelError, ModelInfo, ReplyStream};
+use super::{ChatModel, ChatRequest, Completion, ModelError, ModelInfo, ReplyStream, StreamEvent};
 
 /// How hard to try one backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +117,10 @@ async fn first_event(
 ) -> Result<ReplyStream, ModelError> {
     let mut stream = model.stream(request).await?;
     match stream.next().await {
+        // A reply that ends before any text is an empty reply: retry or fall back.
+        Some(Ok(StreamEvent::Done { .. })) => Err(ModelError::Empty {
+            url: model.info().base_url.clone().unwrap_or_default(),
+        }),
         Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) })
             .chain(stream)
             .boxed()),

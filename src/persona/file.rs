@@ -122,6 +122,20 @@ fn language_code(text: &str) -> Result<(), String> {
     }
 }
 
+/// The AI notice may be reworded but must still say it is an AI.
+fn mentions_ai(text: &str) -> Result<(), String> {
+    let says_ai = text.split(|c: char| !c.is_alphanumeric()).any(|w| {
+        matches!(w, "AI" | "IA" | "KI")
+            || w.eq_ignore_ascii_case("artificial")
+            || w.eq_ignore_ascii_case("artificielle")
+    });
+    if says_ai {
+        Ok(())
+    } else {
+        Err("must say that the persona is an AI (e.g. \"an AI\", \"une IA\")".to_string())
+    }
+}
+
 const EXAMPLE_FIELDS: &[Field] = &[
     Field::required("user", Shape::Text(None)),
     Field::required("persona", Shape::Text(None)),
@@ -162,7 +176,7 @@ pub const PERSONA_FIELDS: &[Field] = &[
     Field::optional("expertise", Shape::TextList),
     Field::optional("examples", Shape::TableList(EXAMPLE_FIELDS)),
     Field::optional("disclaimers", Shape::TextList),
-    Field::optional("ai_notice", Shape::Text(None)),
+    Field::optional("ai_notice", Shape::Text(Some(mentions_ai))),
     Field::optional("model", Shape::Table(MODEL_FIELDS)),
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
     Field::optional("adults_only", Shape::Bool),
@@ -172,6 +186,13 @@ pub const PERSONA_FIELDS: &[Field] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ai_notice_must_still_say_ai() {
+        assert!(mentions_ai("You are chatting with the AI extension of Jade.").is_ok());
+        assert!(mentions_ai("Vous parlez à une IA.").is_ok());
+        assert!(mentions_ai("You are chatting with Jade!").is_err());
+    }
 
     #[test]
     fn language_codes_accept_plain_and_regional_forms() {

@@ -187,8 +187,8 @@ pub fn builtin_crisis_message(language: &str) -> &'static str {
     }
 }
 
-/// One entry of the safety log: what happened and when, never who or what
-/// they wrote.
+/// A safety event about to be counted: what happened, when and in which
+/// language, never who or what they wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SafetyEvent {
     /// When.
@@ -197,6 +197,19 @@ pub struct SafetyEvent {
     pub kind: String,
     /// The language the referral was made in.
     pub language: String,
+}
+
+/// One counter of the safety log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SafetyCount {
+    /// The day (UTC), `2026-11-26`.
+    pub day: String,
+    /// What: `crisis_referral`.
+    pub kind: String,
+    /// The language of the referrals.
+    pub language: String,
+    /// How many.
+    pub count: u64,
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The key of the schema version in the `meta` tree.
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
+/// The lock file inside the data dir.
+const LOCK_FILE: &str = "troupe.lock";
+
 /// The store's sub-directory inside the data dir.
 const STORE_DIR: &str = "store";
 
@@ -48,6 +51,9 @@ const STORE_DIR: &str = "store";
 pub struct Store {
     /// The sled database; cloning the store shares it.
     db: sled::Db,
+    /// The data dir's lock file, held while the store is open, so no other
+    /// process touches the files (not even to finish an interrupted erasure).
+    lock: std::sync::Arc<std::fs::File>,
     /// The data dir, for messages.
     dir: PathBuf,
     /// user id → User.
@@ -142,6 +148,28 @@ impl Store {
             source,
         };
         std::fs::create_dir_all(dir).map_err(io)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(LOCK_FILE))
+            .map_err(io)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked(dir.to_path_buf()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        Self::open_locked(dir, std::sync::Arc::new(lock))
+    }
+
+    /// Opens the store in `dir`, whose lock this process already holds.
+    fn open_locked(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
+        let io = |source| StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
         rights::recover_rewrite(dir).map_err(io)?;
         let log = dir.join(STORE_DIR).join("db");
         let existed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
@@ -161,6 +189,7 @@ impl Store {
             safety: tree("safety")?,
             dir: dir.to_path_buf(),
             db,
+            lock,
         };
         store.check_schema(existed)?;
         Ok(store)
@@ -269,30 +298,52 @@ impl Store {
         Ok(())
     }
 
-    /// Logs a safety event; it carries no user id and no message text.
+    /// Counts a safety event in the log: one counter per day, kind and
+    /// language, so nothing in it can point back at a user or a message.
     pub fn record_safety_event(
         &self,
         event: &crate::safety::SafetyEvent,
     ) -> Result<(), StoreError> {
-        let id = self.db.generate_id().map_err(|e| self.error(e))?;
-        let mut key = keys::instant(event.at).to_vec();
-        key.extend_from_slice(&id.to_be_bytes());
+        let key = format!(
+            "{}|{}|{}",
+            event.at.format("%Y-%m-%d"),
+            event.kind,
+            event.language
+        );
         self.safety
-            .insert(key, encode(event))
+            .update_and_fetch(key.as_bytes(), |old| {
+                let count = old
+                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                    .map_or(0, u64::from_be_bytes);
+                Some((count + 1).to_be_bytes().to_vec())
+            })
             .map_err(|e| self.error(e))?;
         self.flush()
     }
 
-    /// Every safety event, oldest first.
-    pub fn safety_events(&self) -> Result<Vec<crate::safety::SafetyEvent>, StoreError> {
-        self.safety
-            .iter()
-            .values()
-            .map(|v| {
-                let bytes = v.map_err(|e| self.error(e))?;
-                decode(&bytes).map_err(|d| self.corrupt(&d))
-            })
-            .collect()
+    /// The safety log: counts per day, kind and language, oldest day first.
+    pub fn safety_counts(&self) -> Result<Vec<crate::safety::SafetyCount>, StoreError> {
+        let mut counts = Vec::new();
+        for item in self.safety.iter() {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let mut parts = key.splitn(3, '|');
+            let (Some(day), Some(kind), Some(language)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(self.corrupt("a safety log entry is unreadable"));
+            };
+            let count = <[u8; 8]>::try_from(value.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| self.corrupt("a safety log count is unreadable"))?;
+            counts.push(crate::safety::SafetyCount {
+                day: day.to_string(),
+                kind: kind.to_string(),
+                language: language.to_string(),
+                count,
+            });
+        }
+        Ok(counts)
     }
 
     /// Usage records from `since` on, oldest first.

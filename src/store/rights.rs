@@ -137,6 +137,7 @@ impl Store {
             let old = self.db.open_tree(&name).map_err(|e| self.error(e))?;
             let new = fresh.open_tree(&name).map_err(|e| self.error(e))?;
             let mut batch = sled::Batch::default();
+            let mut pending = 0;
             for item in old.iter() {
                 let (key, value) = item.map_err(|e| self.error(e))?;
                 let belongs = match name.as_ref() {
@@ -156,19 +157,28 @@ impl Store {
                 };
                 if !belongs {
                     batch.insert(key, value);
+                    pending += 1;
+                }
+                // Copy in bounded batches, so a large store never sits in memory.
+                if pending == 10_000 {
+                    new.apply_batch(std::mem::take(&mut batch))
+                        .map_err(|e| self.error(e))?;
+                    pending = 0;
                 }
             }
             new.apply_batch(batch).map_err(|e| self.error(e))?;
         }
         fresh.flush().map_err(|e| self.error(e))?;
         drop(fresh);
+        // Keep the data dir locked through the swap.
+        let lock = std::sync::Arc::clone(&self.lock);
         drop(self);
         let store_path = dir.join(STORE_DIR);
         let old_path = dir.join(OLD_DIR);
         fs::rename(&store_path, &old_path).map_err(io)?;
         fs::rename(&new_path, &store_path).map_err(io)?;
         fs::remove_dir_all(&old_path).map_err(io)?;
-        Ok((Store::open(&dir)?, erasure))
+        Ok((Store::open_locked(&dir, lock)?, erasure))
     }
 
     /// Removes messages older than `cutoff`, topics last mentioned before it,
