@@ -176,6 +176,17 @@ impl ChatModel for Resilient {
     }
 }
 
+/// The request for the `i`-th backend of a chain: a persona's model id is
+/// meant for its own backend, so fallbacks use their configured model.
+fn for_backend(request: &ChatRequest, i: usize) -> std::borrow::Cow<'_, ChatRequest> {
+    if i == 0 || request.model.is_none() {
+        return std::borrow::Cow::Borrowed(request);
+    }
+    let mut own = request.clone();
+    own.model = None;
+    std::borrow::Cow::Owned(own)
+}
+
 /// Backends tried in order: the next one only when the previous failed
 /// after its retries (for streams: before showing anything).
 pub struct Fallback {
@@ -208,7 +219,7 @@ impl ChatModel for Fallback {
         Box::pin(async move {
             let mut last = None;
             for (i, model) in self.chain.iter().enumerate() {
-                match model.complete(request).await {
+                match model.complete(&for_backend(request, i)).await {
                     Ok(done) => return Ok(done),
                     Err(e) => {
                         self.log(model.as_ref(), &e, self.chain.get(i + 1));
@@ -227,7 +238,8 @@ impl ChatModel for Fallback {
         Box::pin(async move {
             let mut last = None;
             for (i, model) in self.chain.iter().enumerate() {
-                let opened = first_event(model.as_ref(), request);
+                let request = for_backend(request, i);
+                let opened = first_event(model.as_ref(), &request);
                 match opened.await {
                     Ok(stream) => return Ok(stream),
                     Err(e) => {
