@@ -140,7 +140,12 @@ impl ChatService {
         }
         self.accept(user, persona, &cleaned)?;
         let now = self.clock.now();
-        let reply = self.safety.crisis_message(persona);
+        let language = self
+            .store
+            .user(user)?
+            .and_then(|u| u.language)
+            .unwrap_or_else(|| persona.language.clone());
+        let reply = self.safety.crisis_message(&language);
         let message = Message {
             role: Role::Assistant,
             kind: MessageKind::Safety,
@@ -154,7 +159,7 @@ impl ChatService {
         self.store.record_safety_event(&SafetyEvent {
             at: now,
             kind: "crisis_referral".to_string(),
-            language: persona.language.clone(),
+            language: language.clone(),
         })?;
         let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
         self.store.update_conversation(

@@ -556,3 +556,28 @@ fn files_contain(dir: &std::path::Path, needle: &[u8]) -> bool {
         }
     })
 }
+
+#[test]
+fn crisis_resources_follow_the_users_language_when_set() {
+    let troupe = Troupe::new();
+    assert_eq!(
+        troupe
+            .run(&["user", "set", "amelie", "--language", "fr"])
+            .code,
+        0
+    );
+    let run = say(
+        &troupe,
+        "2026-11-02T10:00:00Z",
+        "amelie",
+        "chef",
+        "I want to end it all",
+    );
+    assert!(
+        run.stdout.contains("3114"),
+        "a French user of an English persona: {}",
+        run.stdout
+    );
+    let bad = troupe.run(&["user", "set", "amelie", "--language", "French"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+}

@@ -41,6 +41,9 @@ pub struct SetArgs {
     /// Mark the user as an adult again.
     #[arg(long)]
     pub adult: bool,
+    /// The user's language (en, fr, pt-BR…), for crisis resources ("default" clears it).
+    #[arg(long, value_name = "CODE")]
+    pub language: Option<String>,
     /// Allow or refuse follow-ups from every persona.
     #[arg(long, value_enum, value_name = "on|off")]
     pub followups: Option<Switch>,
@@ -62,6 +65,7 @@ struct UserView {
     id: String,
     timezone: String,
     minor: bool,
+    language: Option<String>,
     followups: &'static str,
     conversations: Vec<ConversationView>,
 }
@@ -93,6 +97,15 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                     Some(Some(tz.to_string()))
                 }
             };
+            let language = match args.language.as_deref() {
+                None => None,
+                Some("default") => Some(None),
+                Some(code) => {
+                    crate::persona::check_language(code)
+                        .map_err(|e| Error::Usage(format!("--language {e}")))?;
+                    Some(Some(code.to_string()))
+                }
+            };
             let minor = match (args.minor, args.adult) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
@@ -104,6 +117,9 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                 }
                 if let Some(minor) = minor {
                     user.minor = minor;
+                }
+                if let Some(language) = &language {
+                    user.language = language.clone();
                 }
                 if let Some(switch) = args.followups {
                     user.followups_off = switch == Switch::Off;
@@ -132,6 +148,7 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                     format!("{} (default)", app.config.followups.default_timezone)
                 }),
                 minor: record.minor,
+                language: record.language,
                 followups: if record.followups_off { "off" } else { "on" },
                 conversations,
             };

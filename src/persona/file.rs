@@ -106,7 +106,7 @@ fn yes() -> bool {
 }
 
 /// Checks a language code: two or three lower-case letters, optionally a region.
-fn language_code(text: &str) -> Result<(), String> {
+pub fn language_code(text: &str) -> Result<(), String> {
     let mut parts = text.split('-');
     let lang = parts.next().unwrap_or_default();
     let region = parts.next();

@@ -12,7 +12,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use file::{Example, PERSONA_FIELDS, Persona, PersonaFollowups, PersonaModel};
+pub use file::{
+    Example, PERSONA_FIELDS, Persona, PersonaFollowups, PersonaModel,
+    language_code as check_language,
+};
 
 use crate::schema::{Diagnostic, check_document};
 

@@ -130,13 +130,13 @@ impl SafetyConfig {
             .collect()
     }
 
-    /// The crisis reply in `persona`'s language.
-    pub fn crisis_message(&self, persona: &Persona) -> String {
+    /// The crisis reply in `language` (the user's, else the persona's).
+    pub fn crisis_message(&self, language: &str) -> String {
         self.crisis
-            .get(&persona.language)
-            .or_else(|| self.crisis.get(primary(&persona.language)))
+            .get(language)
+            .or_else(|| self.crisis.get(primary(language)))
             .map(|c| c.message.clone())
-            .unwrap_or_else(|| builtin_crisis_message(&persona.language).to_string())
+            .unwrap_or_else(|| builtin_crisis_message(language).to_string())
     }
 }
 
@@ -247,13 +247,14 @@ mod tests {
         let config = SafetyConfig::default();
         assert!(
             config
-                .crisis_message(&personas.get("decor").unwrap())
+                .crisis_message(&personas.get("decor").unwrap().language)
                 .contains("3114")
         );
         assert!(
             config
-                .crisis_message(&personas.get("chef").unwrap())
+                .crisis_message(&personas.get("chef").unwrap().language)
                 .contains("988")
         );
+        assert!(config.crisis_message("fr-BE").contains("0800 32 123"));
     }
 }

@@ -45,6 +45,10 @@ pub struct User {
     /// The user turned follow-ups off for every persona.
     #[serde(default)]
     pub followups_off: bool,
+    /// The user's language (`fr`, `en-US`), for crisis resources; unset, the
+    /// persona's language is used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 impl User {
@@ -56,6 +60,7 @@ impl User {
             timezone: None,
             minor: false,
             followups_off: false,
+            language: None,
         }
     }
 }
