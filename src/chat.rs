@@ -18,7 +18,8 @@ use crate::followup::policy::FollowUpPolicy;
 use crate::followup::topics;
 use crate::locale;
 use crate::model::{
-    ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Purpose, StreamEvent, Usage,
+    ChatMessage, ChatModel, ChatRequest, ChatRole, FinishReason, ModelError, Purpose, StreamEvent,
+    Usage,
 };
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
@@ -153,6 +154,7 @@ impl ChatService {
             at: now,
             model: Some(SAFETY_MODEL.to_string()),
             interrupted: false,
+            truncated: false,
             disclaimers: Vec::new(),
         };
         let policy = self.policy.for_persona(persona);
@@ -360,12 +362,14 @@ impl ChatService {
             })?;
         self.record_usage(user, persona, &completion.model, completion.usage, started)?;
         let disclaimers = self.disclaimers_for(persona, text, &completion.text);
-        self.keep_reply(
+        let truncated = completion.finish != FinishReason::Stop;
+        self.keep_reply_as(
             user,
             persona,
             &completion.text,
             &completion.model,
             false,
+            truncated,
             &disclaimers,
         )?;
         Ok(Reply {
@@ -416,7 +420,7 @@ impl ChatService {
                 Ok(StreamEvent::Done {
                     usage,
                     model: answered,
-                    ..
+                    finish,
                 }) => {
                     if text.trim().is_empty() {
                         let url = model
@@ -432,7 +436,16 @@ impl ChatService {
                     self.record_usage(user, persona, &answered, usage, started)?;
                     let asked = request.messages.last().map_or("", |m| m.content.as_str());
                     let disclaimers = self.disclaimers_for(persona, asked, &text);
-                    self.keep_reply(user, persona, &text, &answered, false, &disclaimers)?;
+                    let truncated = finish != FinishReason::Stop;
+                    self.keep_reply_as(
+                        user,
+                        persona,
+                        &text,
+                        &answered,
+                        false,
+                        truncated,
+                        &disclaimers,
+                    )?;
                     return Ok(Reply {
                         text,
                         model: answered,
@@ -501,8 +514,23 @@ impl ChatService {
         interrupted: bool,
         disclaimers: &[String],
     ) -> Result<(), StoreError> {
+        self.keep_reply_as(user, persona, text, model, interrupted, false, disclaimers)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn keep_reply_as(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+        model: &str,
+        interrupted: bool,
+        truncated: bool,
+        disclaimers: &[String],
+    ) -> Result<(), StoreError> {
         let mut message = Message::reply(text, self.clock.now(), model);
         message.interrupted = interrupted;
+        message.truncated = truncated;
         message.disclaimers = disclaimers.to_vec();
         let policy = self.policy.for_persona(persona);
         let effects = AppendEffects {

@@ -201,3 +201,17 @@ fn a_stream_cut_midway_is_kept_only_as_an_interrupted_reply() {
     let roles: Vec<_> = next.last().messages().into_iter().map(|(r, _)| r).collect();
     assert_eq!(roles, ["system", "user", "user"]);
 }
+
+#[test]
+fn a_reply_cut_by_the_length_limit_is_marked_as_such() {
+    let server = TestServer::start(vec![Reply::Sse(vec![
+        r#"{"choices":[{"index":0,"delta":{"content":"Step one: chop the"},"finish_reason":null}]}"#,
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#,
+    ])]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let run = troupe.run(&["chat", "chef", "--message", "full recipe please"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let reply = troupe.history("chef").pop().unwrap_or_default();
+    assert_eq!(reply["truncated"], true);
+    assert!(reply.get("interrupted").is_none());
+}

@@ -294,6 +294,8 @@ pub fn history_line(message: &Message, persona_name: &str) -> String {
     };
     let mark = if message.interrupted {
         " [interrupted]"
+    } else if message.truncated {
+        " [cut short]"
     } else {
         ""
     };

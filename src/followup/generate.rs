@@ -62,6 +62,7 @@ impl FollowUpDraft {
             at,
             model: Some(self.model),
             interrupted: false,
+            truncated: false,
             disclaimers: self.disclaimers,
         }
     }

@@ -183,6 +183,10 @@ pub struct Message {
     /// For persona messages: the reply broke off before the model finished.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub interrupted: bool,
+    /// For persona messages: the model stopped at its length limit or a
+    /// content filter, so the text may end mid-thought.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
     /// Disclaimers shown with the message, kept apart from its text.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub disclaimers: Vec<String>,
@@ -198,6 +202,7 @@ impl Message {
             at,
             model: None,
             interrupted: false,
+            truncated: false,
             disclaimers: Vec::new(),
         }
     }
@@ -221,6 +226,7 @@ impl Message {
             at,
             model: Some(model.into()),
             interrupted: false,
+            truncated: false,
             disclaimers: Vec::new(),
         }
     }
