@@ -775,3 +775,35 @@ fn personas_check_applies_the_deployment_policy_and_backends() {
         run.stderr
     );
 }
+
+#[test]
+fn reindex_applies_a_loosened_policy_to_existing_conversations() {
+    let troupe = Troupe::new();
+    for i in 0..3 {
+        say(
+            &troupe,
+            &format!("2026-11-02T10:{i}0:00Z"),
+            "chef",
+            "focaccia",
+        );
+    }
+    assert!(due(&troupe, "2026-11-03T12:00:00Z").is_empty(), "3 < 5");
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[followups]\nmin_user_messages = 3\n",
+    )
+    .unwrap();
+    assert!(
+        due(&troupe, "2026-11-03T12:00:00Z").is_empty(),
+        "the index is from before the change"
+    );
+    let run = troupe.run(&["--now", "2026-11-03T12:00:00Z", "followups", "reindex"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("1 conversation(s) have a new due window"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(due(&troupe, "2026-11-03T12:00:00Z").len(), 1);
+}

@@ -22,6 +22,8 @@ pub enum FollowupsCommand {
     Run(RunArgs),
     /// Keep running, checking for due follow-ups on each tick.
     Watch(WatchArgs),
+    /// Recompute every conversation's due window after a policy change.
+    Reindex,
 }
 
 /// `--json` alone.
@@ -133,6 +135,10 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
             report(&sent, args.json, args.dry_run)?;
         }
         FollowupsCommand::Watch(_) => unreachable!("watch runs before the store is opened"),
+        FollowupsCommand::Reindex => {
+            let moved = followups.reindex()?;
+            outln!("reindexed: {moved} conversation(s) have a new due window");
+        }
     }
     Ok(0)
 }

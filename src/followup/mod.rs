@@ -175,6 +175,21 @@ impl FollowUps<'_> {
         self.verdict(persona, &conversation, self.clock.now())
     }
 
+    /// Recomputes every conversation's due window under the current policy
+    /// (after `[followups]` or a persona's settings changed); returns how
+    /// many conversations moved in the index.
+    pub fn reindex(&self) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let schedule = |c: &Conversation| {
+            let persona = self.personas.get(&c.persona).ok()?;
+            self.policy
+                .for_persona(&persona)
+                .due_window(c)
+                .filter(|w| w.until >= now)
+        };
+        Ok(self.store.reschedule_all(&schedule)?)
+    }
+
     /// The conversations due now, read from the due index.
     pub fn due(&self) -> Result<Vec<DueConversation>, Error> {
         let now = self.clock.now();

@@ -257,6 +257,52 @@ impl Store {
         Ok(record)
     }
 
+    /// Recomputes every conversation's due window with `schedule` (after a
+    /// policy change) and keeps the index in step; returns how many moved.
+    /// Writes in batches with one flush at the end.
+    pub fn reschedule_all(
+        &self,
+        schedule: &dyn Fn(&Conversation) -> Option<DueWindow>,
+    ) -> Result<usize, StoreError> {
+        let mut moved = 0;
+        let mut conversations = sled::Batch::default();
+        let mut due = sled::Batch::default();
+        let mut pending = 0;
+        for item in self.conversations.iter() {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            let mut conversation: Conversation = decode(&value).map_err(|d| self.corrupt(&d))?;
+            let window = schedule(&conversation);
+            if window == conversation.due {
+                continue;
+            }
+            if let Some(old) = conversation.due {
+                due.remove(&keys::due(old.from, conversation.id));
+            }
+            if let Some(new) = window {
+                due.insert(&keys::due(new.from, conversation.id), key.as_ref());
+            }
+            conversation.due = window;
+            conversations.insert(key, encode(&conversation));
+            moved += 1;
+            pending += 1;
+            if pending == 10_000 {
+                self.due
+                    .apply_batch(std::mem::take(&mut due))
+                    .map_err(|e| self.error(e))?;
+                self.conversations
+                    .apply_batch(std::mem::take(&mut conversations))
+                    .map_err(|e| self.error(e))?;
+                pending = 0;
+            }
+        }
+        self.due.apply_batch(due).map_err(|e| self.error(e))?;
+        self.conversations
+            .apply_batch(conversations)
+            .map_err(|e| self.error(e))?;
+        self.flush()?;
+        Ok(moved)
+    }
+
     /// How many users the store holds.
     pub fn user_count(&self) -> Result<usize, StoreError> {
         Ok(self.users.len())
