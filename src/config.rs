@@ -232,6 +232,22 @@ impl Config {
             .into_iter()
             .map(|(key, message)| ("followups", key, message))
             .collect();
+        let own = &persona.followups;
+        match (own.quiet_hours_start, own.quiet_hours_end) {
+            (Some(_), None) => problems.push((
+                "followups",
+                "quiet_hours_start",
+                "\"followups.quiet_hours_start\" needs \"followups.quiet_hours_end\" too"
+                    .to_string(),
+            )),
+            (None, Some(_)) => problems.push((
+                "followups",
+                "quiet_hours_end",
+                "\"followups.quiet_hours_end\" needs \"followups.quiet_hours_start\" too"
+                    .to_string(),
+            )),
+            _ => {}
+        }
         if let Some(name) = &persona.model.backend
             && name != "offline"
             && !self.models.contains_key(name)

@@ -68,6 +68,8 @@ pub struct EffectivePolicy {
     pub min_silence: Duration,
     /// Quiet hours, local start and end hour.
     pub quiet_hours: (u32, u32),
+    /// The persona's own quiet hours, which add to the deployment's.
+    pub persona_quiet_hours: Option<(u32, u32)>,
 }
 
 /// A rule of the policy, named as `followups explain` and the tests name it.
@@ -155,6 +157,7 @@ impl FollowUpPolicy {
                     .max(self.min_silence_hours),
             )),
             quiet_hours: (self.quiet_hours_start, self.quiet_hours_end),
+            persona_quiet_hours: own.quiet_hours_start.zip(own.quiet_hours_end),
         }
     }
 
@@ -244,7 +247,11 @@ impl EffectivePolicy {
         let recent = conversation.user_messages_since(window_start);
         let silence = conversation.last_user_at.map(|at| now - at);
         let local = now.with_timezone(&tz);
-        let quiet = in_quiet_hours(local.hour(), self.quiet_hours);
+        // A persona's quiet hours add to the deployment's: never looser.
+        let quiet = in_quiet_hours(local.hour(), self.quiet_hours)
+            || self
+                .persona_quiet_hours
+                .is_some_and(|hours| in_quiet_hours(local.hour(), hours));
         let rules = vec![
             check(Rule::FollowupsEnabled, self.enabled, || {
                 if self.enabled {
@@ -331,8 +338,12 @@ impl EffectivePolicy {
                 },
             ),
             check(Rule::OutsideQuietHours, !quiet, || {
+                let own = self
+                    .persona_quiet_hours
+                    .map(|(start, end)| format!(" and {start:02}:00-{end:02}:00 for this persona"))
+                    .unwrap_or_default();
                 format!(
-                    "it is {} in the user's time zone ({tz}); quiet hours are {:02}:00-{:02}:00",
+                    "it is {} in the user's time zone ({tz}); quiet hours are {:02}:00-{:02}:00{own}",
                     local.format("%H:%M"),
                     self.quiet_hours.0,
                     self.quiet_hours.1
@@ -452,6 +463,33 @@ mod tests {
             .unwrap();
         assert!(!quiet.pass, "21:00 in Tokyo is quiet: {}", quiet.detail);
         assert!(quiet.detail.contains("21:00"));
+    }
+
+    #[test]
+    fn a_persona_can_add_quiet_hours_but_not_remove_them() {
+        let mut chef = (*Personas::builtin().unwrap().get("chef").unwrap()).clone();
+        chef.followups.quiet_hours_start = Some(12);
+        chef.followups.quiet_hours_end = Some(14);
+        let policy = FollowUpPolicy::default().for_persona(&chef);
+        let conv = conversation(&FIVE);
+        let utc = UserFacts::adult_in(Tz::UTC);
+        assert!(
+            !policy
+                .evaluate(&conv, &utc, at("2026-11-03T13:00:00Z"))
+                .eligible,
+            "the persona's lunch break"
+        );
+        assert!(
+            !policy
+                .evaluate(&conv, &utc, at("2026-11-03T23:00:00Z"))
+                .eligible,
+            "the deployment's night"
+        );
+        assert!(
+            policy
+                .evaluate(&conv, &utc, at("2026-11-03T15:00:00Z"))
+                .eligible
+        );
     }
 
     #[test]

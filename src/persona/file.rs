@@ -85,6 +85,10 @@ pub struct PersonaFollowups {
     pub window_days: Option<u32>,
     /// Minimum silence, in hours, since the user's last message.
     pub min_silence_hours: Option<u32>,
+    /// Extra quiet hours (local start hour), on top of the deployment's.
+    pub quiet_hours_start: Option<u32>,
+    /// Extra quiet hours (local end hour), on top of the deployment's.
+    pub quiet_hours_end: Option<u32>,
     /// A follow-up used when the model fails; may mention `{{ topic }}`.
     pub fallback: Option<String>,
 }
@@ -96,6 +100,8 @@ impl Default for PersonaFollowups {
             min_user_messages: None,
             window_days: None,
             min_silence_hours: None,
+            quiet_hours_start: None,
+            quiet_hours_end: None,
             fallback: None,
         }
     }
@@ -156,6 +162,8 @@ const FOLLOWUP_FIELDS: &[Field] = &[
     ),
     Field::optional("window_days", Shape::Integer(1, 3_650)),
     Field::optional("min_silence_hours", Shape::Integer(1, 24 * 3_650)),
+    Field::optional("quiet_hours_start", Shape::Integer(0, 23)),
+    Field::optional("quiet_hours_end", Shape::Integer(0, 23)),
     Field::optional("fallback", Shape::Text(None)),
 ];
 
