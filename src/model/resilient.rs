@@ -94,6 +94,24 @@ impl Resilient {
         true
     }
 
+    /// Runs `attempt` until it succeeds, fails for good, or the retry count
+    /// or time budget runs out.
+    async fn with_retries<T, F, Fut>(&self, attempt: F) -> Result<T, ModelError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ModelError>>,
+    {
+        let start = Instant::now();
+        let mut tries = 0;
+        loop {
+            match attempt().await {
+                Ok(done) => return Ok(done),
+                Err(e) if self.should_retry(tries, &e, start).await => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
     /// Opens a stream and waits for its first event, within the first-token limit.
     async fn open(&self, request: &ChatRequest) -> Result<ReplyStream, ModelError> {
         let url = self.inner.info().base_url.clone().unwrap_or_default();
@@ -141,34 +159,14 @@ impl ChatModel for Resilient {
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<Completion, ModelError>> {
-        Box::pin(async move {
-            let start = Instant::now();
-            let mut attempt = 0;
-            loop {
-                match self.inner.complete(request).await {
-                    Ok(done) => return Ok(done),
-                    Err(e) if self.should_retry(attempt, &e, start).await => attempt += 1,
-                    Err(e) => return Err(e),
-                }
-            }
-        })
+        Box::pin(self.with_retries(|| self.inner.complete(request)))
     }
 
     fn stream<'a>(
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ReplyStream, ModelError>> {
-        Box::pin(async move {
-            let start = Instant::now();
-            let mut attempt = 0;
-            loop {
-                match self.open(request).await {
-                    Ok(stream) => return Ok(stream),
-                    Err(e) if self.should_retry(attempt, &e, start).await => attempt += 1,
-                    Err(e) => return Err(e),
-                }
-            }
-        })
+        Box::pin(self.with_retries(|| self.open(request)))
     }
 
     fn session_notice(&self) -> Option<String> {
