@@ -77,7 +77,7 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         .unwrap_or_else(|| ai_notice(&persona.language, &persona.name));
     if !args.json {
         errln!("[{notice}]");
-        if let Some(notice) = model.session_notice() {
+        if let Some(notice) = model.session_notice(&persona.language) {
             errln!("[{notice}]");
         }
     }

@@ -117,7 +117,7 @@ impl<'a> Console<'a> {
 
     fn open(&mut self) -> Result<(), Error> {
         let mut lines = vec![self.notice()];
-        if let Some(backend_notice) = self.model.session_notice()
+        if let Some(backend_notice) = self.model.session_notice(&self.persona.language)
             && !self.notices_shown.contains(&backend_notice)
         {
             lines.push(format!("[{backend_notice}]"));

@@ -180,9 +180,9 @@ pub trait ChatModel: Send + Sync {
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ReplyStream, ModelError>>;
 
-    /// Something users must be told once per session about this backend
-    /// (the offline backend says its replies are scripted).
-    fn session_notice(&self) -> Option<String> {
+    /// Something users must be told once per session about this backend, in
+    /// `language` (the offline backend says its replies are scripted).
+    fn session_notice(&self, _language: &str) -> Option<String> {
         None
     }
 }

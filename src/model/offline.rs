@@ -190,13 +190,8 @@ impl ChatModel for OfflineModel {
         })
     }
 
-    fn session_notice(&self) -> Option<String> {
-        Some(
-            "Offline mode: no model is configured, so replies are scripted from the persona file. \
-             To talk to a real model, set OPENAI_API_KEY (plus OPENAI_BASE_URL for Ollama, vLLM or llama.cpp) \
-             or add a [models] table to troupe.toml; see the README."
-                .to_string(),
-        )
+    fn session_notice(&self, language: &str) -> Option<String> {
+        Some(crate::locale::offline_notice(language).to_string())
     }
 }
 

@@ -169,8 +169,8 @@ impl ChatModel for Resilient {
         Box::pin(self.with_retries(|| self.open(request)))
     }
 
-    fn session_notice(&self) -> Option<String> {
-        self.inner.session_notice()
+    fn session_notice(&self, language: &str) -> Option<String> {
+        self.inner.session_notice(language)
     }
 }
 
@@ -250,8 +250,8 @@ impl ChatModel for Fallback {
         })
     }
 
-    fn session_notice(&self) -> Option<String> {
-        self.chain[0].session_notice()
+    fn session_notice(&self, language: &str) -> Option<String> {
+        self.chain[0].session_notice(language)
     }
 }
 
