@@ -1,10 +1,13 @@
 //! One chat turn: accept the user's message, ask the persona's model, keep
-//! the reply.
+//! the reply. [`guard`] holds what runs around a turn: access, STOP, the
+//! crisis protocol, disclaimers, unseen follow-ups.
 //!
 //! The user's message is stored (and flushed) before the model is called, so
 //! it survives a model failure or a crash. A reply is stored only once the
 //! model finishes it; a stream that breaks after some text is stored marked
 //! `interrupted`, never as a complete reply; an empty reply is not stored.
+
+mod guard;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -13,17 +16,15 @@ use futures::StreamExt;
 
 use crate::clock::Clock;
 use crate::config::ChatConfig;
-use crate::followup::optout::{self, FollowUpSwitch};
 use crate::followup::policy::FollowUpPolicy;
 use crate::followup::topics;
-use crate::locale;
 use crate::model::{
     ChatMessage, ChatModel, ChatRequest, ChatRole, FinishReason, ModelError, Purpose, StreamEvent,
     Usage,
 };
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
-use crate::safety::{self, SafetyConfig, SafetyEvent};
+use crate::safety::SafetyConfig;
 use crate::store::{
     AppendEffects, Conversation, Message, MessageKind, Role, Store, StoreError, UsageRecord,
 };
@@ -107,89 +108,6 @@ impl ChatService {
         }
     }
 
-    /// Refuses a minor an adults-only persona.
-    pub fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
-        let minor = self.store.user(user)?.is_some_and(|u| u.minor);
-        if minor && persona.adults_only {
-            return Err(TurnError::Input(format!(
-                "{} is for adults only; choose another persona (see /personas)",
-                persona.name
-            )));
-        }
-        Ok(())
-    }
-
-    /// Whether the user is marked as a minor.
-    pub fn is_minor(&self, user: &str) -> Result<bool, TurnError> {
-        Ok(self.store.user(user)?.is_some_and(|u| u.minor))
-    }
-
-    /// The crisis protocol: a message expressing suicidal ideation or
-    /// self-harm is kept but not sent to the persona's model; the user gets a
-    /// caring reply with helplines, the event is logged without any text or
-    /// identity, and proactive messages are put on hold.
-    fn crisis_reply(
-        &self,
-        user: &str,
-        persona: &Persona,
-        text: &str,
-    ) -> Result<Option<Reply>, TurnError> {
-        let cleaned =
-            clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
-        if !safety::assess(&cleaned).crisis {
-            return Ok(None);
-        }
-        self.accept(user, persona, &cleaned)?;
-        let now = self.clock.now();
-        let language = self
-            .store
-            .user(user)?
-            .and_then(|u| u.language)
-            .unwrap_or_else(|| persona.language.clone());
-        let reply = self.safety.crisis_message(&language);
-        let message = Message {
-            role: Role::Assistant,
-            kind: MessageKind::Safety,
-            text: reply.clone(),
-            at: now,
-            model: Some(SAFETY_MODEL.to_string()),
-            interrupted: false,
-            truncated: false,
-            disclaimers: Vec::new(),
-        };
-        let policy = self.policy.for_persona(persona);
-        self.store.record_safety_event(&SafetyEvent {
-            at: now,
-            kind: "crisis_referral".to_string(),
-            language: language.clone(),
-        })?;
-        let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
-        self.store.update_conversation(
-            user,
-            &persona.id,
-            &|c| c.hold_until = Some(hold),
-            &|c| policy.due_window(c),
-        )?;
-        let effects = AppendEffects {
-            schedule: &|c| policy.due_window(c),
-            topics: None,
-        };
-        self.store.append(user, &persona.id, &message, &effects)?;
-        Ok(Some(Reply {
-            text: reply,
-            model: SAFETY_MODEL.to_string(),
-            usage: None,
-            disclaimers: Vec::new(),
-        }))
-    }
-
-    /// The disclaimers for what the user asked and what the persona answered.
-    fn disclaimers_for(&self, persona: &Persona, asked: &str, answered: &str) -> Vec<String> {
-        let mut subjects = safety::assess(asked).subjects;
-        subjects.extend(safety::assess(answered).subjects);
-        self.safety.subject_disclaimers(persona, &subjects)
-    }
-
     /// The store this service writes to.
     pub fn store(&self) -> &Store {
         &self.store
@@ -215,78 +133,6 @@ impl ChatService {
         };
         let message = Message::from_user(text, now);
         Ok(self.store.append(user, &persona.id, &message, &effects)?)
-    }
-
-    /// Handles STOP and /start: returns the confirmation to show, or `None`
-    /// if `text` is ordinary chat. Control messages are not stored as chat.
-    pub fn control(
-        &self,
-        user: &str,
-        persona: &Persona,
-        text: &str,
-    ) -> Result<Option<String>, TurnError> {
-        let Some(switch) = optout::parse(text) else {
-            return Ok(None);
-        };
-        let stop = switch == FollowUpSwitch::Stop;
-        let was_out = self
-            .store
-            .conversation(user, &persona.id)?
-            .is_some_and(|c| c.opted_out);
-        let policy = self.policy.for_persona(persona);
-        self.store.upsert_conversation(
-            user,
-            &persona.id,
-            self.clock.now(),
-            &|c| c.opted_out = stop,
-            &|c| policy.due_window(c),
-        )?;
-        Ok(Some(if stop {
-            locale::opted_out(&persona.language, &persona.name, was_out)
-        } else {
-            locale::opted_in(&persona.language, &persona.name)
-        }))
-    }
-
-    /// The follow-up the user has not seen yet, marking it seen.
-    pub fn take_unseen_followup(
-        &self,
-        user: &str,
-        persona: &Persona,
-    ) -> Result<Option<Message>, TurnError> {
-        let Some(conversation) = self.store.conversation(user, &persona.id)? else {
-            return Ok(None);
-        };
-        if !conversation.followup_unseen {
-            return Ok(None);
-        }
-        let followup = match conversation.last_followup_seq {
-            Some(seq) => self.store.message(&conversation, seq)?,
-            None => None,
-        };
-        let policy = self.policy.for_persona(persona);
-        self.store.update_conversation(
-            user,
-            &persona.id,
-            &|c| c.followup_unseen = false,
-            &|c| policy.due_window(c),
-        )?;
-        Ok(followup)
-    }
-
-    /// A control message's confirmation as a reply that is not stored.
-    fn control_reply(
-        &self,
-        user: &str,
-        persona: &Persona,
-        text: &str,
-    ) -> Result<Option<Reply>, TurnError> {
-        Ok(self.control(user, persona, text)?.map(|text| Reply {
-            text,
-            model: "troupe".to_string(),
-            usage: None,
-            disclaimers: Vec::new(),
-        }))
     }
 
     /// Builds the request for the persona's next message in `conversation`.

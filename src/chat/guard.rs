@@ -1,0 +1,172 @@
+//! What runs around a chat turn: who may talk to a persona, STOP and
+//! /start, the crisis protocol, the disclaimers a turn earns, and the
+//! follow-up the user has not seen yet.
+
+use super::{ChatService, Reply, SAFETY_MODEL, TurnError, clean_message};
+use crate::followup::optout::{self, FollowUpSwitch};
+use crate::locale;
+use crate::persona::Persona;
+use crate::safety::{self, SafetyEvent};
+use crate::store::{AppendEffects, Message, MessageKind, Role};
+
+impl ChatService {
+    /// Refuses a minor an adults-only persona.
+    pub fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
+        let minor = self.store.user(user)?.is_some_and(|u| u.minor);
+        if minor && persona.adults_only {
+            return Err(TurnError::Input(format!(
+                "{} is for adults only; choose another persona (see /personas)",
+                persona.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether the user is marked as a minor.
+    pub fn is_minor(&self, user: &str) -> Result<bool, TurnError> {
+        Ok(self.store.user(user)?.is_some_and(|u| u.minor))
+    }
+
+    /// The crisis protocol: a message expressing suicidal ideation or
+    /// self-harm is kept but not sent to the persona's model; the user gets a
+    /// caring reply with helplines, the event is logged without any text or
+    /// identity, and proactive messages are put on hold.
+    pub(super) fn crisis_reply(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<Option<Reply>, TurnError> {
+        let cleaned =
+            clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
+        if !safety::assess(&cleaned).crisis {
+            return Ok(None);
+        }
+        self.accept(user, persona, &cleaned)?;
+        let now = self.clock.now();
+        let language = self
+            .store
+            .user(user)?
+            .and_then(|u| u.language)
+            .unwrap_or_else(|| persona.language.clone());
+        let reply = self.safety.crisis_message(&language);
+        let message = Message {
+            role: Role::Assistant,
+            kind: MessageKind::Safety,
+            text: reply.clone(),
+            at: now,
+            model: Some(SAFETY_MODEL.to_string()),
+            interrupted: false,
+            truncated: false,
+            disclaimers: Vec::new(),
+        };
+        let policy = self.policy.for_persona(persona);
+        self.store.record_safety_event(&SafetyEvent {
+            at: now,
+            kind: "crisis_referral".to_string(),
+            language: language.clone(),
+        })?;
+        let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
+        self.store.update_conversation(
+            user,
+            &persona.id,
+            &|c| c.hold_until = Some(hold),
+            &|c| policy.due_window(c),
+        )?;
+        let effects = AppendEffects {
+            schedule: &|c| policy.due_window(c),
+            topics: None,
+        };
+        self.store.append(user, &persona.id, &message, &effects)?;
+        Ok(Some(Reply {
+            text: reply,
+            model: SAFETY_MODEL.to_string(),
+            usage: None,
+            disclaimers: Vec::new(),
+        }))
+    }
+
+    /// The disclaimers for what the user asked and what the persona answered.
+    pub(super) fn disclaimers_for(
+        &self,
+        persona: &Persona,
+        asked: &str,
+        answered: &str,
+    ) -> Vec<String> {
+        let mut subjects = safety::assess(asked).subjects;
+        subjects.extend(safety::assess(answered).subjects);
+        self.safety.subject_disclaimers(persona, &subjects)
+    }
+
+    /// Handles STOP and /start: returns the confirmation to show, or `None`
+    /// if `text` is ordinary chat. Control messages are not stored as chat.
+    pub fn control(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<Option<String>, TurnError> {
+        let Some(switch) = optout::parse(text) else {
+            return Ok(None);
+        };
+        let stop = switch == FollowUpSwitch::Stop;
+        let was_out = self
+            .store
+            .conversation(user, &persona.id)?
+            .is_some_and(|c| c.opted_out);
+        let policy = self.policy.for_persona(persona);
+        self.store.upsert_conversation(
+            user,
+            &persona.id,
+            self.clock.now(),
+            &|c| c.opted_out = stop,
+            &|c| policy.due_window(c),
+        )?;
+        Ok(Some(if stop {
+            locale::opted_out(&persona.language, &persona.name, was_out)
+        } else {
+            locale::opted_in(&persona.language, &persona.name)
+        }))
+    }
+
+    /// The follow-up the user has not seen yet, marking it seen.
+    pub fn take_unseen_followup(
+        &self,
+        user: &str,
+        persona: &Persona,
+    ) -> Result<Option<Message>, TurnError> {
+        let Some(conversation) = self.store.conversation(user, &persona.id)? else {
+            return Ok(None);
+        };
+        if !conversation.followup_unseen {
+            return Ok(None);
+        }
+        let followup = match conversation.last_followup_seq {
+            Some(seq) => self.store.message(&conversation, seq)?,
+            None => None,
+        };
+        let policy = self.policy.for_persona(persona);
+        self.store.update_conversation(
+            user,
+            &persona.id,
+            &|c| c.followup_unseen = false,
+            &|c| policy.due_window(c),
+        )?;
+        Ok(followup)
+    }
+
+    /// A control message's confirmation as a reply that is not stored.
+    pub(super) fn control_reply(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<Option<Reply>, TurnError> {
+        Ok(self.control(user, persona, text)?.map(|text| Reply {
+            text,
+            model: "troupe".to_string(),
+            usage: None,
+            disclaimers: Vec::new(),
+        }))
+    }
+}
