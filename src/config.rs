@@ -206,6 +206,7 @@ const SAFETY_FIELDS: &[Field] = &[
     Field::optional("break_reminder_hours", Shape::Integer(1, 24)),
     Field::optional("crisis_hold_days", Shape::Integer(0, 3_650)),
     Field::optional("retention_days", Shape::Integer(0, 36_500)),
+    Field::optional("model_check", Shape::Bool),
     Field::optional("disclaimers", Shape::NamedTables(DISCLAIMER_FIELDS)),
     Field::optional("crisis", Shape::NamedTables(CRISIS_FIELDS)),
 ];

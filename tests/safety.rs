@@ -641,3 +641,46 @@ fn the_blind_held_out_set_is_measured_honestly() {
         "precision {precision:.3}, recall {recall:.3}"
     );
 }
+
+#[test]
+fn with_model_check_on_the_model_gives_a_second_opinion_on_crisis() {
+    let server = TestServer::start(vec![
+        Reply::Text("YES"),
+        Reply::Text("NO"),
+        Reply::Text("Sure, here's a soup."),
+    ]);
+    let troupe = Troupe::with_server(&server.base_url);
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[safety]\nmodel_check = true\n",
+    )
+    .unwrap();
+    let indirect = troupe.run(&[
+        "chat",
+        "chef",
+        "--message",
+        "I gave my books away, I won't be needing them",
+    ]);
+    assert_eq!(indirect.code, 0, "{}", indirect.stderr);
+    assert!(indirect.stdout.contains("988"), "{}", indirect.stdout);
+    let check = &server.received()[0];
+    assert!(
+        check.messages()[0].1.contains("safety classifier"),
+        "{:?}",
+        check.messages()
+    );
+    assert_eq!(
+        check.messages()[1].1,
+        "I gave my books away, I won't be needing them"
+    );
+    assert_eq!(
+        server.received().len(),
+        1,
+        "the persona's model is not asked for a reply"
+    );
+
+    let ordinary = troupe.run(&["chat", "chef", "--message", "soup ideas?"]);
+    assert_eq!(ordinary.code, 0, "{}", ordinary.stderr);
+    assert_eq!(ordinary.stdout.trim(), "Sure, here's a soup.");
+    assert_eq!(server.received().len(), 3, "one check, one reply");
+}

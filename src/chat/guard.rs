@@ -5,9 +5,15 @@
 use super::{ChatService, Reply, SAFETY_MODEL, TurnError, clean_message};
 use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
+use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
 use crate::persona::Persona;
 use crate::safety::{self, SafetyEvent};
 use crate::store::{AppendEffects, Message, MessageKind, Role};
+
+/// The instruction for the model's second opinion on a message.
+const CRISIS_CHECK: &str = "You are a safety classifier. The user's message is from a chat with a lifestyle assistant, in any language. \
+Answer YES if it expresses suicidal thoughts, a wish to die or disappear for good, a plan or means to end one's life, or self-harm; \
+otherwise answer NO. Jokes and hyperbole about food, tiredness or embarrassment are NO. Answer with one word: YES or NO.";
 
 impl ChatService {
     /// Refuses a minor an adults-only persona.
@@ -31,15 +37,16 @@ impl ChatService {
     /// self-harm is kept but not sent to the persona's model; the user gets a
     /// caring reply with helplines, the event is logged without any text or
     /// identity, and proactive messages are put on hold.
-    pub(super) fn crisis_reply(
+    pub(super) async fn crisis_reply(
         &self,
         user: &str,
         persona: &Persona,
+        model: &dyn ChatModel,
         text: &str,
     ) -> Result<Option<Reply>, TurnError> {
         let cleaned =
             clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
-        if !safety::assess(&cleaned).crisis {
+        if !safety::assess(&cleaned).crisis && !self.model_sees_crisis(model, &cleaned).await {
             return Ok(None);
         }
         self.accept(user, persona, &cleaned)?;
@@ -84,6 +91,39 @@ impl ChatService {
             usage: None,
             disclaimers: Vec::new(),
         }))
+    }
+
+    /// A second opinion on a message the cue list let through: with a real
+    /// model configured (and `[safety] model_check` on), the model is asked
+    /// whether the message expresses suicidal ideation or self-harm. Any
+    /// failure counts as "no": the check must never block a chat.
+    async fn model_sees_crisis(&self, model: &dyn ChatModel, text: &str) -> bool {
+        if !self.safety.model_check || model.info().provider == "offline" {
+            return false;
+        }
+        let request = ChatRequest {
+            system: CRISIS_CHECK.to_string(),
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: text.to_string(),
+            }],
+            model: None,
+            temperature: Some(0.0),
+            max_tokens: Some(3),
+            persona: None,
+            purpose: Purpose::SafetyCheck,
+        };
+        match model.complete(&request).await {
+            Ok(answer) => answer
+                .text
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("YES"),
+            Err(error) => {
+                tracing::warn!(%error, "the crisis check could not ask the model; the cue list decides");
+                false
+            }
+        }
     }
 
     /// The disclaimers for what the user asked and what the persona answered.

@@ -167,7 +167,7 @@ impl ChatService {
         stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         // Helplines come first, whoever the persona is.
-        if let Some(reply) = self.crisis_reply(user, persona, text)? {
+        if let Some(reply) = self.crisis_reply(user, persona, model, text).await? {
             on_delta(&reply.text);
             return Ok(reply);
         }
@@ -189,7 +189,7 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
     ) -> Result<Reply, TurnError> {
-        if let Some(reply) = self.crisis_reply(user, persona, text)? {
+        if let Some(reply) = self.crisis_reply(user, persona, model, text).await? {
             return Ok(reply);
         }
         self.check_access(user, persona)?;

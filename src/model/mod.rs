@@ -79,6 +79,8 @@ pub enum Purpose {
         /// The strongest topic, if any.
         topic: Option<String>,
     },
+    /// A yes/no safety classification of a user's message.
+    SafetyCheck,
 }
 
 /// Why a model stopped.

@@ -145,6 +145,7 @@ impl OfflineModel {
                 crate::followup::fallback(persona, topic.as_deref())
             }
             (Some(persona), Purpose::Chat) => scripted_reply(persona, last, turn),
+            (_, Purpose::SafetyCheck) => "NO".to_string(),
             (None, _) => "(offline: no model is configured)".to_string(),
         }
     }

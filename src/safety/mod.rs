@@ -36,6 +36,9 @@ pub struct SafetyConfig {
     pub crisis_hold_days: u32,
     /// Messages older than this many days are purged (0 keeps them forever).
     pub retention_days: u32,
+    /// Ask the persona's model for a second opinion on messages the crisis
+    /// cue list lets through (real models only).
+    pub model_check: bool,
     /// Disclaimer texts by language (`[safety.disclaimers.fr]`).
     pub disclaimers: BTreeMap<String, DisclaimerTexts>,
     /// The crisis reply by language (`[safety.crisis.fr] message = …`).
@@ -50,6 +53,7 @@ impl Default for SafetyConfig {
             break_reminder_hours: 3,
             crisis_hold_days: 30,
             retention_days: 365,
+            model_check: false,
             disclaimers: BTreeMap::new(),
             crisis: BTreeMap::new(),
         }
