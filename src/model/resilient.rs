@@ -198,6 +198,30 @@ impl Fallback {
         (!chain.is_empty()).then_some(Self { chain })
     }
 
+    /// Tries each backend in turn with `call`; the first success wins, and
+    /// the last error is returned if every backend fails.
+    async fn first_success<'a, T, F, Fut>(
+        &'a self,
+        request: &'a ChatRequest,
+        call: F,
+    ) -> Result<T, ModelError>
+    where
+        F: Fn(&'a dyn ChatModel, std::borrow::Cow<'a, ChatRequest>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ModelError>>,
+    {
+        let mut last = None;
+        for (i, model) in self.chain.iter().enumerate() {
+            match call(model.as_ref(), for_backend(request, i)).await {
+                Ok(done) => return Ok(done),
+                Err(e) => {
+                    self.log(model.as_ref(), &e, self.chain.get(i + 1));
+                    last = Some(e);
+                }
+            }
+        }
+        Err(last.expect("a fallback chain is never empty"))
+    }
+
     fn log(&self, model: &dyn ChatModel, error: &ModelError, next: Option<&Arc<dyn ChatModel>>) {
         if let Some(next) = next {
             tracing::warn!(failed = %model.info().backend, next = %next.info().backend, %error, "falling back");
@@ -214,40 +238,18 @@ impl ChatModel for Fallback {
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<Completion, ModelError>> {
-        Box::pin(async move {
-            let mut last = None;
-            for (i, model) in self.chain.iter().enumerate() {
-                match model.complete(&for_backend(request, i)).await {
-                    Ok(done) => return Ok(done),
-                    Err(e) => {
-                        self.log(model.as_ref(), &e, self.chain.get(i + 1));
-                        last = Some(e);
-                    }
-                }
-            }
-            Err(last.expect("a fallback chain is never empty"))
-        })
+        Box::pin(self.first_success(request, |model, request| async move {
+            model.complete(&request).await
+        }))
     }
 
     fn stream<'a>(
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ReplyStream, ModelError>> {
-        Box::pin(async move {
-            let mut last = None;
-            for (i, model) in self.chain.iter().enumerate() {
-                let request = for_backend(request, i);
-                let opened = first_event(model.as_ref(), &request);
-                match opened.await {
-                    Ok(stream) => return Ok(stream),
-                    Err(e) => {
-                        self.log(model.as_ref(), &e, self.chain.get(i + 1));
-                        last = Some(e);
-                    }
-                }
-            }
-            Err(last.expect("a fallback chain is never empty"))
-        })
+        Box::pin(self.first_success(request, |model, request| async move {
+            first_event(model, &request).await
+        }))
     }
 
     fn session_notice(&self, language: &str) -> Option<String> {
