@@ -12,6 +12,7 @@
 
 pub mod detect;
 pub mod disclosure;
+mod frames;
 
 use std::collections::BTreeMap;
 
