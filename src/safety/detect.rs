@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 
+use super::classifier::{self, Classifier};
 use super::frames;
 
 use serde::Serialize;
@@ -59,7 +60,7 @@ impl Assessment {
 
 /// Assesses one text.
 pub fn assess(text: &str) -> Assessment {
-    let words = neutralised(&expanded(normalise(text)));
+    let words = words(text);
     let mut subjects = BTreeSet::new();
     for (subject, cues) in [
         (Subject::Medical, MEDICAL),
@@ -76,9 +77,24 @@ pub fn assess(text: &str) -> Assessment {
     if mentions_lawyer(&words) {
         subjects.insert(Subject::Legal);
     }
-    let crisis =
-        any_cue(&words, CRISIS) || any_pair(&words, CRISIS_PAIRS) || frames::crisis(&words);
+    let crisis = any_cue(&words, CRISIS)
+        || any_pair(&words, CRISIS_PAIRS)
+        || frames::crisis(&words)
+        || Classifier::shipped().says_crisis(&classifier::features_of(&words));
     Assessment { subjects, crisis }
+}
+
+/// Whether the cue phrases or the frames alone find a crisis (without the
+/// learned reader): what cross-validation of the reader adds to.
+pub fn crisis_by_rules(text: &str) -> bool {
+    let words = words(text);
+    any_cue(&words, CRISIS) || any_pair(&words, CRISIS_PAIRS) || frames::crisis(&words)
+}
+
+/// The words of a text as every detector reads them: normalised, shorthand
+/// written out, idioms blanked.
+pub(super) fn words(text: &str) -> Vec<String> {
+    neutralised(&expanded(normalise(text)))
 }
 
 /// Lower case, accents removed, apostrophes and punctuation turned into
@@ -198,7 +214,9 @@ fn neutralised(words: &[String]) -> Vec<String> {
     out
 }
 
-fn word_matches(word: &str, pattern: &str) -> bool {
+/// Whether one word matches one word of a cue (`*` ends a prefix, `?` is
+/// any word).
+pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
     if word.is_empty() {
         return false;
     }
@@ -212,7 +230,13 @@ fn word_matches(word: &str, pattern: &str) -> bool {
 }
 
 fn has_cue(words: &[String], cue: &str) -> bool {
-    (0..words.len()).any(|start| has_cue_at(words, cue, start))
+    let Some(first) = cue.split_whitespace().next() else {
+        return false;
+    };
+    words
+        .iter()
+        .enumerate()
+        .any(|(start, word)| word_matches(word, first) && has_cue_at(words, cue, start))
 }
 
 /// Whether `cue` matches the words starting at `start`.
@@ -394,6 +418,13 @@ const IDIOMS: &[&str] = &[
     "saigner le radiateur",
     "bleed the radiator",
     "bleeding the radiator",
+    "i died at",
+    "i died laughing",
+    "literally died",
+    "ancien locataire",
+    "last tenant",
+    "pas le vertige",
+    "le vertige",
 ];
 
 /// Words that make "avocat" an avocado.
@@ -784,8 +815,6 @@ const PSYCHOLOGICAL: &[&str] = &[
     "bipolar",
     "mood swing*",
     "cbt",
-    "stressed",
-    "stresse*",
     "ocd",
     "feel like a failure",
     "feel like a complete failure",
@@ -864,8 +893,6 @@ const PSYCHOLOGICAL: &[&str] = &[
     "no energy",
     "nothing tastes good",
     "rumin*",
-    "unwind",
-    "decompresser",
     "bois de plus en plus",
     "drinking more",
     "j ai un probleme",
@@ -895,6 +922,21 @@ const PSYCHOLOGICAL: &[&str] = &[
     "addict*",
     "accro",
     "dependan*",
+    "so stressed",
+    "stressed all the time",
+    "too stressed",
+    "stressed out",
+    "trop stresse*",
+    "tellement stresse*",
+    "si stresse*",
+    "stresse tout le temps",
+    "crise de stress",
+    "crises de stress",
+    "a cause du stress",
+    "because of stress",
+    "stress chronique",
+    "unwind every night",
+    "pour decompresser",
 ];
 
 /// A loss: a person or pet together with a death word.
@@ -1079,7 +1121,6 @@ const LEGAL: &[&str] = &[
     "witness",
     "subpoena",
     "inheritance",
-    "succession",
     "sans testament",
     "acompte",
     "recours",
@@ -1121,6 +1162,9 @@ const LEGAL: &[&str] = &[
     "another state",
     "court date",
     "tribunal",
+    "la succession",
+    "une succession",
+    "de succession",
 ];
 
 const CRISIS: &[&str] = &[
@@ -1173,8 +1217,6 @@ const CRISIS: &[&str] = &[
     "cut again",
     "cutting again",
     "hurt myself again",
-    "giving away my",
-    "gave away my",
     "gave my dog",
     "no reason to live",
     "can t go on",
@@ -1361,6 +1403,10 @@ const CRISIS: &[&str] = &[
     "recommence a me couper",
     "recommence a me scarifier",
     "recommence a me bruler",
+    "my life to end",
+    "my life to be over",
+    "que ma vie s arrete",
+    "que ma vie se termine",
 ];
 
 /// Cues that signal crisis only together.

@@ -10,7 +10,7 @@
 //! that crisis lines teach (death wishes, burden, farewells, means,
 //! self-injury, passive wishes) rather than particular sentences.
 
-use super::detect::has_cue_at;
+use super::detect::{has_cue_at, word_matches};
 
 /// Concepts that must all be found with at most `window` words between them,
 /// with none of the `unless` cues in or just around that stretch.
@@ -37,6 +37,15 @@ pub(super) fn found(words: &[String]) -> Option<&'static str> {
         .iter()
         .find(|frame| frame_matches(words, frame))
         .map(|frame| frame.name)
+}
+
+/// The names of the concepts found in the words: what the learned reader
+/// ([`super::classifier`]) sees beside the words themselves.
+pub(super) fn concepts(words: &[String]) -> impl Iterator<Item = &'static str> {
+    CONCEPTS
+        .iter()
+        .filter(|(_, cues)| !spans(words, cues).is_empty())
+        .map(|(name, _)| *name)
 }
 
 fn frame_matches(words: &[String], frame: &Frame) -> bool {
@@ -84,10 +93,12 @@ fn any_close_choice(
 fn spans(words: &[String], cues: &[&str]) -> Vec<(usize, usize)> {
     let mut out = Vec::new();
     for cue in cues {
-        let len = cue.split_whitespace().count();
-        for start in 0..words.len() {
-            if has_cue_at(words, cue, start) {
-                out.push((start, start + len));
+        let Some(first) = cue.split_whitespace().next() else {
+            continue;
+        };
+        for (start, word) in words.iter().enumerate() {
+            if word_matches(word, first) && has_cue_at(words, cue, start) {
+                out.push((start, start + cue.split_whitespace().count()));
             }
         }
     }
@@ -208,6 +219,10 @@ const CEASE: &[&str] = &[
     "not come back",
     "stop* breathing",
     "go to sleep forever",
+    "don t want to wake up",
+    "not want to wake up",
+    "pas envie de me reveiller",
+    "pas envie de me lever demain",
 ];
 
 /// Saying one does not wish to die is not a wish to die.
@@ -246,6 +261,27 @@ const NOT_WISHING: &[&str] = &[
     "end it with",
     "end it on",
     "mourir de",
+    "the ? to",
+    "the ? ? to",
+    "my ? to",
+    "my ? ? to",
+    "this ? to",
+    "that ? to",
+    "these ? to",
+    "those ? to",
+    "all the ? to",
+    "his ? to",
+    "her ? to",
+    "our ? to",
+    "their ? to",
+    "your ? to",
+    "semaine*",
+    "jour*",
+    "week*",
+    "days",
+    "vacances",
+    "holiday*",
+    "vacation",
 ];
 
 /// Others, who would be fine without the speaker.
@@ -428,6 +464,13 @@ const FAREWELL: &[&str] = &[
     "adieu tout le monde",
     "goodbye everyone",
     "say goodbye to everyone",
+    "merci pour tout",
+    "thank you for everything",
+    "thanks for everything",
+    "parler a quelqu un avant",
+    "talk to someone before",
+    "lettre pour chacun",
+    "a letter for each",
 ];
 
 /// It is about to happen, or will not matter after.
@@ -479,6 +522,10 @@ const HEIGHTS: &[&str] = &[
     "immeuble",
     "multi storey",
     "multistorey",
+    "tomber du",
+    "fall from the",
+    "8eme",
+    "etage",
 ];
 
 /// A height wanted for what it would do, or a place to be alone at it.
@@ -948,6 +995,20 @@ const GONE_SOON: &[&str] = &[
     "serai plus la",
     "ne serai plus",
     "serai partie",
+    "deal with me much longer",
+    "me much longer",
+    "here much longer",
+    "around much longer",
+    "won t have to deal with me",
+    "reste rien de moi",
+    "rien de moi",
+    "la fin pour moi",
+    "the end for me",
+    "the end of me",
+    "vider l appart",
+    "vider mon appart",
+    "get my things",
+    "recuperer mes affaires",
 ];
 
 /// What makes that absence final rather than a trip.
@@ -969,6 +1030,96 @@ const GONE_FOR_GOOD: &[&str] = &[
 /// Trips and moves, which explain an absence.
 const TRIP: &[&str] = &[
     "moving", "move", "vacation", "holiday*", "trip", "travel*", "demenag*", "vacances", "voyage*",
+];
+
+/// A last time, said of oneself.
+const LAST: &[&str] = &[
+    "last meal",
+    "last time",
+    "last recipe",
+    "one last",
+    "ready now",
+    "not joking",
+    "derniere fois",
+    "dernier repas",
+    "derniere recette",
+    "prete maintenant",
+    "pret maintenant",
+    "pas une blague",
+    "tout prepare pour",
+];
+
+/// Hopelessness, and worthlessness.
+const DESPAIR: &[&str] = &[
+    "never get better",
+    "going to get better",
+    "done trying",
+    "hopeless",
+    "pointless",
+    "no reason",
+    "worthless",
+    "cause of all",
+    "weight on everyone",
+    "everyone hates me",
+    "ruin everything",
+    "sert a rien",
+    "jamais changer",
+    "aucune raison",
+    "sans espoir",
+    "cause de tous",
+    "poids pour tout le monde",
+    "me deteste",
+    "gache tout",
+    "vaux rien",
+    "sers a rien",
+];
+
+/// Concepts that set the context of a message but signal no crisis alone.
+pub(super) const CONTEXT_ONLY: &[&str] = &[
+    "wish",
+    "not_wishing",
+    "accident",
+    "trip",
+    "fiction",
+    "access",
+];
+
+/// Every concept, by name.
+const CONCEPTS: &[(&str, &[&str])] = &[
+    ("wish", WISH),
+    ("cease", CEASE),
+    ("not_wishing", NOT_WISHING),
+    ("others_better", OTHERS_BETTER),
+    ("absence", ABSENCE),
+    ("unnoticed", UNNOTICED),
+    ("burden", BURDEN),
+    ("settling", SETTLING),
+    ("farewell", FAREWELL),
+    ("finality", FINALITY),
+    ("heights", HEIGHTS),
+    ("lethal_height", LETHAL_HEIGHT),
+    ("pills", PILLS),
+    ("lethal_dose", LETHAL_DOSE),
+    ("self_injury", SELF_INJURY),
+    ("injury_relief", INJURY_RELIEF),
+    ("accident", ACCIDENT),
+    ("passive_death", PASSIVE_DEATH),
+    ("welcome", WELCOME),
+    ("means", MEANS),
+    ("held_back", HELD_BACK),
+    ("access", ACCESS),
+    ("trains", TRAINS),
+    ("edge", EDGE),
+    ("all_stop", ALL_STOP),
+    ("for_good", FOR_GOOD),
+    ("trapped", TRAPPED),
+    ("resolved", RESOLVED),
+    ("gone_soon", GONE_SOON),
+    ("gone_for_good", GONE_FOR_GOOD),
+    ("trip", TRIP),
+    ("fiction", FICTION),
+    ("last", LAST),
+    ("despair", DESPAIR),
 ];
 
 const FRAMES: &[Frame] = &[
@@ -1120,3 +1271,83 @@ const FRAMES: &[Frame] = &[
         unless: &[],
     },
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::safety::detect::words;
+
+    fn frame(text: &str) -> Option<&'static str> {
+        found(&words(text))
+    }
+
+    #[test]
+    fn a_wish_to_stop_existing_is_a_death_wish() {
+        for text in [
+            "wish i could just stop existing",
+            "some nights I just hope I dont wake up",
+            "j'aimerais juste m'endormir et pas me réveiller",
+        ] {
+            assert_eq!(frame(text), Some("death wish"), "{text}");
+        }
+    }
+
+    #[test]
+    fn wanting_something_else_gone_or_not_dying_is_not() {
+        for text in [
+            "I want the clutter to disappear",
+            "je veux faire disparaître ce mur",
+            "I don't want to die of boredom at this party",
+            "I'm going to die if I eat one more bite",
+            "je vais mourir de chaud dans cette cuisine",
+        ] {
+            assert_eq!(frame(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn others_better_off_without_the_speaker() {
+        assert!(frame("my parents would be better off if i wasn't here").is_some());
+        assert!(frame("ils seraient mieux sans moi").is_some());
+        assert_eq!(frame("you'd be better off with a cast iron pan"), None);
+    }
+
+    #[test]
+    fn settling_affairs_with_finality() {
+        assert!(frame("gave away my guitar and my books, won't need them").is_some());
+        assert!(frame("j'ai donné mes affaires, c'est le moment").is_some());
+        assert_eq!(
+            frame("I'm giving my old chairs away this weekend, what should I buy?"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_means_with_a_lethal_detail() {
+        assert!(frame("which bridge near here is high enough to not survive").is_some());
+        assert!(frame("how many sleeping pills would it take, all at once").is_some());
+        assert!(frame("je mets les cachets de côté d'un coup").is_some());
+        assert_eq!(frame("is the roof terrace big enough for a table?"), None);
+        assert_eq!(frame("can I take two paracetamol for a headache?"), None);
+    }
+
+    #[test]
+    fn self_injury_with_relief_but_not_kitchen_accidents() {
+        assert!(frame("I burn my arms, it's the only thing that calms me").is_some());
+        assert!(frame("je me griffe jusqu'au sang quand c'est trop").is_some());
+        assert_eq!(frame("I burned my arm on the oven, the scar is ugly"), None);
+        assert_eq!(frame("scratching my mosquito bites is such a relief"), None);
+    }
+
+    #[test]
+    fn fiction_explains_what_a_frame_would_infer() {
+        assert!(frame("the character says he wants to disappear forever").is_none());
+    }
+
+    #[test]
+    fn concepts_are_named_for_the_learned_reader() {
+        let found: Vec<_> = concepts(&words("I wrote letters to everyone, it's time")).collect();
+        assert!(found.contains(&"farewell"), "{found:?}");
+        assert!(found.contains(&"finality"), "{found:?}");
+    }
+}

@@ -10,6 +10,7 @@
 //! replaced per deployment (`[safety]` in `troupe.toml`) and per persona
 //! (its `[safety]` table).
 
+pub mod classifier;
 pub mod detect;
 pub mod disclosure;
 mod frames;
