@@ -728,6 +728,33 @@ fn the_blind_held_out_set_is_measured_honestly() {
     );
 }
 
+/// `everyday_heldout.tsv` is ordinary chat, written blind and never used to
+/// change anything: how often the detector raises an alarm it should not.
+/// A false crisis replaces the persona's answer with helplines, so it must
+/// stay rare; the floor is a regression guard, the README has the figures.
+#[test]
+fn ordinary_chat_rarely_raises_an_alarm() {
+    let data = rows("everyday_heldout.tsv");
+    let mut crises = 0;
+    let mut subjects = 0;
+    for (_, _, text) in &data {
+        let found = assess(text);
+        if found.crisis {
+            crises += 1;
+            println!("  false crisis: {text}");
+        } else if !found.subjects.is_empty() {
+            subjects += 1;
+            println!("  false {:?}: {text}", found.subjects);
+        }
+    }
+    println!(
+        "everyday_heldout.tsv: {crises} false crises and {subjects} false disclaimers in {} messages",
+        data.len()
+    );
+    assert!(data.len() >= 300);
+    assert!(crises * 100 <= data.len() * 3, "{crises} false crises");
+}
+
 #[test]
 fn with_model_check_on_the_model_gives_a_second_opinion_on_crisis() {
     let server = TestServer::start(vec![
