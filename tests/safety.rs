@@ -331,6 +331,61 @@ fn minors_get_no_followups_and_no_adults_only_personas() {
 }
 
 #[test]
+fn minors_sending_one_shot_messages_are_reminded_to_take_a_break() {
+    let troupe = Troupe::new();
+    assert_eq!(troupe.run(&["user", "set", "kid", "--minor"]).code, 0);
+    let at = |minutes: u32| {
+        format!(
+            "2026-11-02T{:02}:{:02}:00Z",
+            10 + minutes / 60,
+            minutes % 60
+        )
+    };
+    let mut reminded = Vec::new();
+    for minutes in (0..=200).step_by(20) {
+        let run = say(
+            &troupe,
+            &at(minutes),
+            "kid",
+            "chef",
+            "another pancake idea?",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        if run.stderr.contains("take a break") {
+            reminded.push(minutes);
+        }
+    }
+    assert_eq!(reminded, [180], "three hours of continued chatting");
+    let json = troupe.run(&[
+        "--now",
+        &at(380),
+        "chat",
+        "chef",
+        "--user",
+        "kid",
+        "--message",
+        "hi again",
+        "--json",
+    ]);
+    assert_eq!(
+        json.json()["break_reminder"],
+        serde_json::Value::Null,
+        "a long pause started a new session"
+    );
+    let adult = Troupe::new();
+    for minutes in (0..=200).step_by(20) {
+        let run = say(
+            &adult,
+            &at(minutes),
+            "grown",
+            "chef",
+            "another pancake idea?",
+        );
+        assert!(!run.stderr.contains("take a break"), "{}", run.stderr);
+    }
+}
+
+#[test]
 fn followups_can_be_turned_off_for_every_persona() {
     let troupe = Troupe::new();
     for i in 0..5 {
@@ -623,10 +678,11 @@ fn five_way(name: &str) -> (f64, f64) {
 /// The development sets were written blind, measured once, and have since
 /// been used to improve the cues, frames and learned reader: `dev.tsv`
 /// (first measured at precision 0.82, recall 0.50), `dev2.tsv` (0.86, 0.70),
-/// `dev3.tsv` (0.905, 0.59) and `dev4.tsv` (0.94, 0.75).
+/// `dev3.tsv` (0.905, 0.59), `dev4.tsv` (0.94, 0.75) and `dev5.tsv` (0.875,
+/// 0.76).
 #[test]
 fn the_development_sets_score_above_0_9() {
-    for name in ["dev.tsv", "dev2.tsv", "dev3.tsv", "dev4.tsv"] {
+    for name in ["dev.tsv", "dev2.tsv", "dev3.tsv", "dev4.tsv", "dev5.tsv"] {
         let (precision, recall) = five_way(name);
         assert!(
             precision >= 0.9 && recall >= 0.9,
@@ -636,14 +692,16 @@ fn the_development_sets_score_above_0_9() {
 }
 
 /// The labelled sets the crisis reader learns from: all but the held-out set.
-const TRAINING_SETS: [&str; 7] = [
+const TRAINING_SETS: [&str; 9] = [
     "sensitive.tsv",
     "crisis.tsv",
     "dev.tsv",
     "dev2.tsv",
     "dev3.tsv",
     "dev4.tsv",
+    "dev5.tsv",
     "everyday.tsv",
+    "everyday2.tsv",
 ];
 
 /// (features, is_crisis) for every row of the training sets, in file order.

@@ -35,6 +35,8 @@ struct JsonReply<'a> {
     model: &'a str,
     disclaimers: &'a [String],
     notice: &'a str,
+    /// For minors after hours of continued chatting: a suggestion to pause.
+    break_reminder: Option<&'a str>,
 }
 
 /// Runs `troupe chat`.
@@ -75,10 +77,15 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         .ai_notice
         .clone()
         .unwrap_or_else(|| ai_notice(&persona.language, &persona.name));
+    let break_reminder = break_due(app, &chat, &user, &persona)?
+        .then(|| crate::locale::take_a_break(&persona.language));
     if !args.json {
         errln!("[{notice}]");
         if let Some(notice) = model.session_notice(&persona.language) {
             errln!("[{notice}]");
+        }
+        if let Some(reminder) = break_reminder {
+            errln!("[{reminder}]");
         }
     }
     let reply: Reply = if args.json {
@@ -112,6 +119,7 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
             model: &reply.model,
             disclaimers: &reply.disclaimers,
             notice: &notice,
+            break_reminder,
         })?;
     } else {
         for line in &reply.disclaimers {
@@ -120,3 +128,35 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
     }
     Ok(0)
 }
+
+/// Whether a minor has been chatting long enough, in one-shot messages, to
+/// be reminded to take a break (the console keeps its own session).
+fn break_due(
+    app: &App,
+    chat: &crate::chat::ChatService,
+    user: &str,
+    persona: &crate::persona::Persona,
+) -> Result<bool, Error> {
+    if !chat.is_minor(user)? {
+        return Ok(false);
+    }
+    let Some(conversation) = chat.store().conversation(user, &persona.id)? else {
+        return Ok(false);
+    };
+    let earlier: Vec<_> = chat
+        .store()
+        .recent_messages(&conversation, RECENT_FOR_BREAKS)?
+        .into_iter()
+        .filter(|m| m.role == crate::store::Role::User)
+        .map(|m| m.at)
+        .collect();
+    let now = app.clock.now();
+    Ok(
+        crate::safety::disclosure::for_one_shot(&earlier, now, true, &app.config.safety)
+            .take_a_break,
+    )
+}
+
+/// How many recent messages are enough to rebuild a session: a message a
+/// minute for the three hours a break reminder needs, with both sides.
+const RECENT_FOR_BREAKS: usize = 1_000;

@@ -1,6 +1,7 @@
 //! When the console repeats the AI notice, and when it reminds a minor to
 //! take a break: at the start of every session, after a long gap, and at
-//! least every few hours of continued chatting.
+//! least every few hours of continued chatting. One-shot messages rebuild
+//! the session from the conversation's earlier messages.
 
 use chrono::{DateTime, Duration, Utc};
 
@@ -67,6 +68,37 @@ impl Disclosure {
     }
 }
 
+/// The reminders due for a one-shot message sent at `now`, given the times
+/// of the user's earlier messages in the conversation (oldest first). Each
+/// one-shot message is its own process, so the session is rebuilt: it began
+/// after the last long silence, and is replayed as the console would have
+/// lived it.
+pub fn for_one_shot(
+    earlier: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    minor: bool,
+    config: &SafetyConfig,
+) -> Reminders {
+    let after_gap = Duration::minutes(i64::from(config.notice_after_gap_minutes.max(1)));
+    let mut start = earlier.len();
+    let mut next = now;
+    while start > 0 && next - earlier[start - 1] < after_gap {
+        start -= 1;
+        next = earlier[start];
+    }
+    let Some((first, rest)) = earlier[start..].split_first() else {
+        return Reminders {
+            notice: true,
+            take_a_break: false,
+        };
+    };
+    let mut session = Disclosure::start(*first, minor, config);
+    for at in rest {
+        session.on_message(*at);
+    }
+    session.on_message(now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,6 +138,21 @@ mod tests {
             (1..=400)
                 .step_by(10)
                 .all(|m| !adult.on_message(at(m)).take_a_break)
+        );
+    }
+
+    #[test]
+    fn one_shot_messages_rebuild_the_session_from_earlier_messages() {
+        let config = SafetyConfig::default();
+        let every_ten: Vec<_> = (0..18).map(|m| at(m * 10)).collect();
+        assert!(!for_one_shot(&every_ten, at(175), true, &config).take_a_break);
+        let three_hours: Vec<_> = (0..=18).map(|m| at(m * 10)).collect();
+        assert!(for_one_shot(&three_hours, at(185), true, &config).take_a_break);
+        assert!(!for_one_shot(&three_hours, at(185), false, &config).take_a_break);
+        let after_a_pause = [at(0), at(100), at(200)];
+        assert!(
+            !for_one_shot(&after_a_pause, at(205), true, &config).take_a_break,
+            "the long silences started new sessions"
         );
     }
 }
