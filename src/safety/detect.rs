@@ -425,6 +425,12 @@ const IDIOMS: &[&str] = &[
     "last tenant",
     "pas le vertige",
     "le vertige",
+    "est sinistre",
+    "sont sinistres",
+    "trop sinistre",
+    "ill be",
+    "i ll be gone",
+    "killing me but",
 ];
 
 /// Words that make "avocat" an avocado.
@@ -446,6 +452,9 @@ const AVOCADO_CONTEXT: &[&str] = &[
     "manger",
     "dessert*",
     "smoothie*",
+    "coupe",
+    "couper",
+    "pele*",
 ];
 
 const MEDICAL: &[&str] = &[
@@ -768,6 +777,11 @@ const MEDICAL: &[&str] = &[
     "saignement*",
     "je saigne",
     "ca saigne",
+    "blistering",
+    "boule sous",
+    "lump",
+    "grosseur",
+    "ganglion*",
 ];
 
 const PSYCHOLOGICAL: &[&str] = &[
@@ -902,7 +916,6 @@ const PSYCHOLOGICAL: &[&str] = &[
     "smoke weed",
     "fume du",
     "arrive pas a arreter",
-    "can t stop",
     "tocs",
     "betting",
     "gambl*",
@@ -937,6 +950,22 @@ const PSYCHOLOGICAL: &[&str] = &[
     "stress chronique",
     "unwind every night",
     "pour decompresser",
+    "agression",
+    "agresse*",
+    "assault*",
+    "attacked",
+    "je pleure tout le temps",
+    "cry all the time",
+    "crying all the time",
+    "pleure sans arret",
+    "peur de sortir",
+    "afraid to go out",
+    "sursaute",
+    "can t stop drinking",
+    "can t stop betting",
+    "can t stop gambling",
+    "can t stop smoking",
+    "can t stop checking",
 ];
 
 /// A loss: a person or pet together with a death word.
@@ -1165,6 +1194,34 @@ const LEGAL: &[&str] = &[
     "la succession",
     "une succession",
     "de succession",
+    "parking ticket",
+    "contest it",
+    "contest the",
+    "contester l amende",
+    "liable",
+    "liability",
+    "responsable des degats",
+    "searched my car",
+    "fouille* ma voiture",
+    "pulled me over",
+    "arrete par la police",
+    "controle de police",
+    "cops",
+    "allowed to search",
+    "legalement",
+    "discrimination",
+    "discrimine*",
+    "onto our land",
+    "onto my land",
+    "sur notre terrain",
+    "cloture",
+    "fence line",
+    "boundary",
+    "la police",
+    "the police",
+    "police officer",
+    "policier*",
+    "gendarme*",
 ];
 
 const CRISIS: &[&str] = &[
@@ -1204,8 +1261,6 @@ const CRISIS: &[&str] = &[
     "not being here",
     "be done with it",
     "ready to be done",
-    "say goodbye",
-    "said goodbye",
     "goodbye to everyone",
     "letters for my family",
     "no point in waking up",
@@ -1263,7 +1318,6 @@ const CRISIS: &[&str] = &[
     "goodbye letter*",
     "no way out",
     "done with life",
-    "off the bridge",
     "bientot plus besoin",
     "me jeter de",
     "me jeter sous",
@@ -1281,7 +1335,6 @@ const CRISIS: &[&str] = &[
     "all my pills",
     "my sleeping pills",
     "overdose*",
-    "off the cliff",
     "such a burden",
     // French
     "en finir",
@@ -1296,7 +1349,6 @@ const CRISIS: &[&str] = &[
     "lettres pour ma famille",
     "lettre pour ma famille",
     "suffirait d un pas",
-    "derniere fois que je",
     "toutes mes boites",
     "plus la force de vivre",
     "plus continuer comme ca",

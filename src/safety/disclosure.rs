@@ -146,9 +146,13 @@ mod tests {
         let config = SafetyConfig::default();
         let every_ten: Vec<_> = (0..18).map(|m| at(m * 10)).collect();
         assert!(!for_one_shot(&every_ten, at(175), true, &config).take_a_break);
-        let three_hours: Vec<_> = (0..=18).map(|m| at(m * 10)).collect();
-        assert!(for_one_shot(&three_hours, at(185), true, &config).take_a_break);
-        assert!(!for_one_shot(&three_hours, at(185), false, &config).take_a_break);
+        assert!(for_one_shot(&every_ten, at(180), true, &config).take_a_break);
+        assert!(!for_one_shot(&every_ten, at(180), false, &config).take_a_break);
+        let reminded_at_180: Vec<_> = (0..=18).map(|m| at(m * 10)).collect();
+        assert!(
+            !for_one_shot(&reminded_at_180, at(190), true, &config).take_a_break,
+            "the reminder came with the message at 180"
+        );
         let after_a_pause = [at(0), at(100), at(200)];
         assert!(
             !for_one_shot(&after_a_pause, at(205), true, &config).take_a_break,

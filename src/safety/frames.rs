@@ -28,9 +28,10 @@ pub(super) fn crisis(words: &[String]) -> bool {
 }
 
 /// The name of the first crisis frame found, if any. A message about a film,
-/// a game or a book is read as fiction: frames infer, and fiction explains.
+/// a game or a book is read as fiction, and one about a dying plant or phone
+/// as just that: frames infer, and these explain.
 pub(super) fn found(words: &[String]) -> Option<&'static str> {
-    if !spans(words, FICTION).is_empty() {
+    if !spans(words, FICTION).is_empty() || !spans(words, THINGS).is_empty() {
         return None;
     }
     FRAMES
@@ -122,6 +123,46 @@ const FICTION: &[&str] = &[
     "serie",
     "roman",
     "episode",
+    "mon jeu",
+    "ce jeu",
+    "games",
+    "gaming",
+    "quest",
+    "quete",
+];
+
+/// Plants, batteries and sourdough starters dying: nobody is in danger.
+const THINGS: &[&str] = &[
+    "plant* is dying",
+    "plant* are dying",
+    "plant* keep dying",
+    "plant* died",
+    "plant* s dying",
+    "my plant* ? dying",
+    "basil died",
+    "basil is dying",
+    "battery died",
+    "battery is dying",
+    "battery s dying",
+    "phone died",
+    "phone is dying",
+    "phone s dying",
+    "laptop died",
+    "starter died",
+    "starter is dead",
+    "plante est en train de",
+    "plantes sont en train de",
+    "plante* meur*",
+    "plante* ? en train de mourir",
+    "plante* ? ? en train de mourir",
+    "basilic est mort",
+    "basilic meurt",
+    "batterie est morte",
+    "batterie ? morte",
+    "tel est mort",
+    "telephone est mort",
+    "levain est mort",
+    "levain ? mort",
 ];
 
 /// The speaker.
@@ -138,7 +179,11 @@ const WISH: &[&str] = &[
     "hoping",
     "rather",
     "ready to",
-    "plan*",
+    "plan",
+    "plan to",
+    "planning",
+    "planned",
+    "plans",
     "going to",
     "gonna",
     "think* about",
@@ -223,6 +268,12 @@ const CEASE: &[&str] = &[
     "not want to wake up",
     "pas envie de me reveiller",
     "pas envie de me lever demain",
+    "plus envie de me reveiller",
+    "rejoindre papa",
+    "rejoindre maman",
+    "join my late",
+    "be with dad again",
+    "be with mom again",
 ];
 
 /// Saying one does not wish to die is not a wish to die.
@@ -282,6 +333,15 @@ const NOT_WISHING: &[&str] = &[
     "vacances",
     "holiday*",
     "vacation",
+    "des reseaux",
+    "from social media",
+    "off social media",
+    "thought i was going to die",
+    "cru mourir",
+    "j ai cru que j allais mourir",
+    "disappear into",
+    "disparaitre dans",
+    "disparais dans",
 ];
 
 /// Others, who would be fine without the speaker.
@@ -369,7 +429,16 @@ const UNNOTICED: &[&str] = &[
 ];
 
 /// Feeling a burden to others.
-const BURDEN: &[&str] = &["burden", "fardeau", "un poids pour", "poids mort"];
+const BURDEN: &[&str] = &[
+    "burden",
+    "fardeau",
+    "un poids pour",
+    "poids mort",
+    "plus un probleme",
+    "no longer a problem",
+    "won t be a problem",
+    "not be a problem anymore",
+];
 
 /// Who the burden weighs on, or the speaker feeling it.
 const BURDEN_ON: &[&str] = &[
@@ -434,6 +503,15 @@ const SETTLING: &[&str] = &[
     "everything in order",
     "vide mon compte",
     "mes mots de passe",
+    "remember me by",
+    "se souvenir de moi",
+    "se souviennent de moi",
+    "take care of ? for me",
+    "prends soin de ? pour moi",
+    "written everything down for",
+    "tout ecrit pour",
+    "garder mon chat pour toujours",
+    "care of a cat if",
 ];
 
 /// Farewells and letters for afterwards.
@@ -526,6 +604,8 @@ const HEIGHTS: &[&str] = &[
     "fall from the",
     "8eme",
     "etage",
+    "balcony",
+    "balcon",
 ];
 
 /// A height wanted for what it would do, or a place to be alone at it.
@@ -634,6 +714,9 @@ const LETHAL_DOSE: &[&str] = &[
     "all my ? at once",
     "all the ? at once",
     "all my ? ? at once",
+    "too late to fix",
+    "before it s too late",
+    "trop tard",
 ];
 
 /// The speaker hurting their own body.
@@ -676,6 +759,17 @@ const SELF_INJURY: &[&str] = &[
     "recommence a me",
     "started cutting",
     "cutting again",
+    "marks on his arms",
+    "marks on her arms",
+    "marques sur les bras",
+    "avant bras",
+    "stopped taking my meds",
+    "arrete de prendre ses traitements",
+    "arrete de prendre mes traitements",
+    "stopped taking her meds",
+    "stopped taking his meds",
+    "des coupures sur",
+    "coupures bien droites",
 ];
 
 /// What the injury does for the speaker, or hiding it.
@@ -903,6 +997,10 @@ const ACCESS: &[&str] = &[
     "where she keeps",
     "ou il le range",
     "ou il range",
+    "tiroir",
+    "drawer",
+    "j y pense",
+    "think about it",
 ];
 
 /// Trains and where one waits for them.
@@ -922,6 +1020,16 @@ const EDGE: &[&str] = &[
     "sauter devant",
     "me jeter sous",
     "me jeter devant",
+    "lean further",
+    "lean a bit further",
+    "further each time",
+    "plus loin a chaque fois",
+    "regarde en bas",
+    "look down",
+    "looking down",
+    "m attire",
+    "drawn to",
+    "draws me",
 ];
 
 /// Wanting everything to stop.
@@ -984,6 +1092,16 @@ const RESOLVED: &[&str] = &[
     "en paix",
     "c est decide",
     "ce soir c est",
+    "go through with it",
+    "picked the date",
+    "chose the date",
+    "choisi la date",
+    "la date est choisie",
+    "trouve comment faire",
+    "found a way to do it",
+    "i ve decided",
+    "j ai decide",
+    "aller jusqu au bout",
 ];
 
 /// Being gone soon, said in passing.
@@ -1004,7 +1122,6 @@ const GONE_SOON: &[&str] = &[
     "rien de moi",
     "la fin pour moi",
     "the end for me",
-    "the end of me",
     "vider l appart",
     "vider mon appart",
     "get my things",
@@ -1047,6 +1164,12 @@ const LAST: &[&str] = &[
     "pret maintenant",
     "pas une blague",
     "tout prepare pour",
+    "last message",
+    "dernier message",
+    "say bye to",
+    "thanks and bye",
+    "last night",
+    "derniere soiree",
 ];
 
 /// Hopelessness, and worthlessness.
@@ -1118,6 +1241,7 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ("gone_for_good", GONE_FOR_GOOD),
     ("trip", TRIP),
     ("fiction", FICTION),
+    ("things", THINGS),
     ("last", LAST),
     ("despair", DESPAIR),
 ];
