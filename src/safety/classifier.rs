@@ -124,7 +124,7 @@ impl Classifier {
     /// is left to the cues.
     pub fn says_crisis(&self, features: &[String]) -> bool {
         !self.weights.is_empty()
-            && features.iter().any(|f| is_crisis_signal(f))
+            && opens_gate(features)
             && !features.iter().any(|f| f == "c:fiction" || f == "c:things")
             && self.probability(features) >= THRESHOLD
     }
@@ -205,12 +205,23 @@ pub(super) fn features_of(words: &[String]) -> Vec<String> {
     out
 }
 
-/// Whether a feature is a crisis concept (not one that only sets context,
-/// such as a wish, an accident or a trip).
-fn is_crisis_signal(feature: &str) -> bool {
-    feature
-        .strip_prefix("c:")
-        .is_some_and(|concept| !frames::CONTEXT_ONLY.contains(&concept))
+/// Whether the features hold a crisis concept (not one that only sets
+/// context, such as a wish or a trip) that the context does not explain away.
+fn opens_gate(features: &[String]) -> bool {
+    let has = |concept: &str| {
+        features
+            .iter()
+            .any(|f| f.strip_prefix("c:") == Some(concept))
+    };
+    features
+        .iter()
+        .filter_map(|f| f.strip_prefix("c:"))
+        .filter(|concept| !frames::CONTEXT_ONLY.contains(concept))
+        .any(|concept| {
+            !frames::EXPLAINED_BY
+                .iter()
+                .any(|(signal, by)| *signal == concept && by.iter().any(|c| has(c)))
+        })
 }
 
 fn sigmoid(x: f64) -> f64 {

@@ -431,6 +431,9 @@ const IDIOMS: &[&str] = &[
     "ill be",
     "i ll be gone",
     "killing me but",
+    "is addictive",
+    "est addictif",
+    "emotionally destroyed",
 ];
 
 /// Words that make "avocat" an avocado.
@@ -782,12 +785,14 @@ const MEDICAL: &[&str] = &[
     "lump",
     "grosseur",
     "ganglion*",
+    "blister",
+    "huge blister",
+    "cloque",
 ];
 
 const PSYCHOLOGICAL: &[&str] = &[
     // English
     "anxious",
-    "numb",
     "nothing is fun",
     "heart races",
     "binging",
@@ -966,6 +971,18 @@ const PSYCHOLOGICAL: &[&str] = &[
     "can t stop gambling",
     "can t stop smoking",
     "can t stop checking",
+    "quit drinking",
+    "days sober",
+    "day ? sober",
+    "sober",
+    "arreter de boire",
+    "sobre depuis",
+    "stress des",
+    "me reveille a",
+    "feel numb",
+    "feel ? numb",
+    "emotionally numb",
+    "numb inside",
 ];
 
 /// A loss: a person or pet together with a death word.
@@ -1222,6 +1239,12 @@ const LEGAL: &[&str] = &[
     "police officer",
     "policier*",
     "gendarme*",
+    "succession bloquee",
+    "photo trouvee sur",
+    "use a photo i found",
+    "utiliser une photo",
+    "droit a l image",
+    "image rights",
 ];
 
 const CRISIS: &[&str] = &[
@@ -1277,8 +1300,6 @@ const CRISIS: &[&str] = &[
     "can t go on",
     "cant go on",
     "can t keep going",
-    "want to disappear",
-    "wanna disappear",
     "end* my life",
     "end* my own life",
     "tak* my own life",

@@ -20,6 +20,8 @@ struct Frame {
     concepts: &'static [&'static [&'static str]],
     window: usize,
     unless: &'static [&'static str],
+    /// Concepts that explain the frame away wherever they are in the text.
+    context: &'static [&'static [&'static str]],
 }
 
 /// Whether any crisis frame is found in the (normalised, neutralised) words.
@@ -55,7 +57,7 @@ fn frame_matches(words: &[String], frame: &Frame) -> bool {
         .iter()
         .map(|cues| spans(words, cues))
         .collect();
-    if hits.iter().any(Vec::is_empty) {
+    if hits.iter().any(Vec::is_empty) || frame.context.iter().any(|c| !spans(words, c).is_empty()) {
         return false;
     }
     let mut chosen = Vec::with_capacity(hits.len());
@@ -274,6 +276,10 @@ const CEASE: &[&str] = &[
     "join my late",
     "be with dad again",
     "be with mom again",
+    "not have a tomorrow",
+    "no tomorrow",
+    "pas de lendemain",
+    "plus de lendemain",
 ];
 
 /// Saying one does not wish to die is not a wish to die.
@@ -361,6 +367,9 @@ const OTHERS_BETTER: &[&str] = &[
     "plus heureux sans",
     "plus heureuse sans",
     "soulagement pour",
+    "breathe easier",
+    "respireraient mieux",
+    "respirerait mieux",
 ];
 
 /// The speaker gone.
@@ -393,6 +402,9 @@ const ABSENCE: &[&str] = &[
     "if i m gone",
     "if i was not here",
     "si j etais plus la",
+    "wasn t in the picture",
+    "if i just wasn t",
+    "si j etais plus dans",
 ];
 
 /// Nobody would notice or miss the speaker.
@@ -512,6 +524,16 @@ const SETTLING: &[&str] = &[
     "tout ecrit pour",
     "garder mon chat pour toujours",
     "care of a cat if",
+    "giving my ? and my",
+    "giving my ? to",
+    "donne* mes ? a",
+    "s occuper de mon ? apres",
+    "occuper de mon ? apres",
+    "take care of my ? after",
+    "look after my ? after",
+    "confie* mon chien",
+    "confie* mon chat",
+    "laisser les cles",
 ];
 
 /// Farewells and letters for afterwards.
@@ -542,13 +564,16 @@ const FAREWELL: &[&str] = &[
     "adieu tout le monde",
     "goodbye everyone",
     "say goodbye to everyone",
-    "merci pour tout",
-    "thank you for everything",
-    "thanks for everything",
     "parler a quelqu un avant",
     "talk to someone before",
     "lettre pour chacun",
     "a letter for each",
+    "a note so",
+    "blame herself",
+    "blame himself",
+    "blame themselves",
+    "culpabilise pas",
+    "s en veuille pas",
 ];
 
 /// It is about to happen, or will not matter after.
@@ -876,6 +901,13 @@ const PASSIVE_DEATH: &[&str] = &[
     "bus would hit me",
     "me renverse",
     "crash*",
+    "doesn t make the turn",
+    "coup de volant",
+    "pilier",
+    "into a wall",
+    "contre un arbre",
+    "crash into",
+    "into a tree",
 ];
 
 /// Taking that death as welcome.
@@ -1030,6 +1062,9 @@ const EDGE: &[&str] = &[
     "m attire",
     "drawn to",
     "draws me",
+    "regarde passer",
+    "watching the trains",
+    "depuis une heure",
 ];
 
 /// Wanting everything to stop.
@@ -1043,6 +1078,8 @@ const ALL_STOP: &[&str] = &[
     "que tout s arrete",
     "que tout se termine",
     "que tout finisse",
+    "plus de douleur",
+    "no more pain",
 ];
 
 /// For good.
@@ -1073,6 +1110,10 @@ const TRAPPED: &[&str] = &[
     "plus rien a perdre",
     "plus aucune raison de continuer",
     "aucune raison de continuer",
+    "done with everything",
+    "en ai fini",
+    "not with the recipe",
+    "pas avec la recette",
 ];
 
 /// A decision taken, and the calm after it.
@@ -1102,6 +1143,12 @@ const RESOLVED: &[&str] = &[
     "i ve decided",
     "j ai decide",
     "aller jusqu au bout",
+    "done with everything",
+    "fini avec tout",
+    "en ai fini",
+    "picked a date",
+    "fixe une date",
+    "j ai fixe",
 ];
 
 /// Being gone soon, said in passing.
@@ -1126,6 +1173,13 @@ const GONE_SOON: &[&str] = &[
     "vider mon appart",
     "get my things",
     "recuperer mes affaires",
+    "still being here",
+    "not be here by",
+    "plus la d ici",
+    "reviendrai pas",
+    "won t come back for",
+    "not coming back",
+    "ne reviendrai pas",
 ];
 
 /// What makes that absence final rather than a trip.
@@ -1142,6 +1196,11 @@ const GONE_FOR_GOOD: &[&str] = &[
     "s en occuper",
     "nouvelle famille",
     "sert a rien",
+    "by spring",
+    "d ici",
+    "le chercher",
+    "for her",
+    "for him",
 ];
 
 /// Trips and moves, which explain an absence.
@@ -1197,6 +1256,59 @@ const DESPAIR: &[&str] = &[
     "sers a rien",
 ];
 
+/// Thanking for everything: a farewell, or just thanks.
+const THANKS: &[&str] = &[
+    "merci pour tout",
+    "thank you for everything",
+    "thanks for everything",
+    "thank u for everything",
+    "merci d avoir ete",
+    "thanks for always",
+];
+
+/// Ordinary leave-taking: see you, for now, a card for a colleague.
+const LEAVE_TAKING: &[&str] = &[
+    "for now",
+    "see you",
+    "see u",
+    "talk soon",
+    "politely",
+    "card",
+    "team",
+    "colleague*",
+    "coworker*",
+    "a plus",
+    "a bientot",
+    "a tout a l heure",
+    "a demain",
+    "poliment",
+    "carte",
+    "equipe",
+    "collegue*",
+    "pot de depart",
+    "leaving party",
+    "farewell party",
+];
+
+/// Crafts and sports, where ropes, heights and blades are tools.
+const CRAFT: &[&str] = &[
+    "macrame",
+    "plant hanger",
+    "shelf",
+    "shelves",
+    "climbing",
+    "bungee",
+    "camping",
+    "hammock",
+    "sailing",
+    "etagere*",
+    "escalade",
+    "saut a l elastique",
+    "hamac",
+    "voile",
+    "suspension",
+];
+
 /// Concepts that set the context of a message but signal no crisis alone.
 pub(super) const CONTEXT_ONLY: &[&str] = &[
     "wish",
@@ -1205,6 +1317,24 @@ pub(super) const CONTEXT_ONLY: &[&str] = &[
     "trip",
     "fiction",
     "access",
+    "things",
+    "thanks",
+    "leave_taking",
+    "craft",
+];
+
+/// Crisis concepts, and the context concepts that explain them away when
+/// deciding whether the learned reader may count (a goodbye before a trip, a
+/// rope for macramé, disappearing for a few days).
+pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
+    ("cease", &["not_wishing"]),
+    ("farewell", &["trip", "leave_taking"]),
+    ("last", &["trip", "leave_taking"]),
+    ("finality", &["trip", "leave_taking"]),
+    ("gone_soon", &["trip", "leave_taking"]),
+    ("gone_for_good", &["trip", "leave_taking"]),
+    ("means", &["craft"]),
+    ("heights", &["craft"]),
 ];
 
 /// Every concept, by name.
@@ -1242,6 +1372,9 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ("trip", TRIP),
     ("fiction", FICTION),
     ("things", THINGS),
+    ("thanks", THANKS),
+    ("leave_taking", LEAVE_TAKING),
+    ("craft", CRAFT),
     ("last", LAST),
     ("despair", DESPAIR),
 ];
@@ -1252,84 +1385,98 @@ const FRAMES: &[Frame] = &[
         concepts: &[SELF, WISH, CEASE],
         window: 5,
         unless: NOT_WISHING,
+        context: &[],
     },
     Frame {
         name: "better off without me",
         concepts: &[OTHERS_BETTER, ABSENCE],
         window: 10,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "nobody would notice",
         concepts: &[UNNOTICED, CEASE],
         window: 16,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "nobody would notice my absence",
         concepts: &[UNNOTICED, ABSENCE],
         window: 16,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "burden",
         concepts: &[BURDEN, BURDEN_ON],
         window: 4,
         unless: &["tax burden", "burden of proof", "charge de la preuve"],
+        context: &[],
     },
     Frame {
         name: "settling affairs",
         concepts: &[SETTLING, FINALITY],
         window: 20,
         unless: &[],
+        context: &[TRIP, LEAVE_TAKING],
     },
     Frame {
         name: "farewells",
         concepts: &[FAREWELL, FINALITY],
         window: 20,
         unless: &["goodbye to soggy", "say goodbye to boring"],
+        context: &[TRIP, LEAVE_TAKING],
     },
     Frame {
         name: "settling affairs and farewells",
         concepts: &[SETTLING, FAREWELL],
         window: 25,
         unless: &[],
+        context: &[TRIP, LEAVE_TAKING],
     },
     Frame {
         name: "a height",
         concepts: &[HEIGHTS, LETHAL_HEIGHT],
         window: 16,
         unless: &[],
+        context: &[CRAFT],
     },
     Frame {
         name: "a dose",
         concepts: &[PILLS, LETHAL_DOSE],
         window: 10,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "self-injury",
         concepts: &[SELF_INJURY, INJURY_RELIEF],
         window: 16,
         unless: ACCIDENT,
+        context: &[],
     },
     Frame {
         name: "passive wish",
         concepts: &[PASSIVE_DEATH, WELCOME],
         window: 20,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "hoping for an accident",
         concepts: &[WISH, PASSIVE_DEATH],
         window: 6,
         unless: &["hit me up", "hit me with"],
+        context: &[],
     },
     Frame {
         name: "a means, reason held back",
         concepts: &[MEANS, HELD_BACK],
         window: 20,
         unless: &[],
+        context: &[CRAFT],
     },
     Frame {
         name: "a weapon within reach",
@@ -1341,6 +1488,7 @@ const FRAMES: &[Frame] = &[
         ],
         window: 12,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "exhaust fumes",
@@ -1352,30 +1500,35 @@ const FRAMES: &[Frame] = &[
         ],
         window: 8,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "the edge of a platform",
         concepts: &[TRAINS, EDGE],
         window: 10,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "everything to stop for good",
         concepts: &[ALL_STOP, FOR_GOOD],
         window: 4,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "trapped and resolved",
         concepts: &[TRAPPED, RESOLVED],
         window: 20,
         unless: &[],
+        context: &[],
     },
     Frame {
         name: "gone soon",
         concepts: &[GONE_SOON, GONE_FOR_GOOD],
         window: 12,
         unless: TRIP,
+        context: &[LEAVE_TAKING],
     },
     Frame {
         name: "settling affairs twice",
@@ -1393,6 +1546,7 @@ const FRAMES: &[Frame] = &[
         ],
         window: 20,
         unless: &[],
+        context: &[],
     },
 ];
 
