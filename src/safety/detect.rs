@@ -434,6 +434,24 @@ const IDIOMS: &[&str] = &[
     "is addictive",
     "est addictif",
     "emotionally destroyed",
+    "overdosed on garlic",
+    "overdosed on sugar",
+    "overdosed on chocolate",
+    "overdosed on cheese",
+    "overdosed on butter",
+    "overdose de chocolat",
+    "overdose de sucre",
+    "overdose de fromage",
+    "vont me tuer si",
+    "va me tuer si",
+    "will kill me if",
+    "gonna kill me if",
+    "going to kill me if",
+    "coupe les cheveux",
+    "cut my hair",
+    "cut my bangs",
+    "saigne un poisson",
+    "saigner un poisson",
 ];
 
 /// Words that make "avocat" an avocado.
@@ -788,6 +806,13 @@ const MEDICAL: &[&str] = &[
     "blister",
     "huge blister",
     "cloque",
+    "double de volume",
+    "poser le pied",
+    "ankle",
+    "ma cheville",
+    "la cheville",
+    "sprained foot",
+    "my foot",
 ];
 
 const PSYCHOLOGICAL: &[&str] = &[
@@ -983,6 +1008,15 @@ const PSYCHOLOGICAL: &[&str] = &[
     "feel ? numb",
     "emotionally numb",
     "numb inside",
+    "make myself throw up",
+    "throw up after",
+    "bottle of wine every night",
+    "to cope",
+    "mange en cachette",
+    "hyperphagie",
+    "boulim*",
+    "anorex*",
+    "culpabilise des heures",
 ];
 
 /// A loss: a person or pet together with a death word.
@@ -1245,6 +1279,10 @@ const LEGAL: &[&str] = &[
     "utiliser une photo",
     "droit a l image",
     "image rights",
+    "clips from a movie",
+    "come after me",
+    "extraits de film",
+    "the studio",
 ];
 
 const CRISIS: &[&str] = &[
@@ -1480,6 +1518,13 @@ const CRISIS: &[&str] = &[
     "my life to be over",
     "que ma vie s arrete",
     "que ma vie se termine",
+    "end her life",
+    "end his life",
+    "end their life",
+    "ending her life",
+    "ending his life",
+    "mettre fin a ses jours",
+    "met fin a ses jours",
 ];
 
 /// Cues that signal crisis only together.

@@ -280,6 +280,9 @@ const CEASE: &[&str] = &[
     "no tomorrow",
     "pas de lendemain",
     "plus de lendemain",
+    "skip tomorrow",
+    "slipping under",
+    "sauter le lendemain",
 ];
 
 /// Saying one does not wish to die is not a wish to die.
@@ -450,6 +453,8 @@ const BURDEN: &[&str] = &[
     "no longer a problem",
     "won t be a problem",
     "not be a problem anymore",
+    "debarrasse* de moi",
+    "rid of me",
 ];
 
 /// Who the burden weighs on, or the speaker feeling it.
@@ -534,6 +539,13 @@ const SETTLING: &[&str] = &[
     "confie* mon chien",
     "confie* mon chat",
     "laisser les cles",
+    "resilie mon bail",
+    "mon forfait",
+    "sold his",
+    "sold her",
+    "vendu sa moto",
+    "vendre sa",
+    "gave my ? and my",
 ];
 
 /// Farewells and letters for afterwards.
@@ -605,6 +617,15 @@ const FINALITY: &[&str] = &[
     "quand ils me trouveront",
     "quand on me trouvera",
     "won t be here",
+    "me retrouvera",
+    "me retrouveront",
+    "me trouvera",
+    "doesn t need to know why",
+    "derriere moi",
+    "en plan",
+    "and find me",
+    "they find me",
+    "come in and find me",
 ];
 
 /// Where people fall from.
@@ -795,6 +816,12 @@ const SELF_INJURY: &[&str] = &[
     "stopped taking his meds",
     "des coupures sur",
     "coupures bien droites",
+    "se brule",
+    "se brule avec",
+    "se coupe",
+    "se scarifie",
+    "se mutile",
+    "se griffe",
 ];
 
 /// What the injury does for the speaker, or hiding it.
@@ -876,6 +903,13 @@ const ACCIDENT: &[&str] = &[
     "bug bite*",
     "piqure*",
     "demange*",
+    "boite de conserve",
+    "conserve",
+    "rien de grave",
+    "nothing serious",
+    "chopping onions",
+    "huile de friture",
+    "friture",
 ];
 
 /// A death that would come by itself.
@@ -1065,6 +1099,12 @@ const EDGE: &[&str] = &[
     "regarde passer",
     "watching the trains",
     "depuis une heure",
+    "railing",
+    "rambarde",
+    "parapet",
+    "garde corps",
+    "climbing over",
+    "enjamber",
 ];
 
 /// Wanting everything to stop.
@@ -1180,6 +1220,10 @@ const GONE_SOON: &[&str] = &[
     "won t come back for",
     "not coming back",
     "ne reviendrai pas",
+    "not going to be around",
+    "not gonna be around",
+    "pas etre la apres",
+    "ne serai pas la apres",
 ];
 
 /// What makes that absence final rather than a trip.
@@ -1254,6 +1298,11 @@ const DESPAIR: &[&str] = &[
     "gache tout",
     "vaux rien",
     "sers a rien",
+    "point of sticking around",
+    "pourquoi je continuerais",
+    "ira jamais mieux",
+    "plus rien a de sens",
+    "no version of the future",
 ];
 
 /// Thanking for everything: a farewell, or just thanks.
@@ -1288,6 +1337,12 @@ const LEAVE_TAKING: &[&str] = &[
     "pot de depart",
     "leaving party",
     "farewell party",
+    "diner d adieu",
+    "farewell dinner",
+    "part vivre",
+    "moving to",
+    "s installe",
+    "going away party",
 ];
 
 /// Crafts and sports, where ropes, heights and blades are tools.
@@ -1307,6 +1362,12 @@ const CRAFT: &[&str] = &[
     "hamac",
     "voile",
     "suspension",
+    "rope lights",
+    "guirlande*",
+    "lights",
+    "jute",
+    "suspendre",
+    "plante*",
 ];
 
 /// Concepts that set the context of a message but signal no crisis alone.
@@ -1321,6 +1382,7 @@ pub(super) const CONTEXT_ONLY: &[&str] = &[
     "thanks",
     "leave_taking",
     "craft",
+    "gone_for_good",
 ];
 
 /// Crisis concepts, and the context concepts that explain them away when
@@ -1333,6 +1395,8 @@ pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
     ("finality", &["trip", "leave_taking"]),
     ("gone_soon", &["trip", "leave_taking"]),
     ("gone_for_good", &["trip", "leave_taking"]),
+    ("self_injury", &["accident"]),
+    ("injury_relief", &["accident"]),
     ("means", &["craft"]),
     ("heights", &["craft"]),
 ];
@@ -1493,7 +1557,13 @@ const FRAMES: &[Frame] = &[
     Frame {
         name: "exhaust fumes",
         concepts: &[
-            &["exhaust", "echappement"],
+            &[
+                "exhaust",
+                "echappement",
+                "voiture tourner",
+                "moteur tourner",
+                "engine running",
+            ],
             &[
                 "garage", "closed", "ferme", "car", "voiture", "hose", "tuyau",
             ],
