@@ -452,6 +452,18 @@ const IDIOMS: &[&str] = &[
     "cut my bangs",
     "saigne un poisson",
     "saigner un poisson",
+    "en finir avec ce",
+    "en finir avec cette",
+    "en finir avec ces",
+    "en finir avec le",
+    "adieu les",
+    "adieu le",
+    "adieu aux",
+    "goodbye to the",
+    "overdose of chocolate",
+    "overdose of sugar",
+    "overdose of cheese",
+    "couper les cheveux",
 ];
 
 /// Words that make "avocat" an avocado.

@@ -165,6 +165,11 @@ const THINGS: &[&str] = &[
     "telephone est mort",
     "levain est mort",
     "levain ? mort",
+    "tunnel",
+    "pas de reseau",
+    "no signal",
+    "no network",
+    "wifi",
 ];
 
 /// The speaker.
@@ -1368,6 +1373,11 @@ const CRAFT: &[&str] = &[
     "jute",
     "suspendre",
     "plante*",
+    "rooftop bar",
+    "rooftop terrace",
+    "terrasse",
+    "anniversaire",
+    "birthday",
 ];
 
 /// Concepts that set the context of a message but signal no crisis alone.
