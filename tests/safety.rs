@@ -514,7 +514,7 @@ fn erasing_a_user_leaves_nothing_of_them_even_in_the_store_files() {
 }
 
 #[test]
-fn messages_past_the_retention_period_are_purged_with_their_topics() {
+fn messages_past_the_retention_period_are_purged_with_their_topics_even_from_the_files() {
     let troupe = Troupe::new();
     std::fs::write(
         troupe.work_dir().join("troupe.toml"),
@@ -535,6 +535,7 @@ fn messages_past_the_retention_period_are_purged_with_their_topics() {
         "chef",
         "fresh ramen question",
     );
+    assert!(files_contain(&troupe.data_dir(), b"old paella question"));
     let purge = troupe.run(&[
         "--now",
         "2026-11-26T10:00:00Z",
@@ -544,6 +545,10 @@ fn messages_past_the_retention_period_are_purged_with_their_topics() {
     ]);
     assert_eq!(purge.code, 0, "{}", purge.stderr);
     assert_eq!(purge.json()["messages"], 2);
+    assert!(
+        !files_contain(&troupe.data_dir(), b"old paella question"),
+        "the store is rewritten, so the purged text is gone from its files"
+    );
     let history = troupe.history_of("ana", "chef");
     assert_eq!(history.len(), 2);
     assert_eq!(history[0]["text"], "fresh ramen question");

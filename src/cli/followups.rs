@@ -169,10 +169,12 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
     loop {
         let tick = async {
             match app.open_store() {
-                Ok(store) => {
+                Ok(mut store) => {
                     let now = app.clock.now();
                     if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
-                        if let Some(purge) = super::maintenance::purge_by_retention(app, &store)?
+                        let purged;
+                        (store, purged) = super::maintenance::purge_by_retention(app, store)?;
+                        if let Some(purge) = purged
                             && purge.messages > 0
                         {
                             errln!(

@@ -62,21 +62,28 @@ struct ReportLine {
     crisis_referrals: u64,
 }
 
-/// Purges by the retention policy; `None` when retention is off.
-pub fn purge_by_retention(app: &App, store: &Store) -> Result<Option<Purge>, Error> {
+/// Purges by the retention policy (`None` when retention is off), then,
+/// if anything was removed, rewrites the store so that the purged text
+/// cannot be recovered from its files either.
+pub fn purge_by_retention(app: &App, store: Store) -> Result<(Store, Option<Purge>), Error> {
     let days = app.config.safety.retention_days;
     if days == 0 {
-        return Ok(None);
+        return Ok((store, None));
     }
     let cutoff = app.clock.now() - Duration::days(i64::from(days));
-    Ok(Some(store.purge_before(cutoff)?))
+    let purge = store.purge_before(cutoff)?;
+    let store = if purge == Purge::default() {
+        store
+    } else {
+        store.compact()?
+    };
+    Ok((store, Some(purge)))
 }
 
 /// Runs a `maintenance` subcommand.
 pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error> {
     let MaintenanceCommand::Purge(args) = command;
-    let store = app.open_store()?;
-    let purge = purge_by_retention(app, &store)?;
+    let (_store, purge) = purge_by_retention(app, app.open_store()?)?;
     match (purge, args.json) {
         (Some(p), true) => print_json(&p)?,
         (None, true) => print_json(&Purge::default())?,

@@ -6,6 +6,7 @@
 //! is copied into a fresh sled database next to the old one, the fresh one
 //! replaces it, and the old files are deleted. A crash at any point leaves
 //! either the old store or the new one in place ([`recover_rewrite`]).
+//! A retention purge deletes keys, then rewrites the store the same way.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -120,6 +121,42 @@ impl Store {
             .collect();
         let mut conv_prefix = user.as_bytes().to_vec();
         conv_prefix.push(0);
+        let store = self.rewrite(|tree, key, value| {
+            let belongs = match tree {
+                b"users" => key == user.as_bytes(),
+                b"conversations" | b"pending" => key.starts_with(&conv_prefix),
+                b"messages" => {
+                    let owned = key.len() >= 8 && ids.contains(&key[..8]);
+                    erasure.messages += usize::from(owned);
+                    owned
+                }
+                b"topics" => key.len() >= 8 && ids.contains(&key[..8]),
+                b"due" => value.starts_with(&conv_prefix),
+                b"usage" => {
+                    decode::<UsageRecord>(value).is_ok_and(|u| u.user.as_deref() == Some(user))
+                }
+                _ => false,
+            };
+            !belongs
+        })?;
+        Ok((store, erasure))
+    }
+
+    /// Rewrites the store as it is, so that values deleted earlier (by a
+    /// purge) can no longer be recovered from its files. Costs a copy of
+    /// the store.
+    pub fn compact(self) -> Result<Store, StoreError> {
+        self.rewrite(|_, _, _| true)
+    }
+
+    /// Copies every record that `keep(tree, key, value)` accepts into a
+    /// fresh sled database beside this one, then swaps it in and deletes the
+    /// old files. A crash at any point leaves one whole store
+    /// ([`recover_rewrite`] runs on the next open).
+    fn rewrite(
+        self,
+        mut keep: impl FnMut(&[u8], &[u8], &[u8]) -> bool,
+    ) -> Result<Store, StoreError> {
         let dir = self.dir.clone();
         let io = |source| StoreError::Io {
             dir: dir.clone(),
@@ -140,22 +177,7 @@ impl Store {
             let mut pending = 0;
             for item in old.iter() {
                 let (key, value) = item.map_err(|e| self.error(e))?;
-                let belongs = match name.as_ref() {
-                    b"users" => key.as_ref() == user.as_bytes(),
-                    b"conversations" | b"pending" => key.starts_with(&conv_prefix),
-                    b"messages" => {
-                        let owned = key.len() >= 8 && ids.contains(&key[..8]);
-                        erasure.messages += usize::from(owned);
-                        owned
-                    }
-                    b"topics" => key.len() >= 8 && ids.contains(&key[..8]),
-                    b"due" => value.starts_with(&conv_prefix),
-                    b"usage" => {
-                        decode::<UsageRecord>(&value).is_ok_and(|u| u.user.as_deref() == Some(user))
-                    }
-                    _ => false,
-                };
-                if !belongs {
+                if keep(&name, &key, &value) {
                     batch.insert(key, value);
                     pending += 1;
                 }
@@ -178,7 +200,7 @@ impl Store {
         fs::rename(&store_path, &old_path).map_err(io)?;
         fs::rename(&new_path, &store_path).map_err(io)?;
         fs::remove_dir_all(&old_path).map_err(io)?;
-        Ok((Store::open_locked(&dir, lock)?, erasure))
+        Store::open_locked(&dir, lock)
     }
 
     /// Removes messages older than `cutoff`, topics last mentioned before it,
