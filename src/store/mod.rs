@@ -46,6 +46,11 @@ const LOCK_FILE: &str = "troupe.lock";
 /// The store's sub-directory inside the data dir.
 const STORE_DIR: &str = "store";
 
+/// Where a new store is created and stamped with its schema version before
+/// it is renamed to [`STORE_DIR`], so a crash during creation never leaves a
+/// store that reads as damaged.
+const INIT_DIR: &str = "store.init";
+
 /// The sled store of one data dir.
 #[derive(Debug, Clone)]
 pub struct Store {
@@ -140,6 +145,31 @@ pub enum StoreError {
     },
 }
 
+/// Creates an empty store with its schema version in [`INIT_DIR`], flushes
+/// it, and only then renames it into place (a leftover from a crash during
+/// creation is discarded first).
+fn create(dir: &Path) -> Result<(), StoreError> {
+    let io = |source| StoreError::Io {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let init = dir.join(INIT_DIR);
+    if init.exists() {
+        std::fs::remove_dir_all(&init).map_err(io)?;
+    }
+    {
+        let db = sled::Config::new()
+            .path(&init)
+            .open()
+            .map_err(|e| classify(dir, e))?;
+        let meta = db.open_tree("meta").map_err(|e| classify(dir, e))?;
+        meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+            .map_err(|e| classify(dir, e))?;
+        db.flush().map_err(|e| classify(dir, e))?;
+    }
+    std::fs::rename(&init, dir.join(STORE_DIR)).map_err(io)
+}
+
 impl Store {
     /// Opens (creating if needed) the store in data dir `dir`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
@@ -171,6 +201,9 @@ impl Store {
             source,
         };
         rights::recover_rewrite(dir).map_err(io)?;
+        if !dir.join(STORE_DIR).exists() {
+            create(dir)?;
+        }
         let log = dir.join(STORE_DIR).join("db");
         let existed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
         let db = sled::Config::new()
@@ -517,6 +550,26 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 mod tests {
     use super::*;
     use chrono::{Duration, Utc};
+
+    #[test]
+    fn a_store_left_half_created_by_a_crash_is_created_again() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a crash between sled creating its files and the schema
+        // version reaching the disk leaves behind.
+        {
+            let half = sled::Config::new()
+                .path(dir.path().join(INIT_DIR))
+                .open()
+                .unwrap();
+            half.insert(b"x", b"y").unwrap();
+            half.flush().unwrap();
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.conversation("ana", "chef").unwrap().is_none());
+        assert!(!dir.path().join(INIT_DIR).exists());
+        drop(store);
+        Store::open(dir.path()).unwrap();
+    }
 
     #[test]
     fn messages_come_back_in_order_after_reopening() {
