@@ -121,9 +121,23 @@ impl App {
 
     /// The model `persona` talks to: its backend with timeouts, retries and fallbacks.
     pub fn model_for(&self, persona: &Persona) -> Result<Arc<dyn ChatModel>, Error> {
-        let choice = self.backend_for(persona)?;
+        let mut choice = self.backend_for(persona)?;
+        if let Some(name) = self.persona_model_name(persona) {
+            choice.backend.set_model(name);
+        }
         tracing::debug!(backend = %choice.name, reason = %choice.reason, "model backend chosen");
         backend::build(&self.config, &choice)
+    }
+
+    /// The persona's `[model] name`, which is meant for the persona's own
+    /// backend: it does not follow `--model` to another one (nor does it
+    /// reach fallbacks, which keep their configured model).
+    fn persona_model_name<'p>(&self, persona: &'p Persona) -> Option<&'p str> {
+        let name = persona.model.name.as_deref()?;
+        match &self.model_flag {
+            Some(flag) if persona.model.backend.as_deref() != Some(flag.as_str()) => None,
+            _ => Some(name),
+        }
     }
 
     /// The follow-up service over `store`.

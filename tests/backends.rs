@@ -456,3 +456,58 @@ fn json_replies_carry_the_ai_notice() {
             .contains("It is an AI, not Jade")
     );
 }
+
+#[test]
+fn a_personas_model_name_goes_to_its_own_backend_only() {
+    let main = TestServer::start(vec![
+        Reply::Text("Proof the dough overnight."),
+        Reply::Status(500, "down"),
+    ]);
+    let other = TestServer::start(vec![Reply::Text("Other backend here.")]);
+    let backup = TestServer::start(vec![Reply::Text("Backup here.")]);
+    let troupe = configured(&format!(
+        "default_model = \"other\"\n{}{}{}",
+        openai_backend(
+            "main",
+            &main.base_url,
+            "max_retries = 0\nfallback = [\"backup\"]"
+        ),
+        openai_backend("other", &other.base_url, ""),
+        openai_backend("backup", &backup.base_url, "")
+    ));
+    let dir = troupe.work_dir().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(crate::support::fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("baker.toml"),
+        format!("{baker}\n[model]\nbackend = \"main\"\nname = \"bakers-own-model\"\n"),
+    )
+    .unwrap();
+    let personas = dir.to_str().unwrap().to_string();
+    let chat = |extra: &[&str]| {
+        let mut args = vec!["--personas", &personas];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["chat", "baker", "--message", "bread?", "--json"]);
+        troupe.run(&args)
+    };
+
+    let own = chat(&[]);
+    assert_eq!(own.code, 0, "{}", own.stderr);
+    assert_eq!(main.last().body["model"], "bakers-own-model");
+    assert_eq!(own.json()["model"], "bakers-own-model");
+
+    let elsewhere = chat(&["--model", "other"]);
+    assert_eq!(elsewhere.code, 0, "{}", elsewhere.stderr);
+    assert_eq!(
+        other.last().body["model"],
+        "other-model",
+        "--model sends the persona to another backend, with that backend's model"
+    );
+    assert_eq!(elsewhere.json()["model"], "other-model");
+
+    let fallen_back = chat(&[]);
+    assert_eq!(fallen_back.code, 0, "{}", fallen_back.stderr);
+    assert_eq!(main.last().body["model"], "bakers-own-model");
+    assert_eq!(backup.last().body["model"], "backup-model");
+    assert_eq!(fallen_back.json()["model"], "backup-model");
+}

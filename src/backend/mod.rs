@@ -39,6 +39,19 @@ pub enum Backend {
     Offline,
 }
 
+impl Backend {
+    /// Uses model id `name` instead of the configured one (a persona's
+    /// `[model] name`); the offline backend has no model to change.
+    pub fn set_model(&mut self, name: &str) {
+        match self {
+            Backend::OpenAi(settings) | Backend::Anthropic(settings) => {
+                settings.model = name.to_string();
+            }
+            Backend::Offline => {}
+        }
+    }
+}
+
 /// A backend chosen for a persona, with everything needed to build it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackendChoice {

@@ -107,7 +107,6 @@ impl ChatService {
                 role: ChatRole::User,
                 content: text.to_string(),
             }],
-            model: None,
             temperature: Some(0.0),
             max_tokens: Some(3),
             persona: None,

@@ -148,7 +148,6 @@ impl ChatService {
         Ok(ChatRequest {
             system,
             messages: within_budget(&recent, self.limits.history_chars),
-            model: persona.model.name.clone(),
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),
@@ -237,7 +236,7 @@ impl ChatService {
         mut stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         let request = self.request(persona, conversation)?;
-        let model_id = model_id(model, &request);
+        let model_id = model.info().model.clone();
         let started = Instant::now();
         let stopped = |url: Option<String>| ModelError::Interrupted {
             url: url.unwrap_or_default(),
@@ -387,14 +386,6 @@ impl ChatService {
             .append(user, &persona.id, &message, &effects)
             .map(|_| ())
     }
-}
-
-/// The model id a request will use.
-fn model_id(model: &dyn ChatModel, request: &ChatRequest) -> String {
-    request
-        .model
-        .clone()
-        .unwrap_or_else(|| model.info().model.clone())
 }
 
 /// Strips control characters (keeping newlines and tabs), trims, and checks

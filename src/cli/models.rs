@@ -203,7 +203,6 @@ async fn check(choice: &BackendChoice) -> CheckView {
             role: ChatRole::User,
             content: "Reply with the single word OK.".to_string(),
         }],
-        model: None,
         temperature: Some(0.0),
         max_tokens: Some(5),
         persona: None,

@@ -133,7 +133,6 @@ pub fn followup_request(
             role: ChatRole::User,
             content: instruction,
         }],
-        model: persona.model.name.clone(),
         temperature: persona.model.temperature,
         max_tokens: persona.model.max_tokens,
         persona: Some(std::sync::Arc::clone(persona)),

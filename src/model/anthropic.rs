@@ -61,7 +61,7 @@ impl AnthropicModel {
 
     fn body<'a>(&'a self, request: &'a ChatRequest, stream: bool) -> WireRequest<'a> {
         WireRequest {
-            model: request.model.as_deref().unwrap_or(&self.settings.model),
+            model: &self.settings.model,
             max_tokens: request
                 .max_tokens
                 .or(self.settings.max_tokens)
@@ -496,7 +496,6 @@ mod tests {
                 message(ChatRole::User, "b"),
                 message(ChatRole::Assistant, "c"),
             ],
-            model: None,
             temperature: None,
             max_tokens: None,
             persona: None,

@@ -55,8 +55,6 @@ pub struct ChatRequest {
     pub system: String,
     /// The conversation so far, oldest first, ending with the user's message.
     pub messages: Vec<ChatMessage>,
-    /// A model id overriding the backend's own, if the persona sets one.
-    pub model: Option<String>,
     /// Sampling temperature.
     pub temperature: Option<f32>,
     /// The longest reply, in tokens.

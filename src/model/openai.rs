@@ -70,7 +70,7 @@ impl OpenAiModel {
             content: &m.content,
         }));
         WireRequest {
-            model: request.model.as_deref().unwrap_or(&self.settings.model),
+            model: &self.settings.model,
             messages,
             stream,
             temperature: request.temperature.or(self.settings.temperature),

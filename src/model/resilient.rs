@@ -174,17 +174,6 @@ impl ChatModel for Resilient {
     }
 }
 
-/// The request for the `i`-th backend of a chain: a persona's model id is
-/// meant for its own backend, so fallbacks use their configured model.
-fn for_backend(request: &ChatRequest, i: usize) -> std::borrow::Cow<'_, ChatRequest> {
-    if i == 0 || request.model.is_none() {
-        return std::borrow::Cow::Borrowed(request);
-    }
-    let mut own = request.clone();
-    own.model = None;
-    std::borrow::Cow::Owned(own)
-}
-
 /// Backends tried in order: the next one only when the previous failed
 /// after its retries (for streams: before showing anything).
 pub struct Fallback {
@@ -206,12 +195,12 @@ impl Fallback {
         call: F,
     ) -> Result<T, ModelError>
     where
-        F: Fn(&'a dyn ChatModel, std::borrow::Cow<'a, ChatRequest>) -> Fut,
+        F: Fn(&'a dyn ChatModel, &'a ChatRequest) -> Fut,
         Fut: std::future::Future<Output = Result<T, ModelError>>,
     {
         let mut last = None;
         for (i, model) in self.chain.iter().enumerate() {
-            match call(model.as_ref(), for_backend(request, i)).await {
+            match call(model.as_ref(), request).await {
                 Ok(done) => return Ok(done),
                 Err(e) => {
                     self.log(model.as_ref(), &e, self.chain.get(i + 1));
@@ -238,18 +227,14 @@ impl ChatModel for Fallback {
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<Completion, ModelError>> {
-        Box::pin(self.first_success(request, |model, request| async move {
-            model.complete(&request).await
-        }))
+        Box::pin(self.first_success(request, |model, request| model.complete(request)))
     }
 
     fn stream<'a>(
         &'a self,
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ReplyStream, ModelError>> {
-        Box::pin(self.first_success(request, |model, request| async move {
-            first_event(model, &request).await
-        }))
+        Box::pin(self.first_success(request, first_event))
     }
 
     fn session_notice(&self, language: &str) -> Option<String> {
