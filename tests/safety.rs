@@ -102,7 +102,7 @@ use crate::support::server::{Reply, TestServer};
 use crate::support::{Troupe, fixture};
 
 fn say(troupe: &Troupe, now: &str, user: &str, persona: &str, text: &str) -> crate::support::Run {
-    troupe.run(&[
+    let run = troupe.run(&[
         "--now",
         now,
         "chat",
@@ -111,7 +111,9 @@ fn say(troupe: &Troupe, now: &str, user: &str, persona: &str, text: &str) -> cra
         user,
         "--message",
         text,
-    ])
+    ]);
+    assert_eq!(run.code, 0, "{text}: {}", run.stderr);
+    run
 }
 
 #[test]
@@ -521,21 +523,18 @@ fn messages_past_the_retention_period_are_purged_with_their_topics_even_from_the
         "[safety]\nretention_days = 30\n",
     )
     .unwrap();
-    say(
-        &troupe,
-        "2026-09-01T10:00:00Z",
-        "ana",
-        "chef",
-        "old paella question",
+    for (now, text) in [
+        ("2026-09-01T10:00:00Z", "old paella question"),
+        ("2026-11-20T10:00:00Z", "fresh ramen question"),
+    ] {
+        let run = say(&troupe, now, "ana", "chef", text);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+    assert!(
+        files_contain(&troupe.data_dir(), b"old paella question"),
+        "the text is stored before the purge: {:?}",
+        troupe.history_of("ana", "chef")
     );
-    say(
-        &troupe,
-        "2026-11-20T10:00:00Z",
-        "ana",
-        "chef",
-        "fresh ramen question",
-    );
-    assert!(files_contain(&troupe.data_dir(), b"old paella question"));
     let purge = troupe.run(&[
         "--now",
         "2026-11-26T10:00:00Z",

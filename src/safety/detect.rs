@@ -211,7 +211,304 @@ fn neutralised(words: &[String]) -> Vec<String> {
             }
         }
     }
+    blank_near_idioms(&mut out);
     out
+}
+
+/// A phrase that is only an idiom near certain words: "overdosed" near a
+/// treat, "will kill me" after a person who might, "end it all" before a
+/// renovation.
+struct NearIdiom {
+    /// The phrases blanked out.
+    phrases: &'static [&'static str],
+    /// Words that make them idioms.
+    near: &'static [&'static str],
+    /// How many words before the phrase, and after it, `near` may start.
+    before: usize,
+    after: usize,
+    /// Words that keep the phrase meant, wherever they are in that stretch.
+    unless: &'static [&'static str],
+}
+
+const NEAR_IDIOMS: &[NearIdiom] = &[
+    NearIdiom {
+        phrases: &["overdose*", "od"],
+        near: TREATS,
+        before: 0,
+        after: 4,
+        unless: DRUGS,
+    },
+    NearIdiom {
+        phrases: &[
+            "va me tuer",
+            "vont me tuer",
+            "will kill me",
+            "gonna kill me",
+            "going to kill me",
+            "ll kill me",
+            "would kill me",
+            "d kill me",
+        ],
+        near: PEOPLE,
+        before: 3,
+        after: 0,
+        unless: &[],
+    },
+    NearIdiom {
+        phrases: &["end it all", "en finir"],
+        near: HOME_PROJECTS,
+        before: 0,
+        after: 5,
+        unless: &[],
+    },
+];
+
+/// What people say they overdosed on without meaning drugs.
+const TREATS: &[&str] = &[
+    "candy",
+    "candies",
+    "sweets",
+    "sugar",
+    "chocolat*",
+    "cake*",
+    "pie",
+    "pies",
+    "cookie*",
+    "biscuit*",
+    "bonbon*",
+    "buche*",
+    "gateau*",
+    "sucre*",
+    "fromage*",
+    "cheese*",
+    "pizza*",
+    "pasta",
+    "pates",
+    "carb*",
+    "coffee",
+    "cafe",
+    "caffeine",
+    "garlic",
+    "ail",
+    "butter",
+    "beurre",
+    "crepe*",
+    "raclette*",
+    "fondue*",
+    "turkey",
+    "dinde",
+    "cupcake*",
+    "dessert*",
+    "patisserie*",
+    "donut*",
+    "doughnut*",
+    "ice cream",
+    "glace*",
+    "nutella",
+    "mince",
+    "pumpkin*",
+    "citrouille*",
+    "netflix",
+    "series",
+    "serie*",
+    "paint*",
+    "peinture*",
+    "ikea",
+    "pinterest",
+    "beige",
+    "cushion*",
+    "coussin*",
+    "noel",
+    "christmas",
+    "halloween",
+    "fete*",
+    "sun",
+    "soleil",
+    "food",
+    "bouffe",
+    "junk",
+    "leftovers",
+    "restes",
+    "cream",
+    "creme*",
+    "tarte*",
+    "sauce*",
+    "spice*",
+    "epice*",
+    "chili*",
+    "piment*",
+    "taco*",
+    "burger*",
+    "fries",
+    "frites",
+    "wine",
+    "vin",
+];
+
+/// Medicines and drugs, which keep "overdose" meant.
+const DRUGS: &[&str] = &[
+    "pill*",
+    "cachet*",
+    "comprime*",
+    "medic*",
+    "meds",
+    "paracetamol",
+    "doliprane",
+    "tylenol",
+    "ibuprofen*",
+    "advil",
+    "xanax",
+    "insulin*",
+    "insuline",
+    "sleeping",
+    "somnifere*",
+    "antidepress*",
+    "opio*",
+    "heroin*",
+    "heroine",
+    "fentanyl",
+    "drug*",
+    "drogue*",
+    "tablet*",
+];
+
+/// People who "will kill me" in jest.
+const PEOPLE: &[&str] = &[
+    "mom",
+    "mum",
+    "mother",
+    "mama",
+    "dad",
+    "father",
+    "wife",
+    "husband",
+    "boyfriend",
+    "girlfriend",
+    "bf",
+    "gf",
+    "partner",
+    "sister",
+    "brother",
+    "kids",
+    "boss",
+    "roommate*",
+    "flatmate*",
+    "family",
+    "chum",
+    "blonde",
+    "mere",
+    "maman",
+    "pere",
+    "papa",
+    "femme",
+    "mari",
+    "copain",
+    "copine",
+    "soeur",
+    "frere",
+    "patron*",
+    "coloc*",
+    "enfants",
+    "gosses",
+    "parents",
+    "daughter",
+    "son",
+    "fille",
+    "fils",
+    "neighbo*",
+    "voisin*",
+    "landlord",
+    "proprio",
+    "grandma",
+    "granny",
+    "mamie",
+    "teacher",
+    "prof",
+    "editor",
+    "team",
+    "fans",
+    "audience",
+    "viewers",
+    "abonnes",
+    "chef",
+    "coach",
+    "cardiologue",
+    "doctor",
+    "dentist",
+    "banker",
+    "banquier",
+    "comptable",
+    "accountant",
+    "wallet",
+    "portefeuille",
+];
+
+/// Home projects people want to "end it all" with.
+const HOME_PROJECTS: &[&str] = &[
+    "kitchen",
+    "reno*",
+    "bathroom",
+    "cuisine",
+    "salle de bain",
+    "wallpaper",
+    "tile*",
+    "carrelage",
+    "project*",
+    "projet*",
+    "wall*",
+    "mur",
+    "murs",
+    "paint*",
+    "peinture*",
+    "decor*",
+    "deco",
+    "house",
+    "sofa",
+    "couch",
+    "canape",
+    "cabinet*",
+    "placard*",
+    "garden",
+    "jardin",
+    "closet*",
+    "clutter",
+    "fridge",
+    "frigo",
+    "diet",
+    "regime",
+    "travaux",
+    "chantier",
+    "moquette",
+    "carpet",
+    "floor*",
+    "parquet",
+    "lino",
+    "papier peint",
+];
+
+/// Blanks the [`NEAR_IDIOMS`] found in `words`.
+fn blank_near_idioms(words: &mut [String]) {
+    for idiom in NEAR_IDIOMS {
+        for phrase in idiom.phrases {
+            let len = phrase.split_whitespace().count();
+            for start in 0..words.len() {
+                if !has_cue_at(words, phrase, start) {
+                    continue;
+                }
+                let from = start.saturating_sub(idiom.before);
+                let to = (start + len + idiom.after).min(words.len());
+                let around = &words[from..to];
+                let starts_near = |cues: &[&str]| {
+                    (0..around.len()).any(|i| cues.iter().any(|c| has_cue_at(around, c, i)))
+                };
+                if starts_near(idiom.near) && !starts_near(idiom.unless) {
+                    for word in &mut words[start..start + len] {
+                        word.clear();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Whether one word matches one word of a cue (`*` ends a prefix, `?` is
@@ -464,6 +761,19 @@ const IDIOMS: &[&str] = &[
     "overdose of sugar",
     "overdose of cheese",
     "couper les cheveux",
+    "bleeding hell",
+    "bloody hell",
+    "paint is bleeding",
+    "paint keeps bleeding",
+    "paint bleed*",
+    "bleeding under the tape",
+    "bleeds under the tape",
+    "bleed under the tape",
+    "binge* the whole",
+    "binge* ? whole series",
+    "binge* ? series",
+    "binge* ? season",
+    "binge* ? show",
 ];
 
 /// Words that make "avocat" an avocado.
@@ -1029,6 +1339,14 @@ const PSYCHOLOGICAL: &[&str] = &[
     "boulim*",
     "anorex*",
     "culpabilise des heures",
+    "restricting food",
+    "restricting my food",
+    "restrict my food",
+    "restrict what i eat",
+    "troubles alimentaires",
+    "trouble alimentaire",
+    "trouble du comportement alimentaire",
+    "troubles du comportement alimentaire",
 ];
 
 /// A loss: a person or pet together with a death word.
@@ -1295,6 +1613,14 @@ const LEGAL: &[&str] = &[
     "come after me",
     "extraits de film",
     "the studio",
+    "planning permission",
+    "indivision",
+    "petites creances",
+    "petite creance",
+    "le poursuivre",
+    "la poursuivre en justice",
+    "les poursuivre",
+    "poursuivre en justice",
 ];
 
 const CRISIS: &[&str] = &[
@@ -1537,6 +1863,25 @@ const CRISIS: &[&str] = &[
     "ending his life",
     "mettre fin a ses jours",
     "met fin a ses jours",
+    "me suis ouvert le poignet",
+    "me suis ouvert les poignets",
+    "me suis ouverte le poignet",
+    "me suis ouverte les poignets",
+    "m ouvrir les veines",
+    "m ouvrir les poignets",
+    "me suis ouvert les veines",
+    "slit my wrist*",
+    "i won t be alive",
+    "i will not be alive",
+    "i m not going to be alive",
+    "i m not gonna be alive",
+    "compte pas etre ? en vie",
+    "compte pas etre en vie",
+    "serai plus en vie",
+    "ne serai plus en vie",
+    "before i end it",
+    "after i end it",
+    "once i end it",
 ];
 
 /// Cues that signal crisis only together.
@@ -1594,6 +1939,26 @@ mod tests {
         ] {
             let found = assess(text);
             assert!(!found.is_sensitive(), "{text}: {found:?}");
+        }
+    }
+
+    #[test]
+    fn some_phrases_are_idioms_only_near_certain_words() {
+        for text in [
+            "overdosed on halloween candy with the kids",
+            "overdose de bûches de noël cette semaine",
+            "mon chum va me tuer, j'ai encore acheté des coussins",
+            "my mom's gonna kill me, I broke her favourite bowl",
+            "i want to end it all with this kitchen reno",
+        ] {
+            assert!(!assess(text).crisis, "{text}");
+        }
+        for text in [
+            "I want to overdose on my sleeping pills",
+            "j'ai envie de faire une overdose de cachets",
+            "I want to end it all",
+        ] {
+            assert!(assess(text).crisis, "{text}");
         }
     }
 

@@ -715,8 +715,12 @@ const PILLS: &[&str] = &[
     "anxiolytique*",
     "antidepress*",
     "antidepresseur*",
-    "boite de",
-    "boite d",
+    "toute la boite",
+    "toute ma boite",
+    "boite entiere",
+    "toutes les boites",
+    "boite de cote",
+    "boites de cote",
     "meds",
     "prescription",
     "xanax",
@@ -1229,6 +1233,11 @@ const GONE_SOON: &[&str] = &[
     "not gonna be around",
     "pas etre la apres",
     "ne serai pas la apres",
+    "serai mort",
+    "serai morte",
+    "once i m dead",
+    "when i m dead",
+    "after i m dead",
 ];
 
 /// What makes that absence final rather than a trip.
@@ -1250,6 +1259,11 @@ const GONE_FOR_GOOD: &[&str] = &[
     "le chercher",
     "for her",
     "for him",
+    "s occuper de",
+    "deal with my stuff",
+    "deal with my things",
+    "s occuper de mes",
+    "ecrire les consignes",
 ];
 
 /// Trips and moves, which explain an absence.
@@ -1407,6 +1421,7 @@ pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
     ("gone_for_good", &["trip", "leave_taking"]),
     ("self_injury", &["accident"]),
     ("injury_relief", &["accident"]),
+    ("edge", &["accident"]),
     ("means", &["craft"]),
     ("heights", &["craft"]),
 ];

@@ -170,9 +170,28 @@ fn create(dir: &Path) -> Result<(), StoreError> {
     std::fs::rename(&init, dir.join(STORE_DIR)).map_err(io)
 }
 
+/// How long opening waits for another process to release the data dir
+/// before saying it is in use: enough for a short command that is just
+/// finishing (a cron job, a script's previous call), not for a console.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
 impl Store {
-    /// Opens (creating if needed) the store in data dir `dir`.
+    /// Opens (creating if needed) the store in data dir `dir`, waiting up to
+    /// [`LOCK_PATIENCE`] if another process holds it.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let started = std::time::Instant::now();
+        loop {
+            match Self::open_once(dir) {
+                Err(StoreError::Locked(_)) if started.elapsed() < LOCK_PATIENCE => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    /// One attempt at [`Store::open`].
+    fn open_once(dir: &Path) -> Result<Self, StoreError> {
         let io = |source| StoreError::Io {
             dir: dir.to_path_buf(),
             source,
