@@ -123,6 +123,12 @@ pub fn populate(
     if list.is_empty() {
         return Ok(PopulateReport::default());
     }
+    // The index of an empty store, or of one built under this policy, is
+    // current once these are loaded; any other is recomputed by the next
+    // due query.
+    let fingerprint = policy.index_fingerprint(personas);
+    let index_current = store.user_count()? == 0
+        || store.due_index_policy()?.as_deref() == Some(fingerprint.as_str());
     let mut rng = Rng(options.seed);
     let mut report = PopulateReport::default();
     let mut batch = Vec::with_capacity(BATCH);
@@ -173,6 +179,9 @@ pub fn populate(
         }
     }
     load(store, personas, policy, now, batch)?;
+    if index_current {
+        store.set_due_index_policy(&fingerprint)?;
+    }
     progress(options.conversations, options.conversations);
     Ok(report)
 }

@@ -777,6 +777,32 @@ fn personas_check_applies_the_deployment_policy_and_backends() {
 }
 
 #[test]
+fn a_loosened_policy_reaches_existing_conversations_without_a_manual_reindex() {
+    let troupe = Troupe::new();
+    for i in 0..3 {
+        say(
+            &troupe,
+            &format!("2026-11-02T10:{i}0:00Z"),
+            "chef",
+            "focaccia",
+        );
+    }
+    assert!(due(&troupe, "2026-11-03T12:00:00Z").is_empty(), "3 < 5");
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[followups]\nmin_user_messages = 3\n",
+    )
+    .unwrap();
+    assert_eq!(
+        due(&troupe, "2026-11-03T12:00:00Z").len(),
+        1,
+        "the due index follows the policy it was built under"
+    );
+    let sent = run_followups(&troupe, "2026-11-03T12:00:00Z");
+    assert_eq!(sent.len(), 1);
+}
+
+#[test]
 fn reindex_applies_a_loosened_policy_to_existing_conversations() {
     let troupe = Troupe::new();
     for i in 0..3 {
@@ -793,10 +819,6 @@ fn reindex_applies_a_loosened_policy_to_existing_conversations() {
         "[followups]\nmin_user_messages = 3\n",
     )
     .unwrap();
-    assert!(
-        due(&troupe, "2026-11-03T12:00:00Z").is_empty(),
-        "the index is from before the change"
-    );
     let run = troupe.run(&["--now", "2026-11-03T12:00:00Z", "followups", "reindex"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(

@@ -187,11 +187,29 @@ impl FollowUps<'_> {
                 .due_window(c)
                 .filter(|w| w.until >= now)
         };
-        Ok(self.store.reschedule_all(&schedule)?)
+        let moved = self.store.reschedule_all(&schedule)?;
+        self.store
+            .set_due_index_policy(&self.policy.index_fingerprint(self.personas))?;
+        Ok(moved)
+    }
+
+    /// Recomputes the due index if the policy it was built under has
+    /// changed since (a `[followups]` setting, a persona's, or the set of
+    /// personas), so a loosened policy reaches conversations that were not
+    /// due under the old one.
+    fn keep_index_current(&self) -> Result<(), Error> {
+        let fingerprint = self.policy.index_fingerprint(self.personas);
+        if self.store.due_index_policy()?.as_deref() == Some(fingerprint.as_str()) {
+            return Ok(());
+        }
+        let moved = self.reindex()?;
+        tracing::info!(moved, "the follow-up policy changed; due index recomputed");
+        Ok(())
     }
 
     /// The conversations due now, read from the due index.
     pub fn due(&self) -> Result<Vec<DueConversation>, Error> {
+        self.keep_index_current()?;
         let now = self.clock.now();
         let mut due = Vec::new();
         for entry in self.store.due_entries(now)? {
@@ -233,6 +251,7 @@ impl FollowUps<'_> {
         model_for: &ModelFor<'_>,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<Vec<SentFollowUp>, Error> {
+        self.keep_index_current()?;
         let now = self.clock.now();
         let limit = options.limit.unwrap_or(usize::MAX);
         let resumed: Vec<Conversation> = if options.dry_run {

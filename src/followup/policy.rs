@@ -208,6 +208,28 @@ pub fn has_unanswered_followup(conversation: &Conversation) -> bool {
     }
 }
 
+impl FollowUpPolicy {
+    /// What the due index depends on: every persona's effective settings
+    /// that place a due window. The index records the fingerprint it was
+    /// built under; a different one means it must be recomputed.
+    pub fn index_fingerprint(&self, personas: &crate::persona::Personas) -> String {
+        personas
+            .iter()
+            .map(|persona| {
+                let p = self.for_persona(persona);
+                format!(
+                    "{}:{}:{}:{}:{};",
+                    persona.id,
+                    p.enabled,
+                    p.min_user_messages,
+                    p.window.num_seconds(),
+                    p.min_silence.num_seconds()
+                )
+            })
+            .collect()
+    }
+}
+
 impl EffectivePolicy {
     /// When the conversation could become due if nothing else happens: from
     /// the end of the silence until the window no longer holds enough

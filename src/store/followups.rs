@@ -13,6 +13,10 @@ use sled::transaction::{ConflictableTransactionError, Transactional};
 use super::records::{Conversation, DueWindow, Message, MessageKind, Topic, User};
 use super::{Store, StoreError, decode, encode, keys, reschedule};
 
+/// The key, in the `meta` tree, of the policy fingerprint the due index
+/// reflects.
+const DUE_INDEX_POLICY: &[u8] = b"due_index_policy";
+
 /// A conversation found in the due index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DueEntry {
@@ -255,6 +259,22 @@ impl Store {
             .map_err(|e| self.error(e))?;
         self.flush()?;
         Ok(record)
+    }
+
+    /// The policy fingerprint the due index was last computed under, if any
+    /// (see [`crate::followup::policy::FollowUpPolicy::index_fingerprint`]).
+    pub fn due_index_policy(&self) -> Result<Option<String>, StoreError> {
+        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
+        let value = meta.get(DUE_INDEX_POLICY).map_err(|e| self.error(e))?;
+        Ok(value.map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Records the policy fingerprint the due index now reflects.
+    pub fn set_due_index_policy(&self, fingerprint: &str) -> Result<(), StoreError> {
+        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
+        meta.insert(DUE_INDEX_POLICY, fingerprint.as_bytes())
+            .map_err(|e| self.error(e))?;
+        self.flush()
     }
 
     /// Recomputes every conversation's due window with `schedule` (after a
