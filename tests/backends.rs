@@ -280,9 +280,23 @@ fn models_check_reports_latency_or_the_error_in_plain_words() {
 
 #[test]
 fn usage_sums_tokens_and_calls_per_persona_and_model() {
-    let server = TestServer::start(vec![Reply::Text("Sure.")]);
+    let server = TestServer::start(vec![
+        Reply::Text("Sure."),
+        Reply::Text("Sure."),
+        Reply::Text("Sure."),
+        Reply::Status(400, r#"{"error":{"message":"bad request"}}"#),
+        Reply::SseCut(vec![
+            r#"{"choices":[{"index":0,"delta":{"content":"First, "},"finish_reason":null}]}"#,
+        ]),
+    ]);
     let troupe = Troupe::with_server(&server.base_url);
-    for (persona, text) in [("chef", "one"), ("chef", "two"), ("decor", "trois")] {
+    for (persona, text, ok) in [
+        ("chef", "one", true),
+        ("chef", "two", true),
+        ("decor", "trois", true),
+        ("chef", "refused", false),
+        ("chef", "cut off", false),
+    ] {
         let run = troupe.run(&[
             "--now",
             "2026-11-10T10:00:00Z",
@@ -291,7 +305,7 @@ fn usage_sums_tokens_and_calls_per_persona_and_model() {
             "--message",
             text,
         ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert_eq!(run.code == 0, ok, "{text}: {}", run.stderr);
     }
     let usage = troupe.run(&["usage", "--json"]).json();
     let chef = usage
@@ -299,9 +313,13 @@ fn usage_sums_tokens_and_calls_per_persona_and_model() {
         .and_then(|u| u.iter().find(|l| l["persona"] == "chef").cloned())
         .unwrap_or_default();
     assert_eq!(chef["model"], "test-model");
-    assert_eq!(chef["calls"], 2);
+    assert_eq!(chef["calls"], 4, "failed and interrupted calls count too");
+    assert_eq!(chef["failed"], 1);
+    assert_eq!(chef["interrupted"], 1);
     assert_eq!(chef["prompt_tokens"], 84);
     assert_eq!(chef["completion_tokens"], 14);
+    let table = troupe.run(&["usage"]);
+    assert!(table.stdout.contains("interrupted"), "{}", table.stdout);
     assert_eq!(usage.as_array().map(Vec::len), Some(2));
     let later = troupe
         .run(&["usage", "--since", "2026-11-11", "--json"])

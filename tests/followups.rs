@@ -503,6 +503,12 @@ fn a_failing_model_falls_back_to_the_persona_template() {
         sent[0]["message"],
         "Hi, it's Chef Marco! I was thinking about our chat about sourdough bread. Did you get to try it? Tell me how it went, or what you'd like to cook next."
     );
+    let usage = troupe.run(&["usage", "--json"]).json();
+    assert_eq!(
+        usage[0]["calls"], 6,
+        "five chat turns and the failed follow-up call"
+    );
+    assert_eq!(usage[0]["failed"], 1);
 }
 
 #[test]

@@ -26,7 +26,8 @@ use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
 use crate::safety::SafetyConfig;
 use crate::store::{
-    AppendEffects, Conversation, Message, MessageKind, Role, Store, StoreError, UsageRecord,
+    AppendEffects, CallOutcome, Conversation, Message, MessageKind, Role, Store, StoreError,
+    UsageRecord,
 };
 
 /// Runs chat turns against the store.
@@ -198,14 +199,18 @@ impl ChatService {
         let conversation = self.accept(user, persona, text)?;
         let request = self.request(persona, &conversation)?;
         let started = Instant::now();
-        let completion = model
-            .complete(&request)
-            .await
-            .map_err(|error| TurnError::Model {
-                error,
-                partial: false,
-            })?;
-        self.record_usage(user, persona, &completion.model, completion.usage, started)?;
+        let completion = match model.complete(&request).await {
+            Ok(completion) => completion,
+            Err(error) => {
+                self.record_unfinished(user, persona, model, CallOutcome::Failed, started);
+                return Err(TurnError::Model {
+                    error,
+                    partial: false,
+                });
+            }
+        };
+        let usage = (completion.usage, CallOutcome::Completed);
+        self.record_usage(user, persona, &completion.model, usage, started)?;
         let disclaimers = self.disclaimers_for(persona, text, &completion.text);
         let truncated = completion.finish != FinishReason::Stop;
         self.keep_reply_as(
@@ -236,7 +241,6 @@ impl ChatService {
         mut stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         let request = self.request(persona, conversation)?;
-        let model_id = model.info().model.clone();
         let started = Instant::now();
         let stopped = |url: Option<String>| ModelError::Interrupted {
             url: url.unwrap_or_default(),
@@ -246,10 +250,16 @@ impl ChatService {
             opened = model.stream(&request) => opened,
             _ = &mut stop => Err(stopped(model.info().base_url.clone())),
         };
-        let mut stream = opened.map_err(|error| TurnError::Model {
-            error,
-            partial: false,
-        })?;
+        let mut stream = match opened {
+            Ok(stream) => stream,
+            Err(error) => {
+                self.record_unfinished(user, persona, model, CallOutcome::Failed, started);
+                return Err(TurnError::Model {
+                    error,
+                    partial: false,
+                });
+            }
+        };
         let mut text = String::new();
         loop {
             let event = tokio::select! {
@@ -273,12 +283,14 @@ impl ChatService {
                             .base_url
                             .clone()
                             .unwrap_or_else(|| model.info().backend.clone());
+                        self.record_unfinished(user, persona, model, CallOutcome::Failed, started);
                         return Err(TurnError::Model {
                             error: ModelError::Empty { url },
                             partial: false,
                         });
                     }
-                    self.record_usage(user, persona, &answered, usage, started)?;
+                    let outcome = (usage, CallOutcome::Completed);
+                    self.record_usage(user, persona, &answered, outcome, started)?;
                     let asked = request.messages.last().map_or("", |m| m.content.as_str());
                     let disclaimers = self.disclaimers_for(persona, asked, &text);
                     let truncated = finish != FinishReason::Stop;
@@ -299,7 +311,7 @@ impl ChatService {
                     });
                 }
                 Err(error) => {
-                    return Err(self.broken_stream(user, persona, &text, &model_id, error));
+                    return Err(self.broken_stream(user, persona, model, &text, error, started));
                 }
             }
         }
@@ -308,33 +320,61 @@ impl ChatService {
             url,
             detail: "the stream ended early".to_string(),
         };
-        Err(self.broken_stream(user, persona, &text, &model_id, error))
+        Err(self.broken_stream(user, persona, model, &text, error, started))
     }
 
-    /// Keeps whatever text arrived before a stream broke, marked interrupted.
+    /// Keeps whatever text arrived before a stream broke, marked
+    /// interrupted, and records the call as interrupted (or failed, when
+    /// nothing arrived).
     fn broken_stream(
         &self,
         user: &str,
         persona: &Persona,
+        model: &dyn ChatModel,
         text: &str,
-        model: &str,
         error: ModelError,
+        started: Instant,
     ) -> TurnError {
         let partial = !text.trim().is_empty();
-        if partial && let Err(store_error) = self.keep_reply(user, persona, text, model, true, &[])
+        let outcome = if partial {
+            CallOutcome::Interrupted
+        } else {
+            CallOutcome::Failed
+        };
+        self.record_unfinished(user, persona, model, outcome, started);
+        let model_id = &model.info().model;
+        if partial
+            && let Err(store_error) = self.keep_reply(user, persona, text, model_id, true, &[])
         {
             return TurnError::Store(store_error);
         }
         TurnError::Model { error, partial }
     }
 
-    /// Records a chat call's tokens and latency.
+    /// Records a call that brought no whole reply. Best effort: the model's
+    /// error is what the user needs to hear, so a store error here is only
+    /// logged.
+    fn record_unfinished(
+        &self,
+        user: &str,
+        persona: &Persona,
+        model: &dyn ChatModel,
+        outcome: CallOutcome,
+        started: Instant,
+    ) {
+        let model_id = &model.info().model;
+        if let Err(e) = self.record_usage(user, persona, model_id, (None, outcome), started) {
+            tracing::warn!(error = %e, "could not record an unfinished model call");
+        }
+    }
+
+    /// Records a chat call's tokens, latency and outcome.
     fn record_usage(
         &self,
         user: &str,
         persona: &Persona,
         model: &str,
-        usage: Option<Usage>,
+        (usage, outcome): (Option<Usage>, CallOutcome),
         started: Instant,
     ) -> Result<(), StoreError> {
         let usage = usage.unwrap_or_default();
@@ -347,6 +387,7 @@ impl ChatService {
             prompt_tokens: u64::from(usage.prompt_tokens),
             completion_tokens: u64::from(usage.completion_tokens),
             latency_ms: started.elapsed().as_millis() as u64,
+            outcome,
         })
     }
 

@@ -9,6 +9,7 @@ use serde::Serialize;
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
+use crate::store::CallOutcome;
 
 /// Arguments of `troupe usage`.
 #[derive(Debug, Args)]
@@ -16,7 +17,7 @@ pub struct UsageArgs {
     /// Only calls from this day (YYYY-MM-DD, UTC) or instant (RFC 3339) on.
     #[arg(long, value_name = "DATE", value_parser = parse_since)]
     pub since: Option<DateTime<Utc>>,
-    /// Print [{"persona","model","calls","prompt_tokens","completion_tokens","total_tokens","avg_latency_ms"}].
+    /// Print [{"persona","model","calls","failed","interrupted","prompt_tokens","completion_tokens","total_tokens","avg_latency_ms"}].
     #[arg(long)]
     pub json: bool,
 }
@@ -27,9 +28,14 @@ struct Line {
     persona: String,
     model: String,
     calls: u64,
+    /// Calls that brought no reply.
+    failed: u64,
+    /// Streamed replies that broke off.
+    interrupted: u64,
     prompt_tokens: u64,
     completion_tokens: u64,
     total_tokens: u64,
+    /// Over completed calls only: a failure's time says little about speed.
     avg_latency_ms: u64,
     #[serde(skip)]
     latency_total: u64,
@@ -62,11 +68,18 @@ pub fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
                 ..Line::default()
             });
         line.calls += 1;
+        match record.outcome {
+            CallOutcome::Completed => {
+                line.latency_total += record.latency_ms;
+                let completed = line.calls - line.failed - line.interrupted;
+                line.avg_latency_ms = line.latency_total / completed;
+            }
+            CallOutcome::Interrupted => line.interrupted += 1,
+            CallOutcome::Failed => line.failed += 1,
+        }
         line.prompt_tokens += record.prompt_tokens;
         line.completion_tokens += record.completion_tokens;
         line.total_tokens += record.prompt_tokens + record.completion_tokens;
-        line.latency_total += record.latency_ms;
-        line.avg_latency_ms = line.latency_total / line.calls;
     }
     let lines: Vec<Line> = lines.into_values().collect();
     if args.json {
@@ -75,20 +88,24 @@ pub fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
         outln!("No model calls recorded.");
     } else {
         outln!(
-            "{:<10} {:<28} {:>6} {:>10} {:>10} {:>9}",
+            "{:<10} {:<28} {:>6} {:>6} {:>11} {:>10} {:>10} {:>9}",
             "persona",
             "model",
             "calls",
+            "failed",
+            "interrupted",
             "prompt",
             "completion",
             "avg ms"
         );
         for l in &lines {
             outln!(
-                "{:<10} {:<28} {:>6} {:>10} {:>10} {:>9}",
+                "{:<10} {:<28} {:>6} {:>6} {:>11} {:>10} {:>10} {:>9}",
                 l.persona,
                 l.model,
                 l.calls,
+                l.failed,
+                l.interrupted,
                 l.prompt_tokens,
                 l.completion_tokens,
                 l.avg_latency_ms

@@ -10,7 +10,7 @@ use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
 use crate::safety::{DisclaimerKind, SafetyConfig};
-use crate::store::{Message, MessageKind, Role};
+use crate::store::{CallOutcome, Message, MessageKind, Role};
 
 /// The template that asks the model for a follow-up.
 pub const FOLLOWUP_TEMPLATE: &str = "followup.tera";
@@ -50,6 +50,11 @@ pub struct FollowUpDraft {
     /// How long the model call took, in milliseconds.
     #[serde(skip)]
     pub latency_ms: u64,
+    /// The model call behind the draft, if one was made: the model id and
+    /// how the call ended. A template draft may follow a failed call, or a
+    /// reply that could not be used (whose tokens were still spent).
+    #[serde(skip)]
+    pub call: Option<(String, CallOutcome)>,
 }
 
 impl FollowUpDraft {
@@ -80,25 +85,33 @@ pub async fn write_followup(
 ) -> Result<FollowUpDraft, PromptError> {
     let request = followup_request(prompts, persona, context, now)?;
     let started = std::time::Instant::now();
-    let written = match model.complete(&request).await {
-        Ok(completion) => bounded(&completion.text, &persona.name, max_chars)
-            .map(|text| (text, completion.model, completion.usage)),
+    let completion = model.complete(&request).await;
+    let latency_ms = started.elapsed().as_millis() as u64;
+    let completion = match completion {
+        Ok(completion) => completion,
         Err(error) => {
             tracing::warn!(persona = %persona.id, %error, "follow-up model call failed; using the template");
-            None
+            return Ok(FollowUpDraft {
+                latency_ms,
+                call: Some((model.info().model.clone(), CallOutcome::Failed)),
+                ..template_draft(persona, context)
+            });
         }
     };
-    let latency_ms = started.elapsed().as_millis() as u64;
-    Ok(match written {
-        Some((message, model, usage)) => FollowUpDraft {
+    let call = Some((completion.model.clone(), CallOutcome::Completed));
+    Ok(match bounded(&completion.text, &persona.name, max_chars) {
+        Some(message) => FollowUpDraft {
             message,
             disclaimers: disclaimers(persona),
-            model,
-            usage,
+            model: completion.model,
+            usage: completion.usage,
             latency_ms,
+            call,
         },
         None => FollowUpDraft {
+            usage: completion.usage,
             latency_ms,
+            call,
             ..template_draft(persona, context)
         },
     })
@@ -166,6 +179,7 @@ pub fn template_draft(persona: &Persona, context: &FollowUpContext) -> FollowUpD
         model: TEMPLATE_MODEL.to_string(),
         usage: None,
         latency_ms: 0,
+        call: None,
     }
 }
 

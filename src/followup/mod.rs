@@ -415,7 +415,8 @@ impl FollowUps<'_> {
         Ok(draft)
     }
 
-    /// Records a model-written follow-up's tokens and latency.
+    /// Records the follow-up's model call, if one was made: tokens, latency
+    /// and how it ended.
     fn record_usage(
         &self,
         user: &str,
@@ -423,19 +424,20 @@ impl FollowUps<'_> {
         draft: &FollowUpDraft,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        if draft.model == generate::TEMPLATE_MODEL {
+        let Some((model, outcome)) = &draft.call else {
             return Ok(());
-        }
+        };
         let usage = draft.usage.unwrap_or_default();
         self.store.record_usage(&UsageRecord {
             at: now,
             user: Some(user.to_string()),
             persona: persona.id.clone(),
-            model: draft.model.clone(),
+            model: model.clone(),
             kind: MessageKind::FollowUp,
             prompt_tokens: u64::from(usage.prompt_tokens),
             completion_tokens: u64::from(usage.completion_tokens),
             latency_ms: draft.latency_ms,
+            outcome: *outcome,
         })?;
         Ok(())
     }

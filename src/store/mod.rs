@@ -29,8 +29,8 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub use followups::{DueEntry, SyntheticConversation};
 pub use records::{
-    Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic, UsageRecord,
-    User,
+    CallOutcome, Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic,
+    UsageRecord, User,
 };
 pub use rights::{ConversationData, Erasure, Purge, UserData};
 

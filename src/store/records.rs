@@ -76,6 +76,19 @@ pub struct DueWindow {
     pub until: DateTime<Utc>,
 }
 
+/// How a model call ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallOutcome {
+    /// The reply arrived whole.
+    #[default]
+    Completed,
+    /// A streamed reply broke off after some text (kept, marked interrupted).
+    Interrupted,
+    /// No reply: the backend and its fallbacks failed after their retries.
+    Failed,
+}
+
 /// One model call: tokens and latency, for `troupe usage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecord {
@@ -96,6 +109,10 @@ pub struct UsageRecord {
     pub completion_tokens: u64,
     /// From request to last token, in milliseconds.
     pub latency_ms: u64,
+    /// How the call ended (records from before outcomes were kept read as
+    /// completed: only completed calls were recorded then).
+    #[serde(default)]
+    pub outcome: CallOutcome,
 }
 
 /// One topic a user talked about in a conversation.
