@@ -11,6 +11,8 @@
 //! (its `[safety]` table).
 
 pub mod classifier;
+mod concepts;
+mod cues;
 pub mod detect;
 pub mod disclosure;
 mod frames;
