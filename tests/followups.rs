@@ -782,8 +782,9 @@ fn personas_check_applies_the_deployment_policy_and_backends() {
     );
 }
 
-#[test]
-fn a_loosened_policy_reaches_existing_conversations_without_a_manual_reindex() {
+/// Three messages to the chef, not due under the default policy (5), then
+/// the deployment loosens it to 3.
+fn three_messages_then_a_looser_policy() -> Troupe {
     let troupe = Troupe::new();
     for i in 0..3 {
         say(
@@ -799,6 +800,12 @@ fn a_loosened_policy_reaches_existing_conversations_without_a_manual_reindex() {
         "[followups]\nmin_user_messages = 3\n",
     )
     .unwrap();
+    troupe
+}
+
+#[test]
+fn a_loosened_policy_reaches_existing_conversations_without_a_manual_reindex() {
+    let troupe = three_messages_then_a_looser_policy();
     assert_eq!(
         due(&troupe, "2026-11-03T12:00:00Z").len(),
         1,
@@ -810,21 +817,7 @@ fn a_loosened_policy_reaches_existing_conversations_without_a_manual_reindex() {
 
 #[test]
 fn reindex_applies_a_loosened_policy_to_existing_conversations() {
-    let troupe = Troupe::new();
-    for i in 0..3 {
-        say(
-            &troupe,
-            &format!("2026-11-02T10:{i}0:00Z"),
-            "chef",
-            "focaccia",
-        );
-    }
-    assert!(due(&troupe, "2026-11-03T12:00:00Z").is_empty(), "3 < 5");
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[followups]\nmin_user_messages = 3\n",
-    )
-    .unwrap();
+    let troupe = three_messages_then_a_looser_policy();
     let run = troupe.run(&["--now", "2026-11-03T12:00:00Z", "followups", "reindex"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(

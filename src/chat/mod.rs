@@ -201,13 +201,7 @@ impl ChatService {
         let started = Instant::now();
         let completion = match model.complete(&request).await {
             Ok(completion) => completion,
-            Err(error) => {
-                self.record_unfinished(user, persona, model, CallOutcome::Failed, started);
-                return Err(TurnError::Model {
-                    error,
-                    partial: false,
-                });
-            }
+            Err(error) => return Err(self.unfinished(user, persona, model, "", error, started)),
         };
         let usage = (completion.usage, CallOutcome::Completed);
         self.record_usage(user, persona, &completion.model, usage, started)?;
@@ -252,13 +246,7 @@ impl ChatService {
         };
         let mut stream = match opened {
             Ok(stream) => stream,
-            Err(error) => {
-                self.record_unfinished(user, persona, model, CallOutcome::Failed, started);
-                return Err(TurnError::Model {
-                    error,
-                    partial: false,
-                });
-            }
+            Err(error) => return Err(self.unfinished(user, persona, model, "", error, started)),
         };
         let mut text = String::new();
         loop {
@@ -283,11 +271,8 @@ impl ChatService {
                             .base_url
                             .clone()
                             .unwrap_or_else(|| model.info().backend.clone());
-                        self.record_unfinished(user, persona, model, CallOutcome::Failed, started);
-                        return Err(TurnError::Model {
-                            error: ModelError::Empty { url },
-                            partial: false,
-                        });
+                        let error = ModelError::Empty { url };
+                        return Err(self.unfinished(user, persona, model, "", error, started));
                     }
                     let outcome = (usage, CallOutcome::Completed);
                     self.record_usage(user, persona, &answered, outcome, started)?;
@@ -311,7 +296,7 @@ impl ChatService {
                     });
                 }
                 Err(error) => {
-                    return Err(self.broken_stream(user, persona, model, &text, error, started));
+                    return Err(self.unfinished(user, persona, model, &text, error, started));
                 }
             }
         }
@@ -320,13 +305,14 @@ impl ChatService {
             url,
             detail: "the stream ended early".to_string(),
         };
-        Err(self.broken_stream(user, persona, model, &text, error, started))
+        Err(self.unfinished(user, persona, model, &text, error, started))
     }
 
-    /// Keeps whatever text arrived before a stream broke, marked
-    /// interrupted, and records the call as interrupted (or failed, when
-    /// nothing arrived).
-    fn broken_stream(
+    /// A call that ended without a whole reply: keeps whatever `text`
+    /// arrived before it broke (marked interrupted), records the call as
+    /// interrupted (or failed, when nothing arrived), and gives the turn's
+    /// error.
+    fn unfinished(
         &self,
         user: &str,
         persona: &Persona,
@@ -341,31 +327,17 @@ impl ChatService {
         } else {
             CallOutcome::Failed
         };
-        self.record_unfinished(user, persona, model, outcome, started);
         let model_id = &model.info().model;
+        if let Err(e) = self.record_usage(user, persona, model_id, (None, outcome), started) {
+            // The model's error is what the user needs to hear.
+            tracing::warn!(error = %e, "could not record an unfinished model call");
+        }
         if partial
             && let Err(store_error) = self.keep_reply(user, persona, text, model_id, true, &[])
         {
             return TurnError::Store(store_error);
         }
         TurnError::Model { error, partial }
-    }
-
-    /// Records a call that brought no whole reply. Best effort: the model's
-    /// error is what the user needs to hear, so a store error here is only
-    /// logged.
-    fn record_unfinished(
-        &self,
-        user: &str,
-        persona: &Persona,
-        model: &dyn ChatModel,
-        outcome: CallOutcome,
-        started: Instant,
-    ) {
-        let model_id = &model.info().model;
-        if let Err(e) = self.record_usage(user, persona, model_id, (None, outcome), started) {
-            tracing::warn!(error = %e, "could not record an unfinished model call");
-        }
     }
 
     /// Records a chat call's tokens, latency and outcome.
