@@ -117,6 +117,23 @@ fn say(troupe: &Troupe, now: &str, user: &str, persona: &str, text: &str) -> cra
 }
 
 #[test]
+fn a_crisis_message_over_the_size_limit_still_gets_helplines() {
+    let troupe = Troupe::new();
+    let letter = format!(
+        "{}I want to kill myself tonight.",
+        "I have been feeling so alone for months and nobody notices. ".repeat(70)
+    );
+    let run = say(&troupe, "2026-11-02T10:00:00Z", "tester", "chef", &letter);
+    assert!(run.stdout.contains("988"), "{}", run.stdout);
+    let report = troupe.run(&["safety", "report", "--json"]).json();
+    assert_eq!(report[0]["crisis_referrals"], 1);
+    let history = troupe.history("chef");
+    let kept = history[0]["text"].as_str().unwrap_or_default();
+    assert_eq!(kept.chars().count(), 4000, "kept up to the limit");
+    assert!(kept.ends_with('…'));
+}
+
+#[test]
 fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
     let server = TestServer::start(vec![Reply::Text("in character")]);
     let troupe = Troupe::with_server(&server.base_url);
@@ -152,6 +169,24 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
         history[history.len() - 2]["text"],
         "I keep thinking about killing myself",
         "the message is kept"
+    );
+    let next = say(
+        &troupe,
+        "2026-11-02T11:02:00Z",
+        "tester",
+        "chef",
+        "what about dinner?",
+    );
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    let sent = server.last().messages();
+    assert!(
+        sent.iter()
+            .all(|(_, text)| !text.contains("killing myself") && !text.contains("988")),
+        "the crisis message and its reply never reach the persona's model: {sent:?}"
+    );
+    assert_eq!(
+        sent.last().map(|(_, t)| t.as_str()),
+        Some("what about dinner?")
     );
 
     let french = say(

@@ -2,7 +2,7 @@
 //! /start, the crisis protocol, the disclaimers a turn earns, and the
 //! follow-up the user has not seen yet.
 
-use super::{ChatService, Reply, SAFETY_MODEL, TurnError, clean_message};
+use super::{ChatService, Reply, SAFETY_MODEL, TurnError, clean_message, within_limit};
 use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
@@ -44,12 +44,14 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
     ) -> Result<Option<Reply>, TurnError> {
-        let cleaned =
-            clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
+        // Read before the size limit applies: a long farewell letter is
+        // exactly what this must not refuse.
+        let cleaned = clean_message(text, usize::MAX).map_err(TurnError::Input)?;
         if !safety::assess(&cleaned).crisis && !self.model_sees_crisis(model, &cleaned).await {
             return Ok(None);
         }
-        self.accept(user, persona, &cleaned)?;
+        let kept = within_limit(&cleaned, self.limits.max_message_chars);
+        self.accept_as(user, persona, &kept, true)?;
         let now = self.clock.now();
         let language = self
             .store

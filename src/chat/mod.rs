@@ -121,9 +121,25 @@ impl ChatService {
         persona: &Persona,
         text: &str,
     ) -> Result<Conversation, TurnError> {
+        self.accept_as(user, persona, text, false)
+    }
+
+    /// [`ChatService::accept`], for a crisis message when `crisis`: stored
+    /// the same way, but no topic is taken from it.
+    fn accept_as(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+        crisis: bool,
+    ) -> Result<Conversation, TurnError> {
         let text = clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
         let now = self.clock.now();
-        let candidates = topics::extract(&text, &persona.expertise);
+        let candidates = if crisis {
+            Vec::new()
+        } else {
+            topics::extract(&text, &persona.expertise)
+        };
         let sensitive = topics::is_sensitive(&text);
         let policy = self.policy.for_persona(persona);
         let fold =
@@ -148,7 +164,7 @@ impl ChatService {
             .recent_messages(conversation, self.limits.history_messages.max(1))?;
         Ok(ChatRequest {
             system,
-            messages: within_budget(&recent, self.limits.history_chars),
+            messages: within_budget(&shareable(&recent), self.limits.history_chars),
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),
@@ -406,7 +422,7 @@ impl ChatService {
 pub fn clean_message(text: &str, max_chars: usize) -> Result<String, String> {
     let cleaned: String = text
         .chars()
-        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .filter(|c| (!c.is_control() || *c == '\n' || *c == '\t') && !is_invisible_format(*c))
         .collect();
     let cleaned = cleaned.trim().to_string();
     if cleaned.is_empty() {
@@ -419,6 +435,38 @@ pub fn clean_message(text: &str, max_chars: usize) -> Result<String, String> {
         ));
     }
     Ok(cleaned)
+}
+
+/// Invisible formatting characters: zero-width spaces and joiners, and the
+/// bidirectional overrides that can make a stored text display as another.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}'
+    )
+}
+
+/// The first `max_chars` characters of `text`, marked when cut.
+pub fn within_limit(text: &str, max_chars: usize) -> String {
+    if text.chars().count() <= max_chars {
+        return text.to_string();
+    }
+    let mut kept: String = text.chars().take(max_chars.saturating_sub(1)).collect();
+    kept.push('…');
+    kept
+}
+
+/// The messages the persona's model may see: a crisis message and Troupe's
+/// reply to it stay in the store and out of every model request.
+fn shareable(recent: &[Message]) -> Vec<Message> {
+    let is_safety = |i: usize| recent.get(i).is_some_and(|m| m.kind == MessageKind::Safety);
+    recent
+        .iter()
+        .enumerate()
+        .filter(|(i, m)| !is_safety(*i) && !(m.role == Role::User && is_safety(i + 1)))
+        .map(|(_, m)| m.clone())
+        .collect()
 }
 
 /// The most recent messages that fit in `budget` characters, oldest first.

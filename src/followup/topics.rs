@@ -435,6 +435,62 @@ pub fn is_sensitive(text: &str) -> bool {
     crate::safety::assess(text).is_sensitive()
 }
 
+/// Words no follow-up may pick up as a topic, whatever the detector made of
+/// the message around them: death, self-harm and what goes with them, in
+/// English and French (`*` ends a stem).
+const CHARGED: &[&str] = &[
+    "kill*",
+    "die",
+    "dies",
+    "died",
+    "dying",
+    "dead",
+    "death*",
+    "suicid*",
+    "unalive*",
+    "self",
+    "myself",
+    "hurt*",
+    "harm*",
+    "pill*",
+    "overdos*",
+    "cutting",
+    "blood*",
+    "bleed*",
+    "funeral*",
+    "grave",
+    "miscarriage*",
+    "abortion*",
+    "mourir",
+    "meurs",
+    "meurt",
+    "mort",
+    "morte",
+    "morts",
+    "tuer",
+    "tue",
+    "suicid*",
+    "blesse*",
+    "sang",
+    "cachet*",
+    "enterrement*",
+    "obseques",
+    "faussecouche*",
+    "avortement*",
+    "overdose*",
+];
+
+/// Whether a topic phrase holds a [`CHARGED`] word.
+fn is_charged(phrase: &str) -> bool {
+    phrase.split_whitespace().any(|word| {
+        let plain = crate::safety::detect::normalise(word).concat();
+        CHARGED.iter().any(|c| match c.strip_suffix('*') {
+            Some(stem) => plain.starts_with(stem),
+            None => plain == *c,
+        })
+    })
+}
+
 /// Lower-case words of a text, with French elisions removed, split at
 /// anything that is not a letter, digit, apostrophe or hyphen.
 fn words(lower: &str) -> impl Iterator<Item = &str> {
@@ -600,7 +656,8 @@ pub fn fold(
             topic.updated_at = now;
             topic.sensitive |= sensitive;
         }
-        let phrase_sensitive = sensitive || is_sensitive(&candidate.phrase);
+        let phrase_sensitive =
+            sensitive || is_sensitive(&candidate.phrase) || is_charged(&candidate.phrase);
         match topics.iter_mut().find(|t| t.phrase == candidate.phrase) {
             Some(topic) => {
                 topic.score = decayed(topic, now) + candidate.weight;

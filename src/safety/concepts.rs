@@ -622,6 +622,18 @@ pub(super) const PILLS: &[&str] = &[
     "xanax",
     "valium",
     "oxy*",
+    "ibuprofen*",
+    "advil",
+    "aspirin*",
+    "aspirine",
+    "motrin",
+    "nurofen",
+    "benadryl",
+    "antihistamin*",
+    "melatonin*",
+    "tramadol",
+    "codein*",
+    "lithium",
 ];
 
 /// Quantities wanted for what they would do.

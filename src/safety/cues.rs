@@ -2,10 +2,10 @@
 //! shorthand, idioms that only look alarming, and the cues of each subject
 //! and of crisis, in English and French. Cues use the syntax of
 //! [`super::detect`]: words, `word*` for every word it starts, `?` for any
-//! one word. Adding a phrase is a data change; the labelled sets in
-//! `tests/data/` say whether it helped.
+//! one word, `#` for a number of 10 or more. Adding a phrase is a data
+//! change; the labelled sets in `tests/data/` say whether it helped.
 
-/// Shorthand and the words it stands for, after [`normalise`].
+/// Shorthand and the words it stands for, after normalising.
 pub(super) const SHORTHAND: &[(&str, &str)] = &[
     ("im", "i m"),
     ("ive", "i ve"),
@@ -19,6 +19,13 @@ pub(super) const SHORTHAND: &[(&str, &str)] = &[
     ("wasnt", "wasn t"),
     ("werent", "weren t"),
     ("wanna", "want to"),
+    ("kms", "kill myself"),
+    ("unalive", "kill"),
+    ("unaliving", "killing"),
+    ("unalived", "killed"),
+    ("sewerslide", "suicide"),
+    ("suicid3", "suicide"),
+    ("su1cide", "suicide"),
     ("gonna", "going to"),
     ("gotta", "got to"),
     ("idk", "i don t know"),
@@ -904,6 +911,11 @@ pub(super) const MEDICAL: &[&str] = &[
     "la cheville",
     "sprained foot",
     "my foot",
+    "miscarriage",
+    "miscarried",
+    "fausse couche",
+    "fausses couches",
+    "fait une fausse couche",
 ];
 
 pub(super) const PSYCHOLOGICAL: &[&str] = &[
@@ -1651,6 +1663,33 @@ pub(super) const CRISIS: &[&str] = &[
     "before i end it",
     "after i end it",
     "once i end it",
+    "ending it all",
+    "thinking of ending it",
+    "thinking about ending it",
+    "think about ending it",
+    "thought about ending it",
+    "ending my life",
+    "nobody would miss me",
+    "no one would miss me",
+    "personne ne me regretterait",
+    "personne me regretterait",
+    "took # pills",
+    "taken # pills",
+    "took # of my pills",
+    "took # of my meds",
+    "swallowed # pills",
+    "swallowed # tablets",
+    "took # tablets",
+    "took # sleeping",
+    "took # paracetamol",
+    "took # tylenol",
+    "took # ibuprofen",
+    "pris # cachets",
+    "pris # comprimes",
+    "avale # cachets",
+    "avale # comprimes",
+    "pris # somniferes",
+    "pris # doliprane",
 ];
 
 /// Cues that signal crisis only together.

@@ -106,7 +106,7 @@ pub(super) fn words(text: &str) -> Vec<String> {
 /// spaces, split into words.
 pub fn normalise(text: &str) -> Vec<String> {
     let mut plain = String::with_capacity(text.len());
-    for c in text.to_lowercase().chars() {
+    for c in text.to_lowercase().chars().filter_map(plain_form) {
         match c {
             'à' | 'â' | 'ä' | 'á' | 'ã' => plain.push('a'),
             'é' | 'è' | 'ê' | 'ë' => plain.push('e'),
@@ -124,11 +124,56 @@ pub fn normalise(text: &str) -> Vec<String> {
     plain.split_whitespace().map(str::to_string).collect()
 }
 
+/// The character a reader sees: invisible formatting characters (zero-width
+/// spaces, joiners, direction marks) dropped, full-width letters and digits
+/// made plain, and Cyrillic and Greek letters that look like Latin ones
+/// read as those, so "kіll" with a Cyrillic "і" reads as "kill".
+fn plain_form(c: char) -> Option<char> {
+    let plain = match c {
+        '\u{200B}'..='\u{200F}'
+        | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}'
+        | '\u{2066}'..='\u{2069}'
+        | '\u{FEFF}'
+        | '\u{00AD}' => return None,
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0).unwrap_or(c),
+        'а' | 'α' => 'a',
+        'е' | 'ε' => 'e',
+        'о' | 'ο' => 'o',
+        'р' | 'ρ' => 'p',
+        'с' | 'ϲ' => 'c',
+        'у' | 'γ' => 'y',
+        'х' | 'χ' => 'x',
+        'і' | 'ι' => 'i',
+        'ј' => 'j',
+        'ѕ' => 's',
+        'ԁ' => 'd',
+        'һ' => 'h',
+        'ӏ' => 'l',
+        'κ' | 'к' => 'k',
+        'ν' => 'v',
+        'τ' | 'т' => 't',
+        'υ' => 'u',
+        'м' => 'm',
+        'ո' => 'n',
+        _ => c,
+    };
+    Some(plain)
+}
+
 /// Chat shorthand written out, so cues need only the long form ("idk",
 /// "wanna", "chui", "jpp" and apostrophes typed without the apostrophe).
 fn expanded(words: Vec<String>) -> Vec<String> {
-    let mut out = Vec::with_capacity(words.len());
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
     for word in words {
+        // "my self", "ur self": one word, as the cues spell it.
+        if word == "self"
+            && let Some(last) = out.last_mut()
+            && matches!(last.as_str(), "my" | "your" | "ur" | "him" | "her")
+        {
+            last.push_str("self");
+            continue;
+        }
         match SHORTHAND.iter().find(|(short, _)| *short == word) {
             Some((_, long)) => out.extend(long.split_whitespace().map(str::to_string)),
             None => out.push(word),
@@ -188,14 +233,18 @@ fn blank_near_idioms(words: &mut [String]) {
     }
 }
 
-/// Whether one word matches one word of a cue (`*` ends a prefix, `?` is
-/// any word).
+/// Whether one word matches one word of a cue (`*` ends a prefix, `?` is any
+/// word, `#` a number of 10 or more).
 pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
     if word.is_empty() {
         return false;
     }
     if pattern == "?" {
         return true;
+    }
+    if pattern == "#" {
+        // A count large enough to be a dose, not a serving: 10 or more.
+        return word.parse::<u32>().is_ok_and(|n| n >= 10);
     }
     match pattern.strip_suffix('*') {
         Some(stem) => word.starts_with(stem),
@@ -303,6 +352,27 @@ mod tests {
             "I want to end it all",
         ] {
             assert!(assess(text).crisis, "{text}");
+        }
+    }
+
+    #[test]
+    fn common_spellings_and_disguised_letters_are_read() {
+        for text in [
+            "I want to kill my self",
+            "im gonna kms tonight",
+            "I want to unalive myself",
+            "I feel like ending it all",
+            "I took 30 pills an hour ago",
+            "How many ibuprofen would be a lethal dose?",
+            "personne ne me regretterait",
+            "I want to k\u{200B}ill myself",
+            "I want to \u{FF4B}\u{FF49}\u{FF4C}\u{FF4C} myself",
+            "I want to k\u{0456}ll myself",
+        ] {
+            assert!(assess(text).crisis, "{text}");
+        }
+        for text in ["I took 2 pills for my headache", "I swallowed 12 oysters"] {
+            assert!(!assess(text).crisis, "{text}");
         }
     }
 
