@@ -464,7 +464,10 @@ fn shareable(recent: &[Message]) -> Vec<Message> {
     recent
         .iter()
         .enumerate()
-        .filter(|(i, m)| !is_safety(*i) && !(m.role == Role::User && is_safety(i + 1)))
+        .filter(|(i, m)| {
+            let answered_by_safety = m.role == Role::User && is_safety(i + 1);
+            !(is_safety(*i) || answered_by_safety)
+        })
         .map(|(_, m)| m.clone())
         .collect()
 }
