@@ -138,14 +138,15 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
     let server = TestServer::start(vec![Reply::Text("in character")]);
     let troupe = Troupe::with_server(&server.base_url);
     for i in 0..5 {
-        let run = say(
-            &troupe,
-            &format!("2026-11-02T10:0{i}:00Z"),
-            "tester",
-            "chef",
-            "risotto tips",
-        );
-        assert_eq!(run.code, 0, "{}", run.stderr);
+        for (persona, text) in [("chef", "risotto tips"), ("decor", "un salon vert sauge")] {
+            say(
+                &troupe,
+                &format!("2026-11-02T10:0{i}:00Z"),
+                "tester",
+                persona,
+                text,
+            );
+        }
     }
     let before = server.received().len();
     let crisis = say(
@@ -222,6 +223,17 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
         .and_then(|r| r.iter().find(|x| x["rule"] == "not_on_hold").cloned())
         .unwrap_or_default();
     assert_eq!(hold["pass"], false, "{hold}");
+    // The hold covers the person: every persona, and conversations started
+    // after the referral.
+    for i in 0..5 {
+        say(
+            &troupe,
+            &format!("2026-11-03T10:0{i}:00Z"),
+            "tester",
+            "creator",
+            "loved your last video",
+        );
+    }
     let due = troupe.run(&[
         "--now",
         "2026-11-05T12:00:00Z",

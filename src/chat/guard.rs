@@ -76,12 +76,7 @@ impl ChatService {
             language: language.clone(),
         })?;
         let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
-        self.store.update_conversation(
-            user,
-            &persona.id,
-            &|c| c.hold_until = Some(hold),
-            &|c| policy.due_window(c),
-        )?;
+        self.store.hold_user(user, now, hold)?;
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: None,

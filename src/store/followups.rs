@@ -244,6 +244,39 @@ impl Store {
         Ok(updated)
     }
 
+    /// Puts `user` on hold for proactive messages until `until`: the user
+    /// record (which conversations started later inherit) and every
+    /// conversation, with any persona; an existing later hold stays.
+    pub fn hold_user(
+        &self,
+        user: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let later = |held: Option<DateTime<Utc>>| Some(held.map_or(until, |h| h.max(until)));
+        self.update_user(user, now, &|u| u.hold_until = later(u.hold_until))?;
+        for conversation in self.user_conversations(user)? {
+            let held = later(conversation.hold_until);
+            self.update_conversation(
+                user,
+                &conversation.persona,
+                &|c| c.hold_until = held,
+                &|c| {
+                    // A hold only moves the start of a window.
+                    let hold = c.hold_until?;
+                    c.due.and_then(|w| {
+                        let from = w.from.max(hold);
+                        (from <= w.until).then_some(DueWindow {
+                            from,
+                            until: w.until,
+                        })
+                    })
+                },
+            )?;
+        }
+        Ok(())
+    }
+
     /// Changes a user's settings (time zone, minor, follow-ups), creating
     /// the user if needed.
     pub fn update_user(

@@ -305,14 +305,26 @@ impl Store {
             &self.due,
         );
         let result = trees.transaction(|(users, conversations, messages, topics, due)| {
-            if users.get(user.as_bytes())?.is_none() {
-                users.insert(user.as_bytes(), new_user.as_slice())?;
-            }
+            let hold = match users.get(user.as_bytes())? {
+                Some(bytes) => {
+                    decode::<User>(&bytes)
+                        .map_err(ConflictableTransactionError::Abort)?
+                        .hold_until
+                }
+                None => {
+                    users.insert(user.as_bytes(), new_user.as_slice())?;
+                    None
+                }
+            };
             let mut conversation = match conversations.get(&conv_key)? {
                 Some(bytes) => {
                     decode::<Conversation>(&bytes).map_err(ConflictableTransactionError::Abort)?
                 }
-                None => Conversation::new(conversations.generate_id()?, user, persona, message),
+                None => Conversation {
+                    // A user on hold is on hold with every persona.
+                    hold_until: hold,
+                    ..Conversation::new(conversations.generate_id()?, user, persona, message)
+                },
             };
             let seq = conversation.record(message);
             messages.insert(

@@ -49,6 +49,10 @@ pub struct User {
     /// persona's language is used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// No proactive message to this user, from any persona, before then
+    /// (set by the crisis protocol; conversations started later inherit it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_until: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -61,6 +65,7 @@ impl User {
             minor: false,
             followups_off: false,
             language: None,
+            hold_until: None,
         }
     }
 }

@@ -68,7 +68,7 @@ pub struct Purge {
 
 impl Store {
     /// The user's conversations, by key prefix.
-    fn user_conversations(&self, user: &str) -> Result<Vec<Conversation>, StoreError> {
+    pub(super) fn user_conversations(&self, user: &str) -> Result<Vec<Conversation>, StoreError> {
         let mut prefix = user.as_bytes().to_vec();
         prefix.push(0);
         self.conversations
