@@ -72,4 +72,27 @@ fn over_long_and_empty_messages_are_refused_without_storing_anything() {
         run.stderr
     );
     assert!(troupe.history("chef").is_empty());
+
+    let piped = troupe.run_with_input(&["chat", "chef"], format!("{long}\nhi\n").as_bytes());
+    assert_eq!(piped.code, 1);
+    assert!(
+        piped
+            .stderr
+            .contains("1 message(s) were refused and not saved")
+            && !piped.stderr.contains("they are saved"),
+        "{}",
+        piped.stderr
+    );
+    assert_eq!(troupe.history("chef").len(), 2, "only \"hi\" and its reply");
+}
+
+#[test]
+fn erasure_also_removes_a_console_history_file_left_by_earlier_releases() {
+    let troupe = Troupe::new();
+    let dir = troupe.data_dir().join("console_history");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("carol"), "typed-by-carol\n").unwrap();
+    let run = troupe.run(&["erase", "--user", "carol", "--yes"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!dir.join("carol").exists());
 }

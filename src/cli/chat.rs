@@ -47,17 +47,23 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
     let store = app.open_store()?;
     let chat = app.chat_service(store);
     let Some(message) = args.message else {
-        let history = Some(crate::console::history_file(&app.data_dir, &user));
         let mut console = Console::new(app, chat, &user, persona)?;
-        let outcome = console.run(&mut Input::detect(history)).await?;
+        let outcome = console.run(&mut Input::detect()).await?;
         if outcome.failed_turns > 0 {
             errln!(
                 "troupe: {} message(s) got no reply; they are saved",
                 outcome.failed_turns
             );
-            return Ok(1);
         }
-        return Ok(0);
+        if outcome.refused_messages > 0 {
+            errln!(
+                "troupe: {} message(s) were refused and not saved",
+                outcome.refused_messages
+            );
+        }
+        return Ok(i32::from(
+            outcome.failed_turns + outcome.refused_messages > 0,
+        ));
     };
     let model = app.model_for(&persona)?;
     if !args.json

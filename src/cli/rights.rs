@@ -64,7 +64,13 @@ pub fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
 pub fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
     let store = app.open_store()?;
+    let legacy = crate::console::legacy_history_file(&app.data_dir, &args.user);
     let Some(data) = store.export_user(&args.user)? else {
+        if legacy.exists() {
+            remove(&legacy)?;
+            outln!("erased {}: their old console line history", args.user);
+            return Ok(0);
+        }
         return Err(Error::NotFound(format!(
             "there is no user \"{}\" in {}",
             args.user,
@@ -76,10 +82,8 @@ pub fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
         return Ok(1);
     }
     let (_store, erased) = store.erase_user(&args.user)?;
-    let history = crate::console::history_file(&app.data_dir, &args.user);
-    if history.exists() {
-        std::fs::remove_file(&history)
-            .map_err(|e| Error::Terminal(format!("could not remove {}: {e}", history.display())))?;
+    if legacy.exists() {
+        remove(&legacy)?;
     }
     outln!(
         "erased {}: {} conversation(s), {} message(s); the store was rewritten without them",
@@ -88,6 +92,12 @@ pub fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
         erased.messages
     );
     Ok(0)
+}
+
+/// Removes a file, saying which on failure.
+fn remove(path: &std::path::Path) -> Result<(), Error> {
+    std::fs::remove_file(path)
+        .map_err(|e| Error::Terminal(format!("could not remove {}: {e}", path.display())))
 }
 
 /// Asks on the terminal; without one, refuses unless `--yes` was given.

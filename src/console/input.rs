@@ -2,7 +2,6 @@
 //! stdin read line by line when it is a pipe or a file.
 
 use std::io::{BufRead, IsTerminal};
-use std::path::PathBuf;
 
 use rustyline::DefaultEditor;
 use rustyline::error::ReadlineError;
@@ -11,8 +10,10 @@ use crate::error::Error;
 
 /// A source of user lines.
 pub enum Input {
-    /// An interactive line editor, with its history file.
-    Editor(Box<DefaultEditor>, Option<PathBuf>),
+    /// An interactive line editor. Its history (arrow keys) lives in
+    /// memory for the session only: what a user typed is kept nowhere else
+    /// than in the store, where export, retention and erasure reach it.
+    Editor(Box<DefaultEditor>),
     /// Plain stdin: each line is one message.
     Lines {
         /// Lines read so far, for error messages.
@@ -22,19 +23,11 @@ pub enum Input {
 
 impl Input {
     /// A line editor when stdin is a terminal, plain lines otherwise.
-    /// `history` is where the editor keeps what the user typed.
-    pub fn detect(history: Option<PathBuf>) -> Self {
+    pub fn detect() -> Self {
         if std::io::stdin().is_terminal()
-            && let Ok(mut editor) = DefaultEditor::new()
+            && let Ok(editor) = DefaultEditor::new()
         {
-            if let Some(path) = &history {
-                if let Some(dir) = path.parent() {
-                    let _ = std::fs::create_dir_all(dir);
-                }
-                // A missing history file is normal on first run.
-                let _ = editor.load_history(path);
-            }
-            return Self::Editor(Box::new(editor), history);
+            return Self::Editor(Box::new(editor));
         }
         Self::Lines { line: 0 }
     }
@@ -47,14 +40,11 @@ impl Input {
     /// The next line, or `None` at the end of input (Ctrl-D, end of file).
     pub fn read_line(&mut self, prompt: &str) -> Result<Option<String>, Error> {
         tokio::task::block_in_place(|| match self {
-            Self::Editor(editor, history) => loop {
+            Self::Editor(editor) => loop {
                 match editor.readline(prompt) {
                     Ok(line) => {
                         if !line.trim().is_empty() {
                             let _ = editor.add_history_entry(line.as_str());
-                            if let Some(path) = history.as_ref() {
-                                let _ = editor.save_history(path);
-                            }
                         }
                         return Ok(Some(line));
                     }

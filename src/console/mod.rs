@@ -41,6 +41,18 @@ const COMMANDS: &[(&str, &str)] = &[
 pub struct SessionOutcome {
     /// Turns whose reply failed (the messages were still kept).
     pub failed_turns: usize,
+    /// Messages refused before they were stored (too long, empty).
+    pub refused_messages: usize,
+}
+
+/// How one message fared.
+enum Sent {
+    /// Stored, and answered.
+    Answered,
+    /// Refused before it was stored.
+    Refused,
+    /// Stored, but the reply failed.
+    Failed,
 }
 
 /// An open chat session: one user, one persona at a time.
@@ -98,8 +110,10 @@ impl<'a> Console<'a> {
                     Flow::Quit => break,
                 }
             }
-            if !self.send(line, input.is_interactive()).await? {
-                outcome.failed_turns += 1;
+            match self.send(line, input.is_interactive()).await? {
+                Sent::Answered => {}
+                Sent::Refused => outcome.refused_messages += 1,
+                Sent::Failed => outcome.failed_turns += 1,
             }
         }
         Ok(outcome)
@@ -143,7 +157,7 @@ impl<'a> Console<'a> {
     }
 
     /// Sends one message; returns whether a reply came back.
-    async fn send(&mut self, text: &str, interactive: bool) -> Result<bool, Error> {
+    async fn send(&mut self, text: &str, interactive: bool) -> Result<Sent, Error> {
         let reminders = self.disclosure.on_message(self.app.clock.now());
         if reminders.notice {
             say(&self.notice())?;
@@ -160,7 +174,7 @@ impl<'a> Console<'a> {
             .map_err(Error::from)?
         {
             say(&format!("[{confirmation}]"))?;
-            return Ok(true);
+            return Ok(Sent::Answered);
         }
         let mut out = std::io::stdout();
         let name = self.persona.name.clone();
@@ -202,16 +216,16 @@ impl<'a> Console<'a> {
                 for line in &reply.disclaimers {
                     say(&format!("— {line}"))?;
                 }
-                Ok(true)
+                Ok(Sent::Answered)
             }
             Err(TurnError::Input(message)) => {
                 errln!("troupe: {message}");
-                Ok(false)
+                Ok(Sent::Refused)
             }
             Err(TurnError::Store(e)) => Err(e.into()),
             Err(e) => {
                 errln!("troupe: {e}");
-                Ok(false)
+                Ok(Sent::Failed)
             }
         }
     }
@@ -311,9 +325,10 @@ pub fn history_line(message: &Message, persona_name: &str) -> String {
     )
 }
 
-/// Where the line editor keeps what `user` typed: one file per user, in
-/// the data dir, erased with the user.
-pub fn history_file(data_dir: &std::path::Path, user: &str) -> std::path::PathBuf {
+/// Where earlier Troupe releases kept the line editor's history of what
+/// `user` typed; the console now keeps it in memory for the session only,
+/// and erasure still removes such a file.
+pub fn legacy_history_file(data_dir: &std::path::Path, user: &str) -> std::path::PathBuf {
     data_dir.join("console_history").join(user)
 }
 
