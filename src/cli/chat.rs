@@ -83,8 +83,8 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         .ai_notice
         .clone()
         .unwrap_or_else(|| ai_notice(&persona.language, &persona.name));
-    let break_reminder = break_due(app, &chat, &user, &persona)?
-        .then(|| crate::locale::take_a_break(&persona.language));
+    let break_reminder =
+        break_due(app, &chat, &user)?.then(|| crate::locale::take_a_break(&persona.language));
     if !args.json {
         errln!("[{notice}]");
         if let Some(notice) = model.session_notice(&persona.language) {
@@ -135,27 +135,27 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// Whether a minor has been chatting long enough, in one-shot messages, to
-/// be reminded to take a break (the console keeps its own session).
-fn break_due(
-    app: &App,
-    chat: &crate::chat::ChatService,
-    user: &str,
-    persona: &crate::persona::Persona,
-) -> Result<bool, Error> {
+/// Whether a minor has been chatting long enough, in one-shot messages with
+/// any persona, to be reminded to take a break (the console keeps its own
+/// session).
+fn break_due(app: &App, chat: &crate::chat::ChatService, user: &str) -> Result<bool, Error> {
     if !chat.is_minor(user)? {
         return Ok(false);
     }
-    let Some(conversation) = chat.store().conversation(user, &persona.id)? else {
-        return Ok(false);
-    };
-    let earlier: Vec<_> = chat
-        .store()
-        .recent_messages(&conversation, RECENT_FOR_BREAKS)?
-        .into_iter()
-        .filter(|m| m.role == crate::store::Role::User)
-        .map(|m| m.at)
-        .collect();
+    // The session is the person's: switching personas does not end it.
+    let mut earlier = Vec::new();
+    for conversation in chat.store().user_conversations(user)? {
+        let recent = chat
+            .store()
+            .recent_messages(&conversation, RECENT_FOR_BREAKS)?;
+        earlier.extend(
+            recent
+                .into_iter()
+                .filter(|m| m.role == crate::store::Role::User)
+                .map(|m| m.at),
+        );
+    }
+    earlier.sort();
     let now = app.clock.now();
     Ok(
         crate::safety::disclosure::for_one_shot(&earlier, now, true, &app.config.safety)

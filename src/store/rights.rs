@@ -67,8 +67,8 @@ pub struct Purge {
 }
 
 impl Store {
-    /// The user's conversations, by key prefix.
-    pub(super) fn user_conversations(&self, user: &str) -> Result<Vec<Conversation>, StoreError> {
+    /// The user's conversations, with every persona.
+    pub fn user_conversations(&self, user: &str) -> Result<Vec<Conversation>, StoreError> {
         let mut prefix = user.as_bytes().to_vec();
         prefix.push(0);
         self.conversations
