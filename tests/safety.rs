@@ -642,6 +642,11 @@ fn ids_with_path_separators_are_refused() {
         "{}",
         run.stderr
     );
+    let mut typo = Troupe::new();
+    typo.env("TROUPE_USER", "alice smith");
+    let run = typo.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("TROUPE_USER"), "{}", run.stderr);
     let long = "u".repeat(80);
     assert_eq!(
         troupe

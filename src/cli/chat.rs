@@ -41,7 +41,10 @@ struct JsonReply<'a> {
 
 /// Runs `troupe chat`.
 pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
-    let user = args.user.clone().unwrap_or_else(default_user);
+    let user = match args.user.clone() {
+        Some(user) => user,
+        None => default_user()?,
+    };
     app.check_user(&user)?;
     let persona = app.personas.get(&args.persona)?;
     let store = app.open_store()?;

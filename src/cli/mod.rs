@@ -138,14 +138,19 @@ fn default_data_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("troupe-data"))
 }
 
-/// The user id when `--user` is not given: `$TROUPE_USER`, else the login
-/// name, else `me`.
-pub(crate) fn default_user() -> String {
-    ["TROUPE_USER", "USER", "USERNAME"]
+/// The user id when `--user` is not given: `$TROUPE_USER` (which must be a
+/// valid id: a typo must not file one person's messages under another),
+/// else the login name, else `me`.
+pub(crate) fn default_user() -> Result<String, Error> {
+    if let Some(chosen) = std::env::var("TROUPE_USER").ok().filter(|u| !u.is_empty()) {
+        crate::ids::check_id("TROUPE_USER", &chosen).map_err(Error::Usage)?;
+        return Ok(chosen);
+    }
+    Ok(["USER", "USERNAME"]
         .iter()
         .filter_map(|v| std::env::var(v).ok())
         .find(|u| crate::ids::check_id("user id", u).is_ok())
-        .unwrap_or_else(|| "me".to_string())
+        .unwrap_or_else(|| "me".to_string()))
 }
 
 /// Prints a value as pretty JSON on stdout.
