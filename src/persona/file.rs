@@ -128,8 +128,44 @@ pub fn language_code(text: &str) -> Result<(), String> {
     }
 }
 
-/// The AI notice may be reworded but must still say it is an AI.
+/// Wordings that deny being an AI or claim to be a person, after
+/// normalising (lower case, no accents or punctuation).
+const DENIALS: &[&str] = &[
+    "not an ai",
+    "not ai",
+    "not a bot",
+    "not a robot",
+    "not artificial",
+    "isn t an ai",
+    "isnt an ai",
+    "no ai",
+    "never an ai",
+    "real person",
+    "real human",
+    "a human",
+    "pas une ia",
+    "pas un ia",
+    "pas d ia",
+    "pas une intelligence artificielle",
+    "pas un robot",
+    "jamais une ia",
+    "vraie personne",
+    "personne reelle",
+    "vrai humain",
+    "un humain",
+    "une humaine",
+    "un etre humain",
+];
+
+/// The AI notice may be reworded but must still say it is an AI, and must
+/// not take it back ("a real person, definitely not an AI").
 fn mentions_ai(text: &str) -> Result<(), String> {
+    let plain = format!(" {} ", crate::safety::detect::normalise(text).join(" "));
+    if let Some(denial) = DENIALS.iter().find(|d| plain.contains(&format!(" {d} "))) {
+        return Err(format!(
+            "must say plainly that the persona is an AI, and it says {denial:?}"
+        ));
+    }
     let says_ai = text.split(|c: char| !c.is_alphanumeric()).any(|w| {
         matches!(w, "AI" | "IA" | "KI")
             || w.eq_ignore_ascii_case("artificial")
@@ -200,6 +236,11 @@ mod tests {
         assert!(mentions_ai("You are chatting with the AI extension of Jade.").is_ok());
         assert!(mentions_ai("Vous parlez à une IA.").is_ok());
         assert!(mentions_ai("You are chatting with Jade!").is_err());
+        assert!(
+            mentions_ai("You are chatting with Sam, a real person and definitely not an AI.")
+                .is_err()
+        );
+        assert!(mentions_ai("Ceci n'est pas une IA : c'est Jade en personne.").is_err());
     }
 
     #[test]
