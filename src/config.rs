@@ -201,14 +201,15 @@ const DISCLAIMER_FIELDS: &[Field] = &[
 const CRISIS_FIELDS: &[Field] = &[Field::required("message", Shape::Text(None))];
 
 const SAFETY_FIELDS: &[Field] = &[
-    Field::optional("notice_every_hours", Shape::Integer(1, 24)),
+    // At least every 3 hours: the rule sets the most, not the least.
+    Field::optional("notice_every_hours", Shape::Integer(1, 3)),
     Field::optional("notice_after_gap_minutes", Shape::Integer(1, 24 * 60)),
-    Field::optional("break_reminder_hours", Shape::Integer(1, 24)),
-    Field::optional("crisis_hold_days", Shape::Integer(0, 3_650)),
+    Field::optional("break_reminder_hours", Shape::Integer(1, 3)),
+    Field::optional("crisis_hold_days", Shape::Integer(1, 3_650)),
     Field::optional("retention_days", Shape::Integer(0, 36_500)),
     Field::optional("model_check", Shape::Bool),
-    Field::optional("disclaimers", Shape::NamedTables(DISCLAIMER_FIELDS)),
-    Field::optional("crisis", Shape::NamedTables(CRISIS_FIELDS)),
+    Field::optional("disclaimers", Shape::LanguageTables(DISCLAIMER_FIELDS)),
+    Field::optional("crisis", Shape::LanguageTables(CRISIS_FIELDS)),
 ];
 
 /// Every key the config file may hold.

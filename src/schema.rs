@@ -82,6 +82,10 @@ pub enum Shape {
     /// A table whose keys are names the user chooses, each a table with the
     /// given fields (`[models.main]`, `[models.backup]`).
     NamedTables(&'static [Field]),
+    /// Like [`Shape::NamedTables`], keyed by language code
+    /// (`[safety.crisis.fr]`): a misspelt key would otherwise be silently
+    /// ignored.
+    LanguageTables(&'static [Field]),
 }
 
 /// One key a table may hold.
@@ -188,10 +192,16 @@ fn check_item(item: &Item, key_span: Range<usize>, path: &str, shape: Shape, out
             Some(table) => check_table(table, span, &format!("{path}."), fields, out),
             None => out.push((span.start, format!("\"{path}\" must be a table"))),
         },
-        Shape::NamedTables(fields) => match item.as_table_like() {
+        Shape::NamedTables(fields) | Shape::LanguageTables(fields) => match item.as_table_like() {
             Some(table) => {
                 for (name, inner) in table.iter() {
                     let inner_path = format!("{path}.{name}");
+                    if matches!(shape, Shape::LanguageTables(_))
+                        && let Err(e) = crate::persona::check_language(name)
+                    {
+                        let at = inner.span().unwrap_or(span.clone()).start;
+                        out.push((at, format!("the key of \"{inner_path}\" {e}")));
+                    }
                     check_item(inner, span.clone(), &inner_path, Shape::Table(fields), out);
                 }
             }
@@ -273,9 +283,10 @@ fn check_value(value: &Value, span: Range<usize>, path: &str, shape: Shape, out:
             .as_bool()
             .is_none()
             .then(|| format!("\"{path}\" must be true or false")),
-        Shape::Table(_) | Shape::TableList(_) | Shape::NamedTables(_) => {
-            Some(format!("\"{path}\" must be a table"))
-        }
+        Shape::Table(_)
+        | Shape::TableList(_)
+        | Shape::NamedTables(_)
+        | Shape::LanguageTables(_) => Some(format!("\"{path}\" must be a table")),
     };
     if let Some(message) = problem {
         out.push((at, message));

@@ -80,6 +80,25 @@ fn a_bad_config_file_is_reported_with_positions() {
 }
 
 #[test]
+fn safety_settings_cannot_be_looser_than_the_rules_nor_misspelt() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[safety]\nbreak_reminder_hours = 6\ncrisis_hold_days = 0\n\n[safety.crisis.EN]\nmessage = \"Call us\"\n",
+    )
+    .unwrap();
+    let run = troupe.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(run.code, 1);
+    for problem in [
+        "troupe.toml:2:24: \"safety.break_reminder_hours\" is 6, but must be between 1 and 3",
+        "troupe.toml:3:20: \"safety.crisis_hold_days\" is 0, but must be between 1 and 3650",
+        "troupe.toml:5:1: the key of \"safety.crisis.EN\" is \"EN\", which is not a language code",
+    ] {
+        assert!(run.stderr.contains(problem), "{problem}: {}", run.stderr);
+    }
+}
+
+#[test]
 fn a_malformed_now_is_refused_with_the_expected_form() {
     let run = Troupe::new().run(&["--now", "tomorrow", "chat", "chef", "--message", "hi"]);
     assert_eq!(run.code, 1);
