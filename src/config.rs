@@ -151,7 +151,7 @@ fn env_var_name(text: &str) -> Result<(), String> {
 
 const BACKEND_FIELDS: &[Field] = &[
     Field::required("provider", Shape::Text(Some(provider_name))),
-    Field::optional("base_url", Shape::Text(None)),
+    Field::optional("base_url", Shape::Text(Some(base_url))),
     Field::optional("model", Shape::Text(None)),
     Field::optional("api_key_env", Shape::Text(Some(env_var_name))),
     Field::optional("temperature", Shape::Number(0.0, 2.0)),
@@ -327,9 +327,42 @@ impl Config {
     }
 }
 
+/// A server URL: http or https, with no credentials in it (they would be
+/// printed wherever the URL is; keys belong in `api_key_env`).
+fn base_url(text: &str) -> Result<(), String> {
+    let Some((scheme, rest)) = text.split_once("://") else {
+        return Err(format!(
+            "is {text:?}; write a URL such as \"http://127.0.0.1:11434/v1\""
+        ));
+    };
+    if !matches!(scheme, "http" | "https") {
+        return Err(format!(
+            "must start with http:// or https://, not {scheme}://"
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(
+            "holds credentials (user:password@); put the key in an environment variable named by api_key_env"
+                .to_string(),
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_base_url_is_http_and_holds_no_credentials() {
+        assert!(base_url("https://api.openai.com/v1").is_ok());
+        assert!(base_url("http://127.0.0.1:11434/v1?x=a@b").is_ok());
+        assert!(base_url("ftp://example.com").is_err());
+        assert!(base_url("localhost:11434").is_err());
+        let secret = base_url("http://user:sk-SECRET@127.0.0.1:9/v1").unwrap_err();
+        assert!(!secret.contains("sk-SECRET"), "{secret}");
+    }
 
     #[test]
     fn bad_config_reports_every_problem_with_position() {
