@@ -600,6 +600,12 @@ fn messages_past_the_retention_period_are_purged_with_their_topics_even_from_the
     let history = troupe.history_of("ana", "chef");
     assert_eq!(history.len(), 2);
     assert_eq!(history[0]["text"], "fresh ramen question");
+    let export = troupe.run(&["export", "--user", "ana"]).json();
+    assert_eq!(
+        export["conversations"][0]["conversation"]["recent_user_times"],
+        serde_json::json!(["2026-11-20T10:00:00Z"]),
+        "the purged message's time goes too"
+    );
     let topics = troupe
         .run(&[
             "--now",

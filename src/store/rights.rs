@@ -224,6 +224,17 @@ impl Store {
             self.messages
                 .apply_batch(batch)
                 .map_err(|e| self.error(e))?;
+            // The record's timeline of user messages goes with them.
+            if conversation.recent_user_times.iter().any(|at| *at < cutoff) {
+                let mut trimmed = conversation.clone();
+                trimmed.recent_user_times.retain(|at| *at >= cutoff);
+                self.conversations
+                    .insert(
+                        keys::conversation(&conversation.user, &conversation.persona),
+                        super::encode(&trimmed),
+                    )
+                    .map_err(|e| self.error(e))?;
+            }
             let topics = self.topics(&conversation)?;
             let kept: Vec<Topic> = topics
                 .iter()
