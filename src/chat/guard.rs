@@ -21,7 +21,7 @@ impl ChatService {
         let minor = self.store.user(user)?.is_some_and(|u| u.minor);
         if minor && persona.adults_only {
             return Err(TurnError::Input(format!(
-                "{} is for adults only; choose another persona (see /personas)",
+                "{} is for adults only; choose another persona (`troupe personas list`, or /personas in the console)",
                 persona.name
             )));
         }

@@ -156,8 +156,9 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                 print_json(&view)?;
             } else {
                 let minor = if view.minor { ", minor" } else { "" };
+                let language = view.language.as_deref().unwrap_or("the persona's");
                 outln!(
-                    "{}  time zone: {}{minor}, follow-ups {}",
+                    "{}  time zone: {}, language: {language}{minor}, follow-ups {}",
                     view.id,
                     view.timezone,
                     view.followups

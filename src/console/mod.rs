@@ -302,9 +302,11 @@ impl<'a> Console<'a> {
 
 /// One message as a console line: `[2026-11-26 09:00] Chef Marco: text`.
 pub fn history_line(message: &Message, persona_name: &str) -> String {
-    let who = match message.role {
-        Role::User => "you",
-        Role::Assistant => persona_name,
+    let who = match (message.role, message.kind) {
+        (Role::User, _) => "you",
+        // Helplines come from Troupe, not from the persona.
+        (Role::Assistant, crate::store::MessageKind::Safety) => "Troupe",
+        (Role::Assistant, _) => persona_name,
     };
     let mark = if message.interrupted {
         " [interrupted]"

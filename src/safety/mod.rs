@@ -183,7 +183,7 @@ pub fn builtin_disclaimer(language: &str, kind: DisclaimerKind) -> &'static str 
 pub fn builtin_crisis_message(language: &str) -> &'static str {
     match primary(language) {
         "fr" => {
-            "Je suis vraiment désolée que vous traversiez cela, et merci de l'avoir écrit. Je suis une IA : je ne peux pas vous aider comme une personne le ferait, mais vous n'avez pas à affronter cela seul·e. \
+            "Ce que vous traversez a l'air très dur, et merci de l'avoir écrit. Je suis une IA : je ne peux pas vous aider comme une personne le ferait, mais vous n'avez pas à affronter cela seul·e. \
              Si vous êtes en danger immédiat, appelez le 112 (ou le 15). En France, le 3114, numéro national de prévention du suicide, répond gratuitement 24 h/24 et 7 j/7. \
              En Belgique : 0800 32 123 ; en Suisse : 143 ; au Québec : 1 866 277-3553. Si vous le pouvez, parlez-en aussi à une personne de confiance."
         }
