@@ -14,7 +14,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
-            eprintln!("troupe: {err:#}");
+            eprintln!("troupe: {}", one_line(&err));
             // Input the user can correct is a usage error, like clap's own.
             let usage = matches!(
                 err.downcast_ref::<troupe::Error>(),
@@ -23,6 +23,20 @@ fn main() -> ExitCode {
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
+}
+
+/// The error and its causes on one line, leaving out a cause the message
+/// already quotes.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = err.to_string();
+    for cause in err.chain().skip(1) {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+    }
+    line
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {

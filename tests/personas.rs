@@ -185,3 +185,24 @@ fn an_ai_notice_that_hides_the_ai_is_refused() {
         run.stderr
     );
 }
+
+#[test]
+fn a_persona_in_a_language_without_built_in_texts_gets_a_note() {
+    let troupe = Troupe::new();
+    let dir = troupe.work_dir().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("padeiro.toml"),
+        baker.replace("language = \"en\"", "language = \"pt-BR\""),
+    )
+    .unwrap();
+    let run = troupe.run(&["personas", "check", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("note: padeiro speaks pt-BR")
+            && run.stdout.contains("[safety.crisis.LANG]"),
+        "{}",
+        run.stdout
+    );
+}

@@ -99,6 +99,33 @@ fn safety_settings_cannot_be_looser_than_the_rules_nor_misspelt() {
 }
 
 #[test]
+fn a_missing_or_unreadable_config_is_one_clear_line() {
+    let troupe = Troupe::new();
+    let run = troupe.run(&[
+        "--config",
+        "missing.toml",
+        "chat",
+        "chef",
+        "--message",
+        "hi",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.matches("No such file").count(),
+        1,
+        "no cause said twice: {}",
+        run.stderr
+    );
+    std::fs::create_dir_all(troupe.work_dir().join("troupe.toml")).unwrap();
+    let run = troupe.run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(
+        run.code, 1,
+        "a troupe.toml that is not a file is not ignored"
+    );
+    assert!(run.stderr.contains("troupe.toml"), "{}", run.stderr);
+}
+
+#[test]
 fn a_malformed_now_is_refused_with_the_expected_form() {
     let run = Troupe::new().run(&["--now", "tomorrow", "chat", "chef", "--message", "hi"]);
     assert_eq!(run.code, 1);

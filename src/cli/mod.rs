@@ -93,7 +93,9 @@ impl Cli {
     pub fn settings(&self) -> Settings {
         let config_path = self.config.clone().or_else(|| {
             let local = PathBuf::from("troupe.toml");
-            local.is_file().then_some(local)
+            // Anything there but a missing file is read, so a directory or an
+            // unreadable file is an error rather than silently ignored.
+            local.exists().then_some(local)
         });
         Settings {
             data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),

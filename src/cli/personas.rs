@@ -161,6 +161,11 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
                 personas.len(),
                 personas.ids().join(", ")
             );
+            for persona in personas.iter() {
+                if let Some(note) = language_note(persona, &config) {
+                    outln!("note: {note}");
+                }
+            }
             0
         }
         Err(e) => {
@@ -168,4 +173,39 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
             1
         }
     }
+}
+
+/// What falls back to English for a persona in a language Troupe has no
+/// built-in texts for, and how to fill the gap.
+fn language_note(persona: &crate::persona::Persona, config: &Config) -> Option<String> {
+    let language = persona.language.as_str();
+    let primary = language.split('-').next().unwrap_or(language);
+    if matches!(primary, "en" | "fr") {
+        return None;
+    }
+    let configured = |table: &dyn Fn(&str) -> bool| table(language) || table(primary);
+    let crisis = configured(&|l| config.safety.crisis.contains_key(l));
+    let disclaimers = configured(&|l| config.safety.disclaimers.contains_key(l));
+    let mut missing = Vec::new();
+    if persona.ai_notice.is_none() {
+        missing.push("its ai_notice");
+    }
+    if !disclaimers {
+        missing.push("[safety.disclaimers.LANG]");
+    }
+    if !crisis {
+        missing.push("[safety.crisis.LANG] (helplines for your users' country)");
+    }
+    let gap = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; set {} with LANG = {language}, or they are in English",
+            missing.join(", ")
+        )
+    };
+    Some(format!(
+        "{} speaks {language}: sensitive-subject and crisis detection reads English and French only{gap}",
+        persona.id
+    ))
 }
