@@ -152,6 +152,13 @@ impl App {
         }
     }
 
+    /// The persona `id` names; an id that could never be one (a path, too
+    /// long) is a usage error.
+    pub fn persona(&self, id: &str) -> Result<Arc<Persona>, Error> {
+        crate::ids::check_id("persona id", id).map_err(Error::Usage)?;
+        Ok(self.personas.get(id)?)
+    }
+
     /// Checks a user id before it reaches the store.
     pub fn check_user(&self, user: &str) -> Result<(), Error> {
         crate::ids::check_id("user id", user).map_err(Error::Usage)

@@ -648,6 +648,8 @@ fn ids_with_path_separators_are_refused() {
         "{}",
         run.stderr
     );
+    let run = troupe.run(&["chat", "../x", "--message", "hi"]);
+    assert_eq!(run.code, 2, "a persona id is checked too: {}", run.stderr);
     let mut typo = Troupe::new();
     typo.env("TROUPE_USER", "alice smith");
     let run = typo.run(&["chat", "chef", "--message", "hi"]);

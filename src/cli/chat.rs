@@ -46,7 +46,7 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         None => default_user()?,
     };
     app.check_user(&user)?;
-    let persona = app.personas.get(&args.persona)?;
+    let persona = app.persona(&args.persona)?;
     let store = app.open_store()?;
     let chat = app.chat_service(store);
     let Some(message) = args.message else {

@@ -102,7 +102,7 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
         }
         FollowupsCommand::Explain(args) => {
             app.check_user(&args.user)?;
-            let persona = app.personas.get(&args.persona)?;
+            let persona = app.persona(&args.persona)?;
             let verdict = followups.explain(&args.user, &persona)?;
             if args.json {
                 print_json(&verdict)?;

@@ -32,7 +32,7 @@ struct JsonHistory {
 /// Runs `troupe history`.
 pub fn run(app: &App, args: HistoryArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let persona = app.personas.get(&args.persona)?;
+    let persona = app.persona(&args.persona)?;
     let store = app.open_store()?;
     let messages = match store.conversation(&args.user, &persona.id)? {
         Some(conversation) => store.messages(&conversation)?,

@@ -62,7 +62,7 @@ pub fn run(app: &App, command: PersonasCommand) -> Result<i32, Error> {
     match command {
         PersonasCommand::List(args) => list(&app.personas, args.json)?,
         PersonasCommand::Show(args) => {
-            let persona = app.personas.get(&args.id)?;
+            let persona = app.persona(&args.id)?;
             if args.json {
                 print_json(persona.as_ref())?;
             } else {

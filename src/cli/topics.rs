@@ -24,7 +24,7 @@ pub struct TopicsArgs {
 /// Runs `troupe topics`.
 pub fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let persona = app.personas.get(&args.persona)?;
+    let persona = app.persona(&args.persona)?;
     let store = app.open_store()?;
     let list = match store.conversation(&args.user, &persona.id)? {
         Some(conversation) => ranked(&store.topics(&conversation)?, app.clock.now()),
