@@ -96,3 +96,20 @@ fn erasure_also_removes_a_console_history_file_left_by_earlier_releases() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!dir.join("carol").exists());
 }
+
+#[test]
+fn in_the_console_helplines_come_from_troupe_not_the_persona() {
+    let troupe = Troupe::new();
+    let run = troupe.run_with_input(&["chat", "chef"], b"I want to end my life\n/history\n");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\nTroupe: I'm really sorry"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("Chef Marco: I'm really sorry"));
+    assert!(
+        run.stdout.contains("] Troupe: I'm really sorry"),
+        "/history too"
+    );
+}

@@ -173,6 +173,9 @@ impl ChatService {
     }
 
     /// A whole turn: accept `text`, then stream the reply through `on_delta`.
+    /// A crisis reply is not streamed: it comes back whole (its model is
+    /// [`SAFETY_MODEL`]), for the caller to show as Troupe's, not the
+    /// persona's.
     pub async fn turn(
         &self,
         user: &str,
@@ -184,7 +187,6 @@ impl ChatService {
     ) -> Result<Reply, TurnError> {
         // Helplines come first, whoever the persona is.
         if let Some(reply) = self.crisis_reply(user, persona, model, text).await? {
-            on_delta(&reply.text);
             return Ok(reply);
         }
         self.check_access(user, persona)?;

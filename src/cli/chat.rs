@@ -102,8 +102,10 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
             .await?
     } else {
         let mut out = std::io::stdout();
+        let mut streamed = false;
         let mut on_delta = |delta: &str| {
             use std::io::Write;
+            streamed = true;
             let _ = write!(out, "{}", crate::console::printable(delta));
             let _ = out.flush();
         };
@@ -117,7 +119,12 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
                 std::pin::pin!(std::future::pending()),
             )
             .await;
-        outln!();
+        if !streamed && let Ok(whole) = &reply {
+            // A crisis reply comes whole.
+            outln!("{}", crate::console::printable(&whole.text));
+        } else {
+            outln!();
+        }
         reply?
     };
     if args.json {

@@ -213,6 +213,14 @@ impl<'a> Console<'a> {
         }
         match result {
             Ok(reply) => {
+                if !started {
+                    let who = if reply.model == crate::chat::SAFETY_MODEL {
+                        "Troupe"
+                    } else {
+                        name.as_str()
+                    };
+                    say(&format!("{who}: {}", printable(&reply.text)))?;
+                }
                 for line in &reply.disclaimers {
                     say(&format!("— {line}"))?;
                 }
