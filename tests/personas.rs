@@ -206,3 +206,23 @@ fn a_persona_in_a_language_without_built_in_texts_gets_a_note() {
         run.stdout
     );
 }
+
+#[test]
+fn an_unreadable_file_is_reported_with_the_other_problems() {
+    let troupe = Troupe::new();
+    let dir = troupe.work_dir().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("binary.toml"), b"\xff\xfe").unwrap();
+    std::fs::write(dir.join("short.toml"), "name = 3\n").unwrap();
+    let run = troupe.run(&["personas", "check", dir.to_str().unwrap()]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("binary.toml:1:1: could not read the file")
+            && run
+                .stderr
+                .contains("short.toml:1:8: \"name\" must be a string"),
+        "{}",
+        run.stderr
+    );
+}

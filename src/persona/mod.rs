@@ -97,14 +97,31 @@ impl Personas {
             return Err(PersonaError::Empty(dir.to_path_buf()));
         }
         let mut files = Vec::with_capacity(paths.len());
+        let mut unreadable = Vec::new();
         for path in paths {
-            let text = fs::read_to_string(&path).map_err(|source| PersonaError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            files.push((path, text));
+            match fs::read_to_string(&path) {
+                Ok(text) => files.push((path, text)),
+                // Reported with every other problem, not instead of them.
+                Err(e) => unreadable.push(Diagnostic::at(
+                    &path,
+                    "",
+                    0,
+                    format!("could not read the file: {e}"),
+                )),
+            }
         }
-        Self::from_sources(files, PersonaSource::Dir(dir.to_path_buf()))
+        let loaded = Self::from_sources(files, PersonaSource::Dir(dir.to_path_buf()));
+        match (loaded, unreadable.is_empty()) {
+            (loaded, true) => loaded,
+            (Ok(_), false) => Err(PersonaError::Invalid(unreadable)),
+            (Err(PersonaError::Invalid(mut problems)), false) => {
+                problems.append(&mut unreadable);
+                problems
+                    .sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
+                Err(PersonaError::Invalid(problems))
+            }
+            (Err(other), false) => Err(other),
+        }
     }
 
     /// Parses and validates every file, collecting all problems before failing.
