@@ -122,6 +122,14 @@ pub enum ConfigError {
         /// The configured names.
         known: String,
     },
+    /// An environment variable holds something Troupe cannot use.
+    #[error("{var} {problem}")]
+    BadEnv {
+        /// The variable.
+        var: &'static str,
+        /// What is wrong with it (never its value).
+        problem: String,
+    },
 }
 
 fn provider_name(text: &str) -> Result<(), String> {
@@ -329,16 +337,12 @@ impl Config {
 
 /// A server URL: http or https, with no credentials in it (they would be
 /// printed wherever the URL is; keys belong in `api_key_env`).
-fn base_url(text: &str) -> Result<(), String> {
+pub fn base_url(text: &str) -> Result<(), String> {
     let Some((scheme, rest)) = text.split_once("://") else {
-        return Err(format!(
-            "is {text:?}; write a URL such as \"http://127.0.0.1:11434/v1\""
-        ));
+        return Err("is not a URL; write one such as \"http://127.0.0.1:11434/v1\"".to_string());
     };
     if !matches!(scheme, "http" | "https") {
-        return Err(format!(
-            "must start with http:// or https://, not {scheme}://"
-        ));
+        return Err("must start with http:// or https://".to_string());
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     if authority.contains('@') {

@@ -117,6 +117,16 @@ pub fn choose(
     persona_backend: Option<&str>,
     environment: &Environment<'_>,
 ) -> Result<BackendChoice, ConfigError> {
+    // It may redirect the default backend: checked like a config base_url.
+    if let Some(Err(problem)) = (environment.env)("OPENAI_BASE_URL")
+        .as_deref()
+        .map(crate::config::base_url)
+    {
+        return Err(ConfigError::BadEnv {
+            var: "OPENAI_BASE_URL",
+            problem,
+        });
+    }
     if let Some(name) = flag {
         return named(config, name, "--model", None);
     }
@@ -441,6 +451,22 @@ provider = "offline"
         let settings = openai_settings(found);
         assert_eq!(settings.model, "qwen2.5:7b");
         assert_eq!(settings.base_url, "http://127.0.0.1:11434/v1");
+    }
+
+    #[test]
+    fn a_base_url_env_var_with_credentials_is_refused_without_printing_them() {
+        let env = env_with(&[("OPENAI_BASE_URL", "http://u:sk-SECRET@127.0.0.1:9/v1")]);
+        let environment = Environment {
+            env: &env,
+            ollama: &no_ollama,
+        };
+        let err = choose(&Config::default(), None, None, &environment).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("OPENAI_BASE_URL holds credentials"),
+            "{text}"
+        );
+        assert!(!text.contains("sk-SECRET"));
     }
 
     #[test]
