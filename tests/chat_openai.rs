@@ -215,3 +215,34 @@ fn a_reply_cut_by_the_length_limit_is_marked_as_such() {
     assert_eq!(reply["truncated"], true);
     assert!(reply.get("interrupted").is_none());
 }
+
+#[test]
+fn a_reply_that_breaks_off_still_gets_its_disclaimers() {
+    let server = TestServer::start(vec![Reply::SseCut(vec![
+        r#"{"choices":[{"index":0,"delta":{"content":"Skip the nuts and "},"finish_reason":null}]}"#,
+    ])]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let run = troupe.run(&[
+        "chat",
+        "chef",
+        "--message",
+        "My doctor says I have a nut allergy, what pasta can I make?",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stdout.contains("Skip the nuts and")
+            && run
+                .stdout
+                .contains("not a substitute for professional medical advice"),
+        "{}",
+        run.stdout
+    );
+    let reply = troupe.history("chef").pop().unwrap_or_default();
+    assert_eq!(reply["interrupted"], true);
+    assert!(
+        reply["disclaimers"]
+            .as_array()
+            .is_some_and(|d| !d.is_empty()),
+        "{reply}"
+    );
+}

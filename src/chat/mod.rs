@@ -86,6 +86,8 @@ pub enum TurnError {
         error: ModelError,
         /// Whether a partial reply was stored, marked interrupted.
         partial: bool,
+        /// The disclaimers that go with the partial reply, to show after it.
+        disclaimers: Vec<String>,
     },
 }
 
@@ -219,7 +221,9 @@ impl ChatService {
         let started = Instant::now();
         let completion = match model.complete(&request).await {
             Ok(completion) => completion,
-            Err(error) => return Err(self.unfinished(user, persona, model, "", error, started)),
+            Err(error) => {
+                return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
+            }
         };
         let usage = (completion.usage, CallOutcome::Completed);
         self.record_usage(user, persona, &completion.model, usage, started)?;
@@ -264,8 +268,11 @@ impl ChatService {
         };
         let mut stream = match opened {
             Ok(stream) => stream,
-            Err(error) => return Err(self.unfinished(user, persona, model, "", error, started)),
+            Err(error) => {
+                return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
+            }
         };
+        let asked = request.messages.last().map_or("", |m| m.content.as_str());
         let mut text = String::new();
         loop {
             let event = tokio::select! {
@@ -290,11 +297,17 @@ impl ChatService {
                             .clone()
                             .unwrap_or_else(|| model.info().backend.clone());
                         let error = ModelError::Empty { url };
-                        return Err(self.unfinished(user, persona, model, "", error, started));
+                        return Err(self.unfinished(
+                            user,
+                            persona,
+                            model,
+                            ("", &[]),
+                            error,
+                            started,
+                        ));
                     }
                     let outcome = (usage, CallOutcome::Completed);
                     self.record_usage(user, persona, &answered, outcome, started)?;
-                    let asked = request.messages.last().map_or("", |m| m.content.as_str());
                     let disclaimers = self.disclaimers_for(persona, asked, &text);
                     let truncated = finish != FinishReason::Stop;
                     self.keep_reply_as(
@@ -314,7 +327,11 @@ impl ChatService {
                     });
                 }
                 Err(error) => {
-                    return Err(self.unfinished(user, persona, model, &text, error, started));
+                    let partial = (
+                        text.as_str(),
+                        &self.disclaimers_for(persona, asked, &text)[..],
+                    );
+                    return Err(self.unfinished(user, persona, model, partial, error, started));
                 }
             }
         }
@@ -323,7 +340,11 @@ impl ChatService {
             url,
             detail: "the stream ended early".to_string(),
         };
-        Err(self.unfinished(user, persona, model, &text, error, started))
+        let partial = (
+            text.as_str(),
+            &self.disclaimers_for(persona, asked, &text)[..],
+        );
+        Err(self.unfinished(user, persona, model, partial, error, started))
     }
 
     /// A call that ended without a whole reply: keeps whatever `text`
@@ -335,7 +356,7 @@ impl ChatService {
         user: &str,
         persona: &Persona,
         model: &dyn ChatModel,
-        text: &str,
+        (text, disclaimers): (&str, &[String]),
         error: ModelError,
         started: Instant,
     ) -> TurnError {
@@ -351,11 +372,20 @@ impl ChatService {
             tracing::warn!(error = %e, "could not record an unfinished model call");
         }
         if partial
-            && let Err(store_error) = self.keep_reply(user, persona, text, model_id, true, &[])
+            && let Err(store_error) =
+                self.keep_reply(user, persona, text, model_id, true, disclaimers)
         {
             return TurnError::Store(store_error);
         }
-        TurnError::Model { error, partial }
+        TurnError::Model {
+            error,
+            partial,
+            disclaimers: if partial {
+                disclaimers.to_vec()
+            } else {
+                Vec::new()
+            },
+        }
     }
 
     /// Records a chat call's tokens, latency and outcome.

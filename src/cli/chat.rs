@@ -125,6 +125,12 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         } else {
             outln!();
         }
+        if let Err(crate::chat::TurnError::Model { disclaimers, .. }) = &reply {
+            // What arrived before the break still gets its disclaimers.
+            for line in disclaimers {
+                outln!("— {line}");
+            }
+        }
         reply?
     };
     if args.json {

@@ -232,6 +232,11 @@ impl<'a> Console<'a> {
             }
             Err(TurnError::Store(e)) => Err(e.into()),
             Err(e) => {
+                if let TurnError::Model { disclaimers, .. } = &e {
+                    for line in disclaimers {
+                        say(&format!("— {line}"))?;
+                    }
+                }
                 errln!("troupe: {e}");
                 Ok(Sent::Failed)
             }
