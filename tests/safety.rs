@@ -117,6 +117,51 @@ fn say(troupe: &Troupe, now: &str, user: &str, persona: &str, text: &str) -> cra
 }
 
 #[test]
+fn a_follow_up_prompt_never_quotes_a_crisis_exchange() {
+    let server = TestServer::start(vec![Reply::Text("Checking in!")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[safety]\ncrisis_hold_days = 1\n\n[safety.crisis.en]\nmessage = \"Please talk to someone today: our team is on 0800 123 456.\"\n",
+    )
+    .unwrap();
+    for i in 0..5 {
+        say(
+            &troupe,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "tester",
+            "chef",
+            "saffron risotto tips",
+        );
+    }
+    say(
+        &troupe,
+        "2026-11-02T10:30:00Z",
+        "tester",
+        "chef",
+        "I keep thinking about killing myself",
+    );
+    let run = troupe.run(&[
+        "--now",
+        "2026-11-05T12:00:00Z",
+        "followups",
+        "run",
+        "--json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json().as_array().map(Vec::len),
+        Some(1),
+        "after the hold"
+    );
+    let prompt = server.last().body.to_string();
+    assert!(
+        !prompt.contains("killing myself") && !prompt.contains("0800 123 456"),
+        "{prompt}"
+    );
+}
+
+#[test]
 fn a_crisis_message_over_the_size_limit_still_gets_helplines() {
     let troupe = Troupe::new();
     let letter = format!(
@@ -224,7 +269,14 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
         .unwrap_or_default();
     assert_eq!(hold["pass"], false, "{hold}");
     // The hold covers the person: every persona, and conversations started
-    // after the referral.
+    // after the referral, even by a control word.
+    say(
+        &troupe,
+        "2026-11-03T09:00:00Z",
+        "tester",
+        "creator",
+        "start",
+    );
     for i in 0..5 {
         say(
             &troupe,
@@ -636,6 +688,71 @@ fn messages_past_the_retention_period_are_purged_with_their_topics_even_from_the
             .any(|p| p.as_str().unwrap_or_default().contains("paella")),
         "{topics}"
     );
+}
+
+#[test]
+fn conversations_started_after_a_store_rewrite_never_share_an_id() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[safety]\nretention_days = 30\n",
+    )
+    .unwrap();
+    say(
+        &troupe,
+        "2026-09-01T10:00:00Z",
+        "ana",
+        "chef",
+        "ana old question",
+    );
+    say(
+        &troupe,
+        "2026-11-20T10:00:00Z",
+        "ana",
+        "chef",
+        "ana new question",
+    );
+    say(
+        &troupe,
+        "2026-11-20T10:00:00Z",
+        "bob",
+        "chef",
+        "bob question",
+    );
+    let purge = troupe.run(&["--now", "2026-11-26T10:00:00Z", "maintenance", "purge"]);
+    assert_eq!(purge.code, 0, "{}", purge.stderr);
+    say(
+        &troupe,
+        "2026-11-26T11:00:00Z",
+        "carl",
+        "chef",
+        "carl first message",
+    );
+    assert_eq!(troupe.run(&["erase", "--user", "bob", "--yes"]).code, 0);
+    say(
+        &troupe,
+        "2026-11-26T12:00:00Z",
+        "dan",
+        "chef",
+        "dan first message",
+    );
+
+    let id = |user: &str| {
+        troupe.run(&["export", "--user", user]).json()["conversations"][0]["conversation"]["id"]
+            .clone()
+    };
+    let ids = [id("ana"), id("carl"), id("dan")];
+    assert!(
+        ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+        "{ids:?}"
+    );
+    let ana: Vec<_> = troupe
+        .history_of("ana", "chef")
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(ana, [serde_json::json!("ana new question")]);
 }
 
 #[test]

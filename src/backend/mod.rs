@@ -117,7 +117,13 @@ pub fn choose(
     persona_backend: Option<&str>,
     environment: &Environment<'_>,
 ) -> Result<BackendChoice, ConfigError> {
-    // It may redirect the default backend: checked like a config base_url.
+    if let Some(name) = flag {
+        return named(config, name, "--model", None);
+    }
+    if let Some(name) = persona_backend {
+        return named(config, name, "the persona's [model] backend", None);
+    }
+    // From here on it may redirect the backend: checked like a base_url.
     if let Some(Err(problem)) = (environment.env)("OPENAI_BASE_URL")
         .as_deref()
         .map(crate::config::base_url)
@@ -126,12 +132,6 @@ pub fn choose(
             var: "OPENAI_BASE_URL",
             problem,
         });
-    }
-    if let Some(name) = flag {
-        return named(config, name, "--model", None);
-    }
-    if let Some(name) = persona_backend {
-        return named(config, name, "the persona's [model] backend", None);
     }
     if let Some(name) = &config.default_model {
         return named(

@@ -8,7 +8,7 @@ use crate::locale;
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
 use crate::persona::Persona;
 use crate::safety::{self, SafetyEvent};
-use crate::store::{AppendEffects, Message, MessageKind, Role};
+use crate::store::{AppendEffects, CallOutcome, Message, MessageKind, Role, UsageRecord};
 
 /// The instruction for the model's second opinion on a message.
 const CRISIS_CHECK: &str = "You are a safety classifier. The user's message is from a chat with a lifestyle assistant, in any language. \
@@ -46,11 +46,15 @@ impl ChatService {
     ) -> Result<Option<Reply>, TurnError> {
         // Read before the size limit applies: a long farewell letter is
         // exactly what this must not refuse.
+        // The offline reader sees all of it; what leaves the machine (the
+        // model check) and what is kept stop at the limit.
         let cleaned = clean_message(text, usize::MAX).map_err(TurnError::Input)?;
-        if !safety::assess(&cleaned).crisis && !self.model_sees_crisis(model, &cleaned).await {
+        let kept = within_limit(&cleaned, self.limits.max_message_chars);
+        if !safety::assess(&cleaned).crisis
+            && !self.model_sees_crisis(model, user, persona, &kept).await
+        {
             return Ok(None);
         }
-        let kept = within_limit(&cleaned, self.limits.max_message_chars);
         self.accept_as(user, persona, &kept, true)?;
         let now = self.clock.now();
         let language = self
@@ -94,10 +98,17 @@ impl ChatService {
     /// model configured (and `[safety] model_check` on), the model is asked
     /// whether the message expresses suicidal ideation or self-harm. Any
     /// failure counts as "no": the check must never block a chat.
-    async fn model_sees_crisis(&self, model: &dyn ChatModel, text: &str) -> bool {
+    async fn model_sees_crisis(
+        &self,
+        model: &dyn ChatModel,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> bool {
         if !self.safety.model_check || model.info().provider == "offline" {
             return false;
         }
+        let started = std::time::Instant::now();
         let request = ChatRequest {
             system: CRISIS_CHECK.to_string(),
             messages: vec![ChatMessage {
@@ -109,7 +120,33 @@ impl ChatService {
             persona: None,
             purpose: Purpose::SafetyCheck,
         };
-        match model.complete(&request).await {
+        let answer = model.complete(&request).await;
+        let usage = answer
+            .as_ref()
+            .ok()
+            .and_then(|a| a.usage)
+            .unwrap_or_default();
+        let record = UsageRecord {
+            at: self.clock.now(),
+            user: Some(user.to_string()),
+            persona: persona.id.clone(),
+            model: answer
+                .as_ref()
+                .map_or_else(|_| model.info().model.clone(), |a| a.model.clone()),
+            kind: MessageKind::Safety,
+            prompt_tokens: u64::from(usage.prompt_tokens),
+            completion_tokens: u64::from(usage.completion_tokens),
+            latency_ms: started.elapsed().as_millis() as u64,
+            outcome: if answer.is_ok() {
+                CallOutcome::Completed
+            } else {
+                CallOutcome::Failed
+            },
+        };
+        if let Err(e) = self.store.record_usage(&record) {
+            tracing::warn!(error = %e, "could not record the crisis check's usage");
+        }
+        match answer {
             Ok(answer) => answer
                 .text
                 .trim_start()

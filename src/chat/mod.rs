@@ -150,7 +150,10 @@ impl ChatService {
             schedule: &|c| policy.due_window(c),
             topics: Some(&fold),
         };
-        let message = Message::from_user(text, now);
+        let mut message = Message::from_user(text, now);
+        if crisis {
+            message.kind = MessageKind::Crisis;
+        }
         Ok(self.store.append(user, &persona.id, &message, &effects)?)
     }
 
@@ -489,16 +492,18 @@ pub fn within_limit(text: &str, max_chars: usize) -> String {
     kept
 }
 
-/// The messages the persona's model may see: a crisis message and Troupe's
-/// reply to it stay in the store and out of every model request.
-fn shareable(recent: &[Message]) -> Vec<Message> {
+/// The messages a persona's model may see, in chat and in follow-ups: a
+/// crisis message and Troupe's reply to it stay in the store and out of
+/// every model request. (A crisis message stored before messages were
+/// marked is known by the safety reply after it.)
+pub(crate) fn shareable(recent: &[Message]) -> Vec<Message> {
     let is_safety = |i: usize| recent.get(i).is_some_and(|m| m.kind == MessageKind::Safety);
     recent
         .iter()
         .enumerate()
         .filter(|(i, m)| {
             let answered_by_safety = m.role == Role::User && is_safety(i + 1);
-            !(is_safety(*i) || answered_by_safety)
+            !(m.kind == MessageKind::Crisis || is_safety(*i) || answered_by_safety)
         })
         .map(|(_, m)| m.clone())
         .collect()

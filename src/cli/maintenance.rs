@@ -72,10 +72,11 @@ pub fn purge_by_retention(app: &App, store: Store) -> Result<(Store, Option<Purg
     }
     let cutoff = app.clock.now() - Duration::days(i64::from(days));
     let purge = store.purge_before(cutoff)?;
-    let store = if purge == Purge::default() {
-        store
-    } else {
+    // Also finishes the rewrite of a purge that a crash interrupted.
+    let store = if store.compaction_pending()? {
         store.compact()?
+    } else {
+        store
     };
     Ok((store, Some(purge)))
 }

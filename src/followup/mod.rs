@@ -147,6 +147,7 @@ impl FollowUps<'_> {
             timezone,
             minor: record.as_ref().is_some_and(|u| u.minor),
             followups_off: record.as_ref().is_some_and(|u| u.followups_off),
+            hold_until: record.as_ref().and_then(|u| u.hold_until),
         })
     }
 
@@ -451,9 +452,9 @@ impl FollowUps<'_> {
         now: DateTime<Utc>,
     ) -> Result<FollowUpContext, Error> {
         let topics = topics::hooks(&self.store.topics(conversation)?, now, HOOK_TOPICS);
-        let excerpt = self
-            .store
-            .recent_messages(conversation, EXCERPT_MESSAGES)?
+        let recent = self.store.recent_messages(conversation, EXCERPT_MESSAGES)?;
+        // Never a crisis message or the helplines, as in chat.
+        let excerpt = crate::chat::shareable(&recent)
             .into_iter()
             .filter(|m| !m.interrupted && !topics::is_sensitive(&m.text))
             .map(|m| ExcerptLine {

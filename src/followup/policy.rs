@@ -105,6 +105,9 @@ pub struct UserFacts {
     pub minor: bool,
     /// Follow-ups turned off for every persona.
     pub followups_off: bool,
+    /// The user's own hold (crisis protocol), which covers every
+    /// conversation whatever its own record says.
+    pub hold_until: Option<DateTime<Utc>>,
 }
 
 impl UserFacts {
@@ -114,6 +117,7 @@ impl UserFacts {
             timezone,
             minor: false,
             followups_off: false,
+            hold_until: None,
         }
     }
 }
@@ -265,7 +269,10 @@ impl EffectivePolicy {
     ) -> Eligibility {
         let tz = user.timezone;
         let window_start = now - self.window;
-        let on_hold = conversation.hold_until.filter(|until| *until > now);
+        let on_hold = conversation
+            .hold_until
+            .max(user.hold_until)
+            .filter(|until| *until > now);
         let recent = conversation.user_messages_since(window_start);
         let silence = conversation.last_user_at.map(|at| now - at);
         let local = now.with_timezone(&tz);

@@ -437,57 +437,66 @@ pub fn is_sensitive(text: &str) -> bool {
 
 /// Words no follow-up may pick up as a topic, whatever the detector made of
 /// the message around them: death, self-harm and what goes with them, in
-/// English and French (`*` ends a stem).
+/// English and French. Exact forms, so a cutting board, a blood orange,
+/// pillows or a harmonious palette stay good hooks.
 const CHARGED: &[&str] = &[
-    "kill*",
+    "kill",
+    "kills",
+    "killed",
+    "killing",
     "die",
     "dies",
     "died",
     "dying",
     "dead",
-    "death*",
-    "suicid*",
-    "unalive*",
+    "death",
+    "deaths",
+    "suicide",
+    "suicidal",
+    "unalive",
+    "unalived",
     "self",
     "myself",
-    "hurt*",
-    "harm*",
-    "pill*",
-    "overdos*",
-    "cutting",
-    "blood*",
-    "bleed*",
-    "funeral*",
-    "grave",
-    "miscarriage*",
-    "abortion*",
+    "hurt",
+    "hurting",
+    "harm",
+    "harmed",
+    "harming",
+    "selfharm",
+    "pill",
+    "pills",
+    "overdose",
+    "overdosed",
+    "overdosing",
+    "funeral",
+    "funerals",
+    "miscarriage",
+    "abortion",
     "mourir",
     "meurs",
     "meurt",
     "mort",
     "morte",
     "morts",
+    "mortes",
     "tuer",
-    "tue",
-    "suicid*",
-    "blesse*",
-    "sang",
-    "cachet*",
-    "enterrement*",
+    "suicider",
+    "suicidaire",
+    "blesser",
+    "blessure",
+    "blessures",
+    "enterrement",
     "obseques",
-    "faussecouche*",
-    "avortement*",
-    "overdose*",
+    "faussecouche",
+    "avortement",
+    "comprimes",
 ];
 
 /// Whether a topic phrase holds a [`CHARGED`] word.
 fn is_charged(phrase: &str) -> bool {
     phrase.split_whitespace().any(|word| {
         let plain = crate::safety::detect::normalise(word).concat();
-        CHARGED.iter().any(|c| match c.strip_suffix('*') {
-            Some(stem) => plain.starts_with(stem),
-            None => plain == *c,
-        })
+        CHARGED.contains(&plain.as_str())
     })
 }
 
@@ -731,6 +740,23 @@ mod tests {
 
     fn phrases(text: &str) -> Vec<String> {
         extract(text, &[]).into_iter().map(|c| c.phrase).collect()
+    }
+
+    #[test]
+    fn death_and_self_harm_words_are_never_hooks_but_kitchen_words_are() {
+        for phrase in ["unalive myself", "kill", "sleeping pills", "mort"] {
+            assert!(is_charged(phrase), "{phrase}");
+        }
+        for phrase in [
+            "cutting board",
+            "blood orange salad",
+            "pillows",
+            "harmonious palette",
+            "killer recipe",
+            "du cachet",
+        ] {
+            assert!(!is_charged(phrase), "{phrase}");
+        }
     }
 
     #[test]

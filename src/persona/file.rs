@@ -128,27 +128,29 @@ pub fn language_code(text: &str) -> Result<(), String> {
     }
 }
 
-/// Wordings that deny being an AI or claim to be a person, after
-/// normalising (lower case, no accents or punctuation).
+/// Wordings that deny being an AI, after normalising (lower case, no
+/// accents or punctuation).
 const DENIALS: &[&str] = &[
     "not an ai",
     "not ai",
-    "not a bot",
-    "not a robot",
-    "not artificial",
     "isn t an ai",
     "isnt an ai",
-    "no ai",
     "never an ai",
-    "real person",
-    "real human",
-    "a human",
+    "not artificial",
     "pas une ia",
     "pas un ia",
     "pas d ia",
     "pas une intelligence artificielle",
-    "pas un robot",
     "jamais une ia",
+];
+
+/// Claims to be a person, which count unless negated ("an AI, not a
+/// human" is honest).
+const HUMAN_CLAIMS: &[&str] = &[
+    "real person",
+    "real human",
+    "a human",
+    "a person",
     "vraie personne",
     "personne reelle",
     "vrai humain",
@@ -157,14 +159,33 @@ const DENIALS: &[&str] = &[
     "un etre humain",
 ];
 
+/// Words that negate the claim right after them.
+const NEGATIONS: &[&str] = &["not", "no", "never", "nor", "pas", "non", "jamais", "ni"];
+
 /// The AI notice may be reworded but must still say it is an AI, and must
 /// not take it back ("a real person, definitely not an AI").
 fn mentions_ai(text: &str) -> Result<(), String> {
-    let plain = format!(" {} ", crate::safety::detect::normalise(text).join(" "));
-    if let Some(denial) = DENIALS.iter().find(|d| plain.contains(&format!(" {d} "))) {
+    let words = crate::safety::detect::normalise(text);
+    let plain = format!(" {} ", words.join(" "));
+    let found = |phrase: &str| plain.contains(&format!(" {phrase} "));
+    if let Some(denial) = DENIALS.iter().find(|d| found(d)) {
         return Err(format!(
             "must say plainly that the persona is an AI, and it says {denial:?}"
         ));
+    }
+    for claim in HUMAN_CLAIMS {
+        let length = claim.split(' ').count();
+        for start in 0..words.len() {
+            if words[start..].len() < length || words[start..start + length].join(" ") != *claim {
+                continue;
+            }
+            let before = &words[start.saturating_sub(2)..start];
+            if !before.iter().any(|w| NEGATIONS.contains(&w.as_str())) {
+                return Err(format!(
+                    "must say plainly that the persona is an AI, and it claims {claim:?}"
+                ));
+            }
+        }
     }
     let says_ai = text.split(|c: char| !c.is_alphanumeric()).any(|w| {
         matches!(w, "AI" | "IA" | "KI")
@@ -241,6 +262,14 @@ mod tests {
                 .is_err()
         );
         assert!(mentions_ai("Ceci n'est pas une IA : c'est Jade en personne.").is_err());
+        for honest in [
+            "You are chatting with Chef Marco, an AI, not a human.",
+            "Élise est une IA, pas un humain.",
+            "You are chatting with Jade's AI, not a real person.",
+            "An AI: there is no AI-free mode here.",
+        ] {
+            assert!(mentions_ai(honest).is_ok(), "{honest}");
+        }
     }
 
     #[test]

@@ -216,6 +216,7 @@ impl Store {
     ) -> Result<Option<Conversation>, StoreError> {
         let conv_key = keys::conversation(user, persona);
         let new_user = create_at.map(|at| encode(&User::new(user, at)));
+        let id_floor = self.id_floor;
         let updated = (&self.conversations, &self.due, &self.users)
             .transaction(|(conversations, due, users)| {
                 let mut conversation: Conversation =
@@ -224,12 +225,25 @@ impl Store {
                             decode(&bytes).map_err(ConflictableTransactionError::Abort)?
                         }
                         (None, Some(at)) => {
-                            if let Some(record) = &new_user
-                                && users.get(user.as_bytes())?.is_none()
-                            {
-                                users.insert(user.as_bytes(), record.as_slice())?;
+                            let hold = match users.get(user.as_bytes())? {
+                                Some(bytes) => {
+                                    decode::<User>(&bytes)
+                                        .map_err(ConflictableTransactionError::Abort)?
+                                        .hold_until
+                                }
+                                None => {
+                                    if let Some(record) = &new_user {
+                                        users.insert(user.as_bytes(), record.as_slice())?;
+                                    }
+                                    None
+                                }
+                            };
+                            let id = conversations.generate_id()? + id_floor;
+                            Conversation {
+                                // A user on hold is on hold with every persona.
+                                hold_until: hold,
+                                ..Conversation::empty(id, user, persona, at)
                             }
-                            Conversation::empty(conversations.generate_id()?, user, persona, at)
                         }
                         (None, None) => return Ok(None),
                     };
@@ -382,7 +396,7 @@ impl Store {
         let mut topics = sled::Batch::default();
         let mut due = sled::Batch::default();
         for mut item in items {
-            let id = self.db.generate_id().map_err(|e| self.error(e))?;
+            let id = self.next_id()?;
             let conv_key = keys::conversation(&item.user.id, &item.conversation.persona);
             item.conversation.id = id;
             for (seq, message) in item.messages.iter().enumerate() {

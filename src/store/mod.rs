@@ -40,6 +40,16 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// The key of the schema version in the `meta` tree.
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
+/// The key, in the `meta` tree, of the number added to every id sled
+/// generates. sled's id counter lives outside the trees, so a store rewrite
+/// (erasure, retention) starts it again; the floor keeps new ids above every
+/// id the old store handed out.
+const ID_FLOOR: &[u8] = b"id_floor";
+
+/// The key, in the `meta` tree, present while a purge's deletions wait for
+/// the store rewrite that makes them unrecoverable.
+const COMPACTION_PENDING: &[u8] = b"compaction_pending";
+
 /// The lock file inside the data dir.
 const LOCK_FILE: &str = "troupe.lock";
 
@@ -77,6 +87,8 @@ pub struct Store {
     usage: sled::Tree,
     /// instant ‖ id → anonymous safety event (no user, no text).
     safety: sled::Tree,
+    /// Added to every generated id (see [`ID_FLOOR`]).
+    id_floor: u64,
 }
 
 /// Folds a new message into a conversation's topics.
@@ -230,7 +242,17 @@ impl Store {
             .open()
             .map_err(|e| classify(dir, e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| classify(dir, e));
+        let id_floor = match tree("meta")?.get(ID_FLOOR).map_err(|e| classify(dir, e))? {
+            None => 0,
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| StoreError::Corrupt {
+                    dir: dir.to_path_buf(),
+                    detail: "the id floor is unreadable".to_string(),
+                })?,
+        };
         let store = Self {
+            id_floor,
             users: tree("users")?,
             conversations: tree("conversations")?,
             messages: tree("messages")?,
@@ -279,6 +301,13 @@ impl Store {
         Ok(())
     }
 
+    /// A new id, above every id this store (and any store it was rewritten
+    /// from) handed out.
+    fn next_id(&self) -> Result<u64, StoreError> {
+        let id = self.db.generate_id().map_err(|e| self.error(e))?;
+        Ok(id + self.id_floor)
+    }
+
     /// The data dir this store lives in.
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -304,6 +333,7 @@ impl Store {
             &self.topics,
             &self.due,
         );
+        let id_floor = self.id_floor;
         let result = trees.transaction(|(users, conversations, messages, topics, due)| {
             let hold = match users.get(user.as_bytes())? {
                 Some(bytes) => {
@@ -323,7 +353,12 @@ impl Store {
                 None => Conversation {
                     // A user on hold is on hold with every persona.
                     hold_until: hold,
-                    ..Conversation::new(conversations.generate_id()?, user, persona, message)
+                    ..Conversation::new(
+                        conversations.generate_id()? + id_floor,
+                        user,
+                        persona,
+                        message,
+                    )
                 },
             };
             let seq = conversation.record(message);
@@ -353,7 +388,7 @@ impl Store {
     /// Records one model call's usage (not flushed on its own: it rides on
     /// the flush of the message it belongs to, or the next one).
     pub fn record_usage(&self, record: &UsageRecord) -> Result<(), StoreError> {
-        let id = self.db.generate_id().map_err(|e| self.error(e))?;
+        let id = self.next_id()?;
         let mut key = keys::instant(record.at).to_vec();
         key.extend_from_slice(&id.to_be_bytes());
         self.usage
@@ -600,6 +635,26 @@ mod tests {
         assert!(!dir.path().join(INIT_DIR).exists());
         drop(store);
         Store::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_purge_interrupted_before_its_rewrite_is_finished_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc::now() - Duration::days(400);
+        {
+            let store = Store::open(dir.path()).unwrap();
+            let old = Message::from_user("old marmalade-xyz", t0);
+            store
+                .append("ana", "chef", &old, &AppendEffects::NONE)
+                .unwrap();
+            assert!(!store.compaction_pending().unwrap());
+            store.purge_before(t0 + Duration::days(1)).unwrap();
+            // The process dies here, before the rewrite.
+        }
+        let store = Store::open(dir.path()).unwrap();
+        assert!(store.compaction_pending().unwrap());
+        let store = store.compact().unwrap();
+        assert!(!store.compaction_pending().unwrap());
     }
 
     #[test]

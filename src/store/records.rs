@@ -27,6 +27,10 @@ pub enum MessageKind {
     FollowUp,
     /// Troupe's own safety reply (crisis resources), not the persona's.
     Safety,
+    /// A user's message the crisis protocol answered: kept, but never sent
+    /// to a model nor mined for topics. Marked on the message itself, so
+    /// this holds even if the process stops before the reply is stored.
+    Crisis,
 }
 
 /// A user of the runtime.

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::records::{Conversation, Message, Topic, UsageRecord, User};
-use super::{STORE_DIR, Store, StoreError, decode, keys};
+use super::{COMPACTION_PENDING, ID_FLOOR, STORE_DIR, Store, StoreError, decode, keys};
 
 /// The store being written by an erasure, before it replaces the old one.
 const NEW_DIR: &str = "store.new";
@@ -142,6 +142,22 @@ impl Store {
         Ok((store, erasure))
     }
 
+    /// Whether a purge deleted records that only a rewrite
+    /// ([`Store::compact`]) makes unrecoverable.
+    pub fn compaction_pending(&self) -> Result<bool, StoreError> {
+        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
+        meta.contains_key(COMPACTION_PENDING)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Records that a rewrite is needed, durably, before deleting.
+    fn set_compaction_pending(&self) -> Result<(), StoreError> {
+        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
+        meta.insert(COMPACTION_PENDING, &[1u8])
+            .map_err(|e| self.error(e))?;
+        self.flush()
+    }
+
     /// Rewrites the store as it is, so that values deleted earlier (by a
     /// purge) can no longer be recovered from its files. Costs a copy of
     /// the store.
@@ -190,6 +206,17 @@ impl Store {
             }
             new.apply_batch(batch).map_err(|e| self.error(e))?;
         }
+        // New ids stay above every id handed out so far (sled's counter
+        // starts again in the fresh database), and the rewrite is done.
+        let generated = self.db.generate_id().map_err(|e| self.error(e))?;
+        {
+            // Scoped: a tree handle keeps its database (and its file lock)
+            // open, and the fresh one must be closed before the swap.
+            let meta = fresh.open_tree("meta").map_err(|e| self.error(e))?;
+            meta.insert(ID_FLOOR, &(self.id_floor + generated + 1).to_be_bytes())
+                .map_err(|e| self.error(e))?;
+            meta.remove(COMPACTION_PENDING).map_err(|e| self.error(e))?;
+        }
         fresh.flush().map_err(|e| self.error(e))?;
         drop(fresh);
         // Keep the data dir locked through the swap.
@@ -205,11 +232,23 @@ impl Store {
 
     /// Removes messages older than `cutoff`, topics last mentioned before it,
     /// and usage records from before it.
+    /// Before its first deletion, it records that the store needs a rewrite
+    /// ([`Store::compaction_pending`]), so a crash before the rewrite does
+    /// not leave the deleted text in the files for good.
     pub fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<Purge, StoreError> {
         let mut purge = Purge::default();
+        let mut marked = false;
+        let mut before_deleting = |store: &Store| {
+            if !marked {
+                marked = true;
+                store.set_compaction_pending()?;
+            }
+            Ok::<(), StoreError>(())
+        };
         for conversation in self.conversations() {
             let conversation = conversation?;
             let mut batch = sled::Batch::default();
+            let mut old = 0;
             for item in self
                 .messages
                 .scan_prefix(keys::message_prefix(conversation.id))
@@ -218,14 +257,19 @@ impl Store {
                 let message: Message = decode(&value).map_err(|d| self.corrupt(&d))?;
                 if message.at < cutoff {
                     batch.remove(key);
-                    purge.messages += 1;
+                    old += 1;
                 }
             }
-            self.messages
-                .apply_batch(batch)
-                .map_err(|e| self.error(e))?;
+            if old > 0 {
+                before_deleting(self)?;
+                purge.messages += old;
+                self.messages
+                    .apply_batch(batch)
+                    .map_err(|e| self.error(e))?;
+            }
             // The record's timeline of user messages goes with them.
             if conversation.recent_user_times.iter().any(|at| *at < cutoff) {
+                before_deleting(self)?;
                 let mut trimmed = conversation.clone();
                 trimmed.recent_user_times.retain(|at| *at >= cutoff);
                 self.conversations
@@ -242,6 +286,7 @@ impl Store {
                 .cloned()
                 .collect();
             if kept.len() != topics.len() {
+                before_deleting(self)?;
                 purge.topics += topics.len() - kept.len();
                 self.topics
                     .insert(keys::message_prefix(conversation.id), super::encode(&kept))
@@ -255,6 +300,9 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(|e| self.error(e))?;
         purge.usage = old_usage.len();
+        if !old_usage.is_empty() {
+            before_deleting(self)?;
+        }
         for key in old_usage {
             self.usage.remove(key).map_err(|e| self.error(e))?;
         }
