@@ -170,10 +170,7 @@ fn create(dir: &Path) -> Result<(), StoreError> {
         std::fs::remove_dir_all(&init).map_err(io)?;
     }
     {
-        let db = sled::Config::new()
-            .path(&init)
-            .open()
-            .map_err(|e| classify(dir, e))?;
+        let db = open_sled(dir, &init)?;
         let meta = db.open_tree("meta").map_err(|e| classify(dir, e))?;
         meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
             .map_err(|e| classify(dir, e))?;
@@ -186,6 +183,26 @@ fn create(dir: &Path) -> Result<(), StoreError> {
 /// before saying it is in use: enough for a short command that is just
 /// finishing (a cron job, a script's previous call), not for a console.
 const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Opens the sled database at `path` (in data dir `dir`), waiting up to
+/// [`LOCK_PATIENCE`] while its file lock is held: a database reopened right
+/// after it was closed (a new store, a rewritten one) must not fail because
+/// the lock has not been let go of yet.
+fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .open()
+            .map_err(|e| classify(dir, e))
+        {
+            Err(StoreError::Locked(_)) if started.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            result => return result,
+        }
+    }
+}
 
 impl Store {
     /// Opens (creating if needed) the store in data dir `dir`, waiting up to
@@ -237,10 +254,7 @@ impl Store {
         }
         let log = dir.join(STORE_DIR).join("db");
         let existed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
-        let db = sled::Config::new()
-            .path(dir.join(STORE_DIR))
-            .open()
-            .map_err(|e| classify(dir, e))?;
+        let db = open_sled(dir, &dir.join(STORE_DIR))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| classify(dir, e));
         let id_floor = match tree("meta")?.get(ID_FLOOR).map_err(|e| classify(dir, e))? {
             None => 0,

@@ -182,10 +182,7 @@ impl Store {
         if new_path.exists() {
             fs::remove_dir_all(&new_path).map_err(io)?;
         }
-        let fresh = sled::Config::new()
-            .path(&new_path)
-            .open()
-            .map_err(|e| self.error(e))?;
+        let fresh = super::open_sled(&dir, &new_path)?;
         for name in self.db.tree_names() {
             let old = self.db.open_tree(&name).map_err(|e| self.error(e))?;
             let new = fresh.open_tree(&name).map_err(|e| self.error(e))?;
