@@ -215,7 +215,6 @@ impl Store {
         schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
     ) -> Result<Option<Conversation>, StoreError> {
         let conv_key = keys::conversation(user, persona);
-        let new_user = create_at.map(|at| encode(&User::new(user, at)));
         let id_floor = self.id_floor;
         let updated = (&self.conversations, &self.due, &self.users)
             .transaction(|(conversations, due, users)| {
@@ -225,19 +224,8 @@ impl Store {
                             decode(&bytes).map_err(ConflictableTransactionError::Abort)?
                         }
                         (None, Some(at)) => {
-                            let hold = match users.get(user.as_bytes())? {
-                                Some(bytes) => {
-                                    decode::<User>(&bytes)
-                                        .map_err(ConflictableTransactionError::Abort)?
-                                        .hold_until
-                                }
-                                None => {
-                                    if let Some(record) = &new_user {
-                                        users.insert(user.as_bytes(), record.as_slice())?;
-                                    }
-                                    None
-                                }
-                            };
+                            let hold =
+                                super::user_hold(users, user, &encode(&User::new(user, at)))?;
                             let id = conversations.generate_id()? + id_floor;
                             Conversation {
                                 // A user on hold is on hold with every persona.

@@ -349,17 +349,7 @@ impl Store {
         );
         let id_floor = self.id_floor;
         let result = trees.transaction(|(users, conversations, messages, topics, due)| {
-            let hold = match users.get(user.as_bytes())? {
-                Some(bytes) => {
-                    decode::<User>(&bytes)
-                        .map_err(ConflictableTransactionError::Abort)?
-                        .hold_until
-                }
-                None => {
-                    users.insert(user.as_bytes(), new_user.as_slice())?;
-                    None
-                }
-            };
+            let hold = user_hold(users, user, &new_user)?;
             let mut conversation = match conversations.get(&conv_key)? {
                 Some(bytes) => {
                     decode::<Conversation>(&bytes).map_err(ConflictableTransactionError::Abort)?
@@ -622,6 +612,24 @@ fn encode<T: Serialize>(record: &T) -> Vec<u8> {
 }
 
 /// Reads a record, describing what is wrong if it cannot.
+/// Inside a transaction: the user's crisis hold, which a new conversation
+/// inherits, creating the user's record (`new_user`) if there is none.
+fn user_hold(
+    users: &sled::transaction::TransactionalTree,
+    user: &str,
+    new_user: &[u8],
+) -> Result<Option<DateTime<Utc>>, ConflictableTransactionError<String>> {
+    match users.get(user.as_bytes())? {
+        Some(bytes) => Ok(decode::<User>(&bytes)
+            .map_err(ConflictableTransactionError::Abort)?
+            .hold_until),
+        None => {
+            users.insert(user.as_bytes(), new_user)?;
+            Ok(None)
+        }
+    }
+}
+
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
     serde_json::from_slice(bytes).map_err(|e| format!("a record is unreadable: {e}"))
 }
