@@ -50,6 +50,18 @@ pub struct App {
     model_flag: Option<String>,
     /// The result of looking for a local Ollama server, once per process.
     ollama: OnceLock<Option<OllamaServer>>,
+    /// Each persona's model, built once per process and reused.
+    models: ModelCache,
+}
+
+/// Models by persona id.
+#[derive(Default)]
+struct ModelCache(std::sync::Mutex<std::collections::HashMap<String, Arc<dyn ChatModel>>>);
+
+impl std::fmt::Debug for ModelCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ModelCache")
+    }
 }
 
 impl App {
@@ -80,6 +92,7 @@ impl App {
             data_dir: settings.data_dir.clone(),
             model_flag: settings.model.clone(),
             ollama: OnceLock::new(),
+            models: ModelCache::default(),
         })
     }
 
@@ -119,8 +132,25 @@ impl App {
         )?)
     }
 
-    /// The model `persona` talks to: its backend with timeouts, retries and fallbacks.
+    /// The model `persona` talks to: its backend with timeouts, retries and
+    /// fallbacks, built on first use and reused (with its connection pool)
+    /// for the life of the process.
     pub fn model_for(&self, persona: &Persona) -> Result<Arc<dyn ChatModel>, Error> {
+        let cached = |models: &mut std::collections::HashMap<_, Arc<dyn ChatModel>>| {
+            models.get(&persona.id).cloned()
+        };
+        if let Some(model) = self.models.0.lock().ok().and_then(|mut m| cached(&mut m)) {
+            return Ok(model);
+        }
+        let model = self.build_model(persona)?;
+        if let Ok(mut models) = self.models.0.lock() {
+            models.insert(persona.id.clone(), Arc::clone(&model));
+        }
+        Ok(model)
+    }
+
+    /// Builds `persona`'s model (see [`App::model_for`]).
+    fn build_model(&self, persona: &Persona) -> Result<Arc<dyn ChatModel>, Error> {
         let mut choice = self.backend_for(persona)?;
         if let Some(name) = self.persona_model_name(persona) {
             choice.backend.set_model(name);

@@ -36,6 +36,9 @@ pub struct Config {
     /// Disclosure, disclaimers, crisis protocol, retention.
     #[serde(default)]
     pub safety: crate::safety::SafetyConfig,
+    /// `troupe serve`: listening, access, limits, webhooks.
+    #[serde(default)]
+    pub server: crate::server::ServerConfig,
 }
 
 /// One model backend (`[models.NAME]`).
@@ -142,7 +145,7 @@ fn provider_name(text: &str) -> Result<(), String> {
 }
 
 /// `api_key_env` names a variable; a key pasted there would be printed.
-fn env_var_name(text: &str) -> Result<(), String> {
+pub(crate) fn env_var_name(text: &str) -> Result<(), String> {
     let valid = text
         .chars()
         .next()
@@ -227,6 +230,7 @@ pub const CONFIG_FIELDS: &[Field] = &[
     Field::optional("chat", Shape::Table(CHAT_FIELDS)),
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
     Field::optional("safety", Shape::Table(SAFETY_FIELDS)),
+    Field::optional("server", Shape::Table(crate::server::config::SERVER_FIELDS)),
 ];
 
 impl Config {

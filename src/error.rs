@@ -42,6 +42,9 @@ pub enum Error {
     /// Data read from stdin is unusable.
     #[error("{0}")]
     Input(String),
+    /// The server could not start or stopped on an error.
+    #[error(transparent)]
+    Serve(crate::server::ServeError),
     /// Reading from or writing to the terminal failed.
     #[error("terminal I/O failed: {0}")]
     Terminal(String),

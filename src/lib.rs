@@ -16,10 +16,15 @@
 //! - [`followup`]: the follow-up generator: policy, topics, generation and
 //!   exactly-once delivery;
 //! - [`console`]: the interactive (or scripted) chat console;
+//! - [`report`]: usage, the safety report and user settings, shown alike
+//!   by every front end;
 //! - [`populate`]: synthetic conversations for demos and benchmarks;
 //! - [`app`]: the runtime assembled from settings;
+//! - [`server`]: `troupe serve`: the HTTP API, personas as an
+//!   OpenAI-compatible model, the web console, pushed follow-ups;
 //! - [`cli`]: the command line;
-//! - [`clock`], [`ids`], [`locale`], [`error`]: the small pieces they share.
+//! - [`clock`], [`ids`], [`locale`], [`error`], [`shutdown`]: the small
+//!   pieces they share.
 
 /// Prints a line on stdout; a closed pipe (`troupe … | head`) is not an
 /// error worth a panic, so write failures are ignored.
@@ -53,8 +58,11 @@ pub mod model;
 pub mod persona;
 pub mod populate;
 pub mod prompt;
+pub mod report;
 pub mod safety;
 pub mod schema;
+pub mod server;
+pub mod shutdown;
 pub mod store;
 
 mod builtin;

@@ -2,7 +2,7 @@
 //! /start, the crisis protocol, the disclaimers a turn earns, and the
 //! follow-up the user has not seen yet.
 
-use super::{ChatService, Reply, SAFETY_MODEL, TurnError, clean_message, within_limit};
+use super::{ChatService, Reply, ReplyKind, SAFETY_MODEL, TurnError, clean_message, within_limit};
 use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
@@ -87,6 +87,7 @@ impl ChatService {
         };
         self.store.append(user, &persona.id, &message, &effects)?;
         Ok(Some(Reply {
+            kind: ReplyKind::Crisis,
             text: reply,
             model: SAFETY_MODEL.to_string(),
             usage: None,
@@ -236,6 +237,7 @@ impl ChatService {
         text: &str,
     ) -> Result<Option<Reply>, TurnError> {
         Ok(self.control(user, persona, text)?.map(|text| Reply {
+            kind: ReplyKind::Control,
             text,
             model: "troupe".to_string(),
             usage: None,

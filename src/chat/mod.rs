@@ -8,6 +8,9 @@
 //! `interrupted`, never as a complete reply; an empty reply is not stored.
 
 mod guard;
+mod session;
+
+pub use session::{TurnEvent, notice_text};
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -50,9 +53,23 @@ pub struct ChatService {
 /// The `model` of Troupe's own safety replies.
 pub const SAFETY_MODEL: &str = "troupe-safety";
 
+/// Who a reply comes from, so every front end presents it as such.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyKind {
+    /// The persona's own words, from its model.
+    Persona,
+    /// Troupe's crisis reply with helplines: never the persona's words.
+    Crisis,
+    /// Troupe's confirmation of STOP or /start.
+    Control,
+}
+
 /// The persona's finished reply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
+    /// Who the reply comes from.
+    pub kind: ReplyKind,
     /// The reply text.
     pub text: String,
     /// The model that produced it.
@@ -242,6 +259,7 @@ impl ChatService {
             &disclaimers,
         )?;
         Ok(Reply {
+            kind: ReplyKind::Persona,
             text: completion.text,
             model: completion.model,
             usage: completion.usage,
@@ -323,6 +341,7 @@ impl ChatService {
                         &disclaimers,
                     )?;
                     return Ok(Reply {
+                        kind: ReplyKind::Persona,
                         text,
                         model: answered,
                         usage,

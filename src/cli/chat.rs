@@ -8,7 +8,6 @@ use crate::app::App;
 use crate::chat::Reply;
 use crate::console::{Console, Input};
 use crate::error::Error;
-use crate::locale::ai_notice;
 
 /// Arguments of `troupe chat`.
 #[derive(Debug, Args)]
@@ -82,12 +81,11 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
             crate::console::printable(&followup.shown_text())
         );
     }
-    let notice = persona
-        .ai_notice
-        .clone()
-        .unwrap_or_else(|| ai_notice(&persona.language, &persona.name));
-    let break_reminder =
-        break_due(app, &chat, &user)?.then(|| crate::locale::take_a_break(&persona.language));
+    let notice = crate::chat::notice_text(&persona);
+    let break_reminder = chat
+        .reminders(&user)?
+        .take_a_break
+        .then(|| crate::locale::take_a_break(&persona.language));
     if !args.json {
         errln!("[{notice}]");
         if let Some(notice) = model.session_notice(&persona.language) {
@@ -150,35 +148,3 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
     }
     Ok(0)
 }
-
-/// Whether a minor has been chatting long enough, in one-shot messages with
-/// any persona, to be reminded to take a break (the console keeps its own
-/// session).
-fn break_due(app: &App, chat: &crate::chat::ChatService, user: &str) -> Result<bool, Error> {
-    if !chat.is_minor(user)? {
-        return Ok(false);
-    }
-    // The session is the person's: switching personas does not end it.
-    let mut earlier = Vec::new();
-    for conversation in chat.store().user_conversations(user)? {
-        let recent = chat
-            .store()
-            .recent_messages(&conversation, RECENT_FOR_BREAKS)?;
-        earlier.extend(
-            recent
-                .into_iter()
-                .filter(|m| m.role == crate::store::Role::User)
-                .map(|m| m.at),
-        );
-    }
-    earlier.sort();
-    let now = app.clock.now();
-    Ok(
-        crate::safety::disclosure::for_one_shot(&earlier, now, true, &app.config.safety)
-            .take_a_break,
-    )
-}
-
-/// How many recent messages are enough to rebuild a session: a message a
-/// minute for the three hours a break reminder needs, with both sides.
-const RECENT_FOR_BREAKS: usize = 1_000;

@@ -1,10 +1,7 @@
 //! `troupe maintenance purge` and `troupe safety report`.
 
-use std::collections::BTreeMap;
-
-use chrono::{Datelike, Duration};
-use clap::{Args, Subcommand, ValueEnum};
-use serde::Serialize;
+use chrono::Duration;
+use clap::{Args, Subcommand};
 
 use super::print_json;
 use crate::app::App;
@@ -38,28 +35,10 @@ pub enum SafetyCommand {
 pub struct ReportArgs {
     /// The period to count by.
     #[arg(long, value_enum, default_value = "month")]
-    pub by: Period,
+    pub by: crate::report::Period,
     /// Print [{"period","crisis_referrals"}].
     #[arg(long)]
     pub json: bool,
-}
-
-/// A reporting period.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum Period {
-    /// Calendar days (UTC).
-    Day,
-    /// ISO weeks.
-    Week,
-    /// Calendar months.
-    Month,
-}
-
-/// One line of the safety report.
-#[derive(Debug, Serialize)]
-struct ReportLine {
-    period: String,
-    crisis_referrals: u64,
 }
 
 /// Purges by the retention policy (`None` when retention is off), then,
@@ -104,32 +83,7 @@ pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error>
 pub fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
     let SafetyCommand::Report(args) = command;
     let store = app.open_store()?;
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for entry in store
-        .safety_counts()?
-        .iter()
-        .filter(|e| e.kind == "crisis_referral")
-    {
-        let Ok(day) = chrono::NaiveDate::parse_from_str(&entry.day, "%Y-%m-%d") else {
-            continue;
-        };
-        let period = match args.by {
-            Period::Day => entry.day.clone(),
-            Period::Week => {
-                let week = day.iso_week();
-                format!("{}-W{:02}", week.year(), week.week())
-            }
-            Period::Month => day.format("%Y-%m").to_string(),
-        };
-        *counts.entry(period).or_default() += entry.count;
-    }
-    let lines: Vec<ReportLine> = counts
-        .into_iter()
-        .map(|(period, crisis_referrals)| ReportLine {
-            period,
-            crisis_referrals,
-        })
-        .collect();
+    let lines = crate::report::safety_lines(&store.safety_counts()?, args.by);
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

@@ -9,6 +9,7 @@ pub(crate) mod maintenance;
 mod models;
 mod personas;
 mod rights;
+mod serve;
 mod topics;
 mod usage;
 mod user;
@@ -55,6 +56,8 @@ pub struct Cli {
 pub enum Command {
     /// Chat with a persona.
     Chat(chat::ChatArgs),
+    /// Serve the HTTP API, the OpenAI-compatible endpoint and the web console.
+    Serve(serve::ServeArgs),
     /// Print a stored conversation.
     History(history::HistoryArgs),
     /// List, show and check personas.
@@ -115,6 +118,7 @@ impl Cli {
         }
         let app = App::new(&settings)?;
         match self.command {
+            Command::Serve(args) => serve::run(app, args).await,
             Command::Chat(args) => chat::run(&app, args).await,
             Command::History(args) => history::run(&app, args),
             Command::Personas(command) => personas::run(&app, command),

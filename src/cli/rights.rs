@@ -3,15 +3,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
-use serde::Serialize;
 
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::store::UserData;
-
-/// The format tag of an export, bumped when its shape changes.
-pub const EXPORT_FORMAT: &str = "troupe-export/1";
+use crate::report::Export;
 
 /// Arguments of `troupe export`.
 #[derive(Debug, Args)]
@@ -32,15 +28,6 @@ pub struct EraseArgs {
     pub yes: bool,
 }
 
-/// The export document.
-#[derive(Debug, Serialize)]
-struct Export<'a> {
-    format: &'static str,
-    exported_at: String,
-    #[serde(flatten)]
-    data: &'a UserData,
-}
-
 /// Runs `troupe export`.
 pub fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
@@ -52,11 +39,7 @@ pub fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
             app.data_dir.display()
         ))
     })?;
-    print_json(&Export {
-        format: EXPORT_FORMAT,
-        exported_at: app.clock.now().to_rfc3339(),
-        data: &data,
-    })?;
+    print_json(&Export::new(&data, app.clock.now()))?;
     Ok(0)
 }
 

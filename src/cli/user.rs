@@ -1,13 +1,11 @@
 //! `troupe user set|show`: a user's settings.
 
-use chrono_tz::Tz;
 use clap::{Args, Subcommand, ValueEnum};
-use serde::Serialize;
 
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::store::Conversation;
+use crate::report::{SettingsChange, UserView, conversations_of};
 
 /// The `user` subcommands.
 #[derive(Debug, Subcommand)]
@@ -59,72 +57,27 @@ pub struct ShowArgs {
     pub json: bool,
 }
 
-/// `user show --json`.
-#[derive(Debug, Serialize)]
-struct UserView {
-    id: String,
-    timezone: String,
-    minor: bool,
-    language: Option<String>,
-    followups: &'static str,
-    conversations: Vec<ConversationView>,
-}
-
-/// One conversation in `user show`.
-#[derive(Debug, Serialize)]
-struct ConversationView {
-    persona: String,
-    user_messages: u64,
-    followups_sent: u64,
-    followups: &'static str,
-}
-
 /// Runs a `user` subcommand.
 pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
     let store = app.open_store()?;
     match command {
         UserCommand::Set(args) => {
             app.check_user(&args.user)?;
-            let timezone = match args.timezone.as_deref() {
-                None => None,
-                Some("default") => Some(None),
-                Some(tz) => {
-                    tz.parse::<Tz>().map_err(|_| {
-                        Error::Usage(format!(
-                            "unknown time zone \"{tz}\"; use an IANA name like Europe/Paris or America/New_York"
-                        ))
-                    })?;
-                    Some(Some(tz.to_string()))
-                }
-            };
-            let language = match args.language.as_deref() {
-                None => None,
-                Some("default") => Some(None),
-                Some(code) => {
-                    crate::persona::check_language(code)
-                        .map_err(|e| Error::Usage(format!("--language {e}")))?;
-                    Some(Some(code.to_string()))
-                }
-            };
             let minor = match (args.minor, args.adult) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
                 _ => None,
             };
-            store.update_user(&args.user, app.clock.now(), &|user| {
-                if let Some(tz) = &timezone {
-                    user.timezone = tz.clone();
-                }
-                if let Some(minor) = minor {
-                    user.minor = minor;
-                }
-                if let Some(language) = &language {
-                    user.language = language.clone();
-                }
-                if let Some(switch) = args.followups {
-                    user.followups_off = switch == Switch::Off;
-                }
-            })?;
+            let change = SettingsChange {
+                timezone: args.timezone,
+                minor,
+                language: args.language,
+                followups: args.followups.map(|s| s == Switch::On),
+            };
+            let update = change
+                .into_update()
+                .map_err(|e| Error::Usage(e.to_string().replacen("language ", "--language ", 1)))?;
+            store.update_user(&args.user, app.clock.now(), &update)?;
             outln!("updated {}", args.user);
         }
         UserCommand::Show(args) => {
@@ -136,22 +89,8 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                     app.data_dir.display()
                 ))
             })?;
-            let conversations: Vec<ConversationView> = app
-                .personas
-                .iter()
-                .filter_map(|p| store.conversation(&args.user, &p.id).transpose())
-                .map(|c| c.map(view))
-                .collect::<Result<_, _>>()?;
-            let view = UserView {
-                id: record.id,
-                timezone: record.timezone.unwrap_or_else(|| {
-                    format!("{} (default)", app.config.followups.default_timezone)
-                }),
-                minor: record.minor,
-                language: record.language,
-                followups: if record.followups_off { "off" } else { "on" },
-                conversations,
-            };
+            let conversations = conversations_of(&store, &app.personas, &args.user)?;
+            let view = UserView::new(record, conversations, &app.config.followups.default_timezone);
             if args.json {
                 print_json(&view)?;
             } else {
@@ -176,13 +115,4 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
         }
     }
     Ok(0)
-}
-
-fn view(c: Conversation) -> ConversationView {
-    ConversationView {
-        persona: c.persona,
-        user_messages: c.user_messages,
-        followups_sent: c.followups_sent,
-        followups: if c.opted_out { "off (STOP)" } else { "on" },
-    }
 }

@@ -7,12 +7,15 @@
 //! - [`topics`]: what the user talked about, extracted as messages arrive;
 //! - [`generate`]: the prompt, the model call, the fallback, the disclaimers;
 //! - [`optout`]: STOP and /start;
+//! - [`scheduler`]: the background task that delivers follow-ups as they
+//!   fall due, inside a server;
 //! - this module: finding what is due, explaining a verdict, and delivering
 //!   exactly once with durable intents and bounded concurrency.
 
 pub mod generate;
 pub mod optout;
 pub mod policy;
+pub mod scheduler;
 pub mod topics;
 
 use std::collections::BTreeMap;
@@ -76,7 +79,7 @@ const EXCERPT_MESSAGES: usize = 6;
 const HOOK_TOPICS: usize = 3;
 
 /// Gives each persona its model (see [`crate::app::App::model_for`]).
-pub type ModelFor<'a> = dyn Fn(&Persona) -> Result<Arc<dyn ChatModel>, Error> + 'a;
+pub type ModelFor<'a> = dyn Fn(&Persona) -> Result<Arc<dyn ChatModel>, Error> + Sync + 'a;
 
 /// A conversation due for a follow-up now (`followups due --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]

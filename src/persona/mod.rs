@@ -229,6 +229,11 @@ impl Personas {
         self.by_id.is_empty()
     }
 
+    /// The file `id` was read from, as written (for creators' views).
+    pub fn file_text(&self, id: &str) -> Option<&str> {
+        self.files.get(id).map(|(_, text)| text.as_str())
+    }
+
     /// Where the catalog came from.
     pub fn source(&self) -> &PersonaSource {
         &self.source

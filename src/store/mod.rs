@@ -10,7 +10,9 @@
 //! - `due`: instant ‖ conversation id → conversation key: the due index, so
 //!   finding follow-ups due now reads only the entries up to now;
 //! - `pending`: conversation key → instant: follow-up intents recorded
-//!   before the model is called and removed when the follow-up is delivered.
+//!   before the model is called and removed when the follow-up is delivered;
+//! - `tokens`: SHA-256 of an end-user access token → the user it acts for
+//!   (the token itself is never stored).
 //!
 //! Every append is one transaction over all three trees, followed by a flush,
 //! so a message the runtime has acknowledged survives a crash.
@@ -19,6 +21,8 @@ mod followups;
 mod keys;
 mod records;
 mod rights;
+mod server;
+mod shared;
 
 use std::path::{Path, PathBuf};
 
@@ -33,6 +37,8 @@ pub use records::{
     UsageRecord, User,
 };
 pub use rights::{ConversationData, Erasure, Purge, UserData};
+pub use server::{PagedMessage, announced_server};
+pub use shared::{SharedStore, StoreHandle};
 
 /// The record layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -87,6 +93,8 @@ pub struct Store {
     usage: sled::Tree,
     /// instant ‖ id → anonymous safety event (no user, no text).
     safety: sled::Tree,
+    /// SHA-256 of an end-user access token → the user id it acts for.
+    tokens: sled::Tree,
     /// Added to every generated id (see [`ID_FLOOR`]).
     id_floor: u64,
 }
@@ -275,6 +283,7 @@ impl Store {
             pending: tree("pending")?,
             usage: tree("usage")?,
             safety: tree("safety")?,
+            tokens: tree("tokens")?,
             dir: dir.to_path_buf(),
             db,
             lock,

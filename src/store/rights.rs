@@ -135,6 +135,7 @@ impl Store {
                 b"usage" => {
                     decode::<UsageRecord>(value).is_ok_and(|u| u.user.as_deref() == Some(user))
                 }
+                b"tokens" => value == user.as_bytes(),
                 _ => false,
             };
             !belongs

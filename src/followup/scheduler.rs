@@ -1,0 +1,89 @@
+//! The follow-up scheduler of a long-lived process: sleeps until the next
+//! conversation falls due, a chat turn changes something, or the periodic
+//! re-check comes round, then delivers what is due with the same
+//! exactly-once guarantee as `troupe followups run` (it runs the same code),
+//! and hands each delivered follow-up to the process to push to the user.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::{RunOptions, SentFollowUp};
+use crate::app::App;
+use crate::error::Error;
+use crate::shutdown::Shutdown;
+use crate::store::SharedStore;
+
+/// Hears each follow-up as it is delivered.
+pub type OnSent = dyn Fn(&SentFollowUp) + Send + Sync;
+
+/// Runs follow-ups in the background of a server.
+pub struct Scheduler {
+    /// The runtime: personas, prompts, policy, models.
+    pub app: Arc<App>,
+    /// The store, shared with the chat turns.
+    pub store: SharedStore,
+    /// Poked after every chat turn, and by whoever wants a run now.
+    pub wake: Arc<Notify>,
+    /// Hears each delivered follow-up.
+    pub on_sent: Arc<OnSent>,
+    /// The longest sleep between runs: due conversations waiting on a rule
+    /// that time alone lifts (quiet hours) are looked at again this often.
+    pub recheck: Duration,
+}
+
+impl Scheduler {
+    /// Runs until `shutdown`. A failing run is logged and retried at the
+    /// next wake-up: it must never take the server down.
+    pub async fn run(self: Arc<Self>, mut shutdown: Shutdown) {
+        loop {
+            let looked = tokio::select! {
+                looked = self.deliver_due() => looked,
+                _ = shutdown.requested() => return,
+            };
+            if let Err(error) = looked {
+                tracing::warn!(%error, "follow-up run failed; trying again later");
+            }
+            let sleep = self.until_next().await;
+            tokio::select! {
+                _ = tokio::time::sleep(sleep) => {}
+                _ = self.wake.notified() => {}
+                _ = shutdown.requested() => return,
+            }
+        }
+    }
+
+    /// Delivers what is due now (and intents an earlier run left); returns
+    /// how many follow-ups were delivered.
+    pub async fn deliver_due(&self) -> Result<usize, Error> {
+        let store = self.store.get().await?;
+        let sent = self
+            .app
+            .followups(&store)
+            .run(
+                RunOptions::default(),
+                &|p| self.app.model_for(p),
+                &mut |_, _| {},
+            )
+            .await?;
+        metrics::counter!("troupe_followups_sent_total").increment(sent.len() as u64);
+        for followup in &sent {
+            (self.on_sent)(followup);
+        }
+        Ok(sent.len())
+    }
+
+    /// How long to sleep before the next conversation falls due, at most
+    /// [`Scheduler::recheck`].
+    async fn until_next(&self) -> Duration {
+        let now = self.app.clock.now();
+        let next = match self.store.get().await {
+            Ok(store) => store.next_due_after(now).ok().flatten(),
+            Err(_) => None,
+        };
+        next.and_then(|at| (at - now).to_std().ok())
+            .unwrap_or(self.recheck)
+            .min(self.recheck)
+    }
+}

@@ -1,0 +1,281 @@
+//! The reports every front end shows the same way: usage per persona and
+//! model, the safety report per period, and a user's settings with their
+//! conversations. The CLI prints them as text or JSON; the server answers
+//! them as JSON in the same shapes.
+
+use std::collections::BTreeMap;
+
+use chrono::Datelike;
+use serde::{Deserialize, Serialize};
+
+use crate::persona::Personas;
+use crate::safety::SafetyCount;
+use crate::store::{CallOutcome, Conversation, User, UsageRecord};
+
+/// Model calls of one persona with one model.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct UsageLine {
+    /// The persona.
+    pub persona: String,
+    /// The model that answered.
+    pub model: String,
+    /// Calls made.
+    pub calls: u64,
+    /// Calls that got no reply.
+    pub failed: u64,
+    /// Streamed replies that broke off.
+    pub interrupted: u64,
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Both.
+    pub total_tokens: u64,
+    /// Mean latency of completed calls.
+    pub avg_latency_ms: u64,
+    /// Sum of completed calls' latencies, for the mean.
+    #[serde(skip)]
+    latency_total: u64,
+}
+
+/// Sums usage records per persona and model.
+pub fn usage_lines(records: &[UsageRecord]) -> Vec<UsageLine> {
+    let mut lines: BTreeMap<(String, String), UsageLine> = BTreeMap::new();
+    for record in records {
+        let line = lines
+            .entry((record.persona.clone(), record.model.clone()))
+            .or_insert_with(|| UsageLine {
+                persona: record.persona.clone(),
+                model: record.model.clone(),
+                ..UsageLine::default()
+            });
+        line.calls += 1;
+        match record.outcome {
+            CallOutcome::Completed => {
+                line.latency_total += record.latency_ms;
+                let completed = line.calls - line.failed - line.interrupted;
+                line.avg_latency_ms = line.latency_total / completed;
+            }
+            CallOutcome::Interrupted => line.interrupted += 1,
+            CallOutcome::Failed => line.failed += 1,
+        }
+        line.prompt_tokens += record.prompt_tokens;
+        line.completion_tokens += record.completion_tokens;
+        line.total_tokens += record.prompt_tokens + record.completion_tokens;
+    }
+    lines.into_values().collect()
+}
+
+/// The period the safety report groups by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// Per day.
+    Day,
+    /// Per ISO week.
+    Week,
+    /// Per month.
+    #[default]
+    Month,
+}
+
+/// Crisis referrals in one period.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct SafetyLine {
+    /// The day (2026-11-30), ISO week (2026-W48) or month (2026-11).
+    pub period: String,
+    /// Crisis replies given.
+    pub crisis_referrals: u64,
+}
+
+/// Crisis referrals per period, from the anonymous safety log.
+pub fn safety_lines(counts: &[SafetyCount], by: Period) -> Vec<SafetyLine> {
+    let mut sums: BTreeMap<String, u64> = BTreeMap::new();
+    for entry in counts.iter().filter(|e| e.kind == "crisis_referral") {
+        let Ok(day) = chrono::NaiveDate::parse_from_str(&entry.day, "%Y-%m-%d") else {
+            continue;
+        };
+        let period = match by {
+            Period::Day => entry.day.clone(),
+            Period::Week => {
+                let week = day.iso_week();
+                format!("{}-W{:02}", week.year(), week.week())
+            }
+            Period::Month => day.format("%Y-%m").to_string(),
+        };
+        *sums.entry(period).or_default() += entry.count;
+    }
+    sums.into_iter()
+        .map(|(period, crisis_referrals)| SafetyLine {
+            period,
+            crisis_referrals,
+        })
+        .collect()
+}
+
+/// A user's settings and conversations (`troupe user show --json`).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct UserView {
+    /// The user id.
+    pub id: String,
+    /// The IANA time zone, or the deployment's default marked "(default)".
+    pub timezone: String,
+    /// Marked as a minor.
+    pub minor: bool,
+    /// The language for Troupe's own messages, if set.
+    pub language: Option<String>,
+    /// Follow-ups from every persona: "on" or "off".
+    pub followups: &'static str,
+    /// One line per persona the user talked to.
+    pub conversations: Vec<ConversationView>,
+}
+
+/// One of a user's conversations.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct ConversationView {
+    /// The persona.
+    pub persona: String,
+    /// Messages the user sent.
+    pub user_messages: u64,
+    /// Follow-ups delivered.
+    pub followups_sent: u64,
+    /// "on", or "off (STOP)".
+    pub followups: &'static str,
+}
+
+impl UserView {
+    /// The view of `user` and their `conversations`.
+    pub fn new(user: User, conversations: Vec<Conversation>, default_timezone: &str) -> Self {
+        Self {
+            id: user.id,
+            timezone: user
+                .timezone
+                .unwrap_or_else(|| format!("{default_timezone} (default)")),
+            minor: user.minor,
+            language: user.language,
+            followups: if user.followups_off { "off" } else { "on" },
+            conversations: conversations
+                .into_iter()
+                .map(|c| ConversationView {
+                    persona: c.persona,
+                    user_messages: c.user_messages,
+                    followups_sent: c.followups_sent,
+                    followups: if c.opted_out { "off (STOP)" } else { "on" },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A change to a user's settings; `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SettingsChange {
+    /// An IANA time zone, or "default" for the deployment's.
+    pub timezone: Option<String>,
+    /// Whether the user is a minor.
+    pub minor: Option<bool>,
+    /// A language code, or "default" for the persona's.
+    pub language: Option<String>,
+    /// Follow-ups from every persona on or off.
+    pub followups: Option<bool>,
+}
+
+/// A setting that cannot be applied, with what to write instead.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSetting(pub String);
+
+impl SettingsChange {
+    /// Checks the change and turns it into an update of the user record.
+    pub fn into_update(self) -> Result<impl Fn(&mut User) + Sync, InvalidSetting> {
+        let timezone = match self.timezone.as_deref() {
+            None => None,
+            Some("default") => Some(None),
+            Some(tz) => {
+                tz.parse::<chrono_tz::Tz>().map_err(|_| {
+                    InvalidSetting(format!(
+                        "unknown time zone \"{tz}\"; use an IANA name like Europe/Paris or America/New_York"
+                    ))
+                })?;
+                Some(Some(tz.to_string()))
+            }
+        };
+        let language = match self.language.as_deref() {
+            None => None,
+            Some("default") => Some(None),
+            Some(code) => {
+                crate::persona::check_language(code)
+                    .map_err(|e| InvalidSetting(format!("language {e}")))?;
+                Some(Some(code.to_string()))
+            }
+        };
+        let (minor, followups) = (self.minor, self.followups);
+        Ok(move |user: &mut User| {
+            if let Some(tz) = &timezone {
+                user.timezone = tz.clone();
+            }
+            if let Some(minor) = minor {
+                user.minor = minor;
+            }
+            if let Some(language) = &language {
+                user.language = language.clone();
+            }
+            if let Some(on) = followups {
+                user.followups_off = !on;
+            }
+        })
+    }
+}
+
+/// The conversations of `user` with the personas on offer, in persona order.
+pub fn conversations_of(
+    store: &crate::store::Store,
+    personas: &Personas,
+    user: &str,
+) -> Result<Vec<Conversation>, crate::store::StoreError> {
+    personas
+        .iter()
+        .filter_map(|p| store.conversation(user, &p.id).transpose())
+        .collect()
+}
+
+/// The format tag of an export document.
+pub const EXPORT_FORMAT: &str = "troupe-export/1";
+
+/// Everything stored about a user, as one document (`troupe export`).
+#[derive(Debug, Serialize)]
+pub struct Export<'a> {
+    /// [`EXPORT_FORMAT`].
+    pub format: &'static str,
+    /// When it was made (RFC 3339).
+    pub exported_at: String,
+    /// The user, conversations, messages, topics and usage.
+    #[serde(flatten)]
+    pub data: &'a crate::store::UserData,
+}
+
+impl<'a> Export<'a> {
+    /// The export of `data`, made at `now`.
+    pub fn new(data: &'a crate::store::UserData, now: chrono::DateTime<chrono::Utc>) -> Self {
+        Self {
+            format: EXPORT_FORMAT,
+            exported_at: now.to_rfc3339(),
+            data,
+        }
+    }
+}
+
+
+/// Reads `2026-11-01` or an RFC 3339 instant.
+pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return day
+            .and_hms_opt(0, 0, 0)
+            .map(|t| t.and_utc())
+            .ok_or_else(|| format!("\"{text}\" is not a day"));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .map_err(|_| format!("\"{text}\" is not a date; write 2026-11-01 or 2026-11-01T09:00:00Z"))
+}

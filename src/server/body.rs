@@ -1,0 +1,47 @@
+//! JSON request bodies whose mistakes answer in the API's error shape:
+//! malformed JSON or a wrong field is a 400, a body over the size limit a
+//! 413, a missing `Content-Type: application/json` a 415.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+
+use super::error::ApiError;
+
+/// A JSON body, like [`axum::Json`], with errors in the API's shape.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(rejected(&rejection)),
+        }
+    }
+}
+
+/// The API error for a rejected body.
+fn rejected(rejection: &JsonRejection) -> ApiError {
+    let status = rejection.status();
+    let detail = rejection.body_text();
+    match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            status,
+            "too_large",
+            "the request body is larger than the server accepts ([server] max_body_bytes)",
+        ),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            status,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        _ => ApiError::bad_request(format!("the request body is not what this route takes: {detail}")),
+    }
+}

@@ -1,0 +1,376 @@
+//! Chat: `POST /v1/conversations/{user}/{persona}/messages` sends a user's
+//! message and answers the reply, whole (JSON) or streamed (SSE, when the
+//! request accepts `text/event-stream`); `GET` on the same path pages
+//! through the history; `…/topics` lists what the user talked about.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::auth::Caller;
+use super::body::ApiJson;
+use super::error::{ApiError, ErrorBody, check_id};
+use super::state::SharedState;
+use crate::chat::{Reply, ReplyKind, TurnError, TurnEvent, clean_message};
+use crate::model::Usage;
+use crate::persona::Persona;
+use crate::store::PagedMessage;
+
+/// A user's message.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    /// What the user wrote.
+    pub text: String,
+}
+
+/// The answer to a message, when not streamed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TurnReply {
+    /// The AI notice, when it is due before this reply.
+    pub notice: Option<String>,
+    /// A suggestion to take a break (minors, after hours of chatting).
+    pub break_reminder: Option<String>,
+    /// The reply.
+    pub reply: ReplyView,
+}
+
+/// A stored reply, with who it comes from.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReplyView {
+    /// `persona` (the persona's words), `crisis` (Troupe's helplines) or
+    /// `control` (Troupe's STOP/START confirmation).
+    #[schema(value_type = String)]
+    pub kind: ReplyKind,
+    /// The text.
+    pub text: String,
+    /// The model that wrote it.
+    pub model: String,
+    /// Disclaimers, shown apart from the text.
+    pub disclaimers: Vec<String>,
+    /// Tokens used, when the backend said.
+    pub usage: Option<UsageView>,
+}
+
+/// Tokens used by a reply.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct UsageView {
+    /// Prompt tokens.
+    pub prompt_tokens: u32,
+    /// Completion tokens.
+    pub completion_tokens: u32,
+}
+
+impl From<Reply> for ReplyView {
+    fn from(reply: Reply) -> Self {
+        Self {
+            kind: reply.kind,
+            text: reply.text,
+            model: reply.model,
+            disclaimers: reply.disclaimers,
+            usage: reply.usage.map(|u: Usage| UsageView {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            }),
+        }
+    }
+}
+
+/// Sends a message and answers the reply.
+#[utoipa::path(post, path = "/v1/conversations/{user}/{persona}/messages", tag = "chat",
+    params(("user" = String, Path, description = "The user id"), ("persona" = String, Path, description = "The persona id")),
+    request_body = SendMessage,
+    responses(
+        (status = 200, description = "The reply (JSON), or with `Accept: text/event-stream` server-sent events: `notice`, `break_reminder`, `delta`…, then one of `reply`, `crisis`, `control`, `refusal` or `error`", body = TurnReply),
+        (status = 400, description = "Empty message or bad id", body = ErrorBody),
+        (status = 403, description = "Refused (adults-only persona) or another user's conversation", body = ErrorBody),
+        (status = 404, description = "Unknown persona", body = ErrorBody),
+        (status = 413, description = "Message too long", body = ErrorBody),
+        (status = 429, description = "Rate-limited", body = ErrorBody),
+        (status = 503, description = "The model failed; the message is saved", body = ErrorBody),
+    ))]
+pub async fn send(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path((user, persona)): Path<(String, String)>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SendMessage>,
+) -> Result<Response, ApiError> {
+    let (persona, events) = start_turn(&state, &caller, &user, &persona, &body.text).await?;
+    if wants_stream(&headers) {
+        let permit = state.stream_permit()?;
+        return Ok(stream_turn(events, persona, permit).into_response());
+    }
+    let timeout = Duration::from_secs(state.config().request_timeout_secs);
+    match tokio::time::timeout(timeout, collect_turn(events)).await {
+        Ok(result) => Ok(Json(result?).into_response()),
+        Err(_) => Err(ApiError::new(
+            axum::http::StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            format!("no reply within {} s; the message is saved and the reply will be in the history when the model finishes", timeout.as_secs()),
+        )),
+    }
+}
+
+/// Checks a turn and starts it on its own task.
+pub(super) async fn start_turn(
+    state: &SharedState,
+    caller: &Caller,
+    user: &str,
+    persona_id: &str,
+    text: &str,
+) -> Result<(Arc<Persona>, UnboundedReceiver<TurnEvent>), ApiError> {
+    check_id("user id", user)?;
+    check_id("persona id", persona_id)?;
+    caller.may_act_for(user)?;
+    let persona = state.app.personas.get(persona_id)?;
+    check_length(state, text)?;
+    state.rates.check(
+        &format!("user:{user}"),
+        state.config().user_turns_per_minute,
+        "chatting",
+    )?;
+    let model = state.app.model_for(&persona)?;
+    let (chat, store) = state.chat().await?;
+    let keep = (store, state.in_flight.start(), state.wake.clone());
+    let events = chat.spawn_turn(
+        user.to_string(),
+        Arc::clone(&persona),
+        model,
+        text.to_string(),
+        TurnDone(keep),
+    );
+    Ok((persona, events))
+}
+
+/// Held by a turn's task; when it ends, the scheduler is told to look again.
+struct TurnDone((crate::store::StoreHandle, super::state::InFlightGuard, Arc<tokio::sync::Notify>));
+
+impl Drop for TurnDone {
+    fn drop(&mut self) {
+        (self.0).2.notify_one();
+    }
+}
+
+/// An empty message is a 400 and an over-long one a 413, before anything
+/// is stored; a crisis message is never refused for its length (the turn
+/// answers it with helplines and keeps the part within the limit).
+fn check_length(state: &SharedState, text: &str) -> Result<(), ApiError> {
+    let limit = state.app.config.chat.max_message_chars;
+    let cleaned = clean_message(text, usize::MAX).map_err(ApiError::bad_request)?;
+    if cleaned.chars().count() <= limit || crate::safety::assess(&cleaned).crisis {
+        return Ok(());
+    }
+    let message = clean_message(&cleaned, limit).err().unwrap_or_default();
+    Err(ApiError::new(
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+        "too_large",
+        message,
+    ))
+}
+
+/// Whether the client asked for server-sent events.
+pub(super) fn wants_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// Waits for the whole turn.
+async fn collect_turn(mut events: UnboundedReceiver<TurnEvent>) -> Result<TurnReply, ApiError> {
+    let (mut notice, mut break_reminder) = (None, None);
+    while let Some(event) = events.recv().await {
+        match event {
+            TurnEvent::Notice(text) => notice = Some(text),
+            TurnEvent::BreakReminder(text) => break_reminder = Some(text),
+            TurnEvent::Delta(_) => {}
+            TurnEvent::Finished(reply) => {
+                count_turn(reply.kind);
+                return Ok(TurnReply {
+                    notice,
+                    break_reminder,
+                    reply: reply.into(),
+                });
+            }
+            TurnEvent::Failed(error) => return Err(failed(error)),
+        }
+    }
+    Err(ended_early())
+}
+
+/// A turn's error, counted.
+fn failed(error: TurnError) -> ApiError {
+    let outcome = match &error {
+        TurnError::Input(_) => "refused",
+        TurnError::Model { .. } => "model_error",
+        _ => "error",
+    };
+    metrics::counter!("troupe_turns_total", "kind" => outcome).increment(1);
+    error.into()
+}
+
+/// Counts a finished turn by the kind of its reply.
+fn count_turn(kind: ReplyKind) {
+    let kind = match kind {
+        ReplyKind::Persona => "persona",
+        ReplyKind::Crisis => "crisis",
+        ReplyKind::Control => "control",
+    };
+    metrics::counter!("troupe_turns_total", "kind" => kind).increment(1);
+}
+
+fn ended_early() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the turn ended without a reply; the message is saved",
+    )
+}
+
+/// The turn as server-sent events.
+fn stream_turn(
+    events: UnboundedReceiver<TurnEvent>,
+    persona: Arc<Persona>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
+    let stream = futures::stream::unfold((events, permit), move |(mut events, permit)| {
+        let persona = Arc::clone(&persona);
+        async move {
+            let event = events.recv().await?;
+            Some((Ok(frame(event, &persona)), (events, permit)))
+        }
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+/// One SSE frame for a turn event.
+fn frame(event: TurnEvent, persona: &Persona) -> Event {
+    let json = |name: &str, value: serde_json::Value| {
+        Event::default()
+            .event(name)
+            .json_data(value)
+            .unwrap_or_else(|_| Event::default().event(name))
+    };
+    match event {
+        TurnEvent::Notice(text) => json("notice", serde_json::json!({ "text": text })),
+        TurnEvent::BreakReminder(text) => {
+            json("break_reminder", serde_json::json!({ "text": text }))
+        }
+        TurnEvent::Delta(text) => json("delta", serde_json::json!({ "text": text })),
+        TurnEvent::Finished(reply) => {
+            count_turn(reply.kind);
+            let name = match reply.kind {
+                ReplyKind::Persona => "reply",
+                ReplyKind::Crisis => "crisis",
+                ReplyKind::Control => "control",
+            };
+            let mut view = serde_json::to_value(ReplyView::from(reply)).unwrap_or_default();
+            if let Some(object) = view.as_object_mut() {
+                object.insert("persona_name".into(), persona.name.clone().into());
+            }
+            json(name, view)
+        }
+        TurnEvent::Failed(error) => {
+            let name = if matches!(error, TurnError::Input(_)) {
+                "refusal"
+            } else {
+                "error"
+            };
+            let error = failed(error);
+            json(name, serde_json::to_value(error.body()).unwrap_or_default())
+        }
+    }
+}
+
+/// Paging through a conversation.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryQuery {
+    /// Only messages before this sequence number (from an earlier page).
+    pub before: Option<u64>,
+    /// At most this many messages (default 50, at most 500).
+    pub limit: Option<usize>,
+}
+
+/// A page of history, oldest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryPage {
+    /// The messages, each with its `seq`.
+    #[schema(value_type = Vec<Object>)]
+    pub messages: Vec<PagedMessage>,
+    /// Pass as `before` for the page before this one; absent at the start.
+    pub before: Option<u64>,
+}
+
+/// The most history one page returns.
+const MAX_PAGE: usize = 500;
+
+/// Pages through a conversation, newest page first.
+#[utoipa::path(get, path = "/v1/conversations/{user}/{persona}/messages", tag = "chat",
+    params(("user" = String, Path, description = "The user id"), ("persona" = String, Path, description = "The persona id"), HistoryQuery),
+    responses(
+        (status = 200, description = "A page of messages, oldest first", body = HistoryPage),
+        (status = 400, description = "Bad id or query", body = ErrorBody),
+        (status = 404, description = "Unknown persona", body = ErrorBody),
+    ))]
+pub async fn history(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path((user, persona)): Path<(String, String)>,
+    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<HistoryPage>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    check_id("user id", &user)?;
+    check_id("persona id", &persona)?;
+    caller.may_act_for(&user)?;
+    let persona = state.app.personas.get(&persona)?;
+    let limit = query.limit.unwrap_or(50);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_PAGE}"
+        )));
+    }
+    let store = state.store.get().await?;
+    let messages = match store.conversation(&user, &persona.id)? {
+        Some(conversation) => store.messages_page(&conversation, query.before, limit)?,
+        None => Vec::new(),
+    };
+    let before = messages
+        .first()
+        .filter(|m| m.seq > 0 && messages.len() == limit)
+        .map(|m| m.seq);
+    Ok(Json(HistoryPage { messages, before }))
+}
+
+/// The topics of a conversation, highest score first.
+#[utoipa::path(get, path = "/v1/conversations/{user}/{persona}/topics", tag = "chat",
+    params(("user" = String, Path, description = "The user id"), ("persona" = String, Path, description = "The persona id")),
+    responses(
+        (status = 200, description = "Topics as `troupe topics --json` prints them", body = Vec<Object>),
+        (status = 404, description = "Unknown persona", body = ErrorBody),
+    ))]
+pub async fn topics(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path((user, persona)): Path<(String, String)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_id("user id", &user)?;
+    check_id("persona id", &persona)?;
+    caller.may_act_for(&user)?;
+    let persona = state.app.personas.get(&persona)?;
+    let store = state.store.get().await?;
+    let list = match store.conversation(&user, &persona.id)? {
+        Some(c) => crate::followup::topics::ranked(&store.topics(&c)?, state.app.clock.now()),
+        None => Vec::new(),
+    };
+    Ok(Json(serde_json::to_value(list).unwrap_or_default()))
+}

@@ -1,0 +1,201 @@
+//! Each user's event stream (`GET /v1/users/{user}/events`): follow-ups
+//! pushed as they are delivered, to every page or app the user has open.
+//! Follow-ups delivered while no stream was open arrive first when one
+//! opens.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::Stream;
+use serde::Serialize;
+use tokio::sync::broadcast;
+
+use super::auth::Caller;
+use super::error::{ApiError, check_id};
+use super::state::SharedState;
+use crate::followup::SentFollowUp;
+
+/// Events buffered per user for a slow reader before the oldest are dropped.
+const BUFFER: usize = 64;
+
+/// A message pushed to a user.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FollowUpEvent {
+    /// The persona's id.
+    pub persona: String,
+    /// The persona's name.
+    pub persona_name: String,
+    /// The follow-up, the persona's words.
+    pub text: String,
+    /// The disclaimers, shown apart from the text.
+    pub disclaimers: Vec<String>,
+    /// The model that wrote it, or `template`.
+    pub model: String,
+}
+
+/// Each user's open streams.
+#[derive(Debug, Default)]
+pub struct Hub {
+    /// user → the channel their streams listen on.
+    users: Mutex<HashMap<String, broadcast::Sender<FollowUpEvent>>>,
+}
+
+impl Hub {
+    /// Listens for `user`'s events.
+    pub fn subscribe(&self, user: &str) -> broadcast::Receiver<FollowUpEvent> {
+        let Ok(mut users) = self.users.lock() else {
+            return broadcast::channel(1).1;
+        };
+        users
+            .entry(user.to_string())
+            .or_insert_with(|| broadcast::channel(BUFFER).0)
+            .subscribe()
+    }
+
+    /// Sends `event` to `user`'s open streams; how many got it.
+    pub fn publish(&self, user: &str, event: FollowUpEvent) -> usize {
+        let Ok(users) = self.users.lock() else {
+            return 0;
+        };
+        users
+            .get(user)
+            .and_then(|sender| sender.send(event).ok())
+            .unwrap_or(0)
+    }
+
+    /// Forgets `user`'s channel once no stream listens on it.
+    fn release(&self, user: &str) {
+        if let Ok(mut users) = self.users.lock()
+            && users.get(user).is_some_and(|s| s.receiver_count() == 0)
+        {
+            users.remove(user);
+        }
+    }
+
+    /// How many users have a stream open.
+    pub fn users_listening(&self) -> usize {
+        self.users.lock().map_or(0, |u| u.len())
+    }
+}
+
+impl FollowUpEvent {
+    /// The event for a delivered follow-up.
+    pub fn new(sent: &SentFollowUp, persona_name: &str) -> Self {
+        Self {
+            persona: sent.persona.clone(),
+            persona_name: persona_name.to_string(),
+            text: sent.message.clone(),
+            disclaimers: sent.disclaimers.clone(),
+            model: sent.model.clone(),
+        }
+    }
+
+    fn to_sse(&self) -> Event {
+        Event::default()
+            .event("followup")
+            .json_data(self)
+            .unwrap_or_else(|_| Event::default().event("followup"))
+    }
+}
+
+/// Ends the user's subscription when the stream is dropped.
+struct Listening {
+    state: SharedState,
+    user: String,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.state.hub.release(&self.user);
+        metrics::gauge!("troupe_open_streams").decrement(1.0);
+    }
+}
+
+/// Opens the user's event stream: `event: followup` frames, each with a
+/// [`FollowUpEvent`]; follow-ups not yet seen come first.
+#[utoipa::path(get, path = "/v1/users/{user}/events", tag = "users",
+    params(("user" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "Server-sent events: `followup`", content_type = "text/event-stream", body = FollowUpEvent),
+        (status = 403, description = "Another user's stream", body = super::error::ErrorBody),
+        (status = 429, description = "Too many open streams", body = super::error::ErrorBody),
+    ))]
+pub async fn events(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    check_id("user id", &user)?;
+    caller.may_act_for(&user)?;
+    let permit = state.stream_permit()?;
+    let receiver = state.hub.subscribe(&user);
+    metrics::gauge!("troupe_open_streams").increment(1.0);
+    let listening = Listening {
+        state: state.clone(),
+        user: user.clone(),
+        _permit: permit,
+    };
+    let unseen = unseen_followups(&state, &user).await?;
+    let stream = futures::stream::unfold(
+        (unseen.into_iter(), receiver, listening),
+        |(mut unseen, mut receiver, listening)| async move {
+            if let Some(event) = unseen.next() {
+                return Some((Ok(event.to_sse()), (unseen, receiver, listening)));
+            }
+            let mut shutdown = listening.state.shutdown.clone();
+            loop {
+                let received = tokio::select! {
+                    received = receiver.recv() => received,
+                    _ = shutdown.requested() => return None,
+                };
+                match received {
+                    Ok(event) => {
+                        mark_seen(&listening.state, &listening.user, &event.persona).await;
+                        return Some((Ok(event.to_sse()), (unseen, receiver, listening)));
+                    }
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "an event stream fell behind; the missed follow-ups stay in the history");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        },
+    );
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// The follow-ups `user` has not seen, marked seen now that they are sent.
+async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowUpEvent>, ApiError> {
+    let (chat, _store) = state.chat().await?;
+    let mut events = Vec::new();
+    for persona in state.app.personas.iter() {
+        if let Some(message) = chat.take_unseen_followup(user, persona)? {
+            events.push(FollowUpEvent {
+                persona: persona.id.clone(),
+                persona_name: persona.name.clone(),
+                text: message.text,
+                disclaimers: message.disclaimers,
+                model: message.model.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(events)
+}
+
+/// Marks `user`'s follow-up from `persona` seen, since a stream showed it.
+async fn mark_seen(state: &SharedState, user: &str, persona: &str) {
+    let Ok(persona) = state.app.personas.get(persona) else {
+        return;
+    };
+    let Ok((chat, _store)) = state.chat().await else {
+        return;
+    };
+    if let Err(error) = chat.take_unseen_followup(user, &persona) {
+        tracing::warn!(%error, "could not mark a pushed follow-up as seen");
+    }
+}

@@ -1,0 +1,82 @@
+//! Follow-ups for operators: `GET /v1/followups/due`, `GET
+//! /v1/followups/explain?user=&persona=`, and `POST /v1/followups/run` to
+//! deliver what is due now rather than at the scheduler's next look.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use serde::{Deserialize, Serialize};
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody, check_id};
+use super::state::SharedState;
+
+/// The conversations due now, as `troupe followups due --json`.
+#[utoipa::path(get, path = "/v1/followups/due", tag = "followups",
+    responses(
+        (status = 200, description = "Due conversations", body = Vec<Object>),
+        (status = 403, description = "Not an operator", body = ErrorBody),
+    ))]
+pub async fn due(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    caller.operator_only()?;
+    let store = state.store.get().await?;
+    let due = state.app.followups(&store).due()?;
+    Ok(Json(serde_json::to_value(due).unwrap_or_default()))
+}
+
+/// Which conversation to explain.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ExplainQuery {
+    /// The user.
+    pub user: String,
+    /// The persona.
+    pub persona: String,
+}
+
+/// Every rule's verdict for one conversation, as `troupe followups explain --json`.
+#[utoipa::path(get, path = "/v1/followups/explain", tag = "followups",
+    params(ExplainQuery),
+    responses(
+        (status = 200, description = "{eligible, rules:[{rule, pass, detail}]}", body = Object),
+        (status = 400, description = "Missing user or persona", body = ErrorBody),
+        (status = 404, description = "Unknown persona, or no conversation yet", body = ErrorBody),
+    ))]
+pub async fn explain(
+    State(state): State<SharedState>,
+    caller: Caller,
+    query: Result<Query<ExplainQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    check_id("user id", &query.user)?;
+    check_id("persona id", &query.persona)?;
+    caller.may_act_for(&query.user)?;
+    let persona = state.app.personas.get(&query.persona)?;
+    let store = state.store.get().await?;
+    let verdict = state.app.followups(&store).explain(&query.user, &persona)?;
+    Ok(Json(serde_json::to_value(verdict).unwrap_or_default()))
+}
+
+/// What a run delivered.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct RunReport {
+    /// Follow-ups delivered by this run.
+    pub sent: usize,
+}
+
+/// Delivers every due follow-up now (operators only); each is pushed to the
+/// user's open streams and webhooks as usual.
+#[utoipa::path(post, path = "/v1/followups/run", tag = "followups",
+    responses(
+        (status = 200, description = "How many were sent", body = RunReport),
+        (status = 403, description = "Not an operator", body = ErrorBody),
+    ))]
+pub async fn run(
+    State(state): State<SharedState>,
+    caller: Caller,
+) -> Result<Json<RunReport>, ApiError> {
+    caller.operator_only()?;
+    let sent = state.scheduler.deliver_due().await?;
+    Ok(Json(RunReport { sent }))
+}

@@ -1,0 +1,348 @@
+//! `troupe serve`: one long-lived process that owns the data dir and serves
+//! every user at once.
+//!
+//! - [`config`]: `[server]` in `troupe.toml`;
+//! - `auth`: operator and end-user bearer tokens;
+//! - `state`: what handlers share (store, limits, turns in flight);
+//! - `personas`, `conversations`, `users`, `followups`, `ops`: the `/v1`
+//!   routes, one file per resource;
+//! - `events`: each user's event stream, where follow-ups are pushed;
+//! - `error`, `body`: one error shape for every client mistake.
+//!
+//! Handlers only parse requests and render what the library's services
+//! (chat turns, follow-ups, reports) return.
+
+mod auth;
+mod body;
+pub mod config;
+mod conversations;
+mod error;
+mod events;
+mod followups;
+mod ops;
+mod personas;
+mod state;
+mod users;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use config::ServerConfig;
+pub use error::ApiError;
+
+use crate::app::App;
+use crate::followup::scheduler::Scheduler;
+use crate::shutdown::{self, Shutdown};
+use crate::store::{SharedStore, Store, StoreError};
+use state::{InFlight, RateLimits, ServerState, SharedState};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The listen address does not parse.
+    #[error("\"{0}\" is not an address to listen on; write one such as 127.0.0.1:8080 or 0.0.0.0:8080")]
+    BadAddress(String),
+    /// A public address with no token to protect it.
+    #[error(
+        "refusing to listen on {0} without access tokens: set {1} to a long random token (or listen on 127.0.0.1)"
+    )]
+    Unprotected(SocketAddr, String),
+    /// An operator token variable named in the config is not a variable name.
+    #[error("[server] operator_token_envs: {0}")]
+    BadTokenVar(String),
+    /// The port is taken or not ours to bind.
+    #[error("could not listen on {addr}: {source}; choose another with --listen")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The store could not be opened or written.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Signal handlers could not be installed.
+    #[error("could not listen for Ctrl-C and SIGTERM: {0}")]
+    Signals(std::io::Error),
+    /// The server failed while running.
+    #[error("the server stopped: {0}")]
+    Io(std::io::Error),
+}
+
+/// The OpenAPI document's header; paths come from the routes themselves.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Troupe", description = "Chat with AI personas, follow-ups, user rights."),
+    components(schemas(error::ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+/// Declares bearer-token security on the document.
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The `/v1` API and its OpenAPI document.
+fn api() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(personas::list))
+        .routes(routes!(personas::show))
+        .routes(routes!(conversations::send, conversations::history))
+        .routes(routes!(conversations::topics))
+        .routes(routes!(users::show, users::update, users::erase))
+        .routes(routes!(users::export))
+        .routes(routes!(users::mint))
+        .routes(routes!(events::events))
+        .routes(routes!(followups::due))
+        .routes(routes!(followups::explain))
+        .routes(routes!(followups::run))
+        .routes(routes!(ops::usage))
+        .routes(routes!(ops::safety_report))
+        .split_for_parts()
+}
+
+/// The whole router over `state`.
+fn router(state: SharedState) -> Router {
+    let (api, document) = api();
+    let document = Arc::new(document);
+    let config = state.config().clone();
+    let mut router = api
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let document = Arc::clone(&document);
+                async move { axum::Json(document.as_ref().clone()) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(ops::healthz))
+        .route("/readyz", axum::routing::get(ops::readyz))
+        .route("/metrics", axum::routing::get(ops::metrics))
+        .fallback(|| async { ApiError::not_found("there is no such route; see /openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method; see /openapi.json",
+            )
+        })
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limit_tokens,
+        ))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |request: &axum::http::Request<_>| {
+                    let id = request
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id = %id)
+                },
+            ),
+        )
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ));
+    if let Some(cors) = cors(&config) {
+        router = router.layer(cors);
+    }
+    router.with_state(state)
+}
+
+/// Counts each request against its token's budget (or, with no tokens
+/// configured, against the client's address).
+async fn limit_tokens(
+    axum::extract::State(state): axum::extract::State<SharedState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Result<axum::response::Response, ApiError> {
+    let (parts, body) = request.into_parts();
+    let key = match auth::bearer(&parts) {
+        Some(token) => {
+            let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
+            let hex: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+            format!("token:{hex}")
+        }
+        None => "anonymous".to_string(),
+    };
+    state.rates.check(
+        &key,
+        state.config().token_requests_per_minute,
+        "this token's requests",
+    )?;
+    Ok(next.run(axum::extract::Request::from_parts(parts, body)).await)
+}
+
+/// CORS for the configured origins; none configured, no CORS headers.
+fn cors(config: &ServerConfig) -> Option<CorsLayer> {
+    if config.cors_origins.is_empty() {
+        return None;
+    }
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    Some(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+            .allow_headers([
+                axum::http::header::AUTHORIZATION,
+                axum::http::header::CONTENT_TYPE,
+                axum::http::header::ACCEPT,
+            ]),
+    )
+}
+
+/// Where to listen: `--listen`, else `TROUPE_LISTEN`, else `[server]
+/// listen`, else [`config::DEFAULT_LISTEN`].
+pub fn listen_address(flag: Option<&str>, config: &ServerConfig) -> Result<SocketAddr, ServeError> {
+    let env = std::env::var("TROUPE_LISTEN").ok().filter(|v| !v.is_empty());
+    let text = flag
+        .map(str::to_string)
+        .or(env)
+        .or_else(|| config.listen.clone())
+        .unwrap_or_else(|| config::DEFAULT_LISTEN.to_string());
+    text.parse().map_err(|_| ServeError::BadAddress(text))
+}
+
+/// The operator tokens from the env vars the config names.
+fn operator_tokens(config: &ServerConfig) -> Result<Vec<String>, ServeError> {
+    let mut tokens = Vec::new();
+    for var in config.operator_token_vars() {
+        crate::config::env_var_name(&var).map_err(ServeError::BadTokenVar)?;
+        if let Some(token) = std::env::var(&var).ok().filter(|t| !t.trim().is_empty()) {
+            tokens.push(token.trim().to_string());
+        }
+    }
+    Ok(tokens)
+}
+
+/// The Prometheus recorder, installed once per process.
+fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Option<metrics_exporter_prometheus::PrometheusHandle>> =
+        std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok().map(|_| handle)
+        })
+        .clone()
+}
+
+/// Runs the server on `app`'s data dir until Ctrl-C or SIGTERM; `on_ready`
+/// hears the address once it listens.
+pub async fn serve(
+    app: App,
+    listen: SocketAddr,
+    on_ready: impl FnOnce(SocketAddr, bool),
+) -> Result<(), ServeError> {
+    let tokens = operator_tokens(&app.config.server)?;
+    if tokens.is_empty() && !listen.ip().is_loopback() {
+        let var = app.config.server.operator_token_vars().join(" or ");
+        return Err(ServeError::Unprotected(listen, var));
+    }
+    let signals = shutdown::signals().map_err(ServeError::Signals)?;
+    let store = Store::open(&app.data_dir)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| ServeError::Bind { addr: listen, source })?;
+    let address = listener.local_addr().map_err(ServeError::Io)?;
+    store.announce_server(Some(&format!("http://{address}")))?;
+    let (trigger, shutdown) = shutdown::channel();
+    let state = build_state(app, SharedStore::new(store), &tokens, shutdown.clone());
+    let scheduler_task = tokio::spawn(Arc::clone(&state.scheduler).run(shutdown.clone()));
+    on_ready(address, tokens.is_empty());
+    let grace = Duration::from_secs(state.config().shutdown_grace_secs);
+    let mut stopping = shutdown.clone();
+    let server = axum::serve(listener, router(Arc::clone(&state)))
+        .with_graceful_shutdown(async move { stopping.requested().await });
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = &mut server => result.map_err(ServeError::Io)?,
+        _ = signals => {
+            tracing::info!("stopping: no new requests; waiting for turns in flight");
+            trigger.fire();
+            let drained = async {
+                let _ = (&mut server).await;
+                state.in_flight.idle().await;
+            };
+            if tokio::time::timeout(grace, drained).await.is_err() {
+                tracing::warn!(turns = state.in_flight.count(), "turns still in flight at the shutdown deadline");
+            }
+        }
+    }
+    scheduler_task.abort();
+    let store = state.store.get().await?;
+    store.flush()?;
+    store.announce_server(None)?;
+    Ok(())
+}
+
+/// The shared state, with the follow-up scheduler pushing to the hub.
+fn build_state(app: App, store: SharedStore, tokens: &[String], shutdown: Shutdown) -> SharedState {
+    let app = Arc::new(app);
+    let hub = Arc::new(events::Hub::default());
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let scheduler = Arc::new(Scheduler {
+        app: Arc::clone(&app),
+        store: store.clone(),
+        wake: Arc::clone(&wake),
+        on_sent: push_to(Arc::clone(&hub), Arc::clone(&app)),
+        recheck: Duration::from_secs(app.config.server.followup_check_secs.max(1)),
+    });
+    Arc::new(ServerState {
+        streams: Arc::new(tokio::sync::Semaphore::new(app.config.server.max_streams)),
+        access: auth::Access::new(tokens),
+        rates: RateLimits::default(),
+        in_flight: InFlight::default(),
+        metrics: metrics_handle(),
+        app,
+        store,
+        hub,
+        wake,
+        scheduler,
+        shutdown,
+    })
+}
+
+/// Pushes each delivered follow-up to its user's open streams.
+fn push_to(hub: Arc<events::Hub>, app: Arc<App>) -> Arc<crate::followup::scheduler::OnSent> {
+    Arc::new(move |sent| {
+        let name = app
+            .personas
+            .get(&sent.persona)
+            .map(|p| p.name.clone())
+            .unwrap_or_else(|_| sent.persona.clone());
+        let streams = hub.publish(&sent.user, events::FollowUpEvent::new(sent, &name));
+        tracing::info!(persona = %sent.persona, streams, "follow-up pushed");
+    })
+}

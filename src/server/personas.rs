@@ -1,0 +1,87 @@
+//! `GET /v1/personas` and `GET /v1/personas/{persona}`: what is on offer,
+//! in the shapes of `troupe personas list|show --json`; operators also get
+//! the rendered system prompt.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use serde::Serialize;
+
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody, check_id};
+use super::state::SharedState;
+
+/// A persona in the list.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct PersonaSummary {
+    /// The id to chat with.
+    pub id: String,
+    /// The display name.
+    pub name: String,
+    /// One line about it.
+    pub description: String,
+    /// Its language.
+    pub language: String,
+    /// What it knows about.
+    pub expertise: Vec<String>,
+    /// Refused to minors.
+    pub adults_only: bool,
+    /// Its first message in a new conversation.
+    pub greeting: String,
+    /// The AI notice shown to its users.
+    pub ai_notice: String,
+}
+
+/// Every persona on offer.
+#[utoipa::path(get, path = "/v1/personas", tag = "personas",
+    responses((status = 200, description = "The personas", body = Vec<PersonaSummary>)))]
+pub async fn list(State(state): State<SharedState>, _caller: Caller) -> Json<Vec<PersonaSummary>> {
+    Json(
+        state
+            .app
+            .personas
+            .iter()
+            .map(|p| PersonaSummary {
+                id: p.id.clone(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+                language: p.language.clone(),
+                expertise: p.expertise.clone(),
+                adults_only: p.adults_only,
+                greeting: p.greeting.clone(),
+                ai_notice: crate::chat::notice_text(p),
+            })
+            .collect(),
+    )
+}
+
+/// One persona, as its file defines it; for operators, with the system
+/// prompt it runs with now.
+#[utoipa::path(get, path = "/v1/personas/{persona}", tag = "personas",
+    params(("persona" = String, Path, description = "The persona id")),
+    responses(
+        (status = 200, description = "The persona (fields of its file), plus `system_prompt` for operators", body = Object),
+        (status = 404, description = "Unknown persona", body = ErrorBody),
+    ))]
+pub async fn show(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_id("persona id", &id)?;
+    let persona = state.app.personas.get(&id)?;
+    let mut value = serde_json::to_value(persona.as_ref()).unwrap_or_default();
+    if caller == Caller::Operator
+        && let Some(object) = value.as_object_mut()
+    {
+        let prompt = state
+            .app
+            .prompts
+            .render_system(&persona, state.app.clock.now())
+            .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        object.insert("system_prompt".into(), prompt.into());
+        let file = state.app.personas.file_text(&id);
+        object.insert("file".into(), file.map_or(serde_json::Value::Null, Into::into));
+    }
+    Ok(Json(value))
+}
+

@@ -1,0 +1,171 @@
+//! A user's settings, data and rights: `GET`/`PATCH`/`DELETE
+//! /v1/users/{user}`, `GET …/export`, and `POST …/tokens` (operators mint
+//! a token that acts only for this user).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+
+use super::auth::{Caller, mint_token};
+use super::body::ApiJson;
+use super::error::{ApiError, ErrorBody, check_id};
+use super::state::SharedState;
+use crate::report::{Export, SettingsChange, UserView, conversations_of};
+
+/// The 404 for a user who never wrote.
+fn no_user(user: &str) -> ApiError {
+    ApiError::not_found(format!("there is no user \"{user}\""))
+}
+
+/// A user's settings and conversations.
+#[utoipa::path(get, path = "/v1/users/{user}", tag = "users",
+    params(("user" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "Settings and conversations, as `troupe user show --json`", body = UserView),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub async fn show(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
+    check_id("user id", &user)?;
+    caller.may_act_for(&user)?;
+    view(&state, &user).await
+}
+
+async fn view(state: &SharedState, user: &str) -> Result<Json<UserView>, ApiError> {
+    let store = state.store.get().await?;
+    let record = store.user(user)?.ok_or_else(|| no_user(user))?;
+    let conversations = conversations_of(&store, &state.app.personas, user)?;
+    let default_tz = &state.app.config.followups.default_timezone;
+    Ok(Json(UserView::new(record, conversations, default_tz)))
+}
+
+/// Changes a user's settings (creating the user if needed).
+#[utoipa::path(patch, path = "/v1/users/{user}", tag = "users",
+    params(("user" = String, Path, description = "The user id")),
+    request_body = SettingsChange,
+    responses(
+        (status = 200, description = "The settings after the change", body = UserView),
+        (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 422, description = "A setting that cannot be applied (unknown time zone, bad language)", body = ErrorBody),
+    ))]
+pub async fn update(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(user): Path<String>,
+    ApiJson(change): ApiJson<SettingsChange>,
+) -> Result<Json<UserView>, ApiError> {
+    check_id("user id", &user)?;
+    caller.may_act_for(&user)?;
+    let update = change
+        .into_update()
+        .map_err(|e| ApiError::invalid_settings(e.to_string()))?;
+    {
+        let store = state.store.get().await?;
+        store.update_user(&user, state.app.clock.now(), &update)?;
+    }
+    view(&state, &user).await
+}
+
+/// Everything stored about a user, as `troupe export` prints it.
+#[utoipa::path(get, path = "/v1/users/{user}/export", tag = "users",
+    params(("user" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "The export document (format troupe-export/1)", body = Object),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub async fn export(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_id("user id", &user)?;
+    caller.may_act_for(&user)?;
+    let store = state.store.get().await?;
+    let data = store.export_user(&user)?.ok_or_else(|| no_user(&user))?;
+    let document = Export::new(&data, state.app.clock.now());
+    Ok(Json(serde_json::to_value(document).unwrap_or_default()))
+}
+
+/// What an erasure removed.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Erased {
+    /// The user.
+    pub user: String,
+    /// Conversations removed.
+    pub conversations: usize,
+    /// Messages removed.
+    pub messages: usize,
+}
+
+/// Erases everything about a user, unrecoverably: the store is rewritten
+/// without them (turns in flight finish first), and their tokens stop
+/// working.
+#[utoipa::path(delete, path = "/v1/users/{user}", tag = "users",
+    params(("user" = String, Path, description = "The user id")),
+    responses(
+        (status = 200, description = "What was erased", body = Erased),
+        (status = 404, description = "No such user", body = ErrorBody),
+    ))]
+pub async fn erase(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<Json<Erased>, ApiError> {
+    check_id("user id", &user)?;
+    caller.may_act_for(&user)?;
+    {
+        let store = state.store.get().await?;
+        if store.user(&user)?.is_none() {
+            return Err(no_user(&user));
+        }
+    }
+    let who = user.clone();
+    let erasure = state
+        .store
+        .rewrite(move |store| store.erase_user(&who))
+        .await?;
+    let legacy = crate::console::legacy_history_file(&state.app.data_dir, &user);
+    if legacy.exists()
+        && let Err(error) = std::fs::remove_file(&legacy)
+    {
+        tracing::warn!(%error, "could not remove an old console history file");
+    }
+    Ok(Json(Erased {
+        user,
+        conversations: erasure.conversations,
+        messages: erasure.messages,
+    }))
+}
+
+/// A new end-user token.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct MintedToken {
+    /// The user it acts for.
+    pub user: String,
+    /// The token: send it as `Authorization: Bearer TOKEN`. Shown once;
+    /// the server keeps only its digest.
+    pub token: String,
+}
+
+/// Mints a token that acts only for this user (operators only).
+#[utoipa::path(post, path = "/v1/users/{user}/tokens", tag = "users",
+    params(("user" = String, Path, description = "The user id")),
+    responses(
+        (status = 201, description = "The token", body = MintedToken),
+        (status = 403, description = "Not an operator", body = ErrorBody),
+    ))]
+pub async fn mint(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path(user): Path<String>,
+) -> Result<(StatusCode, Json<MintedToken>), ApiError> {
+    check_id("user id", &user)?;
+    caller.operator_only()?;
+    let token = mint_token()?;
+    state.store.get().await?.add_token(&token, &user)?;
+    Ok((StatusCode::CREATED, Json(MintedToken { user, token })))
+}

@@ -1,0 +1,68 @@
+//! One store shared by every task of a long-lived process (the server): any
+//! number of readers and writers at once, and an exclusive hold for the
+//! operations that rewrite the store's files (erasure, compaction), which
+//! need every other handle closed.
+
+use std::sync::Arc;
+
+use tokio::sync::{OwnedRwLockReadGuard, RwLock};
+
+use super::{Store, StoreError};
+
+/// A store shared across tasks; cloning shares it.
+#[derive(Debug, Clone)]
+pub struct SharedStore {
+    /// The open store; `None` only if a rewrite failed and reopening did too.
+    inner: Arc<RwLock<Option<Store>>>,
+    /// The data dir, to reopen the store after a failed rewrite.
+    dir: std::path::PathBuf,
+}
+
+/// A handle on the shared store, valid while it is held: a rewrite waits
+/// until every handle is dropped.
+pub type StoreHandle = tokio::sync::OwnedRwLockReadGuard<Option<Store>, Store>;
+
+impl SharedStore {
+    /// Shares `store`.
+    pub fn new(store: Store) -> Self {
+        Self {
+            dir: store.dir().to_path_buf(),
+            inner: Arc::new(RwLock::new(Some(store))),
+        }
+    }
+
+    /// A handle on the store, waiting while a rewrite runs.
+    pub async fn get(&self) -> Result<StoreHandle, StoreError> {
+        let guard = Arc::clone(&self.inner).read_owned().await;
+        OwnedRwLockReadGuard::try_map(guard, Option::as_ref)
+            .map_err(|_| StoreError::Other {
+                dir: self.dir.clone(),
+                detail: "the store could not be reopened after a rewrite; restart the server"
+                    .to_string(),
+            })
+    }
+
+    /// Runs `rewrite` with the store to itself (every other handle dropped
+    /// first), and keeps the store it returns. If the rewrite fails, the
+    /// store is reopened (which finishes or undoes the interrupted rewrite).
+    pub async fn rewrite<T>(
+        &self,
+        rewrite: impl FnOnce(Store) -> Result<(Store, T), StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut slot = self.inner.write().await;
+        let store = slot.take().ok_or_else(|| StoreError::Other {
+            dir: self.dir.clone(),
+            detail: "the store is closed".to_string(),
+        })?;
+        match rewrite(store) {
+            Ok((store, value)) => {
+                *slot = Some(store);
+                Ok(value)
+            }
+            Err(error) => {
+                *slot = Store::open(&self.dir).ok();
+                Err(error)
+            }
+        }
+    }
+}
