@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::persona::Personas;
 use crate::safety::SafetyCount;
-use crate::store::{CallOutcome, Conversation, User, UsageRecord};
+use crate::store::{CallOutcome, Conversation, UsageRecord, User};
 
 /// Model calls of one persona with one model.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -67,7 +67,9 @@ pub fn usage_lines(records: &[UsageRecord]) -> Vec<UsageLine> {
 }
 
 /// The period the safety report groups by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, clap::ValueEnum, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Period {
     /// Per day.
@@ -265,7 +267,6 @@ impl<'a> Export<'a> {
         }
     }
 }
-
 
 /// Reads `2026-11-01` or an RFC 3339 instant.
 pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

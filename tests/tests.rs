@@ -11,5 +11,6 @@ mod followups;
 mod offline;
 mod personas;
 mod safety;
+mod server;
 mod settings;
 mod store;

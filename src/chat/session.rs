@@ -82,32 +82,43 @@ impl ChatService {
         let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let _keep = keep;
-            match self.reminders(&user) {
+            // The notices go out with the turn's first words, so a refused
+            // message gets the refusal alone.
+            let mut notices = match self.reminders(&user) {
                 Ok(reminders) => {
+                    let mut notices = Vec::new();
                     if reminders.notice {
-                        let _ = events.send(TurnEvent::Notice(notice_text(&persona)));
+                        notices.push(TurnEvent::Notice(notice_text(&persona)));
                     }
                     if reminders.take_a_break {
                         let reminder = locale::take_a_break(&persona.language).to_string();
-                        let _ = events.send(TurnEvent::BreakReminder(reminder));
+                        notices.push(TurnEvent::BreakReminder(reminder));
                     }
+                    notices
                 }
                 Err(error) => {
                     let _ = events.send(TurnEvent::Failed(error));
                     return;
                 }
-            }
-            let mut on_delta = |delta: &str| {
-                let _ = events.send(TurnEvent::Delta(delta.to_string()));
             };
+            let send = |event: TurnEvent, notices: &mut Vec<TurnEvent>| {
+                for notice in notices.drain(..) {
+                    let _ = events.send(notice);
+                }
+                let _ = events.send(event);
+            };
+            let mut on_delta =
+                |delta: &str| send(TurnEvent::Delta(delta.to_string()), &mut notices);
             let never = std::pin::pin!(std::future::pending::<()>());
             let ended = self
                 .turn(&user, &persona, model.as_ref(), &text, &mut on_delta, never)
                 .await;
-            let _ = events.send(match ended {
-                Ok(reply) => TurnEvent::Finished(reply),
-                Err(error) => TurnEvent::Failed(error),
-            });
+            let mut notices = std::mem::take(&mut notices);
+            match ended {
+                Ok(reply) => send(TurnEvent::Finished(reply), &mut notices),
+                Err(error @ TurnError::Input(_)) => send(TurnEvent::Failed(error), &mut Vec::new()),
+                Err(error) => send(TurnEvent::Failed(error), &mut notices),
+            }
         });
         receiver
     }

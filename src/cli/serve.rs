@@ -21,7 +21,9 @@ pub async fn run(app: App, args: ServeArgs) -> Result<i32, Error> {
     let data_dir = app.data_dir.clone();
     let on_ready = |address: std::net::SocketAddr, open: bool| {
         errln!("troupe: serving {} on http://{address}", data_dir.display());
-        errln!("troupe: web console at http://{address}/ ; API at http://{address}/v1 ; OpenAPI at http://{address}/openapi.json");
+        errln!(
+            "troupe: web console at http://{address}/ ; API at http://{address}/v1 ; OpenAPI at http://{address}/openapi.json"
+        );
         if open {
             errln!(
                 "troupe: no operator token is set, so only this machine can connect and every caller is an operator; set TROUPE_OPERATOR_TOKEN to require tokens"
@@ -37,9 +39,9 @@ impl From<ServeError> for Error {
     fn from(error: ServeError) -> Self {
         match error {
             ServeError::Store(e) => Error::Store(e),
-            ServeError::BadAddress(_) | ServeError::BadTokenVar(_) | ServeError::Unprotected(..) => {
-                Error::Usage(error.to_string())
-            }
+            ServeError::BadAddress(_)
+            | ServeError::BadTokenVar(_)
+            | ServeError::Unprotected(..) => Error::Usage(error.to_string()),
             other => Error::Serve(other),
         }
     }

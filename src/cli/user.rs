@@ -90,7 +90,11 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                 ))
             })?;
             let conversations = conversations_of(&store, &app.personas, &args.user)?;
-            let view = UserView::new(record, conversations, &app.config.followups.default_timezone);
+            let view = UserView::new(
+                record,
+                conversations,
+                &app.config.followups.default_timezone,
+            );
             if args.json {
                 print_json(&view)?;
             } else {

@@ -68,13 +68,15 @@ fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
 pub fn mint_token() -> Result<String, ApiError> {
     use ring::rand::SecureRandom;
     let mut bytes = [0u8; 32];
-    ring::rand::SystemRandom::new().fill(&mut bytes).map_err(|_| {
-        ApiError::new(
-            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the system's random number generator failed; try again",
-        )
-    })?;
+    ring::rand::SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the system's random number generator failed; try again",
+            )
+        })?;
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     Ok(format!("{USER_TOKEN_PREFIX}{hex}"))
 }
@@ -106,14 +108,6 @@ impl Caller {
             Caller::User(_) => Err(ApiError::forbidden(
                 "this token belongs to another user; it only reaches its own user's data",
             )),
-        }
-    }
-
-    /// The user an end-user token acts for.
-    pub fn user(&self) -> Option<&str> {
-        match self {
-            Caller::Operator => None,
-            Caller::User(user) => Some(user),
         }
     }
 }

@@ -42,6 +42,8 @@ fn rejected(rejection: &JsonRejection) -> ApiError {
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
         ),
-        _ => ApiError::bad_request(format!("the request body is not what this route takes: {detail}")),
+        _ => ApiError::bad_request(format!(
+            "the request body is not what this route takes: {detail}"
+        )),
     }
 }

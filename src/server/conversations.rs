@@ -115,7 +115,10 @@ pub async fn send(
         Err(_) => Err(ApiError::new(
             axum::http::StatusCode::GATEWAY_TIMEOUT,
             "timeout",
-            format!("no reply within {} s; the message is saved and the reply will be in the history when the model finishes", timeout.as_secs()),
+            format!(
+                "no reply within {} s; the message is saved and the reply will be in the history when the model finishes",
+                timeout.as_secs()
+            ),
         )),
     }
 }
@@ -152,7 +155,13 @@ pub(super) async fn start_turn(
 }
 
 /// Held by a turn's task; when it ends, the scheduler is told to look again.
-struct TurnDone((crate::store::StoreHandle, super::state::InFlightGuard, Arc<tokio::sync::Notify>));
+struct TurnDone(
+    (
+        crate::store::StoreHandle,
+        super::state::InFlightGuard,
+        Arc<tokio::sync::Notify>,
+    ),
+);
 
 impl Drop for TurnDone {
     fn drop(&mut self) {

@@ -73,7 +73,11 @@ impl ApiError {
 
     /// 422: settings that cannot be applied.
     pub fn invalid_settings(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_settings", message)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_settings",
+            message,
+        )
     }
 
     /// 429: too many requests or streams.
@@ -137,15 +141,11 @@ impl From<ModelError> for ApiError {
 impl From<TurnError> for ApiError {
     fn from(error: TurnError) -> Self {
         match error {
-            TurnError::Input(message) => {
-                Self::new(StatusCode::FORBIDDEN, "refused", message)
-            }
+            TurnError::Input(message) => Self::new(StatusCode::FORBIDDEN, "refused", message),
             TurnError::Store(e) => e.into(),
-            TurnError::Prompt(e) => Self::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                e.to_string(),
-            ),
+            TurnError::Prompt(e) => {
+                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
+            }
             error @ TurnError::Model { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "model_unavailable",

@@ -159,7 +159,10 @@ pub async fn events(
                         return Some((Ok(event.to_sse()), (unseen, receiver, listening)));
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        tracing::warn!(missed, "an event stream fell behind; the missed follow-ups stay in the history");
+                        tracing::warn!(
+                            missed,
+                            "an event stream fell behind; the missed follow-ups stay in the history"
+                        );
                     }
                     Err(broadcast::error::RecvError::Closed) => return None,
                 }

@@ -49,7 +49,9 @@ use state::{InFlight, RateLimits, ServerState, SharedState};
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The listen address does not parse.
-    #[error("\"{0}\" is not an address to listen on; write one such as 127.0.0.1:8080 or 0.0.0.0:8080")]
+    #[error(
+        "\"{0}\" is not an address to listen on; write one such as 127.0.0.1:8080 or 0.0.0.0:8080"
+    )]
     BadAddress(String),
     /// A public address with no token to protect it.
     #[error(
@@ -186,7 +188,10 @@ async fn limit_tokens(
     let key = match auth::bearer(&parts) {
         Some(token) => {
             let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-            let hex: String = digest.as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
+            let hex: String = digest.as_ref()[..8]
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
             format!("token:{hex}")
         }
         None => "anonymous".to_string(),
@@ -196,7 +201,9 @@ async fn limit_tokens(
         state.config().token_requests_per_minute,
         "this token's requests",
     )?;
-    Ok(next.run(axum::extract::Request::from_parts(parts, body)).await)
+    Ok(next
+        .run(axum::extract::Request::from_parts(parts, body))
+        .await)
 }
 
 /// CORS for the configured origins; none configured, no CORS headers.
@@ -224,7 +231,9 @@ fn cors(config: &ServerConfig) -> Option<CorsLayer> {
 /// Where to listen: `--listen`, else `TROUPE_LISTEN`, else `[server]
 /// listen`, else [`config::DEFAULT_LISTEN`].
 pub fn listen_address(flag: Option<&str>, config: &ServerConfig) -> Result<SocketAddr, ServeError> {
-    let env = std::env::var("TROUPE_LISTEN").ok().filter(|v| !v.is_empty());
+    let env = std::env::var("TROUPE_LISTEN")
+        .ok()
+        .filter(|v| !v.is_empty());
     let text = flag
         .map(str::to_string)
         .or(env)
@@ -274,7 +283,10 @@ pub async fn serve(
     let store = Store::open(&app.data_dir)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
-        .map_err(|source| ServeError::Bind { addr: listen, source })?;
+        .map_err(|source| ServeError::Bind {
+            addr: listen,
+            source,
+        })?;
     let address = listener.local_addr().map_err(ServeError::Io)?;
     store.announce_server(Some(&format!("http://{address}")))?;
     let (trigger, shutdown) = shutdown::channel();

@@ -80,7 +80,12 @@ pub async fn healthz() -> Json<serde_json::Value> {
 /// The server can serve: the store answers and shutdown has not begun.
 pub async fn readyz(State(state): State<SharedState>) -> Response {
     if state.shutdown.is_requested() {
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", "the server is stopping").into_response();
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "the server is stopping",
+        )
+        .into_response();
     }
     match state.store.get().await {
         Ok(store) => match store.user_count() {
@@ -96,9 +101,16 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
 pub async fn metrics(State(state): State<SharedState>) -> Response {
     metrics::gauge!("troupe_event_stream_users").set(state.hub.users_listening() as f64);
     metrics::gauge!("troupe_turns_in_flight").set(state.in_flight.count() as f64);
-    let body = state.metrics.as_ref().map(|m| m.render()).unwrap_or_default();
+    let body = state
+        .metrics
+        .as_ref()
+        .map(|m| m.render())
+        .unwrap_or_default();
     (
-        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
         body,
     )
         .into_response()

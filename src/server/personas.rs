@@ -77,11 +77,19 @@ pub async fn show(
             .app
             .prompts
             .render_system(&persona, state.app.clock.now())
-            .map_err(|e| ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+            .map_err(|e| {
+                ApiError::new(
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    e.to_string(),
+                )
+            })?;
         object.insert("system_prompt".into(), prompt.into());
         let file = state.app.personas.file_text(&id);
-        object.insert("file".into(), file.map_or(serde_json::Value::Null, Into::into));
+        object.insert(
+            "file".into(),
+            file.map_or(serde_json::Value::Null, Into::into),
+        );
     }
     Ok(Json(value))
 }
-

@@ -67,6 +67,8 @@ pub async fn update(
         let store = state.store.get().await?;
         store.update_user(&user, state.app.clock.now(), &update)?;
     }
+    // Follow-ups switched on, a new time zone: the scheduler looks again.
+    state.wake.notify_one();
     view(&state, &user).await
 }
 

@@ -34,12 +34,11 @@ impl SharedStore {
     /// A handle on the store, waiting while a rewrite runs.
     pub async fn get(&self) -> Result<StoreHandle, StoreError> {
         let guard = Arc::clone(&self.inner).read_owned().await;
-        OwnedRwLockReadGuard::try_map(guard, Option::as_ref)
-            .map_err(|_| StoreError::Other {
-                dir: self.dir.clone(),
-                detail: "the store could not be reopened after a rewrite; restart the server"
-                    .to_string(),
-            })
+        OwnedRwLockReadGuard::try_map(guard, Option::as_ref).map_err(|_| StoreError::Other {
+            dir: self.dir.clone(),
+            detail: "the store could not be reopened after a rewrite; restart the server"
+                .to_string(),
+        })
     }
 
     /// Runs `rewrite` with the store to itself (every other handle dropped

@@ -1,0 +1,581 @@
+//! `troupe serve`: the real server on a random loopback port, driven over
+//! real HTTP: chat (JSON and SSE), history, settings, rights, tokens,
+//! follow-ups pushed to an open event stream, errors, and shutdown.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::serve::SseEvent;
+use crate::support::server::{Reply, TestServer};
+use crate::support::{Troupe, fixture};
+
+const CHAT: &str = "/v1/conversations/alice/chef/messages";
+
+fn kinds(events: &[SseEvent]) -> Vec<&str> {
+    events.iter().map(|e| e.event.as_str()).collect()
+}
+
+#[test]
+fn personas_are_listed_and_operators_see_the_rendered_prompt() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let list = server.get("/v1/personas");
+    assert_eq!(list.status, 200);
+    let ids: Vec<&str> = list
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["chef", "creator", "decor"]);
+    let chef = server.get("/v1/personas/chef");
+    assert_eq!(chef.json["name"], "Chef Marco");
+    assert!(
+        chef.json["system_prompt"]
+            .as_str()
+            .unwrap()
+            .contains("Chef Marco")
+    );
+    assert!(
+        chef.json["file"]
+            .as_str()
+            .unwrap()
+            .contains("name = \"Chef Marco\"")
+    );
+    let missing = server.get("/v1/personas/nobody");
+    assert_eq!((missing.status, missing.error_code()), (404, "not_found"));
+}
+
+#[test]
+fn a_message_gets_a_stored_reply_as_json_with_the_notice_first() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let answer = server.post(CHAT, json!({"text": "I have leftover rice and two eggs"}));
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json["reply"]["kind"], "persona");
+    assert!(
+        answer.json["reply"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("rice")
+    );
+    assert!(answer.json["notice"].as_str().unwrap().contains("an AI"));
+    let second = server.post(CHAT, json!({"text": "And for dessert?"}));
+    assert_eq!(
+        second.json["notice"],
+        Value::Null,
+        "the notice is not repeated within a session"
+    );
+    let history = server.get(CHAT);
+    let messages = history.json["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 4);
+    assert_eq!(messages[0]["text"], "I have leftover rice and two eggs");
+    assert_eq!(messages[1]["role"], "assistant");
+}
+
+#[test]
+fn history_pages_backwards_with_before_and_limit() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    for text in ["one", "two", "three"] {
+        assert_eq!(server.post(CHAT, json!({ "text": text })).status, 200);
+    }
+    let newest = server.get(&format!("{CHAT}?limit=2"));
+    let page: Vec<u64> = newest.json["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(page, [4, 5]);
+    let before = newest.json["before"].as_u64().unwrap();
+    let older = server.get(&format!("{CHAT}?limit=10&before={before}"));
+    let texts: Vec<&str> = older.json["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts.len(), 4);
+    assert_eq!(texts[0], "one");
+    assert_eq!(
+        older.json["before"],
+        Value::Null,
+        "the first page says there is nothing before it"
+    );
+    let bad = server.get(&format!("{CHAT}?limit=0"));
+    assert_eq!((bad.status, bad.error_code()), (400, "bad_request"));
+    let bad = server.get(&format!("{CHAT}?before=soon"));
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn a_streamed_reply_is_framed_as_notice_deltas_then_the_stored_reply() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let (status, events) = server.post_sse(CHAT, json!({"text": "What about saffron risotto?"}));
+    assert_eq!(status, 200);
+    assert_eq!(events.first().map(|e| e.event.as_str()), Some("notice"));
+    assert_eq!(events.last().map(|e| e.event.as_str()), Some("reply"));
+    let deltas: String = events
+        .iter()
+        .filter(|e| e.event == "delta")
+        .map(|e| e.json()["text"].as_str().unwrap().to_string())
+        .collect();
+    let reply = events.last().unwrap().json();
+    assert_eq!(
+        deltas,
+        reply["text"].as_str().unwrap(),
+        "the deltas add up to the stored reply"
+    );
+    assert_eq!(reply["kind"], "persona");
+    let stored = server.get(CHAT).json["messages"][1]["text"].clone();
+    assert_eq!(stored, reply["text"]);
+}
+
+#[test]
+fn a_crisis_message_gets_helplines_as_a_crisis_event_not_the_persona_s_words() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let (_, events) = server.post_sse(CHAT, json!({"text": "I want to end my life"}));
+    assert!(!kinds(&events).contains(&"reply"), "{events:?}");
+    let crisis = events
+        .iter()
+        .find(|e| e.event == "crisis")
+        .expect("a crisis event");
+    assert!(
+        crisis.json()["text"].as_str().unwrap().contains("988"),
+        "{}",
+        crisis.data
+    );
+    assert_eq!(crisis.json()["kind"], "crisis");
+    let json = server.post(CHAT, json!({"text": "I want to end my life"}));
+    assert_eq!(json.json["reply"]["kind"], "crisis");
+    let report = server.get("/v1/safety/report?by=day");
+    assert_eq!(report.json[0]["crisis_referrals"], 2);
+}
+
+#[test]
+fn stop_is_confirmed_as_a_control_event_and_turns_follow_ups_off() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    assert_eq!(server.post(CHAT, json!({"text": "hello"})).status, 200);
+    let (_, events) = server.post_sse(CHAT, json!({"text": "STOP"}));
+    let control = events
+        .iter()
+        .find(|e| e.event == "control")
+        .expect("a control event");
+    assert_eq!(control.json()["kind"], "control");
+    let user = server.get("/v1/users/alice");
+    assert_eq!(user.json["conversations"][0]["followups"], "off (STOP)");
+}
+
+#[test]
+fn client_mistakes_are_4xx_in_one_error_shape() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let cases: Vec<(&str, &str, Option<Value>, u16, &str)> = vec![
+        (
+            "POST",
+            CHAT,
+            Some(json!({"txt": "typo"})),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            CHAT,
+            Some(json!({"text": "   "})),
+            400,
+            "bad_request",
+        ),
+        (
+            "POST",
+            CHAT,
+            Some(json!({"text": "x".repeat(5_000)})),
+            413,
+            "too_large",
+        ),
+        (
+            "POST",
+            "/v1/conversations/alice/nobody/messages",
+            Some(json!({"text": "hi"})),
+            404,
+            "not_found",
+        ),
+        (
+            "POST",
+            "/v1/conversations/..%2Fetc/chef/messages",
+            Some(json!({"text": "hi"})),
+            400,
+            "bad_request",
+        ),
+        ("GET", "/v1/users/nobody", None, 404, "not_found"),
+        (
+            "PATCH",
+            "/v1/users/alice",
+            Some(json!({"timezone": "Mars/Olympus"})),
+            422,
+            "invalid_settings",
+        ),
+        (
+            "PATCH",
+            "/v1/users/alice",
+            Some(json!({"minor": "yes"})),
+            400,
+            "bad_request",
+        ),
+        (
+            "GET",
+            "/v1/followups/explain?user=alice",
+            None,
+            400,
+            "bad_request",
+        ),
+        ("GET", "/v1/safety/report?by=year", None, 400, "bad_request"),
+        ("GET", "/v1/usage?since=yesterday", None, 400, "bad_request"),
+        ("GET", "/v1/nothing-here", None, 404, "not_found"),
+        ("PUT", "/v1/personas", None, 405, "method_not_allowed"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let answer = server.request(method, path, body);
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (status, code),
+            "{method} {path}: {}",
+            answer.text
+        );
+        assert!(
+            answer.json["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty())
+        );
+    }
+    let huge = server.post(CHAT, json!({"text": "y".repeat(300_000)}));
+    assert_eq!((huge.status, huge.error_code()), (413, "too_large"));
+    let not_json = server.client().request("POST", CHAT, None);
+    assert_eq!(not_json.status, 415);
+    assert_eq!(
+        server.get(CHAT).json["messages"].as_array().unwrap().len(),
+        0,
+        "nothing refused was stored"
+    );
+}
+
+#[test]
+fn a_failing_model_is_a_503_and_the_message_is_kept() {
+    let model = TestServer::start(vec![Reply::Status(500, "{\"error\":\"down\"}")]);
+    let troupe = Troupe::with_server(&model.base_url);
+    let config = format!(
+        "default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\napi_key_env = \"OPENAI_API_KEY\"\nmax_retries = 0\n",
+        model.base_url
+    );
+    std::fs::write(troupe.work_dir().join("troupe.toml"), config).unwrap();
+    let server = troupe.serve(&[]);
+    let answer = server.post(CHAT, json!({"text": "Is anyone there?"}));
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (503, "model_unavailable"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        answer.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("saved")
+    );
+    let history = server.get(CHAT);
+    assert_eq!(history.json["messages"][0]["text"], "Is anyone there?");
+    let (_, events) = server.post_sse(CHAT, json!({"text": "Hello?"}));
+    assert_eq!(events.last().unwrap().event, "error");
+    assert_eq!(
+        events.last().unwrap().json()["error"]["code"],
+        "model_unavailable"
+    );
+}
+
+#[test]
+fn an_adults_only_persona_refuses_a_minor_as_a_refusal_event() {
+    let troupe = Troupe::new();
+    let dir = troupe.root.path().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("sommelier.toml"),
+        format!("{baker}adults_only = true\n"),
+    )
+    .unwrap();
+    let server = troupe.serve(&["--personas", dir.to_str().unwrap()]);
+    let minor = server.request("PATCH", "/v1/users/kid", Some(json!({"minor": true})));
+    assert_eq!(minor.json["minor"], true);
+    let path = "/v1/conversations/kid/sommelier/messages";
+    let refused = server.post(path, json!({"text": "hi"}));
+    assert_eq!((refused.status, refused.error_code()), (403, "refused"));
+    let (_, events) = server.post_sse(path, json!({"text": "hi"}));
+    assert_eq!(kinds(&events), ["refusal"]);
+}
+
+#[test]
+fn settings_export_and_erasure_work_over_the_api() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    assert_eq!(
+        server
+            .post(CHAT, json!({"text": "Risotto tips please"}))
+            .status,
+        200
+    );
+    let changed = server.request(
+        "PATCH",
+        "/v1/users/alice",
+        Some(json!({"timezone": "Europe/Paris", "followups": false})),
+    );
+    assert_eq!(changed.status, 200);
+    assert_eq!(changed.json["timezone"], "Europe/Paris");
+    assert_eq!(changed.json["followups"], "off");
+    let export = server.get("/v1/users/alice/export");
+    assert_eq!(export.json["format"], "troupe-export/1");
+    assert!(export.text.contains("Risotto tips please"));
+    let erased = server.request("DELETE", "/v1/users/alice", None);
+    assert_eq!(erased.status, 200, "{}", erased.text);
+    assert_eq!(erased.json["messages"], 2);
+    assert_eq!(server.get("/v1/users/alice").status, 404);
+    assert_eq!(server.get("/v1/users/alice/export").status, 404);
+    assert_eq!(
+        server.post(CHAT, json!({"text": "back again"})).status,
+        200,
+        "the server keeps serving after a rewrite"
+    );
+    drop(server);
+    let store = troupe.data_dir().join("store");
+    let on_disk = std::fs::read_dir(&store).unwrap().flatten().any(|f| {
+        std::fs::read(f.path()).is_ok_and(|b| b.windows(19).any(|w| w == b"Risotto tips please"))
+    });
+    assert!(!on_disk, "the erased text is gone from the files");
+}
+
+#[test]
+fn tokens_keep_each_user_to_their_own_data() {
+    let mut troupe = Troupe::new();
+    troupe.env("TROUPE_OPERATOR_TOKEN", "operator-secret-token");
+    let server = troupe.serve(&[]);
+    assert_eq!(server.get("/v1/personas").status, 401);
+    assert_eq!(server.as_token("wrong").get("/v1/personas").status, 401);
+    let operator = server.as_token("operator-secret-token");
+    let minted = operator.post("/v1/users/alice/tokens", json!({}));
+    assert_eq!(minted.status, 201);
+    let alice = server.as_token(minted.json["token"].as_str().unwrap());
+    assert_eq!(alice.post(CHAT, json!({"text": "hi chef"})).status, 200);
+    assert_eq!(
+        alice.get(CHAT).json["messages"].as_array().unwrap().len(),
+        2
+    );
+    assert_eq!(
+        operator
+            .post("/v1/conversations/bob/chef/messages", json!({"text": "hi"}))
+            .status,
+        200
+    );
+    for (method, path) in [
+        ("GET", "/v1/conversations/bob/chef/messages"),
+        ("POST", "/v1/conversations/bob/chef/messages"),
+        ("GET", "/v1/users/bob"),
+        ("GET", "/v1/users/bob/export"),
+        ("DELETE", "/v1/users/bob"),
+        ("GET", "/v1/users/bob/events"),
+        ("POST", "/v1/users/alice/tokens"),
+        ("GET", "/v1/usage"),
+        ("GET", "/v1/followups/due"),
+    ] {
+        let body = (method == "POST").then(|| json!({"text": "sneaky"}));
+        let answer = alice.request(method, path, body);
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (403, "forbidden"),
+            "{method} {path}"
+        );
+    }
+    assert_eq!(
+        operator.get("/v1/users/bob").json["conversations"][0]["user_messages"],
+        1
+    );
+    assert_eq!(alice.request("DELETE", "/v1/users/alice", None).status, 200);
+    assert_eq!(
+        alice.get(CHAT).status,
+        401,
+        "an erased user's tokens stop working"
+    );
+}
+
+#[test]
+fn without_tokens_the_server_refuses_a_public_address() {
+    let troupe = Troupe::new();
+    let run = troupe.run(&["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("without access tokens"),
+        "{}",
+        run.stderr
+    );
+    let bad = troupe.run(&["serve", "--listen", "localhost"]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("not an address"), "{}", bad.stderr);
+}
+
+/// Five messages to the chef on 2026-11-02, through the CLI (the server is
+/// not running yet).
+fn five_messages(troupe: &Troupe, user: &str) {
+    for (i, text) in [
+        "I want to make a saffron risotto",
+        "Which rice is best for saffron risotto?",
+        "Can I use vegetable stock?",
+        "How long should it rest?",
+        "Great, I'll cook it for friends",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let now = format!("2026-11-02T10:{i}0:00Z");
+        let run = troupe.run(&[
+            "--now",
+            &now,
+            "chat",
+            "chef",
+            "--user",
+            user,
+            "--message",
+            text,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+}
+
+#[test]
+fn a_follow_up_is_pushed_to_the_open_event_stream_as_it_is_written() {
+    let troupe = Troupe::new();
+    five_messages(&troupe, "alice");
+    let off = troupe.run(&["user", "set", "alice", "--followups", "off"]);
+    assert_eq!(off.code, 0, "{}", off.stderr);
+    let server = troupe.serve(&["--now", "2026-11-04T10:00:00Z"]);
+    let events = server.open_events("/v1/users/alice/events");
+    assert_eq!(events.status, 200);
+    assert!(
+        events.next_within(Duration::from_millis(300)).is_none(),
+        "nothing is due while follow-ups are off"
+    );
+    let on = server.request("PATCH", "/v1/users/alice", Some(json!({"followups": true})));
+    assert_eq!(on.status, 200);
+    let pushed = events
+        .next_within(Duration::from_secs(20))
+        .expect("the scheduler pushes the follow-up");
+    assert_eq!(pushed.event, "followup");
+    let followup = pushed.json();
+    assert_eq!(followup["persona"], "chef");
+    assert!(
+        followup["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("risotto"),
+        "{followup}"
+    );
+    assert!(!followup["disclaimers"].as_array().unwrap().is_empty());
+    assert_eq!(
+        server.post("/v1/followups/run", json!({})).json["sent"],
+        0,
+        "exactly once"
+    );
+    let history = server.get(CHAT);
+    assert_eq!(
+        history.json["messages"].as_array().unwrap().last().unwrap()["kind"],
+        "follow-up"
+    );
+}
+
+#[test]
+fn a_follow_up_delivered_while_no_stream_was_open_arrives_when_one_opens() {
+    let troupe = Troupe::new();
+    five_messages(&troupe, "alice");
+    let server = troupe.serve(&["--now", "2026-11-04T10:00:00Z"]);
+    let sent = server.post("/v1/followups/run", json!({}));
+    assert_eq!(sent.status, 200);
+    let events = server.open_events("/v1/users/alice/events");
+    let first = events
+        .next_within(Duration::from_secs(10))
+        .expect("the unseen follow-up");
+    assert_eq!(first.event, "followup");
+    let again = server.open_events("/v1/users/alice/events");
+    assert!(
+        again.next_within(Duration::from_millis(300)).is_none(),
+        "it was marked seen"
+    );
+}
+
+#[test]
+fn sigterm_lets_a_turn_in_flight_store_its_reply_then_exits_cleanly() {
+    let model = TestServer::start_slow(
+        vec![Reply::Text("Slow but sure: a frittata.")],
+        Duration::from_millis(1500),
+    );
+    let troupe = Troupe::with_server(&model.base_url);
+    let server = troupe.serve(&[]);
+    let client = server.client();
+    let asking =
+        std::thread::spawn(move || client.post(CHAT, json!({"text": "Quick dinner idea?"})));
+    while model.received().is_empty() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.terminate(), 0);
+    let answer = asking.join().unwrap();
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let history = troupe.history_of("alice", "chef");
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[1]["text"], "Slow but sure: a frittata.");
+}
+
+#[test]
+fn the_openapi_document_lists_every_route_and_metrics_count_turns() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    assert_eq!(server.post(CHAT, json!({"text": "hello"})).status, 200);
+    let document = server.get("/openapi.json").json;
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/v1/personas",
+        "/v1/personas/{persona}",
+        "/v1/conversations/{user}/{persona}/messages",
+        "/v1/users/{user}/events",
+        "/v1/users/{user}",
+        "/v1/users/{user}/export",
+        "/v1/users/{user}/tokens",
+        "/v1/followups/due",
+        "/v1/followups/explain",
+        "/v1/usage",
+        "/v1/safety/report",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} is documented");
+    }
+    assert_eq!(server.get("/healthz").json["status"], "ok");
+    assert_eq!(server.get("/readyz").json["status"], "ready");
+    assert!(
+        server.stderr().contains("only this machine can connect"),
+        "{}",
+        server.stderr()
+    );
+    let metrics = server.get("/metrics");
+    assert!(metrics.content_type.starts_with("text/plain"));
+    assert!(
+        metrics
+            .text
+            .contains("troupe_turns_total{kind=\"persona\"} 1"),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        !metrics.text.contains("alice"),
+        "metrics say nothing about users"
+    );
+}
