@@ -8,7 +8,8 @@ use troupe::cli::Cli;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let serving = matches!(cli.command, troupe::cli::Command::Serve(_));
+    init_logging(cli.verbose, serving);
     // reqwest and async-openai are built without a default TLS provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match run(cli) {
@@ -46,9 +47,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     Ok(runtime.block_on(cli.run())?)
 }
 
-/// Logs go to stderr; `-v`/`-vv` or `RUST_LOG` raise the level.
-fn init_logging(verbose: u8) {
+/// Logs go to stderr; `-v`/`-vv` or `RUST_LOG` raise the level. A server
+/// logs its requests (at info) by default.
+fn init_logging(verbose: u8, serving: bool) {
     let default = match verbose {
+        0 if serving => "troupe=info,tower_http=info",
         0 => "warn",
         1 => "troupe=info",
         _ => "troupe=debug",

@@ -579,3 +579,92 @@ fn the_openapi_document_lists_every_route_and_metrics_count_turns() {
         "metrics say nothing about users"
     );
 }
+
+#[test]
+fn a_user_past_their_turn_budget_is_rate_limited_and_the_stream_cap_holds() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[server]\nuser_turns_per_minute = 2\nmax_streams = 1\n",
+    )
+    .unwrap();
+    let server = troupe.serve(&[]);
+    assert_eq!(server.post(CHAT, json!({"text": "one"})).status, 200);
+    assert_eq!(server.post(CHAT, json!({"text": "two"})).status, 200);
+    let third = server.post(CHAT, json!({"text": "three"}));
+    assert_eq!((third.status, third.error_code()), (429, "rate_limited"));
+    assert!(
+        third.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("2 per minute")
+    );
+    let other = server.post("/v1/conversations/bob/chef/messages", json!({"text": "hi"}));
+    assert_eq!(other.status, 200, "the budget is per user");
+    assert_eq!(
+        server.get(CHAT).json["messages"].as_array().unwrap().len(),
+        4,
+        "the limited message was not stored"
+    );
+    let open = server.open_events("/v1/users/alice/events");
+    assert_eq!(open.status, 200);
+    let refused = server.get("/v1/users/bob/events");
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (429, "rate_limited")
+    );
+}
+
+#[test]
+fn cors_is_off_by_default_and_answers_only_configured_origins() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let plain = server
+        .client()
+        .preflight("/v1/personas", "https://app.example");
+    assert_eq!(plain, None, "no CORS headers unless configured");
+    drop(server);
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[server]\ncors_origins = [\"https://app.example\"]\n",
+    )
+    .unwrap();
+    let server = troupe.serve(&[]);
+    let allowed = server
+        .client()
+        .preflight("/v1/personas", "https://app.example");
+    assert_eq!(allowed.as_deref(), Some("https://app.example"));
+    assert_eq!(
+        server
+            .client()
+            .preflight("/v1/personas", "https://evil.example"),
+        None
+    );
+}
+
+#[test]
+fn the_listen_address_comes_from_the_flag_then_the_env_then_the_config() {
+    let mut troupe = Troupe::new();
+    let config = troupe.work_dir().join("troupe.toml");
+    std::fs::write(&config, "[server]\nlisten = \"0.0.0.0:0\"\n").unwrap();
+    let from_file = troupe.run(&["serve"]);
+    assert_eq!(from_file.code, 2);
+    assert!(
+        from_file.stderr.contains("refusing to listen on 0.0.0.0:0"),
+        "{}",
+        from_file.stderr
+    );
+    std::fs::write(&config, "[server]\nlisten = \"127.0.0.1:0\"\n").unwrap();
+    troupe.env("TROUPE_LISTEN", "0.0.0.0:0");
+    let from_env = troupe.run(&["serve"]);
+    assert!(
+        from_env.stderr.contains("refusing to listen on 0.0.0.0:0"),
+        "TROUPE_LISTEN beats the file: {}",
+        from_env.stderr
+    );
+    let flag_wins = troupe.serve(&[]);
+    assert!(
+        flag_wins.url.starts_with("http://127.0.0.1:"),
+        "--listen beats TROUPE_LISTEN"
+    );
+}

@@ -420,6 +420,7 @@ impl ChatService {
         started: Instant,
     ) -> Result<(), StoreError> {
         let usage = usage.unwrap_or_default();
+        count_model_call(model, outcome, usage, started.elapsed());
         self.store.record_usage(&UsageRecord {
             at: self.clock.now(),
             user: Some(user.to_string()),
@@ -469,6 +470,25 @@ impl ChatService {
             .append(user, &persona.id, &message, &effects)
             .map(|_| ())
     }
+}
+
+/// Counts a chat model call in the process's metrics: calls by model and
+/// outcome, latency, tokens (numbers only, nothing about the user).
+fn count_model_call(model: &str, outcome: CallOutcome, usage: Usage, latency: std::time::Duration) {
+    let outcome = match outcome {
+        CallOutcome::Completed => "completed",
+        CallOutcome::Interrupted => "interrupted",
+        CallOutcome::Failed => "failed",
+    };
+    let model = model.to_string();
+    metrics::counter!("troupe_model_calls_total", "model" => model.clone(), "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("troupe_model_latency_seconds", "model" => model.clone())
+        .record(latency.as_secs_f64());
+    metrics::counter!("troupe_tokens_total", "model" => model.clone(), "direction" => "prompt")
+        .increment(u64::from(usage.prompt_tokens));
+    metrics::counter!("troupe_tokens_total", "model" => model, "direction" => "completion")
+        .increment(u64::from(usage.completion_tokens));
 }
 
 /// Strips control characters (keeping newlines and tabs), trims, and checks

@@ -25,28 +25,70 @@ pub fn notice_text(persona: &Persona) -> String {
 impl ChatService {
     /// The reminders due before `user`'s next message: the session is the
     /// person's, across every persona, as the console would have lived it.
+    /// The session is rebuilt from the message times each conversation
+    /// keeps in its record; the messages themselves are read only when a
+    /// conversation's session began before the times it keeps.
     pub fn reminders(&self, user: &str) -> Result<Reminders, TurnError> {
         let minor = self.is_minor(user)?;
-        let mut earlier = Vec::new();
-        for conversation in self.store.user_conversations(user)? {
+        let now = self.clock.now();
+        let conversations = self.store.user_conversations(user)?;
+        let mut times: Vec<_> = conversations
+            .iter()
+            .flat_map(|c| c.recent_user_times.iter().copied())
+            .collect();
+        times.sort();
+        let after_gap =
+            chrono::Duration::minutes(i64::from(self.safety.notice_after_gap_minutes.max(1)));
+        let start = session_start(&times, now, after_gap);
+        let complete = conversations.iter().all(|c| {
+            let kept = c.recent_user_times.len() as u64 >= c.user_messages;
+            kept || start.is_some_and(|s| c.recent_user_times.first().is_some_and(|o| *o < s))
+        });
+        if !complete {
+            times = self.user_message_times(&conversations)?;
+        }
+        Ok(for_one_shot(&times, now, minor, &self.safety))
+    }
+
+    /// Every user-message time of `conversations`, read from their
+    /// messages (the most recent ones), oldest first.
+    fn user_message_times(
+        &self,
+        conversations: &[crate::store::Conversation],
+    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, TurnError> {
+        let mut times = Vec::new();
+        for conversation in conversations {
             let recent = self
                 .store
-                .recent_messages(&conversation, RECENT_FOR_SESSIONS)?;
-            earlier.extend(
+                .recent_messages(conversation, RECENT_FOR_SESSIONS)?;
+            times.extend(
                 recent
                     .into_iter()
                     .filter(|m| m.role == Role::User)
                     .map(|m| m.at),
             );
         }
-        earlier.sort();
-        Ok(for_one_shot(
-            &earlier,
-            self.clock.now(),
-            minor,
-            &self.safety,
-        ))
+        times.sort();
+        Ok(times)
     }
+}
+
+/// The first message of the session going on at `now`: the one after the
+/// last silence of `after_gap` or more; `None` when `times` hold no such
+/// silence (the session may have begun before them).
+fn session_start(
+    times: &[chrono::DateTime<chrono::Utc>],
+    now: chrono::DateTime<chrono::Utc>,
+    after_gap: chrono::Duration,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let mut next = now;
+    for at in times.iter().rev() {
+        if next - *at >= after_gap {
+            return Some(next);
+        }
+        next = *at;
+    }
+    None
 }
 
 /// What a turn produces, in order, for a front end to render: the notices
@@ -121,5 +163,33 @@ impl ChatService {
             }
         });
         receiver
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{DateTime, Duration, Utc};
+
+    fn at(minutes: i64) -> DateTime<Utc> {
+        DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes)
+    }
+
+    #[test]
+    fn the_session_starts_after_the_last_long_silence() {
+        let hour = Duration::minutes(60);
+        let times = [at(0), at(10), at(100), at(110)];
+        assert_eq!(session_start(&times, at(120), hour), Some(at(100)));
+        assert_eq!(
+            session_start(&times, at(200), hour),
+            Some(at(200)),
+            "a new session"
+        );
+        assert_eq!(
+            session_start(&times[2..], at(120), hour),
+            None,
+            "it may have begun earlier"
+        );
+        assert_eq!(session_start(&[], at(5), hour), None);
     }
 }

@@ -165,7 +165,8 @@ fn router(state: SharedState) -> Router {
                         .unwrap_or_default();
                     tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), id = %id)
                 },
-            ),
+            )
+            .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
@@ -177,13 +178,17 @@ fn router(state: SharedState) -> Router {
     router.with_state(state)
 }
 
-/// Counts each request against its token's budget (or, with no tokens
-/// configured, against the client's address).
+/// Counts each request against its token's budget (requests without a
+/// token are refused by the routes, and share one budget until then).
 async fn limit_tokens(
     axum::extract::State(state): axum::extract::State<SharedState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Result<axum::response::Response, ApiError> {
+    if state.access.is_open() {
+        // Loopback only, one operator: nothing to share out.
+        return Ok(next.run(request).await);
+    }
     let (parts, body) = request.into_parts();
     let key = match auth::bearer(&parts) {
         Some(token) => {
@@ -295,6 +300,12 @@ pub async fn serve(
     on_ready(address, tokens.is_empty());
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
     let mut stopping = shutdown.clone();
+    // Replies stream in small pieces: send each at once.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router(Arc::clone(&state)))
         .with_graceful_shutdown(async move { stopping.requested().await });
     let mut server = std::pin::pin!(server.into_future());

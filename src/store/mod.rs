@@ -416,6 +416,7 @@ impl Store {
         &self,
         event: &crate::safety::SafetyEvent,
     ) -> Result<(), StoreError> {
+        metrics::counter!("troupe_safety_events_total", "kind" => event.kind.clone()).increment(1);
         let key = format!(
             "{}|{}|{}",
             event.at.format("%Y-%m-%d"),

@@ -234,6 +234,21 @@ impl Client {
         self.request("GET", path, None)
     }
 
+    /// A CORS preflight from `origin`: the allowed origin the server answers, if any.
+    pub fn preflight(&self, path: &str, origin: &str) -> Option<String> {
+        let response = self
+            .builder("OPTIONS", path)
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+            .expect("the server answers");
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    }
+
     /// POST `body` as JSON to `path`.
     pub fn post(&self, path: &str, body: Value) -> Answer {
         self.request("POST", path, Some(body))

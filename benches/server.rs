@@ -1,0 +1,264 @@
+//! The server under load: chat turns per second and latency through the
+//! API (JSON and SSE) at 1, 16 and 256 concurrent clients, Troupe's own
+//! cost per turn next to a bare axum handler that does nothing, and the
+//! memory of 10,000 open idle event streams.
+//!
+//! The real `troupe serve` (release build) runs on a temp data dir with the
+//! offline backend, a stand-in model that answers at once, so every
+//! millisecond measured is the server's: HTTP, the safety checks, the
+//! prompt, and two durable (flushed) writes per turn. The load generator is
+//! this process, on the same machine.
+//!
+//! Run with `cargo bench --bench server`. `TROUPE_BENCH_TURNS` scales the
+//! turns per level (default 4,000); `TROUPE_BENCH_STREAMS` the idle streams
+//! (default 10,000).
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Latencies of one run, and how long it took.
+struct Sample {
+    latencies: Vec<Duration>,
+    elapsed: Duration,
+}
+
+impl Sample {
+    fn percentile(&self, p: f64) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort();
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted.get(index).copied().unwrap_or_default()
+    }
+
+    fn per_second(&self) -> f64 {
+        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    }
+
+    fn line(&self, label: &str, clients: usize) -> String {
+        format!(
+            "| {label:<22} | {clients:>7} | {:>9.0} | {:>8.2} | {:>8.2} |",
+            self.per_second(),
+            self.percentile(0.50).as_secs_f64() * 1e3,
+            self.percentile(0.99).as_secs_f64() * 1e3,
+        )
+    }
+}
+
+/// The real server, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server() -> Result<Server, BoxError> {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("troupe.toml");
+    std::fs::write(
+        &config,
+        "[server]\nuser_turns_per_minute = 100000\nmax_streams = 100000\n",
+    )?;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("TROUPE_DATA_DIR", dir.path().join("data"))
+        .env("TROUPE_CONFIG", &config)
+        .env("OLLAMA_HOST", "127.0.0.1:1")
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("TROUPE_OPERATOR_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let url = loop {
+        let line = lines.next().ok_or("the server exited")??;
+        if let Some(url) = line
+            .strip_prefix("troupe: serving ")
+            .and_then(|l| l.split(" on ").nth(1))
+        {
+            break url.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok(Server {
+        child,
+        url,
+        _dir: dir,
+    })
+}
+
+/// `clients` tasks sending `turns` requests in all, each as its own user.
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    clients: usize,
+    turns: usize,
+    stream: bool,
+) -> Result<Sample, BoxError> {
+    let per_client = turns.div_ceil(clients);
+    let started = Instant::now();
+    let tasks = (0..clients).map(|c| {
+        let client = client.clone();
+        let url = url.to_string();
+        async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            let path = format!("{url}/v1/conversations/bench{c}/chef/messages");
+            for i in 0..per_client {
+                let began = Instant::now();
+                let mut request = client
+                    .post(&path)
+                    .json(&serde_json::json!({"text": format!("What can I cook with rice and eggs? ({i})")}));
+                if stream {
+                    request = request.header("accept", "text/event-stream");
+                }
+                let response = request.send().await?;
+                if !response.status().is_success() {
+                    return Err(format!("status {}", response.status()).into());
+                }
+                let body = response.bytes().await?;
+                if body.is_empty() {
+                    return Err("empty body".into());
+                }
+                latencies.push(began.elapsed());
+            }
+            Ok::<_, BoxError>(latencies)
+        }
+    });
+    let results = futures::future::join_all(tasks).await;
+    let elapsed = started.elapsed();
+    let mut latencies = Vec::new();
+    for result in results {
+        latencies.extend(result?);
+    }
+    Ok(Sample { latencies, elapsed })
+}
+
+/// A bare axum server answering a small JSON to every POST, on its own
+/// runtime: the floor any HTTP turn pays here.
+fn start_bare() -> Result<String, BoxError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    std::thread::spawn(move || {
+        let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        runtime.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                return;
+            };
+            let app = axum::Router::new().route(
+                "/v1/conversations/{user}/{persona}/messages",
+                axum::routing::post(|| async {
+                    axum::Json(serde_json::json!({"reply": {"text": "ok"}}))
+                }),
+            );
+            let _ = axum::serve(listener, app).await;
+        });
+    });
+    Ok(format!("http://{address}"))
+}
+
+/// The server's resident memory, from /proc.
+fn rss_mib(pid: u32) -> Result<f64, BoxError> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or("no VmRSS")?;
+    Ok(kib / 1024.0)
+}
+
+/// Opens `count` event streams and keeps them open; the server's RSS before
+/// and with them.
+async fn idle_streams(server: &Server, count: usize) -> Result<(f64, f64), BoxError> {
+    let before = rss_mib(server.child.id())?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()?;
+    let opened = futures::stream::iter(0..count)
+        .map(|i| {
+            let client = client.clone();
+            let url = format!("{}/v1/users/idle{i}/events", server.url);
+            async move { client.get(url).send().await }
+        })
+        .buffer_unordered(256)
+        .collect::<Vec<_>>()
+        .await;
+    let mut held = Vec::with_capacity(count);
+    for response in opened {
+        let response = response?;
+        if !response.status().is_success() {
+            return Err(format!("stream refused: {}", response.status()).into());
+        }
+        held.push(response);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let with = rss_mib(server.child.id())?;
+    drop(held);
+    Ok((before, with))
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn main() -> Result<(), BoxError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let turns = env_usize("TROUPE_BENCH_TURNS", 4_000);
+    let streams = env_usize("TROUPE_BENCH_STREAMS", 10_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let server = start_server()?;
+    let bare = start_bare()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(512)
+        .build()?;
+    runtime.block_on(async {
+        println!("| what                   | clients | turns/s   | p50 ms   | p99 ms   |");
+        println!("|------------------------|--------:|----------:|---------:|---------:|");
+        // Warm up: the first turns build the persona's model and prompt.
+        load(&client, &server.url, 4, 200, false).await?;
+        load(&client, &bare, 4, 200, false).await?;
+        for clients in [1, 16, 256] {
+            let n = if clients == 1 { turns / 4 } else { turns };
+            let json = load(&client, &server.url, clients, n, false).await?;
+            println!("{}", json.line("troupe, JSON", clients));
+            let sse = load(&client, &server.url, clients, n, true).await?;
+            println!("{}", sse.line("troupe, SSE", clients));
+            let floor = load(&client, &bare, clients, n, false).await?;
+            println!("{}", floor.line("bare axum handler", clients));
+            if clients == 1 {
+                let own = json.percentile(0.5).saturating_sub(floor.percentile(0.5));
+                println!("|   troupe's own cost per turn at p50 (JSON − bare): {:.2} ms", own.as_secs_f64() * 1e3);
+            }
+        }
+        let (before, with) = idle_streams(&server, streams).await?;
+        println!();
+        println!("{streams} idle event streams: server RSS {before:.1} MiB before, {with:.1} MiB with them open");
+        Ok::<_, BoxError>(())
+    })
+}
