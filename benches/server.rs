@@ -14,7 +14,6 @@
 //! (default 10,000).
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
