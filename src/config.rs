@@ -355,6 +355,12 @@ pub fn base_url(text: &str) -> Result<(), String> {
                 .to_string(),
         );
     }
+    if crate::secrets::redact(text) != text {
+        return Err(
+            "holds a key or token (in its query); put the key in an environment variable named by api_key_env"
+                .to_string(),
+        );
+    }
     Ok(())
 }
 
@@ -370,6 +376,9 @@ mod tests {
         assert!(base_url("localhost:11434").is_err());
         let secret = base_url("http://user:sk-SECRET@127.0.0.1:9/v1").unwrap_err();
         assert!(!secret.contains("sk-SECRET"), "{secret}");
+        let query = base_url("https://proxy.example/v1?api_key=sk-live-0123456789").unwrap_err();
+        assert!(query.contains("holds a key"), "{query}");
+        assert!(!query.contains("sk-live"), "{query}");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 //! - [`server`]: `troupe serve`: the HTTP API, personas as an
 //!   OpenAI-compatible model, the web console, pushed follow-ups;
 //! - [`cli`]: the command line;
+//! - [`secrets`]: keys and tokens redacted from every text from a server;
 //! - [`clock`], [`ids`], [`locale`], [`error`], [`shutdown`]: the small
 //!   pieces they share.
 
@@ -61,6 +62,7 @@ pub mod prompt;
 pub mod report;
 pub mod safety;
 pub mod schema;
+pub mod secrets;
 pub mod server;
 pub mod shutdown;
 pub mod store;

@@ -668,3 +668,42 @@ fn the_listen_address_comes_from_the_flag_then_the_env_then_the_config() {
         "--listen beats TROUPE_LISTEN"
     );
 }
+
+#[test]
+fn a_key_echoed_by_the_model_server_reaches_no_client_log_or_store() {
+    use crate::support::TEST_KEY;
+    let echo: &'static str = Box::leak(
+        format!("{{\"error\":{{\"message\":\"Incorrect API key provided: Bearer {TEST_KEY}\"}}}}")
+            .into_boxed_str(),
+    );
+    let model = TestServer::start(vec![Reply::Status(400, echo)]);
+    let troupe = Troupe::with_server(&model.base_url);
+    let server = troupe.serve(&["-vv"]);
+    let answer = server.post(CHAT, json!({"text": "hello?"}));
+    assert_eq!(answer.status, 503);
+    assert!(
+        answer.text.contains("Incorrect API key provided"),
+        "{}",
+        answer.text
+    );
+    assert!(!answer.text.contains(TEST_KEY), "{}", answer.text);
+    let (_, events) = server.post_sse(CHAT, json!({"text": "hello again?"}));
+    assert!(!events.iter().any(|e| e.data.contains(TEST_KEY)));
+    let cli = Troupe::with_server(&model.base_url).run(&["chat", "chef", "--message", "hi"]);
+    assert_eq!(cli.code, 1);
+    assert!(
+        cli.stderr.contains("[redacted]") && !cli.stderr.contains(TEST_KEY),
+        "{}",
+        cli.stderr
+    );
+    assert!(!server.stderr().contains(TEST_KEY));
+    drop(server);
+    let leaked = std::fs::read_dir(troupe.data_dir().join("store"))
+        .unwrap()
+        .flatten()
+        .any(|f| {
+            std::fs::read(f.path())
+                .is_ok_and(|b| b.windows(TEST_KEY.len()).any(|w| w == TEST_KEY.as_bytes()))
+        });
+    assert!(!leaked, "the key is in no stored record");
+}

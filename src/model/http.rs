@@ -56,6 +56,7 @@ impl HttpSettings {
     pub fn api_key(&self) -> Result<String, ModelError> {
         let key = std::env::var(&self.api_key_env).unwrap_or_default();
         let key = key.trim();
+        crate::secrets::remember(key);
         if key.chars().all(|c| c.is_ascii_graphic()) {
             Ok(key.to_string())
         } else {
@@ -208,13 +209,15 @@ pub fn server_message(body: &str) -> String {
     shorten(message.as_deref().unwrap_or(body))
 }
 
-/// The first non-empty line of a text, at most 160 characters.
+/// The first non-empty line of a text, at most 160 characters, with any
+/// key or token in it redacted (some servers echo the request's key).
 pub fn shorten(text: &str) -> String {
     let line = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
         .unwrap_or("no details");
+    let line = crate::secrets::redact(line);
     let mut short: String = line.chars().take(160).collect();
     if short.len() < line.len() {
         short.push('…');

@@ -253,6 +253,7 @@ fn operator_tokens(config: &ServerConfig) -> Result<Vec<String>, ServeError> {
     for var in config.operator_token_vars() {
         crate::config::env_var_name(&var).map_err(ServeError::BadTokenVar)?;
         if let Some(token) = std::env::var(&var).ok().filter(|t| !t.trim().is_empty()) {
+            crate::secrets::remember(&token);
             tokens.push(token.trim().to_string());
         }
     }
