@@ -119,9 +119,9 @@ pub async fn completions(
         let completion = tokio::time::timeout(timeout, collect(events, &framing)).await;
         return Ok(Json(completion.map_err(|_| too_slow(&framing, timeout))??).into_response());
     };
-    let (first, events) = first_event(events, &framing, timeout).await?;
+    let (opening, events) = first_events(events, &framing, timeout).await?;
     Ok(stream::respond(
-        first,
+        opening,
         events,
         framing,
         asked.include_usage,
@@ -195,18 +195,29 @@ fn check_task_length(state: &SharedState, text: &str) -> Result<(), OpenAiError>
     .into())
 }
 
-/// Waits for a streamed turn's first event, so that a turn refused or
-/// failed before its first word is an HTTP error the SDKs raise at once.
-async fn first_event(
+/// Waits for a streamed turn's first words (the notices that go with them
+/// are held until then), so that a turn refused or failed before its first
+/// word is an HTTP error the SDKs raise at once.
+async fn first_events(
     mut events: UnboundedReceiver<TurnEvent>,
     framing: &Framing,
     timeout: Duration,
-) -> Result<(TurnEvent, UnboundedReceiver<TurnEvent>), OpenAiError> {
-    match tokio::time::timeout(timeout, events.recv()).await {
-        Err(_) => Err(too_slow(framing, timeout)),
-        Ok(None) => Err(ended_early(framing.stored)),
-        Ok(Some(TurnEvent::Failed(error))) => Err(framing.error(error)),
-        Ok(Some(first)) => Ok((first, events)),
+) -> Result<(Vec<TurnEvent>, UnboundedReceiver<TurnEvent>), OpenAiError> {
+    let mut opening = Vec::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return Err(too_slow(framing, timeout)),
+            Ok(None) => return Err(ended_early(framing.stored)),
+            Ok(Some(TurnEvent::Failed(error))) => return Err(framing.error(error)),
+            Ok(Some(event @ (TurnEvent::Notice(_) | TurnEvent::BreakReminder(_)))) => {
+                opening.push(event);
+            }
+            Ok(Some(first)) => {
+                opening.push(first);
+                return Ok((opening, events));
+            }
+        }
     }
 }
 

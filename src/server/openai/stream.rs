@@ -31,10 +31,10 @@ struct Render {
     ended: bool,
 }
 
-/// Answers a turn whose `first` event has arrived as a stream; `permit` is
-/// held until the stream ends or the client goes away.
+/// Answers a turn whose `opening` events have arrived as a stream;
+/// `permit` is held until the stream ends or the client goes away.
 pub fn respond(
-    first: TurnEvent,
+    opening: Vec<TurnEvent>,
     events: UnboundedReceiver<TurnEvent>,
     framing: Framing,
     include_usage: bool,
@@ -47,8 +47,8 @@ pub fn respond(
         streamed: false,
         ended: false,
     };
-    let mut opening = vec![render.role()];
-    opening.extend(render.event(first));
+    let mut frames = vec![render.role()];
+    frames.extend(opening.into_iter().flat_map(|event| render.event(event)));
     let rest = futures::stream::unfold(
         (events, render, permit),
         |(mut events, mut render, permit)| async move {
@@ -62,7 +62,7 @@ pub fn respond(
             Some((frames, (events, render, permit)))
         },
     );
-    let frames = futures::stream::iter([opening])
+    let frames = futures::stream::iter([frames])
         .chain(rest)
         .flat_map(futures::stream::iter)
         .map(Ok::<_, Infallible>);
