@@ -116,6 +116,11 @@ fn personas_are_listed_as_models_in_openai_s_shape() {
     let chef = server.get("/v1/models/chef");
     assert_eq!((chef.status, chef.json["id"].clone()), (200, json!("chef")));
     assert_eq!(chef.json["created"], data[0]["created"]);
+    let document = server.get("/openapi.json").json;
+    for path in ["/v1/models", "/v1/models/{model}", "/v1/chat/completions"] {
+        assert!(document["paths"][path].is_object(), "{path} is documented");
+    }
+    assert!(document["components"]["schemas"]["ChatCompletion"].is_object());
 }
 
 #[test]

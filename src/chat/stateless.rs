@@ -39,14 +39,6 @@ pub enum StatelessKind {
     ClientTask,
 }
 
-/// The text a model call produced before it ended, and how it ended.
-struct Streamed {
-    /// The text so far.
-    text: String,
-    /// The model that answered and its usage, once it finished.
-    done: Option<(String, Option<Usage>)>,
-}
-
 impl ChatService {
     /// One turn over `history` (oldest first, ending with the user's
     /// message), streaming the reply through `on_delta`. Nothing is stored
@@ -70,18 +62,14 @@ impl ChatService {
         }
         let request = self.stateless_request(persona, history)?;
         let started = Instant::now();
-        let mut streamed = Streamed {
-            text: String::new(),
-            done: None,
-        };
-        let ended = stream_into(model, &request, &mut streamed, on_delta).await;
+        let mut text = String::new();
+        let ended = stream_into(model, &request, &mut text, on_delta).await;
         let disclaimers = match kind {
-            StatelessKind::Chat => self.disclaimers_for(persona, asked, &streamed.text),
+            StatelessKind::Chat => self.disclaimers_for(persona, asked, &text),
             StatelessKind::ClientTask => Vec::new(),
         };
-        let Streamed { text, done } = streamed;
-        match (ended, done) {
-            (Ok(()), Some((answered, usage))) => {
+        match ended {
+            Ok((answered, usage)) => {
                 let outcome = (usage, CallOutcome::Completed);
                 self.record_stateless_usage(user, persona, &answered, outcome, started);
                 Ok(Reply {
@@ -92,11 +80,7 @@ impl ChatService {
                     disclaimers,
                 })
             }
-            (ended, _) => {
-                let error = ended.err().unwrap_or_else(|| ModelError::Interrupted {
-                    url: model.info().base_url.clone().unwrap_or_default(),
-                    detail: "the stream ended early".to_string(),
-                });
+            Err(error) => {
                 let partial = !text.trim().is_empty();
                 let outcome = if partial {
                     CallOutcome::Interrupted
@@ -109,6 +93,7 @@ impl ChatService {
                     error,
                     // Nothing is stored in a stateless turn.
                     partial: false,
+                    // They go with the text the client already has.
                     disclaimers: if partial { disclaimers } else { Vec::new() },
                 })
             }
@@ -237,8 +222,11 @@ impl ChatService {
     ) -> Result<ChatRequest, TurnError> {
         let now = self.clock.now();
         let system = self.prompts.render_system(persona, now)?;
-        let last = history.len().saturating_sub(1);
-        let marked: Vec<Message> = history
+        // Only the newest messages can be sent, so only they are read.
+        let keep = self.limits.history_messages.max(1);
+        let recent = &history[history.len().saturating_sub(keep)..];
+        let last = recent.len().saturating_sub(1);
+        let marked: Vec<Message> = recent
             .iter()
             .enumerate()
             .map(|(i, m)| match m.role {
@@ -259,11 +247,9 @@ impl ChatService {
                 }
             })
             .collect();
-        let keep = self.limits.history_messages.max(1);
-        let recent = &marked[marked.len().saturating_sub(keep)..];
         Ok(ChatRequest {
             system,
-            messages: within_budget(&shareable(recent), self.limits.history_chars),
+            messages: within_budget(&shareable(&marked), self.limits.history_chars),
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),
@@ -310,14 +296,15 @@ fn last_user_text(history: &[ChatMessage]) -> Result<&str, TurnError> {
     }
 }
 
-/// Streams the model's reply into `streamed`, passing each piece to
-/// `on_delta`; an error or an early end leaves what arrived in `streamed`.
+/// Streams the model's reply into `text`, passing each piece to
+/// `on_delta`; gives the model that answered and its usage. An error or an
+/// early end leaves what arrived in `text`.
 async fn stream_into(
     model: &dyn ChatModel,
     request: &ChatRequest,
-    streamed: &mut Streamed,
+    text: &mut String,
     on_delta: &mut (dyn FnMut(&str) + Send),
-) -> Result<(), ModelError> {
+) -> Result<(String, Option<Usage>), ModelError> {
     let url = || {
         let info = model.info();
         info.base_url
@@ -329,14 +316,13 @@ async fn stream_into(
         match event? {
             StreamEvent::Delta(delta) => {
                 on_delta(&delta);
-                streamed.text.push_str(&delta);
+                text.push_str(&delta);
             }
             StreamEvent::Done { usage, model, .. } => {
-                if streamed.text.trim().is_empty() {
+                if text.trim().is_empty() {
                     return Err(ModelError::Empty { url: url() });
                 }
-                streamed.done = Some((model, usage));
-                return Ok(());
+                return Ok((model, usage));
             }
         }
     }
