@@ -422,6 +422,25 @@ fn a_crisis_gets_troupe_s_helplines_and_never_reaches_the_persona_s_model() {
 }
 
 #[test]
+fn with_the_model_check_on_a_stateless_turn_asks_for_a_second_opinion_first() {
+    let model = TestServer::start(vec![Reply::Text("YES"), Reply::Text("Let's cook!")]);
+    let troupe = troupe_on(&model);
+    let config = troupe.work_dir().join("troupe.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("[safety]\nmodel_check = true\n");
+    std::fs::write(&config, text).unwrap();
+    let server = troupe.serve(&[]);
+    let answer = server.post(
+        COMPLETIONS,
+        json!({"model": "chef", "messages": [user("I will not need dinner plans after this weekend")]}),
+    );
+    assert_eq!(answer.json["troupe"]["kind"], "crisis", "{}", answer.text);
+    let asked = model.received();
+    assert_eq!(asked.len(), 1, "only the check, never the persona's turn");
+    assert!(asked[0].messages()[0].1.contains("safety classifier"));
+}
+
+#[test]
 fn the_user_can_be_an_object_a_safety_identifier_or_open_webui_s_header() {
     let troupe = Troupe::new();
     let server = troupe.serve(&[]);
