@@ -9,6 +9,7 @@ mod chat_openai;
 mod console;
 mod followups;
 mod offline;
+mod openai;
 mod personas;
 mod safety;
 mod server;

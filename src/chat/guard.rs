@@ -51,7 +51,9 @@ impl ChatService {
         let cleaned = clean_message(text, usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
         if !safety::assess(&cleaned).crisis
-            && !self.model_sees_crisis(model, user, persona, &kept).await
+            && !self
+                .model_sees_crisis(model, Some(user), persona, &kept)
+                .await
         {
             return Ok(None);
         }
@@ -98,11 +100,12 @@ impl ChatService {
     /// A second opinion on a message the cue list let through: with a real
     /// model configured (and `[safety] model_check` on), the model is asked
     /// whether the message expresses suicidal ideation or self-harm. Any
-    /// failure counts as "no": the check must never block a chat.
-    async fn model_sees_crisis(
+    /// failure counts as "no": the check must never block a chat. `user` is
+    /// `None` for a stateless turn, whose usage is recorded without one.
+    pub(super) async fn model_sees_crisis(
         &self,
         model: &dyn ChatModel,
-        user: &str,
+        user: Option<&str>,
         persona: &Persona,
         text: &str,
     ) -> bool {
@@ -129,7 +132,7 @@ impl ChatService {
             .unwrap_or_default();
         let record = UsageRecord {
             at: self.clock.now(),
-            user: Some(user.to_string()),
+            user: user.map(str::to_string),
             persona: persona.id.clone(),
             model: answer
                 .as_ref()

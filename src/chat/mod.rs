@@ -1,6 +1,7 @@
 //! One chat turn: accept the user's message, ask the persona's model, keep
 //! the reply. [`guard`] holds what runs around a turn: access, STOP, the
-//! crisis protocol, disclaimers, unseen follow-ups.
+//! crisis protocol, disclaimers, unseen follow-ups; `stateless` runs a turn
+//! whose conversation the client keeps (nothing stored, same safety layer).
 //!
 //! The user's message is stored (and flushed) before the model is called, so
 //! it survives a model failure or a crash. A reply is stored only once the
@@ -9,8 +10,10 @@
 
 mod guard;
 mod session;
+mod stateless;
 
 pub use session::{TurnEvent, notice_text};
+pub use stateless::StatelessKind;
 
 use std::sync::Arc;
 use std::time::Instant;

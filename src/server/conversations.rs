@@ -172,7 +172,7 @@ impl Drop for TurnDone {
 /// An empty message is a 400 and an over-long one a 413, before anything
 /// is stored; a crisis message is never refused for its length (the turn
 /// answers it with helplines and keeps the part within the limit).
-fn check_length(state: &SharedState, text: &str) -> Result<(), ApiError> {
+pub(super) fn check_length(state: &SharedState, text: &str) -> Result<(), ApiError> {
     let limit = state.app.config.chat.max_message_chars;
     let cleaned = clean_message(text, usize::MAX).map_err(ApiError::bad_request)?;
     if cleaned.chars().count() <= limit || crate::safety::assess(&cleaned).crisis {
@@ -217,7 +217,7 @@ async fn collect_turn(mut events: UnboundedReceiver<TurnEvent>) -> Result<TurnRe
 }
 
 /// A turn's error, counted.
-fn failed(error: TurnError) -> ApiError {
+pub(super) fn failed(error: TurnError) -> ApiError {
     let outcome = match &error {
         TurnError::Input(_) => "refused",
         TurnError::Model { .. } => "model_error",
@@ -228,7 +228,7 @@ fn failed(error: TurnError) -> ApiError {
 }
 
 /// Counts a finished turn by the kind of its reply.
-fn count_turn(kind: ReplyKind) {
+pub(super) fn count_turn(kind: ReplyKind) {
     let kind = match kind {
         ReplyKind::Persona => "persona",
         ReplyKind::Crisis => "crisis",

@@ -7,6 +7,8 @@
 //! - `personas`, `conversations`, `users`, `followups`, `ops`: the `/v1`
 //!   routes, one file per resource;
 //! - `events`: each user's event stream, where follow-ups are pushed;
+//! - `openai`: the personas as an OpenAI-compatible model
+//!   (`/v1/models`, `/v1/chat/completions`);
 //! - `error`, `body`: one error shape for every client mistake.
 //!
 //! Handlers only parse requests and render what the library's services
@@ -19,6 +21,7 @@ mod conversations;
 mod error;
 mod events;
 mod followups;
+mod openai;
 mod ops;
 mod personas;
 mod state;
@@ -123,6 +126,9 @@ fn api() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(followups::run))
         .routes(routes!(ops::usage))
         .routes(routes!(ops::safety_report))
+        .routes(routes!(openai::models))
+        .routes(routes!(openai::model))
+        .routes(routes!(openai::completions))
         .split_for_parts()
 }
 

@@ -1,0 +1,333 @@
+//! Turns whose conversation the client keeps. An OpenAI-style client sends
+//! the whole history with every request, so a stateless turn reads no
+//! conversation from the store and writes none: the persona's system prompt
+//! and the client's messages are the whole request.
+//!
+//! The safety layer applies as in a stored turn: the crisis protocol runs
+//! before any model call (and crisis messages already in the client's
+//! history, with Troupe's replies to them, never reach the model), the turn
+//! earns its disclaimers, and the AI notice opens a conversation. All that
+//! is kept are anonymous records: the model's usage and the count of crisis
+//! referrals.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures::StreamExt;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::{
+    ChatService, Reply, ReplyKind, SAFETY_MODEL, TurnError, TurnEvent, clean_message, notice_text,
+    shareable, within_budget, within_limit,
+};
+use crate::model::{
+    ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Purpose, StreamEvent, Usage,
+};
+use crate::persona::Persona;
+use crate::safety::{self, SafetyEvent};
+use crate::store::{CallOutcome, Message, MessageKind, UsageRecord};
+
+/// What a stateless turn answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatelessKind {
+    /// The persona answering the user, with the whole safety layer.
+    Chat,
+    /// A client's own housekeeping request (a title, tags or suggested
+    /// questions for its chat list), answered by the persona's model. The
+    /// client reads the answer as data, so it gets no notice and no
+    /// disclaimers; a task that holds a crisis is not sent to the model.
+    ClientTask,
+}
+
+impl ChatService {
+    /// One turn over `history` (oldest first, ending with the user's
+    /// message), streaming the reply through `on_delta`. Nothing is stored
+    /// but the call's usage and, for a crisis, the anonymous referral count.
+    /// A crisis reply comes back whole with [`ReplyKind::Crisis`].
+    pub async fn stateless_turn(
+        &self,
+        user: Option<&str>,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        history: &[ChatMessage],
+        kind: StatelessKind,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Reply, TurnError> {
+        let asked = last_user_text(history)?;
+        if let Some(reply) = self
+            .stateless_crisis(user, persona, model, asked, kind)
+            .await?
+        {
+            return Ok(reply);
+        }
+        let request = self.stateless_request(persona, history)?;
+        let started = Instant::now();
+        let mut text = String::new();
+        let ended = stream_into(model, &request, &mut text, on_delta).await;
+        let disclaimers = match kind {
+            StatelessKind::Chat => self.disclaimers_for(persona, asked, &text),
+            StatelessKind::ClientTask => Vec::new(),
+        };
+        match ended {
+            Ok((answered, usage)) => {
+                let outcome = (usage, CallOutcome::Completed);
+                self.record_stateless_usage(user, persona, &answered, outcome, started);
+                Ok(Reply {
+                    kind: ReplyKind::Persona,
+                    text,
+                    model: answered,
+                    usage,
+                    disclaimers,
+                })
+            }
+            Err(error) => {
+                let partial = !text.trim().is_empty();
+                let outcome = if partial {
+                    CallOutcome::Interrupted
+                } else {
+                    CallOutcome::Failed
+                };
+                let model_id = model.info().model.clone();
+                self.record_stateless_usage(user, persona, &model_id, (None, outcome), started);
+                Err(TurnError::Model {
+                    error,
+                    // Nothing is stored in a stateless turn.
+                    partial: false,
+                    // They go with the text the client already has.
+                    disclaimers: if partial { disclaimers } else { Vec::new() },
+                })
+            }
+        }
+    }
+
+    /// Runs [`ChatService::stateless_turn`] on its own task, like
+    /// [`ChatService::spawn_turn`]: the AI notice (for a chat whose history
+    /// has no reply yet) goes out with the reply's first words, and events
+    /// arrive on the returned channel; `keep` is held until the turn ends.
+    pub fn spawn_stateless_turn(
+        self,
+        user: Option<String>,
+        persona: Arc<Persona>,
+        model: Arc<dyn ChatModel>,
+        history: Vec<ChatMessage>,
+        kind: StatelessKind,
+        keep: impl Send + 'static,
+    ) -> UnboundedReceiver<TurnEvent> {
+        let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let _keep = keep;
+            let opens = !history.iter().any(|m| m.role == ChatRole::Assistant);
+            let mut notices = Vec::new();
+            if kind == StatelessKind::Chat && opens {
+                notices.push(TurnEvent::Notice(notice_text(&persona)));
+            }
+            let send = |event: TurnEvent, notices: &mut Vec<TurnEvent>| {
+                for notice in notices.drain(..) {
+                    let _ = events.send(notice);
+                }
+                let _ = events.send(event);
+            };
+            let mut on_delta =
+                |delta: &str| send(TurnEvent::Delta(delta.to_string()), &mut notices);
+            let ended = self
+                .stateless_turn(
+                    user.as_deref(),
+                    &persona,
+                    model.as_ref(),
+                    &history,
+                    kind,
+                    &mut on_delta,
+                )
+                .await;
+            let mut notices = std::mem::take(&mut notices);
+            match ended {
+                Ok(reply) => send(TurnEvent::Finished(reply), &mut notices),
+                Err(error @ TurnError::Input(_)) => send(TurnEvent::Failed(error), &mut Vec::new()),
+                Err(error) => send(TurnEvent::Failed(error), &mut notices),
+            }
+        });
+        receiver
+    }
+
+    /// The crisis protocol for a stateless turn: a chat message expressing
+    /// suicidal ideation or self-harm gets Troupe's crisis reply (and is
+    /// counted, anonymously); a client task holding a crisis (its own
+    /// message, or an earlier one it quotes) is answered without the model.
+    async fn stateless_crisis(
+        &self,
+        user: Option<&str>,
+        persona: &Persona,
+        model: &dyn ChatModel,
+        asked: &str,
+        kind: StatelessKind,
+    ) -> Result<Option<Reply>, TurnError> {
+        let language = self.reply_language(user, persona)?;
+        let reply = self.safety.crisis_message(&language);
+        let crisis = match kind {
+            StatelessKind::Chat => {
+                // As in a stored turn: the offline reader sees all of it, the
+                // model check only what is within the size limit.
+                let cleaned = clean_message(asked, usize::MAX).map_err(TurnError::Input)?;
+                let kept = within_limit(&cleaned, self.limits.max_message_chars);
+                safety::assess(&cleaned).crisis
+                    || self.model_sees_crisis(model, user, persona, &kept).await
+            }
+            StatelessKind::ClientTask => {
+                safety::assess(asked).crisis || self.quotes_crisis_reply(asked, persona)
+            }
+        };
+        if !crisis {
+            return Ok(None);
+        }
+        if kind == StatelessKind::Chat {
+            self.store.record_safety_event(&SafetyEvent {
+                at: self.clock.now(),
+                kind: "crisis_referral".to_string(),
+                language,
+            })?;
+        }
+        Ok(Some(Reply {
+            kind: ReplyKind::Crisis,
+            text: reply,
+            model: SAFETY_MODEL.to_string(),
+            usage: None,
+            disclaimers: Vec::new(),
+        }))
+    }
+
+    /// The language of Troupe's own replies to `user`: theirs when known,
+    /// else the persona's.
+    fn reply_language(&self, user: Option<&str>, persona: &Persona) -> Result<String, TurnError> {
+        let known = match user {
+            Some(user) => self.store.user(user)?.and_then(|u| u.language),
+            None => None,
+        };
+        Ok(known.unwrap_or_else(|| persona.language.clone()))
+    }
+
+    /// Whether `text` holds Troupe's crisis reply, in the persona's language
+    /// or English: the client is resending a crisis exchange.
+    fn quotes_crisis_reply(&self, text: &str, persona: &Persona) -> bool {
+        [persona.language.as_str(), "en"]
+            .iter()
+            .any(|language| text.contains(self.safety.crisis_message(language).trim()))
+    }
+
+    /// The request for the persona's reply to the client's `history`: the
+    /// newest messages within the history limits, without crisis exchanges.
+    fn stateless_request(
+        &self,
+        persona: &Arc<Persona>,
+        history: &[ChatMessage],
+    ) -> Result<ChatRequest, TurnError> {
+        let now = self.clock.now();
+        let system = self.prompts.render_system(persona, now)?;
+        // Only the newest messages can be sent, so only they are read.
+        let keep = self.limits.history_messages.max(1);
+        let recent = &history[history.len().saturating_sub(keep)..];
+        let last = recent.len().saturating_sub(1);
+        let marked: Vec<Message> = recent
+            .iter()
+            .enumerate()
+            .map(|(i, m)| match m.role {
+                ChatRole::User => {
+                    let mut message = Message::from_user(m.content.clone(), now);
+                    // The newest message has passed the crisis check already.
+                    if i < last && safety::assess(&m.content).crisis {
+                        message.kind = MessageKind::Crisis;
+                    }
+                    message
+                }
+                ChatRole::Assistant => {
+                    let mut message = Message::reply(m.content.clone(), now, "client");
+                    if self.quotes_crisis_reply(&m.content, persona) {
+                        message.kind = MessageKind::Safety;
+                    }
+                    message
+                }
+            })
+            .collect();
+        Ok(ChatRequest {
+            system,
+            messages: within_budget(&shareable(&marked), self.limits.history_chars),
+            temperature: persona.model.temperature,
+            max_tokens: persona.model.max_tokens,
+            persona: Some(Arc::clone(persona)),
+            purpose: Purpose::Chat,
+        })
+    }
+
+    /// Records a stateless call's tokens and outcome, so `/v1/usage` counts
+    /// it like any other.
+    fn record_stateless_usage(
+        &self,
+        user: Option<&str>,
+        persona: &Persona,
+        model: &str,
+        (usage, outcome): (Option<Usage>, CallOutcome),
+        started: Instant,
+    ) {
+        let counted = usage.unwrap_or_default();
+        let record = UsageRecord {
+            at: self.clock.now(),
+            user: user.map(str::to_string),
+            persona: persona.id.clone(),
+            model: model.to_string(),
+            kind: MessageKind::Chat,
+            prompt_tokens: u64::from(counted.prompt_tokens),
+            completion_tokens: u64::from(counted.completion_tokens),
+            latency_ms: started.elapsed().as_millis() as u64,
+            outcome,
+        };
+        if let Err(error) = self.store.record_usage(&record) {
+            // The reply is what the client needs; the usage line is not.
+            tracing::warn!(%error, "could not record a stateless call's usage");
+        }
+    }
+}
+
+/// The newest message, which must be the user's.
+fn last_user_text(history: &[ChatMessage]) -> Result<&str, TurnError> {
+    match history.last() {
+        Some(message) if message.role == ChatRole::User => Ok(&message.content),
+        _ => Err(TurnError::Input(
+            "the conversation must end with the user's message".to_string(),
+        )),
+    }
+}
+
+/// Streams the model's reply into `text`, passing each piece to
+/// `on_delta`; gives the model that answered and its usage. An error or an
+/// early end leaves what arrived in `text`.
+async fn stream_into(
+    model: &dyn ChatModel,
+    request: &ChatRequest,
+    text: &mut String,
+    on_delta: &mut (dyn FnMut(&str) + Send),
+) -> Result<(String, Option<Usage>), ModelError> {
+    let url = || {
+        let info = model.info();
+        info.base_url
+            .clone()
+            .unwrap_or_else(|| info.backend.clone())
+    };
+    let mut stream = model.stream(request).await?;
+    while let Some(event) = stream.next().await {
+        match event? {
+            StreamEvent::Delta(delta) => {
+                on_delta(&delta);
+                text.push_str(&delta);
+            }
+            StreamEvent::Done { usage, model, .. } => {
+                if text.trim().is_empty() {
+                    return Err(ModelError::Empty { url: url() });
+                }
+                return Ok((model, usage));
+            }
+        }
+    }
+    Err(ModelError::Interrupted {
+        url: url(),
+        detail: "the stream ended early".to_string(),
+    })
+}
