@@ -12,7 +12,7 @@ fn main() -> ExitCode {
     init_logging(cli.verbose, serving);
     // reqwest and async-openai are built without a default TLS provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    match run(cli) {
+    match run(cli, serving) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
             eprintln!("troupe: {}", one_line(&err));
@@ -40,10 +40,16 @@ fn one_line(err: &anyhow::Error) -> String {
     line
 }
 
-fn run(cli: Cli) -> anyhow::Result<i32> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+fn run(cli: Cli, serving: bool) -> anyhow::Result<i32> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if serving {
+        // Each durable write waits for the disk on the thread that makes it;
+        // more threads than cores keep the other requests moving meanwhile
+        // (and let concurrent writes share one flush).
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        builder.worker_threads((cores * 4).max(8));
+    }
+    let runtime = builder.enable_all().build()?;
     Ok(runtime.block_on(cli.run())?)
 }
 
