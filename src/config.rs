@@ -340,7 +340,12 @@ impl Config {
             .filter_map(|name| {
                 let problem = crate::ids::check_id("webhook name", name).err()?;
                 let offset = webhook_offset(text, name).unwrap_or(0);
-                Some(Diagnostic::at(path, text, offset, format!("[server.webhooks]: {problem}")))
+                Some(Diagnostic::at(
+                    path,
+                    text,
+                    offset,
+                    format!("[server.webhooks]: {problem}"),
+                ))
             })
             .collect();
         if problems.is_empty() {
@@ -485,12 +490,18 @@ secret_env = "AUDIT_SECRET"
         let err = Config::parse(Path::new("t.toml"), text)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("must be the NAME of an environment variable"), "{err}");
+        assert!(
+            err.contains("must be the NAME of an environment variable"),
+            "{err}"
+        );
         assert!(!err.contains("s3cr3t-value"), "{err}");
         let named = "[server.webhooks.\"a b\"]\nurl = \"https://x.example/h\"\nsecret_env = \"HOOK_SECRET\"\n";
         let err = Config::parse(Path::new("t.toml"), named)
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("t.toml:1:18: [server.webhooks]: the webhook name"), "{err}");
+        assert!(
+            err.starts_with("t.toml:1:18: [server.webhooks]: the webhook name"),
+            "{err}"
+        );
     }
 }
