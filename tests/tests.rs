@@ -14,3 +14,4 @@ mod safety;
 mod server;
 mod settings;
 mod store;
+mod webhooks;
