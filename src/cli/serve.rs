@@ -42,9 +42,10 @@ impl From<ServeError> for Error {
             ServeError::BadAddress(_)
             | ServeError::BadTokenVar(_)
             | ServeError::Unprotected(..)
-            | ServeError::Webhook(crate::webhook::WebhookError::MissingSecret { .. }) => {
-                Error::Usage(error.to_string())
-            }
+            | ServeError::Webhook(
+                crate::webhook::WebhookError::MissingSecret { .. }
+                | crate::webhook::WebhookError::BadUrl { .. },
+            ) => Error::Usage(error.to_string()),
             other => Error::Serve(other),
         }
     }

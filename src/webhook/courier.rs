@@ -68,6 +68,18 @@ enum Attempt {
     },
 }
 
+/// What the courier does after an attempt.
+#[derive(Debug)]
+enum Settled {
+    /// The entry is done with: on to the next one at once.
+    Done,
+    /// Wait, then try again: at least `after`, when the receiver said so.
+    Retry {
+        /// The receiver's `Retry-After`.
+        after: Option<Duration>,
+    },
+}
+
 /// The wait after `failures` consecutive failures: 1 s doubling each time,
 /// at least the receiver's `retry_after`, at most `cap`.
 pub fn backoff(failures: u32, cap: Duration, retry_after: Option<Duration>) -> Duration {
@@ -105,10 +117,10 @@ impl Courier {
     /// empty. Never returns an error: failures are logged, counted and
     /// retried.
     pub async fn run(self, mut shutdown: Shutdown) {
+        // Failures in a row: the backoff grows with them.
         let mut failures: u32 = 0;
         loop {
-            let queued = match self.next().await {
-                Ok(Some(queued)) => queued,
+            let retry_after = match self.next().await {
                 Ok(None) => {
                     failures = 0;
                     tokio::select! {
@@ -116,46 +128,56 @@ impl Courier {
                         _ = shutdown.requested() => return,
                     }
                 }
+                Ok(Some(queued)) => {
+                    let attempt = tokio::select! {
+                        attempt = self.attempt(&queued.entry) => attempt,
+                        _ = shutdown.requested() => return,
+                    };
+                    match self.settle(&queued, attempt, failures + 1).await {
+                        Settled::Done => {
+                            failures = 0;
+                            continue;
+                        }
+                        Settled::Retry { after } => after,
+                    }
+                }
                 Err(error) => {
-                    failures = failures.saturating_add(1);
                     tracing::warn!(webhook = %self.webhook.name, %error, "could not read the webhook outbox; trying again later");
-                    if !self.pause(failures, None, &mut shutdown).await {
-                        return;
-                    }
-                    continue;
-                }
-            };
-            let attempt = tokio::select! {
-                attempt = self.attempt(&queued.entry) => attempt,
-                _ = shutdown.requested() => return,
-            };
-            let retry_after = match attempt {
-                Attempt::Delivered(status) => {
-                    self.count("delivered");
-                    if self.delivered(&queued, status, failures + 1).await {
-                        failures = 0;
-                        continue;
-                    }
                     None
-                }
-                Attempt::Failed {
-                    reason,
-                    retry_after,
-                } => {
-                    self.count("failed");
-                    tracing::warn!(
-                        webhook = %self.webhook.name,
-                        delivery = %queued.entry.delivery,
-                        attempt = failures + 1,
-                        %reason,
-                        "webhook delivery failed; it stays queued and is retried"
-                    );
-                    retry_after
                 }
             };
             failures = failures.saturating_add(1);
             if !self.pause(failures, retry_after, &mut shutdown).await {
                 return;
+            }
+        }
+    }
+
+    /// Counts and logs how attempt number `attempt` of `queued` ended, and
+    /// removes the entry after a 2xx.
+    async fn settle(&self, queued: &QueuedDelivery, outcome: Attempt, attempt: u32) -> Settled {
+        match outcome {
+            Attempt::Delivered(status) => {
+                self.count("delivered");
+                if self.delivered(queued, status, attempt).await {
+                    Settled::Done
+                } else {
+                    Settled::Retry { after: None }
+                }
+            }
+            Attempt::Failed {
+                reason,
+                retry_after,
+            } => {
+                self.count("failed");
+                tracing::warn!(
+                    webhook = %self.webhook.name,
+                    delivery = %queued.entry.delivery,
+                    attempt,
+                    %reason,
+                    "webhook delivery failed; it stays queued and is retried"
+                );
+                Settled::Retry { after: retry_after }
             }
         }
     }

@@ -42,6 +42,18 @@ pub enum WebhookError {
         /// The variable's name (never its value).
         var: String,
     },
+    /// The URL cannot be sent to (it passed the config's check, but has no
+    /// host, or a bad port). The URL itself is not repeated: it may hold a
+    /// token.
+    #[error(
+        "webhook \"{webhook}\": its url cannot be used ({detail}); write it like https://receiver.example/hooks/troupe"
+    )]
+    BadUrl {
+        /// The webhook's name.
+        webhook: String,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// The HTTP client could not be built.
     #[error("webhook \"{webhook}\": could not set up HTTP: {detail}")]
     Client {
@@ -98,7 +110,7 @@ pub struct Webhook {
 
 /// Every webhook in `config`, with its secret read through `env` (the
 /// process environment in the server). A secret that is missing is an
-/// error naming its variable.
+/// error naming its variable; a URL that cannot be sent to is an error too.
 pub fn configured(
     config: &ServerConfig,
     env: &dyn Fn(&str) -> Option<String>,
@@ -107,6 +119,7 @@ pub fn configured(
         .webhooks
         .iter()
         .map(|(name, webhook)| {
+            check_url(name, &webhook.url)?;
             let secret = env(&webhook.secret_env)
                 .filter(|value| !value.trim().is_empty())
                 .ok_or_else(|| WebhookError::MissingSecret {
@@ -122,6 +135,20 @@ pub fn configured(
             })
         })
         .collect()
+}
+
+/// Refuses a URL with no host or an unparsable port, which the config's
+/// check lets through but no request could use.
+fn check_url(webhook: &str, url: &str) -> Result<(), WebhookError> {
+    let bad = |detail: String| WebhookError::BadUrl {
+        webhook: webhook.to_string(),
+        detail,
+    };
+    let parsed = reqwest::Url::parse(url).map_err(|e| bad(e.to_string()))?;
+    match parsed.host_str() {
+        Some(host) if !host.is_empty() => Ok(()),
+        _ => Err(bad("it names no host".to_string())),
+    }
 }
 
 #[cfg(test)]
@@ -149,6 +176,24 @@ mod tests {
             let text = error.to_string();
             assert!(text.contains("CRM_SECRET"), "{text}");
             assert!(text.contains("\"crm\""), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_url_with_no_host_is_refused_without_being_repeated() {
+        let mut config = config();
+        for url in [
+            "http://",
+            "https://:443/hook?token=abc123",
+            "http://host:99999/",
+        ] {
+            config.webhooks.get_mut("crm").unwrap().url = url.to_string();
+            let error = configured(&config, &|_| Some("secret".to_string())).unwrap_err();
+            assert!(
+                matches!(error, WebhookError::BadUrl { .. }),
+                "{url}: {error}"
+            );
+            assert!(!error.to_string().contains("abc123"), "{error}");
         }
     }
 
