@@ -1,7 +1,8 @@
 //! A webhook receiver on 127.0.0.1: checks each request's signature with
-//! the library's own helper, answers with the status a test chooses, can
-//! stop listening (connections refused) and listen again on the same port,
-//! and lets tests wait for requests without sleeping.
+//! the library's own helper, answers with the status a test chooses or is
+//! down (cuts every connection before answering; it keeps its port, so no
+//! other socket can take it meanwhile), and lets tests wait for requests
+//! without sleeping.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,27 +31,38 @@ pub struct Received {
     pub body: Value,
 }
 
+/// How the receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Answer {
+    /// With this status (401 whatever it is when the signature is wrong).
+    Status(u16),
+    /// Not at all: the connection is cut, as when the receiver is down.
+    Cut,
+}
+
 /// What the receiver has seen, and how it answers.
 #[derive(Debug)]
 struct Log {
-    /// Every request, in order.
+    /// Every request answered, in order.
     requests: Vec<Received>,
-    /// The status the next requests are answered with.
-    answer: u16,
+    /// Connections cut while down.
+    cut: usize,
+    /// How the next requests are answered.
+    answer: Answer,
 }
 
 /// The log and a signal poked on every request.
 type Shared = Arc<(Mutex<Log>, Condvar)>;
 
-/// A running (or stopped) receiver.
+/// A running receiver; it stops when dropped.
 pub struct Receiver {
-    /// The port, kept while stopped.
+    /// Its port.
     pub port: u16,
-    /// The signing secret it checks against.
-    secret: Vec<u8>,
     shared: Shared,
-    /// The listening thread and its stop flag, while listening.
-    listening: Option<(Arc<AtomicBool>, JoinHandle<()>)>,
+    /// Tells the listening thread to end.
+    stop: Arc<AtomicBool>,
+    /// The listening thread.
+    thread: Option<JoinHandle<()>>,
 }
 
 impl Receiver {
@@ -58,20 +70,36 @@ impl Receiver {
     pub fn start(secret: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind a receiver");
         let port = listener.local_addr().expect("an address").port();
-        let mut receiver = Self {
+        let shared: Shared = Arc::new((
+            Mutex::new(Log {
+                requests: Vec::new(),
+                cut: 0,
+                answer: Answer::Status(200),
+            }),
+            Condvar::new(),
+        ));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (flag, log, secret) = (
+            Arc::clone(&stop),
+            Arc::clone(&shared),
+            secret.as_bytes().to_vec(),
+        );
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok(stream) = stream {
+                    serve_one(stream, &secret, &log);
+                }
+            }
+        });
+        Self {
             port,
-            secret: secret.as_bytes().to_vec(),
-            shared: Arc::new((
-                Mutex::new(Log {
-                    requests: Vec::new(),
-                    answer: 200,
-                }),
-                Condvar::new(),
-            )),
-            listening: None,
-        };
-        receiver.listen(listener);
-        receiver
+            shared,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     /// The URL to configure.
@@ -85,44 +113,31 @@ impl Receiver {
             .0
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .answer = status;
+            .answer = Answer::Status(status);
     }
 
-    /// Stops listening: connections to the port are refused.
-    pub fn stop(&mut self) {
-        if let Some((stop, thread)) = self.listening.take() {
-            stop.store(true, Ordering::SeqCst);
-            // Unblocks the accept, so the thread sees the flag and closes the port.
-            let _ = TcpStream::connect(("127.0.0.1", self.port));
-            // A thread that panicked has nothing left to close.
-            let _ = thread.join();
-        }
+    /// Goes down: cuts the next connections without answering.
+    pub fn go_down(&self) {
+        self.shared
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .answer = Answer::Cut;
     }
 
-    /// Listens again on the same port.
-    pub fn resume(&mut self) {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("bind the port again");
-        self.listen(listener);
-    }
-
-    fn listen(&mut self, listener: TcpListener) {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (flag, shared, secret) = (
-            Arc::clone(&stop),
-            Arc::clone(&self.shared),
-            self.secret.clone(),
+    /// Waits until `count` connections were cut while down.
+    pub fn wait_for_cuts(&self, count: usize, within: Duration) {
+        let (lock, signal) = &*self.shared;
+        let log = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let (log, timeout) = signal
+            .wait_timeout_while(log, within, |log| log.cut < count)
+            .unwrap_or_else(PoisonError::into_inner);
+        let cut = log.cut;
+        drop(log);
+        assert!(
+            !timeout.timed_out(),
+            "waited {within:?} for {count} cut connections; got {cut}"
         );
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Ok(stream) = stream {
-                    serve_one(stream, &secret, &shared);
-                }
-            }
-        });
-        self.listening = Some((stop, thread));
     }
 
     /// Every request so far.
@@ -187,12 +202,27 @@ impl Receiver {
 
 impl Drop for Receiver {
     fn drop(&mut self) {
-        self.stop();
+        self.stop.store(true, Ordering::SeqCst);
+        // Unblocks the accept, so the thread sees the flag and closes the port.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            // A thread that panicked has nothing left to close.
+            let _ = thread.join();
+        }
     }
 }
 
-/// Reads one request, checks it, answers it and closes the connection.
+/// Reads one request, checks it, answers it and closes the connection; or,
+/// while down, closes it at once.
 fn serve_one(stream: TcpStream, secret: &[u8], shared: &Shared) {
+    {
+        let mut log = shared.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if log.answer == Answer::Cut {
+            log.cut += 1;
+            shared.1.notify_all();
+            return;
+        }
+    }
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let mut reader = BufReader::new(&stream);
     let mut headers = Vec::new();
@@ -234,7 +264,12 @@ fn serve_one(stream: TcpStream, secret: &[u8], shared: &Shared) {
     );
     let (lock, signal) = &**shared;
     let mut log = lock.lock().unwrap_or_else(PoisonError::into_inner);
-    let status = if verified.is_ok() { log.answer } else { 401 };
+    let status = match (log.answer, verified.is_ok()) {
+        (Answer::Status(status), true) => status,
+        // Went down while reading: answer as down.
+        (Answer::Cut, _) => return,
+        (_, false) => 401,
+    };
     let answer =
         format!("HTTP/1.1 {status} Status\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
     let _ = (&stream).write_all(answer.as_bytes());
