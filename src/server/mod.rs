@@ -75,7 +75,8 @@ pub enum ServeError {
     /// The store could not be opened or written.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A webhook cannot be used (its secret is missing).
+    /// A webhook cannot be used (its secret is missing, or its URL names no
+    /// host).
     #[error(transparent)]
     Webhook(#[from] crate::webhook::WebhookError),
     /// Signal handlers could not be installed.
