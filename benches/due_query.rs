@@ -74,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         policy: &policy,
         safety: &troupe::safety::SafetyConfig::default(),
         clock: Clock::fixed(now),
+        webhooks: Vec::new(),
     };
     let (due_time, due) = time(|| followups.due().map(|d| d.len()));
     let due = due?;

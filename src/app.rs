@@ -179,6 +179,7 @@ impl App {
             policy: &self.config.followups,
             safety: &self.config.safety,
             clock: self.clock,
+            webhooks: self.config.server.webhooks.keys().cloned().collect(),
         }
     }
 

@@ -293,6 +293,19 @@ fn fallback_offset(text: &str, name: &str) -> Option<usize> {
     backend.get("fallback")?.span().map(|s| s.start)
 }
 
+/// Where `[server.webhooks.NAME]` starts in the file, if it can be found.
+fn webhook_offset(text: &str, name: &str) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let webhooks = doc
+        .as_table()
+        .get("server")?
+        .as_table_like()?
+        .get("webhooks")?
+        .as_table_like()?;
+    let (key, _) = webhooks.get_key_value(name)?;
+    key.span().map(|s| s.start)
+}
+
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
@@ -314,7 +327,32 @@ impl Config {
             ConfigError::Invalid(vec![Diagnostic::at(path, text, offset, e.message().trim())])
         })?;
         config.check_fallbacks(path, text)?;
+        config.check_webhook_names(path, text)?;
         Ok(config)
+    }
+
+    /// A webhook's name keys its queue in the store, so it must be a plain id.
+    fn check_webhook_names(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
+        let problems: Vec<Diagnostic> = self
+            .server
+            .webhooks
+            .keys()
+            .filter_map(|name| {
+                let problem = crate::ids::check_id("webhook name", name).err()?;
+                let offset = webhook_offset(text, name).unwrap_or(0);
+                Some(Diagnostic::at(
+                    path,
+                    text,
+                    offset,
+                    format!("[server.webhooks]: {problem}"),
+                ))
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError::Invalid(problems))
+        }
     }
 
     /// Every `fallback` must name a configured backend (or `offline`).
@@ -431,6 +469,47 @@ provider = "anthropic"
             .to_string();
         assert!(
             err.contains("t.toml:3:12: \"models.a.fallback\" names \"nope\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_webhook_table_reads_its_retry_settings_and_defaults_the_rest() {
+        let text = r#"
+[server.webhooks.crm]
+url = "https://crm.example.com/hooks/troupe"
+secret_env = "CRM_WEBHOOK_SECRET"
+timeout_secs = 5
+max_backoff_secs = 60
+[server.webhooks.audit]
+url = "http://127.0.0.1:9000/in"
+secret_env = "AUDIT_SECRET"
+"#;
+        let config = Config::parse(Path::new("t.toml"), text).unwrap();
+        let crm = &config.server.webhooks["crm"];
+        assert_eq!((crm.timeout_secs, crm.max_backoff_secs), (5, 60));
+        let audit = &config.server.webhooks["audit"];
+        assert_eq!(audit.secret_env, "AUDIT_SECRET");
+        assert_eq!((audit.timeout_secs, audit.max_backoff_secs), (10, 300));
+    }
+
+    #[test]
+    fn a_webhook_with_a_pasted_secret_or_an_odd_name_is_refused_with_its_position() {
+        let text = "[server.webhooks.\"a b\"]\nurl = \"https://x.example/h\"\nsecret_env = \"s3cr3t-value\"\n";
+        let err = Config::parse(Path::new("t.toml"), text)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("must be the NAME of an environment variable"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cr3t-value"), "{err}");
+        let named = "[server.webhooks.\"a b\"]\nurl = \"https://x.example/h\"\nsecret_env = \"HOOK_SECRET\"\n";
+        let err = Config::parse(Path::new("t.toml"), named)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("t.toml:1:18: [server.webhooks]: the webhook name"),
             "{err}"
         );
     }

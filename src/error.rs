@@ -42,6 +42,9 @@ pub enum Error {
     /// Data read from stdin is unusable.
     #[error("{0}")]
     Input(String),
+    /// A webhook could not be set up, or a delivery id not made.
+    #[error(transparent)]
+    Webhook(#[from] crate::webhook::WebhookError),
     /// The server could not start or stopped on an error.
     #[error(transparent)]
     Serve(crate::server::ServeError),

@@ -22,6 +22,8 @@
 //! - [`app`]: the runtime assembled from settings;
 //! - [`server`]: `troupe serve`: the HTTP API, personas as an
 //!   OpenAI-compatible model, the web console, pushed follow-ups;
+//! - [`webhook`]: outgoing webhooks for follow-ups: the signed payload, its
+//!   verification, and the courier that drains the store's outbox;
 //! - [`cli`]: the command line;
 //! - [`secrets`]: keys and tokens redacted from every text from a server;
 //! - [`clock`], [`ids`], [`locale`], [`error`], [`shutdown`]: the small
@@ -66,6 +68,7 @@ pub mod secrets;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod webhook;
 
 mod builtin;
 

@@ -15,3 +15,4 @@ mod safety;
 mod server;
 mod settings;
 mod store;
+mod webhooks;

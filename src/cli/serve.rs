@@ -41,7 +41,11 @@ impl From<ServeError> for Error {
             ServeError::Store(e) => Error::Store(e),
             ServeError::BadAddress(_)
             | ServeError::BadTokenVar(_)
-            | ServeError::Unprotected(..) => Error::Usage(error.to_string()),
+            | ServeError::Unprotected(..)
+            | ServeError::Webhook(
+                crate::webhook::WebhookError::MissingSecret { .. }
+                | crate::webhook::WebhookError::BadUrl { .. },
+            ) => Error::Usage(error.to_string()),
             other => Error::Serve(other),
         }
     }

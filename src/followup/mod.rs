@@ -10,7 +10,8 @@
 //! - [`scheduler`]: the background task that delivers follow-ups as they
 //!   fall due, inside a server;
 //! - this module: finding what is due, explaining a verdict, and delivering
-//!   exactly once with durable intents and bounded concurrency.
+//!   exactly once with durable intents and bounded concurrency, queueing
+//!   each delivered follow-up for the webhooks in the same transaction.
 
 pub mod generate;
 pub mod optout;
@@ -134,6 +135,10 @@ pub struct FollowUps<'a> {
     pub safety: &'a crate::safety::SafetyConfig,
     /// The clock every rule is evaluated at.
     pub clock: Clock,
+    /// The webhooks (`[server.webhooks]`, by name) every delivered
+    /// follow-up is queued for, whichever process delivers it; only `troupe
+    /// serve` sends them.
+    pub webhooks: Vec<String>,
 }
 
 impl FollowUps<'_> {
@@ -379,6 +384,8 @@ impl FollowUps<'_> {
             policy.evaluate(&unclaimed, &facts, now).eligible
         };
         let schedule = |c: &Conversation| policy.due_window(c);
+        let outbox =
+            crate::webhook::payload::outbox_entries(&self.webhooks, &sent, &persona.name, now)?;
         self.record_usage(&user, &persona, &draft, now)?;
         let delivered = self.store.deliver_followup(
             &user,
@@ -386,6 +393,7 @@ impl FollowUps<'_> {
             &draft.into_message(now),
             &still_valid,
             &schedule,
+            &outbox,
         )?;
         if delivered {
             tracing::info!(user = %sent.user, persona = %sent.persona, model = %sent.model, "follow-up delivered");

@@ -62,13 +62,32 @@ impl Default for ServerConfig {
     }
 }
 
-/// One outgoing webhook (`[server.webhooks.NAME]`).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// One outgoing webhook (`[server.webhooks.NAME]`). The NAME is the
+/// webhook's identity: follow-ups queued for it go to whatever `url` it has
+/// when they are sent.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default)]
 pub struct WebhookConfig {
     /// Where follow-ups are POSTed.
     pub url: String,
     /// The NAME of the env var holding the signing secret.
     pub secret_env: String,
+    /// How long one attempt may take, connection included, in seconds.
+    pub timeout_secs: u64,
+    /// The longest wait between two attempts, in seconds: retries wait 1 s,
+    /// 2 s, 4 s … up to this, and go on until the receiver answers 2xx.
+    pub max_backoff_secs: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        Self {
+            url: String::new(),
+            secret_env: String::new(),
+            timeout_secs: 10,
+            max_backoff_secs: 300,
+        }
+    }
 }
 
 /// Env var names only: a token pasted into the file would be printed.
@@ -79,6 +98,8 @@ fn env_var_names(text: &str) -> Result<(), String> {
 const WEBHOOK_FIELDS: &[Field] = &[
     Field::required("url", Shape::Text(Some(crate::config::base_url))),
     Field::required("secret_env", Shape::Text(Some(env_var_names))),
+    Field::optional("timeout_secs", Shape::Integer(1, 300)),
+    Field::optional("max_backoff_secs", Shape::Integer(1, 86_400)),
 ];
 
 /// Every key `[server]` may hold.

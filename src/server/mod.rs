@@ -9,6 +9,8 @@
 //! - `events`: each user's event stream, where follow-ups are pushed;
 //! - `openai`: the personas as an OpenAI-compatible model
 //!   (`/v1/models`, `/v1/chat/completions`);
+//! - `webhooks`: the couriers that POST delivered follow-ups to the
+//!   configured webhooks;
 //! - `error`, `body`: one error shape for every client mistake.
 //!
 //! Handlers only parse requests and render what the library's services
@@ -26,6 +28,7 @@ mod ops;
 mod personas;
 mod state;
 mod users;
+mod webhooks;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,6 +78,10 @@ pub enum ServeError {
     /// The store could not be opened or written.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A webhook cannot be used (its secret is missing, or its URL names no
+    /// host).
+    #[error(transparent)]
+    Webhook(#[from] crate::webhook::WebhookError),
     /// Signal handlers could not be installed.
     #[error("could not listen for Ctrl-C and SIGTERM: {0}")]
     Signals(std::io::Error),
@@ -291,8 +298,10 @@ pub async fn serve(
         let var = app.config.server.operator_token_vars().join(" or ");
         return Err(ServeError::Unprotected(listen, var));
     }
+    let webhooks = crate::webhook::configured(&app.config.server, &|var| std::env::var(var).ok())?;
     let signals = shutdown::signals().map_err(ServeError::Signals)?;
     let store = Store::open(&app.data_dir)?;
+    webhooks::report_unconfigured(&store, &webhooks)?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -302,7 +311,9 @@ pub async fn serve(
     let address = listener.local_addr().map_err(ServeError::Io)?;
     store.announce_server(Some(&format!("http://{address}")))?;
     let (trigger, shutdown) = shutdown::channel();
-    let state = build_state(app, SharedStore::new(store), &tokens, shutdown.clone());
+    let store = SharedStore::new(store);
+    let couriers = webhooks::start(webhooks, &store, &shutdown)?;
+    let state = build_state(app, store, &tokens, shutdown.clone(), couriers.wake.clone());
     let scheduler_task = tokio::spawn(Arc::clone(&state.scheduler).run(shutdown.clone()));
     on_ready(address, tokens.is_empty());
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
@@ -331,14 +342,22 @@ pub async fn serve(
         }
     }
     scheduler_task.abort();
+    couriers.abort();
     let store = state.store.get().await?;
     store.flush()?;
     store.announce_server(None)?;
     Ok(())
 }
 
-/// The shared state, with the follow-up scheduler pushing to the hub.
-fn build_state(app: App, store: SharedStore, tokens: &[String], shutdown: Shutdown) -> SharedState {
+/// The shared state, with the follow-up scheduler pushing to the hub and
+/// waking the webhook couriers.
+fn build_state(
+    app: App,
+    store: SharedStore,
+    tokens: &[String],
+    shutdown: Shutdown,
+    couriers: crate::webhook::Wake,
+) -> SharedState {
     let app = Arc::new(app);
     let hub = Arc::new(events::Hub::default());
     let wake = Arc::new(tokio::sync::Notify::new());
@@ -346,7 +365,7 @@ fn build_state(app: App, store: SharedStore, tokens: &[String], shutdown: Shutdo
         app: Arc::clone(&app),
         store: store.clone(),
         wake: Arc::clone(&wake),
-        on_sent: push_to(Arc::clone(&hub), Arc::clone(&app)),
+        on_sent: push_to(Arc::clone(&hub), Arc::clone(&app), couriers),
         recheck: Duration::from_secs(app.config.server.followup_check_secs.max(1)),
     });
     Arc::new(ServerState {
@@ -364,9 +383,15 @@ fn build_state(app: App, store: SharedStore, tokens: &[String], shutdown: Shutdo
     })
 }
 
-/// Pushes each delivered follow-up to its user's open streams.
-fn push_to(hub: Arc<events::Hub>, app: Arc<App>) -> Arc<crate::followup::scheduler::OnSent> {
+/// Pushes each delivered follow-up to its user's open streams, and wakes
+/// the webhook couriers (its webhook entries were queued with it).
+fn push_to(
+    hub: Arc<events::Hub>,
+    app: Arc<App>,
+    couriers: crate::webhook::Wake,
+) -> Arc<crate::followup::scheduler::OnSent> {
     Arc::new(move |sent| {
+        couriers.notify();
         let name = app
             .personas
             .get(&sent.persona)

@@ -4,8 +4,9 @@
 //! Delivery is two transactions around the model call: [`Store::record_intent`]
 //! writes the intent (and leaves the due index) before the model is called;
 //! [`Store::deliver_followup`] appends the message and removes the intent in
-//! one step. A run killed in between leaves the intent, which the next run
-//! resumes; a run killed after cannot deliver it again.
+//! one step, queueing the follow-up for every webhook in that same step (see
+//! [`super::outbox`]). A run killed in between leaves the intent, which the
+//! next run resumes; a run killed after cannot deliver it again.
 
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
@@ -110,11 +111,12 @@ impl Store {
         Ok(recorded)
     }
 
-    /// Delivers a follow-up for a recorded intent: appends `message` and
-    /// clears the intent in one transaction, if `still_valid` holds for the
-    /// stored conversation; otherwise cancels the intent (rescheduling with
-    /// `schedule`). Returns whether the follow-up was delivered; nothing is
-    /// stored when there is no intent (e.g. it was already delivered).
+    /// Delivers a follow-up for a recorded intent: appends `message`,
+    /// queues `outbox` (one entry per webhook) and clears the intent in one
+    /// transaction, if `still_valid` holds for the stored conversation;
+    /// otherwise cancels the intent (rescheduling with `schedule`) and
+    /// queues nothing. Returns whether the follow-up was delivered; nothing
+    /// is stored when there is no intent (e.g. it was already delivered).
     pub fn deliver_followup(
         &self,
         user: &str,
@@ -122,18 +124,21 @@ impl Store {
         message: &Message,
         still_valid: &(dyn Fn(&Conversation) -> bool + Sync),
         schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+        outbox: &[super::OutboxEntry],
     ) -> Result<bool, StoreError> {
         debug_assert_eq!(message.kind, MessageKind::FollowUp);
         let conv_key = keys::conversation(user, persona);
         let message_bytes = encode(message);
+        let id_floor = self.id_floor;
         let trees = (
             &self.conversations,
             &self.messages,
             &self.pending,
             &self.due,
+            &self.outbox,
         );
         let (delivered, changed) = trees
-            .transaction(|(conversations, messages, pending, due)| {
+            .transaction(|(conversations, messages, pending, due, queued)| {
                 let Some(bytes) = conversations.get(&conv_key)? else {
                     pending.remove(conv_key.as_slice())?;
                     return Ok((false, true));
@@ -150,6 +155,7 @@ impl Store {
                         &keys::message(conversation.id, seq),
                         message_bytes.as_slice(),
                     )?;
+                    super::outbox::queue(queued, outbox, id_floor)?;
                 }
                 conversation.pending_followup = None;
                 pending.remove(conv_key.as_slice())?;

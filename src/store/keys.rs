@@ -40,6 +40,23 @@ pub(crate) fn due(from: chrono::DateTime<chrono::Utc>, conversation_id: u64) -> 
     key
 }
 
+/// The prefix of every outbox entry of webhook `name`. Names are plain ids
+/// (checked when the config is read), so they never contain the separator.
+pub(crate) fn outbox_prefix(name: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(name.len() + 9);
+    key.extend_from_slice(name.as_bytes());
+    key.push(SEPARATOR);
+    key
+}
+
+/// The key of outbox entry `seq` of webhook `name`: a range scan over the
+/// prefix returns the webhook's entries in the order they were queued.
+pub(crate) fn outbox(name: &str, seq: u64) -> Vec<u8> {
+    let mut key = outbox_prefix(name);
+    key.extend_from_slice(&seq.to_be_bytes());
+    key
+}
+
 /// An instant as 8 bytes that sort in time order.
 pub(crate) fn instant(at: chrono::DateTime<chrono::Utc>) -> [u8; 8] {
     ((at.timestamp_millis() as u64) ^ (1 << 63)).to_be_bytes()
@@ -67,6 +84,18 @@ mod tests {
         let late = Utc.timestamp_millis_opt(5_000).unwrap();
         assert!(due(early, 9) < due(late, 1));
         assert!(due(late, 1) < due(late, 2));
+    }
+
+    #[test]
+    fn outbox_keys_sort_by_webhook_then_the_order_they_were_queued() {
+        let mut keys = vec![outbox("crm", 256), outbox("audit", 9), outbox("crm", 2)];
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![outbox("audit", 9), outbox("crm", 2), outbox("crm", 256)]
+        );
+        assert!(outbox("crm", 7).starts_with(&outbox_prefix("crm")));
+        assert!(!outbox("crm2", 7).starts_with(&outbox_prefix("crm")));
     }
 
     #[test]

@@ -12,13 +12,17 @@
 //! - `pending`: conversation key → instant: follow-up intents recorded
 //!   before the model is called and removed when the follow-up is delivered;
 //! - `tokens`: SHA-256 of an end-user access token → the user it acts for
-//!   (the token itself is never stored).
+//!   (the token itself is never stored);
+//! - `outbox`: webhook name ‖ sequence → [`OutboxEntry`]: follow-ups waiting
+//!   to be POSTed to each webhook, queued in the transaction that delivers
+//!   the follow-up (see [`outbox`]).
 //!
 //! Every append is one transaction over all three trees, followed by a flush,
 //! so a message the runtime has acknowledged survives a crash.
 
 mod followups;
 mod keys;
+pub mod outbox;
 mod records;
 mod rights;
 mod server;
@@ -32,11 +36,12 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 pub use followups::{DueEntry, SyntheticConversation};
+pub use outbox::{OutboxEntry, QueuedDelivery};
 pub use records::{
     CallOutcome, Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic,
     UsageRecord, User,
 };
-pub use rights::{ConversationData, Erasure, Purge, UserData};
+pub use rights::{ConversationData, Erasure, PendingWebhook, Purge, UserData};
 pub use server::{PagedMessage, announced_server};
 pub use shared::{SharedStore, StoreHandle};
 
@@ -95,6 +100,8 @@ pub struct Store {
     safety: sled::Tree,
     /// SHA-256 of an end-user access token → the user id it acts for.
     tokens: sled::Tree,
+    /// webhook name ‖ sequence → a follow-up waiting to be sent to it.
+    outbox: sled::Tree,
     /// Added to every generated id (see [`ID_FLOOR`]).
     id_floor: u64,
 }
@@ -284,6 +291,7 @@ impl Store {
             usage: tree("usage")?,
             safety: tree("safety")?,
             tokens: tree("tokens")?,
+            outbox: tree("outbox")?,
             dir: dir.to_path_buf(),
             db,
             lock,

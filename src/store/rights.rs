@@ -15,6 +15,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::outbox::OutboxEntry;
 use super::records::{Conversation, Message, Topic, UsageRecord, User};
 use super::{COMPACTION_PENDING, ID_FLOOR, STORE_DIR, Store, StoreError, decode, keys};
 
@@ -33,6 +34,34 @@ pub struct UserData {
     pub conversations: Vec<ConversationData>,
     /// Every model call made for the user.
     pub usage: Vec<UsageRecord>,
+    /// Follow-ups not yet taken by a webhook's receiver: what each will
+    /// still be sent (a recipient the user has a right to know of).
+    pub pending_webhooks: Vec<PendingWebhook>,
+}
+
+/// A follow-up about the user still waiting to be sent to a webhook.
+#[derive(Debug, Clone, Serialize)]
+pub struct PendingWebhook {
+    /// The webhook's name (its URL stays in the operator's config).
+    pub webhook: String,
+    /// The delivery id it will be sent with.
+    pub delivery: String,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
+    /// The body the receiver will get.
+    pub payload: serde_json::Value,
+}
+
+impl From<OutboxEntry> for PendingWebhook {
+    fn from(entry: OutboxEntry) -> Self {
+        Self {
+            payload: serde_json::from_str(&entry.body)
+                .unwrap_or(serde_json::Value::String(entry.body)),
+            webhook: entry.webhook,
+            delivery: entry.delivery,
+            queued_at: entry.queued_at,
+        }
+    }
 }
 
 /// One conversation, in full.
@@ -64,6 +93,8 @@ pub struct Purge {
     pub topics: usize,
     /// Usage records removed.
     pub usage: usize,
+    /// Webhook deliveries still waiting, removed with the text they carry.
+    pub webhook_deliveries: usize,
 }
 
 impl Store {
@@ -99,10 +130,16 @@ impl Store {
             .into_iter()
             .filter(|u| u.user.as_deref() == Some(user))
             .collect();
+        let pending_webhooks = self
+            .user_outbox(user)?
+            .into_iter()
+            .map(PendingWebhook::from)
+            .collect();
         Ok(Some(UserData {
             user: record,
             conversations,
             usage,
+            pending_webhooks,
         }))
     }
 
@@ -136,6 +173,7 @@ impl Store {
                     decode::<UsageRecord>(value).is_ok_and(|u| u.user.as_deref() == Some(user))
                 }
                 b"tokens" => value == user.as_bytes(),
+                b"outbox" => decode::<OutboxEntry>(value).is_ok_and(|e| e.user == user),
                 _ => false,
             };
             !belongs
@@ -229,7 +267,7 @@ impl Store {
     }
 
     /// Removes messages older than `cutoff`, topics last mentioned before it,
-    /// and usage records from before it.
+    /// and usage records and webhook deliveries from before it.
     /// Before its first deletion, it records that the store needs a rewrite
     /// ([`Store::compaction_pending`]), so a crash before the rewrite does
     /// not leave the deleted text in the files for good.
@@ -303,6 +341,14 @@ impl Store {
         }
         for key in old_usage {
             self.usage.remove(key).map_err(|e| self.error(e))?;
+        }
+        let old_outbox = self.outbox_keys_before(cutoff)?;
+        purge.webhook_deliveries = old_outbox.len();
+        if !old_outbox.is_empty() {
+            before_deleting(self)?;
+        }
+        for key in old_outbox {
+            self.outbox.remove(key).map_err(|e| self.error(e))?;
         }
         self.flush()?;
         Ok(purge)

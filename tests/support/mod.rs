@@ -1,6 +1,8 @@
-//! Shared test support: the test model server and a runner for the real
-//! `troupe` binary with its own data dir and a clean environment.
+//! Shared test support: the test model server, a webhook receiver, and a
+//! runner for the real `troupe` binary with its own data dir and a clean
+//! environment.
 
+pub mod receiver;
 pub mod serve;
 pub mod server;
 
