@@ -427,7 +427,7 @@ fn without_tokens_the_server_refuses_a_public_address() {
 
 /// Five messages to the chef on 2026-11-02, through the CLI (the server is
 /// not running yet).
-fn five_messages(troupe: &Troupe, user: &str) {
+pub(crate) fn five_messages(troupe: &Troupe, user: &str) {
     for (i, text) in [
         "I want to make a saffron risotto",
         "Which rice is best for saffron risotto?",

@@ -7,7 +7,8 @@
 //! - `personas`, `conversations`, `users`, `followups`, `ops`: the `/v1`
 //!   routes, one file per resource;
 //! - `events`: each user's event stream, where follow-ups are pushed;
-//! - `error`, `body`: one error shape for every client mistake.
+//! - `error`, `body`: one error shape for every client mistake;
+//! - `console`: the web console at `/`, static files built into the binary.
 //!
 //! Handlers only parse requests and render what the library's services
 //! (chat turns, follow-ups, reports) return.
@@ -15,6 +16,7 @@
 mod auth;
 mod body;
 pub mod config;
+mod console;
 mod conversations;
 mod error;
 mod events;
@@ -139,6 +141,7 @@ fn router(state: SharedState) -> Router {
                 async move { axum::Json(document.as_ref().clone()) }
             }),
         )
+        .merge(console::routes())
         .route("/healthz", axum::routing::get(ops::healthz))
         .route("/readyz", axum::routing::get(ops::readyz))
         .route("/metrics", axum::routing::get(ops::metrics))

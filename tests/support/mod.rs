@@ -1,6 +1,7 @@
 //! Shared test support: the test model server and a runner for the real
 //! `troupe` binary with its own data dir and a clean environment.
 
+pub mod browser;
 pub mod serve;
 pub mod server;
 
