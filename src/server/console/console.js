@@ -345,8 +345,10 @@ function setBefore(before) {
 
 async function sendMessage(text) {
   if (state.sending || !text.trim()) return false;
+  // Fields edited but not opened yet: open what they name first, so a
+  // message never goes to the conversation the user just moved away from.
   if (chosenChanged()) await openConversation();
-  if (!state.persona) return false;
+  if (!state.persona || chosenChanged()) return false;
   setSending(true);
   append(userBubble(text));
   const turn = { node: null, done: false, generation: state.generation };
