@@ -355,7 +355,7 @@ pub fn decode_base64(text: &str) -> Vec<u8> {
 pub fn png_size(bytes: &[u8]) -> Option<(u32, u32)> {
     const SIGNATURE: &[u8] = b"\x89PNG\r\n\x1a\n";
     let ends_well = bytes.len() > 45 && bytes[bytes.len() - 8..bytes.len() - 4] == *b"IEND";
-    if !bytes.starts_with(SIGNATURE) || &bytes[12..16] != b"IHDR" || !ends_well {
+    if !ends_well || !bytes.starts_with(SIGNATURE) || &bytes[12..16] != b"IHDR" {
         return None;
     }
     let word =
