@@ -41,13 +41,21 @@ fn the_console_page_and_its_files_are_served_with_a_strict_content_security_poli
     assert!(!policy.contains("unsafe-inline") && !policy.contains("unsafe-eval"));
     assert_eq!(header("x-content-type-options"), "nosniff");
     let html = page.text().unwrap();
-    assert!(html.contains(r#"<script type="module" src="/console.js">"#));
-    assert!(html.contains(r#"href="/console.css""#));
+    assert!(html.contains(r#"<script type="module" src="/console/console.js">"#));
+    assert!(html.contains(r#"href="/console/console.css""#));
     for (path, content_type, expected) in [
-        ("/console.js", "text/javascript", "textContent"),
-        ("/console.css", "text/css", ".msg.troupe"),
+        ("/console/console.js", "text/javascript", "openConversation"),
+        ("/console/page.js", "text/javascript", "textContent"),
+        ("/console/api.js", "text/javascript", "readEvents"),
+        ("/console/log.js", "text/javascript", "disclaimers"),
         (
-            "/console.strings.json",
+            "/console/panels.js",
+            "text/javascript",
+            "/v1/followups/explain",
+        ),
+        ("/console/console.css", "text/css", ".msg.troupe"),
+        (
+            "/console/strings.json",
             "application/json",
             "Console Troupe",
         ),

@@ -1,8 +1,9 @@
 //! The web console at `/`: a chat page for trying personas in a browser,
-//! built into the binary. It is three static files and a string table under
-//! `src/server/console/`, with no build step and nothing loaded from
-//! elsewhere; the page talks to the `/v1` API like any other client, so it
-//! needs no route of its own beyond the files.
+//! built into the binary. It is static files under `src/server/console/`
+//! (the page, a style sheet, a few ES modules and the interface strings),
+//! with no build step and nothing loaded from elsewhere; the page talks to
+//! the `/v1` API like any other client, so it needs no route of its own
+//! beyond its files.
 //!
 //! The files are public (the page must load before the user pastes a
 //! token); everything they show comes from the API, which checks tokens as
@@ -18,13 +19,30 @@ use axum::routing::get;
 
 /// The page.
 const INDEX_HTML: &str = include_str!("console/index.html");
-/// Its script.
-const CONSOLE_JS: &str = include_str!("console/console.js");
-/// Its style sheet.
-const CONSOLE_CSS: &str = include_str!("console/console.css");
-/// Its interface strings, one table per language (`en`, `fr`), chosen by
-/// the persona's language.
-const STRINGS_JSON: &str = include_str!("console/strings.json");
+
+/// JavaScript, for the modules' `Content-Type`.
+const JS: &str = "text/javascript; charset=utf-8";
+
+/// The files under `/console/`: name, `Content-Type`, contents. The
+/// strings are one table per language (`en`, `fr`), chosen by the
+/// persona's language.
+const FILES: &[(&str, &str, &str)] = &[
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_str!("console/console.css"),
+    ),
+    ("console.js", JS, include_str!("console/console.js")),
+    ("page.js", JS, include_str!("console/page.js")),
+    ("api.js", JS, include_str!("console/api.js")),
+    ("log.js", JS, include_str!("console/log.js")),
+    ("panels.js", JS, include_str!("console/panels.js")),
+    (
+        "strings.json",
+        "application/json",
+        include_str!("console/strings.json"),
+    ),
+];
 
 /// What the page may load and where it may connect: only this server, only
 /// its own files; no inline script, no frames, no forms posted elsewhere.
@@ -33,25 +51,20 @@ pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; script-src 
      style-src 'self'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
-/// The console's routes: `/` and the files it loads.
+/// The console's routes: `/` and `/console/FILE` for each of [`FILES`].
 pub(super) fn routes<S: Clone + Send + Sync + 'static>() -> Router<S> {
-    Router::new()
-        .route(
-            "/",
-            get(|| async { file("text/html; charset=utf-8", INDEX_HTML) }),
-        )
-        .route(
-            "/console.js",
-            get(|| async { file("text/javascript; charset=utf-8", CONSOLE_JS) }),
-        )
-        .route(
-            "/console.css",
-            get(|| async { file("text/css; charset=utf-8", CONSOLE_CSS) }),
-        )
-        .route(
-            "/console.strings.json",
-            get(|| async { file("application/json", STRINGS_JSON) }),
-        )
+    let page = Router::new().route(
+        "/",
+        get(|| async { file("text/html; charset=utf-8", INDEX_HTML) }),
+    );
+    FILES
+        .iter()
+        .fold(page, |router, &(name, content_type, body)| {
+            router.route(
+                &format!("/console/{name}"),
+                get(move || async move { file(content_type, body) }),
+            )
+        })
 }
 
 /// One of the console's files, with the headers every one of them carries.
@@ -77,9 +90,26 @@ mod tests {
 
     use super::*;
 
+    /// The contents of the file `name` under `/console/`.
+    fn contents(name: &str) -> &'static str {
+        FILES
+            .iter()
+            .find(|(file, _, _)| *file == name)
+            .map(|(_, _, body)| *body)
+            .unwrap_or_else(|| panic!("no console file {name}"))
+    }
+
+    /// The scripts.
+    fn scripts() -> impl Iterator<Item = &'static str> {
+        FILES
+            .iter()
+            .filter(|(name, _, _)| name.ends_with(".js"))
+            .map(|(_, _, body)| *body)
+    }
+
     /// The keys of one language's table.
     fn keys(language: &str) -> BTreeSet<String> {
-        let tables: serde_json::Value = serde_json::from_str(STRINGS_JSON).unwrap();
+        let tables: serde_json::Value = serde_json::from_str(contents("strings.json")).unwrap();
         tables[language]
             .as_object()
             .unwrap_or_else(|| panic!("strings.json has no \"{language}\" table"))
@@ -132,16 +162,34 @@ mod tests {
         ] {
             wanted.extend(quoted_after(INDEX_HTML, attribute));
         }
-        wanted.extend(keys_asked_by_script(CONSOLE_JS));
+        for script in scripts() {
+            wanted.extend(keys_asked_by_script(script));
+        }
         assert!(wanted.len() > 40, "found only {wanted:?}");
         let missing: Vec<_> = wanted.difference(&en).collect();
         assert!(missing.is_empty(), "missing from strings.json: {missing:?}");
     }
 
     #[test]
+    fn every_module_a_script_imports_is_served() {
+        let served: BTreeSet<String> = FILES.iter().map(|(n, _, _)| n.to_string()).collect();
+        let mut imported = BTreeSet::new();
+        for script in scripts() {
+            imported.extend(quoted_after(script, "from \"./"));
+        }
+        assert!(imported.len() >= 4, "found only {imported:?}");
+        let missing: Vec<_> = imported.difference(&served).collect();
+        assert!(missing.is_empty(), "imported but not served: {missing:?}");
+        assert!(INDEX_HTML.contains(r#"<script type="module" src="/console/console.js">"#));
+    }
+
+    #[test]
     fn the_page_loads_nothing_from_elsewhere_and_runs_no_inline_code() {
-        for text in [INDEX_HTML, CONSOLE_JS, CONSOLE_CSS] {
-            assert!(!text.contains("http://") && !text.contains("https://"));
+        for (name, _, text) in FILES.iter().chain([&("index.html", "", INDEX_HTML)]) {
+            assert!(
+                !text.contains("http://") && !text.contains("https://"),
+                "{name} names another site"
+            );
         }
         assert!(!INDEX_HTML.contains("<script>") && !INDEX_HTML.contains(" style="));
         let handlers: Vec<&str> = INDEX_HTML
@@ -149,9 +197,11 @@ mod tests {
             .filter(|word| word.starts_with("on") && word.contains('='))
             .collect();
         assert!(handlers.is_empty(), "inline handlers: {handlers:?}");
-        assert!(
-            !CONSOLE_JS.contains("innerHTML") && !CONSOLE_JS.contains("insertAdjacentHTML"),
-            "text is only ever set with textContent"
-        );
+        for script in scripts() {
+            assert!(
+                !script.contains("innerHTML") && !script.contains("insertAdjacentHTML"),
+                "text is only ever set with textContent"
+            );
+        }
     }
 }
