@@ -104,6 +104,13 @@ fn a_whole_conversation_runs_in_a_real_browser_with_live_follow_ups_stop_and_era
     );
 
     follow_up_arrives_live(&browser, &server);
+    browser.goto(&format!("{}/?user=alice&persona=chef", server.url));
+    wait_live(&browser);
+    assert_eq!(
+        count(&browser, "#log [data-kind=followup]"),
+        1,
+        "after a reload the follow-up is in the history, once"
+    );
     a_message_sent_with_enter_streams_its_reply(&browser, &server);
     stop_is_confirmed_by_troupe(&browser, &server);
     a_crisis_is_answered_by_troupe_safety(&browser);

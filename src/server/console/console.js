@@ -52,10 +52,19 @@ async function loadHistory(generation) {
   const page = await api("GET", `${chatPath()}?limit=${PAGE_SIZE}`);
   if (generation !== state.generation) return;
   const log = $("log");
+  // Whatever is in the log already came live while this page loaded (a
+  // follow-up the stream delivered first), so the history goes above it,
+  // and a follow-up both delivered live and stored is shown once.
+  const arrived = [...log.children];
   if (page.messages.length === 0) {
-    log.append(personaBubble({ text: state.persona.greeting, tag: "greeting" }));
+    log.prepend(personaBubble({ text: state.persona.greeting, tag: "greeting" }));
   } else {
-    log.append(...page.messages.map(historyNode));
+    log.prepend(...page.messages.map(historyNode));
+  }
+  const stored = new Set(page.messages.filter((m) => m.kind === "follow-up").map((m) => m.text));
+  for (const node of arrived) {
+    const text = node.querySelector(".text")?.textContent;
+    if (node.dataset.kind === "followup" && stored.has(text)) node.remove();
   }
   log.scrollTop = log.scrollHeight;
   setBefore(page.before);
