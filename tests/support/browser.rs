@@ -26,6 +26,8 @@ pub const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A headless Chromium session; the browser and its driver stop on drop.
 pub struct Browser {
+    /// `http://127.0.0.1:PORT`, where chromedriver listens.
+    base: String,
     /// `http://127.0.0.1:PORT/session/ID`.
     session: String,
     /// The chromedriver process.
@@ -105,6 +107,7 @@ impl Browser {
         let base = format!("http://127.0.0.1:{port}");
         let profile = tempfile::tempdir().expect("a profile dir");
         let mut browser = Browser {
+            base: base.clone(),
             session: String::new(),
             driver,
             http,
@@ -313,10 +316,14 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the session, then asks chromedriver to quit, which also quits
+    /// any browser it still runs: killing chromedriver alone would leave
+    /// Chromium running without it.
     fn drop(&mut self) {
         if !self.session.is_empty() {
             let _ = self.http.delete(&self.session).send();
         }
+        let _ = self.http.get(format!("{}/shutdown", self.base)).send();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
