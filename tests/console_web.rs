@@ -410,7 +410,7 @@ fn erasure_asks_first_then_erases(browser: &Browser, server: &crate::support::se
         status
             .as_str()
             .unwrap()
-            .starts_with("Erased alice: 1 conversations"),
+            .starts_with("Erased alice: 1 conversation(s), "),
         "{status}"
     );
     assert_eq!(server.get("/v1/users/alice").status, 404);

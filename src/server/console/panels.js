@@ -5,10 +5,12 @@
 import { api, enc, request, userPath } from "./api.js";
 import { $, el, fail, names, say, state, t } from "./page.js";
 
+/** The browser's own time zone, offered as the user's. */
 export function browserZone() {
   return Intl.DateTimeFormat().resolvedOptions().timeZone ?? "UTC";
 }
 
+/** Offers every IANA time zone the browser knows as a suggestion. */
 export function fillZones() {
   const zones = Intl.supportedValuesOf?.("timeZone") ?? [];
   $("zones").replaceChildren(
@@ -20,6 +22,7 @@ export function fillZones() {
   );
 }
 
+/** Shows the user's settings (a user who never wrote gets the defaults). */
 export async function loadSettings(generation) {
   let view = null;
   try {
@@ -57,6 +60,7 @@ function conversationLine(view) {
   return t("settings.conversation", { ...names(), state: value });
 }
 
+/** Saves the settings form; the server's message explains a refused value. */
 export async function saveSettings(event) {
   event.preventDefault();
   if (!state.persona) return;
@@ -74,6 +78,7 @@ export async function saveSettings(event) {
   }
 }
 
+/** Downloads everything stored about the user as a JSON file. */
 export async function exportData() {
   if (!state.persona) return;
   try {
@@ -94,6 +99,7 @@ export async function exportData() {
   }
 }
 
+/** Asks before erasing: nothing is erased until the dialog is confirmed. */
 export function askErase() {
   if (!state.persona) return;
   $("erase-title").textContent = t("erase.title");
@@ -115,6 +121,7 @@ export async function erase(reopen) {
   }
 }
 
+/** The persona's file and rendered prompt (operators only), and eligibility. */
 export async function loadCreator(generation) {
   const detail = await api("GET", `/v1/personas/${enc(state.persona.id)}`);
   if (generation !== state.generation) return;
@@ -125,6 +132,7 @@ export async function loadCreator(generation) {
   await loadExplain(generation);
 }
 
+/** Why a follow-up is or is not due now, rule by rule. */
 export async function loadExplain(generation) {
   const rules = $("explain-rules");
   const verdictLine = $("explain-verdict");
@@ -148,6 +156,7 @@ function ruleItem(rule) {
   return item;
 }
 
+/** Delivers every due follow-up now (operators only). */
 export async function runFollowups() {
   try {
     const report = await api("POST", "/v1/followups/run", {});
