@@ -7,6 +7,7 @@ mod support;
 mod backends;
 mod chat_openai;
 mod console;
+mod console_web;
 mod followups;
 mod offline;
 mod openai;

@@ -11,7 +11,8 @@
 //!   (`/v1/models`, `/v1/chat/completions`);
 //! - `webhooks`: the couriers that POST delivered follow-ups to the
 //!   configured webhooks;
-//! - `error`, `body`: one error shape for every client mistake.
+//! - `error`, `body`: one error shape for every client mistake;
+//! - `console`: the web console at `/`, static files built into the binary.
 //!
 //! Handlers only parse requests and render what the library's services
 //! (chat turns, follow-ups, reports) return.
@@ -19,6 +20,7 @@
 mod auth;
 mod body;
 pub mod config;
+mod console;
 mod conversations;
 mod error;
 mod events;
@@ -152,6 +154,7 @@ fn router(state: SharedState) -> Router {
                 async move { axum::Json(document.as_ref().clone()) }
             }),
         )
+        .merge(console::routes())
         .route("/healthz", axum::routing::get(ops::healthz))
         .route("/readyz", axum::routing::get(ops::readyz))
         .route("/metrics", axum::routing::get(ops::metrics))

@@ -3,6 +3,7 @@
 //! environment.
 
 pub mod receiver;
+pub mod browser;
 pub mod serve;
 pub mod server;
 
