@@ -20,7 +20,7 @@ use super::state::SharedState;
 use crate::followup::SentFollowUp;
 
 /// Events buffered per user for a slow reader before the oldest are dropped.
-const BUFFER: usize = 64;
+const BUFFER: usize = 8;
 
 /// A message pushed to a user.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
