@@ -13,4 +13,5 @@ mod personas;
 mod safety;
 mod server;
 mod settings;
+mod shared_data_dir;
 mod store;

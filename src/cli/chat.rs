@@ -46,8 +46,7 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
     };
     app.check_user(&user)?;
     let persona = app.persona(&args.persona)?;
-    let store = app.open_store()?;
-    let chat = app.chat_service(store);
+    let chat = app.chat_service(app.store_access());
     let Some(message) = args.message else {
         let mut console = Console::new(app, chat, &user, persona)?;
         let outcome = console.run(&mut Input::detect()).await?;

@@ -297,7 +297,7 @@ impl<'a> Console<'a> {
     }
 
     fn show_history(&self) -> Result<(), Error> {
-        let store = self.chat.store();
+        let store = self.chat.store().hold()?;
         let messages = match store.conversation(&self.user, &self.persona.id)? {
             Some(conversation) => store.messages(&conversation)?,
             None => Vec::new(),
