@@ -121,6 +121,11 @@ impl App {
         )
     }
 
+    /// The backend named by `--model`, if one was.
+    pub fn model_flag(&self) -> Option<&str> {
+        self.model_flag.as_deref()
+    }
+
     /// Which backend `persona` talks to, and why.
     pub fn backend_for(&self, persona: &Persona) -> Result<BackendChoice, Error> {
         let ollama = || {

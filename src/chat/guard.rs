@@ -10,6 +10,13 @@ use crate::persona::Persona;
 use crate::safety::{self, SafetyEvent};
 use crate::store::{AppendEffects, CallOutcome, Message, MessageKind, Role, UsageRecord};
 
+/// The refusal of an adults-only persona to a minor, named `persona_name`.
+pub fn adults_only(persona_name: &str) -> TurnError {
+    TurnError::Input(format!(
+        "{persona_name} is for adults only; choose another persona (`troupe personas list`, or /personas in the console)"
+    ))
+}
+
 /// The instruction for the model's second opinion on a message.
 const CRISIS_CHECK: &str = "You are a safety classifier. The user's message is from a chat with a lifestyle assistant, in any language. \
 Answer YES if it expresses suicidal thoughts, a wish to die or disappear for good, a plan or means to end one's life, or self-harm; \
@@ -20,10 +27,7 @@ impl ChatService {
     pub fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
         let minor = self.store.hold()?.user(user)?.is_some_and(|u| u.minor);
         if minor && persona.adults_only {
-            return Err(TurnError::Input(format!(
-                "{} is for adults only; choose another persona (`troupe personas list`, or /personas in the console)",
-                persona.name
-            )));
+            return Err(adults_only(&persona.name));
         }
         Ok(())
     }

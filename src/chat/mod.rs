@@ -15,7 +15,9 @@
 
 mod guard;
 mod session;
+pub mod view;
 
+pub use guard::adults_only;
 pub use session::{TurnEvent, notice_text};
 
 use std::sync::Arc;
@@ -60,7 +62,7 @@ pub struct ChatService {
 pub const SAFETY_MODEL: &str = "troupe-safety";
 
 /// Who a reply comes from, so every front end presents it as such.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyKind {
     /// The persona's own words, from its model.
@@ -102,6 +104,10 @@ pub enum TurnError {
     /// The system prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    /// The server a front end went through answered with an error (its
+    /// message says what happened, and whether the message was kept).
+    #[error("{0}")]
+    Remote(String),
     /// The model failed; the user's message is kept.
     #[error("{error}. Your message was saved{}", if *.partial { "; the partial reply is kept, marked as interrupted" } else { "" })]
     Model {

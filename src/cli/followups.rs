@@ -1,4 +1,7 @@
-//! `troupe followups due|explain|run|watch`.
+//! `troupe followups due|explain|run|watch|reindex`. `due` and `explain`
+//! go through the server holding the data dir, when one does; the server
+//! delivers follow-ups itself, so `run`, `watch` and `reindex` work on the
+//! files only.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -9,6 +12,7 @@ use super::print_json;
 use crate::app::App;
 use crate::error::Error;
 use crate::followup::{RunOptions, SentFollowUp};
+use crate::reach::Reach;
 use crate::store::{StoreAccess, StoreError, lock_deliveries};
 
 /// The `followups` subcommands.
@@ -80,7 +84,7 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
     let followups = app.followups(&store);
     match command {
         FollowupsCommand::Due(args) => {
-            let due = followups.due()?;
+            let due = Reach::connect(app)?.due().await?;
             if args.json {
                 print_json(&due)?;
             } else if due.is_empty() {
@@ -102,8 +106,9 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
         }
         FollowupsCommand::Explain(args) => {
             app.check_user(&args.user)?;
-            let persona = app.persona(&args.persona)?;
-            let verdict = followups.explain(&args.user, &persona)?;
+            let reach = Reach::connect(app)?;
+            let persona = reach.persona(&args.persona).await?;
+            let verdict = reach.explain(&args.user, &persona).await?;
             if args.json {
                 print_json(&verdict)?;
             } else {

@@ -120,18 +120,18 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve::run(app, args).await,
             Command::Chat(args) => chat::run(&app, args).await,
-            Command::History(args) => history::run(&app, args),
+            Command::History(args) => history::run(&app, args).await,
             Command::Personas(command) => personas::run(&app, command),
             Command::Followups(command) => followups::run(&app, command).await,
-            Command::Topics(args) => topics::run(&app, args),
-            Command::User(command) => user::run(&app, command),
+            Command::Topics(args) => topics::run(&app, args).await,
+            Command::User(command) => user::run(&app, command).await,
             Command::Dev(command) => dev::run(&app, command),
             Command::Models(command) => models::run(&app, command).await,
-            Command::Usage(args) => usage::run(&app, args),
-            Command::Export(args) => rights::export(&app, args),
-            Command::Erase(args) => rights::erase(&app, args),
+            Command::Usage(args) => usage::run(&app, args).await,
+            Command::Export(args) => rights::export(&app, args).await,
+            Command::Erase(args) => rights::erase(&app, args).await,
             Command::Maintenance(command) => maintenance::maintenance(&app, command),
-            Command::Safety(command) => maintenance::safety(&app, command),
+            Command::Safety(command) => maintenance::safety(&app, command).await,
         }
     }
 }

@@ -6,6 +6,7 @@ use clap::Args;
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
+use crate::reach::Reach;
 
 /// Arguments of `troupe usage`.
 #[derive(Debug, Args)]
@@ -19,10 +20,8 @@ pub struct UsageArgs {
 }
 
 /// Runs `troupe usage`.
-pub fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
-    let store = app.open_store()?;
-    let since = args.since.unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let lines = crate::report::usage_lines(&store.usage_since(since)?);
+pub async fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
+    let lines = Reach::connect(app)?.usage(args.since).await?;
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::records::{Conversation, Message, Topic, UsageRecord, User};
 use super::{COMPACTION_PENDING, ID_FLOOR, STORE_DIR, Store, StoreError, decode, keys};
@@ -25,7 +25,7 @@ const NEW_DIR: &str = "store.new";
 const OLD_DIR: &str = "store.old";
 
 /// Everything stored about one user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserData {
     /// The profile.
     pub user: User,
@@ -36,7 +36,7 @@ pub struct UserData {
 }
 
 /// One conversation, in full.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConversationData {
     /// The record: counters, follow-up state, preferences.
     pub conversation: Conversation,
@@ -47,7 +47,7 @@ pub struct ConversationData {
 }
 
 /// What an erasure removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Erasure {
     /// Conversations removed.
     pub conversations: usize,
