@@ -6,6 +6,7 @@ mod support;
 
 mod backends;
 mod chat_openai;
+mod cli_server;
 mod console;
 mod followups;
 mod offline;

@@ -49,7 +49,7 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         None => default_user()?,
     };
     app.check_user(&user)?;
-    let reach = Reach::connect(app)?;
+    let reach = super::reach(app)?;
     let persona = reach.chat_persona(&args.persona).await?;
     match args.message {
         None => console(app, &reach, &user, persona).await,
@@ -60,7 +60,12 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
 
 /// The console, until the user leaves; exit code 1 if a message got no
 /// reply or was refused.
-async fn console(app: &App, reach: &Reach<'_>, user: &str, persona: PersonaSummary) -> Result<i32, Error> {
+async fn console(
+    app: &App,
+    reach: &Reach<'_>,
+    user: &str,
+    persona: PersonaSummary,
+) -> Result<i32, Error> {
     let mut console = Console::new(app, reach, user, persona).await?;
     let outcome = console.run(&mut Input::detect()).await?;
     if outcome.failed_turns > 0 {
@@ -112,7 +117,14 @@ async fn one_shot(
     };
     let never = std::pin::pin!(std::future::pending());
     reach
-        .turn(user, persona, message, Notices::Included, &mut on_event, never)
+        .turn(
+            user,
+            persona,
+            message,
+            Notices::Included,
+            &mut on_event,
+            never,
+        )
         .await?;
     match ended {
         Some(Ended::Answered) => Ok(0),

@@ -12,7 +12,6 @@ use super::print_json;
 use crate::app::App;
 use crate::error::Error;
 use crate::followup::{RunOptions, SentFollowUp};
-use crate::reach::Reach;
 use crate::store::{StoreAccess, StoreError, lock_deliveries};
 
 /// The `followups` subcommands.
@@ -84,7 +83,7 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
     let followups = app.followups(&store);
     match command {
         FollowupsCommand::Due(args) => {
-            let due = Reach::connect(app)?.due().await?;
+            let due = super::reach(app)?.due().await?;
             if args.json {
                 print_json(&due)?;
             } else if due.is_empty() {
@@ -106,7 +105,7 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
         }
         FollowupsCommand::Explain(args) => {
             app.check_user(&args.user)?;
-            let reach = Reach::connect(app)?;
+            let reach = super::reach(app)?;
             let persona = reach.persona(&args.persona).await?;
             let verdict = reach.explain(&args.user, &persona).await?;
             if args.json {

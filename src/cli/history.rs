@@ -8,7 +8,6 @@ use super::print_json;
 use crate::app::App;
 use crate::console::history_line;
 use crate::error::Error;
-use crate::reach::Reach;
 use crate::store::Message;
 
 /// Arguments of `troupe history`.
@@ -34,7 +33,7 @@ struct JsonHistory {
 /// Runs `troupe history`.
 pub async fn run(app: &App, args: HistoryArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let reach = Reach::connect(app)?;
+    let reach = super::reach(app)?;
     let persona = reach.persona(&args.persona).await?;
     let messages = reach.history(&args.user, &persona).await?;
     if args.json {

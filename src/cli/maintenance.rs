@@ -6,7 +6,6 @@ use clap::{Args, Subcommand};
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::reach::Reach;
 use crate::store::{Purge, Store};
 
 /// The `maintenance` subcommands.
@@ -84,7 +83,7 @@ pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error>
 /// data dir).
 pub async fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
     let SafetyCommand::Report(args) = command;
-    let lines = Reach::connect(app)?.safety_report(args.by).await?;
+    let lines = super::reach(app)?.safety_report(args.by).await?;
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

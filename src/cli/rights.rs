@@ -6,10 +6,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::Args;
 
 use super::print_json;
+use super::user::no_user;
 use crate::app::App;
 use crate::error::Error;
-use crate::reach::Reach;
-use super::user::no_user;
 
 /// Arguments of `troupe export`.
 #[derive(Debug, Args)]
@@ -33,7 +32,7 @@ pub struct EraseArgs {
 /// Runs `troupe export`.
 pub async fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let export = Reach::connect(app)?
+    let export = super::reach(app)?
         .export(&args.user)
         .await?
         .ok_or_else(|| no_user(app, &args.user))?;
@@ -46,7 +45,7 @@ pub async fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
 /// data dir while the question waits for an answer.
 pub async fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let reach = Reach::connect(app)?;
+    let reach = super::reach(app)?;
     let legacy = crate::console::legacy_history_file(&app.data_dir, &args.user);
     let Some(view) = reach.user(&args.user).await? else {
         if legacy.exists() {

@@ -5,7 +5,6 @@ use clap::Args;
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::reach::Reach;
 
 /// Arguments of `troupe topics`.
 #[derive(Debug, Args)]
@@ -24,7 +23,7 @@ pub struct TopicsArgs {
 /// Runs `troupe topics`.
 pub async fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let reach = Reach::connect(app)?;
+    let reach = super::reach(app)?;
     let persona = reach.persona(&args.persona).await?;
     let list = reach.topics(&args.user, &persona).await?;
     if args.json {

@@ -6,7 +6,6 @@ use clap::Args;
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::reach::Reach;
 
 /// Arguments of `troupe usage`.
 #[derive(Debug, Args)]
@@ -21,7 +20,7 @@ pub struct UsageArgs {
 
 /// Runs `troupe usage`.
 pub async fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
-    let lines = Reach::connect(app)?.usage(args.since).await?;
+    let lines = super::reach(app)?.usage(args.since).await?;
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

@@ -5,7 +5,6 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::reach::Reach;
 use crate::report::SettingsChange;
 
 /// The `user` subcommands.
@@ -60,7 +59,7 @@ pub struct ShowArgs {
 
 /// Runs a `user` subcommand.
 pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
-    let reach = Reach::connect(app)?;
+    let reach = super::reach(app)?;
     match command {
         UserCommand::Set(args) => {
             app.check_user(&args.user)?;

@@ -193,9 +193,7 @@ impl ApiClient {
         user: &str,
         persona: &str,
     ) -> Result<Option<Message>, ClientError> {
-        let url = self.url(&format!(
-            "/v1/conversations/{user}/{persona}/followup/seen"
-        ));
+        let url = self.url(&format!("/v1/conversations/{user}/{persona}/followup/seen"));
         let unseen: UnseenFollowUp = self.read(self.request(Method::POST, url)).await?;
         Ok(unseen.followup)
     }
@@ -203,7 +201,12 @@ impl ApiClient {
     /// Sends `text` and waits for the whole reply; a message the server
     /// refuses (empty, too long) is [`TurnError::Input`], as in a turn run
     /// here.
-    pub async fn turn(&self, user: &str, persona: &str, text: &str) -> Result<TurnReply, TurnError> {
+    pub async fn turn(
+        &self,
+        user: &str,
+        persona: &str,
+        text: &str,
+    ) -> Result<TurnReply, TurnError> {
         let request = self
             .request(Method::POST, self.turn_url(user, persona))
             .header(reqwest::header::ACCEPT, "application/json")
@@ -244,7 +247,10 @@ impl ApiClient {
 
     /// Everything stored about `user`; `None` for a user who never wrote.
     pub async fn export(&self, user: &str) -> Result<Option<Export>, ClientError> {
-        not_found_as_none(self.get(self.url(&format!("/v1/users/{user}/export"))).await)
+        not_found_as_none(
+            self.get(self.url(&format!("/v1/users/{user}/export")))
+                .await,
+        )
     }
 
     /// Erases everything about `user`; `None` for a user who never wrote.

@@ -14,7 +14,8 @@ use crate::chat::{Stop, TurnError, TurnEvent};
 use crate::model::sse::{SseDecoder, SseEvent};
 
 /// What a stopped turn says: the server goes on without us.
-const STOPPED: &str = "you stopped showing the reply with Ctrl-C; the server finishes it and keeps it in the history";
+const STOPPED: &str =
+    "you stopped showing the reply with Ctrl-C; the server finishes it and keeps it in the history";
 
 /// What a stream that ends without its last event says.
 const ENDED_EARLY: &str = "the troupe server ended the turn without a reply; your message is saved, and the reply will be in the history if the model finishes it";
@@ -122,5 +123,89 @@ pub(super) fn refused_or_failed(error: ClientError) -> TurnError {
             ..
         } => TurnError::Input(message),
         other => TurnError::Remote(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chat::ReplyKind;
+
+    fn client() -> ApiClient {
+        let dir = std::path::Path::new("data");
+        ApiClient::new("http://127.0.0.1:9", dir, &Default::default()).unwrap()
+    }
+
+    fn frame(event: &str, data: &str) -> SseEvent {
+        SseEvent {
+            event: event.to_string(),
+            data: data.to_string(),
+        }
+    }
+
+    /// The events `frames` become, and whether the last one ended the turn.
+    fn read(frames: &[SseEvent]) -> (Vec<TurnEvent>, bool) {
+        let client = client();
+        let mut events = Vec::new();
+        let mut on_event = |event| events.push(event);
+        let mut last = false;
+        for frame in frames {
+            last = client.hand_over(frame, &mut on_event).unwrap();
+        }
+        (events, last)
+    }
+
+    #[test]
+    fn frames_become_the_events_of_a_turn_run_here() {
+        let (events, last) = read(&[
+            frame("notice", r#"{"text":"You are chatting with an AI."}"#),
+            frame("delta", r#"{"text":"Fold "}"#),
+            frame("ping", "{}"),
+            frame("delta", r#"{"text":"the eggs."}"#),
+            frame(
+                "reply",
+                r#"{"kind":"persona","text":"Fold the eggs.","model":"m","disclaimers":["Not advice."],"usage":null,"persona_name":"Chef"}"#,
+            ),
+        ]);
+        assert!(last);
+        assert_eq!(events.len(), 4, "the unknown frame is skipped: {events:?}");
+        assert!(matches!(&events[0], TurnEvent::Notice(t) if t.contains("an AI")));
+        assert!(matches!(&events[2], TurnEvent::Delta(t) if t == "the eggs."));
+        let TurnEvent::Finished(reply) = &events[3] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(reply.kind, ReplyKind::Persona);
+        assert_eq!(reply.disclaimers, ["Not advice."]);
+    }
+
+    #[test]
+    fn a_refusal_is_the_users_to_fix_and_an_error_is_the_servers() {
+        let body = r#"{"error":{"code":"refused","message":"Élise is for adults only"}}"#;
+        let (events, last) = read(&[frame("refusal", body)]);
+        assert!(last);
+        assert!(
+            matches!(&events[0], TurnEvent::Failed(TurnError::Input(m)) if m.contains("adults only"))
+        );
+        let body = r#"{"error":{"code":"model_unavailable","message":"the model failed. Your message was saved"}}"#;
+        let (events, _) = read(&[frame("error", body)]);
+        assert!(
+            matches!(&events[0], TurnEvent::Failed(TurnError::Remote(m)) if m.contains("saved"))
+        );
+        let refused = refused_or_failed(ClientError::Api {
+            status: 413,
+            code: "too_large".to_string(),
+            message: "the limit is 4000".to_string(),
+        });
+        assert!(matches!(refused, TurnError::Input(_)));
+    }
+
+    #[test]
+    fn an_unreadable_frame_is_a_protocol_error_naming_the_server() {
+        let client = client();
+        let mut on_event = |_| {};
+        let error = client
+            .hand_over(&frame("delta", "not json"), &mut on_event)
+            .unwrap_err();
+        assert!(error.to_string().contains("http://127.0.0.1:9"), "{error}");
     }
 }

@@ -79,7 +79,10 @@ impl<'a> TurnPrinter<'a> {
                 if self.streamed || self.layout == Layout::OneShot {
                     line("");
                 }
-                if let TurnError::Model { disclaimers: lines, .. } = &error {
+                if let TurnError::Model {
+                    disclaimers: lines, ..
+                } = &error
+                {
                     // What arrived before the break still gets its disclaimers.
                     disclaimers(lines);
                 }
@@ -108,7 +111,9 @@ impl<'a> TurnPrinter<'a> {
         let text = printable(text);
         match (self.layout, kind) {
             (Layout::OneShot, _) => line(&text),
-            (Layout::Console, ReplyKind::Persona) => line(&format!("{}: {text}", self.persona_name)),
+            (Layout::Console, ReplyKind::Persona) => {
+                line(&format!("{}: {text}", self.persona_name))
+            }
             (Layout::Console, ReplyKind::Crisis) => line(&format!("Troupe: {text}")),
             (Layout::Console, ReplyKind::Control) => line(&format!("[{text}]")),
         }

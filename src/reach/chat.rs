@@ -74,7 +74,8 @@ impl Reach<'_> {
         match self {
             Reach::Server { client, .. } => {
                 let mut forward = |event: TurnEvent| {
-                    let notice = matches!(event, TurnEvent::Notice(_) | TurnEvent::BreakReminder(_));
+                    let notice =
+                        matches!(event, TurnEvent::Notice(_) | TurnEvent::BreakReminder(_));
                     if notices == Notices::Included || !notice {
                         on_event(event);
                     }

@@ -54,13 +54,6 @@ impl<'a> Reach<'a> {
             Some(address) => {
                 let client = ApiClient::new(&address, &app.data_dir, &app.config.server)?;
                 tracing::info!(server = %client.address(), "the data dir is held by a server; going through it");
-                if app.clock.is_fixed() || app.model_flag().is_some() {
-                    errln!(
-                        "troupe: going through the server at {} that holds {}; it keeps its own clock and models, so --now and --model do not apply",
-                        client.address(),
-                        app.data_dir.display()
-                    );
-                }
                 Ok(Reach::Server { app, client })
             }
             None => Ok(Reach::Local {
@@ -172,7 +165,11 @@ impl<'a> Reach<'a> {
     }
 
     /// Every rule's verdict for `user`'s conversation with `persona`.
-    pub async fn explain(&self, user: &str, persona: &PersonaSummary) -> Result<Eligibility, Error> {
+    pub async fn explain(
+        &self,
+        user: &str,
+        persona: &PersonaSummary,
+    ) -> Result<Eligibility, Error> {
         match self {
             Reach::Server { client, .. } => Ok(client.explain(user, &persona.id).await?),
             Reach::Local { app, chat } => {
