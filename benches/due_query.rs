@@ -67,8 +67,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         build.elapsed()
     );
 
+    let access = troupe::store::StoreAccess::kept(store.clone());
     let followups = FollowUps {
-        store: &store,
+        store: &access,
         personas: &personas,
         prompts: &prompts,
         policy: &policy,

@@ -14,7 +14,7 @@ use crate::followup::FollowUps;
 use crate::model::ChatModel;
 use crate::persona::{Persona, Personas};
 use crate::prompt::Prompts;
-use crate::store::Store;
+use crate::store::{Store, StoreAccess};
 
 /// Where things are, as resolved from flags, env vars and defaults.
 #[derive(Debug, Clone, Default)]
@@ -96,13 +96,21 @@ impl App {
         })
     }
 
-    /// Opens the store in the data dir (once per process).
+    /// Opens the store in the data dir and holds it until dropped: for
+    /// commands that work on the whole store at once (maintenance, bulk
+    /// loading). Everything else reaches it through [`App::store_access`].
     pub fn open_store(&self) -> Result<Store, Error> {
         Ok(Store::open(&self.data_dir)?)
     }
 
+    /// The store in the data dir, opened for each step of work and closed
+    /// after it, so a command holds nothing while it waits.
+    pub fn store_access(&self) -> StoreAccess {
+        StoreAccess::on_demand(&self.data_dir)
+    }
+
     /// A chat service over `store`.
-    pub fn chat_service(&self, store: Store) -> ChatService {
+    pub fn chat_service(&self, store: StoreAccess) -> ChatService {
         ChatService::new(
             store,
             Arc::clone(&self.prompts),
@@ -111,6 +119,11 @@ impl App {
             self.config.followups.clone(),
             self.config.safety.clone(),
         )
+    }
+
+    /// The backend named by `--model`, if one was.
+    pub fn model_flag(&self) -> Option<&str> {
+        self.model_flag.as_deref()
     }
 
     /// Which backend `persona` talks to, and why.
@@ -171,7 +184,7 @@ impl App {
     }
 
     /// The follow-up service over `store`.
-    pub fn followups<'a>(&'a self, store: &'a Store) -> FollowUps<'a> {
+    pub fn followups<'a>(&'a self, store: &'a StoreAccess) -> FollowUps<'a> {
         FollowUps {
             store,
             personas: &self.personas,

@@ -48,7 +48,30 @@ pub enum Error {
     /// The server could not start or stopped on an error.
     #[error(transparent)]
     Serve(crate::server::ServeError),
+    /// A command that went through a server failed there.
+    #[error(transparent)]
+    Server(crate::client::ClientError),
     /// Reading from or writing to the terminal failed.
     #[error("terminal I/O failed: {0}")]
     Terminal(String),
+}
+
+impl From<crate::client::ClientError> for Error {
+    /// What the server says is missing is missing, and input it refuses is
+    /// input the user can correct, as when the command runs here.
+    fn from(error: crate::client::ClientError) -> Self {
+        match error {
+            crate::client::ClientError::Api {
+                status: 404,
+                message,
+                ..
+            } => Error::NotFound(message),
+            crate::client::ClientError::Api {
+                status: 400 | 422,
+                message,
+                ..
+            } => Error::Usage(message),
+            other => Error::Server(other),
+        }
+    }
 }

@@ -20,6 +20,9 @@
 //!   by every front end;
 //! - [`populate`]: synthetic conversations for demos and benchmarks;
 //! - [`app`]: the runtime assembled from settings;
+//! - [`reach`]: how a command reaches a data dir's data: its files, opened
+//!   for each step of work, or the server holding them;
+//! - [`client`]: the client of a running server's API that [`reach`] uses;
 //! - [`server`]: `troupe serve`: the HTTP API, personas as an
 //!   OpenAI-compatible model, the web console, pushed follow-ups;
 //! - [`webhook`]: outgoing webhooks for follow-ups: the signed payload, its
@@ -50,6 +53,7 @@ pub mod app;
 pub mod backend;
 pub mod chat;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod config;
 pub mod console;
@@ -61,6 +65,7 @@ pub mod model;
 pub mod persona;
 pub mod populate;
 pub mod prompt;
+pub mod reach;
 pub mod report;
 pub mod safety;
 pub mod schema;

@@ -1,7 +1,8 @@
 //! The reports every front end shows the same way: usage per persona and
-//! model, the safety report per period, and a user's settings with their
-//! conversations. The CLI prints them as text or JSON; the server answers
-//! them as JSON in the same shapes.
+//! model, the safety report per period, a user's settings with their
+//! conversations, the export of a user's data, and the personas on offer.
+//! The CLI prints them as text or JSON; the server answers them as JSON in
+//! the same shapes, which the CLI reads back when it goes through a server.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +14,7 @@ use crate::safety::SafetyCount;
 use crate::store::{CallOutcome, Conversation, UsageRecord, User};
 
 /// Model calls of one persona with one model.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageLine {
     /// The persona.
     pub persona: String,
@@ -82,7 +83,7 @@ pub enum Period {
 }
 
 /// Crisis referrals in one period.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SafetyLine {
     /// The day (2026-11-30), ISO week (2026-W48) or month (2026-11).
     pub period: String,
@@ -116,7 +117,7 @@ pub fn safety_lines(counts: &[SafetyCount], by: Period) -> Vec<SafetyLine> {
 }
 
 /// A user's settings and conversations (`troupe user show --json`).
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UserView {
     /// The user id.
     pub id: String,
@@ -127,13 +128,13 @@ pub struct UserView {
     /// The language for Troupe's own messages, if set.
     pub language: Option<String>,
     /// Follow-ups from every persona: "on" or "off".
-    pub followups: &'static str,
+    pub followups: String,
     /// One line per persona the user talked to.
     pub conversations: Vec<ConversationView>,
 }
 
 /// One of a user's conversations.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ConversationView {
     /// The persona.
     pub persona: String,
@@ -142,7 +143,7 @@ pub struct ConversationView {
     /// Follow-ups delivered.
     pub followups_sent: u64,
     /// "on", or "off (STOP)".
-    pub followups: &'static str,
+    pub followups: String,
 }
 
 impl UserView {
@@ -155,14 +156,14 @@ impl UserView {
                 .unwrap_or_else(|| format!("{default_timezone} (default)")),
             minor: user.minor,
             language: user.language,
-            followups: if user.followups_off { "off" } else { "on" },
+            followups: if user.followups_off { "off" } else { "on" }.to_string(),
             conversations: conversations
                 .into_iter()
                 .map(|c| ConversationView {
                     persona: c.persona,
                     user_messages: c.user_messages,
                     followups_sent: c.followups_sent,
-                    followups: if c.opted_out { "off (STOP)" } else { "on" },
+                    followups: if c.opted_out { "off (STOP)" } else { "on" }.to_string(),
                 })
                 .collect(),
         }
@@ -170,16 +171,20 @@ impl UserView {
 }
 
 /// A change to a user's settings; `None` leaves a setting as it is.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
     /// An IANA time zone, or "default" for the deployment's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// Whether the user is a minor.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub minor: Option<bool>,
     /// A language code, or "default" for the persona's.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
     /// Follow-ups from every persona on or off.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub followups: Option<bool>,
 }
 
@@ -246,24 +251,67 @@ pub fn conversations_of(
 pub const EXPORT_FORMAT: &str = "troupe-export/1";
 
 /// Everything stored about a user, as one document (`troupe export`).
-#[derive(Debug, Serialize)]
-pub struct Export<'a> {
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Export {
     /// [`EXPORT_FORMAT`].
-    pub format: &'static str,
+    pub format: String,
     /// When it was made (RFC 3339).
     pub exported_at: String,
     /// The user, conversations, messages, topics and usage.
     #[serde(flatten)]
-    pub data: &'a crate::store::UserData,
+    pub data: crate::store::UserData,
 }
 
-impl<'a> Export<'a> {
+impl Export {
     /// The export of `data`, made at `now`.
-    pub fn new(data: &'a crate::store::UserData, now: chrono::DateTime<chrono::Utc>) -> Self {
+    pub fn new(data: crate::store::UserData, now: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
-            format: EXPORT_FORMAT,
+            format: EXPORT_FORMAT.to_string(),
             exported_at: now.to_rfc3339(),
             data,
+        }
+    }
+}
+
+/// A persona as front ends show it (`GET /v1/personas`): who it is, what it
+/// greets with, the notices its users see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PersonaSummary {
+    /// The id to chat with.
+    pub id: String,
+    /// The display name.
+    pub name: String,
+    /// One line about it.
+    pub description: String,
+    /// Its language.
+    pub language: String,
+    /// What it knows about.
+    pub expertise: Vec<String>,
+    /// Refused to minors.
+    pub adults_only: bool,
+    /// Its first message in a new conversation.
+    pub greeting: String,
+    /// The AI notice shown to its users.
+    pub ai_notice: String,
+    /// What its model backend says at the start of a session, if anything
+    /// (the offline backend says its replies are scripted).
+    #[serde(default)]
+    pub backend_notice: Option<String>,
+}
+
+impl PersonaSummary {
+    /// The summary of `persona`, whose backend says `backend_notice`.
+    pub fn new(persona: &crate::persona::Persona, backend_notice: Option<String>) -> Self {
+        Self {
+            id: persona.id.clone(),
+            name: persona.name.clone(),
+            description: persona.description.clone(),
+            language: persona.language.clone(),
+            expertise: persona.expertise.clone(),
+            adults_only: persona.adults_only,
+            greeting: persona.greeting.clone(),
+            ai_notice: crate::chat::notice_text(persona),
+            backend_notice,
         }
     }
 }

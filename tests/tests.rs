@@ -6,6 +6,7 @@ mod support;
 
 mod backends;
 mod chat_openai;
+mod cli_server;
 mod console;
 mod console_web;
 mod followups;
@@ -15,5 +16,6 @@ mod personas;
 mod safety;
 mod server;
 mod settings;
+mod shared_data_dir;
 mod store;
 mod webhooks;

@@ -10,6 +10,13 @@ use crate::persona::Persona;
 use crate::safety::{self, SafetyEvent};
 use crate::store::{AppendEffects, CallOutcome, Message, MessageKind, Role, UsageRecord};
 
+/// The refusal of an adults-only persona to a minor, named `persona_name`.
+pub fn adults_only(persona_name: &str) -> TurnError {
+    TurnError::Input(format!(
+        "{persona_name} is for adults only; choose another persona (`troupe personas list`, or /personas in the console)"
+    ))
+}
+
 /// The instruction for the model's second opinion on a message.
 const CRISIS_CHECK: &str = "You are a safety classifier. The user's message is from a chat with a lifestyle assistant, in any language. \
 Answer YES if it expresses suicidal thoughts, a wish to die or disappear for good, a plan or means to end one's life, or self-harm; \
@@ -18,19 +25,16 @@ otherwise answer NO. Jokes and hyperbole about food, tiredness or embarrassment 
 impl ChatService {
     /// Refuses a minor an adults-only persona.
     pub fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
-        let minor = self.store.user(user)?.is_some_and(|u| u.minor);
+        let minor = self.store.hold()?.user(user)?.is_some_and(|u| u.minor);
         if minor && persona.adults_only {
-            return Err(TurnError::Input(format!(
-                "{} is for adults only; choose another persona (`troupe personas list`, or /personas in the console)",
-                persona.name
-            )));
+            return Err(adults_only(&persona.name));
         }
         Ok(())
     }
 
     /// Whether the user is marked as a minor.
     pub fn is_minor(&self, user: &str) -> Result<bool, TurnError> {
-        Ok(self.store.user(user)?.is_some_and(|u| u.minor))
+        Ok(self.store.hold()?.user(user)?.is_some_and(|u| u.minor))
     }
 
     /// The crisis protocol: a message expressing suicidal ideation or
@@ -57,10 +61,11 @@ impl ChatService {
         {
             return Ok(None);
         }
+        // Every write of the protocol in one hold of the store.
+        let store = self.store.hold()?;
         self.accept_as(user, persona, &kept, true)?;
         let now = self.clock.now();
-        let language = self
-            .store
+        let language = store
             .user(user)?
             .and_then(|u| u.language)
             .unwrap_or_else(|| persona.language.clone());
@@ -76,18 +81,18 @@ impl ChatService {
             disclaimers: Vec::new(),
         };
         let policy = self.policy.for_persona(persona);
-        self.store.record_safety_event(&SafetyEvent {
+        store.record_safety_event(&SafetyEvent {
             at: now,
             kind: "crisis_referral".to_string(),
             language: language.clone(),
         })?;
         let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
-        self.store.hold_user(user, now, hold)?;
+        store.hold_user(user, now, hold)?;
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: None,
         };
-        self.store.append(user, &persona.id, &message, &effects)?;
+        store.append(user, &persona.id, &message, &effects)?;
         Ok(Some(Reply {
             kind: ReplyKind::Crisis,
             text: reply,
@@ -147,7 +152,11 @@ impl ChatService {
                 CallOutcome::Failed
             },
         };
-        if let Err(e) = self.store.record_usage(&record) {
+        let recorded = self
+            .store
+            .hold()
+            .and_then(|store| store.record_usage(&record));
+        if let Err(e) = recorded {
             tracing::warn!(error = %e, "could not record the crisis check's usage");
         }
         match answer {
@@ -187,12 +196,12 @@ impl ChatService {
             return Ok(None);
         };
         let stop = switch == FollowUpSwitch::Stop;
-        let was_out = self
-            .store
+        let store = self.store.hold()?;
+        let was_out = store
             .conversation(user, &persona.id)?
             .is_some_and(|c| c.opted_out);
         let policy = self.policy.for_persona(persona);
-        self.store.upsert_conversation(
+        store.upsert_conversation(
             user,
             &persona.id,
             self.clock.now(),
@@ -212,23 +221,21 @@ impl ChatService {
         user: &str,
         persona: &Persona,
     ) -> Result<Option<Message>, TurnError> {
-        let Some(conversation) = self.store.conversation(user, &persona.id)? else {
+        let store = self.store.hold()?;
+        let Some(conversation) = store.conversation(user, &persona.id)? else {
             return Ok(None);
         };
         if !conversation.followup_unseen {
             return Ok(None);
         }
         let followup = match conversation.last_followup_seq {
-            Some(seq) => self.store.message(&conversation, seq)?,
+            Some(seq) => store.message(&conversation, seq)?,
             None => None,
         };
         let policy = self.policy.for_persona(persona);
-        self.store.update_conversation(
-            user,
-            &persona.id,
-            &|c| c.followup_unseen = false,
-            &|c| policy.due_window(c),
-        )?;
+        store.update_conversation(user, &persona.id, &|c| c.followup_unseen = false, &|c| {
+            policy.due_window(c)
+        })?;
         Ok(followup)
     }
 

@@ -7,11 +7,19 @@
 //! it survives a model failure or a crash. A reply is stored only once the
 //! model finishes it; a stream that breaks after some text is stored marked
 //! `interrupted`, never as a complete reply; an empty reply is not stored.
+//!
+//! A turn holds the store in two steps (see [`StoreAccess`]): one to check
+//! and store the user's message and read the history the model gets, one to
+//! store the reply and its usage. It holds nothing while the model answers,
+//! so a command chatting from the command line leaves the data dir free for
+//! everyone else meanwhile.
 
 mod guard;
 mod session;
 mod stateless;
+pub mod view;
 
+pub use guard::adults_only;
 pub use session::{TurnEvent, notice_text};
 pub use stateless::StatelessKind;
 
@@ -32,15 +40,15 @@ use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
 use crate::safety::SafetyConfig;
 use crate::store::{
-    AppendEffects, CallOutcome, Conversation, Message, MessageKind, Role, Store, StoreError,
+    AppendEffects, CallOutcome, Conversation, Message, MessageKind, Role, StoreAccess, StoreError,
     UsageRecord,
 };
 
 /// Runs chat turns against the store.
 #[derive(Debug, Clone)]
 pub struct ChatService {
-    /// Where conversations are kept.
-    store: Store,
+    /// How the store is reached: kept open, or opened for each step.
+    store: StoreAccess,
     /// The prompt templates.
     prompts: Arc<Prompts>,
     /// Where timestamps come from.
@@ -57,7 +65,7 @@ pub struct ChatService {
 pub const SAFETY_MODEL: &str = "troupe-safety";
 
 /// Who a reply comes from, so every front end presents it as such.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ReplyKind {
     /// The persona's own words, from its model.
@@ -99,6 +107,10 @@ pub enum TurnError {
     /// The system prompt could not be rendered.
     #[error(transparent)]
     Prompt(#[from] PromptError),
+    /// The server a front end went through answered with an error (its
+    /// message says what happened, and whether the message was kept).
+    #[error("{0}")]
+    Remote(String),
     /// The model failed; the user's message is kept.
     #[error("{error}. Your message was saved{}", if *.partial { "; the partial reply is kept, marked as interrupted" } else { "" })]
     Model {
@@ -114,7 +126,7 @@ pub enum TurnError {
 impl ChatService {
     /// A chat service over `store`.
     pub fn new(
-        store: Store,
+        store: StoreAccess,
         prompts: Arc<Prompts>,
         clock: Clock,
         limits: ChatConfig,
@@ -131,8 +143,8 @@ impl ChatService {
         }
     }
 
-    /// The store this service writes to.
-    pub fn store(&self) -> &Store {
+    /// How this service reaches the store.
+    pub fn store(&self) -> &StoreAccess {
         &self.store
     }
 
@@ -174,7 +186,10 @@ impl ChatService {
         if crisis {
             message.kind = MessageKind::Crisis;
         }
-        Ok(self.store.append(user, &persona.id, &message, &effects)?)
+        Ok(self
+            .store
+            .hold()?
+            .append(user, &persona.id, &message, &effects)?)
     }
 
     /// Builds the request for the persona's next message in `conversation`.
@@ -186,6 +201,7 @@ impl ChatService {
         let system = self.prompts.render_system(persona, self.clock.now())?;
         let recent = self
             .store
+            .hold()?
             .recent_messages(conversation, self.limits.history_messages.max(1))?;
         Ok(ChatRequest {
             system,
@@ -198,9 +214,9 @@ impl ChatService {
     }
 
     /// A whole turn: accept `text`, then stream the reply through `on_delta`.
-    /// A crisis reply is not streamed: it comes back whole (its model is
-    /// [`SAFETY_MODEL`]), for the caller to show as Troupe's, not the
-    /// persona's.
+    /// Troupe's own replies are not streamed: a crisis reply (its model is
+    /// [`SAFETY_MODEL`]) and the confirmation of STOP or /start come back
+    /// whole, for the caller to show as Troupe's, not the persona's.
     pub async fn turn(
         &self,
         user: &str,
@@ -214,14 +230,30 @@ impl ChatService {
         if let Some(reply) = self.crisis_reply(user, persona, model, text).await? {
             return Ok(reply);
         }
+        let request = match self.take_message(user, persona, text)? {
+            Taken::Control(reply) => return Ok(reply),
+            Taken::Stored(request) => request,
+        };
+        self.stream_reply(user, persona, model, &request, on_delta, stop)
+            .await
+    }
+
+    /// The first step of a turn, in one hold of the store: checks access,
+    /// answers STOP and /start, or stores the message and builds the
+    /// request for the model.
+    fn take_message(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        text: &str,
+    ) -> Result<Taken, TurnError> {
+        let _step = self.store.hold()?;
         self.check_access(user, persona)?;
         if let Some(reply) = self.control_reply(user, persona, text)? {
-            on_delta(&reply.text);
-            return Ok(reply);
+            return Ok(Taken::Control(reply));
         }
         let conversation = self.accept(user, persona, text)?;
-        self.stream_reply(user, persona, model, &conversation, on_delta, stop)
-            .await
+        Ok(Taken::Stored(self.request(persona, &conversation)?))
     }
 
     /// A whole turn with the reply fetched in one piece (no streaming).
@@ -235,12 +267,10 @@ impl ChatService {
         if let Some(reply) = self.crisis_reply(user, persona, model, text).await? {
             return Ok(reply);
         }
-        self.check_access(user, persona)?;
-        if let Some(reply) = self.control_reply(user, persona, text)? {
-            return Ok(reply);
-        }
-        let conversation = self.accept(user, persona, text)?;
-        let request = self.request(persona, &conversation)?;
+        let request = match self.take_message(user, persona, text)? {
+            Taken::Control(reply) => return Ok(reply),
+            Taken::Stored(request) => request,
+        };
         let started = Instant::now();
         let completion = match model.complete(&request).await {
             Ok(completion) => completion,
@@ -248,19 +278,15 @@ impl ChatService {
                 return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
             }
         };
-        let usage = (completion.usage, CallOutcome::Completed);
-        self.record_usage(user, persona, &completion.model, usage, started)?;
         let disclaimers = self.disclaimers_for(persona, text, &completion.text);
-        let truncated = completion.finish != FinishReason::Stop;
-        self.keep_reply_as(
-            user,
-            persona,
-            &completion.text,
-            &completion.model,
-            false,
-            truncated,
-            &disclaimers,
-        )?;
+        let finished = Finished {
+            text: &completion.text,
+            model: &completion.model,
+            usage: completion.usage,
+            truncated: completion.finish != FinishReason::Stop,
+            disclaimers: &disclaimers,
+        };
+        self.keep_finished(user, persona, &finished, started)?;
         Ok(Reply {
             kind: ReplyKind::Persona,
             text: completion.text,
@@ -276,18 +302,17 @@ impl ChatService {
         user: &str,
         persona: &Arc<Persona>,
         model: &dyn ChatModel,
-        conversation: &Conversation,
+        request: &ChatRequest,
         on_delta: &mut (dyn FnMut(&str) + Send),
         mut stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
-        let request = self.request(persona, conversation)?;
         let started = Instant::now();
         let stopped = |url: Option<String>| ModelError::Interrupted {
             url: url.unwrap_or_default(),
             detail: "you stopped it with Ctrl-C".to_string(),
         };
         let opened = tokio::select! {
-            opened = model.stream(&request) => opened,
+            opened = model.stream(request) => opened,
             _ = &mut stop => Err(stopped(model.info().base_url.clone())),
         };
         let mut stream = match opened {
@@ -330,19 +355,15 @@ impl ChatService {
                             started,
                         ));
                     }
-                    let outcome = (usage, CallOutcome::Completed);
-                    self.record_usage(user, persona, &answered, outcome, started)?;
                     let disclaimers = self.disclaimers_for(persona, asked, &text);
-                    let truncated = finish != FinishReason::Stop;
-                    self.keep_reply_as(
-                        user,
-                        persona,
-                        &text,
-                        &answered,
-                        false,
-                        truncated,
-                        &disclaimers,
-                    )?;
+                    let finished = Finished {
+                        text: &text,
+                        model: &answered,
+                        usage,
+                        truncated: finish != FinishReason::Stop,
+                        disclaimers: &disclaimers,
+                    };
+                    self.keep_finished(user, persona, &finished, started)?;
                     return Ok(Reply {
                         kind: ReplyKind::Persona,
                         text,
@@ -386,6 +407,9 @@ impl ChatService {
         started: Instant,
     ) -> TurnError {
         let partial = !text.trim().is_empty();
+        // One step for both writes; a store that cannot be opened leaves
+        // the model's error as the one to report.
+        let _step = self.store.hold();
         let outcome = if partial {
             CallOutcome::Interrupted
         } else {
@@ -424,7 +448,7 @@ impl ChatService {
     ) -> Result<(), StoreError> {
         let usage = usage.unwrap_or_default();
         count_model_call(model, outcome, usage, started.elapsed());
-        self.store.record_usage(&UsageRecord {
+        self.store.hold()?.record_usage(&UsageRecord {
             at: self.clock.now(),
             user: Some(user.to_string()),
             persona: persona.id.clone(),
@@ -470,9 +494,55 @@ impl ChatService {
             topics: None,
         };
         self.store
+            .hold()?
             .append(user, &persona.id, &message, &effects)
             .map(|_| ())
     }
+
+    /// The last step of a turn, in one hold of the store: the call's usage
+    /// and the finished reply.
+    fn keep_finished(
+        &self,
+        user: &str,
+        persona: &Persona,
+        finished: &Finished<'_>,
+        started: Instant,
+    ) -> Result<(), StoreError> {
+        let _step = self.store.hold()?;
+        let outcome = (finished.usage, CallOutcome::Completed);
+        self.record_usage(user, persona, finished.model, outcome, started)?;
+        self.keep_reply_as(
+            user,
+            persona,
+            finished.text,
+            finished.model,
+            false,
+            finished.truncated,
+            finished.disclaimers,
+        )
+    }
+}
+
+/// What the first step of a turn made of the user's message.
+enum Taken {
+    /// STOP or /start, answered (and not stored as chat).
+    Control(Reply),
+    /// Stored; this is the request for the model.
+    Stored(ChatRequest),
+}
+
+/// A reply the model finished, to be stored.
+struct Finished<'a> {
+    /// The text.
+    text: &'a str,
+    /// The model that answered.
+    model: &'a str,
+    /// Tokens, if the backend said.
+    usage: Option<Usage>,
+    /// Cut at the length limit or by a filter.
+    truncated: bool,
+    /// Its disclaimers.
+    disclaimers: &'a [String],
 }
 
 /// Counts a chat model call in the process's metrics: calls by model and

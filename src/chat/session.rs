@@ -1,9 +1,13 @@
 //! What a front end without a long-lived session (the one-shot CLI, the
 //! server) shows around a turn: the AI notice when it is due and a break
-//! reminder for minors, both rebuilt from the user's stored messages.
+//! reminder for minors, both rebuilt from the user's stored messages; and a
+//! turn as a sequence of [`TurnEvent`]s for such front ends to render.
 
-use super::{ChatService, TurnError};
+use std::sync::Arc;
+
+use super::{ChatService, Stop, TurnError};
 use crate::locale;
+use crate::model::ChatModel;
 use crate::persona::Persona;
 use crate::safety::disclosure::{Reminders, for_one_shot};
 use crate::store::Role;
@@ -29,9 +33,10 @@ impl ChatService {
     /// keeps in its record; the messages themselves are read only when a
     /// conversation's session began before the times it keeps.
     pub fn reminders(&self, user: &str) -> Result<Reminders, TurnError> {
+        let store = self.store.hold()?;
         let minor = self.is_minor(user)?;
         let now = self.clock.now();
-        let conversations = self.store.user_conversations(user)?;
+        let conversations = store.user_conversations(user)?;
         let mut times: Vec<_> = conversations
             .iter()
             .flat_map(|c| c.recent_user_times.iter().copied())
@@ -56,11 +61,10 @@ impl ChatService {
         &self,
         conversations: &[crate::store::Conversation],
     ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, TurnError> {
+        let store = self.store.hold()?;
         let mut times = Vec::new();
         for conversation in conversations {
-            let recent = self
-                .store
-                .recent_messages(conversation, RECENT_FOR_SESSIONS)?;
+            let recent = store.recent_messages(conversation, RECENT_FOR_SESSIONS)?;
             times.extend(
                 recent
                     .into_iter()
@@ -109,6 +113,58 @@ pub enum TurnEvent {
 }
 
 impl ChatService {
+    /// A whole turn as events, for a front end without a session of its
+    /// own: the notices due (sent with the turn's first words, so a refused
+    /// message gets the refusal alone), the reply as it arrives, then how
+    /// it ended. `stop` ends the reply early, as in [`ChatService::turn`].
+    pub async fn turn_events(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        text: &str,
+        on_event: &mut (dyn FnMut(TurnEvent) + Send),
+        stop: Stop<'_>,
+    ) {
+        let mut notices = match self.notices_due(user, persona) {
+            Ok(notices) => notices,
+            Err(error) => return on_event(TurnEvent::Failed(error)),
+        };
+        let ended = {
+            let mut on_delta = |delta: &str| {
+                notices.drain(..).for_each(&mut *on_event);
+                on_event(TurnEvent::Delta(delta.to_string()));
+            };
+            self.turn(user, persona, model, text, &mut on_delta, stop)
+                .await
+        };
+        match ended {
+            Err(error @ TurnError::Input(_)) => on_event(TurnEvent::Failed(error)),
+            ended => {
+                notices.drain(..).for_each(&mut *on_event);
+                on_event(match ended {
+                    Ok(reply) => TurnEvent::Finished(reply),
+                    Err(error) => TurnEvent::Failed(error),
+                });
+            }
+        }
+    }
+
+    /// The AI notice and the break reminder, when due before `user`'s next
+    /// message.
+    fn notices_due(&self, user: &str, persona: &Persona) -> Result<Vec<TurnEvent>, TurnError> {
+        let reminders = self.reminders(user)?;
+        let mut notices = Vec::new();
+        if reminders.notice {
+            notices.push(TurnEvent::Notice(notice_text(persona)));
+        }
+        if reminders.take_a_break {
+            let reminder = locale::take_a_break(&persona.language).to_string();
+            notices.push(TurnEvent::BreakReminder(reminder));
+        }
+        Ok(notices)
+    }
+
     /// Runs a whole turn on its own task, so it finishes (and its reply is
     /// stored) even if the one who asked goes away; `keep` is held until
     /// then (a store handle, a count of turns in flight). Events arrive on
@@ -116,51 +172,20 @@ impl ChatService {
     pub fn spawn_turn(
         self,
         user: String,
-        persona: std::sync::Arc<Persona>,
-        model: std::sync::Arc<dyn crate::model::ChatModel>,
+        persona: Arc<Persona>,
+        model: Arc<dyn ChatModel>,
         text: String,
         keep: impl Send + 'static,
     ) -> tokio::sync::mpsc::UnboundedReceiver<TurnEvent> {
         let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(async move {
             let _keep = keep;
-            // The notices go out with the turn's first words, so a refused
-            // message gets the refusal alone.
-            let mut notices = match self.reminders(&user) {
-                Ok(reminders) => {
-                    let mut notices = Vec::new();
-                    if reminders.notice {
-                        notices.push(TurnEvent::Notice(notice_text(&persona)));
-                    }
-                    if reminders.take_a_break {
-                        let reminder = locale::take_a_break(&persona.language).to_string();
-                        notices.push(TurnEvent::BreakReminder(reminder));
-                    }
-                    notices
-                }
-                Err(error) => {
-                    let _ = events.send(TurnEvent::Failed(error));
-                    return;
-                }
-            };
-            let send = |event: TurnEvent, notices: &mut Vec<TurnEvent>| {
-                for notice in notices.drain(..) {
-                    let _ = events.send(notice);
-                }
+            let mut on_event = |event| {
                 let _ = events.send(event);
             };
-            let mut on_delta =
-                |delta: &str| send(TurnEvent::Delta(delta.to_string()), &mut notices);
             let never = std::pin::pin!(std::future::pending::<()>());
-            let ended = self
-                .turn(&user, &persona, model.as_ref(), &text, &mut on_delta, never)
+            self.turn_events(&user, &persona, model.as_ref(), &text, &mut on_event, never)
                 .await;
-            let mut notices = std::mem::take(&mut notices);
-            match ended {
-                Ok(reply) => send(TurnEvent::Finished(reply), &mut notices),
-                Err(error @ TurnError::Input(_)) => send(TurnEvent::Failed(error), &mut Vec::new()),
-                Err(error) => send(TurnEvent::Failed(error), &mut notices),
-            }
         });
         receiver
     }

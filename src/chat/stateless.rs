@@ -180,7 +180,7 @@ impl ChatService {
             return Ok(None);
         }
         if kind == StatelessKind::Chat {
-            self.store.record_safety_event(&SafetyEvent {
+            self.store.hold()?.record_safety_event(&SafetyEvent {
                 at: self.clock.now(),
                 kind: "crisis_referral".to_string(),
                 language,
@@ -199,7 +199,7 @@ impl ChatService {
     /// else the persona's.
     fn reply_language(&self, user: Option<&str>, persona: &Persona) -> Result<String, TurnError> {
         let known = match user {
-            Some(user) => self.store.user(user)?.and_then(|u| u.language),
+            Some(user) => self.store.hold()?.user(user)?.and_then(|u| u.language),
             None => None,
         };
         Ok(known.unwrap_or_else(|| persona.language.clone()))
@@ -279,7 +279,11 @@ impl ChatService {
             latency_ms: started.elapsed().as_millis() as u64,
             outcome,
         };
-        if let Err(error) = self.store.record_usage(&record) {
+        let recorded = self
+            .store
+            .hold()
+            .and_then(|store| store.record_usage(&record));
+        if let Err(error) = recorded {
             // The reply is what the client needs; the usage line is not.
             tracing::warn!(%error, "could not record a stateless call's usage");
         }

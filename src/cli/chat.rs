@@ -1,13 +1,17 @@
-//! `troupe chat PERSONA`: the console, or one message with `--message`.
+//! `troupe chat PERSONA`: the console, or one message with `--message`;
+//! here, or through the server holding the data dir.
 
 use clap::Args;
 use serde::Serialize;
 
 use super::{default_user, print_json};
 use crate::app::App;
-use crate::chat::Reply;
+use crate::chat::TurnError;
+use crate::console::render::{Ended, Layout, TurnPrinter};
 use crate::console::{Console, Input};
 use crate::error::Error;
+use crate::reach::{Notices, Reach};
+use crate::report::PersonaSummary;
 
 /// Arguments of `troupe chat`.
 #[derive(Debug, Args)]
@@ -45,32 +49,51 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         None => default_user()?,
     };
     app.check_user(&user)?;
-    let persona = app.persona(&args.persona)?;
-    let store = app.open_store()?;
-    let chat = app.chat_service(store);
-    let Some(message) = args.message else {
-        let mut console = Console::new(app, chat, &user, persona)?;
-        let outcome = console.run(&mut Input::detect()).await?;
-        if outcome.failed_turns > 0 {
-            errln!(
-                "troupe: {} message(s) got no reply; they are saved",
-                outcome.failed_turns
-            );
-        }
-        if outcome.refused_messages > 0 {
-            errln!(
-                "troupe: {} message(s) were refused and not saved",
-                outcome.refused_messages
-            );
-        }
-        return Ok(i32::from(
-            outcome.failed_turns + outcome.refused_messages > 0,
-        ));
-    };
-    let model = app.model_for(&persona)?;
-    if !args.json
-        && let Some(followup) = chat.take_unseen_followup(&user, &persona)?
-    {
+    let reach = super::reach(app)?;
+    let persona = reach.chat_persona(&args.persona).await?;
+    match args.message {
+        None => console(app, &reach, &user, persona).await,
+        Some(message) if args.json => json_turn(&reach, &user, &persona, &message).await,
+        Some(message) => one_shot(&reach, &user, &persona, &message).await,
+    }
+}
+
+/// The console, until the user leaves; exit code 1 if a message got no
+/// reply or was refused.
+async fn console(
+    app: &App,
+    reach: &Reach<'_>,
+    user: &str,
+    persona: PersonaSummary,
+) -> Result<i32, Error> {
+    let mut console = Console::new(app, reach, user, persona).await?;
+    let outcome = console.run(&mut Input::detect()).await?;
+    if outcome.failed_turns > 0 {
+        errln!(
+            "troupe: {} message(s) got no reply; they are saved",
+            outcome.failed_turns
+        );
+    }
+    if outcome.refused_messages > 0 {
+        errln!(
+            "troupe: {} message(s) were refused and not saved",
+            outcome.refused_messages
+        );
+    }
+    Ok(i32::from(
+        outcome.failed_turns + outcome.refused_messages > 0,
+    ))
+}
+
+/// One message: the follow-up waiting for the user and the notices on
+/// stderr, the reply streamed on stdout, then its disclaimers.
+async fn one_shot(
+    reach: &Reach<'_>,
+    user: &str,
+    persona: &PersonaSummary,
+    message: &str,
+) -> Result<i32, Error> {
+    if let Some(followup) = reach.take_unseen_followup(user, persona).await? {
         errln!(
             "{}",
             crate::locale::while_away(&persona.language, &persona.name)
@@ -81,70 +104,53 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
             crate::console::printable(&followup.shown_text())
         );
     }
-    let notice = crate::chat::notice_text(&persona);
-    let break_reminder = chat
-        .reminders(&user)?
-        .take_a_break
-        .then(|| crate::locale::take_a_break(&persona.language));
-    if !args.json {
+    errln!("[{}]", persona.ai_notice);
+    if let Some(notice) = &persona.backend_notice {
         errln!("[{notice}]");
-        if let Some(notice) = model.session_notice(&persona.language) {
-            errln!("[{notice}]");
-        }
-        if let Some(reminder) = break_reminder {
-            errln!("[{reminder}]");
-        }
     }
-    let reply: Reply = if args.json {
-        chat.turn_whole(&user, &persona, model.as_ref(), &message)
-            .await?
-    } else {
-        let mut out = std::io::stdout();
-        let mut streamed = false;
-        let mut on_delta = |delta: &str| {
-            use std::io::Write;
-            streamed = true;
-            let _ = write!(out, "{}", crate::console::printable(delta));
-            let _ = out.flush();
-        };
-        let reply = chat
-            .turn(
-                &user,
-                &persona,
-                model.as_ref(),
-                &message,
-                &mut on_delta,
-                std::pin::pin!(std::future::pending()),
-            )
-            .await;
-        if !streamed && let Ok(whole) = &reply {
-            // A crisis reply comes whole.
-            outln!("{}", crate::console::printable(&whole.text));
-        } else {
-            outln!();
+    let mut printer = TurnPrinter::new(Layout::OneShot, &persona.name);
+    let mut ended = None;
+    let mut on_event = |event| {
+        if let Some(end) = printer.show(event) {
+            ended = Some(end);
         }
-        if let Err(crate::chat::TurnError::Model { disclaimers, .. }) = &reply {
-            // What arrived before the break still gets its disclaimers.
-            for line in disclaimers {
-                outln!("— {line}");
-            }
-        }
-        reply?
     };
-    if args.json {
-        print_json(&JsonReply {
-            persona: &persona.id,
-            user: &user,
-            reply: &reply.text,
-            model: &reply.model,
-            disclaimers: &reply.disclaimers,
-            notice: &notice,
-            break_reminder,
-        })?;
-    } else {
-        for line in &reply.disclaimers {
-            outln!("— {line}");
-        }
+    let never = std::pin::pin!(std::future::pending());
+    reach
+        .turn(
+            user,
+            persona,
+            message,
+            Notices::Included,
+            &mut on_event,
+            never,
+        )
+        .await?;
+    match ended {
+        Some(Ended::Answered) => Ok(0),
+        Some(Ended::Refused(error) | Ended::Failed(error)) => Err(error.into()),
+        None => Err(Error::Turn(TurnError::Remote(
+            "the turn ended without a reply".to_string(),
+        ))),
     }
+}
+
+/// One message, answered as JSON.
+async fn json_turn(
+    reach: &Reach<'_>,
+    user: &str,
+    persona: &PersonaSummary,
+    message: &str,
+) -> Result<i32, Error> {
+    let turn = reach.turn_whole(user, persona, message).await?;
+    print_json(&JsonReply {
+        persona: &persona.id,
+        user,
+        reply: &turn.reply.text,
+        model: &turn.reply.model,
+        disclaimers: &turn.reply.disclaimers,
+        notice: &persona.ai_notice,
+        break_reminder: turn.break_reminder.as_deref(),
+    })?;
     Ok(0)
 }

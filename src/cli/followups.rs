@@ -1,4 +1,7 @@
-//! `troupe followups due|explain|run|watch`.
+//! `troupe followups due|explain|run|watch|reindex`. `due` and `explain`
+//! go through the server holding the data dir, when one does; the server
+//! delivers follow-ups itself, so `run`, `watch` and `reindex` work on the
+//! files only.
 
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -9,7 +12,7 @@ use super::print_json;
 use crate::app::App;
 use crate::error::Error;
 use crate::followup::{RunOptions, SentFollowUp};
-use crate::store::StoreError;
+use crate::store::{StoreAccess, StoreError, lock_deliveries};
 
 /// The `followups` subcommands.
 #[derive(Debug, Subcommand)]
@@ -76,11 +79,11 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
         watch(app, args.every).await?;
         return Ok(0);
     }
-    let store = app.open_store()?;
+    let store = app.store_access();
     let followups = app.followups(&store);
     match command {
         FollowupsCommand::Due(args) => {
-            let due = followups.due()?;
+            let due = super::reach(app)?.due().await?;
             if args.json {
                 print_json(&due)?;
             } else if due.is_empty() {
@@ -102,8 +105,9 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
         }
         FollowupsCommand::Explain(args) => {
             app.check_user(&args.user)?;
-            let persona = app.persona(&args.persona)?;
-            let verdict = followups.explain(&args.user, &persona)?;
+            let reach = super::reach(app)?;
+            let persona = reach.persona(&args.persona).await?;
+            let verdict = reach.explain(&args.user, &persona).await?;
             if args.json {
                 print_json(&verdict)?;
             } else {
@@ -127,6 +131,7 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
                 dry_run: args.dry_run,
                 limit: args.limit,
             };
+            let _delivering = lock_deliveries(&app.data_dir)?;
             let mut bar = ProgressBar::new();
             let sent = followups
                 .run(options, &|p| app.model_for(p), &mut |d, t| bar.show(d, t))
@@ -160,53 +165,23 @@ fn report(sent: &[SentFollowUp], json: bool, dry_run: bool) -> Result<(), Error>
 }
 
 /// Checks on every tick until Ctrl-C or SIGTERM, and purges messages past
-/// the retention period once a day. The store is opened for each tick and
-/// closed between ticks, so consoles and other commands can use the data dir
-/// meanwhile; a tick that finds it busy waits for the next.
+/// the retention period once a day. The store is held only for each step of
+/// a tick's work, never while a model writes or between ticks, so consoles
+/// and other commands use the data dir meanwhile; a tick that finds it busy
+/// (or another run delivering) waits for the next.
 async fn watch(app: &App, every: Duration) -> Result<(), Error> {
     let mut shutdown = std::pin::pin!(Shutdown::install()?.wait());
     let mut last_purge: Option<chrono::DateTime<chrono::Utc>> = None;
+    let store = app.store_access();
     loop {
-        let tick = async {
-            match app.open_store() {
-                Ok(mut store) => {
-                    let now = app.clock.now();
-                    if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
-                        let purged;
-                        (store, purged) = super::maintenance::purge_by_retention(app, store)?;
-                        if let Some(purge) = purged
-                            && purge.messages > 0
-                        {
-                            errln!(
-                                "troupe: purged {} message(s) past the retention period",
-                                purge.messages
-                            );
-                        }
-                        last_purge = Some(now);
-                    }
-                    let sent = app
-                        .followups(&store)
-                        .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})
-                        .await?;
-                    errln!(
-                        "troupe: {} sent {} follow-up(s)",
-                        app.clock.now().format("%Y-%m-%d %H:%M:%S"),
-                        sent.len()
-                    );
-                    Ok(())
-                }
-                Err(Error::Store(StoreError::Locked(dir))) => {
-                    errln!(
-                        "troupe: {} is in use by another troupe process; trying again next tick",
-                        dir.display()
-                    );
-                    Ok(())
-                }
-                Err(e) => Err(e),
-            }
-        };
         tokio::select! {
-            result = tick => result?,
+            result = tick(app, &store, &mut last_purge) => match result {
+                Ok(()) => {}
+                Err(Error::Store(busy @ (StoreError::Locked(_) | StoreError::Delivering(_)))) => {
+                    errln!("troupe: {busy}; trying again next tick");
+                }
+                Err(e) => return Err(e),
+            },
             _ = &mut shutdown => break,
         }
         tokio::select! {
@@ -215,6 +190,39 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
         }
     }
     errln!("troupe: stopping");
+    Ok(())
+}
+
+/// One tick of `watch`: the daily purge when it is due, then a run.
+async fn tick(
+    app: &App,
+    store: &StoreAccess,
+    last_purge: &mut Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), Error> {
+    let _delivering = lock_deliveries(&app.data_dir)?;
+    let now = app.clock.now();
+    if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
+        // A purge rewrites the store, so it has it to itself for a moment.
+        let (_store, purged) = super::maintenance::purge_by_retention(app, app.open_store()?)?;
+        if let Some(purge) = purged
+            && purge.messages > 0
+        {
+            errln!(
+                "troupe: purged {} message(s) past the retention period",
+                purge.messages
+            );
+        }
+        *last_purge = Some(now);
+    }
+    let sent = app
+        .followups(store)
+        .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})
+        .await?;
+    errln!(
+        "troupe: {} sent {} follow-up(s)",
+        app.clock.now().format("%Y-%m-%d %H:%M:%S"),
+        sent.len()
+    );
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! `troupe history`: print a stored conversation.
+//! `troupe history`: print a stored conversation (from the files, or from
+//! the server holding the data dir).
 
 use clap::Args;
 use serde::Serialize;
@@ -30,14 +31,11 @@ struct JsonHistory {
 }
 
 /// Runs `troupe history`.
-pub fn run(app: &App, args: HistoryArgs) -> Result<i32, Error> {
+pub async fn run(app: &App, args: HistoryArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let persona = app.persona(&args.persona)?;
-    let store = app.open_store()?;
-    let messages = match store.conversation(&args.user, &persona.id)? {
-        Some(conversation) => store.messages(&conversation)?,
-        None => Vec::new(),
-    };
+    let reach = super::reach(app)?;
+    let persona = reach.persona(&args.persona).await?;
+    let messages = reach.history(&args.user, &persona).await?;
     if args.json {
         print_json(&JsonHistory { messages })?;
     } else if messages.is_empty() {

@@ -79,11 +79,11 @@ pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error>
     Ok(0)
 }
 
-/// Runs a `safety` subcommand.
-pub fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
+/// Runs a `safety` subcommand (here, or through the server holding the
+/// data dir).
+pub async fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
     let SafetyCommand::Report(args) = command;
-    let store = app.open_store()?;
-    let lines = crate::report::safety_lines(&store.safety_counts()?, args.by);
+    let lines = super::reach(app)?.safety_report(args.by).await?;
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

@@ -20,6 +20,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{App, Settings};
 use crate::error::Error;
+use crate::reach::Reach;
 
 /// Troupe: AI personas you can chat with, defined as TOML files.
 #[derive(Debug, Parser)]
@@ -120,18 +121,18 @@ impl Cli {
         match self.command {
             Command::Serve(args) => serve::run(app, args).await,
             Command::Chat(args) => chat::run(&app, args).await,
-            Command::History(args) => history::run(&app, args),
+            Command::History(args) => history::run(&app, args).await,
             Command::Personas(command) => personas::run(&app, command),
             Command::Followups(command) => followups::run(&app, command).await,
-            Command::Topics(args) => topics::run(&app, args),
-            Command::User(command) => user::run(&app, command),
+            Command::Topics(args) => topics::run(&app, args).await,
+            Command::User(command) => user::run(&app, command).await,
             Command::Dev(command) => dev::run(&app, command),
             Command::Models(command) => models::run(&app, command).await,
-            Command::Usage(args) => usage::run(&app, args),
-            Command::Export(args) => rights::export(&app, args),
-            Command::Erase(args) => rights::erase(&app, args),
+            Command::Usage(args) => usage::run(&app, args).await,
+            Command::Export(args) => rights::export(&app, args).await,
+            Command::Erase(args) => rights::erase(&app, args).await,
             Command::Maintenance(command) => maintenance::maintenance(&app, command),
-            Command::Safety(command) => maintenance::safety(&app, command),
+            Command::Safety(command) => maintenance::safety(&app, command).await,
         }
     }
 }
@@ -157,6 +158,21 @@ pub(crate) fn default_user() -> Result<String, Error> {
         .filter_map(|v| std::env::var(v).ok())
         .find(|u| crate::ids::check_id("user id", u).is_ok())
         .unwrap_or_else(|| "me".to_string()))
+}
+
+/// Where the command's data is (see [`Reach`]); going through a server,
+/// says so when `--now` or `--model` was given, since they apply here only.
+pub(crate) fn reach(app: &App) -> Result<Reach<'_>, Error> {
+    let reach = Reach::connect(app)?;
+    if let Some(address) = reach.server_address()
+        && (app.clock.is_fixed() || app.model_flag().is_some())
+    {
+        errln!(
+            "troupe: going through the server at {address} that holds {}; it keeps its own clock and models, so --now and --model do not apply",
+            app.data_dir.display()
+        );
+    }
+    Ok(reach)
 }
 
 /// Prints a value as pretty JSON on stdout.

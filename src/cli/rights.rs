@@ -1,13 +1,14 @@
-//! `troupe export` and `troupe erase`: a user's data, all of it, out or gone.
+//! `troupe export` and `troupe erase`: a user's data, all of it, out or
+//! gone; from the files, or through the server holding the data dir.
 
 use std::io::{BufRead, IsTerminal, Write};
 
 use clap::Args;
 
 use super::print_json;
+use super::user::no_user;
 use crate::app::App;
 use crate::error::Error;
-use crate::report::Export;
 
 /// Arguments of `troupe export`.
 #[derive(Debug, Args)]
@@ -29,42 +30,39 @@ pub struct EraseArgs {
 }
 
 /// Runs `troupe export`.
-pub fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
+pub async fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let store = app.open_store()?;
-    let data = store.export_user(&args.user)?.ok_or_else(|| {
-        Error::NotFound(format!(
-            "there is no user \"{}\" in {}",
-            args.user,
-            app.data_dir.display()
-        ))
-    })?;
-    print_json(&Export::new(&data, app.clock.now()))?;
+    let export = super::reach(app)?
+        .export(&args.user)
+        .await?
+        .ok_or_else(|| no_user(app, &args.user))?;
+    print_json(&export)?;
     Ok(0)
 }
 
-/// Runs `troupe erase`.
-pub fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
+/// Runs `troupe erase`. The confirmation is asked here, on the terminal,
+/// whether the erasure then runs here or in the server; nothing holds the
+/// data dir while the question waits for an answer.
+pub async fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let store = app.open_store()?;
+    let reach = super::reach(app)?;
     let legacy = crate::console::legacy_history_file(&app.data_dir, &args.user);
-    let Some(data) = store.export_user(&args.user)? else {
+    let Some(view) = reach.user(&args.user).await? else {
         if legacy.exists() {
             remove(&legacy)?;
             outln!("erased {}: their old console line history", args.user);
             return Ok(0);
         }
-        return Err(Error::NotFound(format!(
-            "there is no user \"{}\" in {}",
-            args.user,
-            app.data_dir.display()
-        )));
+        return Err(no_user(app, &args.user));
     };
-    if !args.yes && !confirm(&args.user, data.conversations.len())? {
+    if !args.yes && !confirm(&args.user, view.conversations.len())? {
         errln!("troupe: nothing was erased");
         return Ok(1);
     }
-    let (_store, erased) = store.erase_user(&args.user)?;
+    let erased = reach
+        .erase(&args.user)
+        .await?
+        .ok_or_else(|| no_user(app, &args.user))?;
     if legacy.exists() {
         remove(&legacy)?;
     }

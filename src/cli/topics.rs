@@ -5,7 +5,6 @@ use clap::Args;
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::followup::topics::ranked;
 
 /// Arguments of `troupe topics`.
 #[derive(Debug, Args)]
@@ -22,14 +21,11 @@ pub struct TopicsArgs {
 }
 
 /// Runs `troupe topics`.
-pub fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
+pub async fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
     app.check_user(&args.user)?;
-    let persona = app.persona(&args.persona)?;
-    let store = app.open_store()?;
-    let list = match store.conversation(&args.user, &persona.id)? {
-        Some(conversation) => ranked(&store.topics(&conversation)?, app.clock.now()),
-        None => Vec::new(),
-    };
+    let reach = super::reach(app)?;
+    let persona = reach.persona(&args.persona).await?;
+    let list = reach.topics(&args.user, &persona).await?;
     if args.json {
         return print_json(&list).map(|_| 0);
     }

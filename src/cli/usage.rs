@@ -19,10 +19,8 @@ pub struct UsageArgs {
 }
 
 /// Runs `troupe usage`.
-pub fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
-    let store = app.open_store()?;
-    let since = args.since.unwrap_or(DateTime::<Utc>::MIN_UTC);
-    let lines = crate::report::usage_lines(&store.usage_since(since)?);
+pub async fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
+    let lines = super::reach(app)?.usage(args.since).await?;
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

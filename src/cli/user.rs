@@ -5,7 +5,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::report::{SettingsChange, UserView, conversations_of};
+use crate::report::SettingsChange;
 
 /// The `user` subcommands.
 #[derive(Debug, Subcommand)]
@@ -58,8 +58,8 @@ pub struct ShowArgs {
 }
 
 /// Runs a `user` subcommand.
-pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
-    let store = app.open_store()?;
+pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
+    let reach = super::reach(app)?;
     match command {
         UserCommand::Set(args) => {
             app.check_user(&args.user)?;
@@ -74,27 +74,15 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                 language: args.language,
                 followups: args.followups.map(|s| s == Switch::On),
             };
-            let update = change
-                .into_update()
-                .map_err(|e| Error::Usage(e.to_string().replacen("language ", "--language ", 1)))?;
-            store.update_user(&args.user, app.clock.now(), &update)?;
+            reach.update_user(&args.user, change).await?;
             outln!("updated {}", args.user);
         }
         UserCommand::Show(args) => {
             app.check_user(&args.user)?;
-            let record = store.user(&args.user)?.ok_or_else(|| {
-                Error::NotFound(format!(
-                    "there is no user \"{}\" in {}",
-                    args.user,
-                    app.data_dir.display()
-                ))
-            })?;
-            let conversations = conversations_of(&store, &app.personas, &args.user)?;
-            let view = UserView::new(
-                record,
-                conversations,
-                &app.config.followups.default_timezone,
-            );
+            let view = reach
+                .user(&args.user)
+                .await?
+                .ok_or_else(|| no_user(app, &args.user))?;
             if args.json {
                 print_json(&view)?;
             } else {
@@ -119,4 +107,12 @@ pub fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
         }
     }
     Ok(0)
+}
+
+/// A user who never wrote, named with the data dir looked in.
+pub(crate) fn no_user(app: &App, user: &str) -> Error {
+    Error::NotFound(format!(
+        "there is no user \"{user}\" in {}",
+        app.data_dir.display()
+    ))
 }

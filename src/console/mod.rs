@@ -5,20 +5,26 @@
 //! opens with the AI notice, the backend's notice if it has one (the offline
 //! backend says its replies are scripted) and the persona's greeting; replies
 //! stream token by token. Lines starting with `/` are commands.
+//!
+//! The console reaches its data through a [`Reach`]: the data dir's files,
+//! opened only for each turn's reads and writes (it holds nothing while it
+//! waits at its prompt), or the server holding the data dir. Either way it
+//! shows the same thing; [`render`] draws a turn's events.
 
 mod input;
+pub mod render;
 
 use std::io::Write;
-use std::sync::Arc;
 
 use crate::app::App;
-use crate::chat::{ChatService, TurnError};
+use crate::chat::TurnError;
 use crate::error::Error;
-use crate::locale::{self, ai_notice};
-use crate::model::ChatModel;
-use crate::persona::Persona;
+use crate::locale;
+use crate::reach::{Notices, Reach};
+use crate::report::PersonaSummary;
 use crate::safety::disclosure::Disclosure;
 use crate::store::{Message, Role};
+use render::{Ended, Layout, TurnPrinter};
 
 pub use input::Input;
 
@@ -57,16 +63,17 @@ enum Sent {
 
 /// An open chat session: one user, one persona at a time.
 pub struct Console<'a> {
-    /// The runtime.
+    /// The runtime: the clock and the safety settings the session keeps
+    /// time by.
     app: &'a App,
-    /// Runs the turns.
-    chat: ChatService,
+    /// Where turns run and data is read: here, or in the server.
+    reach: &'a Reach<'a>,
     /// Who is chatting.
     user: String,
+    /// Whether they are marked as a minor.
+    minor: bool,
     /// Who they are chatting with.
-    persona: Arc<Persona>,
-    /// The persona's model.
-    model: Arc<dyn ChatModel>,
+    persona: PersonaSummary,
     /// Backend notices already shown this session.
     notices_shown: Vec<String>,
     /// When to repeat the AI notice and suggest a break.
@@ -74,23 +81,24 @@ pub struct Console<'a> {
 }
 
 impl<'a> Console<'a> {
-    /// A session of `user` with `persona`.
-    pub fn new(
+    /// A session of `user` with `persona` (see [`Reach::chat_persona`]).
+    pub async fn new(
         app: &'a App,
-        chat: ChatService,
+        reach: &'a Reach<'a>,
         user: &str,
-        persona: Arc<Persona>,
+        persona: PersonaSummary,
     ) -> Result<Self, Error> {
-        chat.check_access(user, &persona)?;
-        let model = app.model_for(&persona)?;
-        let minor = chat.is_minor(user)?;
+        let minor = reach.is_minor(user).await?;
+        if minor && persona.adults_only {
+            return Err(crate::chat::adults_only(&persona.name).into());
+        }
         Ok(Self {
             disclosure: Disclosure::start(app.clock.now(), minor, &app.config.safety),
             app,
-            chat,
+            reach,
             user: user.to_string(),
+            minor,
             persona,
-            model,
             notices_shown: Vec::new(),
         })
     }
@@ -98,14 +106,14 @@ impl<'a> Console<'a> {
     /// Runs the session until `/quit` or the end of input.
     pub async fn run(&mut self, input: &mut Input) -> Result<SessionOutcome, Error> {
         let mut outcome = SessionOutcome::default();
-        self.open()?;
+        self.open().await?;
         while let Some(line) = input.read_line(&format!("{}> ", self.user))? {
             let line = line.trim();
             if line.is_empty() {
                 continue;
             }
             if line.starts_with('/') {
-                match self.command(line)? {
+                match self.command(line, input.is_interactive()).await? {
                     Flow::Continue => continue,
                     Flow::Quit => break,
                 }
@@ -119,29 +127,26 @@ impl<'a> Console<'a> {
         Ok(outcome)
     }
 
-    /// Shows the notices and the greeting.
+    /// The AI notice, bracketed.
     fn notice(&self) -> String {
-        let notice = self
-            .persona
-            .ai_notice
-            .clone()
-            .unwrap_or_else(|| ai_notice(&self.persona.language, &self.persona.name));
-        format!("[{notice}]")
+        format!("[{}]", self.persona.ai_notice)
     }
 
-    fn open(&mut self) -> Result<(), Error> {
+    /// Shows the notices, the follow-up the user has not seen, and the
+    /// greeting.
+    async fn open(&mut self) -> Result<(), Error> {
         let mut lines = vec![self.notice()];
-        if let Some(backend_notice) = self.model.session_notice(&self.persona.language)
+        if let Some(backend_notice) = self.persona.backend_notice.clone()
             && !self.notices_shown.contains(&backend_notice)
         {
             lines.push(format!("[{backend_notice}]"));
             self.notices_shown.push(backend_notice);
         }
-        if let Some(followup) = self
-            .chat
+        let unseen = self
+            .reach
             .take_unseen_followup(&self.user, &self.persona)
-            .map_err(Error::from)?
-        {
+            .await?;
+        if let Some(followup) = unseen {
             lines.push(locale::while_away(
                 &self.persona.language,
                 &self.persona.name,
@@ -156,7 +161,7 @@ impl<'a> Console<'a> {
         say(&lines.join("\n"))
     }
 
-    /// Sends one message; returns whether a reply came back.
+    /// Sends one message, with the notices due before it.
     async fn send(&mut self, text: &str, interactive: bool) -> Result<Sent, Error> {
         let reminders = self.disclosure.on_message(self.app.clock.now());
         if reminders.notice {
@@ -168,27 +173,20 @@ impl<'a> Console<'a> {
                 locale::take_a_break(&self.persona.language)
             ))?;
         }
-        if let Some(confirmation) = self
-            .chat
-            .control(&self.user, &self.persona, text)
-            .map_err(Error::from)?
-        {
-            say(&format!("[{confirmation}]"))?;
-            return Ok(Sent::Answered);
-        }
-        let mut out = std::io::stdout();
-        let name = self.persona.name.clone();
-        let mut started = false;
-        let mut on_delta = |delta: &str| {
-            if !started {
-                let _ = write!(out, "{name}: ");
-                started = true;
+        self.turn(text, interactive).await
+    }
+
+    /// Runs one turn and shows it; returns how it went.
+    async fn turn(&mut self, text: &str, interactive: bool) -> Result<Sent, Error> {
+        let mut printer = TurnPrinter::new(Layout::Console, &self.persona.name);
+        let mut ended = None;
+        let mut on_event = |event| {
+            if let Some(end) = printer.show(event) {
+                ended = Some(end);
             }
-            let _ = write!(out, "{}", printable(delta));
-            let _ = out.flush();
         };
-        // On a terminal, Ctrl-C stops the reply (kept, marked interrupted)
-        // rather than the program; piped sessions keep the default.
+        // On a terminal, Ctrl-C stops the reply rather than the program;
+        // piped sessions keep the default.
         let stop: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> = if interactive {
             Box::pin(async {
                 let _ = tokio::signal::ctrl_c().await;
@@ -197,54 +195,33 @@ impl<'a> Console<'a> {
             Box::pin(std::future::pending())
         };
         let mut stop = stop;
-        let result = self
-            .chat
+        self.reach
             .turn(
                 &self.user,
                 &self.persona,
-                self.model.as_ref(),
                 text,
-                &mut on_delta,
+                Notices::LeftOut,
+                &mut on_event,
                 stop.as_mut(),
             )
-            .await;
-        if started {
-            say("")?;
-        }
-        match result {
-            Ok(reply) => {
-                if !started {
-                    let who = if reply.model == crate::chat::SAFETY_MODEL {
-                        "Troupe"
-                    } else {
-                        name.as_str()
-                    };
-                    say(&format!("{who}: {}", printable(&reply.text)))?;
-                }
-                for line in &reply.disclaimers {
-                    say(&format!("— {line}"))?;
-                }
-                Ok(Sent::Answered)
-            }
-            Err(TurnError::Input(message)) => {
-                errln!("troupe: {message}");
+            .await?;
+        match ended {
+            Some(Ended::Answered) => Ok(Sent::Answered),
+            Some(Ended::Refused(error)) => {
+                errln!("troupe: {error}");
                 Ok(Sent::Refused)
             }
-            Err(TurnError::Store(e)) => Err(e.into()),
-            Err(e) => {
-                if let TurnError::Model { disclaimers, .. } = &e {
-                    for line in disclaimers {
-                        say(&format!("— {line}"))?;
-                    }
-                }
-                errln!("troupe: {e}");
+            Some(Ended::Failed(TurnError::Store(e))) => Err(e.into()),
+            Some(Ended::Failed(error)) => {
+                errln!("troupe: {error}");
                 Ok(Sent::Failed)
             }
+            None => Ok(Sent::Failed),
         }
     }
 
     /// Runs a slash command.
-    fn command(&mut self, line: &str) -> Result<Flow, Error> {
+    async fn command(&mut self, line: &str, interactive: bool) -> Result<Flow, Error> {
         let mut words = line.split_whitespace();
         let name = words.next().unwrap_or_default();
         let arg = words.next();
@@ -259,49 +236,46 @@ impl<'a> Console<'a> {
             }
             ("/personas", _) => {
                 let list: Vec<String> = self
-                    .app
-                    .personas
+                    .reach
+                    .personas()
+                    .await?
                     .iter()
                     .map(|p| format!("  {:<10} {} — {}", p.id, p.name, p.description))
                     .collect();
                 say(&list.join("\n"))?;
             }
-            ("/switch", Some(id)) => match self.app.personas.get(id) {
-                Ok(persona) if self.chat.check_access(&self.user, &persona).is_err() => {
-                    errln!(
-                        "troupe: {} is for adults only; choose another persona",
-                        persona.name
-                    );
-                }
-                Ok(persona) => {
-                    self.model = self.app.model_for(&persona)?;
-                    self.persona = persona;
-                    self.open()?;
-                }
-                Err(e) => errln!("troupe: {e}"),
-            },
+            ("/switch", Some(id)) => self.switch(id).await?,
             ("/switch", None) => errln!("troupe: /switch needs a persona id, e.g. /switch chef"),
-            ("/history", _) => self.show_history()?,
+            ("/history", _) => self.show_history().await?,
             ("/stop" | "/start", _) => {
-                if let Some(confirmation) = self
-                    .chat
-                    .control(&self.user, &self.persona, name)
-                    .map_err(Error::from)?
-                {
-                    say(&format!("[{confirmation}]"))?;
-                }
+                // Confirmed as Troupe's, like STOP typed as a message.
+                self.turn(name, interactive).await?;
             }
             (other, _) => errln!("troupe: unknown command {other}; /help lists the commands"),
         }
         Ok(Flow::Continue)
     }
 
-    fn show_history(&self) -> Result<(), Error> {
-        let store = self.chat.store();
-        let messages = match store.conversation(&self.user, &self.persona.id)? {
-            Some(conversation) => store.messages(&conversation)?,
-            None => Vec::new(),
-        };
+    /// Talks to persona `id` from now on.
+    async fn switch(&mut self, id: &str) -> Result<(), Error> {
+        match self.reach.chat_persona(id).await {
+            Ok(persona) if persona.adults_only && self.minor => {
+                errln!(
+                    "troupe: {} is for adults only; choose another persona",
+                    persona.name
+                );
+            }
+            Ok(persona) => {
+                self.persona = persona;
+                self.open().await?;
+            }
+            Err(e) => errln!("troupe: {e}"),
+        }
+        Ok(())
+    }
+
+    async fn show_history(&self) -> Result<(), Error> {
+        let messages = self.reach.history(&self.user, &self.persona).await?;
         if messages.is_empty() {
             return say("(no messages yet)");
         }

@@ -73,7 +73,7 @@ pub struct EffectivePolicy {
 }
 
 /// A rule of the policy, named as `followups explain` and the tests name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Rule {
     /// The deployment and the persona allow follow-ups.
@@ -123,7 +123,7 @@ impl UserFacts {
 }
 
 /// One rule's verdict, with a reason a person can read.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RuleCheck {
     /// Which rule.
     pub rule: Rule,
@@ -134,7 +134,7 @@ pub struct RuleCheck {
 }
 
 /// Every rule's verdict for one conversation at one instant.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Eligibility {
     /// All rules passed.
     pub eligible: bool,

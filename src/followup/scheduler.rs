@@ -13,7 +13,7 @@ use super::{RunOptions, SentFollowUp};
 use crate::app::App;
 use crate::error::Error;
 use crate::shutdown::Shutdown;
-use crate::store::SharedStore;
+use crate::store::{SharedStore, StoreAccess};
 
 /// Hears each follow-up as it is delivered.
 pub type OnSent = dyn Fn(&SentFollowUp) + Send + Sync;
@@ -58,9 +58,10 @@ impl Scheduler {
     /// how many follow-ups were delivered.
     pub async fn deliver_due(&self) -> Result<usize, Error> {
         let store = self.store.get().await?;
+        let access = StoreAccess::kept(store.clone());
         let sent = self
             .app
-            .followups(&store)
+            .followups(&access)
             .run(
                 RunOptions::default(),
                 &|p| self.app.model_for(p),

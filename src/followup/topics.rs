@@ -10,7 +10,7 @@
 //! subjects is marked sensitive and never used as a follow-up hook.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::store::Topic;
 
@@ -415,7 +415,7 @@ pub struct Candidate {
 }
 
 /// A topic ranked at some instant, as `troupe topics` shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RankedTopic {
     /// The phrase.
     pub phrase: String,

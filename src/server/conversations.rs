@@ -12,17 +12,16 @@ use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::auth::Caller;
 use super::body::ApiJson;
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
-use crate::chat::{Reply, ReplyKind, TurnError, TurnEvent, clean_message};
-use crate::model::Usage;
+use crate::chat::view::{HistoryPage, ReplyView, TurnReply};
+use crate::chat::{ReplyKind, TurnError, TurnEvent, clean_message};
 use crate::persona::Persona;
-use crate::store::PagedMessage;
 
 /// A user's message.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -30,58 +29,6 @@ use crate::store::PagedMessage;
 pub struct SendMessage {
     /// What the user wrote.
     pub text: String,
-}
-
-/// The answer to a message, when not streamed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct TurnReply {
-    /// The AI notice, when it is due before this reply.
-    pub notice: Option<String>,
-    /// A suggestion to take a break (minors, after hours of chatting).
-    pub break_reminder: Option<String>,
-    /// The reply.
-    pub reply: ReplyView,
-}
-
-/// A stored reply, with who it comes from.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ReplyView {
-    /// `persona` (the persona's words), `crisis` (Troupe's helplines) or
-    /// `control` (Troupe's STOP/START confirmation).
-    #[schema(value_type = String)]
-    pub kind: ReplyKind,
-    /// The text.
-    pub text: String,
-    /// The model that wrote it.
-    pub model: String,
-    /// Disclaimers, shown apart from the text.
-    pub disclaimers: Vec<String>,
-    /// Tokens used, when the backend said.
-    pub usage: Option<UsageView>,
-}
-
-/// Tokens used by a reply.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct UsageView {
-    /// Prompt tokens.
-    pub prompt_tokens: u32,
-    /// Completion tokens.
-    pub completion_tokens: u32,
-}
-
-impl From<Reply> for ReplyView {
-    fn from(reply: Reply) -> Self {
-        Self {
-            kind: reply.kind,
-            text: reply.text,
-            model: reply.model,
-            disclaimers: reply.disclaimers,
-            usage: reply.usage.map(|u: Usage| UsageView {
-                prompt_tokens: u.prompt_tokens,
-                completion_tokens: u.completion_tokens,
-            }),
-        }
-    }
 }
 
 /// Sends a message and answers the reply.
@@ -308,16 +255,6 @@ pub struct HistoryQuery {
     pub before: Option<u64>,
     /// At most this many messages (default 50, at most 500).
     pub limit: Option<usize>,
-}
-
-/// A page of history, oldest first.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct HistoryPage {
-    /// The messages, each with its `seq`.
-    #[schema(value_type = Vec<Object>)]
-    pub messages: Vec<PagedMessage>,
-    /// Pass as `before` for the page before this one; absent at the start.
-    pub before: Option<u64>,
 }
 
 /// The most history one page returns.

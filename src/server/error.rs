@@ -146,6 +146,7 @@ impl From<TurnError> for ApiError {
             TurnError::Prompt(e) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }
+            TurnError::Remote(message) => Self::new(StatusCode::BAD_GATEWAY, "upstream", message),
             error @ TurnError::Model { .. } => Self::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "model_unavailable",

@@ -1,13 +1,16 @@
 //! Each user's event stream (`GET /v1/users/{user}/events`): follow-ups
 //! pushed as they are delivered, to every page or app the user has open.
 //! Follow-ups delivered while no stream was open arrive first when one
-//! opens.
+//! opens; a front end that shows them when a conversation opens instead
+//! (the terminal console) takes them with `POST
+//! /v1/conversations/{user}/{persona}/followup/seen`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
@@ -17,6 +20,7 @@ use tokio::sync::broadcast;
 use super::auth::Caller;
 use super::error::{ApiError, check_id};
 use super::state::SharedState;
+use crate::chat::view::UnseenFollowUp;
 use crate::followup::SentFollowUp;
 
 /// Events buffered per user for a slow reader before the oldest are dropped.
@@ -170,6 +174,29 @@ pub async fn events(
         },
     );
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Answers the follow-up `user` has not seen from `persona` (`null` when
+/// there is none), marking it seen.
+#[utoipa::path(post, path = "/v1/conversations/{user}/{persona}/followup/seen", tag = "chat",
+    params(("user" = String, Path, description = "The user id"), ("persona" = String, Path, description = "The persona id")),
+    responses(
+        (status = 200, description = "The follow-up, now marked seen, or null", body = UnseenFollowUp),
+        (status = 403, description = "Another user's conversation", body = super::error::ErrorBody),
+        (status = 404, description = "Unknown persona", body = super::error::ErrorBody),
+    ))]
+pub async fn take_unseen(
+    State(state): State<SharedState>,
+    caller: Caller,
+    Path((user, persona)): Path<(String, String)>,
+) -> Result<Json<UnseenFollowUp>, ApiError> {
+    check_id("user id", &user)?;
+    check_id("persona id", &persona)?;
+    caller.may_act_for(&user)?;
+    let persona = state.app.personas.get(&persona)?;
+    let (chat, _store) = state.chat().await?;
+    let followup = chat.take_unseen_followup(&user, &persona)?;
+    Ok(Json(UnseenFollowUp { followup }))
 }
 
 /// The follow-ups `user` has not seen, marked seen now that they are sent.

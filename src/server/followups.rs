@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
+use crate::store::StoreAccess;
 
 /// The conversations due now, as `troupe followups due --json`.
 #[utoipa::path(get, path = "/v1/followups/due", tag = "followups",
@@ -22,7 +23,8 @@ pub async fn due(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.operator_only()?;
     let store = state.store.get().await?;
-    let due = state.app.followups(&store).due()?;
+    let access = StoreAccess::kept(store.clone());
+    let due = state.app.followups(&access).due()?;
     Ok(Json(serde_json::to_value(due).unwrap_or_default()))
 }
 
@@ -54,7 +56,11 @@ pub async fn explain(
     caller.may_act_for(&query.user)?;
     let persona = state.app.personas.get(&query.persona)?;
     let store = state.store.get().await?;
-    let verdict = state.app.followups(&store).explain(&query.user, &persona)?;
+    let access = StoreAccess::kept(store.clone());
+    let verdict = state
+        .app
+        .followups(&access)
+        .explain(&query.user, &persona)?;
     Ok(Json(serde_json::to_value(verdict).unwrap_or_default()))
 }
 

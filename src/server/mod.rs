@@ -130,6 +130,7 @@ fn api() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(users::export))
         .routes(routes!(users::mint))
         .routes(routes!(events::events))
+        .routes(routes!(events::take_unseen))
         .routes(routes!(followups::due))
         .routes(routes!(followups::explain))
         .routes(routes!(followups::run))

@@ -1,35 +1,14 @@
 //! `GET /v1/personas` and `GET /v1/personas/{persona}`: what is on offer,
-//! in the shapes of `troupe personas list|show --json`; operators also get
-//! the rendered system prompt.
+//! with the notices a session starts with; operators also get the rendered
+//! system prompt.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use serde::Serialize;
 
 use super::auth::Caller;
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
-
-/// A persona in the list.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct PersonaSummary {
-    /// The id to chat with.
-    pub id: String,
-    /// The display name.
-    pub name: String,
-    /// One line about it.
-    pub description: String,
-    /// Its language.
-    pub language: String,
-    /// What it knows about.
-    pub expertise: Vec<String>,
-    /// Refused to minors.
-    pub adults_only: bool,
-    /// Its first message in a new conversation.
-    pub greeting: String,
-    /// The AI notice shown to its users.
-    pub ai_notice: String,
-}
+use crate::report::PersonaSummary;
 
 /// Every persona on offer.
 #[utoipa::path(get, path = "/v1/personas", tag = "personas",
@@ -40,15 +19,10 @@ pub async fn list(State(state): State<SharedState>, _caller: Caller) -> Json<Vec
             .app
             .personas
             .iter()
-            .map(|p| PersonaSummary {
-                id: p.id.clone(),
-                name: p.name.clone(),
-                description: p.description.clone(),
-                language: p.language.clone(),
-                expertise: p.expertise.clone(),
-                adults_only: p.adults_only,
-                greeting: p.greeting.clone(),
-                ai_notice: crate::chat::notice_text(p),
+            .map(|p| {
+                let model = state.app.model_for(p).ok();
+                let backend_notice = model.and_then(|m| m.session_notice(&p.language));
+                PersonaSummary::new(p, backend_notice)
             })
             .collect(),
     )

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::chat::ChatService;
 use crate::server::ServerConfig;
 use crate::shutdown::Shutdown;
-use crate::store::{SharedStore, StoreHandle};
+use crate::store::{SharedStore, StoreAccess, StoreHandle};
 
 /// The state behind every handler.
 pub type SharedState = Arc<ServerState>;
@@ -56,7 +56,8 @@ impl ServerState {
     /// kept for as long as the service is used.
     pub async fn chat(&self) -> Result<(ChatService, StoreHandle), ApiError> {
         let store = self.store.get().await?;
-        Ok((self.app.chat_service(store.clone()), store))
+        let access = StoreAccess::kept(store.clone());
+        Ok((self.app.chat_service(access), store))
     }
 
     /// A permit to hold a stream open; 429 when the cap is reached.

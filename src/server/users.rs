@@ -88,12 +88,12 @@ pub async fn export(
     caller.may_act_for(&user)?;
     let store = state.store.get().await?;
     let data = store.export_user(&user)?.ok_or_else(|| no_user(&user))?;
-    let document = Export::new(&data, state.app.clock.now());
+    let document = Export::new(data, state.app.clock.now());
     Ok(Json(serde_json::to_value(document).unwrap_or_default()))
 }
 
 /// What an erasure removed.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Erased {
     /// The user.
     pub user: String,

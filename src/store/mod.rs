@@ -20,8 +20,10 @@
 //! Every append is one transaction over all three trees, followed by a flush,
 //! so a message the runtime has acknowledged survives a crash.
 
+mod access;
 mod followups;
 mod keys;
+mod lock;
 pub mod outbox;
 mod records;
 mod rights;
@@ -35,7 +37,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
+pub use access::{Held, StoreAccess};
 pub use followups::{DueEntry, SyntheticConversation};
+pub use lock::{DeliveryLock, lock_deliveries, server_holding};
 pub use outbox::{OutboxEntry, QueuedDelivery};
 pub use records::{
     CallOutcome, Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic,
@@ -77,9 +81,6 @@ const INIT_DIR: &str = "store.init";
 pub struct Store {
     /// The sled database; cloning the store shares it.
     db: sled::Db,
-    /// The data dir's lock file, held while the store is open, so no other
-    /// process touches the files (not even to finish an interrupted erasure).
-    lock: std::sync::Arc<std::fs::File>,
     /// The data dir, for messages.
     dir: PathBuf,
     /// user id → User.
@@ -104,6 +105,11 @@ pub struct Store {
     outbox: sled::Tree,
     /// Added to every generated id (see [`ID_FLOOR`]).
     id_floor: u64,
+    /// The data dir's lock file, held while the store is open, so no other
+    /// process touches the files (not even to finish an interrupted erasure).
+    /// Declared last, so it is let go of only after sled has closed its
+    /// files: the next process to take the lock finds them free.
+    lock: std::sync::Arc<std::fs::File>,
 }
 
 /// Folds a new message into a conversation's topics.
@@ -134,6 +140,21 @@ pub enum StoreError {
         "the data dir {0} is in use by another troupe process; close it, or pass a different --data-dir"
     )]
     Locked(PathBuf),
+    /// A server (`troupe serve`) holds the store, at this address.
+    #[error(
+        "the data dir {dir} is held by the troupe server at {address}; stop the server to run this command on its files, or use the server's API"
+    )]
+    Served {
+        /// The data dir.
+        dir: PathBuf,
+        /// The server's base URL, as it announced it.
+        address: String,
+    },
+    /// Another follow-up run is delivering on this data dir.
+    #[error(
+        "another follow-up run (`troupe followups run` or `watch`) is delivering on {0}; let it finish, then run again"
+    )]
+    Delivering(PathBuf),
     /// The files are damaged.
     #[error(
         "the store in {dir} is corrupt ({detail}); move {dir} aside to start afresh, or restore it from a backup"
@@ -195,9 +216,11 @@ fn create(dir: &Path) -> Result<(), StoreError> {
 }
 
 /// How long opening waits for another process to release the data dir
-/// before saying it is in use: enough for a short command that is just
-/// finishing (a cron job, a script's previous call), not for a console.
-const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(2);
+/// before saying it is in use. Commands hold the data dir only for their
+/// reads and writes (milliseconds each), so this is room for a queue of
+/// them, or for a store rewrite to finish; a server holding the data dir is
+/// reported at once instead (see [`lock`]).
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Opens the sled database at `path` (in data dir `dir`), waiting up to
 /// [`LOCK_PATIENCE`] while its file lock is held: a database reopened right
@@ -221,39 +244,10 @@ fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
 
 impl Store {
     /// Opens (creating if needed) the store in data dir `dir`, waiting up to
-    /// [`LOCK_PATIENCE`] if another process holds it.
+    /// [`LOCK_PATIENCE`] if another process holds it, and failing at once
+    /// with [`StoreError::Served`] if a server does.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        let started = std::time::Instant::now();
-        loop {
-            match Self::open_once(dir) {
-                Err(StoreError::Locked(_)) if started.elapsed() < LOCK_PATIENCE => {
-                    std::thread::sleep(std::time::Duration::from_millis(25));
-                }
-                result => return result,
-            }
-        }
-    }
-
-    /// One attempt at [`Store::open`].
-    fn open_once(dir: &Path) -> Result<Self, StoreError> {
-        let io = |source| StoreError::Io {
-            dir: dir.to_path_buf(),
-            source,
-        };
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(LOCK_FILE))
-            .map_err(io)?;
-        match lock.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::Locked(dir.to_path_buf()));
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
-        }
+        let lock = lock::lock_data_dir(dir, LOCK_PATIENCE)?;
         Self::open_locked(dir, std::sync::Arc::new(lock))
     }
 

@@ -13,7 +13,7 @@ use std::fs;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::outbox::OutboxEntry;
 use super::records::{Conversation, Message, Topic, UsageRecord, User};
@@ -26,7 +26,7 @@ const NEW_DIR: &str = "store.new";
 const OLD_DIR: &str = "store.old";
 
 /// Everything stored about one user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct UserData {
     /// The profile.
     pub user: User,
@@ -40,7 +40,7 @@ pub struct UserData {
 }
 
 /// A follow-up about the user still waiting to be sent to a webhook.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingWebhook {
     /// The webhook's name (its URL stays in the operator's config).
     pub webhook: String,
@@ -65,7 +65,7 @@ impl From<OutboxEntry> for PendingWebhook {
 }
 
 /// One conversation, in full.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ConversationData {
     /// The record: counters, follow-up state, preferences.
     pub conversation: Conversation,
@@ -76,7 +76,7 @@ pub struct ConversationData {
 }
 
 /// What an erasure removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Erasure {
     /// Conversations removed.
     pub conversations: usize,

@@ -7,13 +7,13 @@ use std::io::{Seek, Write};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::records::{Conversation, Message};
 use super::{LOCK_FILE, Store, StoreError, decode, keys};
 
 /// A message with its position in the conversation, for paging.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PagedMessage {
     /// The message's sequence number: pass it as `before` for older ones.
     pub seq: u64,

@@ -53,13 +53,22 @@ impl SharedStore {
             dir: self.dir.clone(),
             detail: "the store is closed".to_string(),
         })?;
+        // A reopen takes the lock afresh and clears the lock file, so the
+        // server's address is written back into it.
+        let announced = super::announced_server(&self.dir);
         match rewrite(store) {
             Ok((store, value)) => {
                 *slot = Some(store);
                 Ok(value)
             }
             Err(error) => {
-                *slot = Store::open(&self.dir).ok();
+                let reopened = Store::open(&self.dir).ok();
+                if let (Some(store), Some(address)) = (&reopened, &announced)
+                    && let Err(e) = store.announce_server(Some(address))
+                {
+                    tracing::warn!(error = %e, "could not announce the server again after a failed rewrite");
+                }
+                *slot = reopened;
                 Err(error)
             }
         }

@@ -2,8 +2,8 @@
 //! runner for the real `troupe` binary with its own data dir and a clean
 //! environment.
 
-pub mod receiver;
 pub mod browser;
+pub mod receiver;
 pub mod serve;
 pub mod server;
 
