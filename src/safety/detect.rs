@@ -63,8 +63,36 @@ impl Assessment {
     }
 }
 
-/// Assesses one text.
+/// How many recent assessments are remembered: a chat turn reads the
+/// user's message for the crisis protocol, its topics and its disclaimers,
+/// so the same text comes back several times within a few microseconds.
+const REMEMBERED: usize = 32;
+
+/// Recently assessed texts and what was found, newest last.
+type Remembered = std::sync::Mutex<std::collections::VecDeque<(String, Assessment)>>;
+
+/// Assesses one text (the same text always gets the same assessment; the
+/// most recent ones are remembered rather than read again).
 pub fn assess(text: &str) -> Assessment {
+    static RECENT: std::sync::OnceLock<Remembered> = std::sync::OnceLock::new();
+    let recent = RECENT.get_or_init(Remembered::default);
+    if let Ok(recent) = recent.lock()
+        && let Some((_, found)) = recent.iter().rev().find(|(seen, _)| seen == text)
+    {
+        return found.clone();
+    }
+    let found = assess_afresh(text);
+    if let Ok(mut recent) = recent.lock() {
+        if recent.len() == REMEMBERED {
+            recent.pop_front();
+        }
+        recent.push_back((text.to_string(), found.clone()));
+    }
+    found
+}
+
+/// Reads one text for sensitive subjects and crisis.
+fn assess_afresh(text: &str) -> Assessment {
     let words = words(text);
     let mut subjects = BTreeSet::new();
     for (subject, cues) in [
