@@ -91,6 +91,7 @@ impl ChatService {
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: None,
+            session: None,
         };
         store.append(user, &persona.id, &message, &effects)?;
         Ok(Some(Reply {

@@ -178,9 +178,11 @@ impl ChatService {
         let policy = self.policy.for_persona(persona);
         let fold =
             |list: &mut Vec<crate::store::Topic>| topics::fold(list, &candidates, sensitive, now);
+        let (_, marks) = self.session_after(user, now)?;
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: Some(&fold),
+            session: Some(marks),
         };
         let mut message = Message::from_user(text, now);
         if crisis {
@@ -492,6 +494,7 @@ impl ChatService {
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: None,
+            session: None,
         };
         self.store
             .hold()?

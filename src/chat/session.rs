@@ -9,8 +9,9 @@ use super::{ChatService, Stop, TurnError};
 use crate::locale;
 use crate::model::ChatModel;
 use crate::persona::Persona;
-use crate::safety::disclosure::{Reminders, for_one_shot};
+use crate::safety::disclosure::{Disclosure, Reminders, replay};
 use crate::store::Role;
+use crate::store::SessionMarks;
 
 /// How many recent messages per conversation are enough to rebuild a
 /// session: a message a minute for the three hours a break reminder needs,
@@ -29,13 +30,40 @@ pub fn notice_text(persona: &Persona) -> String {
 impl ChatService {
     /// The reminders due before `user`'s next message: the session is the
     /// person's, across every persona, as the console would have lived it.
-    /// The session is rebuilt from the message times each conversation
-    /// keeps in its record; the messages themselves are read only when a
-    /// conversation's session began before the times it keeps.
     pub fn reminders(&self, user: &str) -> Result<Reminders, TurnError> {
+        Ok(self.session_after(user, self.clock.now())?.0)
+    }
+
+    /// The reminders due for `user`'s message at `now`, and the session's
+    /// marks after it (stored with the message). The marks kept with the
+    /// user say where the session stands; a user with none yet (stored by
+    /// an earlier version) has it rebuilt from their messages' times.
+    pub(super) fn session_after(
+        &self,
+        user: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Reminders, SessionMarks), TurnError> {
+        let record = self.store.hold()?.user(user)?;
+        let minor = record.as_ref().is_some_and(|u| u.minor);
+        if let Some(marks) = record.as_ref().and_then(|u| u.session) {
+            let mut session = Disclosure::resume(&marks, minor, &self.safety);
+            let reminders = session.on_message(now);
+            return Ok((reminders, session.marks()));
+        }
+        let times = self.session_times(user, now)?;
+        let (reminders, session) = replay(&times, now, minor, &self.safety);
+        Ok((reminders, session.marks()))
+    }
+
+    /// The times of `user`'s messages that can belong to the session going
+    /// on at `now`, oldest first: the times each conversation keeps in its
+    /// record, or its messages when its session began before those.
+    fn session_times(
+        &self,
+        user: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, TurnError> {
         let store = self.store.hold()?;
-        let minor = self.is_minor(user)?;
-        let now = self.clock.now();
         let conversations = store.user_conversations(user)?;
         let mut times: Vec<_> = conversations
             .iter()
@@ -49,10 +77,11 @@ impl ChatService {
             let kept = c.recent_user_times.len() as u64 >= c.user_messages;
             kept || start.is_some_and(|s| c.recent_user_times.first().is_some_and(|o| *o < s))
         });
-        if !complete {
-            times = self.user_message_times(&conversations)?;
+        if complete {
+            return Ok(times);
         }
-        Ok(for_one_shot(&times, now, minor, &self.safety))
+        drop(store);
+        self.user_message_times(&conversations)
     }
 
     /// Every user-message time of `conversations`, read from their

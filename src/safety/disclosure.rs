@@ -6,6 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 
 use super::SafetyConfig;
+use crate::store::SessionMarks;
 
 /// What the console should say before the next message.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -49,6 +50,25 @@ impl Disclosure {
         }
     }
 
+    /// A session that goes on from the marks stored with the user.
+    pub fn resume(marks: &SessionMarks, minor: bool, config: &SafetyConfig) -> Self {
+        Self {
+            last_notice: marks.last_notice,
+            last_activity: marks.last_activity,
+            last_break: marks.last_break,
+            ..Self::start(marks.last_activity, minor, config)
+        }
+    }
+
+    /// Where the session stands, to store with the user.
+    pub fn marks(&self) -> SessionMarks {
+        SessionMarks {
+            last_activity: self.last_activity,
+            last_notice: self.last_notice,
+            last_break: self.last_break,
+        }
+    }
+
     /// Called when the user sends something at `now`: what to show first.
     pub fn on_message(&mut self, now: DateTime<Utc>) -> Reminders {
         let gap = now - self.last_activity >= self.after_gap;
@@ -79,6 +99,17 @@ pub fn for_one_shot(
     minor: bool,
     config: &SafetyConfig,
 ) -> Reminders {
+    replay(earlier, now, minor, config).0
+}
+
+/// [`for_one_shot`], with the session as it stands after the message at
+/// `now`.
+pub fn replay(
+    earlier: &[DateTime<Utc>],
+    now: DateTime<Utc>,
+    minor: bool,
+    config: &SafetyConfig,
+) -> (Reminders, Disclosure) {
     let after_gap = Duration::minutes(i64::from(config.notice_after_gap_minutes.max(1)));
     let mut start = earlier.len();
     let mut next = now;
@@ -87,16 +118,18 @@ pub fn for_one_shot(
         next = earlier[start];
     }
     let Some((first, rest)) = earlier[start..].split_first() else {
-        return Reminders {
+        let reminders = Reminders {
             notice: true,
             take_a_break: false,
         };
+        return (reminders, Disclosure::start(now, minor, config));
     };
     let mut session = Disclosure::start(*first, minor, config);
     for at in rest {
         session.on_message(*at);
     }
-    session.on_message(now)
+    let reminders = session.on_message(now);
+    (reminders, session)
 }
 
 #[cfg(test)]
@@ -139,6 +172,20 @@ mod tests {
                 .step_by(10)
                 .all(|m| !adult.on_message(at(m)).take_a_break)
         );
+    }
+
+    #[test]
+    fn a_session_resumed_from_its_marks_goes_on_as_if_it_had_never_stopped() {
+        let config = SafetyConfig::default();
+        let times: Vec<_> = (0..40).map(|m| at(m * 7)).collect();
+        let mut lived = Disclosure::start(times[0], true, &config);
+        let mut resumed = Disclosure::start(times[0], true, &config);
+        for at in &times[1..] {
+            let expected = lived.on_message(*at);
+            let mut again = Disclosure::resume(&resumed.marks(), true, &config);
+            assert_eq!(again.on_message(*at), expected);
+            resumed = again;
+        }
     }
 
     #[test]

@@ -42,8 +42,8 @@ pub use followups::{DueEntry, SyntheticConversation};
 pub use lock::{DeliveryLock, lock_deliveries, server_holding};
 pub use outbox::{OutboxEntry, QueuedDelivery};
 pub use records::{
-    CallOutcome, Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role, Topic,
-    UsageRecord, User,
+    CallOutcome, Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role,
+    SessionMarks, Topic, UsageRecord, User,
 };
 pub use rights::{ConversationData, Erasure, PendingWebhook, Purge, UserData};
 pub use server::{PagedMessage, announced_server};
@@ -122,6 +122,8 @@ pub struct AppendEffects<'a> {
     pub schedule: &'a (dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
     /// Folds the message into the conversation's topics.
     pub topics: Option<&'a TopicUpdate<'a>>,
+    /// The user's session marks after this message (user messages only).
+    pub session: Option<SessionMarks>,
 }
 
 impl AppendEffects<'_> {
@@ -129,6 +131,7 @@ impl AppendEffects<'_> {
     pub const NONE: AppendEffects<'static> = AppendEffects {
         schedule: &|_| None,
         topics: None,
+        session: None,
     };
 }
 
@@ -361,6 +364,9 @@ impl Store {
         let id_floor = self.id_floor;
         let result = trees.transaction(|(users, conversations, messages, topics, due)| {
             let hold = user_hold(users, user, &new_user)?;
+            if let Some(marks) = effects.session {
+                mark_session(users, user, marks)?;
+            }
             let mut conversation = match conversations.get(&conv_key)? {
                 Some(bytes) => {
                     decode::<Conversation>(&bytes).map_err(ConflictableTransactionError::Abort)?
@@ -640,6 +646,20 @@ fn user_hold(
             Ok(None)
         }
     }
+}
+
+/// Records the user's session marks (the user record exists by now).
+fn mark_session(
+    users: &sled::transaction::TransactionalTree,
+    user: &str,
+    marks: SessionMarks,
+) -> Result<(), ConflictableTransactionError<String>> {
+    if let Some(bytes) = users.get(user.as_bytes())? {
+        let mut record: User = decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+        record.session = Some(marks);
+        users.insert(user.as_bytes(), encode(&record))?;
+    }
+    Ok(())
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {

@@ -57,6 +57,22 @@ pub struct User {
     /// (set by the crisis protocol; conversations started later inherit it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hold_until: Option<DateTime<Utc>>,
+    /// Where the user's chat session stands (AI notice, break reminders),
+    /// kept with every message they send so no front end replays history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionMarks>,
+}
+
+/// The marks of a user's chat session: when they last wrote, and when the
+/// AI notice and a break reminder were last due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionMarks {
+    /// When the user last sent a message.
+    pub last_activity: DateTime<Utc>,
+    /// When the AI notice was last due.
+    pub last_notice: DateTime<Utc>,
+    /// When a break reminder was last due (or the session began).
+    pub last_break: DateTime<Utc>,
 }
 
 impl User {
@@ -70,6 +86,7 @@ impl User {
             followups_off: false,
             language: None,
             hold_until: None,
+            session: None,
         }
     }
 }
