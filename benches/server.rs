@@ -78,6 +78,11 @@ fn start_server() -> Result<Server, BoxError> {
         .env_remove("OPENAI_API_KEY")
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("TROUPE_OPERATOR_TOKEN")
+        .envs(
+            std::env::var("TROUPE_WORKER_THREADS")
+                .ok()
+                .map(|n| ("TROUPE_WORKER_THREADS", n)),
+        )
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()?;

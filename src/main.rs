@@ -43,14 +43,20 @@ fn one_line(err: &anyhow::Error) -> String {
 fn run(cli: Cli, serving: bool) -> anyhow::Result<i32> {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     if serving {
-        // Each durable write waits for the disk on the thread that makes it;
-        // more threads than cores keep the other requests moving meanwhile
-        // (and let concurrent writes share one flush).
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        builder.worker_threads((cores * 4).max(8));
+        builder.worker_threads(server_threads());
     }
     let runtime = builder.enable_all().build()?;
     Ok(runtime.block_on(cli.run())?)
+}
+
+/// The server's worker threads: `TROUPE_WORKER_THREADS`, else the number
+/// of cores.
+fn server_threads() -> usize {
+    std::env::var("TROUPE_WORKER_THREADS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
 /// Logs go to stderr; `-v`/`-vv` or `RUST_LOG` raise the level. A server
