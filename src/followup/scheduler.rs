@@ -43,6 +43,7 @@ impl Scheduler {
                 _ = shutdown.requested() => return,
             };
             if let Err(error) = looked {
+                metrics::counter!("troupe_followup_runs_failed_total").increment(1);
                 tracing::warn!(%error, "follow-up run failed; trying again later");
             }
             let sleep = self.until_next().await;
