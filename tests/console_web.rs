@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use crate::server::five_messages;
 use crate::support::Troupe;
 use crate::support::browser::{Browser, ENTER, http_client, png_size};
 
@@ -84,7 +83,7 @@ fn a_whole_conversation_runs_in_a_real_browser_with_live_follow_ups_stop_and_era
     };
     let started = Instant::now();
     let troupe = Troupe::new();
-    five_messages(&troupe, "alice");
+    troupe.five_messages("alice", &[]);
     let off = troupe.run(&["user", "set", "alice", "--followups", "off"]);
     assert_eq!(off.code, 0, "{}", off.stderr);
     let server = troupe.serve(&["--now", "2026-11-04T10:00:00Z"]);

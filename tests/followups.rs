@@ -25,22 +25,6 @@ fn say(troupe: &Troupe, now: &str, persona: &str, text: &str) {
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
-/// Five messages to the chef on 2026-11-02 between 10:00 and 10:40 UTC.
-fn five_messages(troupe: &Troupe) {
-    for (i, text) in [
-        "I want to make a saffron risotto",
-        "Which rice is best for saffron risotto?",
-        "Can I use vegetable stock?",
-        "How long should it rest?",
-        "Great, I'll cook it for friends",
-    ]
-    .iter()
-    .enumerate()
-    {
-        say(troupe, &format!("2026-11-02T10:{}0:00Z", i), "chef", text);
-    }
-}
-
 fn due(troupe: &Troupe, now: &str) -> Vec<Value> {
     let run = troupe.run(&["--now", now, "followups", "due", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -113,7 +97,7 @@ fn fifth_message_makes_conversation_due_after_the_silence() {
 #[test]
 fn one_followup_is_sent_then_nothing_while_the_user_stays_silent() {
     let troupe = Troupe::new();
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     let sent = run_followups(&troupe, "2026-11-03T12:00:00Z");
     assert_eq!(sent.len(), 1);
     for later in [
@@ -152,7 +136,7 @@ fn one_followup_is_sent_then_nothing_while_the_user_stays_silent() {
 #[test]
 fn the_user_answering_makes_the_conversation_eligible_again_later() {
     let troupe = Troupe::new();
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     assert_eq!(run_followups(&troupe, "2026-11-03T12:00:00Z").len(), 1);
     say(
         &troupe,
@@ -171,7 +155,7 @@ fn the_user_answering_makes_the_conversation_eligible_again_later() {
 #[test]
 fn messages_older_than_the_window_stop_counting() {
     let troupe = Troupe::new();
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     assert_eq!(
         due(&troupe, "2026-11-15T12:00:00Z").len(),
         1,
@@ -197,7 +181,7 @@ fn messages_older_than_the_window_stop_counting() {
 #[test]
 fn quiet_hours_follow_the_users_own_time_zone() {
     let troupe = Troupe::new();
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     assert!(
         due(&troupe, "2026-11-03T22:30:00Z").is_empty(),
         "22:30 is quiet for a user on UTC"
@@ -231,7 +215,7 @@ fn quiet_hours_follow_the_users_own_time_zone() {
 #[test]
 fn an_opted_out_user_is_never_due_until_they_start_again() {
     let troupe = Troupe::new();
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     let stop = troupe.run(&[
         "--now",
         "2026-11-02T11:00:00Z",
@@ -669,7 +653,7 @@ fn a_dry_run_writes_but_stores_nothing_and_limit_caps_a_run() {
 #[test]
 fn watch_sends_on_each_tick_and_stops_cleanly_on_sigterm() {
     let troupe = Troupe::new();
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     let mut child = troupe
         .command(&[
             "--now",
@@ -715,7 +699,7 @@ fn watch_sends_on_each_tick_and_stops_cleanly_on_sigterm() {
 #[test]
 fn an_intent_left_by_a_killed_run_is_dropped_if_the_user_said_stop_meanwhile() {
     let troupe = Troupe::new();
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     {
         let store = troupe::store::Store::open(&troupe.data_dir()).expect("open the store");
         let at = chrono::DateTime::parse_from_rfc3339("2026-11-03T12:00:00Z")
@@ -746,7 +730,7 @@ fn an_intent_left_by_a_killed_run_is_dropped_if_the_user_said_stop_meanwhile() {
 fn stop_before_the_first_message_sticks() {
     let troupe = Troupe::new();
     say(&troupe, "2026-11-02T09:00:00Z", "chef", "stop");
-    five_messages(&troupe);
+    troupe.five_messages("tester", &[]);
     assert!(due(&troupe, "2026-11-03T12:00:00Z").is_empty());
     assert_eq!(
         rule(&troupe, "2026-11-03T12:00:00Z", "chef", "not_opted_out")["pass"],

@@ -425,38 +425,10 @@ fn without_tokens_the_server_refuses_a_public_address() {
     assert!(bad.stderr.contains("not an address"), "{}", bad.stderr);
 }
 
-/// Five messages to the chef on 2026-11-02, through the CLI (the server is
-/// not running yet): with the server at 2026-11-04, a follow-up is due.
-pub(crate) fn five_messages(troupe: &Troupe, user: &str) {
-    for (i, text) in [
-        "I want to make a saffron risotto",
-        "Which rice is best for saffron risotto?",
-        "Can I use vegetable stock?",
-        "How long should it rest?",
-        "Great, I'll cook it for friends",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let now = format!("2026-11-02T10:{i}0:00Z");
-        let run = troupe.run(&[
-            "--now",
-            &now,
-            "chat",
-            "chef",
-            "--user",
-            user,
-            "--message",
-            text,
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-    }
-}
-
 #[test]
 fn a_follow_up_is_pushed_to_the_open_event_stream_as_it_is_written() {
     let troupe = Troupe::new();
-    five_messages(&troupe, "alice");
+    troupe.five_messages("alice", &[]);
     let off = troupe.run(&["user", "set", "alice", "--followups", "off"]);
     assert_eq!(off.code, 0, "{}", off.stderr);
     let server = troupe.serve(&["--now", "2026-11-04T10:00:00Z"]);
@@ -498,7 +470,7 @@ fn a_follow_up_is_pushed_to_the_open_event_stream_as_it_is_written() {
 #[test]
 fn a_follow_up_delivered_while_no_stream_was_open_arrives_when_one_opens() {
     let troupe = Troupe::new();
-    five_messages(&troupe, "alice");
+    troupe.five_messages("alice", &[]);
     let server = troupe.serve(&["--now", "2026-11-04T10:00:00Z"]);
     let sent = server.post("/v1/followups/run", json!({}));
     assert_eq!(sent.status, 200);

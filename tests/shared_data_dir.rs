@@ -135,29 +135,7 @@ fn a_follow_up_run_waiting_on_a_slow_model_does_not_block_a_chat() {
         Duration::from_secs(3),
     );
     let troupe = Troupe::with_server(&server.base_url);
-    for (i, text) in [
-        "I want to make a saffron risotto",
-        "Which rice is best for saffron risotto?",
-        "Can I use vegetable stock?",
-        "How long should it rest?",
-        "Great, I'll cook it for friends",
-    ]
-    .iter()
-    .enumerate()
-    {
-        let now = format!("2026-11-02T10:{i}0:00Z");
-        let run = troupe.run(&[
-            "--now",
-            &now,
-            "--model",
-            "offline",
-            "chat",
-            "chef",
-            "--message",
-            text,
-        ]);
-        assert_eq!(run.code, 0, "{}", run.stderr);
-    }
+    troupe.five_messages("tester", &["--model", "offline"]);
     let now = "2026-11-03T12:00:00Z";
     let followups = troupe
         .command(&["--now", now, "followups", "run", "--json"])

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::five_messages;
 use crate::support::Troupe;
 use crate::support::receiver::{Received, Receiver};
 use crate::support::serve::Served;
@@ -39,8 +38,8 @@ fn troupe_with(webhooks: &[(&str, &Receiver)]) -> Troupe {
     let path = troupe.root.path().join("troupe.toml");
     std::fs::write(&path, config).unwrap();
     troupe.env("TROUPE_CONFIG", path.to_str().unwrap());
-    five_messages(&troupe, "alice");
-    five_messages(&troupe, "bob");
+    troupe.five_messages("alice", &[]);
+    troupe.five_messages("bob", &[]);
     let off = troupe.run(&["user", "set", "bob", "--followups", "off"]);
     assert_eq!(off.code, 0, "{}", off.stderr);
     troupe

@@ -94,13 +94,7 @@ impl ChatService {
             session: None,
         };
         store.append(user, &persona.id, &message, &effects)?;
-        Ok(Some(Reply {
-            kind: ReplyKind::Crisis,
-            text: reply,
-            model: SAFETY_MODEL.to_string(),
-            usage: None,
-            disclaimers: Vec::new(),
-        }))
+        Ok(Some(Reply::crisis(reply)))
     }
 
     /// A second opinion on a message the cue list let through: with a real

@@ -91,6 +91,20 @@ pub struct Reply {
     pub disclaimers: Vec<String>,
 }
 
+impl Reply {
+    /// Troupe's crisis reply with helplines: never the persona's words, and
+    /// never from its model.
+    pub fn crisis(text: String) -> Self {
+        Self {
+            kind: ReplyKind::Crisis,
+            text,
+            model: SAFETY_MODEL.to_string(),
+            usage: None,
+            disclaimers: Vec::new(),
+        }
+    }
+}
+
 /// Resolves when the user asks to stop a reply in progress (Ctrl-C in the
 /// console); [`std::future::pending`] for callers that never stop.
 pub type Stop<'a> = std::pin::Pin<&'a mut (dyn std::future::Future<Output = ()> + Send)>;

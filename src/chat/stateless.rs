@@ -17,8 +17,8 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
-    ChatService, Reply, ReplyKind, SAFETY_MODEL, TurnError, TurnEvent, clean_message, notice_text,
-    shareable, within_budget, within_limit,
+    ChatService, Reply, ReplyKind, TurnError, TurnEvent, clean_message, notice_text, shareable,
+    within_budget, within_limit,
 };
 use crate::model::{
     ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Purpose, StreamEvent, Usage,
@@ -186,13 +186,7 @@ impl ChatService {
                 language,
             })?;
         }
-        Ok(Some(Reply {
-            kind: ReplyKind::Crisis,
-            text: reply,
-            model: SAFETY_MODEL.to_string(),
-            usage: None,
-            disclaimers: Vec::new(),
-        }))
+        Ok(Some(Reply::crisis(reply)))
     }
 
     /// The language of Troupe's own replies to `user`: theirs when known,

@@ -155,3 +155,29 @@ pub fn fixture(name: &str) -> PathBuf {
         .join("tests/fixtures")
         .join(name)
 }
+
+/// The five messages about a saffron risotto that make a conversation with
+/// the chef due for a follow-up two days later.
+pub const RISOTTO_CHAT: [&str; 5] = [
+    "I want to make a saffron risotto",
+    "Which rice is best for saffron risotto?",
+    "Can I use vegetable stock?",
+    "How long should it rest?",
+    "Great, I'll cook it for friends",
+];
+
+impl Troupe {
+    /// Sends [`RISOTTO_CHAT`] as `user` to the chef on 2026-11-02 between
+    /// 10:00 and 10:40 UTC, through the CLI, with `extra` global flags: on
+    /// 2026-11-04 a follow-up is due.
+    pub fn five_messages(&self, user: &str, extra: &[&str]) {
+        for (i, text) in RISOTTO_CHAT.iter().enumerate() {
+            let now = format!("2026-11-02T10:{i}0:00Z");
+            let mut args = vec!["--now", now.as_str()];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["chat", "chef", "--user", user, "--message", text]);
+            let run = self.run(&args);
+            assert_eq!(run.code, 0, "{}", run.stderr);
+        }
+    }
+}
