@@ -20,7 +20,7 @@ mod stateless;
 pub mod view;
 
 pub use guard::adults_only;
-pub use session::{TurnEvent, notice_text};
+pub use session::{SpawnedTurn, TurnEvent, notice_text};
 pub use stateless::StatelessKind;
 
 use std::sync::Arc;

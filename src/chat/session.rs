@@ -167,16 +167,26 @@ impl ChatService {
             self.turn(user, persona, model, text, &mut on_delta, stop)
                 .await
         };
-        match ended {
-            Err(error @ TurnError::Input(_)) => on_event(TurnEvent::Failed(error)),
-            ended => {
-                notices.drain(..).for_each(&mut *on_event);
-                on_event(match ended {
-                    Ok(reply) => TurnEvent::Finished(reply),
-                    Err(error) => TurnEvent::Failed(error),
-                });
-            }
-        }
+        finish_events(notices, ended, on_event);
+    }
+
+    /// [`ChatService::turn_events`] for a front end that shows the reply
+    /// only once it is whole: the model is asked for the whole reply at
+    /// once, so no piece of it travels alone.
+    pub async fn whole_turn_events(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        text: &str,
+        on_event: &mut (dyn FnMut(TurnEvent) + Send),
+    ) {
+        let notices = match self.notices_due(user, persona) {
+            Ok(notices) => notices,
+            Err(error) => return on_event(TurnEvent::Failed(error)),
+        };
+        let ended = self.turn_whole(user, persona, model, text).await;
+        finish_events(notices, ended, on_event);
     }
 
     /// The AI notice and the break reminder, when due before `user`'s next
@@ -200,10 +210,7 @@ impl ChatService {
     /// the returned channel.
     pub fn spawn_turn(
         self,
-        user: String,
-        persona: Arc<Persona>,
-        model: Arc<dyn ChatModel>,
-        text: String,
+        turn: SpawnedTurn,
         keep: impl Send + 'static,
     ) -> tokio::sync::mpsc::UnboundedReceiver<TurnEvent> {
         let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
@@ -212,11 +219,57 @@ impl ChatService {
             let mut on_event = |event| {
                 let _ = events.send(event);
             };
-            let never = std::pin::pin!(std::future::pending::<()>());
-            self.turn_events(&user, &persona, model.as_ref(), &text, &mut on_event, never)
-                .await;
+            let SpawnedTurn {
+                user,
+                persona,
+                model,
+                text,
+                streamed,
+            } = turn;
+            let model = model.as_ref();
+            if streamed {
+                let never = std::pin::pin!(std::future::pending::<()>());
+                self.turn_events(&user, &persona, model, &text, &mut on_event, never)
+                    .await;
+            } else {
+                self.whole_turn_events(&user, &persona, model, &text, &mut on_event)
+                    .await;
+            }
         });
         receiver
+    }
+}
+
+/// A turn to run on its own task ([`ChatService::spawn_turn`]).
+pub struct SpawnedTurn {
+    /// Who writes.
+    pub user: String,
+    /// To whom.
+    pub persona: Arc<Persona>,
+    /// The persona's model.
+    pub model: Arc<dyn ChatModel>,
+    /// What they wrote.
+    pub text: String,
+    /// Whether the reply is shown as it is written (deltas), or whole.
+    pub streamed: bool,
+}
+
+/// The end of a turn's events: the notices (unless the message was
+/// refused), then the reply or the failure.
+fn finish_events(
+    mut notices: Vec<TurnEvent>,
+    ended: Result<super::Reply, TurnError>,
+    on_event: &mut (dyn FnMut(TurnEvent) + Send),
+) {
+    match ended {
+        Err(error @ TurnError::Input(_)) => on_event(TurnEvent::Failed(error)),
+        ended => {
+            notices.drain(..).for_each(&mut *on_event);
+            on_event(match ended {
+                Ok(reply) => TurnEvent::Finished(reply),
+                Err(error) => TurnEvent::Failed(error),
+            });
+        }
     }
 }
 

@@ -20,7 +20,7 @@ use super::body::ApiJson;
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::chat::view::{HistoryPage, ReplyView, TurnReply};
-use crate::chat::{ReplyKind, TurnError, TurnEvent, clean_message};
+use crate::chat::{ReplyKind, SpawnedTurn, TurnError, TurnEvent, clean_message};
 use crate::persona::Persona;
 
 /// A user's message.
@@ -51,8 +51,10 @@ pub async fn send(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendMessage>,
 ) -> Result<Response, ApiError> {
-    let (persona, events) = start_turn(&state, &caller, &user, &persona, &body.text).await?;
-    if wants_stream(&headers) {
+    let streamed = wants_stream(&headers);
+    let (persona, events) =
+        start_turn(&state, &caller, (&user, &persona), &body.text, streamed).await?;
+    if streamed {
         let permit = state.stream_permit()?;
         return Ok(stream_turn(events, persona, permit).into_response());
     }
@@ -74,9 +76,9 @@ pub async fn send(
 pub(super) async fn start_turn(
     state: &SharedState,
     caller: &Caller,
-    user: &str,
-    persona_id: &str,
+    (user, persona_id): (&str, &str),
     text: &str,
+    streamed: bool,
 ) -> Result<(Arc<Persona>, UnboundedReceiver<TurnEvent>), ApiError> {
     check_id("user id", user)?;
     check_id("persona id", persona_id)?;
@@ -91,13 +93,14 @@ pub(super) async fn start_turn(
     let model = state.app.model_for(&persona)?;
     let (chat, store) = state.chat().await?;
     let keep = (store, state.in_flight.start(), state.wake.clone());
-    let events = chat.spawn_turn(
-        user.to_string(),
-        Arc::clone(&persona),
+    let turn = SpawnedTurn {
+        user: user.to_string(),
+        persona: Arc::clone(&persona),
         model,
-        text.to_string(),
-        TurnDone(keep),
-    );
+        text: text.to_string(),
+        streamed,
+    };
+    let events = chat.spawn_turn(turn, TurnDone(keep));
     Ok((persona, events))
 }
 

@@ -144,7 +144,8 @@ async fn start(
         task_answer: None,
     };
     if let (Some(user), false) = (&asked.user, asked.task) {
-        let (_, events) = start_turn(state, caller, user, &asked.persona.id, asked.text()).await?;
+        let ids = (user.as_str(), asked.persona.id.as_str());
+        let (_, events) = start_turn(state, caller, ids, asked.text(), asked.stream).await?;
         framing.stored = true;
         return Ok((events, framing));
     }
