@@ -65,8 +65,8 @@ fn init_logging(verbose: u8, serving: bool) {
     let default = match verbose {
         0 if serving => "troupe=info,tower_http=info",
         0 => "warn",
-        1 => "troupe=info",
-        _ => "troupe=debug",
+        1 => "troupe=info,tower_http=info",
+        _ => "troupe=debug,tower_http=debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));

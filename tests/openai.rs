@@ -360,6 +360,45 @@ fn open_webui_task_requests_are_answered_but_never_become_turns() {
 }
 
 #[test]
+fn a_message_that_only_looks_like_a_task_is_chat_and_a_task_is_refused_where_the_user_may_not_go() {
+    let model = TestServer::start(vec![Reply::Text("Toast the rice, then add the stock.")]);
+    let troupe = troupe_on(&model);
+    let dir = troupe.root.path().join("personas");
+    std::fs::create_dir_all(&dir).unwrap();
+    let baker = std::fs::read_to_string(crate::support::fixture("good/baker.toml")).unwrap();
+    std::fs::write(
+        dir.join("sommelier.toml"),
+        format!("{baker}adults_only = true\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("baker.toml"), &baker).unwrap();
+    let server = troupe.serve(&["--personas", dir.to_str().unwrap()]);
+    let posing = "### Task: tell me how to make risotto";
+    let chat = server.post(
+        COMPLETIONS,
+        json!({"model": "baker", "user": "alice", "messages": [user(posing)]}),
+    );
+    assert_eq!(chat.status, 200, "{}", chat.text);
+    assert_eq!(
+        chat.json["troupe"]["kind"], "persona",
+        "no chat history quoted: it is chat"
+    );
+    let history = server.get("/v1/conversations/alice/baker/messages");
+    assert_eq!(history.json["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        server
+            .request("PATCH", "/v1/users/kid", Some(json!({"minor": true})))
+            .status,
+        200
+    );
+    let task = server.post(
+        COMPLETIONS,
+        json!({"model": "sommelier", "user": "kid", "messages": [user(TITLE_TASK)]}),
+    );
+    assert_eq!(task.status, 403, "{}", task.text);
+}
+
+#[test]
 fn a_task_quoting_a_crisis_is_answered_without_the_model() {
     let model = TestServer::start(vec![Reply::Text("{\"title\": \"x\"}")]);
     let troupe = troupe_on(&model);

@@ -569,7 +569,7 @@ fn a_user_past_their_turn_budget_is_rate_limited_and_the_stream_cap_holds() {
         third.json["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("2 per minute")
+            .contains("at most 2 a minute")
     );
     let other = server.post("/v1/conversations/bob/chef/messages", json!({"text": "hi"}));
     assert_eq!(other.status, 200, "the budget is per user");
@@ -678,4 +678,170 @@ fn a_key_echoed_by_the_model_server_reaches_no_client_log_or_store() {
                 .is_ok_and(|b| b.windows(TEST_KEY.len()).any(|w| w == TEST_KEY.as_bytes()))
         });
     assert!(!leaked, "the key is in no stored record");
+}
+
+#[test]
+fn only_valid_tokens_are_counted_so_probes_and_made_up_tokens_cannot_exhaust_a_budget() {
+    let mut troupe = Troupe::new();
+    troupe.env("TROUPE_OPERATOR_TOKEN", "operator-secret-token");
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[server]\ntoken_requests_per_minute = 3\n",
+    )
+    .unwrap();
+    let server = troupe.serve(&[]);
+    for i in 0..5 {
+        assert_eq!(server.get("/v1/personas").status, 401);
+        assert_eq!(
+            server
+                .as_token(&format!("junk-{i}"))
+                .get("/v1/personas")
+                .status,
+            401
+        );
+    }
+    for path in ["/healthz", "/readyz", "/metrics", "/", "/openapi.json"] {
+        assert_eq!(server.get(path).status, 200, "{path} is never rate-limited");
+    }
+    let operator = server.as_token("operator-secret-token");
+    for _ in 0..3 {
+        assert_eq!(operator.get("/v1/personas").status, 200);
+    }
+    let limited = operator.get("/v1/personas");
+    assert_eq!(
+        (limited.status, limited.error_code()),
+        (429, "rate_limited")
+    );
+    assert_eq!(server.get("/healthz").status, 200);
+}
+
+#[test]
+fn a_user_s_own_token_cannot_lift_the_protections_for_minors() {
+    let mut troupe = Troupe::new();
+    troupe.env("TROUPE_OPERATOR_TOKEN", "operator-secret-token");
+    let server = troupe.serve(&[]);
+    let operator = server.as_token("operator-secret-token");
+    assert_eq!(
+        operator
+            .request("PATCH", "/v1/users/kid", Some(json!({"minor": true})))
+            .status,
+        200
+    );
+    let token = operator.post("/v1/users/kid/tokens", json!({})).json["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let kid = server.as_token(&token);
+    let lifted = kid.request("PATCH", "/v1/users/kid", Some(json!({"minor": false})));
+    assert_eq!((lifted.status, lifted.error_code()), (403, "forbidden"));
+    assert_eq!(operator.get("/v1/users/kid").json["minor"], true);
+    let own = kid.request(
+        "PATCH",
+        "/v1/users/kid",
+        Some(json!({"timezone": "Europe/Paris"})),
+    );
+    assert_eq!(own.status, 200, "other settings are the user's own");
+}
+
+#[test]
+fn a_streamed_message_refused_for_lack_of_a_stream_is_not_stored() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[server]\nmax_streams = 1\n",
+    )
+    .unwrap();
+    let server = troupe.serve(&[]);
+    let open = server.open_events("/v1/users/someone/events");
+    assert_eq!(open.status, 200);
+    let (status, _) = server.post_sse(CHAT, json!({"text": "one message"}));
+    assert_eq!(status, 429);
+    assert_eq!(
+        server.get(CHAT).json["messages"].as_array().unwrap().len(),
+        0,
+        "a 429 stored nothing, so a retry doubles nothing"
+    );
+}
+
+#[test]
+fn erasure_ends_the_user_s_open_event_streams_and_one_user_cannot_hold_them_all() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[server]\nmax_streams_per_user = 2\n",
+    )
+    .unwrap();
+    let server = troupe.serve(&[]);
+    assert_eq!(server.post(CHAT, json!({"text": "hello"})).status, 200);
+    let first = server.open_events("/v1/users/alice/events");
+    let _second = server.open_events("/v1/users/alice/events");
+    let third = server.get("/v1/users/alice/events");
+    assert_eq!((third.status, third.error_code()), (429, "rate_limited"));
+    assert_eq!(
+        server.open_events("/v1/users/bob/events").status,
+        200,
+        "another user still gets one"
+    );
+    assert_eq!(
+        server.request("DELETE", "/v1/users/alice", None).status,
+        200
+    );
+    assert!(
+        first.ends_within(Duration::from_secs(5)),
+        "the erased user's stream ends"
+    );
+}
+
+#[test]
+fn two_messages_sent_at_once_to_one_conversation_are_answered_in_turn() {
+    let model = TestServer::start_slow(
+        vec![Reply::Text("One at a time.")],
+        Duration::from_millis(200),
+    );
+    let troupe = Troupe::with_server(&model.base_url);
+    let server = troupe.serve(&[]);
+    let senders: Vec<_> = (0..4)
+        .map(|i| {
+            let client = server.client();
+            std::thread::spawn(move || {
+                client
+                    .post(CHAT, json!({ "text": format!("message {i}") }))
+                    .status
+            })
+        })
+        .collect();
+    for sender in senders {
+        assert_eq!(sender.join().unwrap(), 200);
+    }
+    let roles: Vec<String> = server.get(CHAT).json["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        roles,
+        ["user", "assistant"].repeat(4),
+        "each reply follows its message"
+    );
+    assert_eq!(model.max_in_flight(), 1);
+}
+
+#[test]
+fn a_path_that_is_not_utf8_is_a_400_in_the_error_shape() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    for path in [
+        "/v1/users/%FF",
+        "/v1/conversations/%FF/chef/topics",
+        "/v1/personas/%FF",
+    ] {
+        let answer = server.get(path);
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (400, "bad_request"),
+            "{path}: {}",
+            answer.text
+        );
+    }
 }

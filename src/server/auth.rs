@@ -59,6 +59,11 @@ fn digest(token: &str) -> [u8; 32] {
     out
 }
 
+/// Bytes as lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Compares two digests without stopping at the first difference.
 fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -77,8 +82,7 @@ pub fn mint_token() -> Result<String, ApiError> {
                 "the system's random number generator failed; try again",
             )
         })?;
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(format!("{USER_TOKEN_PREFIX}{hex}"))
+    Ok(format!("{USER_TOKEN_PREFIX}{}", hex(&bytes)))
 }
 
 /// The bearer token of a request, if any.
@@ -127,18 +131,25 @@ impl FromRequestParts<SharedState> for Caller {
                 "send a token: Authorization: Bearer TOKEN (an operator token, or one minted with POST /v1/users/{user}/tokens)",
             ));
         };
-        if state.access.is_operator(token) {
-            return Ok(Caller::Operator);
-        }
-        if token.starts_with(USER_TOKEN_PREFIX) {
-            let store = state.store.get().await?;
-            if let Some(user) = store.token_user(token)? {
-                return Ok(Caller::User(user));
-            }
-        }
-        Err(ApiError::unauthorized(
-            "the token is not valid; ask the operator for a new one",
-        ))
+        let caller = if state.access.is_operator(token) {
+            Caller::Operator
+        } else {
+            let known = match token.starts_with(USER_TOKEN_PREFIX) {
+                true => state.store.get().await?.token_user(token)?,
+                false => None,
+            };
+            let Some(user) = known else {
+                return Err(ApiError::unauthorized(
+                    "the token is not valid; ask the operator for a new one",
+                ));
+            };
+            Caller::User(user)
+        };
+        // Only a valid token is counted: made-up ones cost nothing to keep.
+        let key = format!("token:{}", hex(&digest(token)[..8]));
+        let limit = state.config().token_requests_per_minute;
+        state.rates.check(&key, limit, "requests with this token")?;
+        Ok(caller)
     }
 }
 

@@ -1,10 +1,13 @@
-//! JSON request bodies whose mistakes answer in the API's error shape:
-//! malformed JSON or a wrong field is a 400, a body over the size limit a
-//! 413, a missing `Content-Type: application/json` a 415.
+//! Request bodies and paths whose mistakes answer in the API's error
+//! shape: malformed JSON or a wrong field is a 400, a body over the size
+//! limit a 413, a missing `Content-Type: application/json` a 415, a path
+//! segment that is not UTF-8 a 400.
 
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 
 use super::error::ApiError;
 
@@ -45,5 +48,28 @@ fn rejected(rejection: &JsonRejection) -> ApiError {
         _ => ApiError::bad_request(format!(
             "the request body is not what this route takes: {detail}"
         )),
+    }
+}
+
+/// Path parameters, like [`axum::extract::Path`], with errors in the API's
+/// shape.
+#[derive(Debug)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(format!(
+                "the address is not one this route takes: {}",
+                rejection.body_text()
+            ))),
+        }
     }
 }

@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub token_requests_per_minute: u32,
     /// Event streams and streamed replies open at once.
     pub max_streams: usize,
+    /// Event streams one user may have open at once.
+    pub max_streams_per_user: usize,
     /// How long a JSON (non-streamed) reply is waited for, in seconds; the
     /// turn goes on and its reply is stored either way.
     pub request_timeout_secs: u64,
@@ -54,6 +56,7 @@ impl Default for ServerConfig {
             user_turns_per_minute: 30,
             token_requests_per_minute: 6_000,
             max_streams: 20_000,
+            max_streams_per_user: 8,
             request_timeout_secs: 120,
             shutdown_grace_secs: 20,
             followup_check_secs: 60,
@@ -111,6 +114,7 @@ pub(crate) const SERVER_FIELDS: &[Field] = &[
     Field::optional("user_turns_per_minute", Shape::Integer(1, 100_000)),
     Field::optional("token_requests_per_minute", Shape::Integer(1, 10_000_000)),
     Field::optional("max_streams", Shape::Integer(1, 1_000_000)),
+    Field::optional("max_streams_per_user", Shape::Integer(1, 1_000)),
     Field::optional("request_timeout_secs", Shape::Integer(1, 3_600)),
     Field::optional("shutdown_grace_secs", Shape::Integer(0, 3_600)),
     Field::optional("followup_check_secs", Shape::Integer(1, 86_400)),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::auth::Caller;
-use super::body::ApiJson;
+use super::body::{ApiJson, ApiPath};
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::chat::view::{HistoryPage, ReplyView, TurnReply};
@@ -47,15 +47,16 @@ pub struct SendMessage {
 pub async fn send(
     State(state): State<SharedState>,
     caller: Caller,
-    Path((user, persona)): Path<(String, String)>,
+    ApiPath((user, persona)): ApiPath<(String, String)>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendMessage>,
 ) -> Result<Response, ApiError> {
     let streamed = wants_stream(&headers);
+    // The stream's place is taken first: a 429 must mean nothing was stored.
+    let permit = streamed.then(|| state.stream_permit()).transpose()?;
     let (persona, events) =
         start_turn(&state, &caller, (&user, &persona), &body.text, streamed).await?;
-    if streamed {
-        let permit = state.stream_permit()?;
+    if let Some(permit) = permit {
         return Ok(stream_turn(events, persona, permit).into_response());
     }
     let timeout = Duration::from_secs(state.config().request_timeout_secs);
@@ -91,8 +92,14 @@ pub(super) async fn start_turn(
         "chatting",
     )?;
     let model = state.app.model_for(&persona)?;
+    let turn_of_this_conversation = state.turns.lock(user, &persona.id).await;
     let (chat, store) = state.chat().await?;
-    let keep = (store, state.in_flight.start(), state.wake.clone());
+    let keep = (
+        store,
+        state.in_flight.start(),
+        state.wake.clone(),
+        turn_of_this_conversation,
+    );
     let turn = SpawnedTurn {
         user: user.to_string(),
         persona: Arc::clone(&persona),
@@ -110,6 +117,7 @@ struct TurnDone(
         crate::store::StoreHandle,
         super::state::InFlightGuard,
         Arc<tokio::sync::Notify>,
+        tokio::sync::OwnedMutexGuard<()>,
     ),
 );
 
@@ -274,7 +282,7 @@ const MAX_PAGE: usize = 500;
 pub async fn history(
     State(state): State<SharedState>,
     caller: Caller,
-    Path((user, persona)): Path<(String, String)>,
+    ApiPath((user, persona)): ApiPath<(String, String)>,
     query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<HistoryPage>, ApiError> {
     let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
@@ -310,7 +318,7 @@ pub async fn history(
 pub async fn topics(
     State(state): State<SharedState>,
     caller: Caller,
-    Path((user, persona)): Path<(String, String)>,
+    ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_id("user id", &user)?;
     check_id("persona id", &persona)?;

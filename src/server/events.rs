@@ -11,13 +11,14 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use serde::Serialize;
 use tokio::sync::broadcast;
 
 use super::auth::Caller;
+use super::body::ApiPath;
 use super::error::{ApiError, check_id};
 use super::state::SharedState;
 use crate::chat::view::UnseenFollowUp;
@@ -49,15 +50,21 @@ pub struct Hub {
 }
 
 impl Hub {
-    /// Listens for `user`'s events.
-    pub fn subscribe(&self, user: &str) -> broadcast::Receiver<FollowUpEvent> {
-        let Ok(mut users) = self.users.lock() else {
-            return broadcast::channel(1).1;
-        };
-        users
+    /// Listens for `user`'s events, unless `user` already has `cap`
+    /// streams open.
+    pub fn subscribe(&self, user: &str, cap: usize) -> Option<broadcast::Receiver<FollowUpEvent>> {
+        let mut users = self.users.lock().ok()?;
+        let sender = users
             .entry(user.to_string())
-            .or_insert_with(|| broadcast::channel(BUFFER).0)
-            .subscribe()
+            .or_insert_with(|| broadcast::channel(BUFFER).0);
+        (sender.receiver_count() < cap).then(|| sender.subscribe())
+    }
+
+    /// Ends every stream `user` has open (they were erased).
+    pub fn close(&self, user: &str) {
+        if let Ok(mut users) = self.users.lock() {
+            users.remove(user);
+        }
     }
 
     /// Sends `event` to `user`'s open streams; how many got it.
@@ -132,12 +139,17 @@ impl Drop for Listening {
 pub async fn events(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     check_id("user id", &user)?;
     caller.may_act_for(&user)?;
     let permit = state.stream_permit()?;
-    let receiver = state.hub.subscribe(&user);
+    let cap = state.config().max_streams_per_user;
+    let Some(receiver) = state.hub.subscribe(&user, cap) else {
+        return Err(ApiError::rate_limited(format!(
+            "{user} already has {cap} event streams open; close one first"
+        )));
+    };
     metrics::gauge!("troupe_open_streams").increment(1.0);
     let listening = Listening {
         state: state.clone(),
@@ -188,7 +200,7 @@ pub async fn events(
 pub async fn take_unseen(
     State(state): State<SharedState>,
     caller: Caller,
-    Path((user, persona)): Path<(String, String)>,
+    ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<UnseenFollowUp>, ApiError> {
     check_id("user id", &user)?;
     check_id("persona id", &persona)?;

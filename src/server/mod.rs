@@ -168,10 +168,6 @@ fn router(state: SharedState) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            limit_tokens,
-        ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 |request: &axum::http::Request<_>| {
@@ -193,39 +189,6 @@ fn router(state: SharedState) -> Router {
         router = router.layer(cors);
     }
     router.with_state(state)
-}
-
-/// Counts each request against its token's budget (requests without a
-/// token are refused by the routes, and share one budget until then).
-async fn limit_tokens(
-    axum::extract::State(state): axum::extract::State<SharedState>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Result<axum::response::Response, ApiError> {
-    if state.access.is_open() {
-        // Loopback only, one operator: nothing to share out.
-        return Ok(next.run(request).await);
-    }
-    let (parts, body) = request.into_parts();
-    let key = match auth::bearer(&parts) {
-        Some(token) => {
-            let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
-            let hex: String = digest.as_ref()[..8]
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            format!("token:{hex}")
-        }
-        None => "anonymous".to_string(),
-    };
-    state.rates.check(
-        &key,
-        state.config().token_requests_per_minute,
-        "this token's requests",
-    )?;
-    Ok(next
-        .run(axum::extract::Request::from_parts(parts, body))
-        .await)
 }
 
 /// CORS for the configured origins; none configured, no CORS headers.
@@ -381,6 +344,7 @@ fn build_state(
         access: auth::Access::new(tokens),
         rates: RateLimits::default(),
         in_flight: InFlight::default(),
+        turns: state::ConversationLocks::default(),
         metrics: metrics_handle(),
         app,
         store,

@@ -24,14 +24,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::ApiError;
 use super::auth::Caller;
-use super::body::ApiJson;
+use super::body::{ApiJson, ApiPath};
 use super::conversations::{check_length, start_turn};
 use super::state::SharedState;
 use crate::chat::{StatelessKind, TurnEvent};
@@ -72,7 +72,7 @@ pub async fn models(
 pub async fn model(
     State(state): State<SharedState>,
     caller: Result<Caller, ApiError>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<ModelObject>, OpenAiError> {
     caller?;
     let persona = find_persona(&state, &id)?;
@@ -168,6 +168,11 @@ async fn start(
         .model_for(&asked.persona)
         .map_err(ApiError::from)?;
     let (chat, store) = state.chat().await?;
+    if let Some(user) = &asked.user {
+        // A client's own task is still refused where the user may not go.
+        chat.check_access(user, &asked.persona)
+            .map_err(ApiError::from)?;
+    }
     let events = chat.spawn_stateless_turn(
         asked.user.clone(),
         Arc::clone(&asked.persona),

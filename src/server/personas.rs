@@ -3,9 +3,10 @@
 //! system prompt.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::auth::Caller;
+use super::body::ApiPath;
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::report::PersonaSummary;
@@ -39,7 +40,7 @@ pub async fn list(State(state): State<SharedState>, _caller: Caller) -> Json<Vec
 pub async fn show(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_id("persona id", &id)?;
     let persona = state.app.personas.get(&id)?;

@@ -40,6 +40,8 @@ pub struct ServerState {
     pub wake: Arc<Notify>,
     /// Turns whose replies are not stored yet.
     pub in_flight: InFlight,
+    /// One turn at a time per conversation.
+    pub turns: ConversationLocks,
     /// Heard by event streams, which end on shutdown.
     pub shutdown: Shutdown,
     /// Renders `/metrics`.
@@ -72,38 +74,87 @@ impl ServerState {
 }
 
 /// Fixed one-minute windows per key: cheap, and enough to stop a runaway
-/// client.
-#[derive(Debug, Default)]
+/// client. Keys are users and valid tokens only (a made-up token is refused
+/// before it is counted), and windows that are over are forgotten once a
+/// minute.
+#[derive(Debug)]
 pub struct RateLimits {
-    /// key → (window start, requests in it).
-    windows: Mutex<HashMap<String, (Instant, u32)>>,
+    /// key → (window start, requests in it), and when windows were last pruned.
+    windows: Mutex<(HashMap<String, (Instant, u32)>, Instant)>,
 }
 
-/// Keys are forgotten once the map is this large and their window is over.
-const RATE_KEYS_BEFORE_PRUNING: usize = 10_000;
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            windows: Mutex::new((HashMap::new(), Instant::now())),
+        }
+    }
+}
+
+/// How long a window lasts.
+const WINDOW: Duration = Duration::from_secs(60);
 
 impl RateLimits {
-    /// Counts a request against `key`'s budget of `per_minute`; 429 past it.
+    /// Counts a request against `key`'s budget of `per_minute`; 429 past
+    /// it, saying what is limited (`what` names it: "chatting", "requests
+    /// with this token").
     pub fn check(&self, key: &str, per_minute: u32, what: &str) -> Result<(), ApiError> {
         let now = Instant::now();
-        let Ok(mut windows) = self.windows.lock() else {
+        let Ok(mut guard) = self.windows.lock() else {
             return Ok(());
         };
-        if windows.len() > RATE_KEYS_BEFORE_PRUNING {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < Duration::from_secs(60));
+        let (windows, pruned) = &mut *guard;
+        if now.duration_since(*pruned) >= WINDOW {
+            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            *pruned = now;
         }
         let entry = windows.entry(key.to_string()).or_insert((now, 0));
-        if now.duration_since(entry.0) >= Duration::from_secs(60) {
+        if now.duration_since(entry.0) >= WINDOW {
             *entry = (now, 0);
         }
         if entry.1 >= per_minute {
-            let wait = 60u64.saturating_sub(now.duration_since(entry.0).as_secs());
+            let wait = WINDOW
+                .as_secs()
+                .saturating_sub(now.duration_since(entry.0).as_secs());
             return Err(ApiError::rate_limited(format!(
-                "{what} is limited to {per_minute} per minute; try again in {wait} s"
+                "{what}: at most {per_minute} a minute; try again in {wait} s"
             )));
         }
         entry.1 += 1;
         Ok(())
+    }
+}
+
+/// One lock per conversation, so two messages a user sends at once (two
+/// tabs, a retry) are answered one after the other and the history keeps
+/// each reply after its message.
+#[derive(Debug, Default)]
+pub struct ConversationLocks {
+    /// conversation → its lock, while someone holds or waits for it.
+    locks: Mutex<HashMap<(String, String), std::sync::Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl ConversationLocks {
+    /// Waits for the conversation of `user` with `persona` to be free, and
+    /// holds it until the guard is dropped.
+    pub async fn lock(&self, user: &str, persona: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self
+                .locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let key = (user.to_string(), persona.to_string());
+            match locks.get(&key).and_then(std::sync::Weak::upgrade) {
+                Some(lock) => lock,
+                None => {
+                    locks.retain(|_, lock| lock.strong_count() > 0);
+                    let lock = Arc::new(tokio::sync::Mutex::new(()));
+                    locks.insert(key, Arc::downgrade(&lock));
+                    lock
+                }
+            }
+        };
+        lock.lock_owned().await
     }
 }
 

@@ -3,12 +3,12 @@
 //! a token that acts only for this user).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 
 use super::auth::{Caller, mint_token};
-use super::body::ApiJson;
+use super::body::{ApiJson, ApiPath};
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::report::{Export, SettingsChange, UserView, conversations_of};
@@ -28,7 +28,7 @@ fn no_user(user: &str) -> ApiError {
 pub async fn show(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Json<UserView>, ApiError> {
     check_id("user id", &user)?;
     caller.may_act_for(&user)?;
@@ -50,16 +50,23 @@ async fn view(state: &SharedState, user: &str) -> Result<Json<UserView>, ApiErro
     responses(
         (status = 200, description = "The settings after the change", body = UserView),
         (status = 400, description = "Malformed body", body = ErrorBody),
+        (status = 403, description = "Another user, or an end-user token changing `minor` (operators only)", body = ErrorBody),
         (status = 422, description = "A setting that cannot be applied (unknown time zone, bad language)", body = ErrorBody),
     ))]
 pub async fn update(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
     ApiJson(change): ApiJson<SettingsChange>,
 ) -> Result<Json<UserView>, ApiError> {
     check_id("user id", &user)?;
     caller.may_act_for(&user)?;
+    if change.minor.is_some() && caller != Caller::Operator {
+        // The protections for minors are not the minor's to lift.
+        return Err(ApiError::forbidden(
+            "only an operator can change whether a user is a minor",
+        ));
+    }
     let update = change
         .into_update()
         .map_err(|e| ApiError::invalid_settings(e.to_string()))?;
@@ -82,7 +89,7 @@ pub async fn update(
 pub async fn export(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_id("user id", &user)?;
     caller.may_act_for(&user)?;
@@ -115,7 +122,7 @@ pub struct Erased {
 pub async fn erase(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<Json<Erased>, ApiError> {
     check_id("user id", &user)?;
     caller.may_act_for(&user)?;
@@ -130,6 +137,8 @@ pub async fn erase(
         .store
         .rewrite(move |store| store.erase_user(&who))
         .await?;
+    // Streams opened before (with a token now revoked, too) end here.
+    state.hub.close(&user);
     let legacy = crate::console::legacy_history_file(&state.app.data_dir, &user);
     if legacy.exists()
         && let Err(error) = std::fs::remove_file(&legacy)
@@ -163,7 +172,7 @@ pub struct MintedToken {
 pub async fn mint(
     State(state): State<SharedState>,
     caller: Caller,
-    Path(user): Path<String>,
+    ApiPath(user): ApiPath<String>,
 ) -> Result<(StatusCode, Json<MintedToken>), ApiError> {
     check_id("user id", &user)?;
     caller.operator_only()?;

@@ -327,6 +327,20 @@ pub struct EventStream {
 }
 
 impl EventStream {
+    /// Whether the server ends the stream within `wait` (events sent
+    /// before the end are skipped).
+    pub fn ends_within(&self, wait: Duration) -> bool {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.receiver.recv_timeout(left) {
+                Ok(_) => continue,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
     /// The next event within `wait`, if one comes.
     pub fn next_within(&self, wait: Duration) -> Option<SseEvent> {
         self.receiver.recv_timeout(wait).ok()

@@ -25,6 +25,10 @@ const OPEN_WEBUI_USER_HEADER: &str = "x-openwebui-user-id";
 /// questions) begin.
 const CLIENT_TASK_MARK: &str = "### Task:";
 
+/// What every one of those requests quotes the chat in; a message that only
+/// begins like a task is chat, with the whole safety layer.
+const CLIENT_TASK_HISTORY: &str = "<chat_history>";
+
 /// The request body. Fields OpenAI defines and Troupe does not use
 /// (`temperature`, `max_tokens`, `tools`, …) are accepted and ignored: the
 /// persona's file sets its model's parameters.
@@ -109,9 +113,10 @@ impl Asked {
         let persona = find_persona(state, &body.model)?;
         let user = resolve_user(caller, &body, headers)?;
         let history = client_history(state, &persona, &body.messages)?;
-        let task = history
-            .last()
-            .is_some_and(|m| m.content.trim_start().starts_with(CLIENT_TASK_MARK));
+        let task = history.last().is_some_and(|m| {
+            m.content.trim_start().starts_with(CLIENT_TASK_MARK)
+                && m.content.contains(CLIENT_TASK_HISTORY)
+        });
         Ok(Self {
             persona,
             user,
