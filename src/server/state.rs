@@ -79,9 +79,12 @@ impl ServerState {
 /// minute.
 #[derive(Debug)]
 pub struct RateLimits {
-    /// key → (window start, requests in it), and when windows were last pruned.
-    windows: Mutex<(HashMap<String, (Instant, u32)>, Instant)>,
+    /// The windows, and when those that were over were last forgotten.
+    windows: Mutex<(Windows, Instant)>,
 }
+
+/// key → (window start, requests in it).
+type Windows = HashMap<String, (Instant, u32)>;
 
 impl Default for RateLimits {
     fn default() -> Self {
@@ -131,8 +134,11 @@ impl RateLimits {
 #[derive(Debug, Default)]
 pub struct ConversationLocks {
     /// conversation → its lock, while someone holds or waits for it.
-    locks: Mutex<HashMap<(String, String), std::sync::Weak<tokio::sync::Mutex<()>>>>,
+    locks: Mutex<HashMap<(String, String), TurnLock>>,
 }
+
+/// The lock of one conversation, alive while a turn holds or awaits it.
+type TurnLock = std::sync::Weak<tokio::sync::Mutex<()>>;
 
 impl ConversationLocks {
     /// Waits for the conversation of `user` with `persona` to be free, and
