@@ -845,3 +845,40 @@ fn a_path_that_is_not_utf8_is_a_400_in_the_error_shape() {
         );
     }
 }
+
+#[test]
+fn an_erasure_waits_for_no_one_s_model_and_turns_in_flight_keep_their_replies() {
+    let model = TestServer::start_slow(
+        vec![Reply::Text("A slow but sure frittata.")],
+        Duration::from_secs(3),
+    );
+    let troupe = Troupe::with_server(&model.base_url);
+    let server = troupe.serve(&[]);
+    assert_eq!(
+        server
+            .request(
+                "PATCH",
+                "/v1/users/bob",
+                Some(json!({"timezone": "Europe/Paris"}))
+            )
+            .status,
+        200
+    );
+    let client = server.client();
+    let asking = std::thread::spawn(move || client.post(CHAT, json!({"text": "Dinner idea?"})));
+    while model.received().is_empty() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(server.request("DELETE", "/v1/users/bob", None).status, 200);
+    assert_eq!(server.get("/readyz").status, 200);
+    assert!(
+        !asking.is_finished(),
+        "the erasure and the requests after it were answered while alice's model was still writing"
+    );
+    assert_eq!(asking.join().unwrap().status, 200);
+    let history = server.get(CHAT).json["messages"].clone();
+    assert_eq!(
+        history[1]["text"], "A slow but sure frittata.",
+        "the turn in flight kept its reply"
+    );
+}

@@ -58,8 +58,8 @@ impl Scheduler {
     /// Delivers what is due now (and intents an earlier run left); returns
     /// how many follow-ups were delivered.
     pub async fn deliver_due(&self) -> Result<usize, Error> {
-        let store = self.store.get().await?;
-        let access = StoreAccess::kept(store.clone());
+        // Each step of the run holds the store; a model writing holds nothing.
+        let access = StoreAccess::shared(self.store.clone());
         let sent = self
             .app
             .followups(&access)

@@ -93,9 +93,8 @@ pub(super) async fn start_turn(
     )?;
     let model = state.app.model_for(&persona)?;
     let turn_of_this_conversation = state.turns.lock(user, &persona.id).await;
-    let (chat, store) = state.chat().await?;
+    let chat = state.chat();
     let keep = (
-        store,
         state.in_flight.start(),
         state.wake.clone(),
         turn_of_this_conversation,
@@ -114,7 +113,6 @@ pub(super) async fn start_turn(
 /// Held by a turn's task; when it ends, the scheduler is told to look again.
 struct TurnDone(
     (
-        crate::store::StoreHandle,
         super::state::InFlightGuard,
         Arc<tokio::sync::Notify>,
         tokio::sync::OwnedMutexGuard<()>,
@@ -123,7 +121,7 @@ struct TurnDone(
 
 impl Drop for TurnDone {
     fn drop(&mut self) {
-        (self.0).2.notify_one();
+        (self.0).1.notify_one();
     }
 }
 

@@ -206,14 +206,14 @@ pub async fn take_unseen(
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
     let persona = state.app.personas.get(&persona)?;
-    let (chat, _store) = state.chat().await?;
+    let chat = state.chat();
     let followup = chat.take_unseen_followup(&user, &persona)?;
     Ok(Json(UnseenFollowUp { followup }))
 }
 
 /// The follow-ups `user` has not seen, marked seen now that they are sent.
 async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowUpEvent>, ApiError> {
-    let (chat, _store) = state.chat().await?;
+    let chat = state.chat();
     let mut events = Vec::new();
     for persona in state.app.personas.iter() {
         if let Some(message) = chat.take_unseen_followup(user, persona)? {
@@ -234,9 +234,7 @@ async fn mark_seen(state: &SharedState, user: &str, persona: &str) {
     let Ok(persona) = state.app.personas.get(persona) else {
         return;
     };
-    let Ok((chat, _store)) = state.chat().await else {
-        return;
-    };
+    let chat = state.chat();
     if let Err(error) = chat.take_unseen_followup(user, &persona) {
         tracing::warn!(%error, "could not mark a pushed follow-up as seen");
     }

@@ -167,7 +167,7 @@ async fn start(
         .app
         .model_for(&asked.persona)
         .map_err(ApiError::from)?;
-    let (chat, store) = state.chat().await?;
+    let chat = state.chat();
     if let Some(user) = &asked.user {
         // A client's own task is still refused where the user may not go.
         chat.check_access(user, &asked.persona)
@@ -179,7 +179,7 @@ async fn start(
         model,
         asked.history.clone(),
         kind,
-        (store, state.in_flight.start()),
+        state.in_flight.start(),
     );
     Ok((events, framing))
 }

@@ -15,7 +15,7 @@ use crate::app::App;
 use crate::chat::ChatService;
 use crate::server::ServerConfig;
 use crate::shutdown::Shutdown;
-use crate::store::{SharedStore, StoreAccess, StoreHandle};
+use crate::store::{SharedStore, StoreAccess};
 
 /// The state behind every handler.
 pub type SharedState = Arc<ServerState>;
@@ -54,12 +54,12 @@ impl ServerState {
         &self.app.config.server
     }
 
-    /// A chat service over a store handle, and the handle, which must be
-    /// kept for as long as the service is used.
-    pub async fn chat(&self) -> Result<(ChatService, StoreHandle), ApiError> {
-        let store = self.store.get().await?;
-        let access = StoreAccess::kept(store.clone());
-        Ok((self.app.chat_service(access), store))
+    /// A chat service over the shared store: each of its steps holds the
+    /// store only for its reads and writes, never across a model call, so
+    /// an erasure waits for nobody's model.
+    pub fn chat(&self) -> ChatService {
+        self.app
+            .chat_service(StoreAccess::shared(self.store.clone()))
     }
 
     /// A permit to hold a stream open; 429 when the cap is reached.

@@ -19,7 +19,7 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use super::{Store, StoreError};
+use super::{SharedStore, Store, StoreError, StoreHandle};
 
 /// How a service reaches the store; cloning shares it (and its holds).
 #[derive(Debug, Clone)]
@@ -34,6 +34,19 @@ enum Mode {
     Kept(Store),
     /// Opened for each step from the data dir, closed after it.
     OnDemand(Arc<OnDemand>),
+    /// A store the process shares between tasks (the server's), read-held
+    /// for each step so that a rewrite (an erasure) waits only for the
+    /// steps in progress, never for a model.
+    Shared(Arc<SharedSteps>),
+}
+
+/// The shared store, and the handle while a step holds it.
+#[derive(Debug)]
+struct SharedSteps {
+    /// The store.
+    store: SharedStore,
+    /// The handle while at least one hold is alive.
+    open: Mutex<Weak<StoreHandle>>,
 }
 
 /// The data dir, and the store while a step holds it.
@@ -55,6 +68,8 @@ enum HeldStore<'a> {
     Kept(&'a Store),
     /// A store opened for this step, shared with the step's other holds.
     Opened(Arc<Store>),
+    /// The shared store, read-held for this step.
+    Shared(Arc<StoreHandle>),
 }
 
 impl Deref for Held<'_> {
@@ -64,6 +79,7 @@ impl Deref for Held<'_> {
         match &self.0 {
             HeldStore::Kept(store) => store,
             HeldStore::Opened(store) => store,
+            HeldStore::Shared(handle) => handle,
         }
     }
 }
@@ -73,6 +89,18 @@ impl StoreAccess {
     pub fn kept(store: Store) -> Self {
         Self {
             mode: Mode::Kept(store),
+        }
+    }
+
+    /// Access to a store the process shares between tasks: each step
+    /// holds it for reading, so a rewrite waits only for the steps in
+    /// progress. Nested holds share one handle.
+    pub fn shared(store: SharedStore) -> Self {
+        Self {
+            mode: Mode::Shared(Arc::new(SharedSteps {
+                store,
+                open: Mutex::new(Weak::new()),
+            })),
         }
     }
 
@@ -92,6 +120,7 @@ impl StoreAccess {
         match &self.mode {
             Mode::Kept(store) => store.dir(),
             Mode::OnDemand(on_demand) => &on_demand.dir,
+            Mode::Shared(shared) => shared.store.dir(),
         }
     }
 
@@ -103,13 +132,14 @@ impl StoreAccess {
         match &self.mode {
             Mode::Kept(store) => Ok(Held(HeldStore::Kept(store))),
             Mode::OnDemand(on_demand) => on_demand.hold().map(|s| Held(HeldStore::Opened(s))),
+            Mode::Shared(shared) => shared.hold().map(|h| Held(HeldStore::Shared(h))),
         }
     }
 
     /// Whether a step holds the store open now (always, for a kept store).
     pub fn is_held(&self) -> bool {
         match &self.mode {
-            Mode::Kept(_) => true,
+            Mode::Kept(_) | Mode::Shared(_) => true,
             Mode::OnDemand(on_demand) => {
                 on_demand
                     .open
@@ -133,6 +163,18 @@ impl OnDemand {
         let store = Arc::new(Store::open(&self.dir)?);
         *open = Arc::downgrade(&store);
         Ok(store)
+    }
+}
+
+impl SharedSteps {
+    fn hold(&self) -> Result<Arc<StoreHandle>, StoreError> {
+        let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(handle) = open.upgrade() {
+            return Ok(handle);
+        }
+        let handle = Arc::new(self.store.get_now()?);
+        *open = Arc::downgrade(&handle);
+        Ok(handle)
     }
 }
 

@@ -31,9 +31,36 @@ impl SharedStore {
         }
     }
 
+    /// The data dir.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
+    /// A handle on the store for code that cannot wait asynchronously (a
+    /// service's step of work, see [`super::StoreAccess::shared`]): at once
+    /// when no rewrite runs or waits, else blocking this thread (and only
+    /// it) until the rewrite is done. Needs the multi-threaded runtime the
+    /// server runs on.
+    pub fn get_now(&self) -> Result<StoreHandle, StoreError> {
+        match Arc::clone(&self.inner).try_read_owned() {
+            Ok(guard) => self.mapped(guard),
+            Err(_) => tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(self.get())
+            }),
+        }
+    }
+
     /// A handle on the store, waiting while a rewrite runs.
     pub async fn get(&self) -> Result<StoreHandle, StoreError> {
         let guard = Arc::clone(&self.inner).read_owned().await;
+        self.mapped(guard)
+    }
+
+    /// The store behind a read guard, if it is open.
+    fn mapped(
+        &self,
+        guard: OwnedRwLockReadGuard<Option<Store>>,
+    ) -> Result<StoreHandle, StoreError> {
         OwnedRwLockReadGuard::try_map(guard, Option::as_ref).map_err(|_| StoreError::Other {
             dir: self.dir.clone(),
             detail: "the store could not be reopened after a rewrite; restart the server"
