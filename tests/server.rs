@@ -885,3 +885,65 @@ fn an_erasure_waits_for_no_one_s_model_and_turns_in_flight_keep_their_replies() 
         "the turn in flight kept its reply"
     );
 }
+
+#[test]
+fn an_end_user_learns_that_the_model_failed_but_not_where_it_runs() {
+    let model = TestServer::start(vec![Reply::Status(
+        500,
+        "{\"error\":{\"message\":\"shard 7 on gpu-node-3 is down\"}}",
+    )]);
+    let mut troupe = Troupe::with_server(&model.base_url);
+    troupe.env("TROUPE_OPERATOR_TOKEN", "operator-secret-token");
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        format!("default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\napi_key_env = \"OPENAI_API_KEY\"\nmax_retries = 0\n", model.base_url),
+    )
+    .unwrap();
+    let server = troupe.serve(&[]);
+    let operator = server.as_token("operator-secret-token");
+    let token = operator.post("/v1/users/alice/tokens", json!({})).json["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let alice = server.as_token(&token);
+    let answer = alice.post(CHAT, json!({"text": "hello?"}));
+    assert_eq!(
+        (answer.status, answer.error_code()),
+        (503, "model_unavailable")
+    );
+    assert!(
+        answer.text.contains("your message was saved"),
+        "{}",
+        answer.text
+    );
+    assert!(
+        !answer.text.contains("127.0.0.1") && !answer.text.contains("gpu-node"),
+        "{}",
+        answer.text
+    );
+    let (_, events) = alice.post_sse(CHAT, json!({"text": "still there?"}));
+    assert!(!events.last().unwrap().data.contains("127.0.0.1"));
+    let completion = alice.post(
+        "/v1/chat/completions",
+        json!({"model": "chef", "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert_eq!(completion.status, 503);
+    assert!(
+        !completion.text.contains("127.0.0.1"),
+        "{}",
+        completion.text
+    );
+    let detailed = operator.post(
+        "/v1/conversations/bob/chef/messages",
+        json!({"text": "hello?"}),
+    );
+    assert!(
+        detailed.text.contains("gpu-node-3"),
+        "the operator sees the details: {}",
+        detailed.text
+    );
+    assert!(
+        server.stderr().contains("gpu-node-3"),
+        "and so does the server's log"
+    );
+}

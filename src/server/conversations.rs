@@ -57,11 +57,14 @@ pub async fn send(
     let (persona, events) =
         start_turn(&state, &caller, (&user, &persona), &body.text, streamed).await?;
     if let Some(permit) = permit {
-        return Ok(stream_turn(events, persona, permit).into_response());
+        let operator = caller == Caller::Operator;
+        return Ok(stream_turn(events, persona, permit, operator).into_response());
     }
     let timeout = Duration::from_secs(state.config().request_timeout_secs);
     match tokio::time::timeout(timeout, collect_turn(events)).await {
-        Ok(result) => Ok(Json(result?).into_response()),
+        Ok(result) => {
+            Ok(Json(result.map_err(|e| e.for_caller(caller == Caller::Operator))?).into_response())
+        }
         Err(_) => Err(ApiError::new(
             axum::http::StatusCode::GATEWAY_TIMEOUT,
             "timeout",
@@ -206,19 +209,20 @@ fn stream_turn(
     events: UnboundedReceiver<TurnEvent>,
     persona: Arc<Persona>,
     permit: tokio::sync::OwnedSemaphorePermit,
+    operator: bool,
 ) -> Sse<impl futures::Stream<Item = Result<Event, Infallible>>> {
     let stream = futures::stream::unfold((events, permit), move |(mut events, permit)| {
         let persona = Arc::clone(&persona);
         async move {
             let event = events.recv().await?;
-            Some((Ok(frame(event, &persona)), (events, permit)))
+            Some((Ok(frame(event, &persona, operator)), (events, permit)))
         }
     });
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
 /// One SSE frame for a turn event.
-fn frame(event: TurnEvent, persona: &Persona) -> Event {
+fn frame(event: TurnEvent, persona: &Persona, operator: bool) -> Event {
     let json = |name: &str, value: serde_json::Value| {
         Event::default()
             .event(name)
@@ -250,7 +254,7 @@ fn frame(event: TurnEvent, persona: &Persona) -> Event {
             } else {
                 "error"
             };
-            let error = failed(error);
+            let error = failed(error).for_caller(operator);
             json(name, serde_json::to_value(error.body()).unwrap_or_default())
         }
     }

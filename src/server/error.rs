@@ -85,6 +85,27 @@ impl ApiError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
     }
 
+    /// The error as an end user may see it: a model's failure loses the
+    /// details that are the operator's business (the model server's address,
+    /// its own words), which stay in the server's log.
+    pub fn for_caller(self, operator: bool) -> Self {
+        if operator || self.code != "model_unavailable" {
+            return self;
+        }
+        tracing::warn!(message = %self.message, "a model failed; the end user was told without details");
+        let saved = if self.message.contains("saved") {
+            "; your message was saved"
+        } else {
+            ""
+        };
+        Self {
+            message: format!(
+                "the persona's model could not answer right now{saved}; try again in a moment"
+            ),
+            ..self
+        }
+    }
+
     /// The body as sent.
     pub fn body(&self) -> ErrorBody {
         ErrorBody {

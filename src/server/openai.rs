@@ -142,6 +142,7 @@ async fn start(
         model: asked.persona.id.clone(),
         stored: false,
         task_answer: None,
+        operator: *caller == Caller::Operator,
     };
     if let (Some(user), false) = (&asked.user, asked.task) {
         let ids = (user.as_str(), asked.persona.id.as_str());

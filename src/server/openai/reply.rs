@@ -27,6 +27,8 @@ pub struct Framing {
     /// For a client task: the answer to give instead of a crisis reply,
     /// which the client would read as data.
     pub task_answer: Option<String>,
+    /// The caller is an operator, who may see a model's failure in detail.
+    pub operator: bool,
 }
 
 impl Framing {
@@ -97,7 +99,7 @@ impl Framing {
             TurnError::Input(message) if !self.stored => ApiError::bad_request(message),
             error => failed(error),
         };
-        error.into()
+        error.for_caller(self.operator).into()
     }
 }
 
