@@ -718,3 +718,38 @@ fn the_official_openai_python_sdk_reads_every_answer() {
         "stateless turns leave nothing"
     );
 }
+
+#[test]
+fn a_reply_cut_at_the_model_s_length_limit_finishes_with_length() {
+    let whole = r#"{"id":"c1","object":"chat.completion","created":0,"model":"test-model","choices":[{"index":0,"message":{"role":"assistant","content":"Start with a soffritto of onion, carrot and"},"finish_reason":"length"}],"usage":{"prompt_tokens":9,"completion_tokens":8,"total_tokens":17}}"#;
+    let model = TestServer::start(vec![
+        Reply::Status(200, whole),
+        Reply::Sse(vec![
+            r#"{"choices":[{"index":0,"delta":{"content":"Brown the meat in two"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}"#,
+        ]),
+    ]);
+    let troupe = troupe_on(&model);
+    let server = troupe.serve(&[]);
+    let cut = server.post(
+        COMPLETIONS,
+        json!({"model": "chef", "user": "alice", "messages": [user("How do I start a ragù?")]}),
+    );
+    assert_eq!(cut.status, 200, "{}", cut.text);
+    assert_eq!(cut.json["choices"][0]["finish_reason"], "length");
+    let (_, events) = server.post_sse(
+        COMPLETIONS,
+        json!({"model": "chef", "user": "alice", "stream": true, "messages": [user("And then?")]}),
+    );
+    let finishes: Vec<Value> = chunks(&events)
+        .iter()
+        .map(|c| c["choices"][0]["finish_reason"].clone())
+        .filter(|f| !f.is_null())
+        .collect();
+    assert_eq!(finishes, [json!("length")]);
+    let history = server.get("/v1/conversations/alice/chef/messages");
+    assert_eq!(
+        history.json["messages"][1]["truncated"], true,
+        "stored marked truncated too"
+    );
+}

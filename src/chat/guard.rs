@@ -247,6 +247,7 @@ impl ChatService {
             model: "troupe".to_string(),
             usage: None,
             disclaimers: Vec::new(),
+            truncated: false,
         }))
     }
 }

@@ -89,6 +89,9 @@ pub struct Reply {
     pub usage: Option<Usage>,
     /// Disclaimers for the sensitive subjects the turn touched, shown after the reply.
     pub disclaimers: Vec<String>,
+    /// The model stopped at its length limit or a content filter, so the
+    /// text may end mid-thought.
+    pub truncated: bool,
 }
 
 impl Reply {
@@ -101,6 +104,7 @@ impl Reply {
             model: SAFETY_MODEL.to_string(),
             usage: None,
             disclaimers: Vec::new(),
+            truncated: false,
         }
     }
 }
@@ -303,12 +307,14 @@ impl ChatService {
             disclaimers: &disclaimers,
         };
         self.keep_finished(user, persona, &finished, started)?;
+        let truncated = finished.truncated;
         Ok(Reply {
             kind: ReplyKind::Persona,
             text: completion.text,
             model: completion.model,
             usage: completion.usage,
             disclaimers,
+            truncated,
         })
     }
 
@@ -380,12 +386,14 @@ impl ChatService {
                         disclaimers: &disclaimers,
                     };
                     self.keep_finished(user, persona, &finished, started)?;
+                    let truncated = finished.truncated;
                     return Ok(Reply {
                         kind: ReplyKind::Persona,
                         text,
                         model: answered,
                         usage,
                         disclaimers,
+                        truncated,
                     });
                 }
                 Err(error) => {

@@ -69,7 +69,7 @@ impl ChatService {
             StatelessKind::ClientTask => Vec::new(),
         };
         match ended {
-            Ok((answered, usage)) => {
+            Ok((answered, usage, truncated)) => {
                 let outcome = (usage, CallOutcome::Completed);
                 self.record_stateless_usage(user, persona, &answered, outcome, started);
                 Ok(Reply {
@@ -78,6 +78,7 @@ impl ChatService {
                     model: answered,
                     usage,
                     disclaimers,
+                    truncated,
                 })
             }
             Err(error) => {
@@ -302,7 +303,7 @@ async fn stream_into(
     request: &ChatRequest,
     text: &mut String,
     on_delta: &mut (dyn FnMut(&str) + Send),
-) -> Result<(String, Option<Usage>), ModelError> {
+) -> Result<(String, Option<Usage>, bool), ModelError> {
     let url = || {
         let info = model.info();
         info.base_url
@@ -316,11 +317,15 @@ async fn stream_into(
                 on_delta(&delta);
                 text.push_str(&delta);
             }
-            StreamEvent::Done { usage, model, .. } => {
+            StreamEvent::Done {
+                usage,
+                model,
+                finish,
+            } => {
                 if text.trim().is_empty() {
                     return Err(ModelError::Empty { url: url() });
                 }
-                return Ok((model, usage));
+                return Ok((model, usage, finish != crate::model::FinishReason::Stop));
             }
         }
     }

@@ -34,6 +34,10 @@ pub struct ReplyView {
     pub disclaimers: Vec<String>,
     /// Tokens used, when the backend said.
     pub usage: Option<UsageView>,
+    /// The model stopped at its length limit or a content filter: the text
+    /// may end mid-thought.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub truncated: bool,
 }
 
 /// Tokens used by a reply.
@@ -56,6 +60,7 @@ impl From<Reply> for ReplyView {
                 prompt_tokens: u.prompt_tokens,
                 completion_tokens: u.completion_tokens,
             }),
+            truncated: reply.truncated,
         }
     }
 }
@@ -71,6 +76,7 @@ impl From<ReplyView> for Reply {
                 completion_tokens: u.completion_tokens,
             }),
             disclaimers: view.disclaimers,
+            truncated: view.truncated,
         }
     }
 }

@@ -77,7 +77,7 @@ impl Framing {
                     refusal: None,
                 },
                 logprobs: None,
-                finish_reason: "stop".to_string(),
+                finish_reason: finish_reason(&reply).to_string(),
             }],
             usage: WireUsage::of(&reply),
             troupe: self.troupe(&reply, &lead),
@@ -130,4 +130,10 @@ pub async fn collect(
         }
     }
     Err(ended_early(framing.stored))
+}
+
+/// OpenAI's `finish_reason` for a reply: `length` when the model stopped at
+/// its limit (or a filter) before it was done, else `stop`.
+pub fn finish_reason(reply: &Reply) -> &'static str {
+    if reply.truncated { "length" } else { "stop" }
 }

@@ -107,8 +107,9 @@ impl Render {
         if !block.is_empty() {
             frames.push(self.content(&block));
         }
+        let finish = super::reply::finish_reason(&reply);
         let mut last = self.chunk(
-            json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": "stop"}]),
+            json!([{"index": 0, "delta": {}, "logprobs": null, "finish_reason": finish}]),
             Value::Null,
         );
         last["troupe"] = json!(self.framing.troupe(&reply, &self.lead));
