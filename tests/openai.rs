@@ -753,3 +753,64 @@ fn a_reply_cut_at_the_model_s_length_limit_finishes_with_length() {
         "stored marked truncated too"
     );
 }
+
+#[test]
+fn regenerate_answers_the_last_message_anew_without_storing_it_twice() {
+    let model = TestServer::start(vec![
+        Reply::Text("Boil the pasta."),
+        Reply::Text("Toast the rice."),
+        Reply::Text("Or try a risotto bianco."),
+        Reply::Text("Then add the stock."),
+    ]);
+    let troupe = troupe_on(&model);
+    let server = troupe.serve(&[]);
+    let ask = |messages: Value| {
+        server.post(
+            COMPLETIONS,
+            json!({"model": "chef", "user": "alice", "messages": messages}),
+        )
+    };
+    assert_eq!(ask(json!([user("Dinner idea?")])).status, 200);
+    let second = json!([
+        user("Dinner idea?"),
+        assistant("Boil the pasta."),
+        user("Something with rice?")
+    ]);
+    assert_eq!(content(&ask(second.clone())), "Toast the rice.");
+    let again = ask(second);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(content(&again), "Or try a risotto bianco.");
+    let sent = model.last().messages();
+    assert_eq!(
+        sent.last().map(|(_, text)| text.as_str()),
+        Some("Something with rice?"),
+        "the dropped reply is not sent to the model"
+    );
+    assert!(!sent.iter().any(|(_, text)| text == "Toast the rice."));
+    let history: Vec<(String, String)> = stored(&server, "alice");
+    let users: Vec<&str> = history
+        .iter()
+        .filter(|(role, _)| role == "user")
+        .map(|(_, text)| text.as_str())
+        .collect();
+    assert_eq!(
+        users,
+        ["Dinner idea?", "Something with rice?"],
+        "the message is not stored twice"
+    );
+    assert_eq!(history.last().unwrap().1, "Or try a risotto bianco.");
+    let said_twice = json!([
+        user("Something with rice?"),
+        assistant("Or try a risotto bianco."),
+        user("Something with rice?")
+    ]);
+    assert_eq!(ask(said_twice).status, 200);
+    let users = stored(&server, "alice")
+        .iter()
+        .filter(|(role, _)| role == "user")
+        .count();
+    assert_eq!(
+        users, 3,
+        "a message said again after its reply is a new turn"
+    );
+}

@@ -258,6 +258,72 @@ impl ChatService {
             .await
     }
 
+    /// Whether `text` asks again for the reply to the conversation's last
+    /// message, as a client's "regenerate" does: the conversation ends with
+    /// that very message and its reply, and the client's message before
+    /// `text` (`before`) is not that reply (the client dropped it).
+    pub fn is_retry(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+        before: Option<&str>,
+    ) -> Result<bool, TurnError> {
+        let store = self.store.hold()?;
+        let Some(conversation) = store.conversation(user, &persona.id)? else {
+            return Ok(false);
+        };
+        let recent = store.recent_messages(&conversation, 2)?;
+        let [asked, answered] = recent.as_slice() else {
+            return Ok(false);
+        };
+        let Ok(text) = clean_message(text, usize::MAX) else {
+            return Ok(false);
+        };
+        Ok(asked.role == Role::User
+            && asked.kind == MessageKind::Chat
+            && asked.text == text
+            && answered.role == Role::Assistant
+            && answered.kind == MessageKind::Chat
+            && before != Some(answered.text.as_str()))
+    }
+
+    /// Another reply to the conversation's last message, which is not
+    /// stored again; the earlier reply stays in the history, and the model
+    /// does not see it.
+    pub async fn reply_again(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        on_delta: &mut (dyn FnMut(&str) + Send),
+        stop: Stop<'_>,
+    ) -> Result<Reply, TurnError> {
+        let request = {
+            let store = self.store.hold()?;
+            self.check_access(user, persona)?;
+            let conversation = store.conversation(user, &persona.id)?.ok_or_else(|| {
+                TurnError::Input("there is no message to answer again yet".to_string())
+            })?;
+            let mut request = self.request(persona, &conversation)?;
+            while request
+                .messages
+                .last()
+                .is_some_and(|m| m.role == ChatRole::Assistant)
+            {
+                request.messages.pop();
+            }
+            request
+        };
+        if request.messages.is_empty() {
+            return Err(TurnError::Input(
+                "there is no message to answer again yet".to_string(),
+            ));
+        }
+        self.stream_reply(user, persona, model, &request, on_delta, stop)
+            .await
+    }
+
     /// The first step of a turn, in one hold of the store: checks access,
     /// answers STOP and /start, or stores the message and builds the
     /// request for the model.

@@ -170,6 +170,25 @@ impl ChatService {
         finish_events(notices, ended, on_event);
     }
 
+    /// The events of [`ChatService::reply_again`]: the new reply as it
+    /// arrives, then how it ended (no notice: the message was already
+    /// answered once in this session).
+    async fn again_events(
+        &self,
+        user: &str,
+        persona: &Arc<Persona>,
+        model: &dyn ChatModel,
+        on_event: &mut (dyn FnMut(TurnEvent) + Send),
+    ) {
+        let ended = {
+            let mut on_delta = |delta: &str| on_event(TurnEvent::Delta(delta.to_string()));
+            let never = std::pin::pin!(std::future::pending::<()>());
+            self.reply_again(user, persona, model, &mut on_delta, never)
+                .await
+        };
+        finish_events(Vec::new(), ended, on_event);
+    }
+
     /// [`ChatService::turn_events`] for a front end that shows the reply
     /// only once it is whole: the model is asked for the whole reply at
     /// once, so no piece of it travels alone.
@@ -225,9 +244,13 @@ impl ChatService {
                 model,
                 text,
                 streamed,
+                again,
             } = turn;
             let model = model.as_ref();
-            if streamed {
+            if again {
+                self.again_events(&user, &persona, model, &mut on_event)
+                    .await;
+            } else if streamed {
                 let never = std::pin::pin!(std::future::pending::<()>());
                 self.turn_events(&user, &persona, model, &text, &mut on_event, never)
                     .await;
@@ -252,6 +275,9 @@ pub struct SpawnedTurn {
     pub text: String,
     /// Whether the reply is shown as it is written (deltas), or whole.
     pub streamed: bool,
+    /// The message is the conversation's last one, asked again
+    /// ([`ChatService::is_retry`]): answer it anew without storing it twice.
+    pub again: bool,
 }
 
 /// The end of a turn's events: the notices (unless the message was

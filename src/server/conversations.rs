@@ -54,8 +54,14 @@ pub async fn send(
     let streamed = wants_stream(&headers);
     // The stream's place is taken first: a 429 must mean nothing was stored.
     let permit = streamed.then(|| state.stream_permit()).transpose()?;
-    let (persona, events) =
-        start_turn(&state, &caller, (&user, &persona), &body.text, streamed).await?;
+    let (persona, events) = start_turn(
+        &state,
+        &caller,
+        (&user, &persona),
+        &body.text,
+        (streamed, false),
+    )
+    .await?;
     if let Some(permit) = permit {
         let operator = caller == Caller::Operator;
         return Ok(stream_turn(events, persona, permit, operator).into_response());
@@ -82,7 +88,7 @@ pub(super) async fn start_turn(
     caller: &Caller,
     (user, persona_id): (&str, &str),
     text: &str,
-    streamed: bool,
+    (streamed, again): (bool, bool),
 ) -> Result<(Arc<Persona>, UnboundedReceiver<TurnEvent>), ApiError> {
     check_id("user id", user)?;
     check_id("persona id", persona_id)?;
@@ -108,6 +114,7 @@ pub(super) async fn start_turn(
         model,
         text: text.to_string(),
         streamed,
+        again,
     };
     let events = chat.spawn_turn(turn, TurnDone(keep));
     Ok((persona, events))

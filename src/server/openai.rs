@@ -129,6 +129,20 @@ pub async fn completions(
     ))
 }
 
+/// Whether the client asks again for the reply to the stored
+/// conversation's last message ("regenerate": it resends the history up to
+/// that message, without the reply it dropped). A client that sends only
+/// its newest message is never taken to ask again: without the message
+/// before it, a regenerate and a message said twice look alike.
+fn asks_again(state: &SharedState, user: &str, asked: &Asked) -> Result<bool, OpenAiError> {
+    let [.., before, _] = asked.history.as_slice() else {
+        return Ok(false);
+    };
+    let chat = state.chat();
+    chat.is_retry(user, &asked.persona, asked.text(), Some(&before.content))
+        .map_err(|e| OpenAiError::from(ApiError::from(e)))
+}
+
 /// Starts the turn: a stored one for a known user's chat message, else a
 /// stateless one.
 async fn start(
@@ -146,7 +160,9 @@ async fn start(
     };
     if let (Some(user), false) = (&asked.user, asked.task) {
         let ids = (user.as_str(), asked.persona.id.as_str());
-        let (_, events) = start_turn(state, caller, ids, asked.text(), asked.stream).await?;
+        let again = asks_again(state, user, asked)?;
+        let how = (asked.stream, again);
+        let (_, events) = start_turn(state, caller, ids, asked.text(), how).await?;
         framing.stored = true;
         return Ok((events, framing));
     }
