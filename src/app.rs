@@ -203,6 +203,34 @@ impl App {
         Ok(self.personas.get(id)?)
     }
 
+    /// Messages stored before this instant are past the retention period
+    /// (`[safety] retention_days`); `None` when retention is off.
+    pub fn retention_cutoff(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        let days = self.config.safety.retention_days;
+        (days > 0).then(|| self.clock.now() - chrono::Duration::days(i64::from(days)))
+    }
+
+    /// Purges by the retention policy (`None` when retention is off), then,
+    /// if anything was removed, rewrites the store so that the purged text
+    /// cannot be recovered from its files either. Takes the store to itself:
+    /// nothing else may write meanwhile.
+    pub fn purge_by_retention(
+        &self,
+        store: crate::store::Store,
+    ) -> Result<(crate::store::Store, Option<crate::store::Purge>), crate::store::StoreError> {
+        let Some(cutoff) = self.retention_cutoff() else {
+            return Ok((store, None));
+        };
+        let purge = store.purge_before(cutoff)?;
+        // Also finishes the rewrite of a purge that a crash interrupted.
+        let store = if store.compaction_pending()? {
+            store.compact()?
+        } else {
+            store
+        };
+        Ok((store, Some(purge)))
+    }
+
     /// Checks a user id before it reaches the store.
     pub fn check_user(&self, user: &str) -> Result<(), Error> {
         crate::ids::check_id("user id", user).map_err(Error::Usage)

@@ -947,3 +947,35 @@ fn an_end_user_learns_that_the_model_failed_but_not_where_it_runs() {
         "and so does the server's log"
     );
 }
+
+#[test]
+fn the_server_purges_messages_past_the_retention_period_from_its_files() {
+    let troupe = Troupe::new();
+    std::fs::write(
+        troupe.work_dir().join("troupe.toml"),
+        "[safety]\nretention_days = 3\n",
+    )
+    .unwrap();
+    troupe.five_messages("alice", &[]);
+    let server = troupe.serve(&["--now", "2026-11-20T10:00:00Z"]);
+    let history = server.get(CHAT);
+    assert_eq!(
+        history.json["messages"].as_array().unwrap().len(),
+        0,
+        "purged at start"
+    );
+    assert_eq!(
+        server
+            .post(CHAT, json!({"text": "A fresh question"}))
+            .status,
+        200
+    );
+    drop(server);
+    let on_disk = std::fs::read_dir(troupe.data_dir().join("store"))
+        .unwrap()
+        .flatten()
+        .any(|f| {
+            std::fs::read(f.path()).is_ok_and(|b| b.windows(15).any(|w| w == b"saffron risotto"))
+        });
+    assert!(!on_disk, "the purged text is gone from the store's files");
+}

@@ -203,7 +203,7 @@ async fn tick(
     let now = app.clock.now();
     if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
         // A purge rewrites the store, so it has it to itself for a moment.
-        let (_store, purged) = super::maintenance::purge_by_retention(app, app.open_store()?)?;
+        let (_store, purged) = app.purge_by_retention(app.open_store()?)?;
         if let Some(purge) = purged
             && purge.messages > 0
         {

@@ -1,12 +1,11 @@
 //! `troupe maintenance purge` and `troupe safety report`.
 
-use chrono::Duration;
 use clap::{Args, Subcommand};
 
 use super::print_json;
 use crate::app::App;
 use crate::error::Error;
-use crate::store::{Purge, Store};
+use crate::store::Purge;
 
 /// The `maintenance` subcommands.
 #[derive(Debug, Subcommand)]
@@ -41,29 +40,10 @@ pub struct ReportArgs {
     pub json: bool,
 }
 
-/// Purges by the retention policy (`None` when retention is off), then,
-/// if anything was removed, rewrites the store so that the purged text
-/// cannot be recovered from its files either.
-pub fn purge_by_retention(app: &App, store: Store) -> Result<(Store, Option<Purge>), Error> {
-    let days = app.config.safety.retention_days;
-    if days == 0 {
-        return Ok((store, None));
-    }
-    let cutoff = app.clock.now() - Duration::days(i64::from(days));
-    let purge = store.purge_before(cutoff)?;
-    // Also finishes the rewrite of a purge that a crash interrupted.
-    let store = if store.compaction_pending()? {
-        store.compact()?
-    } else {
-        store
-    };
-    Ok((store, Some(purge)))
-}
-
 /// Runs a `maintenance` subcommand.
 pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error> {
     let MaintenanceCommand::Purge(args) = command;
-    let (_store, purge) = purge_by_retention(app, app.open_store()?)?;
+    let (_store, purge) = app.purge_by_retention(app.open_store()?)?;
     match (purge, args.json) {
         (Some(p), true) => print_json(&p)?,
         (None, true) => print_json(&Purge::default())?,

@@ -7,6 +7,7 @@
 //! - `personas`, `conversations`, `users`, `followups`, `ops`: the `/v1`
 //!   routes, one file per resource;
 //! - `events`: each user's event stream, where follow-ups are pushed;
+//! - `retention`: the daily purge of messages past the retention period;
 //! - `openai`: the personas as an OpenAI-compatible model
 //!   (`/v1/models`, `/v1/chat/completions`);
 //! - `webhooks`: the couriers that POST delivered follow-ups to the
@@ -28,6 +29,7 @@ mod followups;
 mod openai;
 mod ops;
 mod personas;
+mod retention;
 mod state;
 mod users;
 mod webhooks;
@@ -281,7 +283,9 @@ pub async fn serve(
     let store = SharedStore::new(store);
     let couriers = webhooks::start(webhooks, &store, &shutdown)?;
     let state = build_state(app, store, &tokens, shutdown.clone(), couriers.wake.clone());
+    retention::purge_now(&state).await;
     let scheduler_task = tokio::spawn(Arc::clone(&state.scheduler).run(shutdown.clone()));
+    let retention_task = tokio::spawn(retention::keep(Arc::clone(&state), shutdown.clone()));
     on_ready(address, tokens.is_empty());
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
     let mut stopping = shutdown.clone();
@@ -313,6 +317,7 @@ pub async fn serve(
         }
     }
     scheduler_task.abort();
+    retention_task.abort();
     couriers.abort();
     let store = state.store.get().await?;
     store.flush()?;
