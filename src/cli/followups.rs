@@ -170,7 +170,9 @@ fn report(sent: &[SentFollowUp], json: bool, dry_run: bool) -> Result<(), Error>
 /// and other commands use the data dir meanwhile; a tick that finds it busy
 /// (or another run delivering) waits for the next.
 async fn watch(app: &App, every: Duration) -> Result<(), Error> {
-    let mut shutdown = std::pin::pin!(Shutdown::install()?.wait());
+    // Installed up front, so a signal during the first tick is not missed.
+    let signals = crate::shutdown::signals().map_err(|e| Error::Terminal(e.to_string()))?;
+    let mut shutdown = std::pin::pin!(signals);
     let mut last_purge: Option<chrono::DateTime<chrono::Utc>> = None;
     let store = app.store_access();
     loop {
@@ -224,44 +226,6 @@ async fn tick(
         sent.len()
     );
     Ok(())
-}
-
-/// Ctrl-C and SIGTERM, with their handlers installed up front so a signal
-/// during the first tick is not missed.
-struct Shutdown {
-    #[cfg(unix)]
-    term: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-}
-
-impl Shutdown {
-    fn install() -> Result<Self, Error> {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let term =
-                signal(SignalKind::terminate()).map_err(|e| Error::Terminal(e.to_string()))?;
-            let interrupt =
-                signal(SignalKind::interrupt()).map_err(|e| Error::Terminal(e.to_string()))?;
-            Ok(Self { term, interrupt })
-        }
-        #[cfg(not(unix))]
-        Ok(Self {})
-    }
-
-    async fn wait(mut self) {
-        #[cfg(unix)]
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.interrupt.recv() => {}
-        }
-        #[cfg(not(unix))]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-            let _ = &mut self;
-        }
-    }
 }
 
 /// Parses 30s, 5m, 1h or 1d.
