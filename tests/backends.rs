@@ -9,7 +9,7 @@ use crate::support::server::{Reply, TestServer, closed_port_url};
 /// A troupe whose `troupe.toml` holds `config`.
 fn configured(config: &str) -> Troupe {
     let troupe = Troupe::new();
-    std::fs::write(troupe.work_dir().join("troupe.toml"), config).expect("write troupe.toml");
+    troupe.write_config(config);
     troupe
 }
 

@@ -779,11 +779,7 @@ fn three_messages_then_a_looser_policy() -> Troupe {
         );
     }
     assert!(due(&troupe, "2026-11-03T12:00:00Z").is_empty(), "3 < 5");
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[followups]\nmin_user_messages = 3\n",
-    )
-    .unwrap();
+    troupe.write_config("[followups]\nmin_user_messages = 3\n");
     troupe
 }
 

@@ -93,7 +93,7 @@ fn troupe_on(model: &TestServer) -> Troupe {
         "default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\napi_key_env = \"OPENAI_API_KEY\"\nmax_retries = 0\n",
         model.base_url
     );
-    std::fs::write(troupe.work_dir().join("troupe.toml"), config).unwrap();
+    troupe.write_config(&config);
     troupe
 }
 

@@ -120,11 +120,7 @@ fn say(troupe: &Troupe, now: &str, user: &str, persona: &str, text: &str) -> cra
 fn a_follow_up_prompt_never_quotes_a_crisis_exchange() {
     let server = TestServer::start(vec![Reply::Text("Checking in!")]);
     let troupe = Troupe::with_server(&server.base_url);
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[safety]\ncrisis_hold_days = 1\n\n[safety.crisis.en]\nmessage = \"Please talk to someone today: our team is on 0800 123 456.\"\n",
-    )
-    .unwrap();
+    troupe.write_config("[safety]\ncrisis_hold_days = 1\n\n[safety.crisis.en]\nmessage = \"Please talk to someone today: our team is on 0800 123 456.\"\n");
     for i in 0..5 {
         say(
             &troupe,
@@ -330,11 +326,7 @@ fn sensitive_subjects_get_their_disclaimer_in_the_persona_language() {
 #[test]
 fn disclaimers_can_be_replaced_per_deployment_and_per_persona() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[safety.disclaimers.en]\nlegal = \"Talk to a real lawyer.\"\n",
-    )
-    .unwrap();
+    troupe.write_config("[safety.disclaimers.en]\nlegal = \"Talk to a real lawyer.\"\n");
     let run = troupe.run(&[
         "chat",
         "chef",
@@ -619,11 +611,7 @@ fn erasing_a_user_leaves_nothing_of_them_even_in_the_store_files() {
 #[test]
 fn messages_past_the_retention_period_are_purged_with_their_topics_even_from_the_files() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[safety]\nretention_days = 30\n",
-    )
-    .unwrap();
+    troupe.write_config("[safety]\nretention_days = 30\n");
     for (now, text) in [
         ("2026-09-01T10:00:00Z", "old paella question"),
         ("2026-11-20T10:00:00Z", "fresh ramen question"),
@@ -693,11 +681,7 @@ fn messages_past_the_retention_period_are_purged_with_their_topics_even_from_the
 #[test]
 fn conversations_started_after_a_store_rewrite_never_share_an_id() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[safety]\nretention_days = 30\n",
-    )
-    .unwrap();
+    troupe.write_config("[safety]\nretention_days = 30\n");
     say(
         &troupe,
         "2026-09-01T10:00:00Z",
@@ -1022,11 +1006,7 @@ fn with_model_check_on_the_model_gives_a_second_opinion_on_crisis() {
         "the test needs a message the cues and frames miss"
     );
     let troupe = Troupe::with_server(&server.base_url);
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[safety]\nmodel_check = true\n",
-    )
-    .unwrap();
+    troupe.write_config("[safety]\nmodel_check = true\n");
     let indirect = troupe.run(&[
         "chat",
         "chef",

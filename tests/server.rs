@@ -272,7 +272,7 @@ fn a_failing_model_is_a_503_and_the_message_is_kept() {
         "default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\napi_key_env = \"OPENAI_API_KEY\"\nmax_retries = 0\n",
         model.base_url
     );
-    std::fs::write(troupe.work_dir().join("troupe.toml"), config).unwrap();
+    troupe.write_config(&config);
     let server = troupe.serve(&[]);
     let answer = server.post(CHAT, json!({"text": "Is anyone there?"}));
     assert_eq!(
@@ -555,11 +555,7 @@ fn the_openapi_document_lists_every_route_and_metrics_count_turns() {
 #[test]
 fn a_user_past_their_turn_budget_is_rate_limited_and_the_stream_cap_holds() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[server]\nuser_turns_per_minute = 2\nmax_streams = 1\n",
-    )
-    .unwrap();
+    troupe.write_config("[server]\nuser_turns_per_minute = 2\nmax_streams = 1\n");
     let server = troupe.serve(&[]);
     assert_eq!(server.post(CHAT, json!({"text": "one"})).status, 200);
     assert_eq!(server.post(CHAT, json!({"text": "two"})).status, 200);
@@ -596,11 +592,7 @@ fn cors_is_off_by_default_and_answers_only_configured_origins() {
         .preflight("/v1/personas", "https://app.example");
     assert_eq!(plain, None, "no CORS headers unless configured");
     drop(server);
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[server]\ncors_origins = [\"https://app.example\"]\n",
-    )
-    .unwrap();
+    troupe.write_config("[server]\ncors_origins = [\"https://app.example\"]\n");
     let server = troupe.serve(&[]);
     let allowed = server
         .client()
@@ -684,11 +676,7 @@ fn a_key_echoed_by_the_model_server_reaches_no_client_log_or_store() {
 fn only_valid_tokens_are_counted_so_probes_and_made_up_tokens_cannot_exhaust_a_budget() {
     let mut troupe = Troupe::new();
     troupe.env("TROUPE_OPERATOR_TOKEN", "operator-secret-token");
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[server]\ntoken_requests_per_minute = 3\n",
-    )
-    .unwrap();
+    troupe.write_config("[server]\ntoken_requests_per_minute = 3\n");
     let server = troupe.serve(&[]);
     for i in 0..5 {
         assert_eq!(server.get("/v1/personas").status, 401);
@@ -746,11 +734,7 @@ fn a_user_s_own_token_cannot_lift_the_protections_for_minors() {
 #[test]
 fn a_streamed_message_refused_for_lack_of_a_stream_is_not_stored() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[server]\nmax_streams = 1\n",
-    )
-    .unwrap();
+    troupe.write_config("[server]\nmax_streams = 1\n");
     let server = troupe.serve(&[]);
     let open = server.open_events("/v1/users/someone/events");
     assert_eq!(open.status, 200);
@@ -766,11 +750,7 @@ fn a_streamed_message_refused_for_lack_of_a_stream_is_not_stored() {
 #[test]
 fn erasure_ends_the_user_s_open_event_streams_and_one_user_cannot_hold_them_all() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[server]\nmax_streams_per_user = 2\n",
-    )
-    .unwrap();
+    troupe.write_config("[server]\nmax_streams_per_user = 2\n");
     let server = troupe.serve(&[]);
     assert_eq!(server.post(CHAT, json!({"text": "hello"})).status, 200);
     let first = server.open_events("/v1/users/alice/events");
@@ -894,11 +874,7 @@ fn an_end_user_learns_that_the_model_failed_but_not_where_it_runs() {
     )]);
     let mut troupe = Troupe::with_server(&model.base_url);
     troupe.env("TROUPE_OPERATOR_TOKEN", "operator-secret-token");
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        format!("default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\napi_key_env = \"OPENAI_API_KEY\"\nmax_retries = 0\n", model.base_url),
-    )
-    .unwrap();
+    troupe.write_config(&format!("default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\napi_key_env = \"OPENAI_API_KEY\"\nmax_retries = 0\n", model.base_url));
     let server = troupe.serve(&[]);
     let operator = server.as_token("operator-secret-token");
     let token = operator.post("/v1/users/alice/tokens", json!({})).json["token"]
@@ -951,11 +927,7 @@ fn an_end_user_learns_that_the_model_failed_but_not_where_it_runs() {
 #[test]
 fn the_server_purges_messages_past_the_retention_period_from_its_files() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[safety]\nretention_days = 3\n",
-    )
-    .unwrap();
+    troupe.write_config("[safety]\nretention_days = 3\n");
     troupe.five_messages("alice", &[]);
     let server = troupe.serve(&["--now", "2026-11-20T10:00:00Z"]);
     let history = server.get(CHAT);

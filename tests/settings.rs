@@ -11,7 +11,7 @@ fn config_precedence_is_file_then_env_then_flag() {
         "default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"from-file\"\napi_key_env = \"MY_KEY\"\n\n[models.quiet]\nprovider = \"offline\"\n",
         server.base_url
     );
-    std::fs::write(troupe.work_dir().join("troupe.toml"), config).unwrap();
+    troupe.write_config(&config);
 
     assert_eq!(troupe.run(&["chat", "chef", "--message", "one"]).code, 0);
     assert_eq!(
@@ -82,11 +82,7 @@ fn a_bad_config_file_is_reported_with_positions() {
 #[test]
 fn safety_settings_cannot_be_looser_than_the_rules_nor_misspelt() {
     let troupe = Troupe::new();
-    std::fs::write(
-        troupe.work_dir().join("troupe.toml"),
-        "[safety]\nbreak_reminder_hours = 6\ncrisis_hold_days = 0\n\n[safety.crisis.EN]\nmessage = \"Call us\"\n",
-    )
-    .unwrap();
+    troupe.write_config("[safety]\nbreak_reminder_hours = 6\ncrisis_hold_days = 0\n\n[safety.crisis.EN]\nmessage = \"Call us\"\n");
     let run = troupe.run(&["chat", "chef", "--message", "hi"]);
     assert_eq!(run.code, 1);
     for problem in [

@@ -17,7 +17,10 @@ const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
 pub async fn purge_now(state: &SharedState) {
     match purge(state).await {
         Ok(Some(purge)) if purge.messages > 0 => {
-            tracing::info!(messages = purge.messages, "purged messages past the retention period");
+            tracing::info!(
+                messages = purge.messages,
+                "purged messages past the retention period"
+            );
         }
         Ok(_) => {}
         Err(error) => tracing::warn!(%error, "the retention purge failed; trying again tomorrow"),

@@ -71,6 +71,12 @@ impl Troupe {
         self.root.path().join("data")
     }
 
+    /// Writes `text` as the `troupe.toml` of the working directory, which
+    /// every run reads.
+    pub fn write_config(&self, text: &str) {
+        std::fs::write(self.work_dir().join("troupe.toml"), text).expect("write troupe.toml");
+    }
+
     /// The working directory runs start in.
     pub fn work_dir(&self) -> PathBuf {
         let dir = self.root.path().join("work");
