@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let now: DateTime<Utc> = "2026-11-26T12:00:00Z".parse()?;
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
-    let personas = Personas::builtin()?;
+    let personas = Personas::builtin();
     let prompts = Prompts::builtin()?;
     let policy = FollowUpPolicy::default();
 

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::followup::FollowUps;
 use crate::model::ChatModel;
-use crate::persona::{Persona, Personas};
+use crate::persona::{Persona, PersonaSource, Personas};
 use crate::prompt::Prompts;
 use crate::store::{Store, StoreAccess};
 
@@ -54,6 +54,17 @@ pub struct App {
     models: ModelCache,
 }
 
+/// The personas of `dir`, else the built-in ones; a directory that cannot
+/// be read makes an empty catalog that says why.
+fn load_personas(dir: Option<&std::path::Path>) -> Personas {
+    match dir {
+        Some(dir) => Personas::load_dir(dir).unwrap_or_else(|error| {
+            Personas::unavailable(PersonaSource::Dir(dir.to_path_buf()), &error)
+        }),
+        None => Personas::builtin(),
+    }
+}
+
 /// Models by persona id.
 #[derive(Default)]
 struct ModelCache(std::sync::Mutex<std::collections::HashMap<String, Arc<dyn ChatModel>>>);
@@ -66,11 +77,12 @@ impl std::fmt::Debug for ModelCache {
 
 impl App {
     /// Loads personas, prompts and config; checks `--now`.
+    ///
+    /// Broken persona files never stop the runtime: they are skipped (see
+    /// [`Personas::warnings`]) and the valid personas are served, so chats
+    /// with them and users' rights keep working.
     pub fn new(settings: &Settings) -> Result<Self, Error> {
-        let personas = match &settings.personas_dir {
-            Some(dir) => Personas::load_dir(dir)?,
-            None => Personas::builtin()?,
-        };
+        let mut personas = load_personas(settings.personas_dir.as_deref());
         let prompts = match &settings.prompts_dir {
             Some(dir) => Prompts::load_dir(dir)?,
             None => Prompts::builtin()?,
@@ -83,7 +95,7 @@ impl App {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
-        personas.check_each(|p| config.persona_problems(p))?;
+        personas.skip_each(|p| config.persona_problems(p));
         Ok(Self {
             personas,
             prompts: Arc::new(prompts),

@@ -164,7 +164,7 @@ mod tests {
 
     #[test]
     fn system_prompt_carries_the_persona_voice_and_examples() {
-        let chef = Personas::builtin().unwrap().get("chef").unwrap();
+        let chef = Personas::builtin().get("chef").unwrap();
         let prompt = Prompts::builtin()
             .unwrap()
             .render_system(&chef, Utc::now())

@@ -235,15 +235,17 @@ impl SettingsChange {
     }
 }
 
-/// The conversations of `user` with the personas on offer, in persona order.
+/// The conversations of `user` with the personas on offer, and with those
+/// whose files were skipped for problems, in persona order.
 pub fn conversations_of(
     store: &crate::store::Store,
     personas: &Personas,
     user: &str,
 ) -> Result<Vec<Conversation>, crate::store::StoreError> {
     personas
+        .known_ids()
         .iter()
-        .filter_map(|p| store.conversation(user, &p.id).transpose())
+        .filter_map(|id| store.conversation(user, id).transpose())
         .collect()
 }
 

@@ -123,7 +123,7 @@ fn a_personas_dir_replaces_the_built_in_ones_everywhere() {
 }
 
 #[test]
-fn a_broken_personas_dir_stops_chat_with_the_same_report() {
+fn a_personas_dir_with_no_valid_persona_stops_chat_with_every_problem() {
     let dir = fixture("broken");
     let run = Troupe::new().run(&[
         "--personas",
@@ -135,7 +135,10 @@ fn a_broken_personas_dir_stops_chat_with_the_same_report() {
     ]);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("did you mean \"temperature\"?"),
+        run.stderr
+            .starts_with("troupe: no persona could be loaded; fix these problems")
+            && run.stderr.contains("did you mean \"temperature\"?")
+            && run.stderr.contains("syntax.toml:2:"),
         "{}",
         run.stderr
     );

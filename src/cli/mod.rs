@@ -92,6 +92,31 @@ pub enum Command {
     Dev(dev::DevCommand),
 }
 
+impl Command {
+    /// Whether the command works with personas, so fails without any and
+    /// warns about skipped ones. Users' rights and settings, reports and
+    /// housekeeping never depend on personas; the server logs what it
+    /// skipped and starts even without a persona, for those.
+    fn needs_personas(&self) -> bool {
+        match self {
+            Command::Chat(_)
+            | Command::History(_)
+            | Command::Personas(_)
+            | Command::Followups(_)
+            | Command::Topics(_)
+            | Command::Models(_)
+            | Command::Dev(_) => true,
+            Command::Serve(_)
+            | Command::User(_)
+            | Command::Usage(_)
+            | Command::Export(_)
+            | Command::Erase(_)
+            | Command::Maintenance(_)
+            | Command::Safety(_) => false,
+        }
+    }
+}
+
 impl Cli {
     /// Resolves flags, env vars and defaults into settings.
     pub fn settings(&self) -> Settings {
@@ -118,6 +143,12 @@ impl Cli {
             return Ok(personas::check(args, &settings));
         }
         let app = App::new(&settings)?;
+        if self.command.needs_personas() {
+            app.personas.require_any()?;
+            for line in app.personas.warnings() {
+                errln!("troupe: {line}");
+            }
+        }
         match self.command {
             Command::Serve(args) => serve::run(app, args).await,
             Command::Chat(args) => chat::run(&app, args).await,

@@ -9,7 +9,7 @@ use super::print_json;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
-use crate::persona::{Persona, Personas};
+use crate::persona::{Persona, PersonaError, Personas};
 
 /// The `personas` subcommands.
 #[derive(Debug, Subcommand)]
@@ -136,7 +136,7 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
         });
     let loaded = match &dir {
         Some(dir) => Personas::load_dir(dir),
-        None => Personas::builtin(),
+        None => Ok(Personas::builtin()),
     };
     let config = match settings
         .config_path
@@ -150,9 +150,13 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
             return 1;
         }
     };
-    let result = loaded.and_then(|personas| {
-        personas.check_each(|p| config.persona_problems(p))?;
-        Ok(personas)
+    // Strict, unlike the runtime: any problem in any file fails the check.
+    let result = loaded.and_then(|mut personas| {
+        personas.skip_each(|p| config.persona_problems(p));
+        match personas.problems() {
+            problems if problems.is_empty() => Ok(personas),
+            problems => Err(PersonaError::Invalid(problems)),
+        }
     });
     match result {
         Ok(personas) => {

@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn disclaimers_follow_the_persona_language() {
-        let personas = Personas::builtin().unwrap();
+        let personas = Personas::builtin();
         let decor = disclaimers(&personas.get("decor").unwrap());
         assert!(decor[0].starts_with("Les réponses d'une IA peuvent être inexactes"));
         let creator = disclaimers(&personas.get("creator").unwrap());
@@ -275,7 +275,7 @@ mod tests {
 
     #[test]
     fn the_fallback_uses_the_persona_template_and_topic() {
-        let chef = Personas::builtin().unwrap().get("chef").unwrap();
+        let chef = Personas::builtin().get("chef").unwrap();
         let text = fallback(&chef, Some("saffron risotto"));
         assert!(text.contains("our chat about saffron risotto"), "{text}");
         assert!(!fallback(&chef, None).is_empty());

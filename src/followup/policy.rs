@@ -444,7 +444,7 @@ mod tests {
     }
 
     fn policy() -> EffectivePolicy {
-        let chef = Personas::builtin().unwrap().get("chef").unwrap();
+        let chef = Personas::builtin().get("chef").unwrap();
         FollowUpPolicy::default().for_persona(&chef)
     }
 
@@ -496,7 +496,7 @@ mod tests {
 
     #[test]
     fn a_persona_can_add_quiet_hours_but_not_remove_them() {
-        let mut chef = (*Personas::builtin().unwrap().get("chef").unwrap()).clone();
+        let mut chef = (*Personas::builtin().get("chef").unwrap()).clone();
         chef.followups.quiet_hours_start = Some(12);
         chef.followups.quiet_hours_end = Some(14);
         let policy = FollowUpPolicy::default().for_persona(&chef);
@@ -540,7 +540,7 @@ mod tests {
 
     #[test]
     fn a_persona_can_tighten_but_the_looser_settings_are_named() {
-        let mut chef = (*Personas::builtin().unwrap().get("chef").unwrap()).clone();
+        let mut chef = (*Personas::builtin().get("chef").unwrap()).clone();
         chef.followups.min_user_messages = Some(8);
         chef.followups.window_days = Some(30);
         let deployment = FollowUpPolicy::default();

@@ -203,7 +203,7 @@ mod tests {
 
     #[test]
     fn replies_draw_on_the_persona_file() {
-        let personas = Personas::builtin().unwrap();
+        let personas = Personas::builtin();
         let chef = personas.get("chef").unwrap();
         assert_eq!(scripted_reply(&chef, "Hello!", 0), chef.greeting);
         let rice = scripted_reply(&chef, "what can I do with leftover rice?", 1);

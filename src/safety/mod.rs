@@ -227,7 +227,7 @@ mod tests {
 
     #[test]
     fn disclaimers_come_from_the_persona_then_the_deployment_then_the_defaults() {
-        let personas = Personas::builtin().unwrap();
+        let personas = Personas::builtin();
         let decor = personas.get("decor").unwrap();
         let mut config = SafetyConfig::default();
         let medical = DisclaimerKind::Subject(Subject::Medical);
@@ -251,7 +251,7 @@ mod tests {
 
     #[test]
     fn crisis_replies_carry_local_helplines() {
-        let personas = Personas::builtin().unwrap();
+        let personas = Personas::builtin();
         let config = SafetyConfig::default();
         assert!(
             config

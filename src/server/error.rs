@@ -140,6 +140,19 @@ impl From<PersonaError> for ApiError {
     fn from(error: PersonaError) -> Self {
         match error {
             PersonaError::NotFound { .. } => Self::not_found(error.to_string()),
+            // Callers are not told the server's file paths; its log has them.
+            PersonaError::Broken { id, .. } => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "persona_unavailable",
+                format!(
+                    "the persona \"{id}\" is not available: its file has problems, which the server's log names"
+                ),
+            ),
+            PersonaError::NoneLoaded(_) | PersonaError::Unavailable(_) => Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "persona_unavailable",
+                "no persona is available: their files have problems, which the server's log names",
+            ),
             other => Self::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal",

@@ -255,6 +255,20 @@ fn metrics_handle() -> Option<metrics_exporter_prometheus::PrometheusHandle> {
         .clone()
 }
 
+/// Logs each persona file left out for its problems: the server serves the
+/// others, and starts even with none, since users' rights do not depend on
+/// personas.
+fn log_skipped_personas(personas: &crate::persona::Personas) {
+    for line in personas.warnings() {
+        tracing::warn!("{line}");
+    }
+    if personas.is_empty() {
+        tracing::error!(
+            "no persona is available: chats will fail until the persona files are fixed (run `troupe personas check`)"
+        );
+    }
+}
+
 /// Runs the server on `app`'s data dir until Ctrl-C or SIGTERM; `on_ready`
 /// hears the address once it listens.
 pub async fn serve(
@@ -263,6 +277,7 @@ pub async fn serve(
     on_ready: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError> {
     let tokens = operator_tokens(&app.config.server)?;
+    log_skipped_personas(&app.personas);
     if tokens.is_empty() && !listen.ip().is_loopback() {
         let var = app.config.server.operator_token_vars().join(" or ");
         return Err(ServeError::Unprotected(listen, var));
