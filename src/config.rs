@@ -81,6 +81,9 @@ pub struct ChatConfig {
     pub history_chars: usize,
     /// Longer user messages are refused.
     pub max_message_chars: usize,
+    /// A model's reply is cut here (and stored marked truncated): a
+    /// misbehaving model server cannot fill the memory or the store.
+    pub max_reply_chars: usize,
 }
 
 impl Default for ChatConfig {
@@ -89,6 +92,7 @@ impl Default for ChatConfig {
             history_messages: 40,
             history_chars: 16_000,
             max_message_chars: 4_000,
+            max_reply_chars: 65_536,
         }
     }
 }
@@ -179,6 +183,7 @@ const CHAT_FIELDS: &[Field] = &[
     Field::optional("history_messages", Shape::Integer(0, 10_000)),
     Field::optional("history_chars", Shape::Integer(0, 10_000_000)),
     Field::optional("max_message_chars", Shape::Integer(1, 1_000_000)),
+    Field::optional("max_reply_chars", Shape::Integer(100, 10_000_000)),
 ];
 
 fn timezone_name(text: &str) -> Result<(), String> {

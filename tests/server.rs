@@ -951,3 +951,45 @@ fn the_server_purges_messages_past_the_retention_period_from_its_files() {
         });
     assert!(!on_disk, "the purged text is gone from the store's files");
 }
+
+#[test]
+fn a_runaway_reply_is_cut_at_the_limit_and_stored_marked_truncated() {
+    let long: &'static str = Box::leak("spaghetti ".repeat(5_000).into_boxed_str());
+    let model = TestServer::start(vec![Reply::Text(long)]);
+    let troupe = Troupe::with_server(&model.base_url);
+    troupe.write_config(&format!(
+        "default_model = \"main\"\n[chat]\nmax_reply_chars = 120\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"test-model\"\napi_key_env = \"OPENAI_API_KEY\"\nmax_retries = 0\n",
+        model.base_url
+    ));
+    let server = troupe.serve(&[]);
+    let whole = server.post(CHAT, json!({"text": "Pasta?"}));
+    assert_eq!(whole.status, 200, "{}", whole.text);
+    assert_eq!(
+        whole.json["reply"]["text"]
+            .as_str()
+            .unwrap()
+            .chars()
+            .count(),
+        120
+    );
+    assert_eq!(whole.json["reply"]["truncated"], true);
+    let (_, events) = server.post_sse(CHAT, json!({"text": "More pasta?"}));
+    let reply = events.last().unwrap().json();
+    assert_eq!(
+        reply["text"].as_str().unwrap().chars().count(),
+        120,
+        "{reply}"
+    );
+    let streamed: usize = events
+        .iter()
+        .filter(|e| e.event == "delta")
+        .map(|e| e.json()["text"].as_str().unwrap().chars().count())
+        .sum();
+    assert_eq!(
+        streamed, 120,
+        "no more than the limit reaches the client either"
+    );
+    let history = server.get(CHAT).json["messages"].clone();
+    assert_eq!(history[1]["truncated"], true);
+    assert_eq!(history[3]["text"].as_str().unwrap().chars().count(), 120);
+}

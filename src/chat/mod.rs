@@ -364,12 +364,16 @@ impl ChatService {
                 return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
             }
         };
+        let mut completion = completion;
+        let kept = within_room(&completion.text, &mut self.limits.max_reply_chars.clone()).len();
+        let cut = kept < completion.text.len();
+        completion.text.truncate(kept);
         let disclaimers = self.disclaimers_for(persona, text, &completion.text);
         let finished = Finished {
             text: &completion.text,
             model: &completion.model,
             usage: completion.usage,
-            truncated: completion.finish != FinishReason::Stop,
+            truncated: cut || completion.finish != FinishReason::Stop,
             disclaimers: &disclaimers,
         };
         self.keep_finished(user, persona, &finished, started)?;
@@ -411,16 +415,27 @@ impl ChatService {
         };
         let asked = request.messages.last().map_or("", |m| m.content.as_str());
         let mut text = String::new();
+        let mut room = self.limits.max_reply_chars;
         loop {
-            let event = tokio::select! {
-                event = stream.next() => event,
-                _ = &mut stop => Some(Err(stopped(model.info().base_url.clone()))),
+            let event = if room == 0 {
+                // Cut at the limit: the rest is never read.
+                Some(Ok(StreamEvent::Done {
+                    usage: None,
+                    model: model.info().model.clone(),
+                    finish: FinishReason::Length,
+                }))
+            } else {
+                tokio::select! {
+                    event = stream.next() => event,
+                    _ = &mut stop => Some(Err(stopped(model.info().base_url.clone()))),
+                }
             };
             let Some(event) = event else { break };
             match event {
                 Ok(StreamEvent::Delta(delta)) => {
-                    on_delta(&delta);
-                    text.push_str(&delta);
+                    let kept = within_room(&delta, &mut room);
+                    on_delta(kept);
+                    text.push_str(kept);
                 }
                 Ok(StreamEvent::Done {
                     usage,
@@ -683,6 +698,17 @@ fn is_invisible_format(c: char) -> bool {
         '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}'
     )
+}
+
+/// The part of `delta` that fits in `room` characters, taking it from
+/// `room`.
+pub(crate) fn within_room<'a>(delta: &'a str, room: &mut usize) -> &'a str {
+    let end = delta
+        .char_indices()
+        .nth(*room)
+        .map_or(delta.len(), |(i, _)| i);
+    *room -= delta[..end].chars().count();
+    &delta[..end]
 }
 
 /// The first `max_chars` characters of `text`, marked when cut.

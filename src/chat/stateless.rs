@@ -63,7 +63,8 @@ impl ChatService {
         let request = self.stateless_request(persona, history)?;
         let started = Instant::now();
         let mut text = String::new();
-        let ended = stream_into(model, &request, &mut text, on_delta).await;
+        let cap = self.limits.max_reply_chars;
+        let ended = stream_into(model, &request, (&mut text, cap), on_delta).await;
         let disclaimers = match kind {
             StatelessKind::Chat => self.disclaimers_for(persona, asked, &text),
             StatelessKind::ClientTask => Vec::new(),
@@ -301,7 +302,7 @@ fn last_user_text(history: &[ChatMessage]) -> Result<&str, TurnError> {
 async fn stream_into(
     model: &dyn ChatModel,
     request: &ChatRequest,
-    text: &mut String,
+    (text, mut room): (&mut String, usize),
     on_delta: &mut (dyn FnMut(&str) + Send),
 ) -> Result<(String, Option<Usage>, bool), ModelError> {
     let url = || {
@@ -314,8 +315,13 @@ async fn stream_into(
     while let Some(event) = stream.next().await {
         match event? {
             StreamEvent::Delta(delta) => {
-                on_delta(&delta);
-                text.push_str(&delta);
+                let kept = super::within_room(&delta, &mut room);
+                on_delta(kept);
+                text.push_str(kept);
+                if room == 0 {
+                    // Cut at the limit: the rest is never read.
+                    return Ok((model.info().model.clone(), None, true));
+                }
             }
             StreamEvent::Done {
                 usage,
