@@ -21,6 +21,9 @@ pub struct ApiError {
     pub code: &'static str,
     /// One sentence a person can act on.
     pub message: String,
+    /// What an end user is told instead, when `message` holds details that
+    /// are the operator's business (see [`ApiError::for_caller`]).
+    pub for_end_users: Option<String>,
 }
 
 /// The JSON body of an error.
@@ -48,6 +51,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            for_end_users: None,
         }
     }
 
@@ -85,24 +89,36 @@ impl ApiError {
         Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
     }
 
-    /// The error as an end user may see it: a model's failure loses the
-    /// details that are the operator's business (the model server's address,
-    /// its own words), which stay in the server's log.
-    pub fn for_caller(self, operator: bool) -> Self {
-        if operator || self.code != "model_unavailable" {
-            return self;
-        }
-        tracing::warn!(message = %self.message, "a model failed; the end user was told without details");
-        let saved = if self.message.contains("saved") {
+    /// 503: the persona's model failed; `detail` says how (for operators),
+    /// and whether the user's message was `saved`.
+    pub fn model_failed(detail: String, saved: bool) -> Self {
+        let saved = if saved {
             "; your message was saved"
         } else {
             ""
         };
         Self {
-            message: format!(
+            for_end_users: Some(format!(
                 "the persona's model could not answer right now{saved}; try again in a moment"
-            ),
-            ..self
+            )),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "model_unavailable", detail)
+        }
+    }
+
+    /// The error as `operator` or an end user may see it: an end user is
+    /// not told the details that are the operator's business (a model
+    /// server's address, its own words), which stay in the server's log.
+    pub fn for_caller(self, operator: bool) -> Self {
+        match self.for_end_users {
+            Some(plain) if !operator => {
+                tracing::warn!(message = %self.message, "a model failed; the end user was told without details");
+                Self {
+                    message: plain,
+                    for_end_users: None,
+                    ..self
+                }
+            }
+            _ => self,
         }
     }
 
@@ -164,11 +180,7 @@ impl From<PersonaError> for ApiError {
 
 impl From<ModelError> for ApiError {
     fn from(error: ModelError) -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "model_unavailable",
-            error.to_string(),
-        )
+        Self::model_failed(error.to_string(), false)
     }
 }
 
@@ -181,11 +193,8 @@ impl From<TurnError> for ApiError {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }
             TurnError::Remote(message) => Self::new(StatusCode::BAD_GATEWAY, "upstream", message),
-            error @ TurnError::Model { .. } => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "model_unavailable",
-                error.to_string(),
-            ),
+            // The turn's error says the message was saved, and how.
+            error @ TurnError::Model { .. } => Self::model_failed(error.to_string(), true),
         }
     }
 }

@@ -90,11 +90,7 @@ impl Framing {
         let error = match error {
             TurnError::Model { error, .. } if !self.stored => {
                 metrics::counter!("troupe_turns_total", "kind" => "model_error").increment(1);
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "model_unavailable",
-                    error.to_string(),
-                )
+                ApiError::model_failed(error.to_string(), false)
             }
             TurnError::Input(message) if !self.stored => ApiError::bad_request(message),
             error => failed(error),
