@@ -515,11 +515,7 @@ impl ChatService {
         // One step for both writes; a store that cannot be opened leaves
         // the model's error as the one to report.
         let _step = self.store.hold();
-        let outcome = if partial {
-            CallOutcome::Interrupted
-        } else {
-            CallOutcome::Failed
-        };
+        let outcome = CallOutcome::unfinished(partial);
         let model_id = &model.info().model;
         if let Err(e) = self.record_usage(user, persona, model_id, (None, outcome), started) {
             // The model's error is what the user needs to hear.

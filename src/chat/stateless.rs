@@ -84,11 +84,7 @@ impl ChatService {
             }
             Err(error) => {
                 let partial = !text.trim().is_empty();
-                let outcome = if partial {
-                    CallOutcome::Interrupted
-                } else {
-                    CallOutcome::Failed
-                };
+                let outcome = CallOutcome::unfinished(partial);
                 let model_id = model.info().model.clone();
                 self.record_stateless_usage(user, persona, &model_id, (None, outcome), started);
                 Err(TurnError::Model {

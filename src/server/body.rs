@@ -1,7 +1,7 @@
 //! Request bodies and paths whose mistakes answer in the API's error
 //! shape: malformed JSON or a wrong field is a 400, a body over the size
 //! limit a 413, a missing `Content-Type: application/json` a 415, a path
-//! segment that is not UTF-8 a 400.
+//! segment that is not UTF-8 or a malformed query a 400.
 
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::JsonRejection;
@@ -70,6 +70,26 @@ where
                 "the address is not one this route takes: {}",
                 rejection.body_text()
             ))),
+        }
+    }
+}
+
+/// A query string, like [`axum::extract::Query`], with errors in the API's
+/// shape.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::bad_request(rejection.body_text())),
         }
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::auth::Caller;
-use super::body::{ApiJson, ApiPath};
+use super::body::{ApiJson, ApiPath, ApiQuery};
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::chat::view::{HistoryPage, ReplyView, TurnReply};
@@ -292,9 +292,8 @@ pub async fn history(
     State(state): State<SharedState>,
     caller: Caller,
     ApiPath((user, persona)): ApiPath<(String, String)>,
-    query: Result<Query<HistoryQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     check_id("user id", &user)?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;

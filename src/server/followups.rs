@@ -3,10 +3,11 @@
 //! deliver what is due now rather than at the scheduler's next look.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Caller;
+use super::body::ApiQuery;
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::store::StoreAccess;
@@ -48,9 +49,8 @@ pub struct ExplainQuery {
 pub async fn explain(
     State(state): State<SharedState>,
     caller: Caller,
-    query: Result<Query<ExplainQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ExplainQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     check_id("user id", &query.user)?;
     check_id("persona id", &query.persona)?;
     caller.may_act_for(&query.user)?;

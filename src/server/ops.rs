@@ -2,12 +2,13 @@
 //! `/readyz`, `/metrics` and the OpenAPI document.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::auth::Caller;
+use super::body::ApiQuery;
 use super::error::{ApiError, ErrorBody};
 use super::state::SharedState;
 use crate::report::{Period, SafetyLine, UsageLine, safety_lines, usage_lines};
@@ -30,9 +31,8 @@ pub struct UsageQuery {
 pub async fn usage(
     State(state): State<SharedState>,
     caller: Caller,
-    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<UsageQuery>,
 ) -> Result<Json<Vec<UsageLine>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     caller.operator_only()?;
     let since = match query.since.as_deref() {
         Some(text) => crate::report::parse_since(text).map_err(ApiError::bad_request)?,
@@ -61,9 +61,8 @@ pub struct ReportQuery {
 pub async fn safety_report(
     State(state): State<SharedState>,
     caller: Caller,
-    query: Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(query): ApiQuery<ReportQuery>,
 ) -> Result<Json<Vec<SafetyLine>>, ApiError> {
-    let Query(query) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     caller.operator_only()?;
     let store = state.store.get().await?;
     Ok(Json(safety_lines(

@@ -115,6 +115,18 @@ pub enum CallOutcome {
     Failed,
 }
 
+impl CallOutcome {
+    /// How a call that ended without a whole reply ended: interrupted when
+    /// some text had arrived (`partial`), else failed.
+    pub fn unfinished(partial: bool) -> Self {
+        if partial {
+            Self::Interrupted
+        } else {
+            Self::Failed
+        }
+    }
+}
+
 /// One model call: tokens and latency, for `troupe usage`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecord {
