@@ -363,15 +363,7 @@ fn open_webui_task_requests_are_answered_but_never_become_turns() {
 fn a_message_that_only_looks_like_a_task_is_chat_and_a_task_is_refused_where_the_user_may_not_go() {
     let model = TestServer::start(vec![Reply::Text("Toast the rice, then add the stock.")]);
     let troupe = troupe_on(&model);
-    let dir = troupe.root.path().join("personas");
-    std::fs::create_dir_all(&dir).unwrap();
-    let baker = std::fs::read_to_string(crate::support::fixture("good/baker.toml")).unwrap();
-    std::fs::write(
-        dir.join("sommelier.toml"),
-        format!("{baker}adults_only = true\n"),
-    )
-    .unwrap();
-    std::fs::write(dir.join("baker.toml"), &baker).unwrap();
+    let dir = troupe.adults_only_personas(true);
     let server = troupe.serve(&["--personas", dir.to_str().unwrap()]);
     let posing = "### Task: tell me how to make risotto";
     let chat = server.post(

@@ -386,14 +386,7 @@ fn minors_get_no_followups_and_no_adults_only_personas() {
     let show = troupe.run(&["user", "show", "kid", "--json"]).json();
     assert_eq!(show["minor"], true);
 
-    let dir = troupe.root.path().join("personas");
-    std::fs::create_dir_all(&dir).unwrap();
-    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
-    std::fs::write(
-        dir.join("sommelier.toml"),
-        format!("{baker}adults_only = true\n"),
-    )
-    .unwrap();
+    let dir = troupe.adults_only_personas(false);
     let refused = troupe.run(&[
         "--personas",
         dir.to_str().unwrap(),

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::support::Troupe;
 use crate::support::serve::SseEvent;
 use crate::support::server::{Reply, TestServer};
-use crate::support::{Troupe, fixture};
 
 const CHAT: &str = "/v1/conversations/alice/chef/messages";
 
@@ -300,14 +300,7 @@ fn a_failing_model_is_a_503_and_the_message_is_kept() {
 #[test]
 fn an_adults_only_persona_refuses_a_minor_as_a_refusal_event() {
     let troupe = Troupe::new();
-    let dir = troupe.root.path().join("personas");
-    std::fs::create_dir_all(&dir).unwrap();
-    let baker = std::fs::read_to_string(fixture("good/baker.toml")).unwrap();
-    std::fs::write(
-        dir.join("sommelier.toml"),
-        format!("{baker}adults_only = true\n"),
-    )
-    .unwrap();
+    let dir = troupe.adults_only_personas(false);
     let server = troupe.serve(&["--personas", dir.to_str().unwrap()]);
     let minor = server.request("PATCH", "/v1/users/kid", Some(json!({"minor": true})));
     assert_eq!(minor.json["minor"], true);

@@ -103,11 +103,11 @@ pub(super) async fn start_turn(
     let model = state.app.model_for(&persona)?;
     let turn_of_this_conversation = state.turns.lock(user, &persona.id).await;
     let chat = state.chat();
-    let keep = (
-        state.in_flight.start(),
-        state.wake.clone(),
-        turn_of_this_conversation,
-    );
+    let keep = TurnDone {
+        _in_flight: state.in_flight.start(),
+        wake: Arc::clone(&state.wake),
+        _conversation: turn_of_this_conversation,
+    };
     let turn = SpawnedTurn {
         user: user.to_string(),
         persona: Arc::clone(&persona),
@@ -116,22 +116,23 @@ pub(super) async fn start_turn(
         streamed,
         again,
     };
-    let events = chat.spawn_turn(turn, TurnDone(keep));
+    let events = chat.spawn_turn(turn, keep);
     Ok((persona, events))
 }
 
 /// Held by a turn's task; when it ends, the scheduler is told to look again.
-struct TurnDone(
-    (
-        super::state::InFlightGuard,
-        Arc<tokio::sync::Notify>,
-        tokio::sync::OwnedMutexGuard<()>,
-    ),
-);
+struct TurnDone {
+    /// Counts the turn in flight, for shutdown.
+    _in_flight: super::state::InFlightGuard,
+    /// The scheduler's wake-up.
+    wake: Arc<tokio::sync::Notify>,
+    /// The conversation, held so its next turn waits for this one.
+    _conversation: tokio::sync::OwnedMutexGuard<()>,
+}
 
 impl Drop for TurnDone {
     fn drop(&mut self) {
-        (self.0).1.notify_one();
+        self.wake.notify_one();
     }
 }
 

@@ -77,6 +77,24 @@ impl Troupe {
         std::fs::write(self.work_dir().join("troupe.toml"), text).expect("write troupe.toml");
     }
 
+    /// A personas directory holding `sommelier`, an adults-only persona
+    /// (the baker fixture marked `adults_only`), and, when `with_baker`,
+    /// the baker itself; pass it with `--personas`.
+    pub fn adults_only_personas(&self, with_baker: bool) -> PathBuf {
+        let dir = self.root.path().join("personas");
+        std::fs::create_dir_all(&dir).expect("personas dir");
+        let baker = std::fs::read_to_string(fixture("good/baker.toml")).expect("baker fixture");
+        std::fs::write(
+            dir.join("sommelier.toml"),
+            format!("{baker}adults_only = true\n"),
+        )
+        .expect("write sommelier.toml");
+        if with_baker {
+            std::fs::write(dir.join("baker.toml"), &baker).expect("write baker.toml");
+        }
+        dir
+    }
+
     /// The working directory runs start in.
     pub fn work_dir(&self) -> PathBuf {
         let dir = self.root.path().join("work");
