@@ -396,106 +396,37 @@ impl ChatService {
         model: &dyn ChatModel,
         request: &ChatRequest,
         on_delta: &mut (dyn FnMut(&str) + Send),
-        mut stop: Stop<'_>,
+        stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         let started = Instant::now();
-        let stopped = |url: Option<String>| ModelError::Interrupted {
-            url: url.unwrap_or_default(),
-            detail: "you stopped it with Ctrl-C".to_string(),
-        };
-        let opened = tokio::select! {
-            opened = model.stream(request) => opened,
-            _ = &mut stop => Err(stopped(model.info().base_url.clone())),
-        };
-        let mut stream = match opened {
-            Ok(stream) => stream,
-            Err(error) => {
-                return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
-            }
-        };
         let asked = request.messages.last().map_or("", |m| m.content.as_str());
         let mut text = String::new();
-        let mut room = self.limits.max_reply_chars;
-        loop {
-            let event = if room == 0 {
-                // Cut at the limit: the rest is never read.
-                Some(Ok(StreamEvent::Done {
-                    usage: None,
-                    model: model.info().model.clone(),
-                    finish: FinishReason::Length,
-                }))
-            } else {
-                tokio::select! {
-                    event = stream.next() => event,
-                    _ = &mut stop => Some(Err(stopped(model.info().base_url.clone()))),
-                }
-            };
-            let Some(event) = event else { break };
-            match event {
-                Ok(StreamEvent::Delta(delta)) => {
-                    let kept = within_room(&delta, &mut room);
-                    on_delta(kept);
-                    text.push_str(kept);
-                }
-                Ok(StreamEvent::Done {
-                    usage,
-                    model: answered,
-                    finish,
-                }) => {
-                    if text.trim().is_empty() {
-                        let url = model
-                            .info()
-                            .base_url
-                            .clone()
-                            .unwrap_or_else(|| model.info().backend.clone());
-                        let error = ModelError::Empty { url };
-                        return Err(self.unfinished(
-                            user,
-                            persona,
-                            model,
-                            ("", &[]),
-                            error,
-                            started,
-                        ));
-                    }
-                    let disclaimers = self.disclaimers_for(persona, asked, &text);
-                    let finished = Finished {
-                        text: &text,
-                        model: &answered,
-                        usage,
-                        truncated: finish != FinishReason::Stop,
-                        disclaimers: &disclaimers,
-                    };
-                    self.keep_finished(user, persona, &finished, started)?;
-                    let truncated = finished.truncated;
-                    return Ok(Reply {
-                        kind: ReplyKind::Persona,
-                        text,
-                        model: answered,
-                        usage,
-                        disclaimers,
-                        truncated,
-                    });
-                }
-                Err(error) => {
-                    let partial = (
-                        text.as_str(),
-                        &self.disclaimers_for(persona, asked, &text)[..],
-                    );
-                    return Err(self.unfinished(user, persona, model, partial, error, started));
-                }
+        let room = self.limits.max_reply_chars;
+        let ended = read_stream(model, request, (&mut text, room), on_delta, stop).await;
+        let disclaimers = self.disclaimers_for(persona, asked, &text);
+        let (answered, usage, truncated) = match ended {
+            Ok(ended) => ended,
+            Err(error) => {
+                let partial = (text.as_str(), &disclaimers[..]);
+                return Err(self.unfinished(user, persona, model, partial, error, started));
             }
-        }
-        let url = model.info().base_url.clone().unwrap_or_default();
-        let error = ModelError::Interrupted {
-            url,
-            detail: "the stream ended early".to_string(),
         };
-        let partial = (
-            text.as_str(),
-            &self.disclaimers_for(persona, asked, &text)[..],
-        );
-        Err(self.unfinished(user, persona, model, partial, error, started))
+        let finished = Finished {
+            text: &text,
+            model: &answered,
+            usage,
+            truncated,
+            disclaimers: &disclaimers,
+        };
+        self.keep_finished(user, persona, &finished, started)?;
+        Ok(Reply {
+            kind: ReplyKind::Persona,
+            text,
+            model: answered,
+            usage,
+            disclaimers,
+            truncated,
+        })
     }
 
     /// A call that ended without a whole reply: keeps whatever `text`
@@ -694,6 +625,66 @@ fn is_invisible_format(c: char) -> bool {
         '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
             | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}'
     )
+}
+
+/// Streams the model's reply into `text` (at most `room` characters: the
+/// rest is never read), passing each piece to `on_delta`, until it ends or
+/// `stop` resolves; gives the model that answered, its usage, and whether
+/// the reply was cut (by the model's limit or `room`). An error or an early
+/// end leaves what arrived in `text`.
+pub(crate) async fn read_stream(
+    model: &dyn ChatModel,
+    request: &ChatRequest,
+    (text, mut room): (&mut String, usize),
+    on_delta: &mut (dyn FnMut(&str) + Send),
+    mut stop: Stop<'_>,
+) -> Result<(String, Option<Usage>, bool), ModelError> {
+    let url = || {
+        let info = model.info();
+        info.base_url
+            .clone()
+            .unwrap_or_else(|| info.backend.clone())
+    };
+    let stopped = || ModelError::Interrupted {
+        url: url(),
+        detail: "you stopped it with Ctrl-C".to_string(),
+    };
+    let mut stream = tokio::select! {
+        opened = model.stream(request) => opened?,
+        _ = &mut stop => return Err(stopped()),
+    };
+    loop {
+        let event = tokio::select! {
+            event = stream.next() => event,
+            _ = &mut stop => return Err(stopped()),
+        };
+        let Some(event) = event else { break };
+        match event? {
+            StreamEvent::Delta(delta) => {
+                let kept = within_room(&delta, &mut room);
+                on_delta(kept);
+                text.push_str(kept);
+                if room == 0 {
+                    // Cut at the limit: the rest is never read.
+                    return Ok((model.info().model.clone(), None, true));
+                }
+            }
+            StreamEvent::Done {
+                usage,
+                model: answered,
+                finish,
+            } => {
+                if text.trim().is_empty() {
+                    return Err(ModelError::Empty { url: url() });
+                }
+                return Ok((answered, usage, finish != FinishReason::Stop));
+            }
+        }
+    }
+    Err(ModelError::Interrupted {
+        url: url(),
+        detail: "the stream ended early".to_string(),
+    })
 }
 
 /// The part of `delta` that fits in `room` characters, taking it from

@@ -13,16 +13,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
-    ChatService, Reply, ReplyKind, TurnError, TurnEvent, clean_message, notice_text, shareable,
-    within_budget, within_limit,
+    ChatService, Reply, ReplyKind, TurnError, TurnEvent, clean_message, notice_text, read_stream,
+    shareable, within_budget, within_limit,
 };
-use crate::model::{
-    ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Purpose, StreamEvent, Usage,
-};
+use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
 use crate::safety::{self, SafetyEvent};
 use crate::store::{CallOutcome, Message, MessageKind, UsageRecord};
@@ -64,7 +61,8 @@ impl ChatService {
         let started = Instant::now();
         let mut text = String::new();
         let cap = self.limits.max_reply_chars;
-        let ended = stream_into(model, &request, (&mut text, cap), on_delta).await;
+        let never = std::pin::pin!(std::future::pending::<()>());
+        let ended = read_stream(model, &request, (&mut text, cap), on_delta, never).await;
         let disclaimers = match kind {
             StatelessKind::Chat => self.disclaimers_for(persona, asked, &text),
             StatelessKind::ClientTask => Vec::new(),
@@ -290,49 +288,4 @@ fn last_user_text(history: &[ChatMessage]) -> Result<&str, TurnError> {
             "the conversation must end with the user's message".to_string(),
         )),
     }
-}
-
-/// Streams the model's reply into `text`, passing each piece to
-/// `on_delta`; gives the model that answered and its usage. An error or an
-/// early end leaves what arrived in `text`.
-async fn stream_into(
-    model: &dyn ChatModel,
-    request: &ChatRequest,
-    (text, mut room): (&mut String, usize),
-    on_delta: &mut (dyn FnMut(&str) + Send),
-) -> Result<(String, Option<Usage>, bool), ModelError> {
-    let url = || {
-        let info = model.info();
-        info.base_url
-            .clone()
-            .unwrap_or_else(|| info.backend.clone())
-    };
-    let mut stream = model.stream(request).await?;
-    while let Some(event) = stream.next().await {
-        match event? {
-            StreamEvent::Delta(delta) => {
-                let kept = super::within_room(&delta, &mut room);
-                on_delta(kept);
-                text.push_str(kept);
-                if room == 0 {
-                    // Cut at the limit: the rest is never read.
-                    return Ok((model.info().model.clone(), None, true));
-                }
-            }
-            StreamEvent::Done {
-                usage,
-                model,
-                finish,
-            } => {
-                if text.trim().is_empty() {
-                    return Err(ModelError::Empty { url: url() });
-                }
-                return Ok((model, usage, finish != crate::model::FinishReason::Stop));
-            }
-        }
-    }
-    Err(ModelError::Interrupted {
-        url: url(),
-        detail: "the stream ended early".to_string(),
-    })
 }
