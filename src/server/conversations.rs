@@ -95,11 +95,7 @@ pub(super) async fn start_turn(
     caller.may_act_for(user)?;
     let persona = state.app.personas.get(persona_id)?;
     check_length(state, text)?;
-    state.rates.check(
-        &format!("user:{user}"),
-        state.config().user_turns_per_minute,
-        "chatting",
-    )?;
+    state.count_turn(user)?;
     let model = state.app.model_for(&persona)?;
     let turn_of_this_conversation = state.turns.lock(user, &persona.id).await;
     let chat = state.chat();

@@ -175,10 +175,7 @@ async fn start(
         StatelessKind::Chat
     };
     if let Some(user) = &asked.user {
-        let limit = state.config().user_turns_per_minute;
-        state
-            .rates
-            .check(&format!("user:{user}"), limit, "chatting")?;
+        state.count_turn(user)?;
     }
     let model = state
         .app

@@ -62,6 +62,12 @@ impl ServerState {
             .chat_service(StoreAccess::shared(self.store.clone()))
     }
 
+    /// Counts a turn against `user`'s budget (`user_turns_per_minute`).
+    pub fn count_turn(&self, user: &str) -> Result<(), ApiError> {
+        let limit = self.config().user_turns_per_minute;
+        self.rates.check(&format!("user:{user}"), limit, "chatting")
+    }
+
     /// A permit to hold a stream open; 429 when the cap is reached.
     pub fn stream_permit(&self) -> Result<OwnedSemaphorePermit, ApiError> {
         Arc::clone(&self.streams).try_acquire_owned().map_err(|_| {
