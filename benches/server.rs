@@ -1,7 +1,10 @@
 //! The server under load: chat turns per second and latency through the
 //! API (JSON and SSE) at 1, 16 and 256 concurrent clients, Troupe's own
 //! cost per turn next to a bare axum handler that does nothing, and the
-//! memory of 10,000 open idle event streams.
+//! memory of 10,000 open idle event streams. Besides the clients that send
+//! their turns back to back (the server at saturation), 256 users offer a
+//! steady 500 and 1,000 turns per second: the latency a user sees at a
+//! given load.
 //!
 //! The real `troupe serve` (release build) runs on a temp data dir with the
 //! offline backend, a stand-in model that answers at once, so every
@@ -151,6 +154,56 @@ async fn load(
     Ok(Sample { latencies, elapsed })
 }
 
+/// `clients` users, each sending a turn every `clients / rate` seconds, so
+/// that together they offer `rate` turns per second for `turns` turns:
+/// the latency a user sees at a given load, rather than at saturation.
+/// Each turn's latency counts from when it was due, not from when it was
+/// sent, so a turn held up behind a slow one is charged for the wait.
+async fn paced(
+    client: &reqwest::Client,
+    url: &str,
+    clients: usize,
+    rate: f64,
+    turns: usize,
+) -> Result<Sample, BoxError> {
+    let per_client = turns.div_ceil(clients);
+    let period = Duration::from_secs_f64(clients as f64 / rate);
+    let started = tokio::time::Instant::now();
+    let tasks = (0..clients).map(|c| {
+        let client = client.clone();
+        let path = format!("{url}/v1/conversations/paced{c}/chef/messages");
+        // Clients start spread over one period, so sends are evenly spaced.
+        let offset = period.mul_f64(c as f64 / clients as f64);
+        async move {
+            let mut latencies = Vec::with_capacity(per_client);
+            for i in 0..per_client {
+                let due = started + offset + period * i as u32;
+                tokio::time::sleep_until(due).await;
+                let response = client
+                    .post(&path)
+                    .json(&serde_json::json!({"text": format!("What can I cook with rice and eggs? ({i})")}))
+                    .send()
+                    .await?;
+                if !response.status().is_success() {
+                    return Err(format!("status {}", response.status()).into());
+                }
+                if response.bytes().await?.is_empty() {
+                    return Err("empty body".into());
+                }
+                latencies.push(due.elapsed());
+            }
+            Ok::<_, BoxError>(latencies)
+        }
+    });
+    let results = futures::future::join_all(tasks).await;
+    let elapsed = started.elapsed();
+    let mut latencies = Vec::new();
+    for result in results {
+        latencies.extend(result?);
+    }
+    Ok(Sample { latencies, elapsed })
+}
+
 /// A bare axum server answering a small JSON to every POST, on its own
 /// runtime: the floor any HTTP turn pays here.
 fn start_bare() -> Result<String, BoxError> {
@@ -259,6 +312,14 @@ fn main() -> Result<(), BoxError> {
                 let own = json.percentile(0.5).saturating_sub(floor.percentile(0.5));
                 println!("|   troupe's own cost per turn at p50 (JSON − bare): {:.2} ms", own.as_secs_f64() * 1e3);
             }
+        }
+        println!();
+        println!("256 users together offering a steady rate (latency counted from when each turn was due):");
+        println!("| what                   | clients | turns/s   | p50 ms   | p99 ms   |");
+        println!("|------------------------|--------:|----------:|---------:|---------:|");
+        for rate in [500.0, 1_000.0] {
+            let sample = paced(&client, &server.url, 256, rate, turns).await?;
+            println!("{}", sample.line(&format!("troupe, JSON, {rate:.0}/s offered"), 256));
         }
         let (before, with) = idle_streams(&server, streams).await?;
         println!();

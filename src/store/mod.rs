@@ -559,8 +559,21 @@ impl Store {
     }
 
     /// Writes everything to disk.
+    ///
+    /// Waiting for the disk does not hold up a server's other tasks: on a
+    /// multi-threaded runtime the wait hands this worker's tasks to another
+    /// thread, so many turns wait for the disk at once and one write of
+    /// the log makes all of them durable (sled flushes what is pending for
+    /// every waiter together).
     pub fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(|e| self.error(e))
+        let flush = || self.db.flush().map(|_| ()).map_err(|e| self.error(e));
+        let on_workers = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        if on_workers {
+            tokio::task::block_in_place(flush)
+        } else {
+            flush()
+        }
     }
 
     fn tx_error(&self, e: TransactionError<String>) -> StoreError {
