@@ -4,6 +4,8 @@
 //! twice, directly on one data dir and through a server on another (both
 //! with the clock fixed and the offline backend), and compares.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
 use crate::support::serve::Served;
@@ -483,4 +485,60 @@ fn commands_that_cannot_go_through_the_server_say_it_holds_the_data_dir() {
         );
         assert!(run.stderr.contains(&server.url), "{args:?}: {}", run.stderr);
     }
+}
+
+#[test]
+fn ctrl_c_in_a_console_going_through_the_server_stops_the_reply_there_too() {
+    const WHOLE: &str = "Toast the rice first, then add the wine, then the stock a little at a time until it is creamy and just firm.";
+    let model = TestServer::start(vec![Reply::Trickle(WHOLE, Duration::from_millis(100))]);
+    let troupe = Troupe::with_server(&model.base_url);
+    let server = troupe.serve(&[]);
+    let client = troupe::client::ApiClient::new(
+        &server.url,
+        &troupe.data_dir(),
+        &troupe::server::ServerConfig::default(),
+    )
+    .expect("a client of the server");
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let failure = runtime.block_on(async {
+        let (first_words, heard) = tokio::sync::oneshot::channel::<()>();
+        let mut first_words = Some(first_words);
+        let mut failure = None;
+        let mut on_event = |event| match event {
+            troupe::chat::TurnEvent::Delta(_) => {
+                if let Some(first) = first_words.take() {
+                    let _ = first.send(());
+                }
+            }
+            troupe::chat::TurnEvent::Failed(error) => failure = Some(error.to_string()),
+            _ => {}
+        };
+        // Ctrl-C, pressed once the first words are on screen.
+        let ctrl_c = std::pin::pin!(async {
+            let _ = heard.await;
+        });
+        client
+            .stream_turn(
+                "alice",
+                "chef",
+                "Risotto, step by step?",
+                &mut on_event,
+                ctrl_c,
+            )
+            .await;
+        failure
+    });
+    let failure = failure.expect("a stopped turn says so");
+    assert!(failure.contains("Ctrl-C"), "{failure}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let reply = loop {
+        let history = troupe.history_of("alice", "chef");
+        if history.len() == 2 {
+            break history[1].clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no reply stored");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(reply["interrupted"], true, "{reply}");
+    assert_ne!(reply["text"], WHOLE, "the model was not left writing");
 }

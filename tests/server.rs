@@ -986,3 +986,63 @@ fn a_runaway_reply_is_cut_at_the_limit_and_stored_marked_truncated() {
     assert_eq!(history[1]["truncated"], true);
     assert_eq!(history[3]["text"].as_str().unwrap().chars().count(), 120);
 }
+
+#[test]
+fn a_reader_who_leaves_mid_reply_does_not_lose_it_but_a_stop_keeps_only_what_was_written() {
+    const WHOLE: &str = "Start with the onions, slowly, in butter, then the rice, then the stock a ladle at a time, stirring, for eighteen minutes or so.";
+    let model = TestServer::start(vec![Reply::Trickle(WHOLE, Duration::from_millis(100))]);
+    let troupe = Troupe::with_server(&model.base_url);
+    let server = troupe.serve(&[]);
+    let stored_reply = |index: usize| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let messages = server.get(CHAT).json["messages"].clone();
+            if messages[index]["role"] == "assistant" {
+                return messages[index].clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the reply was never stored: {messages}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    let start_reading = |text: &str| {
+        let response = reqwest::blocking::Client::new()
+            .post(format!("{}{CHAT}", server.url))
+            .header("accept", "text/event-stream")
+            .json(&json!({ "text": text }))
+            .send()
+            .expect("the server answers");
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(response));
+        let first_delta = lines.find(|l| l.as_ref().is_ok_and(|l| l == "event: delta"));
+        assert!(first_delta.is_some(), "the reply starts streaming");
+        lines
+    };
+
+    // A reader who goes away (a dropped connection, a closed tab) finds the
+    // whole reply in the history.
+    drop(start_reading("How do I make risotto?"));
+    let kept = stored_reply(1);
+    assert_eq!(kept["text"], WHOLE, "{kept}");
+    assert!(kept["interrupted"].is_null(), "{kept}");
+
+    // Stopping it (the console's Ctrl-C) keeps only what was written.
+    let reading = start_reading("And a saffron one?");
+    let stopped = server.post("/v1/conversations/alice/chef/stop", json!({}));
+    assert_eq!(stopped.status, 202, "{}", stopped.text);
+    drop(reading);
+    let kept = stored_reply(3);
+    assert_eq!(kept["interrupted"], true, "{kept}");
+    let text = kept["text"].as_str().unwrap();
+    assert!(
+        !text.is_empty() && text.len() < WHOLE.len() && WHOLE.starts_with(text),
+        "what was written before the stop is kept, not the whole reply: {text:?}"
+    );
+
+    let nothing = server.post("/v1/conversations/alice/chef/stop", json!({}));
+    assert_eq!(
+        (nothing.status, nothing.error_code()),
+        (409, "nothing_to_stop")
+    );
+}

@@ -245,14 +245,23 @@ impl ChatService {
                 text,
                 streamed,
                 again,
+                stop,
             } = turn;
             let model = model.as_ref();
             if again {
                 self.again_events(&user, &persona, model, &mut on_event)
                     .await;
             } else if streamed {
-                let never = std::pin::pin!(std::future::pending::<()>());
-                self.turn_events(&user, &persona, model, &text, &mut on_event, never)
+                // A reader who goes away does not stop the reply (it is
+                // stored and waits in the history); only `stop` does, as
+                // Ctrl-C does in a local console.
+                let stopped = std::pin::pin!(async move {
+                    match stop {
+                        Some(stop) => stop.notified().await,
+                        None => std::future::pending().await,
+                    }
+                });
+                self.turn_events(&user, &persona, model, &text, &mut on_event, stopped)
                     .await;
             } else {
                 self.whole_turn_events(&user, &persona, model, &text, &mut on_event)
@@ -278,6 +287,9 @@ pub struct SpawnedTurn {
     /// The message is the conversation's last one, asked again
     /// ([`ChatService::is_retry`]): answer it anew without storing it twice.
     pub again: bool,
+    /// Stops a streamed reply when notified (what was written so far is
+    /// kept, marked interrupted); `None`: it runs to its end.
+    pub stop: Option<Arc<tokio::sync::Notify>>,
 }
 
 /// The end of a turn's events: the notices (unless the message was

@@ -13,9 +13,9 @@ use crate::chat::view::ReplyView;
 use crate::chat::{Stop, TurnError, TurnEvent};
 use crate::model::sse::{SseDecoder, SseEvent};
 
-/// What a stopped turn says: the server goes on without us.
-const STOPPED: &str =
-    "you stopped showing the reply with Ctrl-C; the server finishes it and keeps it in the history";
+/// What a stopped turn says: letting go of the stream stops the reply on
+/// the server too, which keeps what was written so far.
+const STOPPED: &str = "you stopped the reply with Ctrl-C; what was written so far is kept in the history, marked interrupted";
 
 /// What a stream that ends without its last event says.
 const ENDED_EARLY: &str = "the troupe server ended the turn without a reply; your message is saved, and the reply will be in the history if the model finishes it";
@@ -29,8 +29,8 @@ struct Text {
 impl ApiClient {
     /// Sends `text` and hands each event of the turn to `on_event`, ending
     /// with [`TurnEvent::Finished`] or [`TurnEvent::Failed`]. `stop` lets
-    /// go of the stream early; the server still finishes the reply and
-    /// keeps it in the history.
+    /// go of the stream early, which stops the reply on the server: it
+    /// keeps what was written so far, marked interrupted.
     pub async fn stream_turn(
         &self,
         user: &str,
@@ -41,10 +41,23 @@ impl ApiClient {
     ) {
         let ended = tokio::select! {
             ended = self.read_turn(user, persona, text, on_event) => ended,
-            _ = stop => Err(TurnError::Remote(STOPPED.to_string())),
+            _ = stop => {
+                self.stop_reply(user, persona).await;
+                Err(TurnError::Remote(STOPPED.to_string()))
+            }
         };
         if let Err(error) = ended {
             on_event(TurnEvent::Failed(error));
+        }
+    }
+
+    /// Asks the server to stop the reply being written in the conversation.
+    /// Best effort: if the reply ended meanwhile, there is nothing to stop,
+    /// and if the server cannot be reached, the reply is stored whole.
+    async fn stop_reply(&self, user: &str, persona: &str) {
+        let url = self.url(&format!("/v1/conversations/{user}/{persona}/stop"));
+        if let Err(error) = self.send(self.request(Method::POST, url)).await {
+            tracing::debug!("stopping the reply: {error}");
         }
     }
 

@@ -1,7 +1,8 @@
 //! Chat: `POST /v1/conversations/{user}/{persona}/messages` sends a user's
 //! message and answers the reply, whole (JSON) or streamed (SSE, when the
 //! request accepts `text/event-stream`); `GET` on the same path pages
-//! through the history; `…/topics` lists what the user talked about.
+//! through the history; `…/topics` lists what the user talked about;
+//! `…/stop` stops a reply being streamed.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,10 +10,10 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::auth::Caller;
@@ -99,9 +100,11 @@ pub(super) async fn start_turn(
     let model = state.app.model_for(&persona)?;
     let turn_of_this_conversation = state.turns.lock(user, &persona.id).await;
     let chat = state.chat();
+    let (stop, stop_guard) = state.stops.register(user, &persona.id);
     let keep = TurnDone {
         _in_flight: state.in_flight.start(),
         wake: Arc::clone(&state.wake),
+        _stop: stop_guard,
         _conversation: turn_of_this_conversation,
     };
     let turn = SpawnedTurn {
@@ -111,6 +114,7 @@ pub(super) async fn start_turn(
         text: text.to_string(),
         streamed,
         again,
+        stop: Some(stop),
     };
     let events = chat.spawn_turn(turn, keep);
     Ok((persona, events))
@@ -122,6 +126,8 @@ struct TurnDone {
     _in_flight: super::state::InFlightGuard,
     /// The scheduler's wake-up.
     wake: Arc<tokio::sync::Notify>,
+    /// The reply's stop signal, forgotten when the turn ends.
+    _stop: super::state::ReplyStopGuard,
     /// The conversation, held so its next turn waits for this one.
     _conversation: tokio::sync::OwnedMutexGuard<()>,
 }
@@ -335,4 +341,42 @@ pub async fn topics(
         None => Vec::new(),
     };
     Ok(Json(serde_json::to_value(list).unwrap_or_default()))
+}
+
+/// Whether a reply was stopped.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Stopped {
+    /// Always true: a conversation with no reply being written is a 409.
+    pub stopped: bool,
+}
+
+/// Stops the reply being streamed in a conversation, as Ctrl-C does in the
+/// console: what was written so far is kept, marked interrupted, and the
+/// turn ends with an `error` event. A reader who merely disconnects does
+/// not stop a reply; it is stored whole and waits in the history.
+#[utoipa::path(post, path = "/v1/conversations/{user}/{persona}/stop", tag = "chat",
+    params(("user" = String, Path, description = "The user id"), ("persona" = String, Path, description = "The persona id")),
+    responses(
+        (status = 202, description = "The reply is being stopped", body = Stopped),
+        (status = 404, description = "Unknown persona", body = ErrorBody),
+        (status = 409, description = "No reply is being written in this conversation", body = ErrorBody),
+    ))]
+pub async fn stop(
+    State(state): State<SharedState>,
+    caller: Caller,
+    ApiPath((user, persona)): ApiPath<(String, String)>,
+) -> Result<(StatusCode, Json<Stopped>), ApiError> {
+    check_id("user id", &user)?;
+    check_id("persona id", &persona)?;
+    caller.may_act_for(&user)?;
+    let persona = state.app.personas.get(&persona)?;
+    if state.stops.stop(&user, &persona.id) {
+        Ok((StatusCode::ACCEPTED, Json(Stopped { stopped: true })))
+    } else {
+        Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_to_stop",
+            "no reply is being written in this conversation",
+        ))
+    }
 }

@@ -128,6 +128,7 @@ fn api() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(personas::show))
         .routes(routes!(conversations::send, conversations::history))
         .routes(routes!(conversations::topics))
+        .routes(routes!(conversations::stop))
         .routes(routes!(users::show, users::update, users::erase))
         .routes(routes!(users::export))
         .routes(routes!(users::mint))
@@ -365,6 +366,7 @@ fn build_state(
         rates: RateLimits::default(),
         in_flight: InFlight::default(),
         turns: state::ConversationLocks::default(),
+        stops: Arc::default(),
         metrics: metrics_handle(),
         app,
         store,

@@ -42,6 +42,8 @@ pub struct ServerState {
     pub in_flight: InFlight,
     /// One turn at a time per conversation.
     pub turns: ConversationLocks,
+    /// The streamed replies being written, each with what stops it.
+    pub stops: Arc<ReplyStops>,
     /// Heard by event streams, which end on shutdown.
     pub shutdown: Shutdown,
     /// Renders `/metrics`.
@@ -211,5 +213,76 @@ impl Drop for InFlightGuard {
     fn drop(&mut self) {
         self.0.count.fetch_sub(1, Ordering::SeqCst);
         self.0.ended.notify_waiters();
+    }
+}
+
+/// The streamed replies being written, by conversation, each with the
+/// signal that stops it (`POST /v1/conversations/{user}/{persona}/stop`:
+/// the console's Ctrl-C through a server). One turn runs per conversation
+/// at a time, so a conversation has at most one.
+#[derive(Debug, Default)]
+pub struct ReplyStops {
+    /// conversation → its reply's stop signal.
+    stops: Mutex<HashMap<(String, String), Arc<Notify>>>,
+}
+
+impl ReplyStops {
+    /// Registers the reply about to be written in the conversation of
+    /// `user` with `persona`: its stop signal, and a guard that forgets it
+    /// when the turn ends.
+    pub fn register(self: &Arc<Self>, user: &str, persona: &str) -> (Arc<Notify>, ReplyStopGuard) {
+        let key = (user.to_string(), persona.to_string());
+        let stop = Arc::new(Notify::new());
+        self.stops
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.clone(), Arc::clone(&stop));
+        let guard = ReplyStopGuard {
+            stops: Arc::clone(self),
+            key,
+            stop: Arc::clone(&stop),
+        };
+        (stop, guard)
+    }
+
+    /// Stops the reply being written in the conversation, if there is one;
+    /// whether there was.
+    pub fn stop(&self, user: &str, persona: &str) -> bool {
+        let stops = self
+            .stops
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match stops.get(&(user.to_string(), persona.to_string())) {
+            // A permit: the reply stops even if it has not started reading.
+            Some(stop) => {
+                stop.notify_one();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Forgets a reply's stop signal when its turn ends.
+#[derive(Debug)]
+pub struct ReplyStopGuard {
+    stops: Arc<ReplyStops>,
+    key: (String, String),
+    stop: Arc<Notify>,
+}
+
+impl Drop for ReplyStopGuard {
+    fn drop(&mut self) {
+        let mut stops = self
+            .stops
+            .stops
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if stops
+            .get(&self.key)
+            .is_some_and(|s| Arc::ptr_eq(s, &self.stop))
+        {
+            stops.remove(&self.key);
+        }
     }
 }

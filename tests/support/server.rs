@@ -29,6 +29,8 @@ pub enum Reply {
     Anthropic(&'static str),
     /// Wait, then answer.
     Slow(Duration, Box<Reply>),
+    /// Stream this text word by word, waiting this long before each word.
+    Trickle(&'static str, Duration),
 }
 
 /// One request as the server saw it.
@@ -268,6 +270,7 @@ fn respond(out: &mut TcpStream, reply: Reply, stream_wanted: bool) -> bool {
             thread::sleep(delay);
             respond(out, *reply, stream_wanted)
         }
+        Reply::Trickle(text, pause) => trickle(out, text, pause),
         Reply::Sse(chunks) => sse(
             out,
             &chunks.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
@@ -318,6 +321,30 @@ fn sse(out: &mut TcpStream, chunks: &[String], finish: bool) -> bool {
         let _ = out.write_all(b"data: [DONE]\n\n");
     }
     let _ = out.flush();
+    let _ = out.shutdown(std::net::Shutdown::Both);
+    false
+}
+
+/// Streams `text` word by word, `pause` before each word, then `[DONE]`;
+/// stops at the first write that fails (the client went away).
+fn trickle(out: &mut TcpStream, text: &str, pause: Duration) -> bool {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+    if out.write_all(head.as_bytes()).is_err() {
+        return false;
+    }
+    for word in text.split_inclusive(' ') {
+        thread::sleep(pause);
+        let chunk = json!({"choices":[{"index":0,"delta":{"content":word},"finish_reason":null}]});
+        if out
+            .write_all(format!("data: {chunk}\n\n").as_bytes())
+            .and_then(|_| out.flush())
+            .is_err()
+        {
+            return false;
+        }
+    }
+    let done = json!({"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]});
+    let _ = out.write_all(format!("data: {done}\n\ndata: [DONE]\n\n").as_bytes());
     let _ = out.shutdown(std::net::Shutdown::Both);
     false
 }
