@@ -542,3 +542,27 @@ fn ctrl_c_in_a_console_going_through_the_server_stops_the_reply_there_too() {
     assert_eq!(reply["interrupted"], true, "{reply}");
     assert_ne!(reply["text"], WHOLE, "the model was not left writing");
 }
+
+#[test]
+fn a_reply_that_breaks_off_on_the_server_still_gets_its_disclaimers_in_the_console() {
+    let model = TestServer::start(vec![Reply::SseCut(vec![
+        r#"{"choices":[{"index":0,"delta":{"content":"Skip the nuts and "},"finish_reason":null}]}"#,
+    ])]);
+    let troupe = Troupe::with_server(&model.base_url);
+    let _server = troupe.serve(&[]);
+    let run = troupe.run(&[
+        "chat",
+        "chef",
+        "--message",
+        "My doctor says I have a nut allergy, what pasta can I make?",
+    ]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stdout.contains("Skip the nuts and")
+            && run
+                .stdout
+                .contains("not a substitute for professional medical advice"),
+        "the partial reply and its disclaimer, through the server: {}",
+        run.stdout
+    );
+}

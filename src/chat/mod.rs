@@ -139,6 +139,28 @@ pub enum TurnError {
         /// The disclaimers that go with the partial reply, to show after it.
         disclaimers: Vec<String>,
     },
+    /// The model failed on the server a front end went through, after part
+    /// of the reply was shown: the server keeps that part, marked
+    /// interrupted, and these disclaimers go with it.
+    #[error("{message}")]
+    RemoteInterrupted {
+        /// What the server said.
+        message: String,
+        /// The disclaimers that go with the partial reply, to show after it.
+        disclaimers: Vec<String>,
+    },
+}
+
+impl TurnError {
+    /// The disclaimers that go with a partial reply the failure left, to
+    /// show after it (none when nothing was shown).
+    pub fn partial_disclaimers(&self) -> &[String] {
+        match self {
+            TurnError::Model { disclaimers, .. }
+            | TurnError::RemoteInterrupted { disclaimers, .. } => disclaimers,
+            _ => &[],
+        }
+    }
 }
 
 impl ChatService {

@@ -26,6 +26,15 @@ struct Text {
     text: String,
 }
 
+/// The `data` of an `error` event: the error, and the disclaimers of the
+/// partial reply it left, if any.
+#[derive(Deserialize)]
+struct Failure {
+    error: super::ErrorDetail,
+    #[serde(default)]
+    disclaimers: Vec<String>,
+}
+
 impl ApiClient {
     /// Sends `text` and hands each event of the turn to `on_event`, ending
     /// with [`TurnEvent::Finished`] or [`TurnEvent::Failed`]. `stop` lets
@@ -114,8 +123,17 @@ impl ApiClient {
                 (TurnEvent::Failed(TurnError::Input(message)), true)
             }
             "error" => {
-                let message = error().map_err(unreadable)?;
-                (TurnEvent::Failed(TurnError::Remote(message)), true)
+                let failure: Failure = serde_json::from_str(&frame.data).map_err(unreadable)?;
+                let message = failure.error.message;
+                let error = if failure.disclaimers.is_empty() {
+                    TurnError::Remote(message)
+                } else {
+                    TurnError::RemoteInterrupted {
+                        message,
+                        disclaimers: failure.disclaimers,
+                    }
+                };
+                (TurnEvent::Failed(error), true)
             }
             // Events a newer server may add are not this turn's business.
             _ => return Ok(false),
@@ -189,6 +207,21 @@ mod tests {
         };
         assert_eq!(reply.kind, ReplyKind::Persona);
         assert_eq!(reply.disclaimers, ["Not advice."]);
+    }
+
+    #[test]
+    fn an_error_after_part_of_the_reply_keeps_the_part_s_disclaimers() {
+        let body = r#"{"error":{"code":"model_unavailable","message":"the model broke off"},"disclaimers":["Not medical advice."]}"#;
+        let (events, last) = read(&[
+            frame("delta", r#"{"text":"Skip the nuts"}"#),
+            frame("error", body),
+        ]);
+        assert!(last);
+        let TurnEvent::Failed(error) = &events[1] else {
+            panic!("{events:?}");
+        };
+        assert_eq!(error.partial_disclaimers(), ["Not medical advice."]);
+        assert_eq!(error.to_string(), "the model broke off");
     }
 
     #[test]

@@ -79,13 +79,8 @@ impl<'a> TurnPrinter<'a> {
                 if self.streamed || self.layout == Layout::OneShot {
                     line("");
                 }
-                if let TurnError::Model {
-                    disclaimers: lines, ..
-                } = &error
-                {
-                    // What arrived before the break still gets its disclaimers.
-                    disclaimers(lines);
-                }
+                // What arrived before the break still gets its disclaimers.
+                disclaimers(error.partial_disclaimers());
                 return Some(match error {
                     TurnError::Input(_) => Ended::Refused(error),
                     other => Ended::Failed(other),

@@ -264,8 +264,14 @@ fn frame(event: TurnEvent, persona: &Persona, operator: bool) -> Event {
             } else {
                 "error"
             };
+            let partial = error.partial_disclaimers().to_vec();
             let error = failed(error).for_caller(operator);
-            json(name, serde_json::to_value(error.body()).unwrap_or_default())
+            let mut body = serde_json::to_value(error.body()).unwrap_or_default();
+            // A reply cut short by a failing model keeps its disclaimers.
+            if let Some(object) = body.as_object_mut().filter(|_| !partial.is_empty()) {
+                object.insert("disclaimers".into(), partial.into());
+            }
+            json(name, body)
         }
     }
 }

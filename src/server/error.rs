@@ -192,7 +192,9 @@ impl From<TurnError> for ApiError {
             TurnError::Prompt(e) => {
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())
             }
-            TurnError::Remote(message) => Self::new(StatusCode::BAD_GATEWAY, "upstream", message),
+            TurnError::Remote(message) | TurnError::RemoteInterrupted { message, .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "upstream", message)
+            }
             // The turn's error says the message was saved, and how.
             error @ TurnError::Model { .. } => Self::model_failed(error.to_string(), true),
         }
