@@ -13,7 +13,7 @@
 //! confirms a flag the moderation service raised.
 
 /// The most words between the other person and the user as object.
-const WINDOW: usize = 6;
+const WINDOW: usize = 8;
 
 /// Who, other than the user, can be doing something to them.
 const OTHERS: &[&str] = &[
