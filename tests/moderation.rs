@@ -382,3 +382,44 @@ fn in_the_console_a_flagged_message_shows_helplines_and_no_piece_of_the_reply() 
     assert_eq!(model.received().len(), 2);
     assert_eq!(moderation.received().len(), 2);
 }
+
+#[test]
+fn a_shieldgemma_model_is_asked_its_policy_question_and_a_yes_is_a_crisis() {
+    let guard = TestServer::start(vec![
+        Reply::Text("Yes\nThe human question expresses a wish to die."),
+        Reply::Text("no"),
+    ]);
+    let model = TestServer::start(vec![Reply::Text(PERSONA_REPLY)]);
+    let config = format!(
+        "[safety.moderation]\nkind = \"shieldgemma\"\nbase_url = \"{}\"\nmodel = \"shieldgemma:2b\"\n",
+        guard.base_url
+    );
+    let troupe = troupe_with(&model, &config);
+    let flagged = say(&troupe, ASKED);
+    assert!(flagged.stdout.contains("988"), "{}", flagged.stdout);
+    let prompt = &guard.last().messages()[0].1;
+    assert!(
+        prompt.contains(&format!("Human Question: {ASKED}")),
+        "{prompt}"
+    );
+    assert!(prompt.contains("Your answer must start with 'Yes' or 'No'"));
+    assert_eq!(
+        guard.last().header("authorization"),
+        None,
+        "no key is sent when the config names none"
+    );
+    assert_eq!(say(&troupe, ASKED).stdout.trim(), PERSONA_REPLY);
+}
+
+#[test]
+fn with_the_server_s_template_a_llama_guard_model_gets_the_message_alone() {
+    let guard = TestServer::start(vec![Reply::Text("safe")]);
+    let model = TestServer::start(vec![Reply::Text(PERSONA_REPLY)]);
+    let config = format!("{}template = \"server\"\n", llama_guard(&guard, 5_000));
+    let troupe = troupe_with(&model, &config);
+    assert_eq!(say(&troupe, ASKED).stdout.trim(), PERSONA_REPLY);
+    assert_eq!(
+        guard.last().messages(),
+        [("user".to_string(), ASKED.to_string())]
+    );
+}
