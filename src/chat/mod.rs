@@ -4,7 +4,9 @@
 //! whose conversation the client keeps (nothing stored, same safety layer).
 //!
 //! The user's message is stored (and flushed) before the model is called, so
-//! it survives a model failure or a crash. A reply is stored only once the
+//! it survives a model failure or a crash; with a moderation check on
+//! ([`moderated`]), it is stored once the check lets the reply through,
+//! still before any of the reply is shown. A reply is stored only once the
 //! model finishes it; a stream that breaks after some text is stored marked
 //! `interrupted`, never as a complete reply; an empty reply is not stored.
 //!

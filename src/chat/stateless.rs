@@ -4,10 +4,10 @@
 //! and the client's messages are the whole request.
 //!
 //! The safety layer applies as in a stored turn: the offline crisis
-//! protocol runs before any model call, a moderation check holds the reply
-//! as in a stored turn (and crisis messages already in the client's
-//! history, with Troupe's replies to them, never reach the model), the turn
-//! earns its disclaimers, and the AI notice opens a conversation. All that
+//! protocol runs before any model call (and crisis messages already in the
+//! client's history, with Troupe's replies to them, never reach the model),
+//! a moderation check holds a chat's reply until it passes, the turn earns
+//! its disclaimers, and the AI notice opens a conversation. All that
 //! is kept are anonymous records: the model's usage and the count of crisis
 //! referrals.
 
