@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::followup::FollowUps;
 use crate::model::ChatModel;
+use crate::moderation::Moderator;
 use crate::persona::{Persona, PersonaSource, Personas};
 use crate::prompt::Prompts;
 use crate::store::{Store, StoreAccess};
@@ -52,6 +53,9 @@ pub struct App {
     ollama: OnceLock<Option<OllamaServer>>,
     /// Each persona's model, built once per process and reused.
     models: ModelCache,
+    /// The moderation check (`[safety.moderation]`), built once per process
+    /// so every turn shares its connections.
+    moderator: OnceLock<Option<Arc<Moderator>>>,
 }
 
 /// The personas of `dir`, else the built-in ones; a directory that cannot
@@ -105,6 +109,7 @@ impl App {
             model_flag: settings.model.clone(),
             ollama: OnceLock::new(),
             models: ModelCache::default(),
+            moderator: OnceLock::new(),
         })
     }
 
@@ -131,6 +136,13 @@ impl App {
             self.config.followups.clone(),
             self.config.safety.clone(),
         )
+        .with_moderator(self.moderator().clone())
+    }
+
+    /// The deployment's moderation check, if it has one.
+    pub fn moderator(&self) -> &Option<Arc<Moderator>> {
+        self.moderator
+            .get_or_init(|| Moderator::from_config(&self.config.safety).map(Arc::new))
     }
 
     /// The backend named by `--model`, if one was.

@@ -224,6 +224,11 @@ const SAFETY_FIELDS: &[Field] = &[
     Field::optional("crisis_hold_days", Shape::Integer(1, 3_650)),
     Field::optional("retention_days", Shape::Integer(0, 36_500)),
     Field::optional("model_check", Shape::Bool),
+    Field::optional(
+        "moderation",
+        Shape::Table(crate::moderation::MODERATION_FIELDS),
+    ),
+    Field::optional("moderation_timeout_ms", Shape::Integer(50, 60_000)),
     Field::optional("disclaimers", Shape::LanguageTables(DISCLAIMER_FIELDS)),
     Field::optional("crisis", Shape::LanguageTables(CRISIS_FIELDS)),
 ];
@@ -333,6 +338,9 @@ impl Config {
         })?;
         config.check_fallbacks(path, text)?;
         config.check_webhook_names(path, text)?;
+        if let Some(problem) = crate::moderation::check_config(&config.safety, path, text) {
+            return Err(ConfigError::Invalid(vec![problem]));
+        }
         Ok(config)
     }
 

@@ -13,6 +13,8 @@
 //! - [`config`]: the deployment config (`troupe.toml`);
 //! - [`backend`]: choosing and building model backends from config and env;
 //! - [`chat`]: one chat turn, from the user's message to the stored reply;
+//! - [`moderation`]: a moderation endpoint, a guard model or the persona's
+//!   own model as a second reader of each user message, run beside the reply;
 //! - [`followup`]: the follow-up generator: policy, topics, generation and
 //!   exactly-once delivery;
 //! - [`console`]: the interactive (or scripted) chat console;
@@ -62,6 +64,7 @@ pub mod followup;
 pub mod ids;
 pub mod locale;
 pub mod model;
+pub mod moderation;
 pub mod persona;
 pub mod populate;
 pub mod prompt;

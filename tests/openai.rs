@@ -453,8 +453,18 @@ fn a_crisis_gets_troupe_s_helplines_and_never_reaches_the_persona_s_model() {
 }
 
 #[test]
-fn with_the_model_check_on_a_stateless_turn_asks_for_a_second_opinion_first() {
-    let model = TestServer::start(vec![Reply::Text("YES"), Reply::Text("Let's cook!")]);
+fn with_the_model_check_on_a_stateless_turn_holds_the_reply_for_a_second_opinion() {
+    let check_or_reply = |r: &crate::support::server::Received| {
+        let check = r.messages()[0].1.contains("safety classifier");
+        match check {
+            true => Reply::Slow(
+                std::time::Duration::from_millis(300),
+                Box::new(Reply::Text("YES")),
+            ),
+            false => Reply::Text("Let's cook!"),
+        }
+    };
+    let model = TestServer::start(vec![Reply::ByRequest(check_or_reply)]);
     let troupe = troupe_on(&model);
     let config = troupe.work_dir().join("troupe.toml");
     let mut text = std::fs::read_to_string(&config).unwrap();
@@ -466,9 +476,24 @@ fn with_the_model_check_on_a_stateless_turn_asks_for_a_second_opinion_first() {
         json!({"model": "chef", "messages": [user("I will not need dinner plans after this weekend")]}),
     );
     assert_eq!(answer.json["troupe"]["kind"], "crisis", "{}", answer.text);
+    assert!(!answer.text.contains("Let's cook"), "{}", answer.text);
     let asked = model.received();
-    assert_eq!(asked.len(), 1, "only the check, never the persona's turn");
-    assert!(asked[0].messages()[0].1.contains("safety classifier"));
+    assert_eq!(asked.len(), 2, "the check, and the reply it held back");
+    assert!(
+        asked
+            .iter()
+            .any(|r| r.messages()[0].1.contains("safety classifier"))
+    );
+    let (_, events) = server.post_sse(
+        COMPLETIONS,
+        json!({"model": "chef", "stream": true, "messages": [user("I will not need dinner plans after this weekend")]}),
+    );
+    let streamed = payloads(&events).concat();
+    assert!(
+        !streamed.contains("cook"),
+        "no piece of the held reply is streamed: {streamed}"
+    );
+    assert!(streamed.contains("988"), "{streamed}");
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! below 0.9 on either set fails.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use troupe::safety::classifier::{self, Classifier};
 use troupe::safety::{Subject, assess};
@@ -98,7 +99,7 @@ fn crisis_messages_are_found_with_precision_and_recall_above_0_9() {
     );
 }
 
-use crate::support::server::{Reply, TestServer};
+use crate::support::server::{Received, Reply, TestServer};
 use crate::support::{Troupe, fixture};
 
 fn say(troupe: &Troupe, now: &str, user: &str, persona: &str, text: &str) -> crate::support::Run {
@@ -987,45 +988,64 @@ fn ordinary_chat_rarely_raises_an_alarm() {
     assert!(crises * 100 <= data.len() * 3, "{crises} false crises");
 }
 
+/// The persona model's check, told from its reply by the check's instruction.
+fn is_check(request: &Received) -> bool {
+    request
+        .messages()
+        .first()
+        .is_some_and(|(_, text)| text.contains("safety classifier"))
+}
+
 #[test]
-fn with_model_check_on_the_model_gives_a_second_opinion_on_crisis() {
+fn with_model_check_on_the_model_gives_a_second_opinion_beside_its_reply() {
+    // Each request gets its answer by what it is: the check and the reply
+    // are sent at the same time, in no fixed order.
+    let yes = |r: &Received| match is_check(r) {
+        true => Reply::Slow(Duration::from_millis(300), Box::new(Reply::Text("YES"))),
+        false => Reply::Text("Sure, here's a soup."),
+    };
+    let no = |r: &Received| {
+        Reply::Text(if is_check(r) {
+            "NO"
+        } else {
+            "Sure, here's a soup."
+        })
+    };
     let server = TestServer::start(vec![
-        Reply::Text("YES"),
-        Reply::Text("NO"),
-        Reply::Text("Sure, here's a soup."),
+        Reply::ByRequest(yes),
+        Reply::ByRequest(yes),
+        Reply::ByRequest(no),
     ]);
+    let indirect_text = "I already feel like a ghost, might as well make it official";
     assert!(
-        !assess("I already feel like a ghost, might as well make it official").crisis,
+        !assess(indirect_text).crisis,
         "the test needs a message the cues and frames miss"
     );
     let troupe = Troupe::with_server(&server.base_url);
     troupe.write_config("[safety]\nmodel_check = true\n");
-    let indirect = troupe.run(&[
-        "chat",
-        "chef",
-        "--message",
-        "I already feel like a ghost, might as well make it official",
-    ]);
+    let indirect = troupe.run(&["chat", "chef", "--message", indirect_text]);
     assert_eq!(indirect.code, 0, "{}", indirect.stderr);
     assert!(indirect.stdout.contains("988"), "{}", indirect.stdout);
-    let check = &server.received()[0];
     assert!(
-        check.messages()[0].1.contains("safety classifier"),
-        "{:?}",
-        check.messages()
+        !indirect.stdout.contains("soup"),
+        "the persona's reply is discarded: {}",
+        indirect.stdout
     );
+    let received = server.received();
+    let check = received.iter().find(|r| is_check(r)).expect("a check");
+    assert_eq!(check.messages()[1].1, indirect_text);
     assert_eq!(
-        check.messages()[1].1,
-        "I already feel like a ghost, might as well make it official"
+        received.len(),
+        2,
+        "the reply was asked for at the same time as the check"
     );
-    assert_eq!(
-        server.received().len(),
-        1,
-        "the persona's model is not asked for a reply"
-    );
+    let history = troupe.history("chef");
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0]["kind"], "crisis");
+    assert_eq!(history[1]["kind"], "safety");
 
     let ordinary = troupe.run(&["chat", "chef", "--message", "soup ideas?"]);
     assert_eq!(ordinary.code, 0, "{}", ordinary.stderr);
     assert_eq!(ordinary.stdout.trim(), "Sure, here's a soup.");
-    assert_eq!(server.received().len(), 3, "one check, one reply");
+    assert_eq!(server.received().len(), 4, "one check, one reply");
 }

@@ -11,6 +11,7 @@ mod cli_server;
 mod console;
 mod console_web;
 mod followups;
+mod moderation;
 mod offline;
 mod openai;
 mod personas;

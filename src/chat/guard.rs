@@ -5,10 +5,20 @@
 use super::{ChatService, Reply, ReplyKind, SAFETY_MODEL, TurnError, clean_message, within_limit};
 use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
-use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
 use crate::persona::Persona;
 use crate::safety::{self, SafetyEvent};
-use crate::store::{AppendEffects, CallOutcome, Message, MessageKind, Role, UsageRecord};
+use crate::store::{AppendEffects, Message, MessageKind, Role};
+
+/// What the offline detector made of a user's message.
+pub(super) enum Screened {
+    /// A crisis: the protocol ran, and this is its reply.
+    Crisis(Reply),
+    /// No crisis; the message within the size limit, for a moderation check.
+    Clear {
+        /// The cleaned message, cut at the size limit.
+        kept: String,
+    },
+}
 
 /// The refusal of an adults-only persona to a minor, named `persona_name`.
 pub fn adults_only(persona_name: &str) -> TurnError {
@@ -16,11 +26,6 @@ pub fn adults_only(persona_name: &str) -> TurnError {
         "{persona_name} is for adults only; choose another persona (`troupe personas list`, or /personas in the console)"
     ))
 }
-
-/// The instruction for the model's second opinion on a message.
-const CRISIS_CHECK: &str = "You are a safety classifier. The user's message is from a chat with a lifestyle assistant, in any language. \
-Answer YES if it expresses suicidal thoughts, a wish to die or disappear for good, a plan or means to end one's life, or self-harm; \
-otherwise answer NO. Jokes and hyperbole about food, tiredness or embarrassment are NO. Answer with one word: YES or NO.";
 
 impl ChatService {
     /// Refuses a minor an adults-only persona.
@@ -37,33 +42,50 @@ impl ChatService {
         Ok(self.store.hold()?.user(user)?.is_some_and(|u| u.minor))
     }
 
-    /// The crisis protocol: a message expressing suicidal ideation or
-    /// self-harm is kept but not sent to the persona's model; the user gets a
-    /// caring reply with helplines, the event is logged without any text or
-    /// identity, and proactive messages are put on hold.
-    pub(super) async fn crisis_reply(
+    /// The offline detector's reading of `text`, before anything else: a
+    /// crisis gets the crisis protocol at once; otherwise the message as far
+    /// as a moderation check may see it (within the size limit) comes back.
+    pub(super) fn offline_screen(
         &self,
         user: &str,
         persona: &Persona,
-        model: &dyn ChatModel,
         text: &str,
-    ) -> Result<Option<Reply>, TurnError> {
+    ) -> Result<Screened, TurnError> {
+        let (crisis, kept) = self.read_for_crisis(text)?;
+        if crisis {
+            return Ok(Screened::Crisis(
+                self.crisis_protocol(user, persona, &kept)?,
+            ));
+        }
+        Ok(Screened::Clear { kept })
+    }
+
+    /// Whether the offline detector finds a crisis in `text`, and the part
+    /// of it within the size limit.
+    pub(super) fn read_for_crisis(&self, text: &str) -> Result<(bool, String), TurnError> {
         // Read before the size limit applies: a long farewell letter is
         // exactly what this must not refuse.
-        // The offline reader sees all of it; what leaves the machine (the
-        // model check) and what is kept stop at the limit.
+        // The offline reader sees all of it; what leaves the machine (a
+        // moderation check) and what is kept stop at the limit.
         let cleaned = clean_message(text, usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
-        if !safety::assess(&cleaned).crisis
-            && !self
-                .model_sees_crisis(model, Some(user), persona, &kept)
-                .await
-        {
-            return Ok(None);
-        }
+        Ok((safety::assess(&cleaned).crisis, kept))
+    }
+
+    /// The crisis protocol: a message expressing suicidal ideation or
+    /// self-harm (or, from a moderation check, immediate danger) is kept
+    /// but not sent to the persona's model; the user gets a caring reply
+    /// with helplines, the event is logged without any text or identity,
+    /// and proactive messages are put on hold.
+    pub(super) fn crisis_protocol(
+        &self,
+        user: &str,
+        persona: &Persona,
+        kept: &str,
+    ) -> Result<Reply, TurnError> {
         // Every write of the protocol in one hold of the store.
         let store = self.store.hold()?;
-        self.accept_as(user, persona, &kept, true)?;
+        self.accept_as(user, persona, kept, true)?;
         let now = self.clock.now();
         let language = store
             .user(user)?
@@ -94,77 +116,7 @@ impl ChatService {
             session: None,
         };
         store.append(user, &persona.id, &message, &effects)?;
-        Ok(Some(Reply::crisis(reply)))
-    }
-
-    /// A second opinion on a message the cue list let through: with a real
-    /// model configured (and `[safety] model_check` on), the model is asked
-    /// whether the message expresses suicidal ideation or self-harm. Any
-    /// failure counts as "no": the check must never block a chat. `user` is
-    /// `None` for a stateless turn, whose usage is recorded without one.
-    pub(super) async fn model_sees_crisis(
-        &self,
-        model: &dyn ChatModel,
-        user: Option<&str>,
-        persona: &Persona,
-        text: &str,
-    ) -> bool {
-        if !self.safety.model_check || model.info().provider == "offline" {
-            return false;
-        }
-        let started = std::time::Instant::now();
-        let request = ChatRequest {
-            system: CRISIS_CHECK.to_string(),
-            messages: vec![ChatMessage {
-                role: ChatRole::User,
-                content: text.to_string(),
-            }],
-            temperature: Some(0.0),
-            max_tokens: Some(3),
-            persona: None,
-            purpose: Purpose::SafetyCheck,
-        };
-        let answer = model.complete(&request).await;
-        let usage = answer
-            .as_ref()
-            .ok()
-            .and_then(|a| a.usage)
-            .unwrap_or_default();
-        let record = UsageRecord {
-            at: self.clock.now(),
-            user: user.map(str::to_string),
-            persona: persona.id.clone(),
-            model: answer
-                .as_ref()
-                .map_or_else(|_| model.info().model.clone(), |a| a.model.clone()),
-            kind: MessageKind::Safety,
-            prompt_tokens: u64::from(usage.prompt_tokens),
-            completion_tokens: u64::from(usage.completion_tokens),
-            latency_ms: started.elapsed().as_millis() as u64,
-            outcome: if answer.is_ok() {
-                CallOutcome::Completed
-            } else {
-                CallOutcome::Failed
-            },
-        };
-        let recorded = self
-            .store
-            .hold()
-            .and_then(|store| store.record_usage(&record));
-        if let Err(e) = recorded {
-            tracing::warn!(error = %e, "could not record the crisis check's usage");
-        }
-        match answer {
-            Ok(answer) => answer
-                .text
-                .trim_start()
-                .to_ascii_uppercase()
-                .starts_with("YES"),
-            Err(error) => {
-                tracing::warn!(%error, "the crisis check could not ask the model; the cue list decides");
-                false
-            }
-        }
+        Ok(Reply::crisis(reply))
     }
 
     /// The disclaimers for what the user asked and what the persona answered.

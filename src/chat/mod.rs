@@ -4,7 +4,9 @@
 //! whose conversation the client keeps (nothing stored, same safety layer).
 //!
 //! The user's message is stored (and flushed) before the model is called, so
-//! it survives a model failure or a crash. A reply is stored only once the
+//! it survives a model failure or a crash; with a moderation check on
+//! ([`moderated`]), it is stored once the check lets the reply through,
+//! still before any of the reply is shown. A reply is stored only once the
 //! model finishes it; a stream that breaks after some text is stored marked
 //! `interrupted`, never as a complete reply; an empty reply is not stored.
 //!
@@ -15,6 +17,7 @@
 //! everyone else meanwhile.
 
 mod guard;
+mod moderated;
 mod session;
 mod stateless;
 pub mod view;
@@ -36,6 +39,7 @@ use crate::model::{
     ChatMessage, ChatModel, ChatRequest, ChatRole, FinishReason, ModelError, Purpose, StreamEvent,
     Usage,
 };
+use crate::moderation::Moderator;
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
 use crate::safety::SafetyConfig;
@@ -43,6 +47,7 @@ use crate::store::{
     AppendEffects, CallOutcome, Conversation, Message, MessageKind, Role, StoreAccess, StoreError,
     UsageRecord,
 };
+use guard::Screened;
 
 /// Runs chat turns against the store.
 #[derive(Debug, Clone)]
@@ -59,6 +64,8 @@ pub struct ChatService {
     policy: FollowUpPolicy,
     /// Disclaimer texts and the crisis protocol.
     safety: SafetyConfig,
+    /// The moderation check run beside each reply, if the deployment has one.
+    moderator: Option<Arc<Moderator>>,
 }
 
 /// The `model` of Troupe's own safety replies.
@@ -173,6 +180,7 @@ impl ChatService {
         policy: FollowUpPolicy,
         safety: SafetyConfig,
     ) -> Self {
+        let moderator = Moderator::from_config(&safety).map(Arc::new);
         Self {
             store,
             prompts,
@@ -180,7 +188,15 @@ impl ChatService {
             limits,
             policy,
             safety,
+            moderator,
         }
+    }
+
+    /// This service with `moderator` as its moderation check: one built
+    /// once for the process, so every turn shares its connections.
+    pub fn with_moderator(mut self, moderator: Option<Arc<Moderator>>) -> Self {
+        self.moderator = moderator;
+        self
     }
 
     /// How this service reaches the store.
@@ -269,8 +285,15 @@ impl ChatService {
         stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         // Helplines come first, whoever the persona is.
-        if let Some(reply) = self.crisis_reply(user, persona, model, text).await? {
-            return Ok(reply);
+        let kept = match self.offline_screen(user, persona, text)? {
+            Screened::Crisis(reply) => return Ok(reply),
+            Screened::Clear { kept } => kept,
+        };
+        if let Some(moderator) = self.moderation_for(model) {
+            let (who, said) = ((user, persona), (text, kept.as_str()));
+            return self
+                .checked_turn(&moderator, who, model, said, on_delta, stop)
+                .await;
         }
         let request = match self.take_message(user, persona, text)? {
             Taken::Control(reply) => return Ok(reply),
@@ -372,21 +395,43 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
     ) -> Result<Reply, TurnError> {
-        if let Some(reply) = self.crisis_reply(user, persona, model, text).await? {
-            return Ok(reply);
+        let kept = match self.offline_screen(user, persona, text)? {
+            Screened::Crisis(reply) => return Ok(reply),
+            Screened::Clear { kept } => kept,
+        };
+        if let Some(moderator) = self.moderation_for(model) {
+            let said = (text, kept.as_str());
+            return self
+                .checked_whole(&moderator, (user, persona), model, said)
+                .await;
         }
         let request = match self.take_message(user, persona, text)? {
             Taken::Control(reply) => return Ok(reply),
             Taken::Stored(request) => request,
         };
         let started = Instant::now();
-        let completion = match model.complete(&request).await {
+        let completion = model.complete(&request).await;
+        self.finish_whole(user, persona, model, text, completion, started)
+    }
+
+    /// The end of a turn answered in one piece: keeps the reply (cut at
+    /// the size limit) with its usage and disclaimers, or what the failed
+    /// call comes to.
+    fn finish_whole(
+        &self,
+        user: &str,
+        persona: &Persona,
+        model: &dyn ChatModel,
+        text: &str,
+        completion: Result<crate::model::Completion, ModelError>,
+        started: Instant,
+    ) -> Result<Reply, TurnError> {
+        let mut completion = match completion {
             Ok(completion) => completion,
             Err(error) => {
                 return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
             }
         };
-        let mut completion = completion;
         let kept = within_room(&completion.text, &mut self.limits.max_reply_chars.clone()).len();
         let cut = kept < completion.text.len();
         completion.text.truncate(kept);
@@ -425,6 +470,20 @@ impl ChatService {
         let mut text = String::new();
         let room = self.limits.max_reply_chars;
         let ended = read_stream(model, request, (&mut text, room), on_delta, stop).await;
+        self.finish_stream(user, persona, model, (asked, text), ended, started)
+    }
+
+    /// The end of a streamed turn: keeps the reply with its usage and
+    /// disclaimers, or what arrived before the call failed.
+    fn finish_stream(
+        &self,
+        user: &str,
+        persona: &Persona,
+        model: &dyn ChatModel,
+        (asked, text): (&str, String),
+        ended: moderated::Streamed,
+        started: Instant,
+    ) -> Result<Reply, TurnError> {
         let disclaimers = self.disclaimers_for(persona, asked, &text);
         let (answered, usage, truncated) = match ended {
             Ok(ended) => ended,

@@ -3,10 +3,11 @@
 //! conversation from the store and writes none: the persona's system prompt
 //! and the client's messages are the whole request.
 //!
-//! The safety layer applies as in a stored turn: the crisis protocol runs
-//! before any model call (and crisis messages already in the client's
-//! history, with Troupe's replies to them, never reach the model), the turn
-//! earns its disclaimers, and the AI notice opens a conversation. All that
+//! The safety layer applies as in a stored turn: the offline crisis
+//! protocol runs before any model call (and crisis messages already in the
+//! client's history, with Troupe's replies to them, never reach the model),
+//! a moderation check holds a chat's reply until it passes, the turn earns
+//! its disclaimers, and the AI notice opens a conversation. All that
 //! is kept are anonymous records: the model's usage and the count of crisis
 //! referrals.
 
@@ -15,9 +16,11 @@ use std::time::Instant;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
+use super::guard::Screened;
+use super::moderated::{Held, discarded, hold_stream};
 use super::{
-    ChatService, Reply, ReplyKind, TurnError, TurnEvent, clean_message, notice_text, read_stream,
-    shareable, within_budget, within_limit,
+    ChatService, Reply, ReplyKind, TurnError, TurnEvent, notice_text, read_stream, shareable,
+    within_budget,
 };
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
@@ -51,18 +54,46 @@ impl ChatService {
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Reply, TurnError> {
         let asked = last_user_text(history)?;
-        if let Some(reply) = self
-            .stateless_crisis(user, persona, model, asked, kind)
-            .await?
-        {
-            return Ok(reply);
-        }
+        let kept = match self.stateless_screen(user, persona, asked, kind)? {
+            Screened::Crisis(reply) => return Ok(reply),
+            Screened::Clear { kept } => kept,
+        };
         let request = self.stateless_request(persona, history)?;
         let started = Instant::now();
         let mut text = String::new();
         let cap = self.limits.max_reply_chars;
         let never = std::pin::pin!(std::future::pending::<()>());
-        let ended = read_stream(model, &request, (&mut text, cap), on_delta, never).await;
+        let moderator = match kind {
+            StatelessKind::Chat => self.moderation_for(model),
+            StatelessKind::ClientTask => None,
+        };
+        let ended = match moderator {
+            None => read_stream(model, &request, (&mut text, cap), on_delta, never).await,
+            Some(moderator) => {
+                let check = self.moderate(&moderator, model, (user, persona), &kept);
+                // Nothing is stored in a stateless turn, so nothing waits for the check.
+                let mut release = || Ok(());
+                let reading = (model, &request);
+                let held = hold_stream(
+                    check,
+                    reading,
+                    (&mut text, cap),
+                    on_delta,
+                    &mut release,
+                    never,
+                )
+                .await?;
+                match held {
+                    Held::Flagged { ended } => {
+                        let (answered, usage, outcome) = discarded(ended, model);
+                        let record = (usage, outcome);
+                        self.record_stateless_usage(user, persona, &answered, record, started);
+                        return self.stateless_crisis_reply(user, persona, kind);
+                    }
+                    Held::Shown(ended) => ended,
+                }
+            }
+        };
         let disclaimers = match kind {
             StatelessKind::Chat => self.disclaimers_for(persona, asked, &text),
             StatelessKind::ClientTask => Vec::new(),
@@ -145,36 +176,47 @@ impl ChatService {
         receiver
     }
 
-    /// The crisis protocol for a stateless turn: a chat message expressing
-    /// suicidal ideation or self-harm gets Troupe's crisis reply (and is
-    /// counted, anonymously); a client task holding a crisis (its own
-    /// message, or an earlier one it quotes) is answered without the model.
-    async fn stateless_crisis(
+    /// The offline detector on a stateless turn's message: a chat message
+    /// expressing suicidal ideation or self-harm gets Troupe's crisis reply
+    /// (and is counted, anonymously); a client task holding a crisis (its
+    /// own message, or an earlier one it quotes) is answered without the
+    /// model. Otherwise the message within the size limit comes back, for
+    /// a moderation check.
+    fn stateless_screen(
         &self,
         user: Option<&str>,
         persona: &Persona,
-        model: &dyn ChatModel,
         asked: &str,
         kind: StatelessKind,
-    ) -> Result<Option<Reply>, TurnError> {
-        let language = self.reply_language(user, persona)?;
-        let reply = self.safety.crisis_message(&language);
-        let crisis = match kind {
-            StatelessKind::Chat => {
-                // As in a stored turn: the offline reader sees all of it, the
-                // model check only what is within the size limit.
-                let cleaned = clean_message(asked, usize::MAX).map_err(TurnError::Input)?;
-                let kept = within_limit(&cleaned, self.limits.max_message_chars);
-                safety::assess(&cleaned).crisis
-                    || self.model_sees_crisis(model, user, persona, &kept).await
-            }
+    ) -> Result<Screened, TurnError> {
+        let (crisis, kept) = match kind {
+            // As in a stored turn: the offline reader sees all of it, a
+            // moderation check only what is within the size limit.
+            StatelessKind::Chat => self.read_for_crisis(asked)?,
             StatelessKind::ClientTask => {
-                safety::assess(asked).crisis || self.quotes_crisis_reply(asked, persona)
+                let crisis =
+                    safety::assess(asked).crisis || self.quotes_crisis_reply(asked, persona);
+                (crisis, String::new())
             }
         };
-        if !crisis {
-            return Ok(None);
+        if crisis {
+            return Ok(Screened::Crisis(
+                self.stateless_crisis_reply(user, persona, kind)?,
+            ));
         }
+        Ok(Screened::Clear { kept })
+    }
+
+    /// Troupe's crisis reply in a stateless turn, the referral counted for
+    /// a chat (not for a client's housekeeping task).
+    fn stateless_crisis_reply(
+        &self,
+        user: Option<&str>,
+        persona: &Persona,
+        kind: StatelessKind,
+    ) -> Result<Reply, TurnError> {
+        let language = self.reply_language(user, persona)?;
+        let reply = self.safety.crisis_message(&language);
         if kind == StatelessKind::Chat {
             self.store.hold()?.record_safety_event(&SafetyEvent {
                 at: self.clock.now(),
@@ -182,7 +224,7 @@ impl ChatService {
                 language,
             })?;
         }
-        Ok(Some(Reply::crisis(reply)))
+        Ok(Reply::crisis(reply))
     }
 
     /// The language of Troupe's own replies to `user`: theirs when known,

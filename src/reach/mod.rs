@@ -36,7 +36,7 @@ pub enum Reach<'a> {
         /// The runtime: personas, models, clock, config.
         app: &'a App,
         /// Chat turns over the store, opened on demand.
-        chat: ChatService,
+        chat: Box<ChatService>,
     },
     /// The server holding the data dir.
     Server {
@@ -58,7 +58,7 @@ impl<'a> Reach<'a> {
             }
             None => Ok(Reach::Local {
                 app,
-                chat: app.chat_service(app.store_access()),
+                chat: Box::new(app.chat_service(app.store_access())),
             }),
         }
     }

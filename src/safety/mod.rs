@@ -41,8 +41,15 @@ pub struct SafetyConfig {
     /// Messages older than this many days are purged (0 keeps them forever).
     pub retention_days: u32,
     /// Ask the persona's model for a second opinion on messages the crisis
-    /// cue list lets through (real models only).
+    /// cue list lets through (real models only); the same as
+    /// `[safety.moderation] kind = "persona"`.
     pub model_check: bool,
+    /// The moderation check run beside the offline detector, concurrently
+    /// with the reply (`[safety.moderation]`; see [`crate::moderation`]).
+    pub moderation: Option<Box<crate::moderation::ModerationConfig>>,
+    /// How long a reply waits for the moderation check before the offline
+    /// layers decide alone, in milliseconds.
+    pub moderation_timeout_ms: u64,
     /// Disclaimer texts by language (`[safety.disclaimers.fr]`).
     pub disclaimers: BTreeMap<String, DisclaimerTexts>,
     /// The crisis reply by language (`[safety.crisis.fr] message = …`).
@@ -58,6 +65,8 @@ impl Default for SafetyConfig {
             crisis_hold_days: 30,
             retention_days: 365,
             model_check: false,
+            moderation: None,
+            moderation_timeout_ms: crate::moderation::DEFAULT_TIMEOUT_MS,
             disclaimers: BTreeMap::new(),
             crisis: BTreeMap::new(),
         }

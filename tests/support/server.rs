@@ -22,6 +22,8 @@ pub enum Reply {
     Sse(Vec<&'static str>),
     /// These SSE `data:` payloads, then the connection is cut.
     SseCut(Vec<&'static str>),
+    /// A status and a JSON body built at run time.
+    Json(u16, String),
     /// A status, extra headers and a raw body.
     WithHeaders(u16, Vec<(&'static str, &'static str)>, &'static str),
     /// Answer in the Anthropic Messages dialect: SSE events if the request
@@ -31,6 +33,34 @@ pub enum Reply {
     Slow(Duration, Box<Reply>),
     /// Stream this text word by word, waiting this long before each word.
     Trickle(&'static str, Duration),
+    /// Answer with what this function chooses for the request: for two
+    /// requests sent at once (a moderation check beside a reply), whose
+    /// order of arrival is not fixed.
+    ByRequest(fn(&Received) -> Reply),
+}
+
+impl Reply {
+    /// A moderation endpoint's answer with `categories` flagged (and every
+    /// other category of interest not), as `POST /moderations` gives it.
+    pub fn moderation(flagged: &[&str]) -> Reply {
+        let mut categories = serde_json::Map::new();
+        let mut scores = serde_json::Map::new();
+        for name in [
+            "self-harm",
+            "self-harm/intent",
+            "self-harm/instructions",
+            "violence",
+            "harassment",
+        ] {
+            let on = flagged.contains(&name);
+            categories.insert(name.to_string(), json!(on));
+            scores.insert(name.to_string(), json!(if on { 0.93 } else { 0.01 }));
+        }
+        let body = json!({"id": "modr-test", "model": "omni-moderation-latest", "results": [
+            {"flagged": !flagged.is_empty(), "categories": categories, "category_scores": scores}
+        ]});
+        Reply::Json(200, body.to_string())
+    }
 }
 
 /// One request as the server saw it.
@@ -159,7 +189,6 @@ fn serve(
         thread::sleep(delay);
         load.now.fetch_sub(1, Ordering::SeqCst);
         let stream_wanted = request.body["stream"] == json!(true);
-        log.lock().expect("log lock").push(request);
         let reply = {
             let mut script = script.lock().expect("script lock");
             if script.len() > 1 {
@@ -168,6 +197,11 @@ fn serve(
                 script[0].clone()
             }
         };
+        let reply = match reply {
+            Reply::ByRequest(choose) => choose(&request),
+            reply => reply,
+        };
+        log.lock().expect("log lock").push(request);
         let mut out = stream.try_clone().expect("clone stream");
         if !respond(&mut out, reply, stream_wanted) {
             return;
@@ -237,6 +271,8 @@ fn respond(out: &mut TcpStream, reply: Reply, stream_wanted: bool) -> bool {
             plain(out, 200, &body.to_string(), &[])
         }
         Reply::Status(status, body) => plain(out, status, body, &[]),
+        Reply::Json(status, body) => plain(out, status, &body, &[]),
+        Reply::ByRequest(_) => plain(out, 500, "{\"error\":\"a choice of a choice\"}", &[]),
         Reply::WithHeaders(status, headers, body) => plain(out, status, body, &headers),
         Reply::Anthropic(text) if stream_wanted => {
             let mut events = vec![
