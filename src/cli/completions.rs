@@ -29,3 +29,24 @@ pub fn run(args: &CompletionsArgs) -> Result<i32, Error> {
 pub fn write(shell: Shell, out: &mut dyn std::io::Write) {
     clap_complete::generate(shell, &mut Cli::command(), "troupe", out);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn a_completion_script_is_made_for_every_shell_and_knows_every_command() {
+        for shell in Shell::value_variants() {
+            let mut script = Vec::new();
+            write(*shell, &mut script);
+            let script = String::from_utf8(script).unwrap();
+            for command in ["chat", "doctor", "init", "followups", "completions"] {
+                assert!(
+                    script.contains(command),
+                    "{shell} completion lacks {command}"
+                );
+            }
+        }
+    }
+}

@@ -62,3 +62,23 @@ pub fn write_pages(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     written.sort();
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_man_page_is_written_for_troupe_and_every_subcommand() {
+        let dir = tempfile::tempdir().unwrap();
+        let pages = write_pages(dir.path()).unwrap();
+        let names: Vec<String> = pages
+            .iter()
+            .filter_map(|p| p.file_name()?.to_str().map(str::to_string))
+            .collect();
+        for page in ["troupe.1", "troupe-doctor.1", "troupe-personas-check.1"] {
+            assert!(names.iter().any(|n| n == page), "{page} missing: {names:?}");
+        }
+        let doctor = std::fs::read_to_string(dir.path().join("troupe-doctor.1")).unwrap();
+        assert!(doctor.contains("Example: troupe doctor"), "{doctor}");
+    }
+}

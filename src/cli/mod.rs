@@ -272,3 +272,72 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     outln!("{text}");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    /// Splits an example into words as a shell would (double quotes only),
+    /// up to its first `>` or `&&`.
+    fn words(example: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut quoted = false;
+        for c in example.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if word == ">" || word == "&&" {
+                        return words;
+                    }
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() && word != ">" && word != "&&" {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn every_command_has_a_one_line_summary_and_an_example_that_parses() {
+        let mut root = Cli::command();
+        root.build();
+        let mut pending = vec![("troupe".to_string(), root)];
+        let mut seen = 0;
+        while let Some((path, command)) = pending.pop() {
+            let about = command
+                .get_about()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            assert!(
+                !about.trim().is_empty() && !about.contains('\n'),
+                "`{path}` needs a one-line summary, not {about:?}"
+            );
+            let after = command
+                .get_after_help()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let example = after.strip_prefix("Example: ").unwrap_or_else(|| {
+                panic!("`{path} --help` needs an \"Example: …\" after the options, not {after:?}")
+            });
+            assert!(
+                example.starts_with(&path),
+                "the example of `{path}` runs another command: {example}"
+            );
+            if let Err(e) = Cli::try_parse_from(words(example)) {
+                panic!("the example of `{path}` does not parse: {example}\n{e}");
+            }
+            seen += 1;
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                pending.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(seen > 30, "only {seen} commands were walked");
+    }
+}

@@ -14,6 +14,9 @@ use crate::progress::Progress;
 pub(crate) struct Bar {
     /// What draws; `None` draws nothing.
     bar: Option<indicatif::ProgressBar>,
+    /// Where to draw, until the first stage has its style and message: the
+    /// bar stays hidden until then.
+    target: Option<ProgressDrawTarget>,
     /// Whether to colour the bar.
     colour: bool,
 }
@@ -24,6 +27,7 @@ impl Bar {
         if quiet || !std::io::stderr().is_terminal() {
             return Self {
                 bar: None,
+                target: None,
                 colour: false,
             };
         }
@@ -33,7 +37,8 @@ impl Bar {
     /// A bar drawn to `target`.
     pub(crate) fn drawing_to(target: ProgressDrawTarget, colour: bool) -> Self {
         Self {
-            bar: Some(indicatif::ProgressBar::with_draw_target(None, target)),
+            bar: Some(indicatif::ProgressBar::hidden()),
+            target: Some(target),
             colour,
         }
     }
@@ -70,6 +75,9 @@ impl Progress for Bar {
         bar.set_position(0);
         bar.set_message(stage.to_string());
         bar.reset_eta();
+        if let Some(target) = self.target.take() {
+            bar.set_draw_target(target);
+        }
     }
 
     fn advance(&mut self, done: u64) {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::records::User;
 use super::rights::{NEW_DIR, OLD_DIR};
-use super::{SCHEMA_KEY, STORE_DIR, Store, StoreError, decode, lock};
+use super::{LOCK_FILE, SCHEMA_KEY, STORE_DIR, Store, StoreError, decode, lock};
 
 /// How long inspecting waits for a command that holds the data dir for a
 /// moment, before calling it held.
@@ -57,13 +57,23 @@ pub fn inspect(dir: &Path) -> Result<DataDirState, StoreError> {
     if let Some(address) = lock::server_holding(dir) {
         return Ok(DataDirState::Served(address));
     }
+    // Taken even with no store yet, to learn whether another command holds
+    // the data dir; but never created here.
+    let held = if dir.join(LOCK_FILE).exists() {
+        Some(lock::lock_data_dir(dir, PATIENCE)?)
+    } else {
+        None
+    };
     let any_store = [STORE_DIR, NEW_DIR, OLD_DIR]
         .iter()
         .any(|name| dir.join(name).exists());
     if !any_store {
         return Ok(DataDirState::NoStore);
     }
-    let held = lock::lock_data_dir(dir, PATIENCE)?;
+    let held = match held {
+        Some(held) => held,
+        None => lock::lock_data_dir(dir, PATIENCE)?,
+    };
     let store = Store::open_locked(dir, Arc::new(held))?;
     Ok(DataDirState::Store(store.facts()?))
 }
