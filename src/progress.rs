@@ -47,3 +47,56 @@ impl Progress for Recorded {
 pub(crate) fn steps(count: usize) -> u64 {
     u64::try_from(count).unwrap_or(u64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::followup::FollowUpPolicy;
+    use crate::persona::Personas;
+    use crate::populate::{PopulateOptions, populate};
+    use crate::store::Store;
+
+    #[test]
+    fn populating_purging_and_rewriting_report_each_stage_to_its_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        let options = PopulateOptions {
+            conversations: 30,
+            due_percent: 10.0,
+            with_messages: true,
+            seed: 1,
+        };
+        let personas = Personas::builtin();
+        let mut heard = Recorded::default();
+        populate(
+            &store,
+            &personas,
+            &FollowUpPolicy::default(),
+            now,
+            options,
+            &mut heard,
+        )
+        .unwrap();
+        assert_eq!(
+            heard.stages,
+            [("creating conversations".to_string(), Some(30), 30)]
+        );
+
+        let mut heard = Recorded::default();
+        let purge = store
+            .purge_before(now + chrono::Duration::days(1), &mut heard)
+            .unwrap();
+        assert!(purge.messages > 0);
+        let store = store.compact(&mut heard).unwrap();
+        assert_eq!(heard.stages.len(), 2, "{heard:?}");
+        assert_eq!(
+            heard.stages[0],
+            ("purging old messages".to_string(), Some(30), 30)
+        );
+        let (stage, total, read) = &heard.stages[1];
+        assert_eq!((stage.as_str(), *total), ("rewriting the store", None));
+        assert!(*read >= 30, "every conversation record is read: {read}");
+        drop(store);
+    }
+}

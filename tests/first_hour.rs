@@ -486,3 +486,31 @@ fn a_purge_and_an_erasure_show_their_progress_on_a_terminal() {
     assert_eq!(piped.code, 0, "{}", piped.stderr);
     assert_eq!(piped.stderr, "");
 }
+
+#[test]
+fn a_follow_up_run_shows_its_progress_on_a_terminal_unless_quiet() {
+    let troupe = Troupe::new();
+    troupe.five_messages("ana", &[]);
+    troupe.five_messages("bob", &[]);
+    let at = ["--now", "2026-11-04T12:00:00Z"];
+    let dry = [&at[..], &["followups", "run", "--dry-run"]].concat();
+    let shown = on_a_terminal(&troupe, &dry, &[]);
+    assert_eq!(shown.code, 0, "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("writing follow-ups [") && shown.stdout.contains("/2"),
+        "{:?}",
+        shown.stdout
+    );
+    let quiet = [&dry[..], &["--quiet"]].concat();
+    let hidden = on_a_terminal(&troupe, &quiet, &[]);
+    assert!(
+        hidden.stdout.contains("would send 2 follow-up(s)"),
+        "{:?}",
+        hidden.stdout
+    );
+    assert!(
+        !hidden.stdout.contains("writing follow-ups"),
+        "{:?}",
+        hidden.stdout
+    );
+}
