@@ -86,9 +86,13 @@ fn fix(choice: &BackendChoice, error: &ModelError, env: EnvLookup<'_>) -> String
         "ollama" => "OLLAMA_HOST".to_string(),
         _ => format!("base_url in [models.{name}] of the config file"),
     };
-    let remote = !describe(choice).contains("://127.0.0.1")
-        && !describe(choice).contains("://localhost")
-        && !describe(choice).contains("://[::1]");
+    // A server on this machine (Ollama, llama.cpp) usually needs no key.
+    let remote = match &choice.backend {
+        Backend::OpenAi(s) | Backend::Anthropic(s) => !["://127.0.0.1", "://localhost", "://[::1]"]
+            .iter()
+            .any(|local| s.base_url.contains(local)),
+        Backend::Offline => false,
+    };
     let also_key = if key_missing && remote {
         format!("; {key_env} is not set either, and this server needs a key")
     } else {

@@ -4,6 +4,7 @@
 //! commented at its default ([`template`]), a starter persona to edit, and
 //! the built-in prompt templates to override. It never overwrites a file.
 
+mod config_docs;
 mod template;
 
 use std::fs::OpenOptions;
