@@ -59,7 +59,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         with_messages: false,
         seed: 7,
     };
-    let report = populate(&store, &personas, &policy, now, options, &mut |_, _| {})?;
+    let report = populate(
+        &store,
+        &personas,
+        &policy,
+        now,
+        options,
+        &mut troupe::progress::Silent,
+    )?;
     println!(
         "store: {} conversations, {} due, built in {:.1?}",
         report.conversations,

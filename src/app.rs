@@ -150,23 +150,36 @@ impl App {
         self.model_flag.as_deref()
     }
 
-    /// Which backend `persona` talks to, and why.
-    pub fn backend_for(&self, persona: &Persona) -> Result<BackendChoice, Error> {
+    /// The process environment, with the Ollama probe made once per process.
+    fn with_environment<T>(&self, use_it: impl FnOnce(&Environment<'_>) -> T) -> T {
         let ollama = || {
             self.ollama
                 .get_or_init(|| backend::probe_ollama(&process_env))
                 .clone()
         };
-        let environment = Environment {
+        use_it(&Environment {
             env: &process_env,
             ollama: &ollama,
-        };
-        Ok(backend::choose(
-            &self.config,
-            self.model_flag.as_deref(),
-            persona.model.backend.as_deref(),
-            &environment,
-        )?)
+        })
+    }
+
+    /// Which backend `persona` talks to, and why.
+    pub fn backend_for(&self, persona: &Persona) -> Result<BackendChoice, Error> {
+        Ok(self.with_environment(|environment| {
+            backend::choose(
+                &self.config,
+                self.model_flag.as_deref(),
+                persona.model.backend.as_deref(),
+                environment,
+            )
+        })?)
+    }
+
+    /// Every backend this deployment can use, the default one first.
+    pub fn backend_lineup(&self) -> Result<backend::Lineup, Error> {
+        Ok(self.with_environment(|environment| {
+            backend::lineup(&self.config, self.model_flag.as_deref(), environment)
+        })?)
     }
 
     /// The model `persona` talks to: its backend with timeouts, retries and
@@ -237,18 +250,19 @@ impl App {
     /// Purges by the retention policy (`None` when retention is off), then,
     /// if anything was removed, rewrites the store so that the purged text
     /// cannot be recovered from its files either. Takes the store to itself:
-    /// nothing else may write meanwhile.
+    /// nothing else may write meanwhile. `progress` hears both stages.
     pub fn purge_by_retention(
         &self,
         store: crate::store::Store,
+        progress: &mut dyn crate::progress::Progress,
     ) -> Result<(crate::store::Store, Option<crate::store::Purge>), crate::store::StoreError> {
         let Some(cutoff) = self.retention_cutoff() else {
             return Ok((store, None));
         };
-        let purge = store.purge_before(cutoff)?;
+        let purge = store.purge_before(cutoff, progress)?;
         // Also finishes the rewrite of a purge that a crash interrupted.
         let store = if store.compaction_pending()? {
-            store.compact()?
+            store.compact(progress)?
         } else {
             store
         };

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::followup::FollowUpPolicy;
 use crate::schema::{Diagnostic, Field, Shape, check_document};
@@ -20,7 +20,7 @@ pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 pub const OPENAI_DEFAULT_MODEL: &str = "gpt-4o-mini";
 
 /// The deployment config, as read from `troupe.toml`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Config {
     /// The backend used when neither the persona nor `--model` names one.
     pub default_model: Option<String>,
@@ -42,7 +42,7 @@ pub struct Config {
 }
 
 /// One model backend (`[models.NAME]`).
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct BackendConfig {
     /// `openai`, `anthropic` or `offline`.
     pub provider: String,
@@ -72,7 +72,7 @@ pub struct BackendConfig {
 }
 
 /// Chat settings (`[chat]`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct ChatConfig {
     /// At most this many earlier messages are sent with each turn.

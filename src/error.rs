@@ -51,6 +51,9 @@ pub enum Error {
     /// A command that went through a server failed there.
     #[error(transparent)]
     Server(crate::client::ClientError),
+    /// `troupe init` could not write a project file.
+    #[error(transparent)]
+    Init(#[from] crate::project::InitError),
     /// Reading from or writing to the terminal failed.
     #[error("terminal I/O failed: {0}")]
     Terminal(String),

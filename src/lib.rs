@@ -21,6 +21,11 @@
 //! - [`report`]: usage, the safety report and user settings, shown alike
 //!   by every front end;
 //! - [`populate`]: synthetic conversations for demos and benchmarks;
+//! - [`project`]: `troupe init`: a project folder with a commented config,
+//!   a starter persona and the prompt templates;
+//! - [`doctor`]: `troupe doctor`: checks of the config, personas, backends,
+//!   data dir and clock, each with its fix;
+//! - [`progress`]: how long operations report progress to a front end;
 //! - [`app`]: the runtime assembled from settings;
 //! - [`reach`]: how a command reaches a data dir's data: its files, opened
 //!   for each step of work, or the server holding them;
@@ -59,6 +64,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod doctor;
 pub mod error;
 pub mod followup;
 pub mod ids;
@@ -67,6 +73,8 @@ pub mod model;
 pub mod moderation;
 pub mod persona;
 pub mod populate;
+pub mod progress;
+pub mod project;
 pub mod prompt;
 pub mod reach;
 pub mod report;

@@ -13,6 +13,7 @@ use chrono_tz::Tz;
 use crate::followup::policy::{FollowUpPolicy, in_quiet_hours};
 use crate::followup::topics;
 use crate::persona::{Persona, Personas};
+use crate::progress::{Progress, steps};
 use crate::store::{
     Conversation, Message, MessageKind, Role, Store, StoreError, SyntheticConversation, User,
 };
@@ -117,7 +118,7 @@ pub fn populate(
     policy: &FollowUpPolicy,
     now: DateTime<Utc>,
     options: PopulateOptions,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn Progress,
 ) -> Result<PopulateReport, StoreError> {
     let list: Vec<_> = personas.iter().cloned().collect();
     if list.is_empty() {
@@ -131,6 +132,7 @@ pub fn populate(
         || store.due_index_policy()?.as_deref() == Some(fingerprint.as_str());
     let mut rng = Rng(options.seed);
     let mut report = PopulateReport::default();
+    progress.begin("creating conversations", Some(steps(options.conversations)));
     let mut batch = Vec::with_capacity(BATCH);
     // New users are numbered after the existing ones, so populating twice adds.
     let first_user = store.user_count()?;
@@ -175,14 +177,14 @@ pub fn populate(
         n += 1;
         if batch.len() >= BATCH {
             load(store, personas, policy, now, std::mem::take(&mut batch))?;
-            progress(made, options.conversations);
+            progress.advance(steps(made));
         }
     }
     load(store, personas, policy, now, batch)?;
     if index_current {
         store.set_due_index_policy(&fingerprint)?;
     }
-    progress(options.conversations, options.conversations);
+    progress.advance(steps(options.conversations));
     Ok(report)
 }
 

@@ -9,8 +9,10 @@
 //! the offline backend. `OPENAI_BASE_URL` and `TROUPE_MODEL` also adjust the
 //! default backend (defaults → file → env → flags).
 
+mod check;
 mod ollama;
 
+pub use check::{BackendCheck, Lineup, check, key_env, lineup};
 pub use ollama::{OLLAMA_DEFAULT_HOST, OllamaServer, probe_ollama};
 
 use std::sync::Arc;
@@ -27,6 +29,14 @@ use crate::model::offline::OfflineModel;
 use crate::model::openai::{OpenAiModel, OpenAiSettings};
 use crate::model::resilient::{Fallback, Resilient, RetryPolicy};
 use crate::model::{ChatModel, ModelError};
+
+/// Seconds to wait for a connection, for a backend that sets no
+/// `connect_timeout_secs`.
+pub const DEFAULT_CONNECT_TIMEOUT_SECS: u64 = 10;
+
+/// The longest silence, in seconds, while waiting for (more of) a reply, for
+/// a backend that sets no `read_timeout_secs`.
+pub const DEFAULT_READ_TIMEOUT_SECS: u64 = 60;
 
 /// A backend's connection settings, by provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,8 +304,16 @@ fn http_settings(
             .unwrap_or_else(|| defaults.api_key_env.to_string()),
         temperature: config.temperature,
         max_tokens: config.max_tokens,
-        connect_timeout: Duration::from_secs(config.connect_timeout_secs.unwrap_or(10)),
-        read_timeout: Duration::from_secs(config.read_timeout_secs.unwrap_or(60)),
+        connect_timeout: Duration::from_secs(
+            config
+                .connect_timeout_secs
+                .unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS),
+        ),
+        read_timeout: Duration::from_secs(
+            config
+                .read_timeout_secs
+                .unwrap_or(DEFAULT_READ_TIMEOUT_SECS),
+        ),
     }
 }
 

@@ -2,8 +2,8 @@
 
 use clap::{Args, Subcommand};
 
-use super::followups::ProgressBar;
 use super::print_json;
+use super::progress::Bar;
 use crate::app::App;
 use crate::error::Error;
 use crate::populate::{PopulateOptions, populate};
@@ -12,6 +12,7 @@ use crate::populate::{PopulateOptions, populate};
 #[derive(Debug, Subcommand)]
 pub enum DevCommand {
     /// Fill the store with synthetic conversations.
+    #[command(after_help = "Example: troupe dev populate --conversations 10000 --due-percent 2")]
     Populate(PopulateArgs),
 }
 
@@ -33,6 +34,9 @@ pub struct PopulateArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Show no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Runs a `dev` subcommand.
@@ -50,14 +54,14 @@ pub fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
         with_messages: !args.no_messages,
         seed: args.seed,
     };
-    let mut bar = ProgressBar::new();
+    let mut bar = Bar::new(args.quiet);
     let report = populate(
         &store,
         &app.personas,
         &app.config.followups,
         app.clock.now(),
         options,
-        &mut |d, t| bar.show(d, t),
+        &mut bar,
     )?;
     bar.finish();
     if args.json {

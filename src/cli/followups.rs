@@ -3,29 +3,35 @@
 //! delivers follow-ups itself, so `run`, `watch` and `reindex` work on the
 //! files only.
 
-use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
 
 use super::print_json;
+use super::progress::Bar;
 use crate::app::App;
 use crate::error::Error;
 use crate::followup::{RunOptions, SentFollowUp};
+use crate::progress::Silent;
 use crate::store::{StoreAccess, StoreError, lock_deliveries};
 
 /// The `followups` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum FollowupsCommand {
     /// List the conversations due for a follow-up now.
+    #[command(after_help = "Example: troupe followups due --json")]
     Due(JsonArgs),
     /// Show every rule, passed or not, for one conversation.
+    #[command(after_help = "Example: troupe followups explain --user ana --persona chef")]
     Explain(ExplainArgs),
     /// Write and deliver every due follow-up.
+    #[command(after_help = "Example: troupe followups run --dry-run --limit 10")]
     Run(RunArgs),
     /// Keep running, checking for due follow-ups on each tick.
+    #[command(after_help = "Example: troupe followups watch --every 5m")]
     Watch(WatchArgs),
     /// Recompute every conversation's due window after a policy change.
+    #[command(after_help = "Example: troupe followups reindex")]
     Reindex,
 }
 
@@ -63,6 +69,9 @@ pub struct RunArgs {
     /// Print what was sent as [{"user","persona","message","disclaimers","model"}].
     #[arg(long)]
     pub json: bool,
+    /// Show no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Arguments of `followups watch`.
@@ -132,9 +141,9 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
                 limit: args.limit,
             };
             let _delivering = lock_deliveries(&app.data_dir)?;
-            let mut bar = ProgressBar::new();
+            let mut bar = Bar::new(args.quiet);
             let sent = followups
-                .run(options, &|p| app.model_for(p), &mut |d, t| bar.show(d, t))
+                .run(options, &|p| app.model_for(p), &mut bar)
                 .await?;
             bar.finish();
             report(&sent, args.json, args.dry_run)?;
@@ -205,7 +214,7 @@ async fn tick(
     let now = app.clock.now();
     if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
         // A purge rewrites the store, so it has it to itself for a moment.
-        let (_store, purged) = app.purge_by_retention(app.open_store()?)?;
+        let (_store, purged) = app.purge_by_retention(app.open_store()?, &mut Silent)?;
         if let Some(purge) = purged
             && purge.messages > 0
         {
@@ -218,7 +227,7 @@ async fn tick(
     }
     let sent = app
         .followups(store)
-        .run(RunOptions::default(), &|p| app.model_for(p), &mut |_, _| {})
+        .run(RunOptions::default(), &|p| app.model_for(p), &mut Silent)
         .await?;
     errln!(
         "troupe: {} sent {} follow-up(s)",
@@ -257,42 +266,6 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("the interval must be longer than zero".to_string());
     }
     Ok(Duration::from_secs(seconds))
-}
-
-/// A progress bar on stderr, drawn only when stderr is a terminal.
-pub(crate) struct ProgressBar {
-    /// Whether to draw.
-    active: bool,
-}
-
-impl ProgressBar {
-    pub(crate) fn new() -> Self {
-        Self {
-            active: std::io::stderr().is_terminal(),
-        }
-    }
-
-    pub(crate) fn show(&mut self, done: usize, total: usize) {
-        if !self.active || total == 0 {
-            return;
-        }
-        let width = 30;
-        let filled = done * width / total;
-        let mut err = std::io::stderr();
-        let _ = write!(
-            err,
-            "\r[{}{}] {done}/{total}",
-            "#".repeat(filled),
-            " ".repeat(width - filled)
-        );
-        let _ = err.flush();
-    }
-
-    pub(crate) fn finish(&mut self) {
-        if self.active {
-            errln!();
-        }
-    }
 }
 
 #[cfg(test)]

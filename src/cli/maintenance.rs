@@ -3,6 +3,7 @@
 use clap::{Args, Subcommand};
 
 use super::print_json;
+use super::progress::Bar;
 use crate::app::App;
 use crate::error::Error;
 use crate::store::Purge;
@@ -11,6 +12,7 @@ use crate::store::Purge;
 #[derive(Debug, Subcommand)]
 pub enum MaintenanceCommand {
     /// Delete messages older than `[safety] retention_days`, with their topics.
+    #[command(after_help = "Example: troupe maintenance purge --json")]
     Purge(PurgeArgs),
 }
 
@@ -20,12 +22,16 @@ pub struct PurgeArgs {
     /// Print what was removed as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Show no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// The `safety` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum SafetyCommand {
     /// Crisis referrals per period, with no user identifiers.
+    #[command(after_help = "Example: troupe safety report --by week")]
     Report(ReportArgs),
 }
 
@@ -43,7 +49,9 @@ pub struct ReportArgs {
 /// Runs a `maintenance` subcommand.
 pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error> {
     let MaintenanceCommand::Purge(args) = command;
-    let (_store, purge) = app.purge_by_retention(app.open_store()?)?;
+    let mut bar = Bar::new(args.quiet);
+    let (_store, purge) = app.purge_by_retention(app.open_store()?, &mut bar)?;
+    bar.finish();
     match (purge, args.json) {
         (Some(p), true) => print_json(&p)?,
         (None, true) => print_json(&Purge::default())?,

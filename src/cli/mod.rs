@@ -2,14 +2,20 @@
 //! function per subcommand (one file each) calling the library.
 
 mod chat;
+mod completions;
 mod dev;
+mod doctor;
 mod followups;
 mod history;
+mod init;
 pub(crate) mod maintenance;
+mod man;
 mod models;
 mod personas;
+mod progress;
 mod rights;
 mod serve;
+mod style;
 mod topics;
 mod usage;
 mod user;
@@ -24,15 +30,21 @@ use crate::reach::Reach;
 
 /// Troupe: AI personas you can chat with, defined as TOML files.
 #[derive(Debug, Parser)]
-#[command(name = "troupe", version, about, long_about = None)]
+#[command(
+    name = "troupe",
+    version,
+    about,
+    long_about = None,
+    after_help = "Example: troupe init my-personas && cd my-personas && troupe chat starter"
+)]
 pub struct Cli {
     /// Where conversations are stored [default: the per-user data dir, e.g. ~/.local/share/troupe].
     #[arg(long, global = true, env = "TROUPE_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
-    /// A directory of persona files replacing the built-in personas.
+    /// A directory of persona files replacing the built-in personas [default: ./personas when present].
     #[arg(long, global = true, env = "TROUPE_PERSONAS", value_name = "DIR")]
     pub personas: Option<PathBuf>,
-    /// A directory of prompt templates overriding the built-in ones by file name.
+    /// A directory of prompt templates overriding the built-in ones by file name [default: ./prompts when present].
     #[arg(long, global = true, env = "TROUPE_PROMPTS", value_name = "DIR")]
     pub prompts: Option<PathBuf>,
     /// The deployment config [default: ./troupe.toml when present].
@@ -56,40 +68,67 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Chat with a persona.
+    #[command(after_help = "Example: troupe chat chef --message \"I have rice and two eggs\"")]
     Chat(chat::ChatArgs),
     /// Serve the HTTP API, the OpenAI-compatible endpoint and the web console.
+    #[command(after_help = "Example: troupe serve --listen 127.0.0.1:8080")]
     Serve(serve::ServeArgs),
     /// Print a stored conversation.
+    #[command(after_help = "Example: troupe history --user ana --persona chef --json")]
     History(history::HistoryArgs),
     /// List, show and check personas.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example: troupe personas list")]
     Personas(personas::PersonasCommand),
     /// Find, explain and send follow-ups to users who have gone quiet.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example: troupe followups due")]
     Followups(followups::FollowupsCommand),
     /// Show the topics a user talked about with a persona.
+    #[command(after_help = "Example: troupe topics --user ana --persona chef")]
     Topics(topics::TopicsArgs),
     /// Set or show a user's settings (time zone).
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example: troupe user set ana --timezone Europe/Paris"
+    )]
     User(user::UserCommand),
     /// List model backends and check that they answer.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example: troupe models check")]
     Models(models::ModelsCommand),
     /// Tokens and latency per persona and model.
+    #[command(after_help = "Example: troupe usage --since 2026-11-01 --json")]
     Usage(usage::UsageArgs),
     /// Everything stored about a user, as one JSON document.
+    #[command(after_help = "Example: troupe export --user ana > ana.json")]
     Export(rights::ExportArgs),
     /// Erase everything stored about a user, unrecoverably.
+    #[command(after_help = "Example: troupe erase --user ana")]
     Erase(rights::EraseArgs),
     /// Housekeeping: purge messages past the retention period.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example: troupe maintenance purge")]
     Maintenance(maintenance::MaintenanceCommand),
     /// The anonymous safety log.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example: troupe safety report --by week")]
     Safety(maintenance::SafetyCommand),
     /// Developer tools: synthetic data for demos and benchmarks.
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example: troupe dev populate --conversations 10000"
+    )]
     Dev(dev::DevCommand),
+    /// Create a project: troupe.toml, a starter persona and the prompt templates.
+    #[command(after_help = "Example: troupe init my-personas")]
+    Init(init::InitArgs),
+    /// Check the config, personas, model backends, data dir and clock, and say how to fix each problem.
+    #[command(after_help = "Example: troupe doctor --json")]
+    Doctor(doctor::DoctorArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example: troupe completions bash > ~/.local/share/bash-completion/completions/troupe"
+    )]
+    Completions(completions::CompletionsArgs),
+    /// Print the man page, or write one per command into a directory.
+    #[command(after_help = "Example: troupe man --dir ~/.local/share/man/man1")]
+    Man(man::ManArgs),
 }
 
 impl Command {
@@ -112,7 +151,11 @@ impl Command {
             | Command::Export(_)
             | Command::Erase(_)
             | Command::Maintenance(_)
-            | Command::Safety(_) => false,
+            | Command::Safety(_)
+            | Command::Init(_)
+            | Command::Doctor(_)
+            | Command::Completions(_)
+            | Command::Man(_) => false,
         }
     }
 }
@@ -126,10 +169,15 @@ impl Cli {
             // unreadable file is an error rather than silently ignored.
             local.exists().then_some(local)
         });
+        // A project's folders (see `troupe init`), like its troupe.toml.
+        let local_dir = |name: &str| {
+            let dir = PathBuf::from(name);
+            dir.is_dir().then_some(dir)
+        };
         Settings {
             data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
-            personas_dir: self.personas.clone(),
-            prompts_dir: self.prompts.clone(),
+            personas_dir: self.personas.clone().or_else(|| local_dir("personas")),
+            prompts_dir: self.prompts.clone().or_else(|| local_dir("prompts")),
             config_path,
             now: self.now.clone(),
             model: self.model.clone(),
@@ -139,8 +187,17 @@ impl Cli {
     /// Runs the command; returns the process exit code.
     pub async fn run(self) -> Result<i32, Error> {
         let settings = self.settings();
-        if let Command::Personas(personas::PersonasCommand::Check(args)) = &self.command {
-            return Ok(personas::check(args, &settings));
+        // These work without an app: they report on, or create, what an
+        // app is built from.
+        match &self.command {
+            Command::Personas(personas::PersonasCommand::Check(args)) => {
+                return Ok(personas::check(args, &settings));
+            }
+            Command::Init(args) => return init::run(args),
+            Command::Doctor(args) => return doctor::run(args, &settings).await,
+            Command::Completions(args) => return completions::run(args),
+            Command::Man(args) => return man::run(args),
+            _ => {}
         }
         let app = App::new(&settings)?;
         if self.command.needs_personas() {
@@ -164,6 +221,9 @@ impl Cli {
             Command::Erase(args) => rights::erase(&app, args).await,
             Command::Maintenance(command) => maintenance::maintenance(&app, command),
             Command::Safety(command) => maintenance::safety(&app, command).await,
+            Command::Init(_) | Command::Doctor(_) | Command::Completions(_) | Command::Man(_) => {
+                unreachable!("handled before the app is built")
+            }
         }
     }
 }
@@ -211,4 +271,73 @@ pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Terminal(e.to_string()))?;
     outln!("{text}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::{CommandFactory, Parser};
+
+    /// Splits an example into words as a shell would (double quotes only),
+    /// up to its first `>` or `&&`.
+    fn words(example: &str) -> Vec<String> {
+        let mut words = Vec::new();
+        let mut word = String::new();
+        let mut quoted = false;
+        for c in example.chars() {
+            match c {
+                '"' => quoted = !quoted,
+                ' ' if !quoted => {
+                    if word == ">" || word == "&&" {
+                        return words;
+                    }
+                    if !word.is_empty() {
+                        words.push(std::mem::take(&mut word));
+                    }
+                }
+                c => word.push(c),
+            }
+        }
+        if !word.is_empty() && word != ">" && word != "&&" {
+            words.push(word);
+        }
+        words
+    }
+
+    #[test]
+    fn every_command_has_a_one_line_summary_and_an_example_that_parses() {
+        let mut root = Cli::command();
+        root.build();
+        let mut pending = vec![("troupe".to_string(), root)];
+        let mut seen = 0;
+        while let Some((path, command)) = pending.pop() {
+            let about = command
+                .get_about()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            assert!(
+                !about.trim().is_empty() && !about.contains('\n'),
+                "`{path}` needs a one-line summary, not {about:?}"
+            );
+            let after = command
+                .get_after_help()
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            let example = after.strip_prefix("Example: ").unwrap_or_else(|| {
+                panic!("`{path} --help` needs an \"Example: …\" after the options, not {after:?}")
+            });
+            assert!(
+                example.starts_with(&path),
+                "the example of `{path}` runs another command: {example}"
+            );
+            if let Err(e) = Cli::try_parse_from(words(example)) {
+                panic!("the example of `{path}` does not parse: {example}\n{e}");
+            }
+            seen += 1;
+            for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+                pending.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+        }
+        assert!(seen > 30, "only {seen} commands were walked");
+    }
 }

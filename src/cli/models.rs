@@ -1,25 +1,22 @@
 //! `troupe models list|check`: which backends exist, which is used and why,
 //! and whether each answers.
 
-use std::time::Instant;
-
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::print_json;
 use crate::app::App;
-use crate::backend::{self, Backend, BackendChoice};
-use crate::config::ConfigError;
+use crate::backend::{self, Backend, BackendCheck, BackendChoice, Lineup};
 use crate::error::Error;
-use crate::model::resilient::RetryPolicy;
-use crate::model::{ChatMessage, ChatRequest, ChatRole};
 
 /// The `models` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// List the backends and say which one is used by default, and why.
+    #[command(after_help = "Example: troupe models list --json")]
     List(ListArgs),
     /// Send each backend (or NAME) a tiny request and report latency or the error.
+    #[command(after_help = "Example: troupe models check main")]
     Check(CheckArgs),
 }
 
@@ -98,37 +95,13 @@ fn view(choice: &BackendChoice) -> BackendView {
     }
 }
 
-/// The default backend's name and why it is the default (or why there is
-/// none), and every backend, the default first.
-fn backends(app: &App) -> Result<(String, String, Vec<BackendChoice>), Error> {
-    let Some(persona) = app.personas.iter().next() else {
-        return Err(Error::NotFound("no personas are loaded".to_string()));
-    };
-    let mut neutral = (**persona).clone();
-    neutral.model.backend = None;
-    let mut all = Vec::new();
-    let (name, reason) = match app.backend_for(&neutral) {
-        Ok(default) => {
-            let found = (default.name.clone(), default.reason.clone());
-            all.push(default);
-            found
-        }
-        Err(Error::Config(e @ ConfigError::NoDefault { .. })) => {
-            ("(none)".to_string(), e.to_string())
-        }
-        Err(e) => return Err(e),
-    };
-    for configured in app.config.models.keys() {
-        if *configured != name {
-            all.push(backend::named(&app.config, configured, "the config", None)?);
-        }
-    }
-    Ok((name, reason, all))
-}
-
 /// Runs a `models` subcommand.
 pub async fn run(app: &App, command: ModelsCommand) -> Result<i32, Error> {
-    let (default, reason, all) = backends(app)?;
+    let Lineup {
+        default,
+        reason,
+        backends: all,
+    } = app.backend_lineup()?;
     match command {
         ModelsCommand::List(args) => {
             let list = ListView {
@@ -172,7 +145,7 @@ pub async fn run(app: &App, command: ModelsCommand) -> Result<i32, Error> {
             };
             let mut results = Vec::new();
             for target in &targets {
-                results.push(check(target).await);
+                results.push(check_view(backend::check(target).await));
             }
             let failed = results.iter().filter(|r| !r.ok).count();
             if args.json {
@@ -190,44 +163,18 @@ pub async fn run(app: &App, command: ModelsCommand) -> Result<i32, Error> {
     }
 }
 
-/// Sends one tiny request, without retries, and times it.
-async fn check(choice: &BackendChoice) -> CheckView {
-    let mut once = choice.clone();
-    once.retry = RetryPolicy {
-        max_retries: 0,
-        ..choice.retry
+/// One backend's check, as shown.
+fn check_view(check: BackendCheck) -> CheckView {
+    let latency_ms = u64::try_from(check.latency.as_millis()).unwrap_or(u64::MAX);
+    let (reply, error) = match check.outcome {
+        Ok(reply) => (Some(reply), None),
+        Err(e) => (None, Some(e.to_string())),
     };
-    let request = ChatRequest {
-        system: "You are a connectivity check.".to_string(),
-        messages: vec![ChatMessage {
-            role: ChatRole::User,
-            content: "Reply with the single word OK.".to_string(),
-        }],
-        temperature: Some(0.0),
-        max_tokens: Some(5),
-        persona: None,
-        purpose: Default::default(),
-    };
-    let started = Instant::now();
-    let result = match backend::build_one(&once) {
-        Ok(model) => model.complete(&request).await,
-        Err(e) => Err(e),
-    };
-    let latency_ms = started.elapsed().as_millis() as u64;
-    match result {
-        Ok(done) => CheckView {
-            name: choice.name.clone(),
-            ok: true,
-            latency_ms,
-            reply: Some(done.text.chars().take(40).collect()),
-            error: None,
-        },
-        Err(e) => CheckView {
-            name: choice.name.clone(),
-            ok: false,
-            latency_ms,
-            reply: None,
-            error: Some(e.to_string()),
-        },
+    CheckView {
+        name: check.name,
+        ok: error.is_none(),
+        latency_ms,
+        reply,
+        error,
     }
 }

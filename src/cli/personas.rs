@@ -9,16 +9,19 @@ use super::print_json;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
-use crate::persona::{Persona, PersonaError, Personas};
+use crate::persona::{Persona, Personas};
 
 /// The `personas` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PersonasCommand {
     /// List the personas.
+    #[command(after_help = "Example: troupe personas list --json")]
     List(ListArgs),
     /// Show one persona in full.
+    #[command(after_help = "Example: troupe personas show chef")]
     Show(ShowArgs),
     /// Check persona files and report every problem as file:line:column.
+    #[command(after_help = "Example: troupe personas check personas/")]
     Check(CheckArgs),
 }
 
@@ -126,18 +129,7 @@ fn describe(p: &Persona) -> String {
 
 /// Runs `personas check`; prints every problem, exits 1 if there are any.
 pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
-    let dir = args
-        .dir
-        .clone()
-        .or_else(|| settings.personas_dir.clone())
-        .or_else(|| {
-            let local = PathBuf::from("personas");
-            local.is_dir().then_some(local)
-        });
-    let loaded = match &dir {
-        Some(dir) => Personas::load_dir(dir),
-        None => Ok(Personas::builtin()),
-    };
+    let dir = args.dir.clone().or_else(|| settings.personas_dir.clone());
     let config = match settings
         .config_path
         .as_deref()
@@ -151,13 +143,7 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
         }
     };
     // Strict, unlike the runtime: any problem in any file fails the check.
-    let result = loaded.and_then(|mut personas| {
-        personas.skip_each(|p| config.persona_problems(p));
-        match personas.problems() {
-            problems if problems.is_empty() => Ok(personas),
-            problems => Err(PersonaError::Invalid(problems)),
-        }
-    });
+    let result = Personas::check(dir.as_deref(), &config);
     match result {
         Ok(personas) => {
             outln!(

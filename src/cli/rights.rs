@@ -6,6 +6,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use clap::Args;
 
 use super::print_json;
+use super::progress::Bar;
 use super::user::no_user;
 use crate::app::App;
 use crate::error::Error;
@@ -27,6 +28,9 @@ pub struct EraseArgs {
     /// Do not ask for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Show no progress bar while the store is rewritten.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// Runs `troupe export`.
@@ -59,10 +63,10 @@ pub async fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
         errln!("troupe: nothing was erased");
         return Ok(1);
     }
-    let erased = reach
-        .erase(&args.user)
-        .await?
-        .ok_or_else(|| no_user(app, &args.user))?;
+    let mut bar = Bar::new(args.quiet);
+    let erased = reach.erase(&args.user, &mut bar).await;
+    bar.finish();
+    let erased = erased?.ok_or_else(|| no_user(app, &args.user))?;
     if legacy.exists() {
         remove(&legacy)?;
     }

@@ -11,8 +11,10 @@ use crate::report::SettingsChange;
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Change a user's settings.
+    #[command(after_help = "Example: troupe user set ana --timezone Europe/Paris --language fr")]
     Set(SetArgs),
     /// Show a user's settings and conversations.
+    #[command(after_help = "Example: troupe user show ana --json")]
     Show(ShowArgs),
 }
 

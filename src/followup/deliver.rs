@@ -21,6 +21,7 @@ use super::{FollowUps, ModelFor, RunOptions, SentFollowUp};
 use crate::error::Error;
 use crate::model::ChatModel;
 use crate::persona::{Persona, Personas};
+use crate::progress::{Progress, steps};
 use crate::store::{Conversation, MessageKind, UsageRecord};
 
 /// Each persona's model, built once per run; `None` when it cannot be
@@ -85,7 +86,7 @@ impl Queue {
 impl FollowUps<'_> {
     /// Writes and delivers every due follow-up, resuming intents an earlier
     /// run left; `model_for` gives each persona's model and `progress` hears
-    /// (done, total) as follow-ups complete. Conversations are claimed in
+    /// how many of the due conversations have been handled. Conversations are claimed in
     /// small chunks, so a kill leaves few intents, and a failure of one
     /// persona's model or template never stops the others. The store is
     /// held for each chunk's claims and for its deliveries, never while the
@@ -94,13 +95,13 @@ impl FollowUps<'_> {
         &self,
         options: RunOptions,
         model_for: &ModelFor<'_>,
-        progress: &mut (dyn FnMut(usize, usize) + Send),
+        progress: &mut dyn Progress,
     ) -> Result<Vec<SentFollowUp>, Error> {
         let now = self.clock.now();
         let limit = options.limit.unwrap_or(usize::MAX);
         let mut queue = self.queue(now, options.dry_run)?;
         let total = (queue.resumed.len() + queue.due.len()).min(limit);
-        progress(0, total);
+        progress.begin("writing follow-ups", Some(steps(total)));
         let concurrency = self.policy.concurrency.max(1);
         let mut models = Models::new(model_for);
         let mut sent = Vec::new();
@@ -108,6 +109,7 @@ impl FollowUps<'_> {
         while attempted < limit && !queue.is_empty() {
             let room = (concurrency * 2).min(limit - attempted);
             let chunk = self.claim_chunk(&mut queue, room, now, options.dry_run)?;
+            let mut handled = attempted;
             attempted += chunk.len();
             for claimed in &chunk {
                 models.prepare(self.personas, &claimed.persona.id);
@@ -124,10 +126,13 @@ impl FollowUps<'_> {
                 .await;
             if options.dry_run {
                 sent.extend(drafts.iter().map(|(c, d)| sent_followup(c, d)));
-                progress(sent.len(), total);
+                progress.advance(steps(attempted));
                 continue;
             }
-            self.deliver_chunk(drafts, now, &mut sent, &mut |done| progress(done, total))?;
+            self.deliver_chunk(drafts, now, &mut sent, &mut || {
+                handled += 1;
+                progress.advance(steps(handled));
+            })?;
         }
         Ok(sent)
     }
@@ -257,20 +262,20 @@ impl FollowUps<'_> {
     /// The last step for a chunk, in one hold of the store: delivers each
     /// follow-up whose every rule still holds (a resumed intent may have gone
     /// stale: the user said STOP, wrote again, or the window closed), adding
-    /// what was delivered to `sent`; `progress` hears the count after each.
+    /// what was delivered to `sent`; `progress` hears of each draft handled.
     fn deliver_chunk(
         &self,
         drafts: Vec<(Claimed, FollowUpDraft)>,
         now: DateTime<Utc>,
         sent: &mut Vec<SentFollowUp>,
-        progress: &mut dyn FnMut(usize),
+        progress: &mut dyn FnMut(),
     ) -> Result<(), Error> {
         let _step = self.store.hold()?;
         for (claimed, draft) in drafts {
             if let Some(followup) = self.deliver(&claimed, draft, now)? {
                 sent.push(followup);
             }
-            progress(sent.len());
+            progress();
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use crate::persona::Persona;
 use crate::store::{Conversation, DueWindow, RECENT_USER_TIMES, Role};
 
 /// The deployment's follow-up policy (`[followups]` in `troupe.toml`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct FollowUpPolicy {
     /// Whether follow-ups are sent at all.

@@ -66,7 +66,7 @@ impl Scheduler {
             .run(
                 RunOptions::default(),
                 &|p| self.app.model_for(p),
-                &mut |_, _| {},
+                &mut crate::progress::Silent,
             )
             .await?;
         metrics::counter!("troupe_followups_sent_total").increment(sent.len() as u64);

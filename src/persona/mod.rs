@@ -149,6 +149,22 @@ impl Personas {
         }
     }
 
+    /// The personas of `dir` (the built-in ones when `None`), checked
+    /// strictly: a problem in any file, or a setting `config` cannot give a
+    /// persona, fails with every problem. `troupe personas check` and
+    /// `troupe doctor` report this; the runtime skips broken files instead.
+    pub fn check(dir: Option<&Path>, config: &crate::config::Config) -> Result<Self, PersonaError> {
+        let mut personas = match dir {
+            Some(dir) => Self::load_dir(dir)?,
+            None => Self::builtin(),
+        };
+        personas.skip_each(|p| config.persona_problems(p));
+        match personas.problems() {
+            problems if problems.is_empty() => Ok(personas),
+            problems => Err(PersonaError::Invalid(problems)),
+        }
+    }
+
     /// Runs a deployment-level check on every persona; `problems` returns
     /// (table, key, message) triples, each reported at that key, and a
     /// persona with any is skipped like a broken file.

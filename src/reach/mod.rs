@@ -229,7 +229,13 @@ impl<'a> Reach<'a> {
 
     /// Erases everything stored about `user`, unrecoverably (the store is
     /// rewritten without them); `None` for a user who never wrote.
-    pub async fn erase(&self, user: &str) -> Result<Option<Erasure>, Error> {
+    /// `progress` hears how the rewrite advances (here only: a server
+    /// reports none).
+    pub async fn erase(
+        &self,
+        user: &str,
+        progress: &mut dyn crate::progress::Progress,
+    ) -> Result<Option<Erasure>, Error> {
         match self {
             Reach::Server { client, .. } => Ok(client.erase(user).await?),
             Reach::Local { app, .. } => {
@@ -238,7 +244,7 @@ impl<'a> Reach<'a> {
                 if store.user(user)?.is_none() {
                     return Ok(None);
                 }
-                let (_store, erasure) = store.erase_user(user)?;
+                let (_store, erasure) = store.erase_user(user, progress)?;
                 Ok(Some(erasure))
             }
         }

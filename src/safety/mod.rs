@@ -27,7 +27,7 @@ pub use detect::{Assessment, Subject, assess};
 use crate::persona::Persona;
 
 /// The deployment's safety settings (`[safety]` in `troupe.toml`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct SafetyConfig {
     /// Repeat the AI notice after this many hours of continued chatting.
@@ -98,7 +98,7 @@ impl DisclaimerTexts {
 }
 
 /// The crisis reply for one language.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrisisText {
     /// The whole reply, with the helplines that fit the deployment.
     pub message: String,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::schema::{Field, Shape};
 
@@ -14,7 +14,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_OPERATOR_TOKEN_ENV: &str = "TROUPE_OPERATOR_TOKEN";
 
 /// `[server]`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct ServerConfig {
     /// The address to listen on (`TROUPE_LISTEN` and `--listen` win).
@@ -68,7 +68,7 @@ impl Default for ServerConfig {
 /// One outgoing webhook (`[server.webhooks.NAME]`). The NAME is the
 /// webhook's identity: follow-ups queued for it go to whatever `url` it has
 /// when they are sent.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct WebhookConfig {
     /// Where follow-ups are POSTed.

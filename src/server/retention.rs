@@ -49,6 +49,6 @@ async fn purge(state: &SharedState) -> Result<Option<Purge>, StoreError> {
     let app = std::sync::Arc::clone(&state.app);
     state
         .store
-        .rewrite(move |store| app.purge_by_retention(store))
+        .rewrite(move |store| app.purge_by_retention(store, &mut crate::progress::Silent))
         .await
 }

@@ -135,7 +135,7 @@ pub async fn erase(
     let who = user.clone();
     let erasure = state
         .store
-        .rewrite(move |store| store.erase_user(&who))
+        .rewrite(move |store| store.erase_user(&who, &mut crate::progress::Silent))
         .await?;
     // Streams opened before (with a token now revoked, too) end here.
     state.hub.close(&user);

@@ -22,6 +22,7 @@
 
 mod access;
 mod followups;
+mod inspect;
 mod keys;
 mod lock;
 pub mod outbox;
@@ -39,6 +40,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 pub use access::{Held, StoreAccess};
 pub use followups::{DueEntry, SyntheticConversation};
+pub use inspect::{DataDirState, StoreFacts, inspect};
 pub use lock::{DeliveryLock, lock_deliveries, server_holding};
 pub use outbox::{OutboxEntry, QueuedDelivery};
 pub use records::{
@@ -715,12 +717,14 @@ mod tests {
                 .append("ana", "chef", &old, &AppendEffects::NONE)
                 .unwrap();
             assert!(!store.compaction_pending().unwrap());
-            store.purge_before(t0 + Duration::days(1)).unwrap();
+            store
+                .purge_before(t0 + Duration::days(1), &mut crate::progress::Silent)
+                .unwrap();
             // The process dies here, before the rewrite.
         }
         let store = Store::open(dir.path()).unwrap();
         assert!(store.compaction_pending().unwrap());
-        let store = store.compact().unwrap();
+        let store = store.compact(&mut crate::progress::Silent).unwrap();
         assert!(!store.compaction_pending().unwrap());
     }
 

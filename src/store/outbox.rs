@@ -268,7 +268,9 @@ mod tests {
             store.user_outbox("ana").unwrap(),
             [entry("crm", "ana", "d1")]
         );
-        let (store, _) = store.erase_user("ana").unwrap();
+        let (store, _) = store
+            .erase_user("ana", &mut crate::progress::Silent)
+            .unwrap();
         assert_eq!(store.user_outbox("ana").unwrap(), []);
         deliver(&store, "cy", &[entry("crm", "cy", "d3")], true);
         assert_eq!(
@@ -283,8 +285,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         deliver(&store, "ana", &[entry("crm", "ana", "d1")], true);
-        assert_eq!(store.purge_before(at(10)).unwrap().webhook_deliveries, 0);
-        let purge = store.purge_before(at(10) + Duration::hours(1)).unwrap();
+        assert_eq!(
+            store
+                .purge_before(at(10), &mut crate::progress::Silent)
+                .unwrap()
+                .webhook_deliveries,
+            0
+        );
+        let purge = store
+            .purge_before(at(10) + Duration::hours(1), &mut crate::progress::Silent)
+            .unwrap();
         assert_eq!(purge.webhook_deliveries, 1);
         assert_eq!(store.outbox_len("crm").unwrap(), 0);
     }

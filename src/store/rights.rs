@@ -18,12 +18,13 @@ use serde::{Deserialize, Serialize};
 use super::outbox::OutboxEntry;
 use super::records::{Conversation, Message, Topic, UsageRecord, User};
 use super::{COMPACTION_PENDING, ID_FLOOR, STORE_DIR, Store, StoreError, decode, keys};
+use crate::progress::Progress;
 
 /// The store being written by an erasure, before it replaces the old one.
-const NEW_DIR: &str = "store.new";
+pub(super) const NEW_DIR: &str = "store.new";
 
 /// The old store, between the swap and its deletion.
-const OLD_DIR: &str = "store.old";
+pub(super) const OLD_DIR: &str = "store.old";
 
 /// Everything stored about one user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -145,8 +146,13 @@ impl Store {
 
     /// Removes every record of `user` so that nothing can be recovered from
     /// the store's files, by rewriting the store without them. Takes the
-    /// store (no other handle may be open) and returns the reopened one.
-    pub fn erase_user(self, user: &str) -> Result<(Store, Erasure), StoreError> {
+    /// store (no other handle may be open) and returns the reopened one;
+    /// `progress` hears how the rewrite advances.
+    pub fn erase_user(
+        self,
+        user: &str,
+        progress: &mut dyn Progress,
+    ) -> Result<(Store, Erasure), StoreError> {
         let conversations = self.user_conversations(user)?;
         let mut erasure = Erasure {
             conversations: conversations.len(),
@@ -158,7 +164,7 @@ impl Store {
             .collect();
         let mut conv_prefix = user.as_bytes().to_vec();
         conv_prefix.push(0);
-        let store = self.rewrite(|tree, key, value| {
+        let store = self.rewrite(progress, |tree, key, value| {
             let belongs = match tree {
                 b"users" => key == user.as_bytes(),
                 b"conversations" | b"pending" => key.starts_with(&conv_prefix),
@@ -199,17 +205,20 @@ impl Store {
 
     /// Rewrites the store as it is, so that values deleted earlier (by a
     /// purge) can no longer be recovered from its files. Costs a copy of
-    /// the store.
-    pub fn compact(self) -> Result<Store, StoreError> {
-        self.rewrite(|_, _, _| true)
+    /// the store; `progress` hears how it advances.
+    pub fn compact(self, progress: &mut dyn Progress) -> Result<Store, StoreError> {
+        self.rewrite(progress, |_, _, _| true)
     }
 
     /// Copies every record that `keep(tree, key, value)` accepts into a
     /// fresh sled database beside this one, then swaps it in and deletes the
     /// old files. A crash at any point leaves one whole store
-    /// ([`recover_rewrite`] runs on the next open).
+    /// ([`recover_rewrite`] runs on the next open). `progress` hears the
+    /// records read so far (their number is not known beforehand: sled
+    /// counts a tree only by reading all of it).
     fn rewrite(
         self,
+        progress: &mut dyn Progress,
         mut keep: impl FnMut(&[u8], &[u8], &[u8]) -> bool,
     ) -> Result<Store, StoreError> {
         let dir = self.dir.clone();
@@ -222,6 +231,8 @@ impl Store {
             fs::remove_dir_all(&new_path).map_err(io)?;
         }
         let fresh = super::open_sled(&dir, &new_path)?;
+        progress.begin("rewriting the store", None);
+        let mut read: u64 = 0;
         for name in self.db.tree_names() {
             let old = self.db.open_tree(&name).map_err(|e| self.error(e))?;
             let new = fresh.open_tree(&name).map_err(|e| self.error(e))?;
@@ -229,6 +240,10 @@ impl Store {
             let mut pending = 0;
             for item in old.iter() {
                 let (key, value) = item.map_err(|e| self.error(e))?;
+                read += 1;
+                if read.is_multiple_of(1_000) {
+                    progress.advance(read);
+                }
                 if keep(&name, &key, &value) {
                     batch.insert(key, value);
                     pending += 1;
@@ -242,6 +257,7 @@ impl Store {
             }
             new.apply_batch(batch).map_err(|e| self.error(e))?;
         }
+        progress.advance(read);
         // New ids stay above every id handed out so far (sled's counter
         // starts again in the fresh database), and the rewrite is done.
         let generated = self.db.generate_id().map_err(|e| self.error(e))?;
@@ -270,8 +286,13 @@ impl Store {
     /// and usage records and webhook deliveries from before it.
     /// Before its first deletion, it records that the store needs a rewrite
     /// ([`Store::compaction_pending`]), so a crash before the rewrite does
-    /// not leave the deleted text in the files for good.
-    pub fn purge_before(&self, cutoff: DateTime<Utc>) -> Result<Purge, StoreError> {
+    /// not leave the deleted text in the files for good. `progress` hears
+    /// how many conversations have been gone through.
+    pub fn purge_before(
+        &self,
+        cutoff: DateTime<Utc>,
+        progress: &mut dyn Progress,
+    ) -> Result<Purge, StoreError> {
         let mut purge = Purge::default();
         let mut marked = false;
         let mut before_deleting = |store: &Store| {
@@ -281,7 +302,12 @@ impl Store {
             }
             Ok::<(), StoreError>(())
         };
-        for conversation in self.conversations() {
+        // Counting reads the conversations once more, a small cost next to
+        // reading every message.
+        let total = crate::progress::steps(self.conversations.len());
+        progress.begin("purging old messages", Some(total));
+        for (seen, conversation) in self.conversations().enumerate() {
+            progress.advance(crate::progress::steps(seen));
             let conversation = conversation?;
             let mut batch = sled::Batch::default();
             let mut old = 0;
@@ -329,6 +355,7 @@ impl Store {
                     .map_err(|e| self.error(e))?;
             }
         }
+        progress.advance(total);
         let old_usage: Vec<_> = self
             .usage
             .range(..keys::instant(cutoff).to_vec())
