@@ -469,9 +469,10 @@ fn a_purge_and_an_erasure_show_their_progress_on_a_terminal() {
     assert_eq!(populate.code, 0, "{}", populate.stderr);
     let purge = on_a_terminal(&troupe, &["maintenance", "purge"], &[]);
     assert_eq!(purge.code, 0, "{}", purge.stdout);
+    // The bar redraws at most 20 times a second, so a short second stage
+    // may never be drawn: the first one and the summary always are.
     assert!(
-        purge.stdout.contains("purging old messages")
-            && purge.stdout.contains("rewriting the store"),
+        purge.stdout.contains("purging old messages") && purge.stdout.contains("purged "),
         "{:?}",
         purge.stdout
     );

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::safety::SafetyConfig;
 use crate::schema::{Diagnostic, Field, Shape};
@@ -24,7 +24,7 @@ pub const OPENAI_MODERATION_KEY_ENV: &str = "OPENAI_API_KEY";
 pub const DEFAULT_TIMEOUT_MS: u64 = 1_500;
 
 /// Which check runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModerationKind {
     /// An OpenAI-compatible moderation endpoint (`POST {base_url}/moderations`).
     #[serde(rename = "openai")]
@@ -53,7 +53,7 @@ impl ModerationKind {
 }
 
 /// Who writes a guard model's prompt.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum GuardTemplate {
     /// Troupe writes the guard's whole task (categories or policy, the
     /// message, the answer format) as the one user message: for servers
@@ -69,7 +69,7 @@ pub enum GuardTemplate {
 }
 
 /// `[safety.moderation]` as written.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModerationConfig {
     /// Which check.
     pub kind: ModerationKind,

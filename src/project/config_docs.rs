@@ -201,6 +201,44 @@ pub(super) fn docs() -> Vec<Doc> {
             "safety.model_check",
             "Also ask the model whether a message is a crisis (one short extra call per message).",
         ),
+        doc(
+            "safety.moderation_timeout_ms",
+            "How long a reply waits for the moderation check, in milliseconds, before the offline layers decide alone.",
+        ),
+        doc(
+            "safety.moderation",
+            "A moderation check run beside each reply, which is held until it passes: an OpenAI-compatible moderation endpoint, a guard model (Llama Guard 3, ShieldGemma) on any OpenAI-compatible server, or the persona's own model.",
+        ),
+        example(
+            "safety.moderation.kind",
+            "Which check: \"openai\" (POST /moderations), \"llama-guard\", \"shieldgemma\" or \"persona\".",
+            "\"openai\"",
+        ),
+        example(
+            "safety.moderation.base_url",
+            "The server's API base (default for \"openai\": https://api.openai.com/v1; needed by the guard models).",
+            "\"https://api.openai.com/v1\"",
+        ),
+        example(
+            "safety.moderation.model",
+            "The moderation or guard model's id on that server.",
+            "\"omni-moderation-latest\"",
+        ),
+        example(
+            "safety.moderation.api_key_env",
+            "The NAME of the environment variable holding the server's key.",
+            "\"OPENAI_API_KEY\"",
+        ),
+        example(
+            "safety.moderation.template",
+            "For Llama Guard: \"troupe\" writes its prompt, \"server\" lets the server's chat template do it.",
+            "\"troupe\"",
+        ),
+        example(
+            "safety.moderation.threshold",
+            "For \"openai\": a category also counts when its score reaches this (0 to 1); unset, the endpoint's own flags decide.",
+            "0.5",
+        ),
         example(
             "safety.disclaimers",
             "Replace any built-in disclaimer, per language code (\"en\", \"fr\", \"pt-BR\").",

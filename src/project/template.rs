@@ -91,6 +91,11 @@ impl Writer {
             self.out.push('\n');
             self.explain("# ", &text);
             match field.shape {
+                // A table that is off unless written (`[safety.moderation]`):
+                // an example, every key with its explanation.
+                Shape::Table(inner) if defaults.get(field.name).is_none_or(Value::is_null) => {
+                    self.table_example(&key, inner);
+                }
                 Shape::Table(inner) => {
                     self.out.push_str(&format!("# [{key}]\n"));
                     let empty = Value::Null;
@@ -118,6 +123,22 @@ impl Writer {
                 let value = value_or_blank(example);
                 self.out.push_str(&format!("#   {name} = {value}\n"));
             }
+        }
+    }
+
+    /// The example of a table with no default, every key with its
+    /// explanation.
+    fn table_example(&mut self, key: &str, fields: &[Field]) {
+        self.out.push_str(&format!("#   [{key}]\n"));
+        for field in fields {
+            let path = format!("{key}.{}", field.name);
+            let (text, value) = match self.doc(&path) {
+                Some(d) => (d.text.clone(), d.example.clone()),
+                None => (String::new(), None),
+            };
+            self.explain("#   # ", &format!("{text}{}", allowed(field.shape)));
+            self.out
+                .push_str(&format!("#   {} = {}\n", field.name, value_or_blank(value)));
         }
     }
 
