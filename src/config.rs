@@ -407,6 +407,18 @@ pub fn base_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The example `troupe.toml` in README.md, which documents every key.
+#[cfg(test)]
+pub(crate) fn documented_config() -> &'static str {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```toml\ndefault_model")
+        .expect("README's config example")
+        + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("the example's end");
+    &readme[start..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -441,29 +453,27 @@ mod tests {
 
     #[test]
     fn a_backend_table_reads_every_documented_key() {
-        let text = r#"
-default_model = "main"
-[models.main]
-provider = "openai"
-base_url = "http://127.0.0.1:11434/v1"
-model = "llama3.2"
-api_key_env = "OPENAI_API_KEY"
-temperature = 0.7
-max_tokens = 400
-fallback = ["backup"]
-max_retries = 2
-retry_budget_secs = 20
-connect_timeout_secs = 5
-first_token_timeout_secs = 15
-read_timeout_secs = 30
-[models.backup]
-provider = "anthropic"
-"#;
-        let config = Config::parse(Path::new("t.toml"), text).unwrap();
-        let main = &config.models["main"];
-        assert_eq!(main.fallback, ["backup"]);
-        assert_eq!(main.max_retries, Some(2));
+        let config = Config::parse(Path::new("README.md"), documented_config()).unwrap();
+        // A struct literal without `..`: a key added to the struct without
+        // being documented and checked here does not compile.
+        let expected = BackendConfig {
+            provider: "openai".to_string(),
+            base_url: Some("http://127.0.0.1:11434/v1".to_string()),
+            model: Some("llama3.2".to_string()),
+            api_key_env: Some("OPENAI_API_KEY".to_string()),
+            temperature: Some(0.7),
+            max_tokens: Some(400),
+            connect_timeout_secs: Some(10),
+            read_timeout_secs: Some(60),
+            first_token_timeout_secs: Some(30),
+            max_retries: Some(3),
+            retry_budget_secs: Some(30),
+            fallback: vec!["backup".to_string()],
+        };
+        assert_eq!(config.models["main"], expected);
+        assert_eq!(config.default_model.as_deref(), Some("main"));
         assert_eq!(config.models["backup"].provider, "anthropic");
+        assert_eq!(config.models["quiet"].provider, "offline");
     }
 
     #[test]

@@ -395,6 +395,73 @@ provider = "offline"
         }
     }
 
+    /// The keys of the `[models.main]` table in README's config example.
+    fn documented_backend_keys() -> Vec<String> {
+        let example = crate::config::documented_config();
+        let table = example
+            .split("[models.main]")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .expect("README documents [models.main]");
+        table
+            .lines()
+            .filter_map(|line| line.split_once(" = ").map(|(k, _)| k.trim().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_documented_backend_key_changes_the_backend_built() {
+        // Values unlike the defaults, so a key that is read but ignored fails.
+        let table = r#"
+provider = "openai"
+base_url = "http://127.0.0.1:9/v9"
+model = "m-file"
+api_key_env = "OTHER_KEY"
+temperature = 0.3
+max_tokens = 123
+fallback = ["backup"]
+connect_timeout_secs = 4
+first_token_timeout_secs = 5
+read_timeout_secs = 6
+max_retries = 7
+retry_budget_secs = 8
+"#;
+        let mut keys: Vec<String> = table
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_string()))
+            .collect();
+        let mut documented = documented_backend_keys();
+        keys.sort();
+        documented.sort();
+        assert_eq!(keys, documented, "this test sets every documented key");
+        let text = format!("[models.main]{table}[models.backup]\nprovider = \"offline\"\n");
+        let config = Config::parse(Path::new("t.toml"), &text).unwrap();
+        let choice = choose_with(&config, Some("main"), &[]);
+        assert_eq!(choice.fallback, ["backup"]);
+        assert_eq!(
+            choice.retry,
+            RetryPolicy {
+                max_retries: 7,
+                budget: Duration::from_secs(8),
+                first_token: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            }
+        );
+        assert_eq!(
+            openai_settings(choice),
+            HttpSettings {
+                backend: "main".to_string(),
+                base_url: "http://127.0.0.1:9/v9".to_string(),
+                model: "m-file".to_string(),
+                api_key_env: "OTHER_KEY".to_string(),
+                temperature: Some(0.3),
+                max_tokens: Some(123),
+                connect_timeout: Duration::from_secs(4),
+                read_timeout: Duration::from_secs(6),
+            }
+        );
+    }
+
     #[test]
     fn precedence_is_defaults_then_file_then_env_then_flags() {
         let config = Config::parse(Path::new("troupe.toml"), FILE).unwrap();
