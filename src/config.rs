@@ -56,6 +56,12 @@ pub struct BackendConfig {
     pub temperature: Option<f32>,
     /// Default reply length limit.
     pub max_tokens: Option<u32>,
+    /// The request field for the limit: `max_tokens` (the default) or
+    /// `max_completion_tokens` (OpenAI's newer models).
+    pub max_tokens_field: Option<String>,
+    /// Whether streamed requests ask for token counts
+    /// (`stream_options.include_usage`; default true).
+    pub stream_usage: Option<bool>,
     /// Seconds to wait for a connection.
     pub connect_timeout_secs: Option<u64>,
     /// Longest silence, in seconds, while waiting for (more of) a reply.
@@ -164,6 +170,12 @@ pub(crate) fn env_var_name(text: &str) -> Result<(), String> {
     }
 }
 
+fn token_limit_field(text: &str) -> Result<(), String> {
+    crate::model::shapes::TokenLimitField::from_name(text)
+        .map(|_| ())
+        .ok_or_else(|| format!("is \"{text}\"; use \"max_tokens\" or \"max_completion_tokens\""))
+}
+
 const BACKEND_FIELDS: &[Field] = &[
     Field::required("provider", Shape::Text(Some(provider_name))),
     Field::optional("base_url", Shape::Text(Some(base_url))),
@@ -171,6 +183,8 @@ const BACKEND_FIELDS: &[Field] = &[
     Field::optional("api_key_env", Shape::Text(Some(env_var_name))),
     Field::optional("temperature", Shape::Number(0.0, 2.0)),
     Field::optional("max_tokens", Shape::Integer(1, 200_000)),
+    Field::optional("max_tokens_field", Shape::Text(Some(token_limit_field))),
+    Field::optional("stream_usage", Shape::Bool),
     Field::optional("connect_timeout_secs", Shape::Integer(1, 600)),
     Field::optional("read_timeout_secs", Shape::Integer(1, 3_600)),
     Field::optional("first_token_timeout_secs", Shape::Integer(1, 3_600)),
@@ -463,6 +477,8 @@ mod tests {
             api_key_env: Some("OPENAI_API_KEY".to_string()),
             temperature: Some(0.7),
             max_tokens: Some(400),
+            max_tokens_field: Some("max_tokens".to_string()),
+            stream_usage: Some(true),
             connect_timeout_secs: Some(10),
             read_timeout_secs: Some(60),
             first_token_timeout_secs: Some(30),

@@ -15,6 +15,7 @@ mod followups;
 mod offline;
 mod openai;
 mod personas;
+mod providers;
 mod safety;
 mod server;
 mod settings;

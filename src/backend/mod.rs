@@ -26,6 +26,7 @@ use crate::model::http::HttpSettings;
 use crate::model::offline::OfflineModel;
 use crate::model::openai::{OpenAiModel, OpenAiSettings};
 use crate::model::resilient::{Fallback, Resilient, RetryPolicy};
+use crate::model::shapes::TokenLimitField;
 use crate::model::{ChatModel, ModelError};
 
 /// A backend's connection settings, by provider.
@@ -296,6 +297,12 @@ fn http_settings(
         max_tokens: config.max_tokens,
         connect_timeout: Duration::from_secs(config.connect_timeout_secs.unwrap_or(10)),
         read_timeout: Duration::from_secs(config.read_timeout_secs.unwrap_or(60)),
+        stream_usage: config.stream_usage.unwrap_or(true),
+        max_tokens_field: config
+            .max_tokens_field
+            .as_deref()
+            .and_then(TokenLimitField::from_name)
+            .unwrap_or_default(),
     }
 }
 
@@ -419,6 +426,8 @@ model = "m-file"
 api_key_env = "OTHER_KEY"
 temperature = 0.3
 max_tokens = 123
+max_tokens_field = "max_completion_tokens"
+stream_usage = false
 fallback = ["backup"]
 connect_timeout_secs = 4
 first_token_timeout_secs = 5
@@ -458,6 +467,8 @@ retry_budget_secs = 8
                 max_tokens: Some(123),
                 connect_timeout: Duration::from_secs(4),
                 read_timeout: Duration::from_secs(6),
+                stream_usage: false,
+                max_tokens_field: TokenLimitField::MaxCompletionTokens,
             }
         );
     }
