@@ -11,6 +11,7 @@ mod cli_server;
 mod console;
 mod console_web;
 mod crash;
+mod figures;
 mod followups;
 mod offline;
 mod openai;
