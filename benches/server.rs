@@ -278,20 +278,21 @@ fn main() -> Result<(), BoxError> {
             }
         }
         let (before, with) = idle_streams(&server, streams).await?;
-        let row = format!("server RSS with {} idle event streams open", count(streams));
+        let with_row = format!("server RSS with {} idle event streams open", count(streams));
+        let mib = |m: f64| format!("{m:.0} MiB");
         figure(
             "rss_before_mib",
-            &row,
-            "MiB before",
-            &format!("{before:.0}"),
+            "server RSS before the idle event streams",
+            "memory",
+            &mib(before),
         );
-        figure("rss_with_mib", &row, "MiB with them", &format!("{with:.0}"));
+        figure("rss_with_mib", &with_row, "memory", &mib(with));
         let per_stream = (with - before) * 1024.0 / streams.max(1) as f64;
         figure(
             "kib_per_stream",
-            &row,
-            "KiB per stream",
-            &format!("{per_stream:.0}"),
+            "memory per idle event stream",
+            "memory",
+            &format!("{per_stream:.0} KiB"),
         );
         Ok::<_, BoxError>(())
     })
