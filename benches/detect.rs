@@ -6,14 +6,18 @@
 //! - the whole detector (`assess`: subject cues, crisis cues, frames and
 //!   the learned reader), which every chat message and reply goes through.
 //!
-//! Run with `cargo bench --bench detect`.
+//! Run with `cargo bench --bench detect` (`TROUPE_BENCH_ROUNDS` sets the
+//! rounds, default 7); `scripts/bench-figures` puts its figures in README.
+
+#[path = "support/figures.rs"]
+mod figures;
 
 use std::time::{Duration, Instant};
 
+use figures::{count, duration, env_usize, figure};
+
 use troupe::safety::assess;
 use troupe::safety::detect::crisis_by_rules;
-
-const ROUNDS: usize = 7;
 
 /// Every sentence of the labelled sets.
 fn sentences() -> Vec<String> {
@@ -40,9 +44,10 @@ fn sentences() -> Vec<String> {
 
 /// Median time per sentence of `f` over all sentences.
 fn per_sentence(sentences: &[String], mut f: impl FnMut(&str) -> bool) -> Duration {
-    let mut samples = Vec::with_capacity(ROUNDS);
+    let rounds = env_usize("TROUPE_BENCH_ROUNDS", 7).max(1);
+    let mut samples = Vec::with_capacity(rounds);
     let mut found = 0;
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let start = Instant::now();
         for sentence in sentences {
             found += usize::from(f(sentence));
@@ -62,8 +67,28 @@ fn main() {
     let load = start.elapsed();
     let rules = per_sentence(&sentences, crisis_by_rules);
     let whole = per_sentence(&sentences, |s| assess(s).is_sensitive());
-    println!("{} sentences, median of {ROUNDS} rounds", sentences.len());
-    println!("first call (loads the reader's weights): {load:?}");
-    println!("crisis cues and frames:  {rules:?} per message");
-    println!("whole detector (assess): {whole:?} per message");
+    figure(
+        "sentences",
+        "labelled sentences read (`tests/data/`)",
+        "figure",
+        &count(sentences.len()),
+    );
+    figure(
+        "whole",
+        "**whole detector** (`assess`: subject cues, crisis cues, frames, the learned reader), per message",
+        "figure",
+        &duration(whole),
+    );
+    figure(
+        "rules",
+        "crisis cues and frames alone (`crisis_by_rules`), per message",
+        "figure",
+        &duration(rules),
+    );
+    figure(
+        "load",
+        "first call, which loads the reader's weights (once per process)",
+        "figure",
+        &duration(load),
+    );
 }

@@ -10,9 +10,15 @@
 //! - a decoding scan (every record decoded and its window checked): what a
 //!   naive due query would do.
 //!
-//! Run with `cargo bench --bench due_query`.
+//! Run with `cargo bench --bench due_query` (`TROUPE_BENCH_ROUNDS` sets the
+//! rounds, default 7); `scripts/bench-figures` puts its figures in README.
+
+#[path = "support/figures.rs"]
+mod figures;
 
 use std::time::{Duration, Instant};
+
+use figures::{count, duration, env_usize, figure};
 
 use chrono::{DateTime, Utc};
 use troupe::clock::Clock;
@@ -22,17 +28,16 @@ use troupe::populate::{PopulateOptions, populate};
 use troupe::prompt::Prompts;
 use troupe::store::Store;
 
-const ROUNDS: usize = 7;
-
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
 }
 
 fn time<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
-    let mut samples = Vec::with_capacity(ROUNDS);
+    let rounds = env_usize("TROUPE_BENCH_ROUNDS", 7).max(1);
+    let mut samples = Vec::with_capacity(rounds);
     let mut last = None;
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         let start = Instant::now();
         last = Some(f());
         samples.push(start.elapsed());
@@ -41,10 +46,7 @@ fn time<T>(mut f: impl FnMut() -> T) -> (Duration, T) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let conversations: usize = std::env::var("TROUPE_BENCH_CONVERSATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
+    let conversations = env_usize("TROUPE_BENCH_CONVERSATIONS", 1_000_000);
     let now: DateTime<Utc> = "2026-11-26T12:00:00Z".parse()?;
     let dir = tempfile::tempdir()?;
     let store = Store::open(dir.path())?;
@@ -67,12 +69,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         options,
         &mut troupe::progress::Silent,
     )?;
-    println!(
-        "store: {} conversations, {} due, built in {:.1?}",
-        report.conversations,
-        report.due,
-        build.elapsed()
-    );
+    let built = build.elapsed();
 
     let access = troupe::store::StoreAccess::kept(store.clone());
     let followups = FollowUps {
@@ -91,16 +88,77 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (decode_time, opened) = time(|| store.scan_all_conversations(now));
     let opened = opened?;
 
-    println!("due query:     {due_time:>10.2?}  ({due} due)");
-    println!(
-        "raw sled scan: {raw_time:>10.2?}  ({records} records, {} MiB)",
-        bytes / (1 << 20)
+    report_figures(&report, built, due);
+    timing_figures([due_time, raw_time, decode_time]);
+    figure(
+        "raw_scan_size",
+        "what the raw scan read",
+        "figure",
+        &format!("{} records, {} MiB", count(records), bytes / (1 << 20)),
     );
-    println!("decoding scan: {decode_time:>10.2?}  ({opened} with an open window)");
-    println!(
-        "raw scan / due query: {:.0}x;  decoding scan / due query: {:.0}x",
-        raw_time.as_secs_f64() / due_time.as_secs_f64(),
-        decode_time.as_secs_f64() / due_time.as_secs_f64()
+    figure(
+        "opened",
+        "conversations the decoding scan found with an open window",
+        "figure",
+        &count(opened),
+    );
+    figure(
+        "per_due",
+        "due query per due conversation",
+        "figure",
+        &duration(due_time / due.max(1) as u32),
     );
     Ok(())
+}
+
+/// What the store holds and what building it took.
+fn report_figures(report: &troupe::populate::PopulateReport, built: Duration, due: usize) {
+    figure(
+        "conversations",
+        "conversations in the store (3 personas, records and due index, no messages)",
+        "figure",
+        &count(report.conversations),
+    );
+    figure("due", "conversations due", "figure", &count(due));
+    figure(
+        "build",
+        "store built (`populate`, no messages)",
+        "figure",
+        &duration(built),
+    );
+}
+
+/// The three timings (medians), each with how it compares with the due
+/// query.
+fn timing_figures([due, raw, decoding]: [Duration; 3]) {
+    let rows = [
+        (
+            "due_query",
+            "due_query_ratio",
+            "**due query** (`followups due`: index up to now, every candidate's record and user read, every rule checked), median",
+            due,
+        ),
+        (
+            "raw_scan",
+            "raw_scan_ratio",
+            "raw sled scan of the conversations tree (every key and value read, nothing decoded), median",
+            raw,
+        ),
+        (
+            "decoding_scan",
+            "decoding_scan_ratio",
+            "decoding scan (every record decoded and its window checked), median",
+            decoding,
+        ),
+    ];
+    for (key, ratio_key, row, time) in rows {
+        figure(key, row, "figure", &duration(time));
+        let ratio = time.as_secs_f64() / due.as_secs_f64();
+        figure(
+            ratio_key,
+            row,
+            "× the due query",
+            &format!("{}×", figures::significant(ratio)),
+        );
+    }
 }

@@ -14,10 +14,15 @@
 //!
 //! Run with `cargo bench --bench server`. `TROUPE_BENCH_TURNS` scales the
 //! turns per level (default 4,000); `TROUPE_BENCH_STREAMS` the idle streams
-//! (default 10,000).
+//! (default 10,000). `scripts/bench-figures` puts its figures in README.
+
+#[path = "support/figures.rs"]
+mod figures;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use figures::{count, env_usize, figure};
 
 use futures::StreamExt;
 
@@ -41,13 +46,17 @@ impl Sample {
         self.latencies.len() as f64 / self.elapsed.as_secs_f64()
     }
 
-    fn line(&self, label: &str, clients: usize) -> String {
-        format!(
-            "| {label:<22} | {clients:>7} | {:>9.0} | {:>8.2} | {:>8.2} |",
-            self.per_second(),
-            self.percentile(0.50).as_secs_f64() * 1e3,
-            self.percentile(0.99).as_secs_f64() * 1e3,
-        )
+    /// Prints this run's figures: keys `{kind}_turns_per_s`, `{kind}_p50_ms`
+    /// and `{kind}_p99_ms` (`kind`: `json`, `sse` or `floor`).
+    fn figures(&self, keys: [&str; 3], label: &str, clients: usize) {
+        let row = match clients {
+            1 => format!("{label}, 1 client"),
+            n => format!("{label}, {n} clients"),
+        };
+        let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
+        figure(keys[0], &row, "turns/s", &count(self.per_second() as usize));
+        figure(keys[1], &row, "p50 ms", &ms(self.percentile(0.50)));
+        figure(keys[2], &row, "p99 ms", &ms(self.percentile(0.99)));
     }
 }
 
@@ -275,13 +284,6 @@ async fn idle_streams(server: &Server, count: usize) -> Result<(f64, f64), BoxEr
     Ok((before, with))
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn main() -> Result<(), BoxError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let turns = env_usize("TROUPE_BENCH_TURNS", 4_000);
@@ -295,35 +297,70 @@ fn main() -> Result<(), BoxError> {
         .pool_max_idle_per_host(512)
         .build()?;
     runtime.block_on(async {
-        println!("| what                   | clients | turns/s   | p50 ms   | p99 ms   |");
-        println!("|------------------------|--------:|----------:|---------:|---------:|");
         // Warm up: the first turns build the persona's model and prompt.
         load(&client, &server.url, 4, 200, false).await?;
         load(&client, &bare, 4, 200, false).await?;
         for clients in [1, 16, 256] {
             let n = if clients == 1 { turns / 4 } else { turns };
             let json = load(&client, &server.url, clients, n, false).await?;
-            println!("{}", json.line("troupe, JSON", clients));
+            json.figures(
+                ["json_turns_per_s", "json_p50_ms", "json_p99_ms"],
+                "troupe, JSON",
+                clients,
+            );
             let sse = load(&client, &server.url, clients, n, true).await?;
-            println!("{}", sse.line("troupe, SSE", clients));
+            sse.figures(
+                ["sse_turns_per_s", "sse_p50_ms", "sse_p99_ms"],
+                "troupe, SSE",
+                clients,
+            );
             let floor = load(&client, &bare, clients, n, false).await?;
-            println!("{}", floor.line("bare axum handler", clients));
+            floor.figures(
+                ["floor_turns_per_s", "floor_p50_ms", "floor_p99_ms"],
+                "bare axum handler (floor)",
+                clients,
+            );
             if clients == 1 {
                 let own = json.percentile(0.5).saturating_sub(floor.percentile(0.5));
-                println!("|   troupe's own cost per turn at p50 (JSON − bare): {:.2} ms", own.as_secs_f64() * 1e3);
+                figure(
+                    "own_cost_ms",
+                    "troupe's own cost per turn at p50 (JSON, 1 client, minus the floor)",
+                    "p50 ms",
+                    &format!("{:.2}", own.as_secs_f64() * 1e3),
+                );
             }
         }
-        println!();
-        println!("256 users together offering a steady rate (latency counted from when each turn was due):");
-        println!("| what                   | clients | turns/s   | p50 ms   | p99 ms   |");
-        println!("|------------------------|--------:|----------:|---------:|---------:|");
-        for rate in [500.0, 1_000.0] {
+        // 256 users together offering a steady rate; latency counted from
+        // when each turn was due.
+        for (rate, kind) in [(500.0, "paced500"), (1_000.0, "paced1000")] {
             let sample = paced(&client, &server.url, 256, rate, turns).await?;
-            println!("{}", sample.line(&format!("troupe, JSON, {rate:.0}/s offered"), 256));
+            sample.figures(
+                [
+                    &format!("{kind}_turns_per_s"),
+                    &format!("{kind}_p50_ms"),
+                    &format!("{kind}_p99_ms"),
+                ],
+                &format!("troupe, JSON, {} turns/s offered", count(rate as usize)),
+                256,
+            );
         }
         let (before, with) = idle_streams(&server, streams).await?;
-        println!();
-        println!("{streams} idle event streams: server RSS {before:.1} MiB before, {with:.1} MiB with them open");
+        let with_row = format!("server RSS with {} idle event streams open", count(streams));
+        let mib = |m: f64| format!("{m:.0} MiB");
+        figure(
+            "rss_before_mib",
+            "server RSS before the idle event streams",
+            "memory",
+            &mib(before),
+        );
+        figure("rss_with_mib", &with_row, "memory", &mib(with));
+        let per_stream = (with - before) * 1024.0 / streams.max(1) as f64;
+        figure(
+            "kib_per_stream",
+            "memory per idle event stream",
+            "memory",
+            &format!("{per_stream:.0} KiB"),
+        );
         Ok::<_, BoxError>(())
     })
 }

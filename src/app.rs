@@ -247,10 +247,10 @@ impl App {
         (days > 0).then(|| self.clock.now() - chrono::Duration::days(i64::from(days)))
     }
 
-    /// Purges by the retention policy (`None` when retention is off), then,
-    /// if anything was removed, rewrites the store so that the purged text
-    /// cannot be recovered from its files either. Takes the store to itself:
-    /// nothing else may write meanwhile. `progress` hears both stages.
+    /// Purges by the retention policy (`None` when retention is off); if
+    /// anything is removed, the store is rewritten without it, so that the
+    /// purged text cannot be recovered from its files either. Takes the
+    /// store to itself: nothing else may write meanwhile.
     pub fn purge_by_retention(
         &self,
         store: crate::store::Store,
@@ -259,13 +259,7 @@ impl App {
         let Some(cutoff) = self.retention_cutoff() else {
             return Ok((store, None));
         };
-        let purge = store.purge_before(cutoff, progress)?;
-        // Also finishes the rewrite of a purge that a crash interrupted.
-        let store = if store.compaction_pending()? {
-            store.compact(progress)?
-        } else {
-            store
-        };
+        let (store, purge) = store.purge_before(cutoff, progress)?;
         Ok((store, Some(purge)))
     }
 

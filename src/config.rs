@@ -56,6 +56,12 @@ pub struct BackendConfig {
     pub temperature: Option<f32>,
     /// Default reply length limit.
     pub max_tokens: Option<u32>,
+    /// The request field for the limit: `max_tokens` (the default) or
+    /// `max_completion_tokens` (OpenAI's newer models).
+    pub max_tokens_field: Option<String>,
+    /// Whether streamed requests ask for token counts
+    /// (`stream_options.include_usage`; default true).
+    pub stream_usage: Option<bool>,
     /// Seconds to wait for a connection.
     pub connect_timeout_secs: Option<u64>,
     /// Longest silence, in seconds, while waiting for (more of) a reply.
@@ -164,6 +170,12 @@ pub(crate) fn env_var_name(text: &str) -> Result<(), String> {
     }
 }
 
+fn token_limit_field(text: &str) -> Result<(), String> {
+    crate::model::shapes::TokenLimitField::from_name(text)
+        .map(|_| ())
+        .ok_or_else(|| format!("is \"{text}\"; use \"max_tokens\" or \"max_completion_tokens\""))
+}
+
 const BACKEND_FIELDS: &[Field] = &[
     Field::required("provider", Shape::Text(Some(provider_name))),
     Field::optional("base_url", Shape::Text(Some(base_url))),
@@ -171,6 +183,8 @@ const BACKEND_FIELDS: &[Field] = &[
     Field::optional("api_key_env", Shape::Text(Some(env_var_name))),
     Field::optional("temperature", Shape::Number(0.0, 2.0)),
     Field::optional("max_tokens", Shape::Integer(1, 200_000)),
+    Field::optional("max_tokens_field", Shape::Text(Some(token_limit_field))),
+    Field::optional("stream_usage", Shape::Bool),
     Field::optional("connect_timeout_secs", Shape::Integer(1, 600)),
     Field::optional("read_timeout_secs", Shape::Integer(1, 3_600)),
     Field::optional("first_token_timeout_secs", Shape::Integer(1, 3_600)),
@@ -415,6 +429,18 @@ pub fn base_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The example `troupe.toml` in README.md, which documents every key.
+#[cfg(test)]
+pub(crate) fn documented_config() -> &'static str {
+    let readme = include_str!("../README.md");
+    let start = readme
+        .find("```toml\ndefault_model")
+        .expect("README's config example")
+        + "```toml\n".len();
+    let end = start + readme[start..].find("```").expect("the example's end");
+    &readme[start..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -449,29 +475,29 @@ mod tests {
 
     #[test]
     fn a_backend_table_reads_every_documented_key() {
-        let text = r#"
-default_model = "main"
-[models.main]
-provider = "openai"
-base_url = "http://127.0.0.1:11434/v1"
-model = "llama3.2"
-api_key_env = "OPENAI_API_KEY"
-temperature = 0.7
-max_tokens = 400
-fallback = ["backup"]
-max_retries = 2
-retry_budget_secs = 20
-connect_timeout_secs = 5
-first_token_timeout_secs = 15
-read_timeout_secs = 30
-[models.backup]
-provider = "anthropic"
-"#;
-        let config = Config::parse(Path::new("t.toml"), text).unwrap();
-        let main = &config.models["main"];
-        assert_eq!(main.fallback, ["backup"]);
-        assert_eq!(main.max_retries, Some(2));
+        let config = Config::parse(Path::new("README.md"), documented_config()).unwrap();
+        // A struct literal without `..`: a key added to the struct without
+        // being documented and checked here does not compile.
+        let expected = BackendConfig {
+            provider: "openai".to_string(),
+            base_url: Some("http://127.0.0.1:11434/v1".to_string()),
+            model: Some("llama3.2".to_string()),
+            api_key_env: Some("OPENAI_API_KEY".to_string()),
+            temperature: Some(0.7),
+            max_tokens: Some(400),
+            max_tokens_field: Some("max_tokens".to_string()),
+            stream_usage: Some(true),
+            connect_timeout_secs: Some(10),
+            read_timeout_secs: Some(60),
+            first_token_timeout_secs: Some(30),
+            max_retries: Some(3),
+            retry_budget_secs: Some(30),
+            fallback: vec!["backup".to_string()],
+        };
+        assert_eq!(config.models["main"], expected);
+        assert_eq!(config.default_model.as_deref(), Some("main"));
         assert_eq!(config.models["backup"].provider, "anthropic");
+        assert_eq!(config.models["quiet"].provider, "offline");
     }
 
     #[test]

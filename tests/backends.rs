@@ -114,6 +114,75 @@ fn a_server_failing_forever_is_tried_a_bounded_number_of_times() {
 }
 
 #[test]
+fn no_retry_starts_once_the_retry_budget_would_be_spent() {
+    let server = TestServer::start(vec![
+        Reply::WithHeaders(
+            429,
+            vec![("retry-after", "2")],
+            r#"{"error":{"message":"slow down"}}"#,
+        ),
+        Reply::Text("too late"),
+    ]);
+    let troupe = configured(&openai_backend(
+        "main",
+        &server.base_url,
+        "max_retries = 3\nretry_budget_secs = 1",
+    ));
+    let run = troupe.run(&["chat", "chef", "--message", "hello"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("slow down"), "{}", run.stderr);
+    assert_eq!(
+        server.received().len(),
+        1,
+        "a retry after 2 s would end past the 1 s budget, so none starts"
+    );
+}
+
+#[test]
+fn a_first_token_timeout_is_retried() {
+    let server = TestServer::start(vec![
+        Reply::Slow(Duration::from_secs(3), Box::new(Reply::Text("late"))),
+        Reply::Text("On time now."),
+    ]);
+    let troupe = configured(&openai_backend(
+        "main",
+        &server.base_url,
+        "first_token_timeout_secs = 1\nmax_retries = 1",
+    ));
+    let run = troupe.run(&["chat", "chef", "--message", "quick?"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.trim(), "On time now.");
+    assert_eq!(
+        server.received().len(),
+        2,
+        "the timed-out try and its retry"
+    );
+}
+
+#[test]
+fn a_refused_connection_is_retried_up_to_max_retries() {
+    let troupe = configured(&openai_backend(
+        "main",
+        &closed_port_url(),
+        "max_retries = 2",
+    ));
+    let run = troupe.run(&["-v", "chat", "chef", "--message", "anyone there?"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    let retries: Vec<_> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("retrying"))
+        .collect();
+    assert_eq!(retries.len(), 2, "{}", run.stderr);
+    assert!(
+        retries.iter().all(|l| l.contains("127.0.0.1")),
+        "each retry names the server it could not reach: {}",
+        run.stderr
+    );
+    assert_eq!(troupe.history("chef").len(), 1, "the message is kept");
+}
+
+#[test]
 fn a_stream_cut_before_the_first_token_is_retried_from_scratch() {
     let server = TestServer::start(vec![
         Reply::SseCut(vec![]),

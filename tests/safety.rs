@@ -564,6 +564,8 @@ fn erasing_a_user_leaves_nothing_of_them_even_in_the_store_files() {
             assert_eq!(run.code, 0, "{}", run.stderr);
         }
     }
+    let calls = |troupe: &Troupe| troupe.run(&["usage", "--json"]).json()[0]["calls"].clone();
+    assert_eq!(calls(&troupe), 9, "three users' calls before erasure");
     let refused = troupe.run(&["erase", "--user", "bob"]);
     assert_eq!(refused.code, 2, "no terminal, no --yes: {}", refused.stderr);
     assert!(
@@ -594,10 +596,11 @@ fn erasing_a_user_leaves_nothing_of_them_even_in_the_store_files() {
     let topics = troupe.run(&["topics", "--user", "bob", "--persona", "chef", "--json"]);
     assert_eq!(topics.json(), serde_json::json!([]));
     let usage = troupe.run(&["usage", "--json"]).json();
+    assert_eq!(usage.as_array().map(Vec::len), Some(1), "{usage}");
     assert_eq!(
-        usage.as_array().map(Vec::len),
-        Some(1),
-        "only the others' calls: {usage}"
+        calls(&troupe),
+        6,
+        "only the others' calls are left: {usage}"
     );
     assert_eq!(troupe.history_of("ana", "chef").len(), 6);
 }

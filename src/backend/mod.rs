@@ -28,6 +28,7 @@ use crate::model::http::HttpSettings;
 use crate::model::offline::OfflineModel;
 use crate::model::openai::{OpenAiModel, OpenAiSettings};
 use crate::model::resilient::{Fallback, Resilient, RetryPolicy};
+use crate::model::shapes::TokenLimitField;
 use crate::model::{ChatModel, ModelError};
 
 /// Seconds to wait for a connection, for a backend that sets no
@@ -314,6 +315,12 @@ fn http_settings(
                 .read_timeout_secs
                 .unwrap_or(DEFAULT_READ_TIMEOUT_SECS),
         ),
+        stream_usage: config.stream_usage.unwrap_or(true),
+        max_tokens_field: config
+            .max_tokens_field
+            .as_deref()
+            .and_then(TokenLimitField::from_name)
+            .unwrap_or_default(),
     }
 }
 
@@ -411,6 +418,77 @@ provider = "offline"
             Backend::OpenAi(s) => s,
             other => panic!("expected openai, got {other:?}"),
         }
+    }
+
+    /// The keys of the `[models.main]` table in README's config example.
+    fn documented_backend_keys() -> Vec<String> {
+        let example = crate::config::documented_config();
+        let table = example
+            .split("[models.main]")
+            .nth(1)
+            .and_then(|rest| rest.split("\n[").next())
+            .expect("README documents [models.main]");
+        table
+            .lines()
+            .filter_map(|line| line.split_once(" = ").map(|(k, _)| k.trim().to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn every_documented_backend_key_changes_the_backend_built() {
+        // Values unlike the defaults, so a key that is read but ignored fails.
+        let table = r#"
+provider = "openai"
+base_url = "http://127.0.0.1:9/v9"
+model = "m-file"
+api_key_env = "OTHER_KEY"
+temperature = 0.3
+max_tokens = 123
+max_tokens_field = "max_completion_tokens"
+stream_usage = false
+fallback = ["backup"]
+connect_timeout_secs = 4
+first_token_timeout_secs = 5
+read_timeout_secs = 6
+max_retries = 7
+retry_budget_secs = 8
+"#;
+        let mut keys: Vec<String> = table
+            .lines()
+            .filter_map(|l| l.split_once(" = ").map(|(k, _)| k.to_string()))
+            .collect();
+        let mut documented = documented_backend_keys();
+        keys.sort();
+        documented.sort();
+        assert_eq!(keys, documented, "this test sets every documented key");
+        let text = format!("[models.main]{table}[models.backup]\nprovider = \"offline\"\n");
+        let config = Config::parse(Path::new("t.toml"), &text).unwrap();
+        let choice = choose_with(&config, Some("main"), &[]);
+        assert_eq!(choice.fallback, ["backup"]);
+        assert_eq!(
+            choice.retry,
+            RetryPolicy {
+                max_retries: 7,
+                budget: Duration::from_secs(8),
+                first_token: Duration::from_secs(5),
+                ..RetryPolicy::default()
+            }
+        );
+        assert_eq!(
+            openai_settings(choice),
+            HttpSettings {
+                backend: "main".to_string(),
+                base_url: "http://127.0.0.1:9/v9".to_string(),
+                model: "m-file".to_string(),
+                api_key_env: "OTHER_KEY".to_string(),
+                temperature: Some(0.3),
+                max_tokens: Some(123),
+                connect_timeout: Duration::from_secs(4),
+                read_timeout: Duration::from_secs(6),
+                stream_usage: false,
+                max_tokens_field: TokenLimitField::MaxCompletionTokens,
+            }
+        );
     }
 
     #[test]

@@ -25,6 +25,12 @@ pub struct HttpSettings {
     pub connect_timeout: Duration,
     /// The longest silence allowed while waiting for (more of) a reply.
     pub read_timeout: Duration,
+    /// Whether to ask for token counts at the end of a stream
+    /// (OpenAI-compatible servers; see [`super::shapes`]).
+    pub stream_usage: bool,
+    /// The field that carries the reply length limit (OpenAI-compatible
+    /// servers; see [`super::shapes`]).
+    pub max_tokens_field: super::shapes::TokenLimitField,
 }
 
 impl HttpSettings {

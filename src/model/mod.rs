@@ -17,6 +17,7 @@ pub mod http;
 pub mod offline;
 pub mod openai;
 pub mod resilient;
+pub mod shapes;
 pub mod sse;
 
 use std::fmt;

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use super::http::{
     HttpFailure, HttpSettings, NotAStream, is_event_stream, shorten, transport_error,
 };
+use super::shapes::{self, TokenLimitField};
 use super::{
     ChatModel, ChatRequest, ChatRole, Completion, FinishReason, ModelError, ModelInfo, ReplyStream,
     StreamEvent, Usage,
@@ -69,15 +70,47 @@ impl OpenAiModel {
             },
             content: &m.content,
         }));
+        let limit = request.max_tokens.or(self.settings.max_tokens);
+        let completion_field =
+            self.settings.max_tokens_field == TokenLimitField::MaxCompletionTokens;
+        let ask_usage = stream
+            && self.settings.stream_usage
+            && !shapes::refuses_stream_options(&self.settings.base_url);
         WireRequest {
             model: &self.settings.model,
             messages,
             stream,
             temperature: request.temperature.or(self.settings.temperature),
-            max_tokens: request.max_tokens.or(self.settings.max_tokens),
-            stream_options: stream.then_some(StreamOptions {
+            max_tokens: limit.filter(|_| !completion_field),
+            max_completion_tokens: limit.filter(|_| completion_field),
+            stream_options: ask_usage.then_some(StreamOptions {
                 include_usage: true,
             }),
+        }
+    }
+
+    /// Opens a streamed reply to `request`; a server that refuses
+    /// `stream_options` is asked once more without it (see [`shapes`]).
+    async fn open_stream(
+        &self,
+        request: &ChatRequest,
+    ) -> Result<impl futures::Stream<Item = Result<WireResponse, OpenAIError>> + use<>, ModelError>
+    {
+        let body = self.wire(request, true);
+        let first = self.client.chat().create_stream_byot(&body).await;
+        match first.map_err(|e| self.error(e)) {
+            Err(e)
+                if body.stream_options.is_some()
+                    && shapes::learn_stream_options_refused(&self.settings.base_url, &e) =>
+            {
+                let body = self.wire(request, true);
+                self.client
+                    .chat()
+                    .create_stream_byot(&body)
+                    .await
+                    .map_err(|e| self.error(e))
+            }
+            other => other,
         }
     }
 
@@ -134,17 +167,11 @@ impl ChatModel for OpenAiModel {
         request: &'a ChatRequest,
     ) -> BoxFuture<'a, Result<ReplyStream, ModelError>> {
         Box::pin(async move {
-            let body = self.wire(request, true);
-            let chunks = self
-                .client
-                .chat()
-                .create_stream_byot::<_, WireResponse>(&body)
-                .await
-                .map_err(|e| self.error(e))?;
+            let chunks = self.open_stream(request).await?;
             let url = self.settings.base_url.clone();
             let key_env = self.settings.api_key_env.clone();
             let chunks = chunks.map(move |chunk| chunk.map_err(|e| classify(e, &url, &key_env)));
-            let model = body.model.to_string();
+            let model = self.settings.model.clone();
             Ok(decode_stream(chunks, self.settings.base_url.clone(), model))
         })
     }
@@ -310,6 +337,8 @@ struct WireRequest<'a> {
     temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_completion_tokens: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     stream_options: Option<StreamOptions>,
 }

@@ -121,6 +121,16 @@ pub(super) fn docs() -> Vec<Doc> {
             retry.budget.as_secs().to_string(),
         ),
         example(
+            "models.NAME.max_tokens_field",
+            "The request field that carries the reply's length limit: \"max_tokens\" (default) or \"max_completion_tokens\" (newer OpenAI models).",
+            "\"max_tokens\"",
+        ),
+        example(
+            "models.NAME.stream_usage",
+            "Ask for token usage in streamed replies (stream_options.include_usage); a server that refuses it is asked again without it.",
+            "true",
+        ),
+        example(
             "models.NAME.fallback",
             "Backends tried in order when this one fails after its retries; \"offline\" is the scripted backend.",
             "[\"offline\"]",

@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::records::User;
-use super::rights::{NEW_DIR, OLD_DIR};
+use super::rewrite::{NEW_DIR, OLD_DIR};
 use super::{LOCK_FILE, SCHEMA_KEY, STORE_DIR, Store, StoreError, decode, lock};
 
 /// How long inspecting waits for a command that holds the data dir for a

@@ -21,12 +21,15 @@
 //! so a message the runtime has acknowledged survives a crash.
 
 mod access;
+mod crash;
 mod followups;
 mod inspect;
 mod keys;
 mod lock;
 pub mod outbox;
 mod records;
+mod retention;
+mod rewrite;
 mod rights;
 mod server;
 mod shared;
@@ -47,7 +50,8 @@ pub use records::{
     CallOutcome, Conversation, DueWindow, Message, MessageKind, RECENT_USER_TIMES, Role,
     SessionMarks, Topic, UsageRecord, User,
 };
-pub use rights::{ConversationData, Erasure, PendingWebhook, Purge, UserData};
+pub use retention::Purge;
+pub use rights::{ConversationData, Erasure, PendingWebhook, UserData};
 pub use server::{PagedMessage, announced_server};
 pub use shared::{SharedStore, StoreHandle};
 
@@ -63,8 +67,8 @@ const SCHEMA_KEY: &[u8] = b"schema_version";
 /// id the old store handed out.
 const ID_FLOOR: &[u8] = b"id_floor";
 
-/// The key, in the `meta` tree, present while a purge's deletions wait for
-/// the store rewrite that makes them unrecoverable.
+/// The key, in the `meta` tree, that older builds set while a purge's
+/// deletions waited for the store rewrite that makes them unrecoverable.
 const COMPACTION_PENDING: &[u8] = b"compaction_pending";
 
 /// The lock file inside the data dir.
@@ -209,15 +213,20 @@ fn create(dir: &Path) -> Result<(), StoreError> {
     let init = dir.join(INIT_DIR);
     if init.exists() {
         std::fs::remove_dir_all(&init).map_err(io)?;
+        crash::step("create: a leftover store.init removed");
     }
     {
         let db = open_sled(dir, &init)?;
+        crash::step("create: store.init created");
         let meta = db.open_tree("meta").map_err(|e| classify(dir, e))?;
         meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
             .map_err(|e| classify(dir, e))?;
         db.flush().map_err(|e| classify(dir, e))?;
     }
-    std::fs::rename(&init, dir.join(STORE_DIR)).map_err(io)
+    crash::step("create: store.init stamped and closed");
+    std::fs::rename(&init, dir.join(STORE_DIR)).map_err(io)?;
+    crash::step("create: store.init renamed to store");
+    Ok(())
 }
 
 /// How long opening waits for another process to release the data dir
@@ -262,7 +271,7 @@ impl Store {
             dir: dir.to_path_buf(),
             source,
         };
-        rights::recover_rewrite(dir).map_err(io)?;
+        rewrite::recover_rewrite(dir).map_err(io)?;
         if !dir.join(STORE_DIR).exists() {
             create(dir)?;
         }
@@ -707,7 +716,7 @@ mod tests {
     }
 
     #[test]
-    fn a_purge_interrupted_before_its_rewrite_is_finished_later() {
+    fn a_purge_left_unfinished_by_an_older_build_is_finished_by_the_next_purge() {
         let dir = tempfile::tempdir().unwrap();
         let t0 = Utc::now() - Duration::days(400);
         {
@@ -716,15 +725,25 @@ mod tests {
             store
                 .append("ana", "chef", &old, &AppendEffects::NONE)
                 .unwrap();
-            assert!(!store.compaction_pending().unwrap());
-            store
-                .purge_before(t0 + Duration::days(1), &mut crate::progress::Silent)
-                .unwrap();
-            // The process dies here, before the rewrite.
+            // What an older build's purge left when it died before its
+            // rewrite: the key deleted, the mark set.
+            store.messages.clear().unwrap();
+            let meta = store.db.open_tree("meta").unwrap();
+            meta.insert(COMPACTION_PENDING, &[1u8]).unwrap();
+            store.flush().unwrap();
         }
         let store = Store::open(dir.path()).unwrap();
-        assert!(store.compaction_pending().unwrap());
-        let store = store.compact(&mut crate::progress::Silent).unwrap();
+        let (store, purge) = store
+            .purge_before(t0 - Duration::days(1), &mut crate::progress::Silent)
+            .unwrap();
+        assert_eq!(purge, Purge::default(), "nothing is past the cutoff");
+        assert!(
+            !store.compaction_pending().unwrap(),
+            "the store was rewritten"
+        );
+        let (store, _) = store
+            .purge_before(t0 - Duration::days(1), &mut crate::progress::Silent)
+            .unwrap();
         assert!(!store.compaction_pending().unwrap());
     }
 

@@ -126,23 +126,6 @@ impl Store {
         }
         Ok(entries)
     }
-
-    /// The keys of entries queued before `cutoff`, for a retention purge:
-    /// the text they carry is as old as the messages purged with them.
-    pub(super) fn outbox_keys_before(
-        &self,
-        cutoff: DateTime<Utc>,
-    ) -> Result<Vec<sled::IVec>, StoreError> {
-        let mut old = Vec::new();
-        for item in self.outbox.iter() {
-            let (key, value) = item.map_err(|e| self.error(e))?;
-            let entry: OutboxEntry = decode(&value).map_err(|d| self.corrupt(&d))?;
-            if entry.queued_at < cutoff {
-                old.push(key);
-            }
-        }
-        Ok(old)
-    }
 }
 
 #[cfg(test)]
@@ -285,14 +268,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         deliver(&store, "ana", &[entry("crm", "ana", "d1")], true);
-        assert_eq!(
-            store
-                .purge_before(at(10), &mut crate::progress::Silent)
-                .unwrap()
-                .webhook_deliveries,
-            0
-        );
-        let purge = store
+        let (store, purge) = store
+            .purge_before(at(10), &mut crate::progress::Silent)
+            .unwrap();
+        assert_eq!(purge.webhook_deliveries, 0);
+        let (store, purge) = store
             .purge_before(at(10) + Duration::hours(1), &mut crate::progress::Silent)
             .unwrap();
         assert_eq!(purge.webhook_deliveries, 1);

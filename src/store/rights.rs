@@ -1,30 +1,18 @@
-//! Users' rights over their data: export, erasure, and retention.
+//! Users' rights over their data: export and erasure.
 //!
-//! Erasure must leave nothing recoverable, and sled keeps old values in its
-//! log until segments are reclaimed, so deleting keys is not enough. Troupe
-//! rewrites the store instead: every record that does not belong to the user
-//! is copied into a fresh sled database next to the old one, the fresh one
-//! replaces it, and the old files are deleted. A crash at any point leaves
-//! either the old store or the new one in place ([`recover_rewrite`]).
-//! A retention purge deletes keys, then rewrites the store the same way.
+//! Erasure must leave nothing recoverable, so it rewrites the store without
+//! the user's records ([`super::rewrite`]): a crash at any point leaves
+//! either the old store or the new one whole.
 
 use std::collections::BTreeSet;
-use std::fs;
-use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::outbox::OutboxEntry;
 use super::records::{Conversation, Message, Topic, UsageRecord, User};
-use super::{COMPACTION_PENDING, ID_FLOOR, STORE_DIR, Store, StoreError, decode, keys};
+use super::{Store, StoreError, decode, keys};
 use crate::progress::Progress;
-
-/// The store being written by an erasure, before it replaces the old one.
-pub(super) const NEW_DIR: &str = "store.new";
-
-/// The old store, between the swap and its deletion.
-pub(super) const OLD_DIR: &str = "store.old";
 
 /// Everything stored about one user.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -85,19 +73,6 @@ pub struct Erasure {
     pub messages: usize,
 }
 
-/// What a purge removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Purge {
-    /// Messages removed.
-    pub messages: usize,
-    /// Topics removed.
-    pub topics: usize,
-    /// Usage records removed.
-    pub usage: usize,
-    /// Webhook deliveries still waiting, removed with the text they carry.
-    pub webhook_deliveries: usize,
-}
-
 impl Store {
     /// The user's conversations, with every persona.
     pub fn user_conversations(&self, user: &str) -> Result<Vec<Conversation>, StoreError> {
@@ -147,7 +122,7 @@ impl Store {
     /// Removes every record of `user` so that nothing can be recovered from
     /// the store's files, by rewriting the store without them. Takes the
     /// store (no other handle may be open) and returns the reopened one;
-    /// `progress` hears how the rewrite advances.
+    /// `progress` hears the rewrite advance.
     pub fn erase_user(
         self,
         user: &str,
@@ -182,224 +157,8 @@ impl Store {
                 b"outbox" => decode::<OutboxEntry>(value).is_ok_and(|e| e.user == user),
                 _ => false,
             };
-            !belongs
+            Ok((!belongs).then(|| value.clone()))
         })?;
         Ok((store, erasure))
     }
-
-    /// Whether a purge deleted records that only a rewrite
-    /// ([`Store::compact`]) makes unrecoverable.
-    pub fn compaction_pending(&self) -> Result<bool, StoreError> {
-        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
-        meta.contains_key(COMPACTION_PENDING)
-            .map_err(|e| self.error(e))
-    }
-
-    /// Records that a rewrite is needed, durably, before deleting.
-    fn set_compaction_pending(&self) -> Result<(), StoreError> {
-        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
-        meta.insert(COMPACTION_PENDING, &[1u8])
-            .map_err(|e| self.error(e))?;
-        self.flush()
-    }
-
-    /// Rewrites the store as it is, so that values deleted earlier (by a
-    /// purge) can no longer be recovered from its files. Costs a copy of
-    /// the store; `progress` hears how it advances.
-    pub fn compact(self, progress: &mut dyn Progress) -> Result<Store, StoreError> {
-        self.rewrite(progress, |_, _, _| true)
-    }
-
-    /// Copies every record that `keep(tree, key, value)` accepts into a
-    /// fresh sled database beside this one, then swaps it in and deletes the
-    /// old files. A crash at any point leaves one whole store
-    /// ([`recover_rewrite`] runs on the next open). `progress` hears the
-    /// records read so far (their number is not known beforehand: sled
-    /// counts a tree only by reading all of it).
-    fn rewrite(
-        self,
-        progress: &mut dyn Progress,
-        mut keep: impl FnMut(&[u8], &[u8], &[u8]) -> bool,
-    ) -> Result<Store, StoreError> {
-        let dir = self.dir.clone();
-        let io = |source| StoreError::Io {
-            dir: dir.clone(),
-            source,
-        };
-        let new_path = dir.join(NEW_DIR);
-        if new_path.exists() {
-            fs::remove_dir_all(&new_path).map_err(io)?;
-        }
-        let fresh = super::open_sled(&dir, &new_path)?;
-        progress.begin("rewriting the store", None);
-        let mut read: u64 = 0;
-        for name in self.db.tree_names() {
-            let old = self.db.open_tree(&name).map_err(|e| self.error(e))?;
-            let new = fresh.open_tree(&name).map_err(|e| self.error(e))?;
-            let mut batch = sled::Batch::default();
-            let mut pending = 0;
-            for item in old.iter() {
-                let (key, value) = item.map_err(|e| self.error(e))?;
-                read += 1;
-                if read.is_multiple_of(1_000) {
-                    progress.advance(read);
-                }
-                if keep(&name, &key, &value) {
-                    batch.insert(key, value);
-                    pending += 1;
-                }
-                // Copy in bounded batches, so a large store never sits in memory.
-                if pending == 10_000 {
-                    new.apply_batch(std::mem::take(&mut batch))
-                        .map_err(|e| self.error(e))?;
-                    pending = 0;
-                }
-            }
-            new.apply_batch(batch).map_err(|e| self.error(e))?;
-        }
-        progress.advance(read);
-        // New ids stay above every id handed out so far (sled's counter
-        // starts again in the fresh database), and the rewrite is done.
-        let generated = self.db.generate_id().map_err(|e| self.error(e))?;
-        {
-            // Scoped: a tree handle keeps its database (and its file lock)
-            // open, and the fresh one must be closed before the swap.
-            let meta = fresh.open_tree("meta").map_err(|e| self.error(e))?;
-            meta.insert(ID_FLOOR, &(self.id_floor + generated + 1).to_be_bytes())
-                .map_err(|e| self.error(e))?;
-            meta.remove(COMPACTION_PENDING).map_err(|e| self.error(e))?;
-        }
-        fresh.flush().map_err(|e| self.error(e))?;
-        drop(fresh);
-        // Keep the data dir locked through the swap.
-        let lock = std::sync::Arc::clone(&self.lock);
-        drop(self);
-        let store_path = dir.join(STORE_DIR);
-        let old_path = dir.join(OLD_DIR);
-        fs::rename(&store_path, &old_path).map_err(io)?;
-        fs::rename(&new_path, &store_path).map_err(io)?;
-        fs::remove_dir_all(&old_path).map_err(io)?;
-        Store::open_locked(&dir, lock)
-    }
-
-    /// Removes messages older than `cutoff`, topics last mentioned before it,
-    /// and usage records and webhook deliveries from before it.
-    /// Before its first deletion, it records that the store needs a rewrite
-    /// ([`Store::compaction_pending`]), so a crash before the rewrite does
-    /// not leave the deleted text in the files for good. `progress` hears
-    /// how many conversations have been gone through.
-    pub fn purge_before(
-        &self,
-        cutoff: DateTime<Utc>,
-        progress: &mut dyn Progress,
-    ) -> Result<Purge, StoreError> {
-        let mut purge = Purge::default();
-        let mut marked = false;
-        let mut before_deleting = |store: &Store| {
-            if !marked {
-                marked = true;
-                store.set_compaction_pending()?;
-            }
-            Ok::<(), StoreError>(())
-        };
-        // Counting reads the conversations once more, a small cost next to
-        // reading every message.
-        let total = crate::progress::steps(self.conversations.len());
-        progress.begin("purging old messages", Some(total));
-        for (seen, conversation) in self.conversations().enumerate() {
-            progress.advance(crate::progress::steps(seen));
-            let conversation = conversation?;
-            let mut batch = sled::Batch::default();
-            let mut old = 0;
-            for item in self
-                .messages
-                .scan_prefix(keys::message_prefix(conversation.id))
-            {
-                let (key, value) = item.map_err(|e| self.error(e))?;
-                let message: Message = decode(&value).map_err(|d| self.corrupt(&d))?;
-                if message.at < cutoff {
-                    batch.remove(key);
-                    old += 1;
-                }
-            }
-            if old > 0 {
-                before_deleting(self)?;
-                purge.messages += old;
-                self.messages
-                    .apply_batch(batch)
-                    .map_err(|e| self.error(e))?;
-            }
-            // The record's timeline of user messages goes with them.
-            if conversation.recent_user_times.iter().any(|at| *at < cutoff) {
-                before_deleting(self)?;
-                let mut trimmed = conversation.clone();
-                trimmed.recent_user_times.retain(|at| *at >= cutoff);
-                self.conversations
-                    .insert(
-                        keys::conversation(&conversation.user, &conversation.persona),
-                        super::encode(&trimmed),
-                    )
-                    .map_err(|e| self.error(e))?;
-            }
-            let topics = self.topics(&conversation)?;
-            let kept: Vec<Topic> = topics
-                .iter()
-                .filter(|t| t.updated_at >= cutoff)
-                .cloned()
-                .collect();
-            if kept.len() != topics.len() {
-                before_deleting(self)?;
-                purge.topics += topics.len() - kept.len();
-                self.topics
-                    .insert(keys::message_prefix(conversation.id), super::encode(&kept))
-                    .map_err(|e| self.error(e))?;
-            }
-        }
-        progress.advance(total);
-        let old_usage: Vec<_> = self
-            .usage
-            .range(..keys::instant(cutoff).to_vec())
-            .keys()
-            .collect::<Result<_, _>>()
-            .map_err(|e| self.error(e))?;
-        purge.usage = old_usage.len();
-        if !old_usage.is_empty() {
-            before_deleting(self)?;
-        }
-        for key in old_usage {
-            self.usage.remove(key).map_err(|e| self.error(e))?;
-        }
-        let old_outbox = self.outbox_keys_before(cutoff)?;
-        purge.webhook_deliveries = old_outbox.len();
-        if !old_outbox.is_empty() {
-            before_deleting(self)?;
-        }
-        for key in old_outbox {
-            self.outbox.remove(key).map_err(|e| self.error(e))?;
-        }
-        self.flush()?;
-        Ok(purge)
-    }
-}
-
-/// Finishes or undoes an erasure interrupted by a crash, before the store
-/// opens: a complete new store that was not yet swapped in replaces the old
-/// one; a half-written one is dropped.
-pub(crate) fn recover_rewrite(dir: &Path) -> std::io::Result<()> {
-    let store = dir.join(STORE_DIR);
-    let new = dir.join(NEW_DIR);
-    let old = dir.join(OLD_DIR);
-    if old.exists() {
-        if !store.exists() && new.exists() {
-            fs::rename(&new, &store)?;
-        } else if !store.exists() {
-            fs::rename(&old, &store)?;
-            return Ok(());
-        }
-        fs::remove_dir_all(&old)?;
-    }
-    if new.exists() {
-        fs::remove_dir_all(&new)?;
-    }
-    Ok(())
 }
