@@ -10,6 +10,7 @@ mod chat_openai;
 mod cli_server;
 mod console;
 mod console_web;
+mod damaged_store;
 mod followups;
 mod offline;
 mod openai;

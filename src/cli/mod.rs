@@ -10,6 +10,7 @@ mod models;
 mod personas;
 mod rights;
 mod serve;
+mod store;
 mod topics;
 mod usage;
 mod user;
@@ -87,6 +88,9 @@ pub enum Command {
     /// The anonymous safety log.
     #[command(subcommand)]
     Safety(maintenance::SafetyCommand),
+    /// The store: back it up, check it, recover it.
+    #[command(subcommand)]
+    Store(store::StoreCommand),
     /// Developer tools: synthetic data for demos and benchmarks.
     #[command(subcommand)]
     Dev(dev::DevCommand),
@@ -112,7 +116,8 @@ impl Command {
             | Command::Export(_)
             | Command::Erase(_)
             | Command::Maintenance(_)
-            | Command::Safety(_) => false,
+            | Command::Safety(_)
+            | Command::Store(_) => false,
         }
     }
 }
@@ -164,6 +169,7 @@ impl Cli {
             Command::Erase(args) => rights::erase(&app, args).await,
             Command::Maintenance(command) => maintenance::maintenance(&app, command),
             Command::Safety(command) => maintenance::safety(&app, command).await,
+            Command::Store(command) => store::run(&app, command).await,
         }
     }
 }

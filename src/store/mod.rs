@@ -21,14 +21,18 @@
 //! so a message the runtime has acknowledged survives a crash.
 
 mod access;
+mod backup;
 mod followups;
+pub mod integrity;
 mod keys;
 mod lock;
 pub mod outbox;
+pub mod preserve;
 mod records;
 mod rights;
 mod server;
 mod shared;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +42,8 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 pub use access::{Held, StoreAccess};
+pub(crate) use backup::STORE_FIELDS;
+pub use backup::{Backup, StoreConfig, backup_now, scheduled_backup};
 pub use followups::{DueEntry, SyntheticConversation};
 pub use lock::{DeliveryLock, lock_deliveries, server_holding};
 pub use outbox::{OutboxEntry, QueuedDelivery};
@@ -48,6 +54,7 @@ pub use records::{
 pub use rights::{ConversationData, Erasure, PendingWebhook, Purge, UserData};
 pub use server::{PagedMessage, announced_server};
 pub use shared::{SharedStore, StoreHandle};
+pub use verify::{Recovery, Verification, recover, verify};
 
 /// The record layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -105,6 +112,9 @@ pub struct Store {
     outbox: sled::Tree,
     /// Added to every generated id (see [`ID_FLOOR`]).
     id_floor: u64,
+    /// Records the files' manifest once the last handle is dropped and
+    /// sled has closed (see [`integrity`]).
+    closer: std::sync::Arc<integrity::Closer>,
     /// The data dir's lock file, held while the store is open, so no other
     /// process touches the files (not even to finish an interrupted erasure).
     /// Declared last, so it is let go of only after sled has closed its
@@ -140,7 +150,8 @@ impl AppendEffects<'_> {
 pub enum StoreError {
     /// Another process holds the store.
     #[error(
-        "the data dir {0} is in use by another troupe process; close it, or pass a different --data-dir"
+        "the data dir {0} is in use by another troupe process, which has held it for more than {secs} seconds (a long command such as `troupe followups run`, `maintenance purge` or `dev populate`, or a program using troupe's library); wait for it to finish, then run this again (another --data-dir would be another store, without these conversations)",
+        secs = LOCK_PATIENCE.as_secs()
     )]
     Locked(PathBuf),
     /// A server (`troupe serve`) holds the store, at this address.
@@ -158,15 +169,32 @@ pub enum StoreError {
         "another follow-up run (`troupe followups run` or `watch`) is delivering on {0}; let it finish, then run again"
     )]
     Delivering(PathBuf),
-    /// The files are damaged.
-    #[error(
-        "the store in {dir} is corrupt ({detail}); move {dir} aside to start afresh, or restore it from a backup"
-    )]
+    /// The files are damaged (sled or the decoder said so).
+    #[error("{}", corrupt_message(.dir, .detail, .preserved.as_deref()))]
     Corrupt {
         /// The data dir.
         dir: PathBuf,
         /// What sled or the decoder reported.
         detail: String,
+        /// Where the files were copied, as they were before this process
+        /// opened them, if they were.
+        preserved: Option<PathBuf>,
+    },
+    /// The files changed after Troupe last closed them: they were not
+    /// opened (sled's recovery would have overwritten the damage and what
+    /// follows it), and a copy was kept.
+    #[error(
+        "the store in {dir} is corrupt: its files changed after troupe last closed them ({files}), so troupe did not open it; they are kept as they are now, byte for byte, in {preserved} (the newest {kept} such copies are kept); run `troupe store verify` to see what can still be read, then {restore}, or keep what can still be read with `troupe store recover`",
+        restore = restore_advice(.dir),
+        kept = preserve::KEPT_COPIES
+    )]
+    Damaged {
+        /// The data dir.
+        dir: PathBuf,
+        /// The files that changed, comma-separated.
+        files: String,
+        /// The copy of the files.
+        preserved: PathBuf,
     },
     /// The store was written by a newer Troupe.
     #[error(
@@ -177,6 +205,37 @@ pub enum StoreError {
         dir: PathBuf,
         /// The version found.
         found: u32,
+    },
+    /// The data dir (or a directory above it) is a file.
+    #[error(
+        "the data dir {dir} cannot be used: {file} is a file, not a directory; pass --data-dir (or set TROUPE_DATA_DIR to) a directory, or move the file out of the way"
+    )]
+    NotADirectory {
+        /// The data dir.
+        dir: PathBuf,
+        /// The file in the way.
+        file: PathBuf,
+    },
+    /// The data dir cannot be written.
+    #[error(
+        "the data dir {dir} is not writable ({source}); troupe's store (sled 0.34) writes to its files even to read them (every open replays its log and rewrites part of it), so no command can use it read-only: make it writable, or work on a copy (`cp -a {dir} COPY`, then pass --data-dir COPY; changes there do not reach {dir}); `troupe store verify` checks it without writing"
+    )]
+    ReadOnly {
+        /// The data dir.
+        dir: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// There is no store where one was expected.
+    #[error("there is no store in {0}; check --data-dir (or TROUPE_DATA_DIR)")]
+    NoStore(PathBuf),
+    /// A backup cannot be written where it was asked for.
+    #[error("cannot back up to {target}: {reason}")]
+    BackupTarget {
+        /// Where the backup was to go.
+        target: PathBuf,
+        /// Why it cannot.
+        reason: String,
     },
     /// The disk failed us.
     #[error("could not use the store in {dir}: {source}")]
@@ -194,6 +253,48 @@ pub enum StoreError {
         /// What sled reported.
         detail: String,
     },
+}
+
+impl StoreError {
+    /// This error, naming `preserved` as where the store's files were kept
+    /// before sled opened them (a corruption found while opening).
+    fn preserved_in(self, preserved: Option<&Path>) -> Self {
+        match (self, preserved) {
+            (StoreError::Corrupt { dir, detail, .. }, Some(path)) => StoreError::Corrupt {
+                dir,
+                detail,
+                preserved: Some(path.to_path_buf()),
+            },
+            (other, _) => other,
+        }
+    }
+}
+
+/// What to do to restore a backup into data dir `dir`.
+fn restore_advice(dir: &Path) -> String {
+    format!(
+        "restore a backup (one made by `troupe store backup`: move {} aside and copy the backup's store directory in its place)",
+        dir.join(STORE_DIR).display()
+    )
+}
+
+/// The message of [`StoreError::Corrupt`]: what is wrong, where the files
+/// were kept if they were, and what to do.
+fn corrupt_message(dir: &Path, detail: &str, preserved: Option<&Path>) -> String {
+    let kept = match preserved {
+        Some(path) => format!(
+            "its files as they were before troupe opened them are kept, byte for byte, in {} (the newest {} such copies are kept); ",
+            path.display(),
+            preserve::KEPT_COPIES
+        ),
+        None => String::new(),
+    };
+    format!(
+        "the store in {} is corrupt ({detail}); {kept}{}, or move {} aside to start afresh",
+        dir.display(),
+        restore_advice(dir),
+        dir.join(STORE_DIR).display()
+    )
 }
 
 /// Creates an empty store with its schema version in [`INIT_DIR`], flushes
@@ -215,6 +316,7 @@ fn create(dir: &Path) -> Result<(), StoreError> {
             .map_err(|e| classify(dir, e))?;
         db.flush().map_err(|e| classify(dir, e))?;
     }
+    integrity::record(&init).map_err(io)?;
     std::fs::rename(&init, dir.join(STORE_DIR)).map_err(io)
 }
 
@@ -245,6 +347,71 @@ fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// Compares the store's files with the manifest of the last clean close
+/// and removes it before sled may write. Files not closed cleanly are
+/// copied aside, and the copy's path returned; files that changed since
+/// are copied aside too, and refused ([`StoreError::Damaged`]) unless
+/// `refuse_changed` is false (`troupe store recover`).
+fn keep_before_opening(dir: &Path, refuse_changed: bool) -> Result<Option<PathBuf>, StoreError> {
+    let io = |source| io_error(dir, source);
+    let store = dir.join(STORE_DIR);
+    let (state, listing) = integrity::check(&store).map_err(io)?;
+    match state {
+        integrity::State::Clean => {
+            integrity::forget(&store).map_err(io)?;
+            Ok(None)
+        }
+        integrity::State::Unclean => {
+            let reason = "not closed cleanly: kept before sled's recovery";
+            preserve::preserve(dir, &listing, reason)
+                .map(Some)
+                .map_err(|source| not_preserved(dir, source))
+        }
+        integrity::State::Changed(files) => {
+            let reason = "changed after troupe last closed it";
+            let preserved = preserve::preserve(dir, &listing, reason)
+                .map_err(|source| not_preserved(dir, source))?;
+            if !refuse_changed {
+                integrity::forget(&store).map_err(io)?;
+                return Ok(Some(preserved));
+            }
+            Err(StoreError::Damaged {
+                dir: dir.to_path_buf(),
+                files: files.join(", "),
+                preserved,
+            })
+        }
+    }
+}
+
+/// The store's files could not be copied aside, so it is not opened.
+fn not_preserved(dir: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Other {
+        dir: dir.to_path_buf(),
+        detail: format!(
+            "it was not closed cleanly, and troupe could not keep a copy of its files before sled's recovery writes to them ({source}), so it did not open it; free some space in {} (a copy needs as much as {} holds) and run this again",
+            dir.display(),
+            dir.join(STORE_DIR).display()
+        ),
+    }
+}
+
+/// An I/O error on data dir `dir`, told apart when it means the data dir
+/// cannot be written.
+fn io_error(dir: &Path, source: std::io::Error) -> StoreError {
+    use std::io::ErrorKind;
+    match source.kind() {
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => StoreError::ReadOnly {
+            dir: dir.to_path_buf(),
+            source,
+        },
+        _ => StoreError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        },
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the store in data dir `dir`, waiting up to
     /// [`LOCK_PATIENCE`] if another process holds it, and failing at once
@@ -254,16 +421,37 @@ impl Store {
         Self::open_locked(dir, std::sync::Arc::new(lock))
     }
 
-    /// Opens the store in `dir`, whose lock this process already holds.
+    /// Opens the store in `dir`, whose lock this process already holds,
+    /// after checking its files against the manifest of the last clean
+    /// close (see [`integrity`]): files that changed since are kept and not
+    /// opened; files not closed cleanly are copied aside before sled's
+    /// recovery may write to them.
     fn open_locked(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
-        let io = |source| StoreError::Io {
-            dir: dir.to_path_buf(),
-            source,
-        };
+        let io = |source| io_error(dir, source);
         rights::recover_rewrite(dir).map_err(io)?;
         if !dir.join(STORE_DIR).exists() {
             create(dir)?;
         }
+        let preserved = keep_before_opening(dir, true)?;
+        let store =
+            Self::open_sled_store(dir, lock).map_err(|e| e.preserved_in(preserved.as_deref()))?;
+        if let Some(path) = &preserved {
+            tracing::warn!(
+                "the store in {} was not closed cleanly (a crash or a kill, or a troupe older than this one closed it); its files as they were before this open are kept in {} (the newest {} such copies are kept)",
+                dir.display(),
+                path.display(),
+                preserve::KEPT_COPIES
+            );
+        }
+        Ok(store)
+    }
+
+    /// Opens sled on the store's files and checks its schema; only a store
+    /// that opened without error records its files when it closes.
+    fn open_sled_store(
+        dir: &Path,
+        lock: std::sync::Arc<std::fs::File>,
+    ) -> Result<Self, StoreError> {
         let log = dir.join(STORE_DIR).join("db");
         let existed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
         let db = open_sled(dir, &dir.join(STORE_DIR))?;
@@ -275,6 +463,7 @@ impl Store {
                 .map_err(|_| StoreError::Corrupt {
                     dir: dir.to_path_buf(),
                     detail: "the id floor is unreadable".to_string(),
+                    preserved: None,
                 })?,
         };
         let store = Self {
@@ -291,9 +480,11 @@ impl Store {
             outbox: tree("outbox")?,
             dir: dir.to_path_buf(),
             db,
+            closer: std::sync::Arc::new(integrity::Closer::new(dir.join(STORE_DIR))),
             lock,
         };
         store.check_schema(existed)?;
+        store.closer.arm();
         Ok(store)
     }
 
@@ -578,6 +769,7 @@ impl Store {
         StoreError::Corrupt {
             dir: self.dir.clone(),
             detail: detail.to_string(),
+            preserved: None,
         }
     }
 }
@@ -609,13 +801,18 @@ fn classify(dir: &Path, e: sled::Error) -> StoreError {
         sled::Error::Io(source) if source.to_string().contains("could not acquire lock") => {
             StoreError::Locked(dir)
         }
-        sled::Error::Io(source) => StoreError::Io { dir, source },
+        sled::Error::Io(source) => io_error(&dir, source),
         sled::Error::Corruption { .. } => StoreError::Corrupt {
             dir,
             detail: "sled found damaged data".to_string(),
+            preserved: None,
         },
         // sled says this when its `conf` file is unreadable.
-        sled::Error::Unsupported(detail) => StoreError::Corrupt { dir, detail },
+        sled::Error::Unsupported(detail) => StoreError::Corrupt {
+            dir,
+            detail,
+            preserved: None,
+        },
         other => StoreError::Other {
             dir,
             detail: other.to_string(),

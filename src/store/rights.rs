@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use super::outbox::OutboxEntry;
 use super::records::{Conversation, Message, Topic, UsageRecord, User};
-use super::{COMPACTION_PENDING, ID_FLOOR, STORE_DIR, Store, StoreError, decode, keys};
+use super::{COMPACTION_PENDING, STORE_DIR, Store, StoreError, decode, keys};
 
 /// The store being written by an erasure, before it replaces the old one.
 const NEW_DIR: &str = "store.new";
@@ -222,39 +222,10 @@ impl Store {
             fs::remove_dir_all(&new_path).map_err(io)?;
         }
         let fresh = super::open_sled(&dir, &new_path)?;
-        for name in self.db.tree_names() {
-            let old = self.db.open_tree(&name).map_err(|e| self.error(e))?;
-            let new = fresh.open_tree(&name).map_err(|e| self.error(e))?;
-            let mut batch = sled::Batch::default();
-            let mut pending = 0;
-            for item in old.iter() {
-                let (key, value) = item.map_err(|e| self.error(e))?;
-                if keep(&name, &key, &value) {
-                    batch.insert(key, value);
-                    pending += 1;
-                }
-                // Copy in bounded batches, so a large store never sits in memory.
-                if pending == 10_000 {
-                    new.apply_batch(std::mem::take(&mut batch))
-                        .map_err(|e| self.error(e))?;
-                    pending = 0;
-                }
-            }
-            new.apply_batch(batch).map_err(|e| self.error(e))?;
-        }
-        // New ids stay above every id handed out so far (sled's counter
-        // starts again in the fresh database), and the rewrite is done.
-        let generated = self.db.generate_id().map_err(|e| self.error(e))?;
-        {
-            // Scoped: a tree handle keeps its database (and its file lock)
-            // open, and the fresh one must be closed before the swap.
-            let meta = fresh.open_tree("meta").map_err(|e| self.error(e))?;
-            meta.insert(ID_FLOOR, &(self.id_floor + generated + 1).to_be_bytes())
-                .map_err(|e| self.error(e))?;
-            meta.remove(COMPACTION_PENDING).map_err(|e| self.error(e))?;
-        }
-        fresh.flush().map_err(|e| self.error(e))?;
+        self.copy_into(&fresh, &mut keep)?;
+        self.seal_copy(&fresh)?;
         drop(fresh);
+        super::integrity::record(&new_path).map_err(io)?;
         // Keep the data dir locked through the swap.
         let lock = std::sync::Arc::clone(&self.lock);
         drop(self);
