@@ -5,6 +5,7 @@
 mod support;
 
 mod backends;
+mod backups;
 mod broken_personas;
 mod chat_openai;
 mod cli_server;

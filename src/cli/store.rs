@@ -132,6 +132,11 @@ fn print_recovery(recovery: &Recovery) {
             path.display()
         );
     }
+    if recovery.snapshot_rebuilt {
+        outln!(
+            "sled refused the files as they were, so its snapshot was rebuilt from its log: every record written after the damage is gone from the store (the kept copy still holds the files)"
+        );
+    }
     let count = |tree: &str| recovery.records.get(tree).copied().unwrap_or(0);
     outln!(
         "the store in {} opens: {} conversation(s) and {} message(s) can be read",

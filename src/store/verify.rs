@@ -54,6 +54,9 @@ pub struct Recovery {
     pub dir: PathBuf,
     /// Where the files were kept before sled's recovery, if they were.
     pub preserved: Option<PathBuf>,
+    /// Whether sled's snapshot had to be rebuilt from its log: sled refused
+    /// the files as they were, and every record after the damage is gone.
+    pub snapshot_rebuilt: bool,
     /// Records readable after recovery, per tree.
     pub records: BTreeMap<String, u64>,
     /// Records still wrong (the first few; `problem_count` counts them all).
@@ -130,16 +133,41 @@ pub fn recover(dir: &Path) -> Result<Recovery, StoreError> {
     };
     super::rights::recover_rewrite(dir).map_err(io)?;
     let preserved = super::keep_before_opening(dir, false)?;
-    let store = Store::open_sled_store(dir, std::sync::Arc::new(lock))
-        .map_err(|e| e.preserved_in(preserved.as_deref()))?;
+    let lock = std::sync::Arc::new(lock);
+    let (store, snapshot_rebuilt) = match Store::open_sled_store(dir, std::sync::Arc::clone(&lock))
+    {
+        Ok(store) => (store, false),
+        // sled refuses a log that ends before its snapshot says it should
+        // (the damage cut it short): without the snapshot it rebuilds one
+        // from the log, keeping every record before the damage. The
+        // snapshot is in the preserved copy.
+        Err(StoreError::Corrupt { .. }) => {
+            remove_snapshots(&dir.join(STORE_DIR)).map_err(io)?;
+            let store = Store::open_sled_store(dir, lock)
+                .map_err(|e| e.preserved_in(preserved.as_deref()))?;
+            (store, true)
+        }
+        Err(other) => return Err(other.preserved_in(preserved.as_deref())),
+    };
     let walk = walk(&store.db);
     Ok(Recovery {
         dir: dir.to_path_buf(),
         preserved,
+        snapshot_rebuilt,
         records: walk.records,
         problem_count: walk.problems.len(),
         problems: walk.problems.into_iter().take(LISTED_PROBLEMS).collect(),
     })
+}
+
+/// Removes sled's snapshot files (`snap.*`) from store directory `store`.
+fn remove_snapshots(store: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(store)?.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with("snap.") {
+            std::fs::remove_file(entry.path())?;
+        }
+    }
+    integrity::sync_dir(store)
 }
 
 /// The data dir's lock, taken without creating or changing anything: a
