@@ -12,6 +12,7 @@ mod cli_server;
 mod console;
 mod console_web;
 mod damaged_store;
+mod data_dir;
 mod followups;
 mod offline;
 mod openai;

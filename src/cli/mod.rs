@@ -28,8 +28,16 @@ use crate::reach::Reach;
 #[command(name = "troupe", version, about, long_about = None)]
 pub struct Cli {
     /// Where conversations are stored [default: the per-user data dir, e.g. ~/.local/share/troupe].
-    #[arg(long, global = true, env = "TROUPE_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
+    // Read as text so that an empty value reaches `settings`, which says
+    // what to do about it, instead of being refused as a missing flag value.
+    #[arg(
+        long,
+        global = true,
+        env = "TROUPE_DATA_DIR",
+        value_name = "DIR",
+        value_parser = clap::builder::OsStringValueParser::new()
+    )]
+    pub data_dir: Option<std::ffi::OsString>,
     /// A directory of persona files replacing the built-in personas.
     #[arg(long, global = true, env = "TROUPE_PERSONAS", value_name = "DIR")]
     pub personas: Option<PathBuf>,
@@ -123,27 +131,28 @@ impl Command {
 }
 
 impl Cli {
-    /// Resolves flags, env vars and defaults into settings.
-    pub fn settings(&self) -> Settings {
+    /// Resolves flags, env vars and defaults into settings; an empty data
+    /// dir is a usage error.
+    pub fn settings(&self) -> Result<Settings, Error> {
         let config_path = self.config.clone().or_else(|| {
             let local = PathBuf::from("troupe.toml");
             // Anything there but a missing file is read, so a directory or an
             // unreadable file is an error rather than silently ignored.
             local.exists().then_some(local)
         });
-        Settings {
-            data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
+        Ok(Settings {
+            data_dir: data_dir(self.data_dir.as_deref())?,
             personas_dir: self.personas.clone(),
             prompts_dir: self.prompts.clone(),
             config_path,
             now: self.now.clone(),
             model: self.model.clone(),
-        }
+        })
     }
 
     /// Runs the command; returns the process exit code.
     pub async fn run(self) -> Result<i32, Error> {
-        let settings = self.settings();
+        let settings = self.settings()?;
         if let Command::Personas(personas::PersonasCommand::Check(args)) = &self.command {
             return Ok(personas::check(args, &settings));
         }
@@ -170,6 +179,33 @@ impl Cli {
             Command::Maintenance(command) => maintenance::maintenance(&app, command),
             Command::Safety(command) => maintenance::safety(&app, command).await,
             Command::Store(command) => store::run(&app, command).await,
+        }
+    }
+}
+
+/// The data dir `--data-dir` or `TROUPE_DATA_DIR` names, else the default;
+/// an empty one is refused, saying where it came from (an unset shell
+/// variable expands to nothing, and the default dir would show another
+/// store's conversations).
+fn data_dir(given: Option<&std::ffi::OsStr>) -> Result<PathBuf, Error> {
+    match given {
+        None => Ok(default_data_dir()),
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        Some(_) => {
+            let flag_given = std::env::args_os()
+                .any(|a| a == "--data-dir" || a.to_string_lossy().starts_with("--data-dir="));
+            let default = default_data_dir();
+            Err(Error::Usage(if flag_given {
+                format!(
+                    "--data-dir is empty; name the directory where conversations are stored, or leave the flag out to use the default, {}",
+                    default.display()
+                )
+            } else {
+                format!(
+                    "TROUPE_DATA_DIR is set but empty; set it to the directory where conversations are stored, or unset it (`unset TROUPE_DATA_DIR`) to use the default, {}",
+                    default.display()
+                )
+            }))
         }
     }
 }

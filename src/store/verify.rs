@@ -105,12 +105,25 @@ pub fn verify(dir: &Path) -> Result<Verification, StoreError> {
     }
     // The copy's manifest would only be removed by opening; leave it out.
     let _ = std::fs::remove_file(copy.0.join(integrity::MANIFEST));
+    // Copies keep the files' modes: a read-only data dir gives read-only
+    // copies, which sled could not open.
+    writable(&copy.0).map_err(io)?;
     match sled::Config::new().path(&copy.0).open() {
         Ok(db) => {
             let walk = walk(&db);
             report.records = walk.records;
             report.problem_count = walk.problems.len();
             report.problems = walk.problems.into_iter().take(LISTED_PROBLEMS).collect();
+        }
+        // The copy could not be written or read: a fault here, not damage.
+        Err(sled::Error::Io(source)) => {
+            return Err(StoreError::Other {
+                dir: dir.to_path_buf(),
+                detail: format!(
+                    "could not check a copy of its files in {} ({source}); make room there, or point TMPDIR elsewhere",
+                    std::env::temp_dir().display()
+                ),
+            });
         }
         Err(error) => report.sled_error = Some(error.to_string()),
     }
@@ -158,6 +171,34 @@ pub fn recover(dir: &Path) -> Result<Recovery, StoreError> {
         problem_count: walk.problems.len(),
         problems: walk.problems.into_iter().take(LISTED_PROBLEMS).collect(),
     })
+}
+
+/// Makes every file under `dir` writable by this process's user, and by
+/// no one else (the copy holds users' conversations).
+#[cfg(unix)]
+fn writable(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let is_dir = entry.file_type()?.is_dir();
+        if is_dir {
+            writable(&entry.path())?;
+        }
+        std::fs::set_permissions(entry.path(), private_mode(is_dir))?;
+    }
+    Ok(())
+}
+
+/// Elsewhere copies keep the modes they had.
+#[cfg(not(unix))]
+fn writable(_dir: &Path) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Owner-only permissions: read and write, and search for a directory.
+#[cfg(unix)]
+fn private_mode(is_dir: bool) -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(if is_dir { 0o700 } else { 0o600 })
 }
 
 /// Removes sled's snapshot files (`snap.*`) from store directory `store`.
@@ -319,6 +360,8 @@ impl TempCopy {
         let path =
             std::env::temp_dir().join(format!("troupe-verify-{}-{nanos}", std::process::id()));
         std::fs::create_dir_all(&path)?;
+        #[cfg(unix)]
+        std::fs::set_permissions(&path, private_mode(true))?;
         Ok(Self(path))
     }
 }
