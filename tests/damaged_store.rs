@@ -208,3 +208,20 @@ fn recover_opens_a_damaged_store_with_what_can_be_read_after_keeping_its_files()
         verify.stdout
     );
 }
+
+#[test]
+fn a_server_stopped_by_sigterm_closes_its_store_cleanly() {
+    let troupe = Troupe::new();
+    let served = troupe.serve(&["--model", "offline"]);
+    let answer = served.post(
+        "/v1/conversations/tester/chef/messages",
+        serde_json::json!({ "text": "a clean stop" }),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(served.terminate(), 0);
+    let run = troupe.run(&["history", "--user", "tester", "--persona", "chef"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("a clean stop"), "{}", run.stdout);
+    assert!(!run.stderr.contains("not closed cleanly"), "{}", run.stderr);
+    assert!(!troupe.data_dir().join("store-preserved").exists());
+}
