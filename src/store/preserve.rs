@@ -13,6 +13,7 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
 use super::integrity::{self, Listing, MANIFEST};
+use super::{STORE_DIR, StoreError, io_error};
 
 /// The directory of preserved copies inside the data dir.
 pub const PRESERVED_DIR: &str = "store-preserved";
@@ -32,6 +33,58 @@ struct About {
     at: String,
     /// The files, as they were.
     files: Listing,
+}
+
+/// Compares the store's files with the manifest of the last clean close
+/// and removes it before sled may write. Files not closed cleanly are
+/// copied aside, and the copy's path returned; files that changed since
+/// are copied aside too, and refused ([`StoreError::Damaged`]) unless
+/// `refuse_changed` is false (`troupe store recover`).
+pub(super) fn keep_before_opening(
+    dir: &Path,
+    refuse_changed: bool,
+) -> Result<Option<PathBuf>, StoreError> {
+    let io = |source| io_error(dir, source);
+    let store = dir.join(STORE_DIR);
+    let (state, listing) = integrity::check(&store).map_err(io)?;
+    match state {
+        integrity::State::Clean => {
+            integrity::forget(&store).map_err(io)?;
+            Ok(None)
+        }
+        integrity::State::Unclean => {
+            let reason = "not closed cleanly: kept before sled's recovery";
+            preserve(dir, &listing, reason)
+                .map(Some)
+                .map_err(|source| not_preserved(dir, source))
+        }
+        integrity::State::Changed(files) => {
+            let reason = "changed after troupe last closed it";
+            let preserved =
+                preserve(dir, &listing, reason).map_err(|source| not_preserved(dir, source))?;
+            if !refuse_changed {
+                integrity::forget(&store).map_err(io)?;
+                return Ok(Some(preserved));
+            }
+            Err(StoreError::Damaged {
+                dir: dir.to_path_buf(),
+                files: files.join(", "),
+                preserved,
+            })
+        }
+    }
+}
+
+/// The store's files could not be copied aside, so it is not opened.
+fn not_preserved(dir: &Path, source: std::io::Error) -> StoreError {
+    StoreError::Other {
+        dir: dir.to_path_buf(),
+        detail: format!(
+            "it was not closed cleanly, and troupe could not keep a copy of its files before sled's recovery writes to them ({source}), so it did not open it; free some space in {} (a copy needs as much as {} holds) and run this again",
+            dir.display(),
+            dir.join(STORE_DIR).display()
+        ),
+    }
 }
 
 /// Copies the store files of data dir `dir` (as `listing` describes them)

@@ -145,7 +145,7 @@ pub fn recover(dir: &Path) -> Result<Recovery, StoreError> {
         source,
     };
     super::rights::recover_rewrite(dir).map_err(io)?;
-    let preserved = super::keep_before_opening(dir, false)?;
+    let preserved = super::preserve::keep_before_opening(dir, false)?;
     let lock = std::sync::Arc::new(lock);
     let (store, snapshot_rebuilt) = match Store::open_sled_store(dir, std::sync::Arc::clone(&lock))
     {
