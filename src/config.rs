@@ -39,6 +39,9 @@ pub struct Config {
     /// `troupe serve`: listening, access, limits, webhooks.
     #[serde(default)]
     pub server: crate::server::ServerConfig,
+    /// The store: scheduled backups.
+    #[serde(default)]
+    pub store: crate::store::StoreConfig,
 }
 
 /// One model backend (`[models.NAME]`).
@@ -255,6 +258,7 @@ pub const CONFIG_FIELDS: &[Field] = &[
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
     Field::optional("safety", Shape::Table(SAFETY_FIELDS)),
     Field::optional("server", Shape::Table(crate::server::config::SERVER_FIELDS)),
+    Field::optional("store", Shape::Table(crate::store::STORE_FIELDS)),
 ];
 
 impl Config {

@@ -7,7 +7,8 @@
 //! - [`schema`]: checks TOML files against a declared shape, reporting every
 //!   problem as `file:line:column`;
 //! - [`prompt`]: the tera templates that turn a persona into instructions;
-//! - [`store`]: users, conversations and messages in sled;
+//! - [`store`]: users, conversations and messages in sled; the files'
+//!   manifest and the copies kept before sled's recovery, backups, checks;
 //! - [`model`]: the [`model::ChatModel`] trait and its backends
 //!   (OpenAI-compatible, offline);
 //! - [`config`]: the deployment config (`troupe.toml`);

@@ -59,6 +59,17 @@ fn a_data_dir_held_past_the_wait_gets_one_line_naming_the_dir() {
         "{}",
         second.stderr
     );
+    // Waiting is the advice: another data dir would show another store.
+    assert!(
+        second.stderr.contains("wait for it to finish"),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        !second.stderr.contains("pass a different --data-dir"),
+        "{}",
+        second.stderr
+    );
     drop(holder);
     let third = troupe.run(&["history", "--user", "tester", "--persona", "chef"]);
     assert_eq!(third.code, 0, "{}", third.stderr);

@@ -5,12 +5,15 @@
 mod support;
 
 mod backends;
+mod backups;
 mod broken_personas;
 mod chat_openai;
 mod cli_server;
 mod console;
 mod console_web;
 mod crash;
+mod damaged_store;
+mod data_dir;
 mod figures;
 mod first_hour;
 mod followups;

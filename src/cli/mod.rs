@@ -15,6 +15,7 @@ mod personas;
 mod progress;
 mod rights;
 mod serve;
+mod store;
 mod style;
 mod topics;
 mod usage;
@@ -39,8 +40,16 @@ use crate::reach::Reach;
 )]
 pub struct Cli {
     /// Where conversations are stored [default: the per-user data dir, e.g. ~/.local/share/troupe].
-    #[arg(long, global = true, env = "TROUPE_DATA_DIR", value_name = "DIR")]
-    pub data_dir: Option<PathBuf>,
+    // Read as text so that an empty value reaches `settings`, which says
+    // what to do about it, instead of being refused as a missing flag value.
+    #[arg(
+        long,
+        global = true,
+        env = "TROUPE_DATA_DIR",
+        value_name = "DIR",
+        value_parser = clap::builder::OsStringValueParser::new()
+    )]
+    pub data_dir: Option<std::ffi::OsString>,
     /// A directory of persona files replacing the built-in personas [default: ./personas when present].
     #[arg(long, global = true, env = "TROUPE_PERSONAS", value_name = "DIR")]
     pub personas: Option<PathBuf>,
@@ -109,6 +118,12 @@ pub enum Command {
     /// The anonymous safety log.
     #[command(subcommand, after_help = "Example: troupe safety report --by week")]
     Safety(maintenance::SafetyCommand),
+    /// The store: back it up, check it, recover it.
+    #[command(
+        subcommand,
+        after_help = "Example: troupe store backup /backups/troupe-2026-12-01"
+    )]
+    Store(store::StoreCommand),
     /// Developer tools: synthetic data for demos and benchmarks.
     #[command(
         subcommand,
@@ -155,14 +170,16 @@ impl Command {
             | Command::Init(_)
             | Command::Doctor(_)
             | Command::Completions(_)
-            | Command::Man(_) => false,
+            | Command::Man(_)
+            | Command::Store(_) => false,
         }
     }
 }
 
 impl Cli {
-    /// Resolves flags, env vars and defaults into settings.
-    pub fn settings(&self) -> Settings {
+    /// Resolves flags, env vars and defaults into settings; an empty data
+    /// dir is a usage error.
+    pub fn settings(&self) -> Result<Settings, Error> {
         let config_path = self.config.clone().or_else(|| {
             let local = PathBuf::from("troupe.toml");
             // Anything there but a missing file is read, so a directory or an
@@ -174,19 +191,19 @@ impl Cli {
             let dir = PathBuf::from(name);
             dir.is_dir().then_some(dir)
         };
-        Settings {
-            data_dir: self.data_dir.clone().unwrap_or_else(default_data_dir),
+        Ok(Settings {
+            data_dir: data_dir(self.data_dir.as_deref())?,
             personas_dir: self.personas.clone().or_else(|| local_dir("personas")),
             prompts_dir: self.prompts.clone().or_else(|| local_dir("prompts")),
             config_path,
             now: self.now.clone(),
             model: self.model.clone(),
-        }
+        })
     }
 
     /// Runs the command; returns the process exit code.
     pub async fn run(self) -> Result<i32, Error> {
-        let settings = self.settings();
+        let settings = self.settings()?;
         // These work without an app: they report on, or create, what an
         // app is built from.
         match &self.command {
@@ -221,9 +238,37 @@ impl Cli {
             Command::Erase(args) => rights::erase(&app, args).await,
             Command::Maintenance(command) => maintenance::maintenance(&app, command),
             Command::Safety(command) => maintenance::safety(&app, command).await,
+            Command::Store(command) => store::run(&app, command).await,
             Command::Init(_) | Command::Doctor(_) | Command::Completions(_) | Command::Man(_) => {
                 unreachable!("handled before the app is built")
             }
+        }
+    }
+}
+
+/// The data dir `--data-dir` or `TROUPE_DATA_DIR` names, else the default;
+/// an empty one is refused, saying where it came from (an unset shell
+/// variable expands to nothing, and the default dir would show another
+/// store's conversations).
+fn data_dir(given: Option<&std::ffi::OsStr>) -> Result<PathBuf, Error> {
+    match given {
+        None => Ok(default_data_dir()),
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        Some(_) => {
+            let flag_given = std::env::args_os()
+                .any(|a| a == "--data-dir" || a.to_string_lossy().starts_with("--data-dir="));
+            let default = default_data_dir();
+            Err(Error::Usage(if flag_given {
+                format!(
+                    "--data-dir is empty; name the directory where conversations are stored, or leave the flag out to use the default, {}",
+                    default.display()
+                )
+            } else {
+                format!(
+                    "TROUPE_DATA_DIR is set but empty; set it to the directory where conversations are stored, or unset it (`unset TROUPE_DATA_DIR`) to use the default, {}",
+                    default.display()
+                )
+            }))
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::followup::{DueConversation, Eligibility};
 use crate::report::{
     Export, Period, PersonaSummary, SafetyLine, SettingsChange, UsageLine, UserView,
 };
-use crate::store::{Erasure, Message};
+use crate::store::{Backup, Erasure, Message};
 
 /// The most messages asked for per page of history (the server's limit).
 const HISTORY_PAGE: usize = 500;
@@ -139,6 +139,15 @@ impl ApiClient {
                 .append_pair("since", &since.to_rfc3339());
         }
         self.get(url).await
+    }
+
+    /// Writes a backup of the server's store to `dir`, an absolute path on
+    /// the server's machine.
+    pub async fn backup(&self, dir: &std::path::Path) -> Result<Backup, ClientError> {
+        let request = self
+            .request(Method::POST, self.url("/v1/store/backup"))
+            .json(&serde_json::json!({ "dir": dir }));
+        self.read(request).await
     }
 
     /// Crisis referrals per period.

@@ -285,6 +285,23 @@ pub(super) fn docs() -> Vec<Doc> {
             "\"It sounds like you are going through something really hard. If you are in danger, call your local emergency number now.\"",
         ),
         doc(
+            "store",
+            "The store: scheduled backups, made by `troupe serve` (`troupe store backup DIR` makes one by hand).",
+        ),
+        example(
+            "store.backup_dir",
+            "Where scheduled backups go, relative to the data dir unless absolute; unset, no scheduled backups.",
+            "\"backups\"",
+        ),
+        doc(
+            "store.backup_interval_secs",
+            "Seconds between two scheduled backups.",
+        ),
+        doc(
+            "store.backup_keep",
+            "How many scheduled backups are kept; older ones are removed.",
+        ),
+        doc(
             "server",
             "`troupe serve`: listening, access, limits and webhooks.",
         ),

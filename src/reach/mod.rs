@@ -27,7 +27,7 @@ use crate::report::{
     Export, Period, PersonaSummary, SafetyLine, SettingsChange, UsageLine, UserView,
     conversations_of, safety_lines, usage_lines,
 };
-use crate::store::{Erasure, Message, Store, server_holding};
+use crate::store::{Backup, Erasure, Message, Store, server_holding};
 
 /// Where a command's data is.
 pub enum Reach<'a> {
@@ -258,6 +258,23 @@ impl<'a> Reach<'a> {
                 let since = since.unwrap_or(DateTime::<Utc>::MIN_UTC);
                 Ok(usage_lines(&chat.store().hold()?.usage_since(since)?))
             }
+        }
+    }
+
+    /// Writes a consistent backup of the store to `target` (a new or empty
+    /// directory), as a data dir of its own: here, holding the data dir
+    /// while it copies, or through the server, which holds its store to
+    /// itself while it copies.
+    pub async fn backup(&self, target: &std::path::Path) -> Result<Backup, Error> {
+        let target = std::path::absolute(target).map_err(|e| {
+            Error::Usage(format!(
+                "{} cannot be a backup's directory: {e}",
+                target.display()
+            ))
+        })?;
+        match self {
+            Reach::Server { client, .. } => Ok(client.backup(&target).await?),
+            Reach::Local { app, .. } => Ok(crate::store::backup_now(&app.data_dir, &target)?),
         }
     }
 

@@ -144,11 +144,12 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        let status = match error {
-            StoreError::Locked(_) => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        let (status, code) = match error {
+            StoreError::Locked(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+            StoreError::BackupTarget { .. } => (StatusCode::CONFLICT, "conflict"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "store_unavailable"),
         };
-        Self::new(status, "store_unavailable", error.to_string())
+        Self::new(status, code, error.to_string())
     }
 }
 

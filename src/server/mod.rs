@@ -8,6 +8,7 @@
 //!   routes, one file per resource;
 //! - `events`: each user's event stream, where follow-ups are pushed;
 //! - `retention`: the daily purge of messages past the retention period;
+//! - `backups`: backups on request and on a schedule (`[store]`);
 //! - `openai`: the personas as an OpenAI-compatible model
 //!   (`/v1/models`, `/v1/chat/completions`);
 //! - `webhooks`: the couriers that POST delivered follow-ups to the
@@ -19,6 +20,7 @@
 //! (chat turns, follow-ups, reports) return.
 
 mod auth;
+mod backups;
 mod body;
 pub mod config;
 mod console;
@@ -139,6 +141,7 @@ fn api() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(followups::run))
         .routes(routes!(ops::usage))
         .routes(routes!(ops::safety_report))
+        .routes(routes!(backups::backup))
         .routes(routes!(openai::models))
         .routes(routes!(openai::model))
         .routes(routes!(openai::completions))
@@ -302,6 +305,7 @@ pub async fn serve(
     retention::purge_now(&state).await;
     let scheduler_task = tokio::spawn(Arc::clone(&state.scheduler).run(shutdown.clone()));
     let retention_task = tokio::spawn(retention::keep(Arc::clone(&state), shutdown.clone()));
+    let backup_task = tokio::spawn(backups::keep(Arc::clone(&state), shutdown.clone()));
     on_ready(address, tokens.is_empty());
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
     let mut stopping = shutdown.clone();
@@ -334,10 +338,24 @@ pub async fn serve(
     }
     scheduler_task.abort();
     retention_task.abort();
+    backup_task.abort();
     couriers.abort();
-    let store = state.store.get().await?;
-    store.flush()?;
-    store.announce_server(None)?;
+    {
+        let store = state.store.get().await?;
+        store.flush()?;
+        store.announce_server(None)?;
+    }
+    // Closing records the store's files, so the next open finds them as
+    // they were left; a turn still holding the store past the grace period
+    // leaves it to be checked as after a crash.
+    if tokio::time::timeout(grace.max(Duration::from_secs(1)), state.store.close())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "the store was still in use at exit; the next start keeps a copy of its files before opening them"
+        );
+    }
     Ok(())
 }
 

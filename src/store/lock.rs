@@ -10,7 +10,7 @@
 //! as long as it runs; that is reported at once, with its address.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use super::{LOCK_FILE, StoreError, announced_server};
@@ -25,7 +25,7 @@ const DELIVERY_LOCK_FILE: &str = "followups.lock";
 /// clearing it is cleared.
 pub(super) fn lock_data_dir(dir: &Path, patience: Duration) -> Result<File, StoreError> {
     let io = |source| io_error(dir, source);
-    std::fs::create_dir_all(dir).map_err(io)?;
+    create_data_dir(dir)?;
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -56,7 +56,11 @@ pub(super) fn lock_data_dir(dir: &Path, patience: Duration) -> Result<File, Stor
 /// Waits for the lock on `file` in the kernel's queue, on a thread of its
 /// own so the wait can end after `patience`. A thread that gets the lock
 /// after the wait has ended finds no one to hand it to and drops it.
-fn wait_for_lock(dir: &Path, file: File, patience: Duration) -> Result<File, StoreError> {
+pub(super) fn wait_for_lock(
+    dir: &Path,
+    file: File,
+    patience: Duration,
+) -> Result<File, StoreError> {
     let (sender, receiver) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("troupe-lock-wait".to_string())
@@ -101,7 +105,7 @@ pub struct DeliveryLock {
 /// for the model call (only one would be delivered).
 pub fn lock_deliveries(dir: &Path) -> Result<DeliveryLock, StoreError> {
     let io = |source| io_error(dir, source);
-    std::fs::create_dir_all(dir).map_err(io)?;
+    create_data_dir(dir)?;
     let file = OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -115,11 +119,21 @@ pub fn lock_deliveries(dir: &Path) -> Result<DeliveryLock, StoreError> {
     }
 }
 
-fn io_error(dir: &Path, source: std::io::Error) -> StoreError {
-    StoreError::Io {
-        dir: PathBuf::from(dir),
-        source,
+/// Creates data dir `dir` if needed; a file where it, or a directory above
+/// it, should be is named as such (the system would only say "File exists"
+/// or "Not a directory").
+fn create_data_dir(dir: &Path) -> Result<(), StoreError> {
+    if let Some(file) = dir.ancestors().find(|a| a.exists() && !a.is_dir()) {
+        return Err(StoreError::NotADirectory {
+            dir: dir.to_path_buf(),
+            file: file.to_path_buf(),
+        });
     }
+    std::fs::create_dir_all(dir).map_err(|source| io_error(dir, source))
+}
+
+fn io_error(dir: &Path, source: std::io::Error) -> StoreError {
+    super::io_error(dir, source)
 }
 
 #[cfg(test)]

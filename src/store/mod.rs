@@ -19,20 +19,30 @@
 //!
 //! Every append is one transaction over all three trees, followed by a flush,
 //! so a message the runtime has acknowledged survives a crash.
+//!
+//! Opening never makes damage worse: the files are checked against the
+//! manifest of the last clean close first, and copied aside before sled's
+//! recovery may write to them (`integrity`, `preserve`). `backup` copies a
+//! live store consistently; `verify` checks one without writing to it.
 
 mod access;
+mod backup;
 mod crash;
+mod error;
 mod followups;
 mod inspect;
+pub mod integrity;
 mod keys;
 mod lock;
 pub mod outbox;
+pub mod preserve;
 mod records;
 mod retention;
 mod rewrite;
 mod rights;
 mod server;
 mod shared;
+mod verify;
 
 use std::path::{Path, PathBuf};
 
@@ -42,6 +52,10 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 pub use access::{Held, StoreAccess};
+pub(crate) use backup::STORE_FIELDS;
+pub use backup::{Backup, StoreConfig, backup_now, scheduled_backup};
+pub use error::StoreError;
+use error::{classify, io_error};
 pub use followups::{DueEntry, SyntheticConversation};
 pub use inspect::{DataDirState, StoreFacts, inspect};
 pub use lock::{DeliveryLock, lock_deliveries, server_holding};
@@ -54,6 +68,7 @@ pub use retention::Purge;
 pub use rights::{ConversationData, Erasure, PendingWebhook, UserData};
 pub use server::{PagedMessage, announced_server};
 pub use shared::{SharedStore, StoreHandle};
+pub use verify::{Recovery, Verification, recover, verify};
 
 /// The record layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -111,6 +126,9 @@ pub struct Store {
     outbox: sled::Tree,
     /// Added to every generated id (see [`ID_FLOOR`]).
     id_floor: u64,
+    /// Records the files' manifest once the last handle is dropped and
+    /// sled has closed (see [`integrity`]).
+    closer: std::sync::Arc<integrity::Closer>,
     /// The data dir's lock file, held while the store is open, so no other
     /// process touches the files (not even to finish an interrupted erasure).
     /// Declared last, so it is let go of only after sled has closed its
@@ -141,67 +159,6 @@ impl AppendEffects<'_> {
     };
 }
 
-/// Why the store could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// Another process holds the store.
-    #[error(
-        "the data dir {0} is in use by another troupe process; close it, or pass a different --data-dir"
-    )]
-    Locked(PathBuf),
-    /// A server (`troupe serve`) holds the store, at this address.
-    #[error(
-        "the data dir {dir} is held by the troupe server at {address}; stop the server to run this command on its files, or use the server's API"
-    )]
-    Served {
-        /// The data dir.
-        dir: PathBuf,
-        /// The server's base URL, as it announced it.
-        address: String,
-    },
-    /// Another follow-up run is delivering on this data dir.
-    #[error(
-        "another follow-up run (`troupe followups run` or `watch`) is delivering on {0}; let it finish, then run again"
-    )]
-    Delivering(PathBuf),
-    /// The files are damaged.
-    #[error(
-        "the store in {dir} is corrupt ({detail}); move {dir} aside to start afresh, or restore it from a backup"
-    )]
-    Corrupt {
-        /// The data dir.
-        dir: PathBuf,
-        /// What sled or the decoder reported.
-        detail: String,
-    },
-    /// The store was written by a newer Troupe.
-    #[error(
-        "the store in {dir} has schema version {found}, newer than this troupe understands ({SCHEMA_VERSION}); upgrade troupe"
-    )]
-    NewerSchema {
-        /// The data dir.
-        dir: PathBuf,
-        /// The version found.
-        found: u32,
-    },
-    /// The disk failed us.
-    #[error("could not use the store in {dir}: {source}")]
-    Io {
-        /// The data dir.
-        dir: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// sled reported something else.
-    #[error("the store in {dir} failed: {detail}")]
-    Other {
-        /// The data dir.
-        dir: PathBuf,
-        /// What sled reported.
-        detail: String,
-    },
-}
-
 /// Creates an empty store with its schema version in [`INIT_DIR`], flushes
 /// it, and only then renames it into place (a leftover from a crash during
 /// creation is discarded first).
@@ -224,6 +181,7 @@ fn create(dir: &Path) -> Result<(), StoreError> {
         db.flush().map_err(|e| classify(dir, e))?;
     }
     crash::step("create: store.init stamped and closed");
+    integrity::record(&init).map_err(io)?;
     std::fs::rename(&init, dir.join(STORE_DIR)).map_err(io)?;
     crash::step("create: store.init renamed to store");
     Ok(())
@@ -265,16 +223,37 @@ impl Store {
         Self::open_locked(dir, std::sync::Arc::new(lock))
     }
 
-    /// Opens the store in `dir`, whose lock this process already holds.
+    /// Opens the store in `dir`, whose lock this process already holds,
+    /// after checking its files against the manifest of the last clean
+    /// close (see [`integrity`]): files that changed since are kept and not
+    /// opened; files not closed cleanly are copied aside before sled's
+    /// recovery may write to them.
     fn open_locked(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
-        let io = |source| StoreError::Io {
-            dir: dir.to_path_buf(),
-            source,
-        };
+        let io = |source| io_error(dir, source);
         rewrite::recover_rewrite(dir).map_err(io)?;
         if !dir.join(STORE_DIR).exists() {
             create(dir)?;
         }
+        let preserved = preserve::keep_before_opening(dir, true)?;
+        let store =
+            Self::open_sled_store(dir, lock).map_err(|e| e.preserved_in(preserved.as_deref()))?;
+        if let Some(path) = &preserved {
+            tracing::warn!(
+                "the store in {} was not closed cleanly (a crash or a kill, or a troupe older than this one closed it); its files as they were before this open are kept in {} (the newest {} such copies are kept)",
+                dir.display(),
+                path.display(),
+                preserve::KEPT_COPIES
+            );
+        }
+        Ok(store)
+    }
+
+    /// Opens sled on the store's files and checks its schema; only a store
+    /// that opened without error records its files when it closes.
+    fn open_sled_store(
+        dir: &Path,
+        lock: std::sync::Arc<std::fs::File>,
+    ) -> Result<Self, StoreError> {
         let log = dir.join(STORE_DIR).join("db");
         let existed = std::fs::metadata(&log).is_ok_and(|m| m.len() > 0);
         let db = open_sled(dir, &dir.join(STORE_DIR))?;
@@ -286,6 +265,7 @@ impl Store {
                 .map_err(|_| StoreError::Corrupt {
                     dir: dir.to_path_buf(),
                     detail: "the id floor is unreadable".to_string(),
+                    preserved: None,
                 })?,
         };
         let store = Self {
@@ -302,9 +282,11 @@ impl Store {
             outbox: tree("outbox")?,
             dir: dir.to_path_buf(),
             db,
+            closer: std::sync::Arc::new(integrity::Closer::new(dir.join(STORE_DIR))),
             lock,
         };
         store.check_schema(existed)?;
+        store.closer.arm();
         Ok(store)
     }
 
@@ -602,6 +584,7 @@ impl Store {
         StoreError::Corrupt {
             dir: self.dir.clone(),
             detail: detail.to_string(),
+            preserved: None,
         }
     }
 }
@@ -624,27 +607,6 @@ fn reschedule(
     }
     conversation.due = window;
     Ok(())
-}
-
-/// Maps a sled error to one a user can act on.
-fn classify(dir: &Path, e: sled::Error) -> StoreError {
-    let dir = dir.to_path_buf();
-    match e {
-        sled::Error::Io(source) if source.to_string().contains("could not acquire lock") => {
-            StoreError::Locked(dir)
-        }
-        sled::Error::Io(source) => StoreError::Io { dir, source },
-        sled::Error::Corruption { .. } => StoreError::Corrupt {
-            dir,
-            detail: "sled found damaged data".to_string(),
-        },
-        // sled says this when its `conf` file is unreadable.
-        sled::Error::Unsupported(detail) => StoreError::Corrupt { dir, detail },
-        other => StoreError::Other {
-            dir,
-            detail: other.to_string(),
-        },
-    }
 }
 
 /// Serializes a record; records are plain data, so this cannot fail.

@@ -80,6 +80,8 @@ impl Store {
         }
         fresh.flush().map_err(|e| self.error(e))?;
         drop(fresh);
+        // Closed cleanly: its manifest lets the next open trust its files.
+        super::integrity::record(&new_path).map_err(io)?;
         step("rewrite: store.new flushed and closed");
         // Keep the data dir locked through the swap.
         let lock = std::sync::Arc::clone(&self.lock);

@@ -68,6 +68,28 @@ impl SharedStore {
         })
     }
 
+    /// Runs `work` with the store to itself: it waits for the steps in
+    /// progress, and no handle is handed out until it returns (a backup:
+    /// nothing may write while it copies).
+    pub async fn exclusive<T>(
+        &self,
+        work: impl FnOnce(&Store) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let slot = self.inner.write().await;
+        let store = slot.as_ref().ok_or_else(|| StoreError::Other {
+            dir: self.dir.clone(),
+            detail: "the store is closed".to_string(),
+        })?;
+        work(store)
+    }
+
+    /// Closes the store for good (at shutdown), once the steps in progress
+    /// are done: its files are recorded as closed cleanly (see
+    /// [`super::integrity`]). Later handles fail.
+    pub async fn close(&self) {
+        self.inner.write().await.take();
+    }
+
     /// Runs `rewrite` with the store to itself (every other handle dropped
     /// first), and keeps the store it returns. If the rewrite fails, the
     /// store is reopened (which finishes or undoes the interrupted rewrite).

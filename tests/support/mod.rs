@@ -205,3 +205,27 @@ impl Troupe {
         }
     }
 }
+
+/// Copies directory `from` to `to`, file by file (as `cp -r` does).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for entry in std::fs::read_dir(from).expect("read the dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
+/// The path that follows `prefix` in `text`, up to the next space or `;`
+/// (how messages quote a path), if `prefix` occurs.
+pub fn path_after(text: &str, prefix: &str) -> Option<PathBuf> {
+    let start = text.find(prefix)?;
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| c.is_whitespace() || c == ';' || c == ',' || c == ')')
+        .unwrap_or(rest.len());
+    Some(PathBuf::from(rest[..end].trim_end_matches('.')))
+}
