@@ -61,7 +61,7 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Print a stored conversation.
     History(history::HistoryArgs),
-    /// List, show and check personas.
+    /// List, show, check, import and export personas.
     #[command(subcommand)]
     Personas(personas::PersonasCommand),
     /// Find, explain and send follow-ups to users who have gone quiet.
@@ -139,8 +139,10 @@ impl Cli {
     /// Runs the command; returns the process exit code.
     pub async fn run(self) -> Result<i32, Error> {
         let settings = self.settings();
-        if let Command::Personas(personas::PersonasCommand::Check(args)) = &self.command {
-            return Ok(personas::check(args, &settings));
+        if let Command::Personas(command) = &self.command
+            && let Some(code) = personas::run_without_app(command, &settings)
+        {
+            return Ok(code);
         }
         let app = App::new(&settings)?;
         if self.command.needs_personas() {

@@ -1,0 +1,193 @@
+//! Importing a card file as a persona file, and exporting a persona as a
+//! card: the services `troupe personas import|export` call.
+//!
+//! An imported persona is written only once it passes the same check as
+//! every persona file, so what lands in the directory always loads.
+
+use std::path::{Path, PathBuf};
+
+use super::mapping::{ImportReport, card_from_persona, persona_from_card};
+use super::{CardError, CardSpec, json, png, read_card_file, render};
+use crate::persona::Persona;
+use crate::schema::Diagnostic;
+
+/// A card imported as a persona file.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The persona id (the file's stem).
+    pub id: String,
+    /// The persona file written.
+    pub file: PathBuf,
+    /// The persona's name.
+    pub name: String,
+    /// The dialect the card was written in.
+    pub spec: CardSpec,
+    /// What was mapped, kept aside and ignored.
+    pub report: ImportReport,
+}
+
+/// Why a card could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file is not a card Troupe can read.
+    #[error("{path}: {source}")]
+    Card {
+        /// The card file.
+        path: String,
+        /// Why it could not be read.
+        source: CardError,
+    },
+    /// The language chosen is not a language code.
+    #[error("--language {0}")]
+    Language(String),
+    /// A persona file with that id already exists.
+    #[error(
+        "{card}: {file} already exists; pass --force to replace it, or --into another directory"
+    )]
+    Exists {
+        /// The card file.
+        card: String,
+        /// The persona file in the way.
+        file: String,
+    },
+    /// The persona made from the card does not pass the persona check.
+    #[error("{card}: the persona made from it does not pass the persona check:\n{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid {
+        /// The card file.
+        card: String,
+        /// The problems, positioned in the file it would have written.
+        problems: Vec<Diagnostic>,
+    },
+    /// The persona file could not be written.
+    #[error("could not write {path}: {source}")]
+    Write {
+        /// The file or directory.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Imports the card at `path` into `into` as `ID.toml`, the id made from
+/// the card's name. `language` defaults to English; an existing file is
+/// replaced only with `force`.
+pub fn import_card(
+    path: &Path,
+    into: &Path,
+    language: Option<&str>,
+    force: bool,
+) -> Result<Imported, ImportError> {
+    let shown = path.display().to_string();
+    if let Some(language) = language {
+        crate::persona::check_language(language).map_err(ImportError::Language)?;
+    }
+    let read = read_card_file(path).map_err(|source| ImportError::Card {
+        path: shown.clone(),
+        source,
+    })?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (draft, report) = persona_from_card(&read, language, &stem);
+    let id = persona_id(&draft.name)
+        .or_else(|| persona_id(&stem))
+        .unwrap_or_else(|| "card".to_string());
+    let file = into.join(format!("{id}.toml"));
+    let file_name = path
+        .file_name()
+        .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
+    let text = render::persona_toml(&draft, &file_name);
+    crate::persona::parse_persona_text(&file, &text).map_err(|problems| ImportError::Invalid {
+        card: shown.clone(),
+        problems,
+    })?;
+    write_new(&file, &text, force, &shown)?;
+    Ok(Imported {
+        id,
+        file,
+        name: draft.name,
+        spec: read.spec,
+        report,
+    })
+}
+
+/// Writes a persona file, refusing to replace one unless `force`.
+fn write_new(file: &Path, text: &str, force: bool, card: &str) -> Result<(), ImportError> {
+    let write_error = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| ImportError::Write { path, source }
+    };
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(write_error(dir))?;
+    }
+    if file.exists() && !force {
+        return Err(ImportError::Exists {
+            card: card.to_string(),
+            file: file.display().to_string(),
+        });
+    }
+    std::fs::write(file, text).map_err(write_error(file))
+}
+
+/// A persona id made from a name: plain lower-case words joined by `-`
+/// ("Élise Dubois" → `elise-dubois`); `None` when no letter or digit is
+/// plain ASCII.
+pub fn persona_id(name: &str) -> Option<String> {
+    let words: Vec<String> = crate::safety::detect::normalise(name)
+        .into_iter()
+        .map(|w| {
+            w.chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut id = words.join("-");
+    id.truncate(crate::ids::MAX_ID_LEN);
+    let id = id.trim_end_matches('-').to_string();
+    crate::ids::check_id("persona id", &id).ok().map(|()| id)
+}
+
+/// The card formats a persona can be exported in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardFormat {
+    /// Character Card V2 (`chara_card_v2`).
+    V2,
+    /// Character Card V3 (`chara_card_v3`).
+    V3,
+}
+
+/// A persona as a card's JSON text, pretty-printed.
+pub fn export_json(persona: &Persona, format: CardFormat) -> String {
+    let spec = match format {
+        CardFormat::V2 => CardSpec::V2,
+        CardFormat::V3 => CardSpec::V3,
+    };
+    let value = json::to_value(&card_from_persona(persona), spec);
+    serde_json::to_string_pretty(&value).expect("a JSON value always serialises")
+}
+
+/// A persona as a PNG card holding both `chara` (V2) and `ccv3` (V3), on
+/// `image` or on a generated default avatar.
+pub fn export_png(persona: &Persona, image: Option<&[u8]>) -> Result<Vec<u8>, CardError> {
+    let card = card_from_persona(persona);
+    let v2 = json::to_value(&card, CardSpec::V2).to_string();
+    let v3 = json::to_value(&card, CardSpec::V3).to_string();
+    png::write(image, &v2, &v3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_made_from_names_in_plain_letters() {
+        assert_eq!(persona_id("Élise Dubois").as_deref(), Some("elise-dubois"));
+        assert_eq!(
+            persona_id("Captain  O'Neil!").as_deref(),
+            Some("captain-o-neil")
+        );
+        assert_eq!(persona_id("花子"), None);
+    }
+}
