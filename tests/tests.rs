@@ -6,6 +6,7 @@ mod support;
 
 mod backends;
 mod broken_personas;
+mod cards;
 mod chat_openai;
 mod cli_server;
 mod console;

@@ -61,8 +61,8 @@ pub struct ExportArgs {
     #[arg(long, value_enum, default_value = "card-v2")]
     pub format: ExportFormat,
     /// Write a PNG card, on this image or, without one, on a generated avatar.
-    #[arg(long, value_name = "IMAGE", num_args = 0..=1, default_missing_value = "")]
-    pub png: Option<PathBuf>,
+    #[arg(long, value_name = "IMAGE", num_args = 0..=1)]
+    pub png: Option<Option<PathBuf>>,
     /// The file to write [default: stdout for JSON, ID.png for a PNG].
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -219,17 +219,14 @@ fn export(app: &App, args: &ExportArgs) -> Result<(), Error> {
             }
         };
     }
-    let image = match args.png.as_ref().filter(|p| !p.as_os_str().is_empty()) {
+    let image_path = args.png.clone().flatten();
+    let image = match &image_path {
         Some(path) => Some(read_image(path)?),
         None => None,
     };
-    let png = card::export_png(&persona, image.as_deref()).map_err(|e| {
-        Error::Input(format!(
-            "{}: {e}",
-            args.png
-                .as_ref()
-                .map_or_else(String::new, |p| p.display().to_string())
-        ))
+    let png = card::export_png(&persona, image.as_deref()).map_err(|e| match &image_path {
+        Some(path) => Error::Input(format!("{}: {e}", path.display())),
+        None => Error::Input(e.to_string()),
     })?;
     let path = args
         .output

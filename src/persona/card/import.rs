@@ -179,7 +179,49 @@ pub fn export_png(persona: &Persona, image: Option<&[u8]>) -> Result<Vec<u8>, Ca
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::persona::Personas;
+
+    #[test]
+    fn a_card_with_empty_fields_and_free_form_examples_comes_back_unchanged() {
+        let read = json::read_value(json!({
+            "spec": "chara_card_v2",
+            "data": {
+                "name": "", "description": "", "personality": "", "first_mes": "",
+                "mes_example": "*she waves*\n<START>\n{{user}}: hi\n{{char}}: hey\n{{user}}: and?",
+                "tags": ["x"], "extensions": {"a": null}, "nickname": "N"
+            }
+        }))
+        .expect("a card");
+        let (draft, report) = persona_from_card(&read, None, "nameless");
+        assert_eq!(draft.name, "nameless");
+        assert_eq!(report.stand_ins.len(), 4, "{report:?}");
+        let text = render::persona_toml(&draft, "c.json");
+        let persona = crate::persona::parse_persona_text(Path::new("c.toml"), &text)
+            .unwrap_or_else(|problems| panic!("{problems:?}\n{text}"));
+        assert_eq!(persona.examples.len(), 1);
+        assert_eq!(card_from_persona(&persona), read.card);
+    }
+
+    #[test]
+    fn a_persona_written_for_troupe_exports_as_a_card() {
+        let mut chef = (*Personas::builtin().get("chef").expect("chef")).clone();
+        chef.adults_only = true;
+        let card = card_from_persona(&chef);
+        assert_eq!(card.name, "Chef Marco");
+        assert_eq!(card.personality, chef.voice);
+        assert!(
+            card.mes_example
+                .starts_with("<START>\n{{user}}: I have leftover rice")
+        );
+        assert_eq!(card.tags, ["NSFW"], "adults-only personas are marked NSFW");
+        let v3: serde_json::Value =
+            serde_json::from_str(&export_json(&chef, CardFormat::V3)).expect("json");
+        assert_eq!(v3["spec"], "chara_card_v3");
+        assert_eq!(v3["data"]["first_mes"], chef.greeting.as_str());
+    }
 
     #[test]
     fn ids_are_made_from_names_in_plain_letters() {

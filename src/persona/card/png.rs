@@ -164,7 +164,7 @@ pub fn read(bytes: &[u8]) -> Result<ReadCard, CardError> {
                 }
                 if *wanted == "ccv3" && read.spec != CardSpec::V3 {
                     warnings.push(format!(
-                        "the ccv3 chunk holds a {}; read it as such",
+                        "the {keyword} chunk holds a {}; read it as such",
                         read.spec.label()
                     ));
                 }
