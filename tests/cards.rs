@@ -474,6 +474,19 @@ fn card_to_persona_to_card_returns_the_same_data() {
         let exported = run.json();
         assert_eq!(exported["spec"], card["spec"]);
         assert_eq!(exported["data"], card["data"], "{format}");
+        let file = troupe.root.path().join("out.json");
+        let written = export(
+            &troupe,
+            &dir,
+            id,
+            &["--format", format, "-o", file.to_str().unwrap()],
+        );
+        assert_eq!(written.stdout.trim(), format!("wrote {}", file.display()));
+        let text = std::fs::read_to_string(&file).expect("exported file");
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).expect("json"),
+            exported
+        );
     }
 }
 

@@ -212,7 +212,11 @@ fn export(app: &App, args: &ExportArgs) -> Result<(), Error> {
         };
         let text = card::export_json(&persona, format);
         return match &args.output {
-            Some(path) => write_output(path, format!("{text}\n").as_bytes()),
+            Some(path) => {
+                write_output(path, format!("{text}\n").as_bytes())?;
+                outln!("wrote {}", path.display());
+                Ok(())
+            }
             None => {
                 outln!("{text}");
                 Ok(())
