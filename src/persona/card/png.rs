@@ -324,6 +324,15 @@ mod tests {
     }
 
     #[test]
+    fn a_written_card_keeps_non_ascii_text_intact() {
+        let card =
+            r#"{"spec":"chara_card_v3","data":{"name":"Élise 花子","description":"Ça va ? 🙂"}}"#;
+        let read = read(&write(None, card, card).expect("a png")).expect("a card");
+        assert_eq!(read.card.name, "Élise 花子");
+        assert_eq!(read.card.description, "Ça va ? 🙂");
+    }
+
+    #[test]
     fn a_plain_image_is_refused_with_a_clear_message() {
         let err = read(&default_avatar()).unwrap_err().to_string();
         assert!(err.contains("holds no character card"), "{err}");
