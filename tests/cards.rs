@@ -392,6 +392,22 @@ fn an_existing_persona_file_is_replaced_only_with_force() {
     assert_eq!(persona_file(&dir, "gwen"), "# mine\n");
     assert_eq!(import(&troupe, &dir, &[&card], &["--force"]).code, 0);
     assert!(persona_file(&dir, "gwen").contains("name = \"Gwen\""));
+
+    let mut twin = full_v2();
+    twin["data"]["description"] = json!("Another Gwen entirely.");
+    let twin = write_json(&troupe, "twin.json", &twin);
+    let run = import(&troupe, &dir, &[&card, &twin], &["--force"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("twin.json: makes the persona \"gwen\" like "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        persona_file(&dir, "gwen").contains("A knight errant"),
+        "the first card's persona stays"
+    );
 }
 
 #[test]

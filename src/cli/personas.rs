@@ -142,8 +142,9 @@ fn import(args: &ImportArgs, settings: &Settings) -> i32 {
         .or_else(|| settings.personas_dir.clone())
         .unwrap_or_else(|| PathBuf::from("personas"));
     let mut failed = 0;
-    for file in &args.files {
-        match card::import_card(file, &into, args.language.as_deref(), args.force) {
+    let results = card::import_cards(&args.files, &into, args.language.as_deref(), args.force);
+    for (file, result) in args.files.iter().zip(results) {
+        match result {
             Ok(imported) => outln!("{}", import_report(file, &imported)),
             Err(e) => {
                 errln!("troupe: {e}");

@@ -4,6 +4,7 @@
 //! An imported persona is written only once it passes the same check as
 //! every persona file, so what lands in the directory always loads.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::mapping::{ImportReport, card_from_persona, persona_from_card};
@@ -50,6 +51,18 @@ pub enum ImportError {
         /// The persona file in the way.
         file: String,
     },
+    /// Two cards of one import make the same persona id.
+    #[error(
+        "{card}: makes the persona \"{id}\" like {other} before it; import it on its own with --into another directory"
+    )]
+    SameId {
+        /// The card file.
+        card: String,
+        /// The id both make.
+        id: String,
+        /// The card imported first.
+        other: String,
+    },
     /// The persona made from the card does not pass the persona check.
     #[error("{card}: the persona made from it does not pass the persona check:\n{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Invalid {
@@ -68,6 +81,26 @@ pub enum ImportError {
     },
 }
 
+/// Imports each card file as [`import_card`] does, one result per file;
+/// two cards that make the same persona id are never written over each
+/// other, even with `force`.
+pub fn import_cards(
+    paths: &[PathBuf],
+    into: &Path,
+    language: Option<&str>,
+    force: bool,
+) -> Vec<Result<Imported, ImportError>> {
+    let mut written: BTreeMap<PathBuf, String> = BTreeMap::new();
+    paths
+        .iter()
+        .map(|path| {
+            let imported = import(path, into, language, force, &written)?;
+            written.insert(imported.file.clone(), path.display().to_string());
+            Ok(imported)
+        })
+        .collect()
+}
+
 /// Imports the card at `path` into `into` as `ID.toml`, the id made from
 /// the card's name. `language` defaults to English; an existing file is
 /// replaced only with `force`.
@@ -76,6 +109,17 @@ pub fn import_card(
     into: &Path,
     language: Option<&str>,
     force: bool,
+) -> Result<Imported, ImportError> {
+    import(path, into, language, force, &BTreeMap::new())
+}
+
+/// Imports one card; `written` maps the files this batch wrote to their cards.
+fn import(
+    path: &Path,
+    into: &Path,
+    language: Option<&str>,
+    force: bool,
+    written: &BTreeMap<PathBuf, String>,
 ) -> Result<Imported, ImportError> {
     let shown = path.display().to_string();
     if let Some(language) = language {
@@ -102,6 +146,13 @@ pub fn import_card(
         card: shown.clone(),
         problems,
     })?;
+    if let Some(other) = written.get(&file) {
+        return Err(ImportError::SameId {
+            card: shown,
+            id,
+            other: other.clone(),
+        });
+    }
     write_new(&file, &text, force, &shown)?;
     Ok(Imported {
         id,
