@@ -257,6 +257,26 @@ mod tests {
     }
 
     #[test]
+    fn quotes_backslashes_and_control_characters_survive_the_persona_file() {
+        let read = json::read_value(json!({
+            "spec": "chara_card_v2",
+            "data": {
+                "name": "Quote \"Q\" Master",
+                "description": "He says \"\"\"hi\"\"\" and '''bye'''\r\nC:\\path\tfile \u{0} \u{1b}[31m 😀\n",
+                "personality": "x\u{2028}y", "first_mes": "\"\"\"",
+                "mes_example": "<START>\r\n{{user}}: a\r\n{{char}}: b",
+                "tags": ["a\"b"], "extensions": {"k": "\u{0}\"\"\""}
+            }
+        }))
+        .expect("a card");
+        let (draft, _) = persona_from_card(&read, None, "q");
+        let text = render::persona_toml(&draft, "q.json");
+        let persona = crate::persona::parse_persona_text(Path::new("q.toml"), &text)
+            .unwrap_or_else(|problems| panic!("{problems:?}\n{text}"));
+        assert_eq!(card_from_persona(&persona), read.card);
+    }
+
+    #[test]
     fn a_persona_written_for_troupe_exports_as_a_card() {
         let mut chef = (*Personas::builtin().get("chef").expect("chef")).clone();
         chef.adults_only = true;

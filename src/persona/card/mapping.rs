@@ -98,10 +98,13 @@ pub fn persona_from_card(
     );
     let examples = parse_examples(&card.mes_example);
     if !examples.is_empty() {
-        report.mapped.push(format!(
-            "mes_example → examples ({} exchanges)",
-            examples.len()
-        ));
+        let count = match examples.len() {
+            1 => "1 exchange".to_string(),
+            n => format!("{n} exchanges"),
+        };
+        report
+            .mapped
+            .push(format!("mes_example → examples ({count})"));
     }
     if !card.mes_example.trim().is_empty() && render_examples(&examples) != card.mes_example {
         kept.mes_example = Some(card.mes_example.clone());
