@@ -579,7 +579,15 @@ fn an_imported_persona_chats_with_its_card_in_the_system_prompt_and_disclaimers_
     let troupe = Troupe::with_server(&server.base_url);
     let path = write_json(&troupe, "gwen.json", &full_v2());
     let dir = troupe.root.path().join("imported");
-    assert_eq!(import(&troupe, &dir, &[&path], &[]).code, 0);
+    // Without --into, cards go into the --personas directory.
+    let imported = troupe.run(&[
+        "--personas",
+        dir.to_str().unwrap(),
+        "personas",
+        "import",
+        path.to_str().unwrap(),
+    ]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
     let run = troupe.run(&[
         "--personas",
         dir.to_str().unwrap(),
