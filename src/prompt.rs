@@ -176,6 +176,23 @@ mod tests {
     }
 
     #[test]
+    fn a_card_scenario_goes_into_the_system_prompt_after_the_voice() {
+        let mut chef = (*Personas::builtin().get("chef").unwrap()).clone();
+        chef.card = Some(crate::persona::card::PersonaCard {
+            scenario: Some("A rainy night in {{user}}'s kitchen.\n".to_string()),
+            ..Default::default()
+        });
+        let prompt = Prompts::builtin()
+            .unwrap()
+            .render_system(&chef, Utc::now())
+            .unwrap();
+        assert!(
+            prompt.contains("poultry temperatures).\n\n# The scenario\nA rainy night in {{user}}'s kitchen.\n\n# How you speak"),
+            "{prompt}"
+        );
+    }
+
+    #[test]
     fn broken_template_is_reported_with_file_and_line() {
         let overrides = [(
             SYSTEM_TEMPLATE.to_string(),

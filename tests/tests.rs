@@ -7,6 +7,7 @@ mod support;
 mod backends;
 mod backups;
 mod broken_personas;
+mod cards;
 mod chat_openai;
 mod cli_server;
 mod console;

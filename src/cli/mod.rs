@@ -85,7 +85,7 @@ pub enum Command {
     /// Print a stored conversation.
     #[command(after_help = "Example: troupe history --user ana --persona chef --json")]
     History(history::HistoryArgs),
-    /// List, show and check personas.
+    /// List, show, check, import and export personas.
     #[command(subcommand, after_help = "Example: troupe personas list")]
     Personas(personas::PersonasCommand),
     /// Find, explain and send follow-ups to users who have gone quiet.
@@ -206,10 +206,12 @@ impl Cli {
         let settings = self.settings()?;
         // These work without an app: they report on, or create, what an
         // app is built from.
+        if let Command::Personas(command) = &self.command
+            && let Some(code) = personas::run_without_app(command, &settings)
+        {
+            return Ok(code);
+        }
         match &self.command {
-            Command::Personas(personas::PersonasCommand::Check(args)) => {
-                return Ok(personas::check(args, &settings));
-            }
             Command::Init(args) => return init::run(args),
             Command::Doctor(args) => return doctor::run(args, &settings).await,
             Command::Completions(args) => return completions::run(args),

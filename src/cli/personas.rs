@@ -1,4 +1,4 @@
-//! `troupe personas list|show|check`.
+//! `troupe personas list|show|check|import|export`.
 
 use std::path::PathBuf;
 
@@ -9,7 +9,7 @@ use super::print_json;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
-use crate::persona::{Persona, Personas};
+use crate::persona::{Persona, Personas, card};
 
 /// The `personas` subcommands.
 #[derive(Debug, Subcommand)]
@@ -23,6 +23,56 @@ pub enum PersonasCommand {
     /// Check persona files and report every problem as file:line:column.
     #[command(after_help = "Example: troupe personas check personas/")]
     Check(CheckArgs),
+    /// Import Character Cards (V1, V2, V3 as .json, .png or .charx) as persona files.
+    #[command(after_help = "Example: troupe personas import Seraphina.png --into personas/")]
+    Import(ImportArgs),
+    /// Export a persona as a Character Card (JSON, or PNG with the card in it).
+    #[command(
+        after_help = "Example: troupe personas export chef --format card-v3 --png -o chef.png"
+    )]
+    Export(ExportArgs),
+}
+
+/// Arguments of `personas import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The card files.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Where to write the persona files [default: --personas, else ./personas].
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// The language the characters speak (cards do not say) [default: en].
+    #[arg(long, value_name = "CODE")]
+    pub language: Option<String>,
+    /// Replace persona files that already exist.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// The card formats `personas export` writes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Character Card V2 (`chara_card_v2`).
+    CardV2,
+    /// Character Card V3 (`chara_card_v3`).
+    CardV3,
+}
+
+/// Arguments of `personas export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The persona id.
+    pub id: String,
+    /// The card's JSON dialect (a PNG holds both).
+    #[arg(long, value_enum, default_value = "card-v2")]
+    pub format: ExportFormat,
+    /// Write a PNG card, on this image or, without one, on a generated avatar.
+    #[arg(long, value_name = "IMAGE", num_args = 0..=1)]
+    pub png: Option<Option<PathBuf>>,
+    /// The file to write [default: stdout for JSON, ID.png for a PNG].
+    #[arg(short, long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
 }
 
 /// Arguments of `personas list`.
@@ -72,9 +122,152 @@ pub fn run(app: &App, command: PersonasCommand) -> Result<i32, Error> {
                 outln!("{}", describe(&persona));
             }
         }
-        PersonasCommand::Check(_) => unreachable!("`personas check` runs before the app is built"),
+        PersonasCommand::Export(args) => export(app, &args)?,
+        PersonasCommand::Check(_) | PersonasCommand::Import(_) => {
+            unreachable!("`personas check` and `personas import` run before the app is built")
+        }
     }
     Ok(0)
+}
+
+/// Runs the subcommands that need no catalog (`check`, `import`); `None`
+/// for the others.
+pub fn run_without_app(command: &PersonasCommand, settings: &Settings) -> Option<i32> {
+    match command {
+        PersonasCommand::Check(args) => Some(check(args, settings)),
+        PersonasCommand::Import(args) => Some(import(args, settings)),
+        _ => None,
+    }
+}
+
+/// Runs `personas import`: one persona file per card, a report for each,
+/// exit 1 if any card could not be imported (the others still are).
+fn import(args: &ImportArgs, settings: &Settings) -> i32 {
+    let into = args
+        .into
+        .clone()
+        .or_else(|| settings.personas_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("personas"));
+    let mut failed = 0;
+    let results = card::import_cards(&args.files, &into, args.language.as_deref(), args.force);
+    for (file, result) in args.files.iter().zip(results) {
+        match result {
+            Ok(imported) => outln!("{}", import_report(file, &imported)),
+            Err(e) => {
+                errln!("troupe: {e}");
+                failed += 1;
+            }
+        }
+    }
+    if failed < args.files.len() {
+        outln!("check them with `troupe personas check {}`", into.display());
+    }
+    i32::from(failed > 0)
+}
+
+/// What an import did, for the creator to review.
+fn import_report(file: &std::path::Path, imported: &card::Imported) -> String {
+    let report = &imported.report;
+    let mut lines = vec![format!(
+        "imported {} ({}) as {}: persona \"{}\" ({})",
+        file.display(),
+        imported.spec.label(),
+        imported.file.display(),
+        imported.id,
+        imported.name
+    )];
+    lines.push(format!("  mapped: {}", report.mapped.join(", ")));
+    if !report.kept.is_empty() {
+        lines.push(format!("  kept in [card]: {}", report.kept.join(", ")));
+    }
+    for stand_in in &report.stand_ins {
+        lines.push(format!("  stand-in: {stand_in}"));
+    }
+    let (language, defaulted) = &report.language;
+    if *defaulted {
+        lines.push(format!(
+            "  language: {language} (cards do not say which language a character speaks; pass --language to choose)"
+        ));
+    } else {
+        lines.push(format!("  language: {language}"));
+    }
+    if report.adults_only {
+        lines.push("  adults only: the card is marked NSFW".to_string());
+    }
+    lines.push(
+        "  safety: the AI notice, disclaimers and crisis protocol apply as to every persona"
+            .to_string(),
+    );
+    for warning in &report.warnings {
+        lines.push(format!("  warning: {warning}"));
+    }
+    lines.join("\n")
+}
+
+/// Runs `personas export`: JSON on stdout or in a file, or a PNG file.
+fn export(app: &App, args: &ExportArgs) -> Result<(), Error> {
+    let persona = app.persona(&args.id)?;
+    let wants_png = args.png.is_some()
+        || args
+            .output
+            .as_ref()
+            .and_then(|o| o.extension())
+            .is_some_and(|e| e.eq_ignore_ascii_case("png"));
+    if !wants_png {
+        let format = match args.format {
+            ExportFormat::CardV2 => card::CardFormat::V2,
+            ExportFormat::CardV3 => card::CardFormat::V3,
+        };
+        let text = card::export_json(&persona, format);
+        return match &args.output {
+            Some(path) => {
+                write_output(path, format!("{text}\n").as_bytes())?;
+                outln!("wrote {}", path.display());
+                Ok(())
+            }
+            None => {
+                outln!("{text}");
+                Ok(())
+            }
+        };
+    }
+    let image_path = args.png.clone().flatten();
+    let image = match &image_path {
+        Some(path) => Some(read_image(path)?),
+        None => None,
+    };
+    let png = card::export_png(&persona, image.as_deref()).map_err(|e| match &image_path {
+        Some(path) => Error::Input(format!("{}: {e}", path.display())),
+        None => Error::Input(e.to_string()),
+    })?;
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(format!("{}.png", persona.id)));
+    write_output(&path, &png)?;
+    outln!("wrote {} (chara V2 and ccv3 V3 chunks)", path.display());
+    Ok(())
+}
+
+/// The image a PNG card is written on, refused when over the card size limit.
+fn read_image(path: &std::path::Path) -> Result<Vec<u8>, Error> {
+    let shown = path.display();
+    let size = std::fs::metadata(path)
+        .map_err(|e| Error::Input(format!("could not read {shown}: {e}")))?
+        .len();
+    if size > card::MAX_CARD_BYTES as u64 {
+        return Err(Error::Input(format!(
+            "{shown} is {size} bytes, over the {} bytes a card may be; use a smaller image",
+            card::MAX_CARD_BYTES
+        )));
+    }
+    std::fs::read(path).map_err(|e| Error::Input(format!("could not read {shown}: {e}")))
+}
+
+/// Writes an exported card.
+fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
+    std::fs::write(path, bytes)
+        .map_err(|e| Error::Usage(format!("could not write {}: {e}", path.display())))
 }
 
 fn list(personas: &Personas, json: bool) -> Result<(), Error> {
@@ -121,6 +314,17 @@ fn describe(p: &Persona) -> String {
     }
     for line in &p.disclaimers {
         lines.push(format!("disclaimer: {line}"));
+    }
+    if let Some(card) = &p.card {
+        if let Some(scenario) = &card.scenario {
+            lines.push(format!(
+                "scenario:\n  {}",
+                scenario.trim().replace('\n', "\n  ")
+            ));
+        }
+        if !card.tags.is_empty() {
+            lines.push(format!("tags: {}", card.tags.join(", ")));
+        }
     }
     let follow = if p.followups.enabled { "on" } else { "off" };
     lines.push(format!("follow-ups: {follow}"));

@@ -48,6 +48,10 @@ pub struct Persona {
     /// This persona's own disclaimer texts, in its language.
     #[serde(default)]
     pub safety: crate::safety::DisclaimerTexts,
+    /// What a Character Card this persona was imported from holds that a
+    /// persona has no field for; export writes it back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<super::card::PersonaCard>,
 }
 
 /// One example exchange: what a user says and how the persona answers.
@@ -246,6 +250,7 @@ pub const PERSONA_FIELDS: &[Field] = &[
     Field::optional("followups", Shape::Table(FOLLOWUP_FIELDS)),
     Field::optional("adults_only", Shape::Bool),
     Field::optional("safety", Shape::Table(SAFETY_FIELDS)),
+    Field::optional("card", Shape::Table(super::card::CARD_FIELDS)),
 ];
 
 #[cfg(test)]

@@ -165,7 +165,7 @@ fn persona_id(path: &Path) -> String {
 }
 
 /// Checks one file's shape, then reads it with serde.
-fn parse_persona(path: &Path, text: &str) -> Result<Persona, Vec<Diagnostic>> {
+pub(super) fn parse_persona(path: &Path, text: &str) -> Result<Persona, Vec<Diagnostic>> {
     let problems = check_document(path, text, PERSONA_FIELDS);
     if !problems.is_empty() {
         return Err(problems);

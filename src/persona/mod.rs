@@ -9,6 +9,7 @@
 //! valid personas and [`SkippedPersona`]s for the rest, which `personas
 //! check` reports in full and the runtime reports in one line each.
 
+pub mod card;
 mod file;
 mod load;
 
@@ -310,6 +311,12 @@ impl Personas {
     pub fn source(&self) -> &PersonaSource {
         &self.source
     }
+}
+
+/// Checks a persona file's text as `personas check` does and reads it;
+/// `path` only names the file in the problems.
+pub fn parse_persona_text(path: &Path, text: &str) -> Result<Persona, Vec<Diagnostic>> {
+    load::parse_persona(path, text)
 }
 
 /// Where `key` of `[table]` sits in a persona file.
