@@ -48,6 +48,42 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The largest persona or config file Troupe reads, in bytes (1 MiB, a
+/// hundred times the largest real persona): a bigger one is refused
+/// before it is read, so a stray file cannot fill the memory.
+pub const MAX_SOURCE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a persona or config file as UTF-8 text, refusing one over
+/// [`MAX_SOURCE_BYTES`] after reading no more than that.
+pub fn read_source(path: &Path) -> Result<String, SourceError> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(SourceError::Io)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(SourceError::Io)?;
+    if bytes.len() as u64 > MAX_SOURCE_BYTES {
+        return Err(SourceError::TooLarge);
+    }
+    String::from_utf8(bytes).map_err(|_| SourceError::NotUtf8)
+}
+
+/// Why a source file could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Opening or reading failed.
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// The file is over [`MAX_SOURCE_BYTES`].
+    #[error(
+        "it is larger than 1 MiB, which no persona or config file needs; check that it is the file you meant"
+    )]
+    TooLarge,
+    /// The file is not UTF-8 text.
+    #[error("it is not UTF-8 text; save it as UTF-8")]
+    NotUtf8,
+}
+
 /// Converts a byte offset into a 1-based (line, column) pair, counting
 /// columns in characters so non-ASCII text lines up in editors.
 pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
@@ -130,23 +166,39 @@ pub fn check_document(file: &Path, source: &str, fields: &[Field]) -> Vec<Diagno
             return vec![Diagnostic::at(file, source, offset, message)];
         }
     };
-    let mut problems = Vec::new();
+    let mut problems = Problems {
+        source,
+        list: Vec::new(),
+    };
     check_table(doc.as_table(), 0..0, "", fields, &mut problems);
-    problems.sort_by_key(|(offset, _)| *offset);
+    problems.list.sort_by_key(|(offset, _)| *offset);
     problems
+        .list
         .into_iter()
         .map(|(offset, message)| Diagnostic::at(file, source, offset, message))
         .collect()
 }
 
-type Problems = Vec<(usize, String)>;
+/// The problems found so far, each at a byte offset of `source`.
+struct Problems<'s> {
+    /// The document's text, to place a problem inside a value.
+    source: &'s str,
+    /// (offset, message) pairs.
+    list: Vec<(usize, String)>,
+}
+
+impl Problems<'_> {
+    fn push(&mut self, problem: (usize, String)) {
+        self.list.push(problem);
+    }
+}
 
 fn check_table(
     table: &dyn TableLike,
     table_span: Range<usize>,
     prefix: &str,
     fields: &[Field],
-    out: &mut Problems,
+    out: &mut Problems<'_>,
 ) {
     for (key, item) in table.iter() {
         let key_span = table
@@ -185,7 +237,13 @@ fn unknown_key(path: &str, key: &str, fields: &[Field]) -> String {
     }
 }
 
-fn check_item(item: &Item, key_span: Range<usize>, path: &str, shape: Shape, out: &mut Problems) {
+fn check_item(
+    item: &Item,
+    key_span: Range<usize>,
+    path: &str,
+    shape: Shape,
+    out: &mut Problems<'_>,
+) {
     let span = item.span().unwrap_or(key_span.clone());
     match shape {
         Shape::Table(fields) => match item.as_table_like() {
@@ -229,11 +287,22 @@ fn check_item(item: &Item, key_span: Range<usize>, path: &str, shape: Shape, out
     }
 }
 
-fn check_value(value: &Value, span: Range<usize>, path: &str, shape: Shape, out: &mut Problems) {
-    let at = value.span().unwrap_or(span).start;
+fn check_value(
+    value: &Value,
+    span: Range<usize>,
+    path: &str,
+    shape: Shape,
+    out: &mut Problems<'_>,
+) {
+    let span = value.span().unwrap_or(span);
+    let at = span.start;
     let problem = match shape {
         Shape::Text(extra) => match value.as_str() {
             Some(text) if text.trim().is_empty() => Some(format!("\"{path}\" must not be empty")),
+            Some(text) if unprintable(text).is_some() => {
+                out.push(unprintable_problem(out.source, span.clone(), path, text));
+                None
+            }
             Some(text) => extra
                 .and_then(|check| check(text).err())
                 .map(|e| format!("\"{path}\" {e}")),
@@ -248,6 +317,10 @@ fn check_value(value: &Value, span: Range<usize>, path: &str, shape: Shape, out:
                             item_at,
                             format!("\"{path}\" must not contain empty strings"),
                         )),
+                        Some(t) if unprintable(t).is_some() => {
+                            let item_span = item.span().unwrap_or(span.clone());
+                            out.push(unprintable_problem(out.source, item_span, path, t));
+                        }
                         Some(_) => {}
                         None => {
                             out.push((item_at, format!("\"{path}\" must contain only strings")))
@@ -291,6 +364,79 @@ fn check_value(value: &Value, span: Range<usize>, path: &str, shape: Shape, out:
     if let Some(message) = problem {
         out.push((at, message));
     }
+}
+
+/// The first character of `text` a terminal must not see (see
+/// [`crate::terminal`]); a carriage return before a newline is a Windows
+/// line end, not a problem.
+fn unprintable(text: &str) -> Option<(usize, char)> {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let line_end = c == '\r' && chars.peek().is_some_and(|(_, next)| *next == '\n');
+        if crate::terminal::is_unprintable(c) && !line_end {
+            return Some((i, c));
+        }
+    }
+    None
+}
+
+/// The problem of a string value (written at `span` of `source`) holding
+/// an unprintable character: placed at that character, or at the escape
+/// (`\u001b`, `\e`) that writes it.
+fn unprintable_problem(
+    source: &str,
+    span: Range<usize>,
+    path: &str,
+    text: &str,
+) -> (usize, String) {
+    let (index, c) = unprintable(text).unwrap_or((0, '\0'));
+    let written = source.get(span.clone()).unwrap_or_default();
+    let at = span.start + locate_char(written, c).unwrap_or(0);
+    let position = text[..index].chars().count() + 1;
+    let message = format!(
+        "\"{path}\" holds {} at character {position}; remove it (text may hold no control characters but newlines and tabs, and no bidirectional controls)",
+        crate::terminal::describe(c)
+    );
+    (at, message)
+}
+
+/// Where, in a string as written in TOML, the character `c` is: itself, or
+/// the escape that writes it (a literal string, in single quotes, has none).
+fn locate_char(written: &str, c: char) -> Option<usize> {
+    let escapes = !written.starts_with('\'');
+    let mut rest = written.char_indices();
+    while let Some((i, found)) = rest.next() {
+        if found == c {
+            return Some(i);
+        }
+        if found != '\\' || !escapes {
+            continue;
+        }
+        let after = &written[i + 1..];
+        let decoded = match after.chars().next() {
+            Some('u') => hex_char(after.get(1..5)),
+            Some('U') => hex_char(after.get(1..9)),
+            Some('x') => hex_char(after.get(1..3)),
+            Some('e') => Some('\u{1b}'),
+            Some('b') => Some('\u{8}'),
+            Some('f') => Some('\u{c}'),
+            Some('r') => Some('\r'),
+            _ => None,
+        };
+        if decoded == Some(c) {
+            return Some(i);
+        }
+        // Skip the escaped character, so `\\u001b` is not read as an escape.
+        rest.next();
+    }
+    None
+}
+
+/// The character a run of hex digits names.
+fn hex_char(digits: Option<&str>) -> Option<char> {
+    u32::from_str_radix(digits?, 16)
+        .ok()
+        .and_then(char::from_u32)
 }
 
 /// Levenshtein distance, for "did you mean" suggestions on short keys.
@@ -361,6 +507,31 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert!(errors[0].starts_with("p.toml:2:"), "{errors:?}");
         assert!(errors[0].contains("TOML syntax error"));
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_refused_at_the_escape_that_writes_them() {
+        let errors =
+            check("name = \"Chef \\u001b]52;c;eA==\\u0007\"\ntags = [\"ok\", \"a\u{202E}b\"]\n");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("p.toml:1:14: \"name\" holds U+001B (ESC"),
+            "{errors:?}"
+        );
+        assert!(errors[0].contains("at character 6"), "{errors:?}");
+        assert!(
+            errors[1].starts_with("p.toml:2:17: \"tags\" holds U+202E"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn windows_line_ends_and_tabs_are_not_control_problems() {
+        assert!(check("name = \"\"\"\r\na\tb\r\nc\"\"\"\r\n").is_empty());
+        assert!(
+            check("name = 'a \\u001b b'\n").is_empty(),
+            "a literal string has no escapes"
+        );
     }
 
     #[test]

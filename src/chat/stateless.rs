@@ -17,7 +17,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 
 use super::{
     ChatService, Reply, ReplyKind, TurnError, TurnEvent, clean_message, notice_text, read_stream,
-    shareable, within_budget, within_limit,
+    shareable, within_budget, within_limit, within_window,
 };
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
@@ -161,10 +161,12 @@ impl ChatService {
         let reply = self.safety.crisis_message(&language);
         let crisis = match kind {
             StatelessKind::Chat => {
-                // As in a stored turn: the offline reader sees all of it, the
-                // model check only what is within the size limit.
-                let cleaned = clean_message(asked, usize::MAX).map_err(TurnError::Input)?;
-                let kept = within_limit(&cleaned, self.limits.max_message_chars);
+                // As in a stored turn: the offline reader sees up to twice
+                // the size limit, the model check only what is within it.
+                let limit = self.limits.max_message_chars;
+                let cleaned = clean_message(within_window(asked, limit), usize::MAX)
+                    .map_err(TurnError::Input)?;
+                let kept = within_limit(&cleaned, limit);
                 safety::assess(&cleaned).crisis
                     || self.model_sees_crisis(model, user, persona, &kept).await
             }

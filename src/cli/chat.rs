@@ -98,11 +98,7 @@ async fn one_shot(
             "{}",
             crate::locale::while_away(&persona.language, &persona.name)
         );
-        errln!(
-            "{}: {}",
-            persona.name,
-            crate::console::printable(&followup.shown_text())
-        );
+        errln!("{}: {}", persona.name, followup.shown_text());
     }
     errln!("[{}]", persona.ai_notice);
     if let Some(notice) = &persona.backend_notice {
