@@ -242,9 +242,4 @@ impl App {
         };
         Ok((store, Some(purge)))
     }
-
-    /// Checks a user id before it reaches the store.
-    pub fn check_user(&self, user: &str) -> Result<(), Error> {
-        crate::ids::check_id("user id", user).map_err(Error::Usage)
-    }
 }

@@ -21,4 +21,5 @@ mod settings;
 mod shared_data_dir;
 mod store;
 mod terminal;
+mod user_ids;
 mod webhooks;

@@ -48,8 +48,8 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         Some(user) => user,
         None => default_user()?,
     };
-    app.check_user(&user)?;
     let reach = super::reach(app)?;
+    let user = reach.user_id(&user).await?;
     let persona = reach.chat_persona(&args.persona).await?;
     match args.message {
         None => console(app, &reach, &user, persona).await,

@@ -90,8 +90,8 @@ pub(super) async fn start_turn(
     text: &str,
     (streamed, again): (bool, bool),
 ) -> Result<(Arc<Persona>, UnboundedReceiver<TurnEvent>), ApiError> {
-    check_id("user id", user)?;
     check_id("persona id", persona_id)?;
+    let user = &state.user_id(user).await?;
     caller.may_act_for(user)?;
     let persona = state.app.personas.get(persona_id)?;
     check_length(state, text)?;
@@ -295,7 +295,7 @@ pub async fn history(
     ApiPath((user, persona)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
     let persona = state.app.personas.get(&persona)?;
@@ -329,7 +329,7 @@ pub async fn topics(
     caller: Caller,
     ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
     let persona = state.app.personas.get(&persona)?;

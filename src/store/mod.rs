@@ -29,6 +29,7 @@ mod records;
 mod rights;
 mod server;
 mod shared;
+mod user_ids;
 
 use std::path::{Path, PathBuf};
 
@@ -48,6 +49,7 @@ pub use records::{
 pub use rights::{ConversationData, Erasure, PendingWebhook, Purge, UserData};
 pub use server::{PagedMessage, announced_server};
 pub use shared::{SharedStore, StoreHandle};
+pub use user_ids::UserMatch;
 
 /// The record layout this build reads and writes.
 pub const SCHEMA_VERSION: u32 = 1;
