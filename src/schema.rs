@@ -4,13 +4,21 @@
 //! Serde stops at the first error and loses positions for semantic problems;
 //! creators fixing a persona file want the whole list. Persona files and the
 //! deployment config both declare their shape as [`Field`] tables and run
-//! through [`check_document`] before serde reads them.
+//! through [`check_document`] before serde reads them. `source` reads
+//! such files with a bound; `text` finds, in string values, the characters
+//! a terminal must not see.
 
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
+
+mod source;
+mod text;
+
+pub use source::{MAX_SOURCE_BYTES, SourceError, read_source};
+use text::{unprintable, unprintable_problem};
 
 /// One problem in a source file, positioned for an editor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,42 +54,6 @@ impl fmt::Display for Diagnostic {
             self.file, self.line, self.column, self.message
         )
     }
-}
-
-/// The largest persona or config file Troupe reads, in bytes (1 MiB, a
-/// hundred times the largest real persona): a bigger one is refused
-/// before it is read, so a stray file cannot fill the memory.
-pub const MAX_SOURCE_BYTES: u64 = 1024 * 1024;
-
-/// Reads a persona or config file as UTF-8 text, refusing one over
-/// [`MAX_SOURCE_BYTES`] after reading no more than that.
-pub fn read_source(path: &Path) -> Result<String, SourceError> {
-    use std::io::Read;
-    let file = std::fs::File::open(path).map_err(SourceError::Io)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_SOURCE_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(SourceError::Io)?;
-    if bytes.len() as u64 > MAX_SOURCE_BYTES {
-        return Err(SourceError::TooLarge);
-    }
-    String::from_utf8(bytes).map_err(|_| SourceError::NotUtf8)
-}
-
-/// Why a source file could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    /// Opening or reading failed.
-    #[error("{0}")]
-    Io(std::io::Error),
-    /// The file is over [`MAX_SOURCE_BYTES`].
-    #[error(
-        "it is larger than 1 MiB, which no persona or config file needs; check that it is the file you meant"
-    )]
-    TooLarge,
-    /// The file is not UTF-8 text.
-    #[error("it is not UTF-8 text; save it as UTF-8")]
-    NotUtf8,
 }
 
 /// Converts a byte offset into a 1-based (line, column) pair, counting
@@ -364,79 +336,6 @@ fn check_value(
     if let Some(message) = problem {
         out.push((at, message));
     }
-}
-
-/// The first character of `text` a terminal must not see (see
-/// [`crate::terminal`]); a carriage return before a newline is a Windows
-/// line end, not a problem.
-fn unprintable(text: &str) -> Option<(usize, char)> {
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        let line_end = c == '\r' && chars.peek().is_some_and(|(_, next)| *next == '\n');
-        if crate::terminal::is_unprintable(c) && !line_end {
-            return Some((i, c));
-        }
-    }
-    None
-}
-
-/// The problem of a string value (written at `span` of `source`) holding
-/// an unprintable character: placed at that character, or at the escape
-/// (`\u001b`, `\e`) that writes it.
-fn unprintable_problem(
-    source: &str,
-    span: Range<usize>,
-    path: &str,
-    text: &str,
-) -> (usize, String) {
-    let (index, c) = unprintable(text).unwrap_or((0, '\0'));
-    let written = source.get(span.clone()).unwrap_or_default();
-    let at = span.start + locate_char(written, c).unwrap_or(0);
-    let position = text[..index].chars().count() + 1;
-    let message = format!(
-        "\"{path}\" holds {} at character {position}; remove it (text may hold no control characters but newlines and tabs, and no bidirectional controls)",
-        crate::terminal::describe(c)
-    );
-    (at, message)
-}
-
-/// Where, in a string as written in TOML, the character `c` is: itself, or
-/// the escape that writes it (a literal string, in single quotes, has none).
-fn locate_char(written: &str, c: char) -> Option<usize> {
-    let escapes = !written.starts_with('\'');
-    let mut rest = written.char_indices();
-    while let Some((i, found)) = rest.next() {
-        if found == c {
-            return Some(i);
-        }
-        if found != '\\' || !escapes {
-            continue;
-        }
-        let after = &written[i + 1..];
-        let decoded = match after.chars().next() {
-            Some('u') => hex_char(after.get(1..5)),
-            Some('U') => hex_char(after.get(1..9)),
-            Some('x') => hex_char(after.get(1..3)),
-            Some('e') => Some('\u{1b}'),
-            Some('b') => Some('\u{8}'),
-            Some('f') => Some('\u{c}'),
-            Some('r') => Some('\r'),
-            _ => None,
-        };
-        if decoded == Some(c) {
-            return Some(i);
-        }
-        // Skip the escaped character, so `\\u001b` is not read as an escape.
-        rest.next();
-    }
-    None
-}
-
-/// The character a run of hex digits names.
-fn hex_char(digits: Option<&str>) -> Option<char> {
-    u32::from_str_radix(digits?, 16)
-        .ok()
-        .and_then(char::from_u32)
 }
 
 /// Levenshtein distance, for "did you mean" suggestions on short keys.
