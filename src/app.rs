@@ -262,9 +262,4 @@ impl App {
         let (store, purge) = store.purge_before(cutoff, progress)?;
         Ok((store, Some(purge)))
     }
-
-    /// Checks a user id before it reaches the store.
-    pub fn check_user(&self, user: &str) -> Result<(), Error> {
-        crate::ids::check_id("user id", user).map_err(Error::Usage)
-    }
 }

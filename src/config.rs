@@ -117,8 +117,8 @@ pub enum ConfigError {
     Read {
         /// The file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// Why: unreadable, over 1 MiB, not UTF-8.
+        source: crate::schema::SourceError,
     },
     /// Several backends and no `default_model`.
     #[error(
@@ -337,7 +337,7 @@ fn webhook_offset(text: &str, name: &str) -> Option<usize> {
 impl Config {
     /// Reads and checks a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let text = crate::schema::read_source(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -59,6 +59,16 @@ pub enum Error {
     Terminal(String),
 }
 
+impl From<crate::ids::UserIdError> for Error {
+    /// A bad or ambiguous user id is input the user can correct.
+    fn from(error: crate::ids::UserIdError) -> Self {
+        match error {
+            crate::ids::UserIdError::Store(e) => Error::Store(e),
+            other => Error::Usage(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::client::ClientError> for Error {
     /// What the server says is missing is missing, and input it refuses is
     /// input the user can correct, as when the command runs here.

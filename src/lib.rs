@@ -37,23 +37,31 @@
 //!   verification, and the courier that drains the store's outbox;
 //! - [`cli`]: the command line;
 //! - [`secrets`]: keys and tokens redacted from every text from a server;
+//! - [`terminal`]: the one sanitiser every text passes on its way to a
+//!   terminal (no escape sequences, no bidi overrides);
 //! - [`clock`], [`ids`], [`locale`], [`error`], [`shutdown`]: the small
 //!   pieces they share.
 
-/// Prints a line on stdout; a closed pipe (`troupe … | head`) is not an
-/// error worth a panic, so write failures are ignored.
+/// Prints a line on stdout, made printable (see [`terminal`]); a closed
+/// pipe (`troupe … | head`) is not an error worth a panic, so write
+/// failures are ignored.
 macro_rules! outln {
+    () => {{
+        crate::terminal::out_line("");
+    }};
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        crate::terminal::out_line(&format!($($arg)*));
     }};
 }
 
-/// Prints a line on stderr, ignoring write failures (see `outln!`).
+/// Prints a line on stderr, made printable, ignoring write failures (see
+/// `outln!`).
 macro_rules! errln {
+    () => {{
+        crate::terminal::err_line("");
+    }};
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        crate::terminal::err_line(&format!($($arg)*));
     }};
 }
 
@@ -85,6 +93,7 @@ pub mod secrets;
 pub mod server;
 pub mod shutdown;
 pub mod store;
+pub mod terminal;
 pub mod webhook;
 
 mod builtin;

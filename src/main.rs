@@ -15,7 +15,7 @@ fn main() -> ExitCode {
     match run(cli, serving) {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(err) => {
-            eprintln!("troupe: {}", one_line(&err));
+            eprintln!("troupe: {}", troupe::terminal::printable(&one_line(&err)));
             // Input the user can correct is a usage error, like clap's own.
             let usage = matches!(
                 err.downcast_ref::<troupe::Error>(),
@@ -59,8 +59,10 @@ fn server_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
 }
 
-/// Logs go to stderr; `-v`/`-vv` or `RUST_LOG` raise the level. A server
-/// logs its requests (at info) by default.
+/// Logs go to stderr, each line made printable and without colours (a
+/// colour is an escape sequence, and none may reach the terminal from a
+/// log); `-v`/`-vv` or `RUST_LOG` raise the level. A server logs its
+/// requests (at info) by default.
 fn init_logging(verbose: u8, serving: bool) {
     let default = match verbose {
         0 if serving => "troupe=info,tower_http=info",
@@ -72,7 +74,8 @@ fn init_logging(verbose: u8, serving: bool) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(troupe::terminal::LogWriter)
+        .with_ansi(false)
         .with_target(false)
         .init();
 }

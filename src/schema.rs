@@ -4,13 +4,21 @@
 //! Serde stops at the first error and loses positions for semantic problems;
 //! creators fixing a persona file want the whole list. Persona files and the
 //! deployment config both declare their shape as [`Field`] tables and run
-//! through [`check_document`] before serde reads them.
+//! through [`check_document`] before serde reads them. `source` reads
+//! such files with a bound; `text` finds, in string values, the characters
+//! a terminal must not see.
 
 use std::fmt;
 use std::ops::Range;
 use std::path::Path;
 
 use toml_edit::{ImDocument, Item, TableLike, Value};
+
+mod source;
+mod text;
+
+pub use source::{MAX_SOURCE_BYTES, SourceError, read_source};
+use text::{unprintable, unprintable_problem};
 
 /// One problem in a source file, positioned for an editor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -130,23 +138,39 @@ pub fn check_document(file: &Path, source: &str, fields: &[Field]) -> Vec<Diagno
             return vec![Diagnostic::at(file, source, offset, message)];
         }
     };
-    let mut problems = Vec::new();
+    let mut problems = Problems {
+        source,
+        list: Vec::new(),
+    };
     check_table(doc.as_table(), 0..0, "", fields, &mut problems);
-    problems.sort_by_key(|(offset, _)| *offset);
+    problems.list.sort_by_key(|(offset, _)| *offset);
     problems
+        .list
         .into_iter()
         .map(|(offset, message)| Diagnostic::at(file, source, offset, message))
         .collect()
 }
 
-type Problems = Vec<(usize, String)>;
+/// The problems found so far, each at a byte offset of `source`.
+struct Problems<'s> {
+    /// The document's text, to place a problem inside a value.
+    source: &'s str,
+    /// (offset, message) pairs.
+    list: Vec<(usize, String)>,
+}
+
+impl Problems<'_> {
+    fn push(&mut self, problem: (usize, String)) {
+        self.list.push(problem);
+    }
+}
 
 fn check_table(
     table: &dyn TableLike,
     table_span: Range<usize>,
     prefix: &str,
     fields: &[Field],
-    out: &mut Problems,
+    out: &mut Problems<'_>,
 ) {
     for (key, item) in table.iter() {
         let key_span = table
@@ -185,7 +209,13 @@ fn unknown_key(path: &str, key: &str, fields: &[Field]) -> String {
     }
 }
 
-fn check_item(item: &Item, key_span: Range<usize>, path: &str, shape: Shape, out: &mut Problems) {
+fn check_item(
+    item: &Item,
+    key_span: Range<usize>,
+    path: &str,
+    shape: Shape,
+    out: &mut Problems<'_>,
+) {
     let span = item.span().unwrap_or(key_span.clone());
     match shape {
         Shape::Table(fields) => match item.as_table_like() {
@@ -229,11 +259,22 @@ fn check_item(item: &Item, key_span: Range<usize>, path: &str, shape: Shape, out
     }
 }
 
-fn check_value(value: &Value, span: Range<usize>, path: &str, shape: Shape, out: &mut Problems) {
-    let at = value.span().unwrap_or(span).start;
+fn check_value(
+    value: &Value,
+    span: Range<usize>,
+    path: &str,
+    shape: Shape,
+    out: &mut Problems<'_>,
+) {
+    let span = value.span().unwrap_or(span);
+    let at = span.start;
     let problem = match shape {
         Shape::Text(extra) => match value.as_str() {
             Some(text) if text.trim().is_empty() => Some(format!("\"{path}\" must not be empty")),
+            Some(text) if unprintable(text).is_some() => {
+                out.push(unprintable_problem(out.source, span.clone(), path, text));
+                None
+            }
             Some(text) => extra
                 .and_then(|check| check(text).err())
                 .map(|e| format!("\"{path}\" {e}")),
@@ -248,6 +289,10 @@ fn check_value(value: &Value, span: Range<usize>, path: &str, shape: Shape, out:
                             item_at,
                             format!("\"{path}\" must not contain empty strings"),
                         )),
+                        Some(t) if unprintable(t).is_some() => {
+                            let item_span = item.span().unwrap_or(span.clone());
+                            out.push(unprintable_problem(out.source, item_span, path, t));
+                        }
                         Some(_) => {}
                         None => {
                             out.push((item_at, format!("\"{path}\" must contain only strings")))
@@ -361,6 +406,31 @@ mod tests {
         assert_eq!(errors.len(), 1);
         assert!(errors[0].starts_with("p.toml:2:"), "{errors:?}");
         assert!(errors[0].contains("TOML syntax error"));
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_refused_at_the_escape_that_writes_them() {
+        let errors =
+            check("name = \"Chef \\u001b]52;c;eA==\\u0007\"\ntags = [\"ok\", \"a\u{202E}b\"]\n");
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("p.toml:1:14: \"name\" holds U+001B (ESC"),
+            "{errors:?}"
+        );
+        assert!(errors[0].contains("at character 6"), "{errors:?}");
+        assert!(
+            errors[1].starts_with("p.toml:2:17: \"tags\" holds U+202E"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn windows_line_ends_and_tabs_are_not_control_problems() {
+        assert!(check("name = \"\"\"\r\na\tb\r\nc\"\"\"\r\n").is_empty());
+        assert!(
+            check("name = 'a \\u001b b'\n").is_empty(),
+            "a literal string has no escapes"
+        );
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! /start, the crisis protocol, the disclaimers a turn earns, and the
 //! follow-up the user has not seen yet.
 
-use super::{ChatService, Reply, ReplyKind, SAFETY_MODEL, TurnError, clean_message, within_limit};
+use super::{
+    ChatService, Reply, ReplyKind, SAFETY_MODEL, TurnError, clean_message, within_limit,
+    within_window,
+};
 use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
 use crate::persona::Persona;
@@ -64,10 +67,13 @@ impl ChatService {
     /// of it within the size limit.
     pub(super) fn read_for_crisis(&self, text: &str) -> Result<(bool, String), TurnError> {
         // Read before the size limit applies: a long farewell letter is
-        // exactly what this must not refuse.
-        // The offline reader sees all of it; what leaves the machine (a
-        // moderation check) and what is kept stop at the limit.
-        let cleaned = clean_message(text, usize::MAX).map_err(TurnError::Input)?;
+        // exactly what this must not refuse. The offline reader sees up to
+        // twice the limit (a huge paste costs no more than that); what
+        // leaves the machine (a moderation check) and what is kept stop at
+        // the limit.
+        let limit = self.limits.max_message_chars;
+        let cleaned =
+            clean_message(within_window(text, limit), usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
         Ok((safety::assess(&cleaned).crisis, kept))
     }

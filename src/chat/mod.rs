@@ -432,6 +432,7 @@ impl ChatService {
                 return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
             }
         };
+        completion.text = crate::terminal::printable(&completion.text).into_owned();
         let kept = within_room(&completion.text, &mut self.limits.max_reply_chars.clone()).len();
         let cut = kept < completion.text.len();
         completion.text.truncate(kept);
@@ -678,12 +679,13 @@ fn count_model_call(model: &str, outcome: CallOutcome, usage: Usage, latency: st
         .increment(u64::from(usage.completion_tokens));
 }
 
-/// Strips control characters (keeping newlines and tabs), trims, and checks
-/// the length.
+/// Strips what a terminal must not see (control characters but newlines
+/// and tabs, bidi controls: see [`crate::terminal`]) and invisible
+/// characters, trims, and checks the length.
 pub fn clean_message(text: &str, max_chars: usize) -> Result<String, String> {
     let cleaned: String = text
         .chars()
-        .filter(|c| (!c.is_control() || *c == '\n' || *c == '\t') && !is_invisible_format(*c))
+        .filter(|c| !crate::terminal::is_unprintable(*c) && !is_invisible(*c))
         .collect();
     let cleaned = cleaned.trim().to_string();
     if cleaned.is_empty() {
@@ -698,13 +700,13 @@ pub fn clean_message(text: &str, max_chars: usize) -> Result<String, String> {
     Ok(cleaned)
 }
 
-/// Invisible formatting characters: zero-width spaces and joiners, and the
-/// bidirectional overrides that can make a stored text display as another.
-fn is_invisible_format(c: char) -> bool {
+/// Invisible characters a message does not need: zero-width spaces and
+/// joiners, word joiners, the byte-order mark, soft hyphens. (The
+/// bidirectional controls are unprintable: see [`crate::terminal`].)
+fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}' | '\u{FEFF}' | '\u{00AD}'
+        '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}' | '\u{00AD}'
     )
 }
 
@@ -742,6 +744,8 @@ pub(crate) async fn read_stream(
         let Some(event) = event else { break };
         match event? {
             StreamEvent::Delta(delta) => {
+                // Shown, sent on and stored without escape sequences.
+                let delta = crate::terminal::printable(&delta);
                 let kept = within_room(&delta, &mut room);
                 on_delta(kept);
                 text.push_str(kept);
@@ -777,6 +781,24 @@ pub(crate) fn within_room<'a>(delta: &'a str, room: &mut usize) -> &'a str {
         .map_or(delta.len(), |(i, _)| i);
     *room -= delta[..end].chars().count();
     &delta[..end]
+}
+
+/// How many characters of a message over the size limit the crisis
+/// protocol reads: twice the limit. A long farewell letter still gets
+/// helplines, and a huge paste costs no more to read than this (the
+/// console reads no more of a line than this, either).
+pub fn crisis_window(max_message_chars: usize) -> usize {
+    max_message_chars.saturating_mul(2)
+}
+
+/// The part of a message the safety reading looks at: its first
+/// [`crisis_window`] characters, which is all of any message within the
+/// limit. Found by counting, before anything reads the text.
+pub(crate) fn within_window(text: &str, max_message_chars: usize) -> &str {
+    let window = crisis_window(max_message_chars);
+    text.char_indices()
+        .nth(window)
+        .map_or(text, |(end, _)| &text[..end])
 }
 
 /// The first `max_chars` characters of `text`, marked when cut.

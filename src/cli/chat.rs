@@ -48,8 +48,8 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         Some(user) => user,
         None => default_user()?,
     };
-    app.check_user(&user)?;
     let reach = super::reach(app)?;
+    let user = reach.user_id(&user).await?;
     let persona = reach.chat_persona(&args.persona).await?;
     match args.message {
         None => console(app, &reach, &user, persona).await,
@@ -98,11 +98,7 @@ async fn one_shot(
             "{}",
             crate::locale::while_away(&persona.language, &persona.name)
         );
-        errln!(
-            "{}: {}",
-            persona.name,
-            crate::console::printable(&followup.shown_text())
-        );
+        errln!("{}: {}", persona.name, followup.shown_text());
     }
     errln!("[{}]", persona.ai_notice);
     if let Some(notice) = &persona.backend_notice {

@@ -112,9 +112,9 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
                 }
             }
         }
-        FollowupsCommand::Explain(args) => {
-            app.check_user(&args.user)?;
+        FollowupsCommand::Explain(mut args) => {
             let reach = super::reach(app)?;
+            args.user = reach.user_id(&args.user).await?;
             let persona = reach.persona(&args.persona).await?;
             let verdict = reach.explain(&args.user, &persona).await?;
             if args.json {

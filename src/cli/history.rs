@@ -31,9 +31,9 @@ struct JsonHistory {
 }
 
 /// Runs `troupe history`.
-pub async fn run(app: &App, args: HistoryArgs) -> Result<i32, Error> {
-    app.check_user(&args.user)?;
+pub async fn run(app: &App, mut args: HistoryArgs) -> Result<i32, Error> {
     let reach = super::reach(app)?;
+    args.user = reach.user_id(&args.user).await?;
     let persona = reach.persona(&args.persona).await?;
     let messages = reach.history(&args.user, &persona).await?;
     if args.json {

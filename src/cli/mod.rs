@@ -313,10 +313,11 @@ pub(crate) fn reach(app: &App) -> Result<Reach<'_>, Error> {
     Ok(reach)
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// Prints a value as pretty JSON on stdout, with the characters a terminal
+/// must not see escaped (see [`crate::terminal::json_escaped`]).
 pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<(), Error> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Error::Terminal(e.to_string()))?;
-    outln!("{text}");
+    outln!("{}", crate::terminal::json_escaped(&text));
     Ok(())
 }
 

@@ -34,9 +34,10 @@ pub struct EraseArgs {
 }
 
 /// Runs `troupe export`.
-pub async fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
-    app.check_user(&args.user)?;
-    let export = super::reach(app)?
+pub async fn export(app: &App, mut args: ExportArgs) -> Result<i32, Error> {
+    let reach = super::reach(app)?;
+    args.user = reach.user_id(&args.user).await?;
+    let export = reach
         .export(&args.user)
         .await?
         .ok_or_else(|| no_user(app, &args.user))?;
@@ -47,10 +48,16 @@ pub async fn export(app: &App, args: ExportArgs) -> Result<i32, Error> {
 /// Runs `troupe erase`. The confirmation is asked here, on the terminal,
 /// whether the erasure then runs here or in the server; nothing holds the
 /// data dir while the question waits for an answer.
-pub async fn erase(app: &App, args: EraseArgs) -> Result<i32, Error> {
-    app.check_user(&args.user)?;
+pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
     let reach = super::reach(app)?;
-    let legacy = crate::console::legacy_history_file(&app.data_dir, &args.user);
+    let typed = args.user.clone();
+    args.user = reach.user_id(&args.user).await?;
+    // Earlier releases named the file as the id was typed.
+    let legacy = [&args.user, &typed]
+        .map(|user| crate::console::legacy_history_file(&app.data_dir, user))
+        .into_iter()
+        .find(|file| file.exists())
+        .unwrap_or_else(|| crate::console::legacy_history_file(&app.data_dir, &args.user));
     let Some(view) = reach.user(&args.user).await? else {
         if legacy.exists() {
             remove(&legacy)?;

@@ -21,9 +21,9 @@ pub struct TopicsArgs {
 }
 
 /// Runs `troupe topics`.
-pub async fn run(app: &App, args: TopicsArgs) -> Result<i32, Error> {
-    app.check_user(&args.user)?;
+pub async fn run(app: &App, mut args: TopicsArgs) -> Result<i32, Error> {
     let reach = super::reach(app)?;
+    args.user = reach.user_id(&args.user).await?;
     let persona = reach.persona(&args.persona).await?;
     let list = reach.topics(&args.user, &persona).await?;
     if args.json {

@@ -63,8 +63,8 @@ pub struct ShowArgs {
 pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
     let reach = super::reach(app)?;
     match command {
-        UserCommand::Set(args) => {
-            app.check_user(&args.user)?;
+        UserCommand::Set(mut args) => {
+            args.user = reach.user_id(&args.user).await?;
             let minor = match (args.minor, args.adult) {
                 (true, _) => Some(true),
                 (_, true) => Some(false),
@@ -79,8 +79,8 @@ pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
             reach.update_user(&args.user, change).await?;
             outln!("updated {}", args.user);
         }
-        UserCommand::Show(args) => {
-            app.check_user(&args.user)?;
+        UserCommand::Show(mut args) => {
+            args.user = reach.user_id(&args.user).await?;
             let view = reach
                 .user(&args.user)
                 .await?

@@ -24,9 +24,10 @@ use crate::reach::{Notices, Reach};
 use crate::report::PersonaSummary;
 use crate::safety::disclosure::Disclosure;
 use crate::store::{Message, Role};
+use crate::terminal::printable;
 use render::{Ended, Layout, TurnPrinter};
 
-pub use input::Input;
+pub use input::{BoundedLine, Input, Line, read_bounded_line};
 
 /// The slash commands, with their help text.
 const COMMANDS: &[(&str, &str)] = &[
@@ -107,7 +108,19 @@ impl<'a> Console<'a> {
     pub async fn run(&mut self, input: &mut Input) -> Result<SessionOutcome, Error> {
         let mut outcome = SessionOutcome::default();
         self.open().await?;
-        while let Some(line) = input.read_line(&format!("{}> ", self.user))? {
+        // Lines up to the crisis window are read whole, for the chat to
+        // refuse past the limit or answer a crisis; a longer one is not
+        // read past the window, nor sent.
+        let limit = self.app.config.chat.max_message_chars;
+        let window = crate::chat::crisis_window(limit);
+        while let Some(line) = input.read_line(&format!("{}> ", self.user), window)? {
+            let Line::Text(line) = line else {
+                errln!(
+                    "troupe: the message is longer than {window} characters; the limit is {limit}, so split it into shorter messages (the rest of that line was skipped)"
+                );
+                outcome.refused_messages += 1;
+                continue;
+            };
             let line = line.trim();
             if line.is_empty() {
                 continue;
@@ -151,11 +164,7 @@ impl<'a> Console<'a> {
                 &self.persona.language,
                 &self.persona.name,
             ));
-            lines.push(format!(
-                "{}: {}",
-                self.persona.name,
-                printable(&followup.shown_text())
-            ));
+            lines.push(format!("{}: {}", self.persona.name, followup.shown_text()));
         }
         lines.push(format!("{}: {}", self.persona.name, self.persona.greeting));
         say(&lines.join("\n"))
@@ -287,7 +296,8 @@ impl<'a> Console<'a> {
     }
 }
 
-/// One message as a console line: `[2026-11-26 09:00] Chef Marco: text`.
+/// One message as a console line: `[2026-11-26 09:00] Chef Marco: text`,
+/// to print through [`crate::terminal`] like every line.
 pub fn history_line(message: &Message, persona_name: &str) -> String {
     let who = match (message.role, message.kind) {
         (Role::User, _) => "you",
@@ -310,7 +320,7 @@ pub fn history_line(message: &Message, persona_name: &str) -> String {
     format!(
         "[{}] {who}{kind}: {}{mark}",
         message.at.format("%Y-%m-%d %H:%M"),
-        printable(&message.shown_text())
+        message.shown_text()
     )
 }
 
@@ -321,32 +331,16 @@ pub fn legacy_history_file(data_dir: &std::path::Path, user: &str) -> std::path:
     data_dir.join("console_history").join(user)
 }
 
-/// Text from a model or the store, safe to print: control characters
-/// (terminal escape sequences among them) are dropped, newlines and tabs kept.
-pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if text
-        .chars()
-        .all(|c| !c.is_control() || c == '\n' || c == '\t')
-    {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    std::borrow::Cow::Owned(
-        text.chars()
-            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-            .collect(),
-    )
-}
-
 /// What the loop does after a command.
 enum Flow {
     Continue,
     Quit,
 }
 
-/// Prints a line to stdout.
+/// Prints a line to stdout, made printable.
 fn say(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{text}")
+    writeln!(out, "{}", printable(text))
         .and_then(|_| out.flush())
         .map_err(|e| Error::Terminal(e.to_string()))
 }

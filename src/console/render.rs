@@ -6,8 +6,8 @@
 
 use std::io::Write;
 
-use super::printable;
 use crate::chat::{ReplyKind, TurnError, TurnEvent};
+use crate::terminal::printable;
 
 /// Where the events are shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,7 +94,7 @@ impl<'a> TurnPrinter<'a> {
     fn delta(&mut self, delta: &str) {
         let mut out = std::io::stdout().lock();
         if !self.streamed && self.layout == Layout::Console {
-            let _ = write!(out, "{}: ", self.persona_name);
+            let _ = write!(out, "{}: ", printable(self.persona_name));
         }
         let _ = write!(out, "{}", printable(delta));
         let _ = out.flush();
@@ -103,9 +103,8 @@ impl<'a> TurnPrinter<'a> {
 
     /// A reply that came whole: Troupe's own, never streamed.
     fn whole(&self, kind: ReplyKind, text: &str) {
-        let text = printable(text);
         match (self.layout, kind) {
-            (Layout::OneShot, _) => line(&text),
+            (Layout::OneShot, _) => line(text),
             (Layout::Console, ReplyKind::Persona) => {
                 line(&format!("{}: {text}", self.persona_name))
             }
@@ -122,7 +121,8 @@ fn disclaimers(lines: &[String]) {
     }
 }
 
-/// A line on stdout; a closed pipe is not worth failing over.
+/// A line on stdout, made printable; a closed pipe is not worth failing
+/// over.
 fn line(text: &str) {
     outln!("{text}");
 }

@@ -202,9 +202,12 @@ pub fn fallback(persona: &Persona, topic: Option<&str>) -> String {
     }
 }
 
-/// The model's text, cleaned and cut to `max_chars` at a sentence end when
+/// The model's text, cleaned (no control characters but newlines and tabs,
+/// no bidi controls) and cut to `max_chars` at a sentence end when
 /// possible; `None` if nothing usable is left.
 pub fn bounded(text: &str, persona_name: &str, max_chars: usize) -> Option<String> {
+    // Stored, printed and sent on without escape sequences.
+    let text = crate::terminal::printable(text);
     let mut text = text.trim();
     if let Some(rest) = text
         .strip_prefix(persona_name)

@@ -216,9 +216,13 @@ pub fn server_message(body: &str) -> String {
 }
 
 /// The first non-empty line of a text, at most 160 characters, with any
-/// key or token in it redacted (some servers echo the request's key).
+/// key or token in it redacted (some servers echo the request's key) and
+/// nothing a terminal must not see (an error body can carry escape
+/// sequences): every text from a model server passes here before it
+/// becomes an error, a log line or a record.
 pub fn shorten(text: &str) -> String {
-    let line = text
+    let printable = crate::terminal::printable(text);
+    let line = printable
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty())
@@ -286,6 +290,17 @@ mod tests {
         );
         assert_eq!(server_message("<html>\n<h1>502 Bad Gateway</h1>"), "<html>");
         assert_eq!(server_message(""), "no details");
+    }
+
+    #[test]
+    fn escape_sequences_in_an_error_body_are_dropped() {
+        let osc52 =
+            r#"{"error":{"message":"bad \u001b]52;c;cm0gLXJmIH4=\u0007key \u202Etxt.exe"}}"#;
+        assert_eq!(server_message(osc52), "bad ]52;c;cm0gLXJmIH4=key txt.exe");
+        assert_eq!(
+            server_message("\u{1b}[2J\r\n\u{9b}1mgateway down\r\n"),
+            "[2J"
+        );
     }
 
     #[test]

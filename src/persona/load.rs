@@ -70,7 +70,7 @@ pub(super) fn read_regular_file(path: &Path) -> Result<String, String> {
             kind(&metadata.file_type())
         ));
     }
-    fs::read_to_string(path).map_err(|e| format!("could not read the file: {e}"))
+    crate::schema::read_source(path).map_err(|e| format!("could not read the file: {e}"))
 }
 
 /// What a file that is not a regular file is, in words.

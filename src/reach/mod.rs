@@ -71,6 +71,20 @@ impl<'a> Reach<'a> {
         }
     }
 
+    /// The stored id of the user `typed` names, in any case (see
+    /// [`crate::ids`]): resolved here against the store; through a server,
+    /// only checked, since the server resolves it on every request.
+    pub async fn user_id(&self, typed: &str) -> Result<String, Error> {
+        crate::ids::check_id("user id", typed).map_err(Error::Usage)?;
+        match self {
+            Reach::Server { .. } => Ok(typed.to_string()),
+            Reach::Local { chat, .. } => {
+                let store = chat.store().hold()?;
+                Ok(crate::ids::resolve_user(&store, typed)?)
+            }
+        }
+    }
+
     /// Every persona on offer.
     pub async fn personas(&self) -> Result<Vec<PersonaSummary>, Error> {
         match self {

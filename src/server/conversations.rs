@@ -21,7 +21,7 @@ use super::body::{ApiJson, ApiPath, ApiQuery};
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::chat::view::{HistoryPage, ReplyView, TurnReply};
-use crate::chat::{ReplyKind, SpawnedTurn, TurnError, TurnEvent, clean_message};
+use crate::chat::{ReplyKind, SpawnedTurn, TurnError, TurnEvent, clean_message, within_window};
 use crate::persona::Persona;
 
 /// A user's message.
@@ -91,8 +91,8 @@ pub(super) async fn start_turn(
     text: &str,
     (streamed, again): (bool, bool),
 ) -> Result<(Arc<Persona>, UnboundedReceiver<TurnEvent>), ApiError> {
-    check_id("user id", user)?;
     check_id("persona id", persona_id)?;
+    let user = &state.user_id(user).await?;
     caller.may_act_for(user)?;
     let persona = state.app.personas.get(persona_id)?;
     check_length(state, text)?;
@@ -140,11 +140,15 @@ impl Drop for TurnDone {
 
 /// An empty message is a 400 and an over-long one a 413, before anything
 /// is stored; a crisis message is never refused for its length (the turn
-/// answers it with helplines and keeps the part within the limit).
+/// answers it with helplines and keeps the part within the limit). Only
+/// an over-long message is read for a crisis, and only its first
+/// [`crate::chat::crisis_window`] characters.
 pub(super) fn check_length(state: &SharedState, text: &str) -> Result<(), ApiError> {
     let limit = state.app.config.chat.max_message_chars;
     let cleaned = clean_message(text, usize::MAX).map_err(ApiError::bad_request)?;
-    if cleaned.chars().count() <= limit || crate::safety::assess(&cleaned).crisis {
+    if cleaned.chars().count() <= limit
+        || crate::safety::assess(within_window(&cleaned, limit)).crisis
+    {
         return Ok(());
     }
     let message = clean_message(&cleaned, limit).err().unwrap_or_default();
@@ -303,7 +307,7 @@ pub async fn history(
     ApiPath((user, persona)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
     let persona = state.app.personas.get(&persona)?;
@@ -337,7 +341,7 @@ pub async fn topics(
     caller: Caller,
     ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
     let persona = state.app.personas.get(&persona)?;

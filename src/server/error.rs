@@ -220,6 +220,16 @@ impl From<Error> for ApiError {
     }
 }
 
+impl From<crate::ids::UserIdError> for ApiError {
+    /// A bad or ambiguous user id is the client's to correct: a 400.
+    fn from(error: crate::ids::UserIdError) -> Self {
+        match error {
+            crate::ids::UserIdError::Store(e) => e.into(),
+            other => Self::bad_request(other.to_string()),
+        }
+    }
+}
+
 /// Checks an id from a path or a query.
 pub fn check_id(what: &str, id: &str) -> Result<(), ApiError> {
     crate::ids::check_id(what, id).map_err(ApiError::bad_request)

@@ -141,7 +141,7 @@ pub async fn events(
     caller: Caller,
     ApiPath(user): ApiPath<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     caller.may_act_for(&user)?;
     let permit = state.stream_permit()?;
     let cap = state.config().max_streams_per_user;
@@ -202,7 +202,7 @@ pub async fn take_unseen(
     caller: Caller,
     ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<UnseenFollowUp>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
     let persona = state.app.personas.get(&persona)?;

@@ -51,16 +51,13 @@ pub async fn explain(
     caller: Caller,
     ApiQuery(query): ApiQuery<ExplainQuery>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    check_id("user id", &query.user)?;
+    let user = state.user_id(&query.user).await?;
     check_id("persona id", &query.persona)?;
-    caller.may_act_for(&query.user)?;
+    caller.may_act_for(&user)?;
     let persona = state.app.personas.get(&query.persona)?;
     let store = state.store.get().await?;
     let access = StoreAccess::kept(store.clone());
-    let verdict = state
-        .app
-        .followups(&access)
-        .explain(&query.user, &persona)?;
+    let verdict = state.app.followups(&access).explain(&user, &persona)?;
     Ok(Json(serde_json::to_value(verdict).unwrap_or_default()))
 }
 

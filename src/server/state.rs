@@ -64,6 +64,14 @@ impl ServerState {
             .chat_service(StoreAccess::shared(self.store.clone()))
     }
 
+    /// The stored id of the user a path, query or body names, in any case
+    /// (see [`crate::ids`]); a bad or ambiguous id is a 400.
+    pub async fn user_id(&self, typed: &str) -> Result<String, ApiError> {
+        crate::ids::check_id("user id", typed).map_err(ApiError::bad_request)?;
+        let store = self.store.get().await?;
+        Ok(crate::ids::resolve_user(&store, typed)?)
+    }
+
     /// Counts a turn against `user`'s budget (`user_turns_per_minute`).
     pub fn count_turn(&self, user: &str) -> Result<(), ApiError> {
         let limit = self.config().user_turns_per_minute;

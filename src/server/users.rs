@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::auth::{Caller, mint_token};
 use super::body::{ApiJson, ApiPath};
-use super::error::{ApiError, ErrorBody, check_id};
+use super::error::{ApiError, ErrorBody};
 use super::state::SharedState;
 use crate::report::{Export, SettingsChange, UserView, conversations_of};
 
@@ -30,7 +30,7 @@ pub async fn show(
     caller: Caller,
     ApiPath(user): ApiPath<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     caller.may_act_for(&user)?;
     view(&state, &user).await
 }
@@ -59,7 +59,7 @@ pub async fn update(
     ApiPath(user): ApiPath<String>,
     ApiJson(change): ApiJson<SettingsChange>,
 ) -> Result<Json<UserView>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     caller.may_act_for(&user)?;
     if change.minor.is_some() && caller != Caller::Operator {
         // The protections for minors are not the minor's to lift.
@@ -91,7 +91,7 @@ pub async fn export(
     caller: Caller,
     ApiPath(user): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     caller.may_act_for(&user)?;
     let store = state.store.get().await?;
     let data = store.export_user(&user)?.ok_or_else(|| no_user(&user))?;
@@ -124,7 +124,7 @@ pub async fn erase(
     caller: Caller,
     ApiPath(user): ApiPath<String>,
 ) -> Result<Json<Erased>, ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     caller.may_act_for(&user)?;
     {
         let store = state.store.get().await?;
@@ -174,7 +174,7 @@ pub async fn mint(
     caller: Caller,
     ApiPath(user): ApiPath<String>,
 ) -> Result<(StatusCode, Json<MintedToken>), ApiError> {
-    check_id("user id", &user)?;
+    let user = state.user_id(&user).await?;
     caller.operator_only()?;
     let token = mint_token()?;
     state.store.get().await?.add_token(&token, &user)?;

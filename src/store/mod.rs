@@ -42,6 +42,7 @@ mod rewrite;
 mod rights;
 mod server;
 mod shared;
+mod user_ids;
 mod verify;
 
 use std::path::{Path, PathBuf};
@@ -68,6 +69,7 @@ pub use retention::Purge;
 pub use rights::{ConversationData, Erasure, PendingWebhook, UserData};
 pub use server::{PagedMessage, announced_server};
 pub use shared::{SharedStore, StoreHandle};
+pub use user_ids::UserMatch;
 pub use verify::{Recovery, Verification, recover, verify};
 
 /// The record layout this build reads and writes.

@@ -257,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn quotes_backslashes_and_control_characters_survive_the_persona_file() {
+    fn quotes_and_backslashes_survive_the_persona_file_and_control_characters_are_removed() {
         let read = json::read_value(json!({
             "spec": "chara_card_v2",
             "data": {
@@ -269,6 +269,13 @@ mod tests {
             }
         }))
         .expect("a card");
+        assert!(
+            read.warnings.iter().any(|w| w.contains("control")),
+            "{:?}",
+            read.warnings
+        );
+        assert!(!read.card.description.contains('\u{1b}'));
+        assert!(read.card.description.contains("\"\"\"hi\"\"\""));
         let (draft, _) = persona_from_card(&read, None, "q");
         let text = render::persona_toml(&draft, "q.json");
         let persona = crate::persona::parse_persona_text(Path::new("q.toml"), &text)

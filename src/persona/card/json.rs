@@ -198,7 +198,7 @@ impl<'a> Fields<'a> {
     fn text(&mut self, key: &str) -> String {
         match self.map.remove(key) {
             None | Some(Value::Null) => String::new(),
-            Some(Value::String(text)) => text,
+            Some(Value::String(text)) => self.printable(key, text),
             Some(scalar @ (Value::Number(_) | Value::Bool(_))) => {
                 let text = scalar.to_string();
                 self.warn(
@@ -210,6 +210,22 @@ impl<'a> Fields<'a> {
             Some(other) => {
                 self.warn(key, format!("is {}, not text; ignored", kind(&other)));
                 String::new()
+            }
+        }
+    }
+
+    /// `text` without the characters that never reach a terminal (control
+    /// characters but newlines and tabs, bidirectional controls), which no
+    /// persona text may hold; says so when there were any.
+    fn printable(&mut self, key: &str, text: String) -> String {
+        match crate::terminal::printable(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(clean) => {
+                self.warn(
+                    key,
+                    "holds control or bidirectional characters, which no persona text may hold; removed".to_string(),
+                );
+                clean
             }
         }
     }
@@ -244,7 +260,10 @@ impl<'a> Fields<'a> {
                 Value::String(text) if text.trim().is_empty() => {
                     self.warn(key, "holds an empty item; dropped".to_string());
                 }
-                Value::String(text) => texts.push(text),
+                Value::String(text) => {
+                    let text = self.printable(key, text);
+                    texts.push(text);
+                }
                 Value::Number(n) => texts.push(n.to_string()),
                 Value::Null => {}
                 other => self.warn(key, format!("holds {}; dropped", kind(&other))),

@@ -111,7 +111,7 @@ impl Asked {
             ));
         }
         let persona = find_persona(state, &body.model)?;
-        let user = resolve_user(caller, &body, headers)?;
+        let user = resolve_user(state, caller, &body, headers)?;
         let history = client_history(state, &persona, &body.messages)?;
         let task = history.last().is_some_and(|m| {
             m.content.trim_start().starts_with(CLIENT_TASK_MARK)
@@ -150,8 +150,10 @@ pub fn find_persona(state: &SharedState, model: &str) -> Result<Arc<Persona>, Op
 
 /// The user a request is for: an end-user token's own user, else the one
 /// the body (`safety_identifier`, else `user`) or Open WebUI's header
-/// names. A token and a named user must agree.
+/// names, in any case (see [`crate::ids`]). A token and a named user must
+/// agree.
 fn resolve_user(
+    state: &SharedState,
     caller: &Caller,
     body: &CompletionRequest,
     headers: &HeaderMap,
@@ -167,14 +169,10 @@ fn resolve_user(
                 .filter(|v| !v.is_empty()),
         },
     };
-    if let Some(id) = &named {
-        crate::ids::check_id("user id", id).map_err(|message| {
-            OpenAiError::bad_field(
-                "user",
-                format!("{message}; send your own user id, or a hash of it"),
-            )
-        })?;
-    }
+    let named = match named {
+        Some(id) => Some(stored_user_id(state, &id)?),
+        None => None,
+    };
     match (caller, named) {
         (Caller::User(own), None) => Ok(Some(own.clone())),
         (Caller::User(own), Some(named)) if *own == named => Ok(Some(named)),
@@ -186,6 +184,22 @@ fn resolve_user(
         }),
         (Caller::Operator, named) => Ok(named),
     }
+}
+
+/// The stored id of the user a request names; a bad or ambiguous id is a
+/// 400 on the `user` field.
+fn stored_user_id(state: &SharedState, id: &str) -> Result<String, OpenAiError> {
+    let store = state.store.get_now().map_err(ApiError::from)?;
+    crate::ids::resolve_user(&store, id).map_err(|error| match error {
+        crate::ids::UserIdError::Invalid(message) => OpenAiError::bad_field(
+            "user",
+            format!("{message}; send your own user id, or a hash of it"),
+        ),
+        crate::ids::UserIdError::Ambiguous { .. } => {
+            OpenAiError::bad_field("user", error.to_string())
+        }
+        crate::ids::UserIdError::Store(e) => ApiError::from(e).into(),
+    })
 }
 
 /// The user id in the `user` field: a string, or an object's `id`.
