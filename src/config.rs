@@ -433,13 +433,14 @@ pub fn base_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The example `troupe.toml` in README.md, which documents every key.
+/// The example `troupe.toml` in the manual (docs/src/models.md), which
+/// documents every key.
 #[cfg(test)]
 pub(crate) fn documented_config() -> &'static str {
-    let readme = include_str!("../README.md");
+    let readme = include_str!("../docs/src/models.md");
     let start = readme
         .find("```toml\ndefault_model")
-        .expect("README's config example")
+        .expect("the manual's config example")
         + "```toml\n".len();
     let end = start + readme[start..].find("```").expect("the example's end");
     &readme[start..end]
@@ -479,7 +480,7 @@ mod tests {
 
     #[test]
     fn a_backend_table_reads_every_documented_key() {
-        let config = Config::parse(Path::new("README.md"), documented_config()).unwrap();
+        let config = Config::parse(Path::new("docs/src/models.md"), documented_config()).unwrap();
         // A struct literal without `..`: a key added to the struct without
         // being documented and checked here does not compile.
         let expected = BackendConfig {

@@ -90,12 +90,12 @@ pub fn offline_notice(language: &str) -> &'static str {
         "fr" => {
             "Mode hors ligne : aucun modèle n'est configuré, les réponses sont donc écrites d'après la fiche du personnage. \
              Pour parler à un vrai modèle, définissez OPENAI_API_KEY (et OPENAI_BASE_URL pour Ollama, vLLM ou llama.cpp) \
-             ou ajoutez une table [models] à troupe.toml ; voir le README."
+             ou ajoutez une table [models] à troupe.toml (`troupe init` en écrit un commenté)."
         }
         _ => {
             "Offline mode: no model is configured, so replies are scripted from the persona file. \
              To talk to a real model, set OPENAI_API_KEY (plus OPENAI_BASE_URL for Ollama, vLLM or llama.cpp) \
-             or add a [models] table to troupe.toml; see the README."
+             or add a [models] table to troupe.toml (`troupe init` writes a commented one)."
         }
     }
 }

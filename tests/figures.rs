@@ -1,4 +1,4 @@
-//! README's benchmark figures are printed by benchmarks: every block that
+//! The manual's benchmark figures (docs/src/benchmarks.md) are printed by benchmarks: every block that
 //! `scripts/bench-figures` writes names a benchmark that exists, says when,
 //! where and how it was measured, and lists for each figure the key its
 //! benchmark's source prints it as.
@@ -52,7 +52,8 @@ fn listed_keys(block: &str) -> Vec<(String, Vec<String>)> {
 #[test]
 fn every_benchmark_figure_in_readme_is_printed_by_its_benchmark() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let readme = std::fs::read_to_string(root.join("README.md")).expect("read README.md");
+    let readme = std::fs::read_to_string(root.join("docs/src/benchmarks.md"))
+        .expect("read docs/src/benchmarks.md");
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
     let blocks = blocks(&readme);
     let names: Vec<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();

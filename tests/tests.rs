@@ -15,6 +15,7 @@ mod console_web;
 mod crash;
 mod damaged_store;
 mod data_dir;
+mod docs;
 mod figures;
 mod first_hour;
 mod followups;

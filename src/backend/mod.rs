@@ -420,14 +420,14 @@ provider = "offline"
         }
     }
 
-    /// The keys of the `[models.main]` table in README's config example.
+    /// The keys of the `[models.main]` table in the manual's config example.
     fn documented_backend_keys() -> Vec<String> {
         let example = crate::config::documented_config();
         let table = example
             .split("[models.main]")
             .nth(1)
             .and_then(|rest| rest.split("\n[").next())
-            .expect("README documents [models.main]");
+            .expect("the manual documents [models.main]");
         table
             .lines()
             .filter_map(|line| line.split_once(" = ").map(|(k, _)| k.trim().to_string()))
