@@ -388,4 +388,56 @@ mod tests {
         }
         assert!(seen > 30, "only {seen} commands were walked");
     }
+
+    /// Every command `troupe` runs, as `troupe personas list`: the leaves
+    /// of clap's command tree.
+    fn leaf_commands() -> Vec<String> {
+        let mut root = Cli::command();
+        root.build();
+        let mut pending = vec![("troupe".to_string(), root)];
+        let mut leaves = Vec::new();
+        while let Some((path, command)) = pending.pop() {
+            let subs: Vec<_> = command
+                .get_subcommands()
+                .filter(|s| s.get_name() != "help")
+                .cloned()
+                .collect();
+            for sub in &subs {
+                pending.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+            if subs.is_empty() {
+                leaves.push(path);
+            }
+        }
+        leaves.sort();
+        leaves
+    }
+
+    #[test]
+    fn the_manual_s_command_list_and_the_command_line_agree() {
+        let page = include_str!("../../docs/src/cli.md");
+        let leaves = leaf_commands();
+        // Every command is documented…
+        for command in &leaves {
+            assert!(
+                page.contains(&format!("`{command} ")) || page.contains(&format!("`{command}`")),
+                "docs/src/cli.md does not document `{command}`"
+            );
+        }
+        // …and every command the page names exists.
+        for named in page.split('`').filter(|t| t.starts_with("troupe ")) {
+            let words: Vec<&str> = named
+                .split_whitespace()
+                .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+                .collect();
+            let exists = (1..=words.len()).rev().any(|n| {
+                let path = words[..n].join(" ");
+                leaves.iter().any(|leaf| *leaf == path)
+            });
+            assert!(
+                exists,
+                "docs/src/cli.md names `{named}`, which troupe does not have"
+            );
+        }
+    }
 }
