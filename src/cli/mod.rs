@@ -432,7 +432,7 @@ mod tests {
                 .collect();
             let exists = (1..=words.len()).rev().any(|n| {
                 let path = words[..n].join(" ");
-                leaves.iter().any(|leaf| *leaf == path)
+                leaves.contains(&path)
             });
             assert!(
                 exists,
