@@ -86,6 +86,12 @@ const ID_FLOOR: &[u8] = b"id_floor";
 /// deletions waited for the store rewrite that makes them unrecoverable.
 const COMPACTION_PENDING: &[u8] = b"compaction_pending";
 
+/// The key, in the `meta` tree, of the preserved copies (names under
+/// `store-preserved/`) that a store rewrite found, which still hold what
+/// it removed; removed once the rewritten store is in place, at the next
+/// open if a crash came first (see [`rewrite`]).
+const COPIES_TO_REMOVE: &[u8] = b"preserved_copies_to_remove";
+
 /// The lock file inside the data dir.
 const LOCK_FILE: &str = "troupe.lock";
 
@@ -227,8 +233,30 @@ impl Store {
     /// after checking its files against the manifest of the last clean
     /// close (see [`integrity`]): files that changed since are kept and not
     /// opened; files not closed cleanly are copied aside before sled's
-    /// recovery may write to them.
+    /// recovery may write to them. Then removes what is left of the
+    /// preserved copies that a rewrite interrupted by a crash had still to
+    /// remove (a failure is logged and tried again at the next open: the
+    /// store itself is sound).
     fn open_locked(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
+        let store = Self::open_checked(dir, lock)?;
+        match store.remove_copies_of_old_store() {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(
+                removed,
+                "removed the copies kept after a crash or damage that still held text an erasure or a retention purge removed"
+            ),
+            Err(error) => tracing::warn!(
+                %error,
+                "could not remove the copies kept after a crash or damage that still hold text an erasure or a retention purge removed; the next open tries again"
+            ),
+        }
+        Ok(store)
+    }
+
+    /// [`Self::open_locked`] without finishing the removal of preserved
+    /// copies: recovers an interrupted rewrite, creates the store if there
+    /// is none, checks and keeps the files, opens them.
+    fn open_checked(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
         let io = |source| io_error(dir, source);
         rewrite::recover_rewrite(dir).map_err(io)?;
         if !dir.join(STORE_DIR).exists() {

@@ -172,6 +172,60 @@ fn copies(base: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// The names of every copy under `DATA_DIR/`[`PRESERVED_DIR`], complete or
+/// left half-written (`.partial`): each holds the store as it was before
+/// whatever came after it. Empty when there is no such directory.
+pub(super) fn copy_names(dir: &Path) -> std::io::Result<Vec<String>> {
+    let base = dir.join(PRESERVED_DIR);
+    let entries = match std::fs::read_dir(&base) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Removes the copies named `names` under `DATA_DIR/`[`PRESERVED_DIR`]
+/// (each removal a crash point; a copy already gone is skipped, so a run
+/// interrupted halfway is finished by the next); returns how many were
+/// there. A name that is not a plain directory name is refused: the list
+/// comes from the store's files, and must never reach outside the copies.
+pub(super) fn remove_copies(dir: &Path, names: &[String]) -> std::io::Result<usize> {
+    let base = dir.join(PRESERVED_DIR);
+    let mut removed = 0;
+    for name in names {
+        let mut parts = Path::new(name).components();
+        let plain = matches!(
+            (parts.next(), parts.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        );
+        if !plain {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{name:?} is not the name of a preserved copy"),
+            ));
+        }
+        match std::fs::remove_dir_all(base.join(name)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        super::crash::step("rewrite: a preserved copy of the old store removed");
+    }
+    if removed > 0 {
+        integrity::sync_dir(&base)?;
+    }
+    Ok(removed)
+}
+
 /// Removes copies left half-written by a crash.
 fn remove_partial(base: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(base)?.filter_map(Result::ok) {
