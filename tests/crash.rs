@@ -426,3 +426,37 @@ fn a_store_killed_while_being_created_is_created_whole_by_the_next_run() {
         assert_eq!(texts, ["second hello"], "{point}");
     }
 }
+
+#[test]
+fn an_erasure_over_the_api_removes_the_copies_kept_after_a_crash_and_says_so() {
+    let troupe = Troupe::new();
+    say(
+        &troupe,
+        "2026-11-02T10:00:00Z",
+        "alice",
+        "alice-fig-jam for two",
+    );
+    say(
+        &troupe,
+        "2026-11-02T10:01:00Z",
+        "bob",
+        "bob-fig-jam for three",
+    );
+    troupe::store::integrity::forget(&troupe.data_dir().join("store"))
+        .expect("forget the clean close");
+    let server = troupe.serve(&[]);
+    assert!(
+        files_contain(&troupe.data_dir().join("store-preserved"), b"alice-fig-jam"),
+        "the server's open kept a copy of the store"
+    );
+    let erased = server.request("DELETE", "/v1/users/alice", None);
+    assert_eq!(erased.status, 200, "{}", erased.text);
+    assert_eq!(
+        erased.json["preserved_copies_removed"], 1,
+        "{}",
+        erased.text
+    );
+    drop(server);
+    assert!(!files_contain(&troupe.data_dir(), b"alice-fig-jam"));
+    assert!(files_contain(&troupe.data_dir(), b"bob-fig-jam"));
+}

@@ -281,6 +281,34 @@ mod tests {
     }
 
     #[test]
+    fn listed_copies_are_removed_once_and_no_name_reaches_outside_them() {
+        let dir = data_dir_with_log(b"log");
+        let kept = preserve(dir.path(), &listing(dir.path()), "test").unwrap();
+        let half = dir.path().join(PRESERVED_DIR).join("2020-01-01.partial");
+        std::fs::create_dir_all(&half).unwrap();
+        let names = copy_names(dir.path()).unwrap();
+        assert_eq!(
+            names.len(),
+            2,
+            "complete and half-written copies: {names:?}"
+        );
+        for outside in ["..", "../store", "/tmp", "a/b"] {
+            let refused = remove_copies(dir.path(), &[outside.to_string()]);
+            assert!(refused.is_err(), "{outside:?} is refused");
+        }
+        assert!(dir.path().join(super::super::STORE_DIR).exists());
+        assert_eq!(remove_copies(dir.path(), &names).unwrap(), 2);
+        assert!(!kept.exists() && !half.exists());
+        assert_eq!(
+            remove_copies(dir.path(), &names).unwrap(),
+            0,
+            "already gone"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(copy_names(empty.path()).unwrap().is_empty());
+    }
+
+    #[test]
     fn a_copy_left_half_written_by_a_crash_is_removed() {
         let dir = data_dir_with_log(b"log");
         let half = dir.path().join(PRESERVED_DIR).join("2020-01-01.partial");
