@@ -93,7 +93,7 @@ impl Store {
             // is added before then).
             let copies = super::preserve::copy_names(&dir).map_err(io)?;
             if !copies.is_empty() {
-                let list = serde_json::to_vec(&copies).map_err(|e| self.corrupt(&e.to_string()))?;
+                let list = serde_json::to_vec(&copies).expect("a list of names always serializes");
                 meta.insert(COPIES_TO_REMOVE, list)
                     .map_err(|e| self.error(e))?;
             }
