@@ -204,8 +204,17 @@ const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 /// [`LOCK_PATIENCE`] while its file lock is held: a database reopened right
 /// after it was closed (a new store, a rewritten one) must not fail because
 /// the lock has not been let go of yet.
+///
+/// sled writes each snapshot as `snap.N.generating` and renames it when
+/// complete, but it reads the `.generating` one as a snapshot too: a kill
+/// while it writes one (every open writes one) leaves a file that makes
+/// every later open fail as damaged. When sled refuses the files and such
+/// a file is there, it is removed and sled tried again: sled then recovers
+/// from the last complete snapshot and its log, as if the process had died
+/// a moment before starting the snapshot.
 fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
     let started = std::time::Instant::now();
+    let mut unfinished_removed = false;
     loop {
         match sled::Config::new()
             .path(path)
@@ -215,9 +224,34 @@ fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
             Err(StoreError::Locked(_)) if started.elapsed() < LOCK_PATIENCE => {
                 std::thread::sleep(std::time::Duration::from_millis(25));
             }
+            Err(StoreError::Corrupt { .. })
+                if !unfinished_removed
+                    && remove_unfinished_snapshots(path).map_err(|e| io_error(dir, e))? > 0 =>
+            {
+                unfinished_removed = true;
+            }
             result => return result,
         }
     }
+}
+
+/// Removes the snapshots sled left unfinished in the database at `path`
+/// (`snap.*.generating`, see [`open_sled`]); returns how many.
+pub(super) fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.")
+            && name.ends_with(".generating")
+            && entry.file_type()?.is_file()
+        {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 impl Store {
@@ -703,6 +737,31 @@ mod tests {
         assert!(!dir.path().join(INIT_DIR).exists());
         drop(store);
         Store::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_left_half_written_by_a_kill_does_not_stop_the_store_from_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc::now();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .append(
+                "ana",
+                "chef",
+                &Message::from_user("kept", t0),
+                &AppendEffects::NONE,
+            )
+            .unwrap();
+        drop(store);
+        // What a kill leaves while sled writes a snapshot: no manifest of a
+        // clean close, and a snapshot cut short under its temporary name.
+        let files = dir.path().join(STORE_DIR);
+        integrity::forget(&files).unwrap();
+        std::fs::write(files.join("snap.7FFFFFFFFFFFFFFF.generating"), b"cut").unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let conversation = &store.user_conversations("ana").unwrap()[0];
+        assert_eq!(store.messages(conversation).unwrap()[0].text, "kept");
+        assert!(!files.join("snap.7FFFFFFFFFFFFFFF.generating").exists());
     }
 
     #[test]
