@@ -18,20 +18,22 @@ use crate::support::{Run, Troupe, finish};
 type Records = BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>>;
 
 /// Runs Troupe's own open on `data_dir` (which finishes or undoes an
-/// interrupted rewrite), then reads every record of the store.
+/// interrupted rewrite), then reads every record of the store from a copy
+/// of its files: sled writes to the files it opens (a new snapshot, older
+/// ones deleted), and Troupe rightly refuses files that changed after it
+/// closed them, so the store itself is left as Troupe closed it.
 fn records(data_dir: &Path) -> Records {
     let store = troupe::store::Store::open(data_dir)
         .unwrap_or_else(|e| panic!("the store no longer opens: {e}"));
+    // Dropped only once sled has closed its files (Troupe records them
+    // then), so the copy is of a closed store.
     drop(store);
-    // sled lets go of its file lock a moment after the last handle drops.
-    let started = Instant::now();
-    let db = loop {
-        match sled::Config::new().path(data_dir.join("store")).open() {
-            Ok(db) => break db,
-            Err(e) if started.elapsed() > Duration::from_secs(5) => panic!("open sled: {e}"),
-            Err(_) => std::thread::sleep(Duration::from_millis(10)),
-        }
-    };
+    let copy = tempfile::tempdir().expect("temp dir");
+    copy_dir(&data_dir.join("store"), copy.path());
+    let db = sled::Config::new()
+        .path(copy.path())
+        .open()
+        .unwrap_or_else(|e| panic!("open a copy of the store with sled: {e}"));
     let mut all = Records::new();
     for name in db.tree_names().into_iter().filter(|n| &n[..] != b"meta") {
         let tree = db.open_tree(&name).expect("open a tree");
@@ -165,11 +167,12 @@ impl Scenario {
     }
 
     /// Crashes the operation at each of its crash points in turn, until a
-    /// run goes through them all; returns how many points there were.
-    fn crash_at_every_step(&self) -> u64 {
+    /// run goes through them all; returns the points, in order.
+    fn crash_at_every_step(&self) -> Vec<String> {
         let old = records(&self.copy().data_dir());
         let new = self.records_after();
         let mut left_new = 0;
+        let mut points = Vec::new();
         for step in 1.. {
             let troupe = self.copy();
             let run = crash_at(&troupe, self.args, step);
@@ -179,7 +182,7 @@ impl Scenario {
                     "no crash left the new store: the last steps were missed"
                 );
                 self.assert_clean(&troupe, "a run past every crash point");
-                return step - 1;
+                return points;
             }
             assert!(
                 run.stderr.contains(&format!("crashing at step {step} (")),
@@ -190,6 +193,7 @@ impl Scenario {
             if self.check_after_crash(&troupe, &old, &new, &point) {
                 left_new += 1;
             }
+            points.push(point);
         }
         unreachable!("the loop returns once a run passes every step")
     }
@@ -229,6 +233,47 @@ impl Scenario {
             self.check_after_crash(&troupe, &old, &new, &when);
         }
     }
+}
+
+impl Scenario {
+    /// The same operation on a store a kill left behind (its files not
+    /// recorded at a clean close), so the operation's own open first keeps
+    /// a copy of them, removed text included, in `store-preserved/`.
+    fn after_a_kill(self) -> Self {
+        troupe::store::integrity::forget(&self.before.data_dir().join("store"))
+            .expect("forget the clean close");
+        self
+    }
+
+    /// Runs the operation undisturbed on a fresh copy, checking that its
+    /// open kept a copy of the store and that the copy is gone after;
+    /// returns the run.
+    fn run_removing_the_kept_copy(&self) -> Run {
+        let troupe = self.copy();
+        let run = troupe.run(self.args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("was not closed cleanly"),
+            "the operation's open kept a copy of the store: {}",
+            run.stderr
+        );
+        let preserved = troupe.data_dir().join("store-preserved");
+        let left: Vec<_> = std::fs::read_dir(&preserved)
+            .expect("the copies' directory stays")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "copies left: {left:?}");
+        self.assert_clean(&troupe, "after the operation");
+        run
+    }
+}
+
+/// Whether one of `points` is the removal of a preserved copy.
+fn removes_a_copy(points: &[String]) -> bool {
+    points
+        .iter()
+        .any(|p| p.contains("a preserved copy of the old store removed"))
 }
 
 /// Runs `args` with the process set to die at crash point `step`.
@@ -313,14 +358,38 @@ fn retention() -> Scenario {
 
 #[test]
 fn an_erasure_killed_at_any_step_leaves_one_whole_store_and_finishes_when_run_again() {
-    let steps = erasure().crash_at_every_step();
+    let steps = erasure().crash_at_every_step().len();
     assert!(steps >= 15, "every tree copy is a crash point: {steps}");
 }
 
 #[test]
 fn a_retention_purge_killed_at_any_step_is_finished_by_the_next_purge() {
-    let steps = retention().crash_at_every_step();
+    let steps = retention().crash_at_every_step().len();
     assert!(steps >= 15, "every tree copy is a crash point: {steps}");
+}
+
+#[test]
+fn an_erasure_after_a_kill_removes_the_copy_kept_of_the_store_even_when_killed_at_any_step() {
+    let scenario = erasure().after_a_kill();
+    let run = scenario.run_removing_the_kept_copy();
+    assert!(
+        run.stdout.contains(
+            "also removed 1 copy kept after a crash or damage, which still held the erased text"
+        ),
+        "{}",
+        run.stdout
+    );
+    let points = scenario.crash_at_every_step();
+    assert!(removes_a_copy(&points), "{points:?}");
+}
+
+#[test]
+fn a_purge_after_a_kill_removes_the_copy_kept_of_the_store_even_when_killed_at_any_step() {
+    let scenario = retention().after_a_kill();
+    let run = scenario.run_removing_the_kept_copy();
+    assert_eq!(run.json()["preserved_copies_removed"], 1, "{}", run.stdout);
+    let points = scenario.crash_at_every_step();
+    assert!(removes_a_copy(&points), "{points:?}");
 }
 
 #[test]
@@ -356,4 +425,38 @@ fn a_store_killed_while_being_created_is_created_whole_by_the_next_run() {
             .collect();
         assert_eq!(texts, ["second hello"], "{point}");
     }
+}
+
+#[test]
+fn an_erasure_over_the_api_removes_the_copies_kept_after_a_crash_and_says_so() {
+    let troupe = Troupe::new();
+    say(
+        &troupe,
+        "2026-11-02T10:00:00Z",
+        "alice",
+        "alice-fig-jam for two",
+    );
+    say(
+        &troupe,
+        "2026-11-02T10:01:00Z",
+        "bob",
+        "bob-fig-jam for three",
+    );
+    troupe::store::integrity::forget(&troupe.data_dir().join("store"))
+        .expect("forget the clean close");
+    let server = troupe.serve(&[]);
+    assert!(
+        files_contain(&troupe.data_dir().join("store-preserved"), b"alice-fig-jam"),
+        "the server's open kept a copy of the store"
+    );
+    let erased = server.request("DELETE", "/v1/users/alice", None);
+    assert_eq!(erased.status, 200, "{}", erased.text);
+    assert_eq!(
+        erased.json["preserved_copies_removed"], 1,
+        "{}",
+        erased.text
+    );
+    drop(server);
+    assert!(!files_contain(&troupe.data_dir(), b"alice-fig-jam"));
+    assert!(files_contain(&troupe.data_dir(), b"bob-fig-jam"));
 }

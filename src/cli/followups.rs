@@ -219,8 +219,9 @@ async fn tick(
             && purge.messages > 0
         {
             errln!(
-                "troupe: purged {} message(s) past the retention period",
-                purge.messages
+                "troupe: purged {} message(s) past the retention period{}",
+                purge.messages,
+                super::rights::copies_removed(purge.preserved_copies_removed, "purged")
             );
         }
         *last_purge = Some(now);

@@ -56,11 +56,12 @@ pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error>
         (Some(p), true) => print_json(&p)?,
         (None, true) => print_json(&Purge::default())?,
         (Some(p), false) => outln!(
-            "purged {} message(s), {} topic(s) and {} usage record(s) older than {} days",
+            "purged {} message(s), {} topic(s) and {} usage record(s) older than {} days{}",
             p.messages,
             p.topics,
             p.usage,
-            app.config.safety.retention_days
+            app.config.safety.retention_days,
+            super::rights::copies_removed(p.preserved_copies_removed, "purged")
         ),
         (None, false) => outln!("retention is off (retention_days = 0): nothing purged"),
     }

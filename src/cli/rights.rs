@@ -78,12 +78,28 @@ pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
         remove(&legacy)?;
     }
     outln!(
-        "erased {}: {} conversation(s), {} message(s); the store was rewritten without them",
+        "erased {}: {} conversation(s), {} message(s); the store was rewritten without them{}",
         args.user,
         erased.conversations,
-        erased.messages
+        erased.messages,
+        copies_removed(erased.preserved_copies_removed, "erased")
     );
     Ok(0)
+}
+
+/// What an erasure or a purge says about the copies of the store kept after
+/// a crash or damage that it removed (`removed` of them; nothing when
+/// none), which held the `what` ("erased", "purged") text.
+pub(super) fn copies_removed(removed: usize, what: &str) -> String {
+    match removed {
+        0 => String::new(),
+        1 => format!(
+            "; also removed 1 copy kept after a crash or damage, which still held the {what} text"
+        ),
+        n => format!(
+            "; also removed {n} copies kept after a crash or damage, which still held the {what} text"
+        ),
+    }
 }
 
 /// Removes a file, saying which on failure.

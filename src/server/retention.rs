@@ -19,7 +19,8 @@ pub async fn purge_now(state: &SharedState) {
         Ok(Some(purge)) if purge.messages > 0 => {
             tracing::info!(
                 messages = purge.messages,
-                "purged messages past the retention period"
+                preserved_copies_removed = purge.preserved_copies_removed,
+                "purged messages past the retention period (and the copies kept after a crash or damage, which still held them)"
             );
         }
         Ok(_) => {}

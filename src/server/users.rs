@@ -108,6 +108,9 @@ pub struct Erased {
     pub conversations: usize,
     /// Messages removed.
     pub messages: usize,
+    /// Copies of the store kept after a crash or damage, removed because
+    /// they still held the erased text.
+    pub preserved_copies_removed: usize,
 }
 
 /// Erases everything about a user, unrecoverably: the store is rewritten
@@ -149,6 +152,7 @@ pub async fn erase(
         user,
         conversations: erasure.conversations,
         messages: erasure.messages,
+        preserved_copies_removed: erasure.preserved_copies_removed,
     }))
 }
 

@@ -143,7 +143,11 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<FileSum>) -> std::io::Result
             continue;
         }
         let relative = relative_name(root, &path);
-        if relative == MANIFEST {
+        // The manifest, and the one `record` was writing when a kill
+        // stopped it (renamed over by the next record), are Troupe's, not
+        // the store's: listing the latter would make the next open see a
+        // file gone and refuse a sound store.
+        if relative == MANIFEST || relative == partial_name() {
             continue;
         }
         let (len, crc32) = checksum(&path)?;
@@ -238,13 +242,18 @@ pub fn record(store: &Path) -> std::io::Result<Listing> {
     };
     let bytes = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    let partial = store.join(format!("{MANIFEST}.partial"));
+    let partial = store.join(partial_name());
     File::create(&partial)?.write_all(&bytes)?;
     // Nothing here is synced: a manifest lost or cut short by a power cut
     // is read as "not closed cleanly" (see `check`), which keeps a copy and
     // lets sled recover, so it costs a copy, never a refusal or a loss.
     std::fs::rename(&partial, store.join(MANIFEST))?;
     Ok(manifest.listing)
+}
+
+/// The name the manifest is written under before it is renamed into place.
+fn partial_name() -> String {
+    format!("{MANIFEST}.partial")
 }
 
 /// Takes the lock sled holds on its log, waiting up to [`CLOSE_PATIENCE`].
@@ -346,6 +355,15 @@ mod tests {
             check(store.path()).unwrap().0,
             State::Changed(vec!["db".to_string()])
         );
+    }
+
+    #[test]
+    fn a_manifest_left_half_written_by_a_kill_is_not_one_of_the_store_files() {
+        let store = store_with(&[("db", b"abc")]);
+        std::fs::write(store.path().join(partial_name()), b"{\"files\": [").unwrap();
+        let recorded = record(store.path()).unwrap();
+        assert_eq!(recorded.files.len(), 1, "{recorded:?}");
+        assert_eq!(check(store.path()).unwrap().0, State::Clean);
     }
 
     #[test]

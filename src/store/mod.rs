@@ -88,6 +88,12 @@ const ID_FLOOR: &[u8] = b"id_floor";
 /// deletions waited for the store rewrite that makes them unrecoverable.
 const COMPACTION_PENDING: &[u8] = b"compaction_pending";
 
+/// The key, in the `meta` tree, of the preserved copies (names under
+/// `store-preserved/`) that a store rewrite found, which still hold what
+/// it removed; removed once the rewritten store is in place, at the next
+/// open if a crash came first (see [`rewrite`]).
+const COPIES_TO_REMOVE: &[u8] = b"preserved_copies_to_remove";
+
 /// The lock file inside the data dir.
 const LOCK_FILE: &str = "troupe.lock";
 
@@ -200,8 +206,17 @@ const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 /// [`LOCK_PATIENCE`] while its file lock is held: a database reopened right
 /// after it was closed (a new store, a rewritten one) must not fail because
 /// the lock has not been let go of yet.
+///
+/// sled writes each snapshot as `snap.N.generating` and renames it when
+/// complete, but it reads the `.generating` one as a snapshot too: a kill
+/// while it writes one (every open writes one) leaves a file that makes
+/// every later open fail as damaged. When sled refuses the files and such
+/// a file is there, it is removed and sled tried again: sled then recovers
+/// from the last complete snapshot and its log, as if the process had died
+/// a moment before starting the snapshot.
 fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
     let started = std::time::Instant::now();
+    let mut unfinished_removed = false;
     loop {
         match sled::Config::new()
             .path(path)
@@ -211,9 +226,34 @@ fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
             Err(StoreError::Locked(_)) if started.elapsed() < LOCK_PATIENCE => {
                 std::thread::sleep(std::time::Duration::from_millis(25));
             }
+            Err(StoreError::Corrupt { .. })
+                if !unfinished_removed
+                    && remove_unfinished_snapshots(path).map_err(|e| io_error(dir, e))? > 0 =>
+            {
+                unfinished_removed = true;
+            }
             result => return result,
         }
     }
+}
+
+/// Removes the snapshots sled left unfinished in the database at `path`
+/// (`snap.*.generating`, see [`open_sled`]); returns how many.
+pub(super) fn remove_unfinished_snapshots(path: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for entry in std::fs::read_dir(path)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.")
+            && name.ends_with(".generating")
+            && entry.file_type()?.is_file()
+        {
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 impl Store {
@@ -229,8 +269,30 @@ impl Store {
     /// after checking its files against the manifest of the last clean
     /// close (see [`integrity`]): files that changed since are kept and not
     /// opened; files not closed cleanly are copied aside before sled's
-    /// recovery may write to them.
+    /// recovery may write to them. Then removes what is left of the
+    /// preserved copies that a rewrite interrupted by a crash had still to
+    /// remove (a failure is logged and tried again at the next open: the
+    /// store itself is sound).
     fn open_locked(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
+        let store = Self::open_checked(dir, lock)?;
+        match store.remove_copies_of_old_store() {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(
+                removed,
+                "removed the copies kept after a crash or damage that still held text an erasure or a retention purge removed"
+            ),
+            Err(error) => tracing::warn!(
+                %error,
+                "could not remove the copies kept after a crash or damage that still hold text an erasure or a retention purge removed; the next open tries again"
+            ),
+        }
+        Ok(store)
+    }
+
+    /// [`Self::open_locked`] without finishing the removal of preserved
+    /// copies: recovers an interrupted rewrite, creates the store if there
+    /// is none, checks and keeps the files, opens them.
+    fn open_checked(dir: &Path, lock: std::sync::Arc<std::fs::File>) -> Result<Self, StoreError> {
         let io = |source| io_error(dir, source);
         rewrite::recover_rewrite(dir).map_err(io)?;
         if !dir.join(STORE_DIR).exists() {
@@ -677,6 +739,31 @@ mod tests {
         assert!(!dir.path().join(INIT_DIR).exists());
         drop(store);
         Store::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn a_snapshot_left_half_written_by_a_kill_does_not_stop_the_store_from_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let t0 = Utc::now();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .append(
+                "ana",
+                "chef",
+                &Message::from_user("kept", t0),
+                &AppendEffects::NONE,
+            )
+            .unwrap();
+        drop(store);
+        // What a kill leaves while sled writes a snapshot: no manifest of a
+        // clean close, and a snapshot cut short under its temporary name.
+        let files = dir.path().join(STORE_DIR);
+        integrity::forget(&files).unwrap();
+        std::fs::write(files.join("snap.7FFFFFFFFFFFFFFF.generating"), b"cut").unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let conversation = &store.user_conversations("ana").unwrap()[0];
+        assert_eq!(store.messages(conversation).unwrap()[0].text, "kept");
+        assert!(!files.join("snap.7FFFFFFFFFFFFFFF.generating").exists());
     }
 
     #[test]

@@ -172,6 +172,60 @@ fn copies(base: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(found)
 }
 
+/// The names of every copy under `DATA_DIR/`[`PRESERVED_DIR`], complete or
+/// left half-written (`.partial`): each holds the store as it was before
+/// whatever came after it. Empty when there is no such directory.
+pub(super) fn copy_names(dir: &Path) -> std::io::Result<Vec<String>> {
+    let base = dir.join(PRESERVED_DIR);
+    let entries = match std::fs::read_dir(&base) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            names.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Removes the copies named `names` under `DATA_DIR/`[`PRESERVED_DIR`]
+/// (each removal a crash point; a copy already gone is skipped, so a run
+/// interrupted halfway is finished by the next); returns how many were
+/// there. A name that is not a plain directory name is refused: the list
+/// comes from the store's files, and must never reach outside the copies.
+pub(super) fn remove_copies(dir: &Path, names: &[String]) -> std::io::Result<usize> {
+    let base = dir.join(PRESERVED_DIR);
+    let mut removed = 0;
+    for name in names {
+        let mut parts = Path::new(name).components();
+        let plain = matches!(
+            (parts.next(), parts.next()),
+            (Some(std::path::Component::Normal(_)), None)
+        );
+        if !plain {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{name:?} is not the name of a preserved copy"),
+            ));
+        }
+        match std::fs::remove_dir_all(base.join(name)) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        super::crash::step("rewrite: a preserved copy of the old store removed");
+    }
+    if removed > 0 {
+        integrity::sync_dir(&base)?;
+    }
+    Ok(removed)
+}
+
 /// Removes copies left half-written by a crash.
 fn remove_partial(base: &Path) -> std::io::Result<()> {
     for entry in std::fs::read_dir(base)?.filter_map(Result::ok) {
@@ -224,6 +278,34 @@ mod tests {
         }
         let left = copies(&dir.path().join(PRESERVED_DIR)).unwrap();
         assert_eq!(left, kept[1..].to_vec(), "the oldest copy went");
+    }
+
+    #[test]
+    fn listed_copies_are_removed_once_and_no_name_reaches_outside_them() {
+        let dir = data_dir_with_log(b"log");
+        let kept = preserve(dir.path(), &listing(dir.path()), "test").unwrap();
+        let half = dir.path().join(PRESERVED_DIR).join("2020-01-01.partial");
+        std::fs::create_dir_all(&half).unwrap();
+        let names = copy_names(dir.path()).unwrap();
+        assert_eq!(
+            names.len(),
+            2,
+            "complete and half-written copies: {names:?}"
+        );
+        for outside in ["..", "../store", "/tmp", "a/b"] {
+            let refused = remove_copies(dir.path(), &[outside.to_string()]);
+            assert!(refused.is_err(), "{outside:?} is refused");
+        }
+        assert!(dir.path().join(super::super::STORE_DIR).exists());
+        assert_eq!(remove_copies(dir.path(), &names).unwrap(), 2);
+        assert!(!kept.exists() && !half.exists());
+        assert_eq!(
+            remove_copies(dir.path(), &names).unwrap(),
+            0,
+            "already gone"
+        );
+        let empty = tempfile::tempdir().unwrap();
+        assert!(copy_names(empty.path()).unwrap().is_empty());
     }
 
     #[test]

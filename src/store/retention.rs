@@ -26,6 +26,10 @@ pub struct Purge {
     pub usage: usize,
     /// Webhook deliveries still waiting, removed with the text they carry.
     pub webhook_deliveries: usize,
+    /// Copies of the store kept after a crash or damage
+    /// (`DATA_DIR/store-preserved/`), removed because they still held the
+    /// purged records.
+    pub preserved_copies_removed: usize,
 }
 
 /// What a purge does to one record.
@@ -40,10 +44,11 @@ impl Store {
     /// Removes messages older than `cutoff` (with their times in the
     /// conversation's record), topics last mentioned before it, and usage
     /// records and webhook deliveries from before it, by rewriting the
-    /// store without them. Takes the store (no other handle may be open)
-    /// and returns it, rewritten only if something was past the cutoff (or
-    /// an older build left a purge's rewrite undone).
-    /// `progress` hears both stages: the records read to find what is past
+    /// store without them; the copies of the store kept after a crash or
+    /// damage, which hold them too, are removed with the old store. Takes
+    /// the store (no other handle may be open) and returns it, rewritten
+    /// only if something was past the cutoff (or an older build left a
+    /// purge's rewrite undone). `progress` hears both stages: the records read to find what is past
     /// the cutoff, then the rewrite.
     pub fn purge_before(
         self,
@@ -71,9 +76,10 @@ impl Store {
             return Ok((self, purge));
         }
         progress.advance(read);
-        let store = self.rewrite(progress, |tree, key, value| {
+        let (store, copies) = self.rewrite(progress, |tree, key, value| {
             Ok(prune(tree, key, value, cutoff, &mut Purge::default())?.kept)
         })?;
+        purge.preserved_copies_removed = copies;
         Ok((store, purge))
     }
 }

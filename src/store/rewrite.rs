@@ -9,6 +9,15 @@
 //! any step leaves either the old store or the new one whole:
 //! [`recover_rewrite`] runs before every open and finishes or undoes what
 //! it finds. Each step is a crash point ([`super::crash`]).
+//!
+//! Copies of the store kept after a crash or damage
+//! (`DATA_DIR/store-preserved/`, see [`super::preserve`]) hold the records
+//! as they were before the rewrite, the removed ones too. So the rewrite
+//! lists them in the new store's `meta` tree before the swap, and removes
+//! them once the new store is in place. The list becomes visible exactly
+//! when the new store does: a crash before the swap leaves the old store
+//! and its copies as they were; a crash after it leaves the list in the
+//! store, and the next open removes what is left of those copies.
 
 use std::fs;
 use std::path::Path;
@@ -16,7 +25,7 @@ use std::path::Path;
 use sled::IVec;
 
 use super::crash::step;
-use super::{COMPACTION_PENDING, ID_FLOOR, STORE_DIR, Store, StoreError};
+use super::{COMPACTION_PENDING, COPIES_TO_REMOVE, ID_FLOOR, STORE_DIR, Store, StoreError};
 use crate::progress::Progress;
 
 /// The store being written by a rewrite, before it replaces the old one.
@@ -42,13 +51,15 @@ impl Store {
     /// `Err` is a record that cannot be read, and stops the rewrite with the
     /// old store in place), then swaps it in and deletes the old files.
     /// Takes the store (no other handle may be open) and returns the
-    /// reopened one. `progress` hears the records read so far (their number
-    /// is not known beforehand: sled counts a tree only by reading it all).
+    /// reopened one, with how many preserved copies of the old store it
+    /// removed (see the module's doc). `progress` hears the records read so
+    /// far (their number is not known beforehand: sled counts a tree only
+    /// by reading it all).
     pub(super) fn rewrite(
         self,
         progress: &mut dyn Progress,
         mut keep: impl FnMut(&[u8], &[u8], &IVec) -> Result<Option<IVec>, String>,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<(Store, usize), StoreError> {
         let dir = self.dir.clone();
         let io = |source| StoreError::Io {
             dir: dir.clone(),
@@ -77,6 +88,15 @@ impl Store {
             meta.insert(ID_FLOOR, &(self.id_floor + generated + 1).to_be_bytes())
                 .map_err(|e| self.error(e))?;
             meta.remove(COMPACTION_PENDING).map_err(|e| self.error(e))?;
+            // Every copy kept so far holds the old records: removed once
+            // the new store is in place (the data dir is locked, so no copy
+            // is added before then).
+            let copies = super::preserve::copy_names(&dir).map_err(io)?;
+            if !copies.is_empty() {
+                let list = serde_json::to_vec(&copies).expect("a list of names always serializes");
+                meta.insert(COPIES_TO_REMOVE, list)
+                    .map_err(|e| self.error(e))?;
+            }
         }
         fresh.flush().map_err(|e| self.error(e))?;
         drop(fresh);
@@ -94,7 +114,26 @@ impl Store {
         step("rewrite: store.new renamed to store");
         remove_store_files(&old_path).map_err(io)?;
         step("rewrite: store.old deleted");
-        Store::open_locked(&dir, lock)
+        let store = Store::open_checked(&dir, lock)?;
+        let removed = store.remove_copies_of_old_store()?;
+        Ok((store, removed))
+    }
+
+    /// Removes the preserved copies that a completed rewrite listed in this
+    /// store (they hold what it removed), then the list; returns how many
+    /// were still there. Nothing to do when no list is found.
+    pub(super) fn remove_copies_of_old_store(&self) -> Result<usize, StoreError> {
+        let meta = self.db.open_tree("meta").map_err(|e| self.error(e))?;
+        let Some(list) = meta.get(COPIES_TO_REMOVE).map_err(|e| self.error(e))? else {
+            return Ok(0);
+        };
+        let names: Vec<String> = serde_json::from_slice(&list)
+            .map_err(|_| self.corrupt("the list of preserved copies to remove is unreadable"))?;
+        let removed = super::preserve::remove_copies(&self.dir, &names)
+            .map_err(|source| super::io_error(&self.dir, source))?;
+        meta.remove(COPIES_TO_REMOVE).map_err(|e| self.error(e))?;
+        self.flush()?;
+        Ok(removed)
     }
 
     /// Copies tree `name` into `fresh` through `keep`, in bounded batches.

@@ -71,6 +71,11 @@ pub struct Erasure {
     pub conversations: usize,
     /// Messages removed.
     pub messages: usize,
+    /// Copies of the store kept after a crash or damage
+    /// (`DATA_DIR/store-preserved/`), removed because they still held the
+    /// erased records.
+    #[serde(default)]
+    pub preserved_copies_removed: usize,
 }
 
 impl Store {
@@ -120,7 +125,9 @@ impl Store {
     }
 
     /// Removes every record of `user` so that nothing can be recovered from
-    /// the store's files, by rewriting the store without them. Takes the
+    /// the store's files, by rewriting the store without them, and removes
+    /// the copies of the store kept after a crash or damage, which hold
+    /// them too (backups, made on purpose, are left alone). Takes the
     /// store (no other handle may be open) and returns the reopened one;
     /// `progress` hears the rewrite advance.
     pub fn erase_user(
@@ -131,7 +138,7 @@ impl Store {
         let conversations = self.user_conversations(user)?;
         let mut erasure = Erasure {
             conversations: conversations.len(),
-            messages: 0,
+            ..Erasure::default()
         };
         let ids: BTreeSet<[u8; 8]> = conversations
             .iter()
@@ -139,7 +146,7 @@ impl Store {
             .collect();
         let mut conv_prefix = user.as_bytes().to_vec();
         conv_prefix.push(0);
-        let store = self.rewrite(progress, |tree, key, value| {
+        let (store, copies) = self.rewrite(progress, |tree, key, value| {
             let belongs = match tree {
                 b"users" => key == user.as_bytes(),
                 b"conversations" | b"pending" => key.starts_with(&conv_prefix),
@@ -159,6 +166,7 @@ impl Store {
             };
             Ok((!belongs).then(|| value.clone()))
         })?;
+        erasure.preserved_copies_removed = copies;
         Ok((store, erasure))
     }
 }

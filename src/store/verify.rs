@@ -108,6 +108,8 @@ pub fn verify(dir: &Path) -> Result<Verification, StoreError> {
     // Copies keep the files' modes: a read-only data dir gives read-only
     // copies, which sled could not open.
     writable(&copy.0).map_err(io)?;
+    // A snapshot a kill left unfinished is dropped, as opening does.
+    super::remove_unfinished_snapshots(&copy.0).map_err(io)?;
     match sled::Config::new().path(&copy.0).open() {
         Ok(db) => {
             let walk = walk(&db);
