@@ -4,7 +4,16 @@
 use std::collections::BTreeSet;
 
 use troupe::safety::classifier::{self, Classifier};
-use troupe::safety::{Subject, assess};
+use troupe::safety::{CrisisKind, Subject, assess};
+
+/// The label of a crisis kind in the labelled sets: `crisis` (suicide or
+/// self-harm) or `danger` (from someone else).
+fn label_of(kind: CrisisKind) -> &'static str {
+    match kind {
+        CrisisKind::SelfHarm => "crisis",
+        CrisisKind::Danger => "danger",
+    }
+}
 
 /// (label, lang, text) rows of a labelled set.
 fn rows(name: &str) -> Vec<(String, String, String)> {
@@ -90,7 +99,7 @@ fn crisis_messages_are_found_with_precision_and_recall_above_0_9() {
         },
         |text| {
             assess(text)
-                .crisis
+                .is_crisis()
                 .then(|| "crisis".to_string())
                 .into_iter()
                 .collect()
@@ -244,7 +253,7 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
     assert_eq!(report.code, 0, "{}", report.stderr);
     assert_eq!(
         report.json(),
-        serde_json::json!([{"period": "2026-11-02", "crisis_referrals": 2}])
+        serde_json::json!([{"period": "2026-11-02", "crisis_referrals": 2, "danger_referrals": 0}])
     );
     assert!(!report.stdout.contains("tester") && !report.stdout.contains("lea"));
 
@@ -290,6 +299,117 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
         "--json",
     ]);
     assert_eq!(due.json(), serde_json::json!([]));
+}
+
+#[test]
+fn danger_from_someone_else_gets_emergency_numbers_a_hold_and_its_own_log_entry() {
+    let server = TestServer::start(vec![Reply::Text("in character")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    for i in 0..5 {
+        say(
+            &troupe,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "tester",
+            "chef",
+            "risotto tips",
+        );
+    }
+    let before = server.received().len();
+    let danger = troupe.run(&[
+        "--now",
+        "2026-11-02T11:00:00Z",
+        "chat",
+        "chef",
+        "--user",
+        "tester",
+        "--message",
+        "my boyfriend is hitting me right now, I locked myself in the bathroom",
+        "--json",
+    ]);
+    assert_eq!(danger.code, 0, "{}", danger.stderr);
+    let reply = danger.json();
+    assert_eq!(reply["kind"], "crisis", "{reply}");
+    assert_eq!(reply["crisis"], "danger", "{reply}");
+    let text = reply["reply"].as_str().unwrap_or_default();
+    for resource in ["911", "999", "1-800-799-7233", "START to 88788"] {
+        assert!(text.contains(resource), "{resource} in {text}");
+    }
+    assert!(!text.contains("988"), "not the suicide line: {text}");
+    assert_eq!(
+        server.received().len(),
+        before,
+        "the persona's model is not asked"
+    );
+    assert_eq!(
+        troupe.history("chef").last().cloned().unwrap_or_default()["kind"],
+        "safety"
+    );
+
+    let french = say(
+        &troupe,
+        "2026-11-02T11:05:00Z",
+        "lea",
+        "decor",
+        "mon mec me frappe, je me suis enfermée dans la salle de bain",
+    );
+    for resource in ["17", "114", "3919"] {
+        assert!(french.stdout.contains(resource), "{}", french.stdout);
+    }
+    assert!(!french.stdout.contains("3114"), "{}", french.stdout);
+
+    let report = troupe.run(&["safety", "report", "--by", "day", "--json"]);
+    assert_eq!(
+        report.json(),
+        serde_json::json!([{"period": "2026-11-02", "crisis_referrals": 0, "danger_referrals": 2}])
+    );
+    let plain = troupe.run(&["safety", "report", "--by", "day"]);
+    assert!(
+        plain
+            .stdout
+            .contains("0 crisis referral(s), 2 danger referral(s)"),
+        "{}",
+        plain.stdout
+    );
+    let explain = troupe.run(&[
+        "--now",
+        "2026-11-05T12:00:00Z",
+        "followups",
+        "explain",
+        "--user",
+        "tester",
+        "--persona",
+        "chef",
+        "--json",
+    ]);
+    let hold = explain.json()["rules"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["rule"] == "not_on_hold").cloned())
+        .unwrap_or_default();
+    assert_eq!(hold["pass"], false, "{hold}");
+}
+
+#[test]
+fn a_deployment_can_replace_the_danger_reply_alone() {
+    let troupe = Troupe::new();
+    troupe.write_config(
+        "[safety.crisis.en]\ndanger = \"Call 911 now. Our local shelter: 555-0100.\"\n",
+    );
+    let danger = say(
+        &troupe,
+        "2026-11-02T10:00:00Z",
+        "tester",
+        "chef",
+        "someone is breaking in downstairs and I'm hiding under the bed",
+    );
+    assert!(danger.stdout.contains("555-0100"), "{}", danger.stdout);
+    let suicide = say(
+        &troupe,
+        "2026-11-02T10:05:00Z",
+        "tester",
+        "chef",
+        "I want to kill myself",
+    );
+    assert!(suicide.stdout.contains("988"), "{}", suicide.stdout);
 }
 
 #[test]
@@ -811,8 +931,8 @@ fn five_way(name: &str) -> (f64, f64) {
             .into_iter()
             .collect();
         let found = assess(text);
-        let predicted: Labels = if found.crisis {
-            ["crisis".to_string()].into_iter().collect()
+        let predicted: Labels = if let Some(kind) = found.crisis {
+            [label_of(kind).to_string()].into_iter().collect()
         } else {
             found
                 .subjects
@@ -875,12 +995,17 @@ const TRAINING_SETS: [&str; 16] = [
     "train.tsv",
 ];
 
+/// Whether a label is a crisis the protocol answers, of either kind.
+fn is_crisis_label(label: &str) -> bool {
+    label == "crisis" || label == "danger"
+}
+
 /// (features, is_crisis) for every row of the training sets, in file order.
 fn training_examples() -> Vec<(Vec<String>, bool)> {
     TRAINING_SETS
         .iter()
         .flat_map(|name| rows(name))
-        .map(|(label, _, text)| (classifier::features(&text), label == "crisis"))
+        .map(|(label, _, text)| (classifier::features(&text), is_crisis_label(&label)))
         .collect()
 }
 
@@ -926,8 +1051,8 @@ fn crisis_detection_cross_validates_above_0_75() {
             if i % 5 != fold {
                 continue;
             }
-            let found =
-                troupe::safety::detect::crisis_by_rules(&texts[i]) || reader.says_crisis(features);
+            let found = troupe::safety::detect::crisis_by_rules(&texts[i]).is_some()
+                || reader.says_crisis(features);
             match (found, *crisis) {
                 (true, true) => tp += 1.0,
                 (true, false) => fp += 1.0,
@@ -971,7 +1096,7 @@ fn ordinary_chat_rarely_raises_an_alarm() {
     let mut subjects = 0;
     for (_, _, text) in &data {
         let found = assess(text);
-        if found.crisis {
+        if found.is_crisis() {
             crises += 1;
             println!("  false crisis: {text}");
         } else if !found.subjects.is_empty() {
@@ -995,7 +1120,7 @@ fn with_model_check_on_the_model_gives_a_second_opinion_on_crisis() {
         Reply::Text("Sure, here's a soup."),
     ]);
     assert!(
-        !assess("I already feel like a ghost, might as well make it official").crisis,
+        !assess("I already feel like a ghost, might as well make it official").is_crisis(),
         "the test needs a message the cues and frames miss"
     );
     let troupe = Troupe::with_server(&server.base_url);

@@ -7,7 +7,7 @@ use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
 use crate::persona::Persona;
-use crate::safety::{self, SafetyEvent};
+use crate::safety::{self, CrisisKind, SafetyEvent};
 use crate::store::{AppendEffects, CallOutcome, Message, MessageKind, Role, UsageRecord};
 
 /// The refusal of an adults-only persona to a minor, named `persona_name`.
@@ -20,7 +20,8 @@ pub fn adults_only(persona_name: &str) -> TurnError {
 /// The instruction for the model's second opinion on a message.
 const CRISIS_CHECK: &str = "You are a safety classifier. The user's message is from a chat with a lifestyle assistant, in any language. \
 Answer YES if it expresses suicidal thoughts, a wish to die or disappear for good, a plan or means to end one's life, or self-harm; \
-otherwise answer NO. Jokes and hyperbole about food, tiredness or embarrassment are NO. Answer with one word: YES or NO.";
+answer DANGER if the user is in immediate danger from someone else (being hit, threatened or followed, someone breaking in); \
+otherwise answer NO. Jokes and hyperbole about food, tiredness or embarrassment are NO. Answer with one word: YES, DANGER or NO.";
 
 impl ChatService {
     /// Refuses a minor an adults-only persona.
@@ -38,9 +39,11 @@ impl ChatService {
     }
 
     /// The crisis protocol: a message expressing suicidal ideation or
-    /// self-harm is kept but not sent to the persona's model; the user gets a
-    /// caring reply with helplines, the event is logged without any text or
-    /// identity, and proactive messages are put on hold.
+    /// self-harm, or telling of immediate danger from someone else, is kept
+    /// but not sent to the persona's model; the user gets a caring reply
+    /// with the resources for that kind of crisis, the event is logged with
+    /// its kind but without any text or identity, and proactive messages are
+    /// put on hold.
     pub(super) async fn crisis_reply(
         &self,
         user: &str,
@@ -54,13 +57,16 @@ impl ChatService {
         // model check) and what is kept stop at the limit.
         let cleaned = clean_message(text, usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
-        if !safety::assess(&cleaned).crisis
-            && !self
-                .model_sees_crisis(model, Some(user), persona, &kept)
-                .await
-        {
+        let found = match safety::assess(&cleaned).crisis {
+            Some(kind) => Some(kind),
+            None => {
+                self.model_sees_crisis(model, Some(user), persona, &kept)
+                    .await
+            }
+        };
+        let Some(kind) = found else {
             return Ok(None);
-        }
+        };
         // Every write of the protocol in one hold of the store.
         let store = self.store.hold()?;
         self.accept_as(user, persona, &kept, true)?;
@@ -69,7 +75,7 @@ impl ChatService {
             .user(user)?
             .and_then(|u| u.language)
             .unwrap_or_else(|| persona.language.clone());
-        let reply = self.safety.crisis_message(&language);
+        let reply = self.safety.crisis_message(&language, kind);
         let message = Message {
             role: Role::Assistant,
             kind: MessageKind::Safety,
@@ -83,7 +89,7 @@ impl ChatService {
         let policy = self.policy.for_persona(persona);
         store.record_safety_event(&SafetyEvent {
             at: now,
-            kind: "crisis_referral".to_string(),
+            kind: kind.referral().to_string(),
             language: language.clone(),
         })?;
         let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
@@ -94,23 +100,24 @@ impl ChatService {
             session: None,
         };
         store.append(user, &persona.id, &message, &effects)?;
-        Ok(Some(Reply::crisis(reply)))
+        Ok(Some(Reply::crisis(reply, kind)))
     }
 
     /// A second opinion on a message the cue list let through: with a real
     /// model configured (and `[safety] model_check` on), the model is asked
-    /// whether the message expresses suicidal ideation or self-harm. Any
-    /// failure counts as "no": the check must never block a chat. `user` is
-    /// `None` for a stateless turn, whose usage is recorded without one.
+    /// whether the message expresses suicidal ideation or self-harm, or
+    /// tells of immediate danger from someone else. Any failure counts as
+    /// "no": the check must never block a chat. `user` is `None` for a
+    /// stateless turn, whose usage is recorded without one.
     pub(super) async fn model_sees_crisis(
         &self,
         model: &dyn ChatModel,
         user: Option<&str>,
         persona: &Persona,
         text: &str,
-    ) -> bool {
+    ) -> Option<CrisisKind> {
         if !self.safety.model_check || model.info().provider == "offline" {
-            return false;
+            return None;
         }
         let started = std::time::Instant::now();
         let request = ChatRequest {
@@ -155,14 +162,19 @@ impl ChatService {
             tracing::warn!(error = %e, "could not record the crisis check's usage");
         }
         match answer {
-            Ok(answer) => answer
-                .text
-                .trim_start()
-                .to_ascii_uppercase()
-                .starts_with("YES"),
+            Ok(answer) => {
+                let said = answer.text.trim_start().to_ascii_uppercase();
+                if said.starts_with("YES") {
+                    Some(CrisisKind::SelfHarm)
+                } else if said.starts_with("DANGER") {
+                    Some(CrisisKind::Danger)
+                } else {
+                    None
+                }
+            }
             Err(error) => {
                 tracing::warn!(%error, "the crisis check could not ask the model; the cue list decides");
-                false
+                None
             }
         }
     }
@@ -248,6 +260,7 @@ impl ChatService {
             usage: None,
             disclaimers: Vec::new(),
             truncated: false,
+            crisis: None,
         }))
     }
 }

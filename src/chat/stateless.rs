@@ -21,7 +21,7 @@ use super::{
 };
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
-use crate::safety::{self, SafetyEvent};
+use crate::safety::{self, CrisisKind, SafetyEvent};
 use crate::store::{CallOutcome, Message, MessageKind, UsageRecord};
 
 /// What a stateless turn answers.
@@ -78,6 +78,7 @@ impl ChatService {
                     usage,
                     disclaimers,
                     truncated,
+                    crisis: None,
                 })
             }
             Err(error) => {
@@ -146,9 +147,10 @@ impl ChatService {
     }
 
     /// The crisis protocol for a stateless turn: a chat message expressing
-    /// suicidal ideation or self-harm gets Troupe's crisis reply (and is
-    /// counted, anonymously); a client task holding a crisis (its own
-    /// message, or an earlier one it quotes) is answered without the model.
+    /// suicidal ideation or self-harm, or telling of immediate danger, gets
+    /// Troupe's reply for that kind of crisis (and is counted, anonymously);
+    /// a client task holding a crisis (its own message, or an earlier one it
+    /// quotes) is answered without the model.
     async fn stateless_crisis(
         &self,
         user: Option<&str>,
@@ -158,31 +160,34 @@ impl ChatService {
         kind: StatelessKind,
     ) -> Result<Option<Reply>, TurnError> {
         let language = self.reply_language(user, persona)?;
-        let reply = self.safety.crisis_message(&language);
-        let crisis = match kind {
+        let found = match kind {
             StatelessKind::Chat => {
                 // As in a stored turn: the offline reader sees all of it, the
                 // model check only what is within the size limit.
                 let cleaned = clean_message(asked, usize::MAX).map_err(TurnError::Input)?;
                 let kept = within_limit(&cleaned, self.limits.max_message_chars);
-                safety::assess(&cleaned).crisis
-                    || self.model_sees_crisis(model, user, persona, &kept).await
+                match safety::assess(&cleaned).crisis {
+                    Some(crisis) => Some(crisis),
+                    None => self.model_sees_crisis(model, user, persona, &kept).await,
+                }
             }
-            StatelessKind::ClientTask => {
-                safety::assess(asked).crisis || self.quotes_crisis_reply(asked, persona)
-            }
+            StatelessKind::ClientTask => safety::assess(asked).crisis.or_else(|| {
+                self.quotes_crisis_reply(asked, persona)
+                    .then_some(CrisisKind::SelfHarm)
+            }),
         };
-        if !crisis {
+        let Some(crisis) = found else {
             return Ok(None);
-        }
+        };
         if kind == StatelessKind::Chat {
             self.store.hold()?.record_safety_event(&SafetyEvent {
                 at: self.clock.now(),
-                kind: "crisis_referral".to_string(),
-                language,
+                kind: crisis.referral().to_string(),
+                language: language.clone(),
             })?;
         }
-        Ok(Some(Reply::crisis(reply)))
+        let reply = self.safety.crisis_message(&language, crisis);
+        Ok(Some(Reply::crisis(reply, crisis)))
     }
 
     /// The language of Troupe's own replies to `user`: theirs when known,
@@ -195,12 +200,14 @@ impl ChatService {
         Ok(known.unwrap_or_else(|| persona.language.clone()))
     }
 
-    /// Whether `text` holds Troupe's crisis reply, in the persona's language
-    /// or English: the client is resending a crisis exchange.
+    /// Whether `text` holds one of Troupe's crisis replies, in the persona's
+    /// language or English: the client is resending a crisis exchange.
     fn quotes_crisis_reply(&self, text: &str, persona: &Persona) -> bool {
-        [persona.language.as_str(), "en"]
-            .iter()
-            .any(|language| text.contains(self.safety.crisis_message(language).trim()))
+        [persona.language.as_str(), "en"].iter().any(|language| {
+            CrisisKind::ALL
+                .iter()
+                .any(|kind| text.contains(self.safety.crisis_message(language, *kind).trim()))
+        })
     }
 
     /// The request for the persona's reply to the client's `history`: the
@@ -223,7 +230,7 @@ impl ChatService {
                 ChatRole::User => {
                     let mut message = Message::from_user(m.content.clone(), now);
                     // The newest message has passed the crisis check already.
-                    if i < last && safety::assess(&m.content).crisis {
+                    if i < last && safety::assess(&m.content).is_crisis() {
                         message.kind = MessageKind::Crisis;
                     }
                     message

@@ -80,7 +80,7 @@ pub(super) struct NearIdiom {
     /// How many words before the phrase, and after it, `near` may start.
     pub(super) before: usize,
     pub(super) after: usize,
-    /// Words that keep the phrase meant, wherever they are in that stretch.
+    /// Words that keep the phrase meant, wherever they are in the text.
     pub(super) unless: &'static [&'static str],
 }
 
@@ -106,7 +106,7 @@ pub(super) const NEAR_IDIOMS: &[NearIdiom] = &[
         near: PEOPLE,
         before: 3,
         after: 0,
-        unless: &[],
+        unless: super::danger::SERIOUS,
     },
     NearIdiom {
         phrases: &["end it all", "en finir"],

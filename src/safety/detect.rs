@@ -1,5 +1,6 @@
-//! Detecting medical, psychological and legal subjects, and suicidal
-//! ideation or self-harm, in English and French.
+//! Detecting medical, psychological and legal subjects, and the two kinds
+//! of crisis (suicidal ideation or self-harm; immediate danger from someone
+//! else), in English and French.
 //!
 //! Text is normalised (lower case, accents and punctuation removed, French
 //! elisions split), then matched against cue phrases: a cue is a sequence of
@@ -17,9 +18,9 @@ use super::cues::{
     AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, LEGAL, MEDICAL, NEAR_IDIOMS, PSYCHOLOGICAL,
     PSYCHOLOGICAL_PAIRS, SHORTHAND,
 };
-use super::frames;
+use super::{danger, frames};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A subject on which a persona's answer is no substitute for a professional.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -47,19 +48,70 @@ impl Subject {
     }
 }
 
+/// A crisis the protocol answers, each kind with its own reply and resources.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CrisisKind {
+    /// Suicidal ideation or self-harm: crisis lines.
+    SelfHarm,
+    /// Immediate danger from someone else (a partner or parent hitting or
+    /// threatening the user, someone breaking in): emergency numbers and
+    /// domestic-violence lines.
+    Danger,
+}
+
+impl CrisisKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [CrisisKind; 2] = [CrisisKind::SelfHarm, CrisisKind::Danger];
+
+    /// The kind's name on the wire and in the labelled sets (`self_harm`,
+    /// `danger`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SelfHarm => "self_harm",
+            Self::Danger => "danger",
+        }
+    }
+
+    /// The safety log's kind for a referral of this kind.
+    pub fn referral(self) -> &'static str {
+        match self {
+            Self::SelfHarm => "crisis_referral",
+            Self::Danger => "danger_referral",
+        }
+    }
+}
+
 /// What a text touches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Assessment {
     /// Sensitive subjects found.
     pub subjects: BTreeSet<Subject>,
-    /// Suicidal ideation or self-harm.
-    pub crisis: bool,
+    /// The crisis found, if any: the crisis protocol answers it.
+    pub crisis: Option<CrisisKind>,
 }
 
 impl Assessment {
     /// Whether anything sensitive was found.
     pub fn is_sensitive(&self) -> bool {
-        self.crisis || !self.subjects.is_empty()
+        self.is_crisis() || !self.subjects.is_empty()
+    }
+
+    /// Whether the crisis protocol answers the text, whatever the kind.
+    pub fn is_crisis(&self) -> bool {
+        self.crisis.is_some()
     }
 }
 
@@ -110,18 +162,65 @@ fn assess_afresh(text: &str) -> Assessment {
     if mentions_lawyer(&words) {
         subjects.insert(Subject::Legal);
     }
-    let crisis = any_cue(&words, CRISIS)
-        || any_pair(&words, CRISIS_PAIRS)
-        || frames::crisis(&words)
-        || Classifier::shipped().says_crisis(&classifier::features_of(&words));
+    let crisis = crisis_by_rules_in(&words)
+        .or_else(|| Classifier::shipped().crisis_kind(&classifier::features_of(&words)));
     Assessment { subjects, crisis }
 }
 
-/// Whether the cue phrases or the frames alone find a crisis (without the
-/// learned reader): what cross-validation of the reader adds to.
-pub fn crisis_by_rules(text: &str) -> bool {
+/// The crisis the cue phrases or the frames alone find (without the learned
+/// reader): what cross-validation of the reader adds to.
+pub fn crisis_by_rules(text: &str) -> Option<CrisisKind> {
+    crisis_by_rules_in(&words(text))
+}
+
+/// [`crisis_by_rules`] on words already read. Danger comes first: someone
+/// hurting the user now needs the emergency number before anything else.
+fn crisis_by_rules_in(words: &[String]) -> Option<CrisisKind> {
+    if any_cue(words, danger::DANGER) {
+        return Some(CrisisKind::Danger);
+    }
+    let frame = frames::crisis(words);
+    if frame == Some(CrisisKind::Danger) {
+        return frame;
+    }
+    if any_cue(words, CRISIS) || any_pair(words, CRISIS_PAIRS) {
+        return Some(CrisisKind::SelfHarm);
+    }
+    frame
+}
+
+/// What found a crisis in `text`, layer by layer, for whoever tunes the
+/// detector: each danger cue, crisis cue and pair that matches, the first
+/// frame found, and the learned reader's probability when its gate opens.
+pub fn crisis_reasons(text: &str) -> Vec<String> {
     let words = words(text);
-    any_cue(&words, CRISIS) || any_pair(&words, CRISIS_PAIRS) || frames::crisis(&words)
+    let mut reasons: Vec<String> = danger::DANGER
+        .iter()
+        .filter(|cue| has_cue(&words, cue))
+        .map(|cue| format!("danger cue \"{cue}\""))
+        .collect();
+    reasons.extend(
+        CRISIS
+            .iter()
+            .filter(|cue| has_cue(&words, cue))
+            .map(|cue| format!("crisis cue \"{cue}\"")),
+    );
+    reasons.extend(
+        CRISIS_PAIRS
+            .iter()
+            .filter(|(a, b)| any_cue(&words, a) && any_cue(&words, b))
+            .map(|(a, b)| format!("crisis pair {a:?} + {b:?}")),
+    );
+    if let Some((name, kind)) = frames::found(&words) {
+        reasons.push(format!("frame \"{name}\" ({})", kind.name()));
+    }
+    let features = classifier::features_of(&words);
+    let reader = Classifier::shipped();
+    if let Some(kind) = reader.crisis_kind(&features) {
+        let p = reader.probability(&features);
+        reasons.push(format!("reader {p:.2} ({})", kind.name()));
+    }
+    reasons
 }
 
 /// The words of a text as every detector reads them: normalised, shorthand
@@ -248,10 +347,10 @@ fn blank_near_idioms(words: &mut [String]) {
                 let from = start.saturating_sub(idiom.before);
                 let to = (start + len + idiom.after).min(words.len());
                 let around = &words[from..to];
-                let starts_near = |cues: &[&str]| {
-                    (0..around.len()).any(|i| cues.iter().any(|c| has_cue_at(around, c, i)))
+                let starts_in = |words: &[String], cues: &[&str]| {
+                    (0..words.len()).any(|i| cues.iter().any(|c| has_cue_at(words, c, i)))
                 };
-                if starts_near(idiom.near) && !starts_near(idiom.unless) {
+                if starts_in(around, idiom.near) && !starts_in(words, idiom.unless) {
                     for word in &mut words[start..start + len] {
                         word.clear();
                     }
@@ -372,14 +471,14 @@ mod tests {
             "my mom's gonna kill me, I broke her favourite bowl",
             "i want to end it all with this kitchen reno",
         ] {
-            assert!(!assess(text).crisis, "{text}");
+            assert!(!assess(text).is_crisis(), "{text}");
         }
         for text in [
             "I want to overdose on my sleeping pills",
             "j'ai envie de faire une overdose de cachets",
             "I want to end it all",
         ] {
-            assert!(assess(text).crisis, "{text}");
+            assert!(assess(text).is_crisis(), "{text}");
         }
     }
 
@@ -397,20 +496,66 @@ mod tests {
             "I want to \u{FF4B}\u{FF49}\u{FF4C}\u{FF4C} myself",
             "I want to k\u{0456}ll myself",
         ] {
-            assert!(assess(text).crisis, "{text}");
+            assert!(assess(text).is_crisis(), "{text}");
         }
         for text in ["I took 2 pills for my headache", "I swallowed 12 oysters"] {
-            assert!(!assess(text).crisis, "{text}");
+            assert!(!assess(text).is_crisis(), "{text}");
         }
     }
 
     #[test]
     fn crisis_is_told_apart_from_kitchen_accidents() {
-        assert!(assess("I've been cutting myself again").crisis);
-        assert!(assess("Je veux en finir").crisis);
-        assert!(assess("I burned my arm with a lighter on purpose").crisis);
-        assert!(!assess("I cut myself while chopping onions").crisis);
-        assert!(!assess("Je me suis coupé en cuisinant").crisis);
+        assert!(assess("I've been cutting myself again").is_crisis());
+        assert!(assess("Je veux en finir").is_crisis());
+        assert!(assess("I burned my arm with a lighter on purpose").is_crisis());
+        assert!(!assess("I cut myself while chopping onions").is_crisis());
+        assert!(!assess("Je me suis coupé en cuisinant").is_crisis());
+    }
+
+    #[test]
+    fn danger_from_someone_else_now_is_a_crisis_of_its_own() {
+        for text in [
+            "my husband is hitting me right now and i don't know what to do",
+            "someone is trying to break into my flat, i can hear them at the back door",
+            "my dad is drunk and he said he's going to kill me, he has a knife",
+            "i locked myself in the bathroom, my boyfriend is screaming and banging on the door",
+            "a guy has been following me for 10 minutes and i'm scared",
+            "mon mari me frappe, je suis enfermée dans la salle de bain",
+            "quelqu'un essaie d'entrer chez moi, j'ai peur",
+            "il va me tuer, il a un couteau, aidez moi",
+        ] {
+            assert_eq!(assess(text).crisis, Some(CrisisKind::Danger), "{text}");
+        }
+        assert_eq!(
+            assess("I want to kill myself").crisis,
+            Some(CrisisKind::SelfHarm)
+        );
+    }
+
+    #[test]
+    fn jokes_games_films_and_old_memories_are_not_danger() {
+        for text in [
+            "my mom is going to kill me, i broke her favourite bowl",
+            "my brother beat me at chess again lol",
+            "the burglar in the movie climbed through the window",
+            "ma mère va me tuer, j'ai cramé le gâteau",
+            "mon frère m'a battu aux échecs",
+            "je suis suivie par une diététicienne depuis un an",
+        ] {
+            assert_ne!(assess(text).crisis, Some(CrisisKind::Danger), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_reasons_name_the_layer_that_found_a_crisis() {
+        let reasons = crisis_reasons("my husband is hitting me right now");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("frame") && r.ends_with("(danger)")),
+            "{reasons:?}"
+        );
+        assert!(crisis_reasons("what's for dinner?").is_empty());
     }
 
     #[test]

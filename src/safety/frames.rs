@@ -17,36 +17,47 @@ use super::concepts::{
     PILLS, RESOLVED, SELF, SELF_INJURY, SETTLING, THANKS, THINGS, TRAINS, TRAPPED, TRIP, UNNOTICED,
     WELCOME, WISH,
 };
-use super::detect::{has_cue_at, word_matches};
+use super::danger;
+use super::detect::{CrisisKind, has_cue_at, word_matches};
 
 /// Concepts that must all be found with at most `window` words between them,
 /// with none of the `unless` cues in or just around that stretch.
-struct Frame {
+pub(super) struct Frame {
     /// What the frame stands for, for tests and debugging.
-    name: &'static str,
-    concepts: &'static [&'static [&'static str]],
-    window: usize,
-    unless: &'static [&'static str],
+    pub(super) name: &'static str,
+    /// Lists of cues; one cue of each must be found.
+    pub(super) concepts: &'static [&'static [&'static str]],
+    /// The most words between the first match's end and the last one's start.
+    pub(super) window: usize,
+    /// Cues that undo the frame when found in or within three words of it.
+    pub(super) unless: &'static [&'static str],
     /// Concepts that explain the frame away wherever they are in the text.
-    context: &'static [&'static [&'static str]],
+    pub(super) context: &'static [&'static [&'static str]],
 }
 
-/// Whether any crisis frame is found in the (normalised, neutralised) words.
-pub(super) fn crisis(words: &[String]) -> bool {
-    found(words).is_some()
+/// The kind of crisis the first frame found stands for, if any.
+pub(super) fn crisis(words: &[String]) -> Option<CrisisKind> {
+    found(words).map(|(_, kind)| kind)
 }
 
-/// The name of the first crisis frame found, if any. A message about a film,
-/// a game or a book is read as fiction, and one about a dying plant or phone
-/// as just that: frames infer, and these explain.
-pub(super) fn found(words: &[String]) -> Option<&'static str> {
-    if !spans(words, FICTION).is_empty() || !spans(words, THINGS).is_empty() {
+/// The first crisis frame found, if any, and its kind: danger from someone
+/// else first, then suicide or self-harm. A message about a film, a game or
+/// a book is read as fiction, and one about a dying plant or phone as just
+/// that: frames infer, and these explain.
+pub(super) fn found(words: &[String]) -> Option<(&'static str, CrisisKind)> {
+    if !spans(words, FICTION).is_empty() {
+        return None;
+    }
+    if let Some(frame) = danger::FRAMES.iter().find(|f| frame_matches(words, f)) {
+        return Some((frame.name, CrisisKind::Danger));
+    }
+    if !spans(words, THINGS).is_empty() {
         return None;
     }
     FRAMES
         .iter()
         .find(|frame| frame_matches(words, frame))
-        .map(|frame| frame.name)
+        .map(|frame| (frame.name, CrisisKind::SelfHarm))
 }
 
 /// The names of the concepts found in the words: what the learned reader
@@ -128,6 +139,11 @@ pub(super) const CONTEXT_ONLY: &[&str] = &[
     "leave_taking",
     "craft",
     "gone_for_good",
+    "assailant",
+    "alarm",
+    "serious",
+    "play",
+    "past",
 ];
 
 /// Crisis concepts, and the context concepts that explain them away when
@@ -145,10 +161,38 @@ pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
     ("edge", &["accident"]),
     ("means", &["craft"]),
     ("heights", &["craft"]),
+    ("assault", &["play", "past"]),
+    ("intrusion", &["play", "past"]),
+    ("kill_threat", &["play", "past"]),
+    ("weapon", &["play"]),
+];
+
+/// The concepts that stand for danger from someone else: a reader's crisis
+/// verdict with one of them (and no suicide or self-harm concept) is danger.
+pub(super) const DANGER_CONCEPTS: &[&str] = &[
+    "assault",
+    "intrusion",
+    "hiding",
+    "followed",
+    "weapon",
+    "kill_threat",
+    "lurking",
 ];
 
 /// Every concept, by name.
 const CONCEPTS: &[(&str, &[&str])] = &[
+    ("assailant", danger::ASSAILANT),
+    ("assault", danger::ASSAULT),
+    ("intrusion", danger::INTRUSION),
+    ("hiding", danger::HIDING),
+    ("followed", danger::FOLLOWED),
+    ("weapon", danger::WEAPON),
+    ("kill_threat", danger::KILL_THREAT),
+    ("lurking", danger::LURKING),
+    ("alarm", danger::ALARM),
+    ("serious", danger::SERIOUS),
+    ("play", danger::PLAY),
+    ("past", danger::PAST),
     ("wish", WISH),
     ("cease", CEASE),
     ("not_wishing", NOT_WISHING),
@@ -372,7 +416,7 @@ mod tests {
     use crate::safety::detect::words;
 
     fn frame(text: &str) -> Option<&'static str> {
-        found(&words(text))
+        found(&words(text)).map(|(name, _)| name)
     }
 
     #[test]

@@ -138,7 +138,7 @@ impl Drop for TurnDone {
 pub(super) fn check_length(state: &SharedState, text: &str) -> Result<(), ApiError> {
     let limit = state.app.config.chat.max_message_chars;
     let cleaned = clean_message(text, usize::MAX).map_err(ApiError::bad_request)?;
-    if cleaned.chars().count() <= limit || crate::safety::assess(&cleaned).crisis {
+    if cleaned.chars().count() <= limit || crate::safety::assess(&cleaned).is_crisis() {
         return Ok(());
     }
     let message = clean_message(&cleaned, limit).err().unwrap_or_default();
