@@ -484,6 +484,38 @@ fn immediate_danger_on_the_openai_endpoint_gets_the_danger_reply_and_says_so() {
 }
 
 #[test]
+fn a_stateless_turn_reads_the_client_s_earlier_messages_for_warning_signs() {
+    let model = TestServer::start(vec![Reply::Text("Let's cook!")]);
+    let troupe = troupe_on(&model);
+    let server = troupe.serve(&[]);
+    let history = |last: &str| {
+        json!({"model": "chef", "messages": [
+            user("I've been giving away my books and records to friends"),
+            assistant("That's generous!"),
+            user("my sister agreed to take my cat, she'll look after him"),
+            assistant("Cats love a good home."),
+            user(last)
+        ]})
+    };
+    let farewell = server.post(COMPLETIONS, history("thanks for everything, chef"));
+    assert_eq!(
+        farewell.json["troupe"]["crisis"], "self_harm",
+        "{}",
+        farewell.text
+    );
+    assert!(
+        model.received().is_empty(),
+        "the persona's model is not asked"
+    );
+    let ordinary = server.post(COMPLETIONS, history("what goes with leftover rice?"));
+    assert_eq!(
+        ordinary.json["troupe"]["kind"], "persona",
+        "{}",
+        ordinary.text
+    );
+}
+
+#[test]
 fn with_the_model_check_on_a_stateless_turn_asks_for_a_second_opinion_first() {
     let model = TestServer::start(vec![Reply::Text("YES"), Reply::Text("Let's cook!")]);
     let troupe = troupe_on(&model);

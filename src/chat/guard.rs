@@ -7,6 +7,7 @@ use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose};
 use crate::persona::Persona;
+use crate::safety::conversation::{EARLIER_HOURS, EARLIER_MESSAGES};
 use crate::safety::{self, CrisisKind, SafetyEvent};
 use crate::store::{AppendEffects, CallOutcome, Message, MessageKind, Role, UsageRecord};
 
@@ -57,7 +58,9 @@ impl ChatService {
         // model check) and what is kept stop at the limit.
         let cleaned = clean_message(text, usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
-        let found = match safety::assess(&cleaned).crisis {
+        let earlier = self.earlier_user_texts(user, persona)?;
+        let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
+        let found = match safety::assess_in_conversation(&earlier, &cleaned).crisis {
             Some(kind) => Some(kind),
             None => {
                 self.model_sees_crisis(model, Some(user), persona, &kept)
@@ -101,6 +104,28 @@ impl ChatService {
         };
         store.append(user, &persona.id, &message, &effects)?;
         Ok(Some(Reply::crisis(reply, kind)))
+    }
+
+    /// The user's latest messages in this conversation, oldest first, that
+    /// the crisis protocol reads with a new one: at most
+    /// [`EARLIER_MESSAGES`], from the last [`EARLIER_HOURS`] hours.
+    fn earlier_user_texts(&self, user: &str, persona: &Persona) -> Result<Vec<String>, TurnError> {
+        let store = self.store.hold()?;
+        let Some(conversation) = store.conversation(user, &persona.id)? else {
+            return Ok(Vec::new());
+        };
+        let since = self.clock.now() - chrono::Duration::hours(EARLIER_HOURS);
+        // Replies sit between the user's messages: twice as many cover them.
+        let recent = store.recent_messages(&conversation, EARLIER_MESSAGES * 2)?;
+        let mut texts: Vec<String> = recent
+            .into_iter()
+            .filter(|m| m.role == Role::User && m.at >= since)
+            .filter(|m| matches!(m.kind, MessageKind::Chat | MessageKind::Crisis))
+            .map(|m| m.text)
+            .collect();
+        let surplus = texts.len().saturating_sub(EARLIER_MESSAGES);
+        texts.drain(..surplus);
+        Ok(texts)
     }
 
     /// A second opinion on a message the cue list let through: with a real

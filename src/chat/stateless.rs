@@ -21,6 +21,7 @@ use super::{
 };
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
+use crate::safety::conversation::EARLIER_MESSAGES;
 use crate::safety::{self, CrisisKind, SafetyEvent};
 use crate::store::{CallOutcome, Message, MessageKind, UsageRecord};
 
@@ -52,7 +53,7 @@ impl ChatService {
     ) -> Result<Reply, TurnError> {
         let asked = last_user_text(history)?;
         if let Some(reply) = self
-            .stateless_crisis(user, persona, model, asked, kind)
+            .stateless_crisis(user, persona, model, history, kind)
             .await?
         {
             return Ok(reply);
@@ -156,9 +157,10 @@ impl ChatService {
         user: Option<&str>,
         persona: &Persona,
         model: &dyn ChatModel,
-        asked: &str,
+        history: &[ChatMessage],
         kind: StatelessKind,
     ) -> Result<Option<Reply>, TurnError> {
+        let asked = last_user_text(history)?;
         let language = self.reply_language(user, persona)?;
         let found = match kind {
             StatelessKind::Chat => {
@@ -166,7 +168,8 @@ impl ChatService {
                 // model check only what is within the size limit.
                 let cleaned = clean_message(asked, usize::MAX).map_err(TurnError::Input)?;
                 let kept = within_limit(&cleaned, self.limits.max_message_chars);
-                match safety::assess(&cleaned).crisis {
+                let earlier = earlier_user_texts(history);
+                match safety::assess_in_conversation(&earlier, &cleaned).crisis {
                     Some(crisis) => Some(crisis),
                     None => self.model_sees_crisis(model, user, persona, &kept).await,
                 }
@@ -288,6 +291,21 @@ impl ChatService {
 }
 
 /// The newest message, which must be the user's.
+/// The client's user messages before the last one, oldest first: the
+/// crisis protocol reads the last with at most [`EARLIER_MESSAGES`] of them.
+fn earlier_user_texts(history: &[ChatMessage]) -> Vec<&str> {
+    let before = &history[..history.len().saturating_sub(1)];
+    let mut texts: Vec<&str> = before
+        .iter()
+        .rev()
+        .filter(|m| m.role == ChatRole::User)
+        .take(EARLIER_MESSAGES)
+        .map(|m| m.content.as_str())
+        .collect();
+    texts.reverse();
+    texts
+}
+
 fn last_user_text(history: &[ChatMessage]) -> Result<&str, TurnError> {
     match history.last() {
         Some(message) if message.role == ChatRole::User => Ok(&message.content),

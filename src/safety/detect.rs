@@ -402,7 +402,8 @@ pub(super) fn has_cue_at(words: &[String], cue: &str, start: usize) -> bool {
     }
 }
 
-fn any_cue(words: &[String], cues: &[&str]) -> bool {
+/// Whether any of `cues` matches somewhere in `words`.
+pub(super) fn any_cue(words: &[String], cues: &[&str]) -> bool {
     cues.iter().any(|cue| has_cue(words, cue))
 }
 

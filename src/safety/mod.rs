@@ -4,6 +4,8 @@
 //! - [`detect`]: finds medical, psychological and legal subjects, and the
 //!   two kinds of crisis (suicidal ideation or self-harm; immediate danger
 //!   from someone else, read by `danger`), in English and French;
+//! - [`conversation`]: reads a message with the user's few before it, so
+//!   warning signs spread over messages add up;
 //! - [`disclosure`]: when to repeat the AI notice and remind minors to take
 //!   a break.
 //!
@@ -13,6 +15,7 @@
 
 pub mod classifier;
 mod concepts;
+pub mod conversation;
 mod cues;
 mod danger;
 pub mod detect;
@@ -24,6 +27,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use conversation::assess_in_conversation;
 pub use detect::{Assessment, CrisisKind, Subject, assess};
 
 use crate::persona::Persona;
