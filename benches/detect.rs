@@ -4,14 +4,19 @@
 //! `tests/data/` (median of several rounds):
 //! - the cues alone for crisis, with the frames (`crisis_by_rules`);
 //! - the whole detector (`assess`: subject cues, crisis cues, frames and
-//!   the learned reader), which every chat message and reply goes through.
+//!   the learned reader), which every chat message and reply goes through;
+//! - the crisis protocol's reading of a message with the user's six before
+//!   it (`assess_in_conversation`), once per chat message;
+//!
+//! and, for the last two, the median (p50) and the 99th percentile of each
+//! message's own time over every round.
 //!
 //! Run with `cargo bench --bench detect`.
 
 use std::time::{Duration, Instant};
 
-use troupe::safety::assess;
 use troupe::safety::detect::crisis_by_rules;
+use troupe::safety::{assess, assess_in_conversation};
 
 const ROUNDS: usize = 7;
 
@@ -31,7 +36,7 @@ fn sentences() -> Vec<String> {
         out.extend(
             text.lines()
                 .skip(1)
-                .filter_map(|line| line.splitn(3, '\t').nth(2))
+                .filter_map(|line| line.split('\t').nth(2))
                 .map(str::to_string),
         );
     }
@@ -54,6 +59,24 @@ fn per_sentence(sentences: &[String], mut f: impl FnMut(&str) -> bool) -> Durati
     samples[samples.len() / 2]
 }
 
+/// The p50 and p99 of `f`'s time on one sentence, over every sentence of
+/// every round (`f` gets each sentence's index).
+fn percentiles(sentences: &[String], mut f: impl FnMut(usize) -> bool) -> (Duration, Duration) {
+    let mut times = Vec::with_capacity(ROUNDS * sentences.len());
+    let mut found = 0;
+    for _ in 0..ROUNDS {
+        for i in 0..sentences.len() {
+            let start = Instant::now();
+            found += usize::from(f(i));
+            times.push(start.elapsed());
+        }
+    }
+    std::hint::black_box(found);
+    times.sort();
+    let at = |q: usize| times[(times.len() * q / 100).min(times.len().saturating_sub(1))];
+    (at(50), at(99))
+}
+
 fn main() {
     let sentences = sentences();
     // The learned reader loads its weights once, on first use.
@@ -66,4 +89,16 @@ fn main() {
     println!("first call (loads the reader's weights): {load:?}");
     println!("crisis cues and frames:  {rules:?} per message");
     println!("whole detector (assess): {whole:?} per message");
+    let (p50, p99) = percentiles(&sentences, |i| assess(&sentences[i]).is_sensitive());
+    println!("whole detector, one message: p50 {p50:?}, p99 {p99:?}");
+    let earlier = |i: usize| -> Vec<&str> {
+        sentences[i.saturating_sub(6)..i]
+            .iter()
+            .map(String::as_str)
+            .collect()
+    };
+    let (p50, p99) = percentiles(&sentences, |i| {
+        assess_in_conversation(&earlier(i), &sentences[i]).is_crisis()
+    });
+    println!("with the six messages before it: p50 {p50:?}, p99 {p99:?}");
 }

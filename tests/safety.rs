@@ -1,7 +1,7 @@
 //! Safety: the labelled sets measure the detectors; precision and recall
 //! below 0.9 on either set fails.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use troupe::safety::classifier::{self, Classifier};
 use troupe::safety::{CrisisKind, Subject, assess};
@@ -15,7 +15,8 @@ fn label_of(kind: CrisisKind) -> &'static str {
     }
 }
 
-/// (label, lang, text) rows of a labelled set.
+/// (label, lang, text) rows of a labelled set; a fourth column, when there
+/// is one, is a note on the row (what kind of message it is) and not text.
 fn rows(name: &str) -> Vec<(String, String, String)> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -25,7 +26,7 @@ fn rows(name: &str) -> Vec<(String, String, String)> {
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let mut fields = line.splitn(3, '\t');
+            let mut fields = line.split('\t');
             let mut next = || fields.next().unwrap_or_default().to_string();
             (next(), next(), next())
         })
@@ -1090,8 +1091,69 @@ fn the_development_sets_score_above_0_9() {
     }
 }
 
+/// The crisis development sets: each row's fourth column says what kind
+/// of message it is (`danger`, `method`, `farewell`, `past_harm`, or a kind
+/// of look-alike). `dev9.tsv` was written before the detector was tuned for
+/// these kinds and `dev10.tsv` after a first round; both have been used to
+/// tune it since, so they are not blind, and the reader does not learn from
+/// them. The README gives their first measurements.
+const CRISIS_DEV_SETS: [&str; 2] = ["dev9.tsv", "dev10.tsv"];
+
+/// (found with the right kind, rows) per kind of crisis row, and (false
+/// crises, rows) for the others, over [`CRISIS_DEV_SETS`].
+fn crisis_kinds_found() -> (BTreeMap<String, (usize, usize)>, (usize, usize)) {
+    let mut kinds: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut false_crises = (0, 0);
+    for name in CRISIS_DEV_SETS {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [label, lang, text, note] = fields[..] else {
+                panic!("{name}: not four columns: {line}");
+            };
+            let found = assess(text).crisis;
+            if is_crisis_label(label) {
+                let entry = kinds.entry(format!("{note} ({lang})")).or_default();
+                entry.1 += 1;
+                if found.map(label_of) == Some(label) {
+                    entry.0 += 1;
+                } else {
+                    println!("  missed {label}: {text}");
+                }
+            } else {
+                false_crises.1 += 1;
+                if found.is_some() {
+                    false_crises.0 += 1;
+                    println!("  false crisis: {text}");
+                }
+            }
+        }
+    }
+    (kinds, false_crises)
+}
+
+#[test]
+fn every_kind_of_crisis_is_found_in_the_development_sets_with_its_kind() {
+    let (kinds, (false_crises, others)) = crisis_kinds_found();
+    for (kind, (found, rows)) in &kinds {
+        println!("{kind}: {found} / {rows}");
+    }
+    println!("false crises: {false_crises} / {others}");
+    assert!(kinds.len() >= 8, "four kinds in two languages: {kinds:?}");
+    for (kind, (found, rows)) in &kinds {
+        assert!(found * 10 >= rows * 9, "{kind}: {found} / {rows}");
+    }
+    assert!(
+        false_crises * 20 <= others,
+        "{false_crises} false crises in {others}"
+    );
+}
+
 /// The labelled sets the crisis reader learns from: all but the held-out set.
-const TRAINING_SETS: [&str; 17] = [
+const TRAINING_SETS: [&str; 18] = [
     "sensitive.tsv",
     "crisis.tsv",
     "dev.tsv",
@@ -1107,6 +1169,7 @@ const TRAINING_SETS: [&str; 17] = [
     "everyday3.tsv",
     "everyday4.tsv",
     "everyday5.tsv",
+    "everyday6.tsv",
     "train.tsv",
     "train2.tsv",
 ];

@@ -31,6 +31,9 @@ const PATTERN: usize = 3;
 struct Signal {
     /// What it stands for, for tests and debugging.
     name: &'static str,
+    /// A farewell's own sign (things given away, a last message), rather
+    /// than a mood or a decision that many ordinary messages share.
+    farewell: bool,
     /// Lists of cues, in the syntax of [`super::detect`]: any one counts.
     cues: &'static [&'static [&'static str]],
 }
@@ -39,6 +42,7 @@ struct Signal {
 const SIGNALS: &[Signal] = &[
     Signal {
         name: "giving things away",
+        farewell: true,
         cues: &[&[
             "giving away",
             "gave away",
@@ -69,10 +73,29 @@ const SIGNALS: &[Signal] = &[
             "debarrass* de toutes mes",
             "vendu toutes mes",
             "vends toutes mes",
+            "leaving my ? to you",
+            "leaving my ? ? to you",
+            "want you to have",
+            "labelled with names",
+            "with names on them",
+            "etiquete* avec des prenoms",
+            "avec des prenoms",
+            "envelopes with names",
+            "who gets my things",
+            "qui recupere mes affaires",
+            "qui recupere mes",
+            "leave my ? for my",
+            "laisser mon ? a mon",
+            "laisser ma ? a ma",
+            "gave my ? and all my",
+            "and all my ? to",
+            "donne* ma ? et tous mes",
+            "donne* mon ? et tous mes",
         ]],
     },
     Signal {
         name: "arranging for pets",
+        farewell: true,
         cues: &[&[
             "look after my ?",
             "take care of my ?",
@@ -103,10 +126,22 @@ const SIGNALS: &[Signal] = &[
             "confie* ma ?",
             "adopter mon ?",
             "nourrir mon ?",
+            "needs a new home",
+            "need a new home",
+            "new home for her",
+            "new home for him",
+            "nouvelle famille",
+            "the cat goes to",
+            "the dog goes to",
+            "le chat chez",
+            "le chien chez",
+            "le chat va chez",
+            "le chien va chez",
         ]],
     },
     Signal {
         name: "settling affairs",
+        farewell: true,
         cues: &[&[
             "my will",
             "testament",
@@ -130,10 +165,28 @@ const SIGNALS: &[Signal] = &[
             "mon enterrement",
             "mes obseques",
             "bank details",
+            "paid my rent",
+            "paye le loyer",
+            "left the keys",
+            "laisse les cles",
+            "cancelled my phone",
+            "resilie mon forfait",
+            "deleted my accounts",
+            "deleted all my",
+            "supprime tous mes",
+            "supprime mes comptes",
+            "nothing left to sort",
+            "plus rien a regler",
+            "sent my best friend my passwords",
+            "envoye mes codes",
+            "planned for after",
+            "prevu pour apres",
+            "cancel* all my",
         ]],
     },
     Signal {
         name: "thanks and farewells",
+        farewell: true,
         cues: &[
             &[
                 "goodbye",
@@ -161,12 +214,41 @@ const SIGNALS: &[Signal] = &[
                 "i ll miss you",
                 "tu vas me manquer",
                 "vous allez me manquer",
+                "bye",
+                "this is goodbye",
+                "c est un adieu",
+                "remember me",
+                "souvenez vous de moi",
+                "souviens toi de moi",
+                "take care",
+                "you mattered to me",
+                "wanted you to know",
+                "voulais te le dire",
+                "you ve been great",
+                "tu as ete super",
+                "t as ete top",
+                "he ll understand later",
+                "she ll understand later",
+                "il comprendra plus tard",
+                "elle comprendra plus tard",
+                "look after yourself",
+                "one person to know",
+                "une personne sache",
+                "wanted someone to know",
+                "voulais que quelqu un sache",
+                "i was grateful",
+                "etais reconnaissant*",
+                "you were kind to me",
+                "were always kind",
+                "gentil avec moi",
+                "gentille avec moi",
             ],
             THANKS,
         ],
     },
     Signal {
         name: "sorry for everything",
+        farewell: true,
         cues: &[&[
             "sorry for everything",
             "sorry about everything",
@@ -182,10 +264,22 @@ const SIGNALS: &[Signal] = &[
             "desolee d avoir ete",
             "desole d etre",
             "desolee d etre",
+            "sorry to everyone",
+            "sorry i wasn t",
+            "i m sorry i wasn t",
+            "pardon a tous",
+            "pardon de pas avoir",
+            "pardon d avoir",
+            "que je suis desole*",
+            "i m sorry, i just",
+            "tell my ? i m sorry",
+            "desole pour le reste",
+            "sorry for the rest",
         ]],
     },
     Signal {
         name: "a last time",
+        farewell: true,
         cues: &[&[
             "last message",
             "won t hear from me",
@@ -200,10 +294,51 @@ const SIGNALS: &[Signal] = &[
             "plus de nouvelles de moi",
             "apres ce soir",
             "serai plus la",
+            "last post",
+            "last conversation",
+            "last time i ll",
+            "last video",
+            "won t be around for",
+            "won t be cooking",
+            "won t be reading",
+            "won t read",
+            "not be here",
+            "derniere conversation",
+            "dernier post",
+            "derniere video",
+            "c est la derniere fois que je",
+            "je serai pas la",
+            "cuisinerai plus",
+            "lirai pas",
+            "i m going tonight",
+            "je pars ce soir",
+            "won t need it where",
+            "won t need them where",
+            "la ou je vais",
+            "before i go",
+            "avant de partir",
+            "my last comment",
+            "last comment",
+            "dernier commentaire",
+            "don t need them where i m going",
+            "don t need it where i m going",
+            "won t be ? the next",
+            "won t be watching",
+            "not be here for the next",
+            "pas la pour la prochaine",
+            "regarderai pas la prochaine",
+            "verrai pas la prochaine",
+            "after that it doesn t matter",
+            "n aura plus d importance",
+            "don t worry about replying",
+            "pas besoin de repondre",
+            "no need to reply",
+            "reponds pas",
         ]],
     },
     Signal {
         name: "letters left",
+        farewell: true,
         cues: &[&[
             "wrote letters",
             "written letters",
@@ -220,10 +355,23 @@ const SIGNALS: &[Signal] = &[
             "ecrit des lettres",
             "laisse un mot",
             "laisser un mot",
+            "wrote them a letter",
+            "leur ai ecrit une lettre",
+            "a note for each",
+            "un mot pour chacun",
+            "with a note",
+            "avec un mot",
+            "with a letter",
+            "avec une lettre",
+            "a message for each",
+            "un message pour chacun",
+            "scheduled them to send",
+            "programme pour demain",
         ]],
     },
     Signal {
         name: "despair",
+        farewell: false,
         cues: &[
             &[
                 "can t do this anymore",
@@ -240,19 +388,41 @@ const SIGNALS: &[Signal] = &[
                 "aucun sens",
                 "fardeau",
                 "sert a rien",
+                "just can t anymore",
+                "not enough anymore",
+                "plus assez",
+                "stop being a burden",
+                "arrete d etre un poids",
+                "un tel poids",
+                "such a burden",
+                "couldn t do it anymore",
+                "y arrivais plus",
             ],
             DESPAIR,
         ],
     },
     Signal {
+        name: "a reason held back",
+        farewell: false,
+        cues: &[&[
+            "can t explain why",
+            "can t say why",
+            "don t ask why",
+            "peux pas expliquer pourquoi",
+            "peux pas dire pourquoi",
+            "demande pas pourquoi",
+        ]],
+    },
+    Signal {
         name: "a decision",
+        farewell: false,
         cues: &[RESOLVED],
     },
 ];
 
 /// What explains a pattern away: moving, travelling, a new job or home,
 /// tidying up, an allergy, a wedding, a story.
-const EXPLAINED: &[&str] = &[
+pub(super) const EXPLAINED: &[&str] = &[
     "new flat",
     "new apartment",
     "new place",
@@ -272,7 +442,6 @@ const EXPLAINED: &[&str] = &[
     "nouvel appart*",
     "nouveau logement",
     "nouvelle maison",
-    "nouveau boulot",
     "nouveau travail",
     "a l etranger",
     "expatri*",
@@ -280,6 +449,15 @@ const EXPLAINED: &[&str] = &[
     "mariage",
     "retraite",
     "diplome",
+    "grenier",
+    "attic",
+    "n utilise plus",
+    "don t use anymore",
+    "no longer use",
+    "vide grenier",
+    "car boot",
+    "garage sale",
+    "brocante",
 ];
 
 /// `assess(text)`, with the user's `earlier` messages (oldest first) read
@@ -291,6 +469,17 @@ pub fn assess_in_conversation(earlier: &[&str], text: &str) -> Assessment {
         found.crisis = pattern(earlier, text);
     }
     found
+}
+
+/// Whether one message holds a farewell: two distinct signs, one of them a
+/// farewell's own ("gave the dog to my cousin… goodbye"), with nothing that
+/// explains them away.
+pub(super) fn farewell_in(words: &[String]) -> bool {
+    let found: Vec<&Signal> = SIGNALS
+        .iter()
+        .filter(|s| s.cues.iter().any(|cues| any_cue(words, cues)))
+        .collect();
+    found.len() >= 2 && found.iter().any(|s| s.farewell) && !explained(words)
 }
 
 /// The crisis a pattern over `earlier` and `text` shows, if any.

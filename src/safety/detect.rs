@@ -15,10 +15,10 @@ use std::collections::BTreeSet;
 
 use super::classifier::{self, Classifier};
 use super::cues::{
-    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, LEGAL, MEDICAL, NEAR_IDIOMS, PSYCHOLOGICAL,
-    PSYCHOLOGICAL_PAIRS, SHORTHAND,
+    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, NEAR_IDIOMS,
+    PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED, SHORTHAND,
 };
-use super::{danger, frames};
+use super::{conversation, danger, frames};
 
 use serde::{Deserialize, Serialize};
 
@@ -183,10 +183,31 @@ fn crisis_by_rules_in(words: &[String]) -> Option<CrisisKind> {
     if frame == Some(CrisisKind::Danger) {
         return frame;
     }
-    if any_cue(words, CRISIS) || any_pair(words, CRISIS_PAIRS) {
+    if crisis_cue(words) || any_pair(words, CRISIS_PAIRS) || conversation::farewell_in(words) {
         return Some(CrisisKind::SelfHarm);
     }
     frame
+}
+
+/// Whether a crisis cue matches: self-injury told as a recovery long past
+/// ("I used to cut myself in high school") does not, unless it is
+/// happening again.
+fn crisis_cue(words: &[String]) -> bool {
+    crisis_cues(words).next().is_some()
+}
+
+/// The crisis cues that match, but for self-injury long past and for
+/// someone else threatening to kill the speaker ("il va me tuer": danger's
+/// to read, not a wish to die).
+fn crisis_cues(words: &[String]) -> impl Iterator<Item = &'static str> + '_ {
+    let recovered = any_cue(words, RECOVERED) && !any_cue(words, RECENT);
+    let threatened = any_cue(words, danger::THREAT_TO_KILL_ME);
+    CRISIS
+        .iter()
+        .filter(move |cue| !(recovered && INJURY_CUES.contains(cue)))
+        .filter(move |cue| !(threatened && danger::KILL_ME.contains(cue)))
+        .filter(|cue| has_cue(words, cue))
+        .copied()
 }
 
 /// What found a crisis in `text`, layer by layer, for whoever tunes the
@@ -199,18 +220,16 @@ pub fn crisis_reasons(text: &str) -> Vec<String> {
         .filter(|cue| has_cue(&words, cue))
         .map(|cue| format!("danger cue \"{cue}\""))
         .collect();
-    reasons.extend(
-        CRISIS
-            .iter()
-            .filter(|cue| has_cue(&words, cue))
-            .map(|cue| format!("crisis cue \"{cue}\"")),
-    );
+    reasons.extend(crisis_cues(&words).map(|cue| format!("crisis cue \"{cue}\"")));
     reasons.extend(
         CRISIS_PAIRS
             .iter()
             .filter(|(a, b)| any_cue(&words, a) && any_cue(&words, b))
             .map(|(a, b)| format!("crisis pair {a:?} + {b:?}")),
     );
+    if conversation::farewell_in(&words) {
+        reasons.push("farewell signs".to_string());
+    }
     if let Some((name, kind)) = frames::found(&words) {
         reasons.push(format!("frame \"{name}\" ({})", kind.name()));
     }
@@ -301,12 +320,27 @@ fn expanded(words: Vec<String>) -> Vec<String> {
             last.push_str("self");
             continue;
         }
+        let after_number = out.last().is_some_and(|w| w.parse::<f64>().is_ok());
         match SHORTHAND.iter().find(|(short, _)| *short == word) {
             Some((_, long)) => out.extend(long.split_whitespace().map(str::to_string)),
-            None => out.push(word),
+            // "g envie de…" is "j'ai envie de…"; "5 g" is five grams.
+            None if word == "g" && !after_number => out.extend(["j".into(), "ai".into()]),
+            None => match elided_je(&word) {
+                Some(rest) => out.extend(["je".to_string(), rest.to_string()]),
+                None => out.push(word),
+            },
         }
     }
     out
+}
+
+/// The verb of a French "je" typed without its vowel ("jveux", "jme",
+/// "jsuis", "jdemande"): a "j" then a consonant, as no French word begins.
+fn elided_je(word: &str) -> Option<&str> {
+    let rest = word.strip_prefix('j')?;
+    let second = rest.chars().next()?;
+    let consonant = second.is_ascii_lowercase() && !"aeiouyhj".contains(second);
+    (consonant && rest.len() >= 2).then_some(rest)
 }
 
 /// The words with idioms blanked out (replaced by an empty word, so no cue

@@ -17,8 +17,8 @@ use super::concepts::{
     PILLS, RESOLVED, SELF, SELF_INJURY, SETTLING, THANKS, THINGS, TRAINS, TRAPPED, TRIP, UNNOTICED,
     WELCOME, WISH,
 };
-use super::danger;
 use super::detect::{CrisisKind, has_cue_at, word_matches};
+use super::{danger, method};
 
 /// Concepts that must all be found with at most `window` words between them,
 /// with none of the `unless` cues in or just around that stretch.
@@ -56,6 +56,7 @@ pub(super) fn found(words: &[String]) -> Option<(&'static str, CrisisKind)> {
     }
     FRAMES
         .iter()
+        .chain(method::FRAMES)
         .find(|frame| frame_matches(words, frame))
         .map(|frame| (frame.name, CrisisKind::SelfHarm))
 }
@@ -126,6 +127,52 @@ fn spans(words: &[String], cues: &[&str]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Saying a means is not for what it is usually for.
+const NOT_FOR_CRAFT: &[&str] = &[
+    "not for climbing",
+    "not for camping",
+    "not for a macrame",
+    "not for macrame",
+    "not for a project",
+    "not for a macrame project",
+    "wasn t for camping",
+    "wasn t for climbing",
+    "wasnt for camping",
+    "isn t for",
+    "not for decorating",
+    "pas pour l escalade",
+    "pas pour le camping",
+    "pas pour faire du macrame",
+    "pas pour du macrame",
+    "c est pas pour",
+];
+
+/// Last times that are ordinary: a last exam, a last day at work.
+const EVERYDAY_LASTS: &[&str] = &[
+    "exam",
+    "day at",
+    "week at",
+    "season",
+    "episode",
+    "course",
+    "class",
+    "shift",
+    "semester",
+    "term",
+    "examen",
+    "jour au",
+    "semaine au",
+    "saison",
+    "cours",
+    "stage",
+    "before the move",
+    "avant le demenagement",
+    "slice",
+    "part",
+    "cookie",
+    "biscuit",
+];
+
 /// Concepts that set the context of a message but signal no crisis alone.
 pub(super) const CONTEXT_ONLY: &[&str] = &[
     "wish",
@@ -144,6 +191,16 @@ pub(super) const CONTEXT_ONLY: &[&str] = &[
     "serious",
     "play",
     "past",
+    "how",
+    "method_means",
+    "tell",
+    "fixture",
+    "harmless",
+    "recovered",
+    "harmless_contact",
+    "property",
+    "everyday_reason",
+    "injury_relief",
 ];
 
 /// Crisis concepts, and the context concepts that explain them away when
@@ -156,15 +213,19 @@ pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
     ("finality", &["trip", "leave_taking"]),
     ("gone_soon", &["trip", "leave_taking"]),
     ("gone_for_good", &["trip", "leave_taking"]),
-    ("self_injury", &["accident"]),
-    ("injury_relief", &["accident"]),
+    ("self_injury", &["accident", "recovered"]),
+    ("injury_relief", &["accident", "recovered"]),
     ("edge", &["accident"]),
     ("means", &["craft"]),
     ("heights", &["craft"]),
-    ("assault", &["play", "past"]),
-    ("intrusion", &["play", "past"]),
+    ("assault", &["play", "past", "harmless_contact"]),
+    ("intrusion", &["play", "past", "property"]),
+    ("lethal_dose", &["harmless"]),
+    ("settling", &["trip", "everyday_reason"]),
     ("kill_threat", &["play", "past"]),
     ("weapon", &["play"]),
+    ("grave_means", &["harmless", "fiction"]),
+    ("person_weight", &["harmless", "craft"]),
 ];
 
 /// The concepts that stand for danger from someone else: a reader's crisis
@@ -193,6 +254,17 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ("serious", danger::SERIOUS),
     ("play", danger::PLAY),
     ("past", danger::PAST),
+    ("how", method::HOW),
+    ("method_means", method::MEANS),
+    ("grave_means", method::GRAVE_MEANS),
+    ("tell", method::TELL),
+    ("fixture", method::FIXTURE),
+    ("person_weight", method::PERSON_WEIGHT),
+    ("harmless", method::KITCHEN_AND_HOME),
+    ("recovered", super::cues::RECOVERED),
+    ("harmless_contact", danger::HARMLESS_CONTACT),
+    ("property", danger::PROPERTY),
+    ("everyday_reason", super::conversation::EXPLAINED),
     ("wish", WISH),
     ("cease", CEASE),
     ("not_wishing", NOT_WISHING),
@@ -345,6 +417,120 @@ const FRAMES: &[Frame] = &[
         context: &[],
     },
     Frame {
+        name: "a last meal, meant",
+        concepts: &[
+            &[
+                "last meal",
+                "last dinner",
+                "final meal",
+                "final night",
+                "last one",
+                "last birthday",
+                "dernier repas",
+                "dernier diner",
+                "derniere soiree",
+                "dernier anniversaire",
+                "le dernier de ma vie",
+            ],
+            &[
+                "actually the last",
+                "not joking",
+                "like actually",
+                "anyway",
+                "who cares",
+                "no point",
+                "for real",
+                "make it count",
+                "i m done",
+                "done with all",
+                "de toute facon",
+                "pas une blague",
+                "pour de vrai",
+                "sert a rien",
+                "en ai fini",
+            ],
+        ],
+        window: 20,
+        unless: &[],
+        context: &[TRIP, LEAVE_TAKING, EVERYDAY_LASTS],
+    },
+    Frame {
+        name: "a means, and not for its usual use",
+        concepts: &[MEANS, NOT_FOR_CRAFT],
+        window: 12,
+        unless: &[],
+        context: &[],
+    },
+    Frame {
+        name: "a fixture tested",
+        concepts: &[
+            method::FIXTURE,
+            &[
+                "it ll hold",
+                "it will hold",
+                "it would hold",
+                "testing the",
+                "tested the",
+                "tiendra",
+                "tiendrait",
+                "teste la",
+                "teste le",
+            ],
+        ],
+        window: 10,
+        unless: &[],
+        context: &[
+            method::KITCHEN_AND_HOME,
+            CRAFT,
+            &["roof", "toit", "floor", "extension"],
+        ],
+    },
+    Frame {
+        name: "at peace and ready",
+        concepts: &[
+            &[
+                "made my peace",
+                "fait la paix",
+                "not scared anymore",
+                "plus peur",
+                "at peace",
+                "en paix",
+            ],
+            &[
+                "ready to go",
+                "pret a partir",
+                "prete a partir",
+                "i m going tonight",
+                "je pars ce soir",
+                "ending it",
+                "en finir",
+            ],
+        ],
+        window: 20,
+        unless: &[],
+        context: &[TRIP, LEAVE_TAKING],
+    },
+    Frame {
+        name: "a means, and things given away",
+        concepts: &[MEANS, SETTLING],
+        window: 25,
+        unless: &[],
+        context: &[CRAFT, TRIP],
+    },
+    Frame {
+        name: "a farewell to everyone",
+        concepts: &[&[
+            "goodbye to everyone",
+            "goodbye letter*",
+            "goodbye everyone",
+            "adieu tout le monde",
+            "te dire adieu",
+        ]],
+        window: 0,
+        unless: &[],
+        context: &[TRIP, LEAVE_TAKING],
+    },
+    Frame {
         name: "exhaust fumes",
         concepts: &[
             &[
@@ -360,7 +546,7 @@ const FRAMES: &[Frame] = &[
         ],
         window: 8,
         unless: &[],
-        context: &[],
+        context: &[method::KITCHEN_AND_HOME, TRIP],
     },
     Frame {
         name: "the edge of a platform",

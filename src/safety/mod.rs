@@ -21,6 +21,7 @@ mod danger;
 pub mod detect;
 pub mod disclosure;
 mod frames;
+mod method;
 
 use std::collections::BTreeMap;
 
