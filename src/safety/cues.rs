@@ -1,8 +1,9 @@
 //! The phrase lists the detector reads with ([`super::detect`]): chat
 //! shorthand, idioms that only look alarming, and the cues of each subject
 //! and of crisis, in English and French. Cues use the syntax of
-//! [`super::detect`]: words, `word*` for every word it starts, `?` for any
-//! one word, `#` for a number of 10 or more. Adding a phrase is a data
+//! [`super::detect`]: words, `word*` for every word it starts, `*ending`
+//! for every word it ends, `?` for any one word, `#` for a number of 10 or
+//! more. Adding a phrase is a data
 //! change; the labelled sets in `tests/data/` say whether it helped.
 
 /// Shorthand and the words it stands for, after normalising.
@@ -1911,6 +1912,20 @@ pub(super) const CRISIS: &[&str] = &[
     "autour de mon cou dans",
     "stopped at the last second",
     "arrete au dernier moment",
+    "see if i d wake up",
+    "see if i would wake up",
+    "si je me reveillerais",
+    "drank bleach",
+    "bu de la javel",
+    "drank antifreeze",
+    "swallowed bleach",
+    "avale de la javel",
+    "what i did to my arms",
+    "ce que j ai fait a mes bras",
+    "me suis jete* devant",
+    "in front of a bus on purpose",
+    "don t tell me to call",
+    "dis pas d appeler",
 ];
 
 /// Self-injury cues of [`CRISIS`] that a recovery long past explains.
@@ -1952,6 +1967,8 @@ pub(super) const RECOVERED: &[&str] = &[
     "coupais",
     "volunteer",
     "benevole",
+    "quand j avais",
+    "when i was",
 ];
 
 /// Signs that it is happening again now.
@@ -1981,6 +1998,10 @@ pub(super) const CRISIS_PAIRS: &[(&[&str], &[&str])] = &[
         &["burn*", "cut*", "stepping", "step", "jump*", "scratch*"],
     ),
     (&["crashed the car", "crash the car"], &["relief"]),
+    (
+        &["rechute", "relapsed", "relapse"],
+        &["plus profond", "deeper", "cut", "coupe*", "cutting"],
+    ),
     (
         &[
             "stop eating",

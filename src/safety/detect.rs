@@ -394,8 +394,8 @@ fn blank_near_idioms(words: &mut [String]) {
     }
 }
 
-/// Whether one word matches one word of a cue (`*` ends a prefix, `?` is any
-/// word, `#` a number of 10 or more).
+/// Whether one word matches one word of a cue (`*` ends a prefix or starts
+/// an ending, `?` is any word, `#` a number of 10 or more).
 pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
     if word.is_empty() {
         return false;
@@ -406,6 +406,10 @@ pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
     if pattern == "#" {
         // A count large enough to be a dose, not a serving: 10 or more.
         return word.parse::<u32>().is_ok_and(|n| n >= 10);
+    }
+    if let Some(ending) = pattern.strip_prefix('*') {
+        // "*rai" is any word ending so: a French future ("répondrai").
+        return word.len() > ending.len() && word.ends_with(ending);
     }
     match pattern.strip_suffix('*') {
         Some(stem) => word.starts_with(stem),

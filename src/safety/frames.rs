@@ -11,11 +11,11 @@
 //! self-injury, passive wishes) rather than particular sentences.
 
 use super::concepts::{
-    ABSENCE, ACCESS, ACCIDENT, ALL_STOP, BURDEN, BURDEN_ON, CEASE, CRAFT, DESPAIR, EDGE, FAREWELL,
-    FICTION, FINALITY, FOR_GOOD, GONE_FOR_GOOD, GONE_SOON, HEIGHTS, HELD_BACK, INJURY_RELIEF, LAST,
-    LEAVE_TAKING, LETHAL_DOSE, LETHAL_HEIGHT, MEANS, NOT_WISHING, OTHERS_BETTER, PASSIVE_DEATH,
-    PILLS, RESOLVED, SELF, SELF_INJURY, SETTLING, THANKS, THINGS, TRAINS, TRAPPED, TRIP, UNNOTICED,
-    WELCOME, WISH,
+    ABSENCE, ACCESS, ACCIDENT, ALL_STOP, BODY, BURDEN, BURDEN_ON, CARE, CEASE, CRAFT, DESPAIR,
+    EDGE, FAREWELL, FICTION, FINALITY, FOR_GOOD, GONE_FOR_GOOD, GONE_SOON, HARM_TOOL, HEIGHTS,
+    HELD_BACK, INJURY_RELIEF, LAST, LEAVE_TAKING, LETHAL_DOSE, LETHAL_HEIGHT, MEANS, NOT_WISHING,
+    OTHERS_BETTER, PASSIVE_DEATH, PILLS, RESOLVED, SELF, SELF_INJURY, SETTLING, THANKS, THINGS,
+    TRAINS, TRAPPED, TRIP, UNNOTICED, WELCOME, WISH,
 };
 use super::detect::{CrisisKind, has_cue_at, word_matches};
 use super::{danger, method};
@@ -127,6 +127,21 @@ fn spans(words: &[String], cues: &[&str]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Self-injury long past: "when I was 15", "years ago".
+const LONG_AGO: &[&str] = &[
+    "used to",
+    "when i was #",
+    "years ago",
+    "as a teen*",
+    "in high school",
+    "quand j avais #",
+    "il y a # ans",
+    "au lycee",
+    "au college",
+    "quand j etais ado",
+    "*ais quand j avais",
+];
+
 /// Saying a means is not for what it is usually for.
 const NOT_FOR_CRAFT: &[&str] = &[
     "not for climbing",
@@ -201,6 +216,9 @@ pub(super) const CONTEXT_ONLY: &[&str] = &[
     "property",
     "everyday_reason",
     "injury_relief",
+    "drugs",
+    "stockpile",
+    "violent",
 ];
 
 /// Crisis concepts, and the context concepts that explain them away when
@@ -221,6 +239,7 @@ pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
     ("assault", &["play", "past", "harmless_contact"]),
     ("intrusion", &["play", "past", "property"]),
     ("lethal_dose", &["harmless"]),
+    ("pills", &["harmless"]),
     ("settling", &["trip", "everyday_reason"]),
     ("kill_threat", &["play", "past"]),
     ("weapon", &["play"]),
@@ -260,6 +279,9 @@ const CONCEPTS: &[(&str, &[&str])] = &[
     ("tell", method::TELL),
     ("fixture", method::FIXTURE),
     ("person_weight", method::PERSON_WEIGHT),
+    ("drugs", method::DRUGS),
+    ("stockpile", method::STOCKPILE),
+    ("violent", danger::VIOLENT),
     ("harmless", method::KITCHEN_AND_HOME),
     ("recovered", super::cues::RECOVERED),
     ("harmless_contact", danger::HARMLESS_CONTACT),
@@ -381,7 +403,7 @@ const FRAMES: &[Frame] = &[
         concepts: &[SELF_INJURY, INJURY_RELIEF],
         window: 16,
         unless: ACCIDENT,
-        context: &[],
+        context: &[LONG_AGO],
     },
     Frame {
         name: "passive wish",
@@ -415,6 +437,13 @@ const FRAMES: &[Frame] = &[
         window: 12,
         unless: &[],
         context: &[],
+    },
+    Frame {
+        name: "a tool to one's own body",
+        concepts: &[HARM_TOOL, BODY],
+        window: 5,
+        unless: ACCIDENT,
+        context: &[CARE, FICTION, LONG_AGO],
     },
     Frame {
         name: "a last meal, meant",
