@@ -870,6 +870,16 @@ pub(super) const SELF_INJURY: &[&str] = &[
     "sang sur ses serviettes",
     "long sleeves in",
     "manches longues par",
+    "on my wrist",
+    "sur mon poignet",
+    "on my arm",
+    "sur mon bras",
+    "the cutting",
+    "la scarification",
+    "me suis grave*",
+    "grave* des lignes",
+    "hit my own",
+    "my own head",
 ];
 
 /// What people hurt themselves with.
@@ -933,6 +943,11 @@ pub(super) const BODY: &[&str] = &[
     "les bras",
     "la cuisse",
     "les cuisses",
+    "le ventre",
+    "le poignet",
+    "la jambe",
+    "les jambes",
+    "le visage",
 ];
 
 /// Shaving, tests, tattoos: tools on skin that hurt no one.
@@ -992,8 +1007,6 @@ pub(super) const INJURY_RELIEF: &[&str] = &[
     "expres",
     "merite",
     "punir",
-    "cacher",
-    "cache les",
     "cicatrice*",
     "manches longues",
     "ressentir quelque",
@@ -1026,7 +1039,6 @@ pub(super) const INJURY_RELIEF: &[&str] = &[
     "personne a vu",
     "hide it",
     "felt better",
-    "fait du bien",
     "soulage",
     "always do when",
     "le fais toujours",
@@ -1053,6 +1065,14 @@ pub(super) const INJURY_RELIEF: &[&str] = &[
     "over and over",
     "encore et encore",
     "plus rien sentir",
+    "because i m so",
+    "parce que je suis",
+    "until i got",
+    "jusqu a avoir",
+    "so nobody would see",
+    "pour que personne voie",
+    "harder to hide",
+    "dur a cacher",
 ];
 
 /// Kitchen and workshop accidents.

@@ -1999,6 +1999,14 @@ pub(super) const CRISIS_PAIRS: &[(&[&str], &[&str])] = &[
     ),
     (&["crashed the car", "crash the car"], &["relief"]),
     (
+        &[
+            "walked into the sea",
+            "entree dans la mer",
+            "entre dans la mer",
+        ],
+        &["clothes on", "habille*", "turned back", "demi tour"],
+    ),
+    (
         &["rechute", "relapsed", "relapse"],
         &["plus profond", "deeper", "cut", "coupe*", "cutting"],
     ),

@@ -79,6 +79,9 @@ pub(super) const ASSAILANT: &[&str] = &[
     "cambrioleur*",
     "voisin",
     "coloc",
+    "types",
+    "mecs",
+    "hommes",
 ];
 
 /// A stranger, rather than someone who lives there.
@@ -120,6 +123,23 @@ pub(super) const INSIDE: &[&str] = &[
     "dans mon appart*",
     "dans le couloir",
     "dans ma cuisine",
+];
+
+/// Watching the speaker's home.
+pub(super) const WATCHING: &[&str] = &[
+    "watching my window",
+    "watching my house",
+    "watching my flat",
+    "watching the house",
+    "watching me",
+    "staring at my window",
+    "regarde ma fenetre",
+    "regarde ma maison",
+    "regarde chez moi",
+    "me regarde depuis",
+    "m observe",
+    "surveille ma",
+    "surveille la maison",
 ];
 
 /// Violence or a threat aimed at the speaker, now or again and again.
@@ -345,6 +365,8 @@ pub(super) const VIOLENT: &[&str] = &[
     "plaqu*",
     "mord*",
     "poignard*",
+    "tire*",
+    "dragged",
 ];
 
 /// The speaker as the target of those acts.
@@ -422,6 +444,8 @@ pub(super) const NOT_A_BLOW: &[&str] = &[
     "threw up",
     "throwing up",
     "throws up",
+    "tire d affaire",
+    "tire* d affaire",
 ];
 
 /// Someone getting in, or outside and not leaving.
@@ -535,6 +559,13 @@ pub(super) const INTRUSION: &[&str] = &[
     "trying to get in through",
     "essaie de rentrer par",
     "essaye de rentrer par",
+    "hammering on the ? door",
+    "hammering on my door",
+    "hammering on the door",
+    "tambourine a la porte",
+    "tambourine",
+    "chain is on",
+    "chaine est mise",
 ];
 
 /// Things broken into, not homes with someone inside.
@@ -618,6 +649,11 @@ pub(super) const KILL_THREAT: &[&str] = &[
     "make me regret",
     "me faire payer",
     "me faire regretter",
+    "regret it",
+    "le regretter",
+    "going to get it",
+    "vais prendre",
+    "vas prendre",
 ];
 
 /// Someone else saying they will kill the speaker.
@@ -1107,7 +1143,7 @@ pub(super) const FRAMES: &[Frame] = &[
     Frame {
         name: "a threat to kill, meant",
         concepts: &[ASSAILANT, KILL_THREAT, SERIOUS],
-        window: 12,
+        window: 20,
         unless: PLAY,
         context: &[FICTION, PAST, HARMLESS_CONTACT],
     },
@@ -1122,6 +1158,13 @@ pub(super) const FRAMES: &[Frame] = &[
         name: "a stranger inside",
         concepts: &[STRANGER, INSIDE, ALARM],
         window: 20,
+        unless: PLAY,
+        context: &[FICTION, PAST, HARMLESS_CONTACT],
+    },
+    Frame {
+        name: "a stranger watching my home",
+        concepts: &[STRANGER, WATCHING],
+        window: 14,
         unless: PLAY,
         context: &[FICTION, PAST, HARMLESS_CONTACT],
     },

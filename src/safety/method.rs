@@ -106,6 +106,11 @@ pub(super) const HOW: &[&str] = &[
     "really work",
     "ca marche mieux",
     "marche mieux",
+    "is there a spot",
+    "where the drop",
+    "y a un endroit",
+    "un endroit ou",
+    "would you just",
 ];
 
 /// A means of dying, or what it does to a body.
@@ -220,6 +225,11 @@ pub(super) const MEANS: &[&str] = &[
     "moyen de partir",
     "conscious",
     "conscient",
+    "cliff*",
+    "falaise*",
+    "drop",
+    "rochers",
+    "rocks",
 ];
 
 /// Means with no innocent reading in such a question.
@@ -404,6 +414,14 @@ pub(super) const TELL: &[&str] = &[
     "l ai deja fait couler",
     "need it to be",
     "faut que ce soit",
+    "going up there",
+    "j y monte",
+    "windows up",
+    "fenetres fermees",
+    "in a car with",
+    "dans une voiture",
+    "i started",
+    "j ai commence",
 ];
 
 /// Medicines by name, the ones people keep enough of to harm themselves.
