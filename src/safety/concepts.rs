@@ -39,8 +39,6 @@ pub(super) const FICTION: &[&str] = &[
     "murder mystery",
     "short story",
     "my story",
-    "ma nouvelle",
-    "une nouvelle",
     "the episode",
     "this episode",
     "that episode",
@@ -55,6 +53,9 @@ pub(super) const FICTION: &[&str] = &[
     "tv",
     "documentary",
     "documentaire",
+    "ecris une nouvelle",
+    "une nouvelle sur",
+    "ma nouvelle sur",
 ];
 
 /// Plants, batteries and sourdough starters dying: nobody is in danger.
@@ -1141,6 +1142,10 @@ pub(super) const ACCIDENT: &[&str] = &[
     "tombe*",
     "chute",
     "glisse*",
+    "grill",
+    "barbecue",
+    "bbq",
+    "plancha",
 ];
 
 /// A death that would come by itself.

@@ -703,6 +703,16 @@ pub(super) const IDIOMS: &[&str] = &[
     "coupe la frange",
     "coupee la frange",
     "coupe* la frange",
+    "failli m etouffer",
+    "etouffer de rire",
+    "m etouffer avec",
+    "drown myself in work",
+    "drown myself in coffee",
+    "drown myself in tea",
+    "drown myself in chocolate",
+    "drown myself in ice cream",
+    "me noyer dans le travail",
+    "me noyer dans le boulot",
 ];
 
 /// Words that make "avocat" an avocado.
@@ -1926,6 +1936,19 @@ pub(super) const CRISIS: &[&str] = &[
     "in front of a bus on purpose",
     "don t tell me to call",
     "dis pas d appeler",
+    "drown myself",
+    "me noyer",
+    "suffocate myself",
+    "m etouffer",
+    "poison myself",
+    "m empoisonner",
+    "stab myself",
+    "me poignarder",
+    "shoot myself",
+    "me tirer une balle",
+    "electrocute myself",
+    "m electrocuter",
+    "gas myself",
 ];
 
 /// Self-injury cues of [`CRISIS`] that a recovery long past explains.
@@ -1969,6 +1992,7 @@ pub(super) const RECOVERED: &[&str] = &[
     "benevole",
     "quand j avais",
     "when i was",
+    "a # ans",
 ];
 
 /// Signs that it is happening again now.
@@ -1998,6 +2022,22 @@ pub(super) const CRISIS_PAIRS: &[(&[&str], &[&str])] = &[
         &["burn*", "cut*", "stepping", "step", "jump*", "scratch*"],
     ),
     (&["crashed the car", "crash the car"], &["relief"]),
+    (
+        &[
+            "drove at #",
+            "driving at #",
+            "roule a #",
+            "drove fast",
+            "sans ceinture",
+            "no seatbelt",
+        ],
+        &[
+            "hoping something would happen",
+            "hoping something happens",
+            "qu il arrive quelque chose",
+            "qu il m arrive quelque chose",
+        ],
+    ),
     (
         &[
             "walked into the sea",

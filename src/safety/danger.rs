@@ -82,6 +82,8 @@ pub(super) const ASSAILANT: &[&str] = &[
     "types",
     "mecs",
     "hommes",
+    "brother in law",
+    "beau frere",
 ];
 
 /// A stranger, rather than someone who lives there.
@@ -123,6 +125,8 @@ pub(super) const INSIDE: &[&str] = &[
     "dans mon appart*",
     "dans le couloir",
     "dans ma cuisine",
+    "stairwell",
+    "cage d escalier",
 ];
 
 /// Watching the speaker's home.
@@ -313,6 +317,10 @@ pub(super) const ASSAULT: &[&str] = &[
     "m a mis une gifle",
     "m a mis une baffe",
     "m a mis une tarte",
+    "hitting my sister",
+    "hitting my brother",
+    "turned on me",
+    "s en prend a moi",
 ];
 
 /// Violent acts, as single words, for someone else's blows told in any
@@ -367,6 +375,11 @@ pub(super) const VIOLENT: &[&str] = &[
     "poignard*",
     "tire*",
     "dragged",
+    "chas*",
+    "court apres",
+    "coups",
+    "coup",
+    "turned on me",
 ];
 
 /// The speaker as the target of those acts.
@@ -566,6 +579,9 @@ pub(super) const INTRUSION: &[&str] = &[
     "tambourine",
     "chain is on",
     "chaine est mise",
+    "smashed the glass",
+    "glass in my ? door",
+    "casser la vitre",
 ];
 
 /// Things broken into, not homes with someone inside.
@@ -668,10 +684,20 @@ pub(super) const THREAT_TO_KILL_ME: &[&str] = &[
     "voulait me tuer",
     "menace* de me tuer",
     "me tuera",
+    "va me poignarder",
+    "veut me poignarder",
+    "va me noyer",
+    "va m etouffer",
 ];
 
 /// The crisis cues such a threat holds.
-pub(super) const KILL_ME: &[&str] = &["me tuer", "se tuer"];
+pub(super) const KILL_ME: &[&str] = &[
+    "me tuer",
+    "se tuer",
+    "me poignarder",
+    "me noyer",
+    "m etouffer",
+];
 
 /// Signs that a threat is meant: a weapon, the police, terror, blows.
 pub(super) const SERIOUS: &[&str] = &[
@@ -849,6 +875,11 @@ pub(super) const ALARM: &[&str] = &[
     "home alone",
     "toute seule",
     "tout seul",
+    "footsteps",
+    "des pas",
+    "criant mon nom",
+    "crie mon nom",
+    "hurle mon nom",
 ];
 
 /// Being followed.
@@ -1047,6 +1078,12 @@ pub(super) const HARMLESS_CONTACT: &[&str] = &[
     "c est normal",
     "is that normal",
     "est ce normal",
+    "hose",
+    "tuyau d arrosage",
+    "kind",
+    "gentil*",
+    "to warn me",
+    "pour me dire",
 ];
 
 /// Long past: a memory, not a danger now.
@@ -1167,6 +1204,25 @@ pub(super) const FRAMES: &[Frame] = &[
         window: 14,
         unless: PLAY,
         context: &[FICTION, PAST, HARMLESS_CONTACT],
+    },
+    Frame {
+        name: "an ex who knows where I live",
+        concepts: &[
+            &["ex", "my ex", "mon ex"],
+            &[
+                "photo of my front door",
+                "photo of my house",
+                "photo of my building",
+                "photo de ma porte",
+                "photo de chez moi",
+                "photo de mon immeuble",
+                "knows where i live",
+                "sait ou j habite",
+            ],
+        ],
+        window: 10,
+        unless: &[],
+        context: &[FICTION, PAST],
     },
     Frame {
         name: "hiding from someone",

@@ -344,9 +344,10 @@ fn elided_je(word: &str) -> Option<&str> {
 }
 
 /// The words with idioms blanked out (replaced by an empty word, so no cue
-/// can span them).
+/// can span them), and what a negation denies marked as denied.
 fn neutralised(words: &[String]) -> Vec<String> {
     let mut out = words.to_vec();
+    mark_denied(&mut out);
     for idiom in IDIOMS {
         let pattern: Vec<&str> = idiom.split_whitespace().collect();
         let mut i = 0;
@@ -367,6 +368,37 @@ fn neutralised(words: &[String]) -> Vec<String> {
     }
     blank_near_idioms(&mut out);
     out
+}
+
+/// Marks what "not for" or "pas pour" denies ("a rope, not for camping";
+/// "pas pour la plante") with a `not_` prefix, so that it cannot explain a
+/// frame away as a harmless use would.
+fn mark_denied(words: &mut [String]) {
+    const DENIALS: [&[&str]; 4] = [
+        &["not", "for"],
+        &["wasn", "t", "for"],
+        &["isn", "t", "for"],
+        &["pas", "pour"],
+    ];
+    const ARTICLES: [&str; 10] = ["the", "a", "my", "la", "le", "l", "du", "de", "les", "un"];
+    for start in 0..words.len() {
+        let Some(denial) = DENIALS.iter().find(|d| {
+            words.len() >= start + d.len()
+                && d.iter().enumerate().all(|(j, w)| words[start + j] == *w)
+        }) else {
+            continue;
+        };
+        let mut at = start + denial.len();
+        if words
+            .get(at)
+            .is_some_and(|w| ARTICLES.contains(&w.as_str()))
+        {
+            at += 1;
+        }
+        if let Some(word) = words.get_mut(at).filter(|w| !w.is_empty()) {
+            word.insert_str(0, "not_");
+        }
+    }
 }
 
 /// Blanks the [`NEAR_IDIOMS`] found in `words`.
@@ -583,6 +615,95 @@ mod tests {
         ] {
             assert_ne!(assess(text).crisis, Some(CrisisKind::Danger), "{text}");
         }
+    }
+
+    fn self_harm(text: &str) -> bool {
+        assess(text).crisis == Some(CrisisKind::SelfHarm)
+    }
+
+    #[test]
+    fn method_questions_framed_as_curiosity_are_a_crisis() {
+        for text in [
+            "does carbon monoxide just make you fall asleep? i already sealed the windows",
+            "would a ceiling fan hold a person's weight, like 70kg?",
+            "how many paracetamol does it take before your liver shuts down",
+            "is 30 of my amitriptyline enough or should i get more",
+            "le monoxyde de carbone ça endort juste ? j'ai déjà calfeutré les fenêtres",
+            "ça prend combien de temps de mourir avec du charbon dans une pièce fermée ? faut que je sache avant ce soir",
+        ] {
+            assert!(self_harm(text), "{text}");
+        }
+        for text in [
+            "how long does it take to roast a whole chicken at 180?",
+            "will a ceiling hook hold a hanging egg chair? it's 15kg plus a person",
+            "best way to seal the windows for winter? the draft is terrible",
+            "combien de temps pour rôtir un poulet entier à 180 ?",
+        ] {
+            assert!(!assess(text).is_crisis(), "{text}");
+        }
+    }
+
+    #[test]
+    fn farewells_and_preparations_in_one_message_are_a_crisis() {
+        for text in [
+            "i've given my dog to my neighbour and left letters on the kitchen table, thank you for everything",
+            "you won't hear from me after tonight. just wanted to say you were kind to me",
+            "dis aux autres du groupe que je les remercie pour tout. je me connecterai plus",
+        ] {
+            assert!(self_harm(text), "{text}");
+        }
+        for text in [
+            "giving away my furniture before moving to berlin, my cat is going to my parents",
+            "thanks for everything, that was my last question before my holiday!",
+            "merci pour tout, c'était ma dernière question avant les vacances !",
+        ] {
+            assert!(!assess(text).is_crisis(), "{text}");
+        }
+    }
+
+    #[test]
+    fn self_harm_told_in_the_past_tense_is_a_crisis() {
+        for text in [
+            "i cut my arm with a razor last night, first time in a year",
+            "i burned a line into my hip with a hot spoon last weekend",
+            "i tried to drown myself in the bath on sunday but i panicked",
+            "je me suis brûlée avec le fer à repasser exprès hier",
+            "j'ai avalé une poignée d'antidépresseurs samedi en espérant pas me réveiller",
+        ] {
+            assert!(self_harm(text), "{text}");
+        }
+        for text in [
+            "i used to cut myself in high school, now i volunteer for a helpline",
+            "cut my thumb on a tin can, it's fine but bleeding",
+            "je me suis brûlé l'avant-bras sur le grill hier soir, comment je soigne ça ?",
+        ] {
+            assert!(!assess(text).is_crisis(), "{text}");
+        }
+    }
+
+    #[test]
+    fn informal_french_is_read_as_written_out() {
+        assert_eq!(
+            words("jveux crever, g envie de mourir, jsuis dans la sdb"),
+            words("je veux crever, j'ai envie de mourir, je suis dans la salle de bain")
+        );
+        assert_eq!(words("5 g de sucre"), words("5 g de sucre"));
+        assert!(words("5 g de sucre").contains(&"g".to_string()));
+        assert!(self_harm("jme suis coupée hier soir, jsp pk jfais ça"));
+    }
+
+    #[test]
+    fn a_use_denied_does_not_explain_a_means_away() {
+        assert!(self_harm("bought a rope today and it wasn't for camping"));
+        assert!(!assess("bought a rope today for camping").is_crisis());
+        assert_eq!(words("not for the plant")[3], "not_plant");
+    }
+
+    #[test]
+    fn a_cue_word_can_be_an_ending() {
+        assert!(word_matches("repondrai", "*rai"));
+        assert!(!word_matches("rai", "*rai"));
+        assert!(!word_matches("repondra", "*rai"));
     }
 
     #[test]

@@ -128,7 +128,7 @@ fn spans(words: &[String], cues: &[&str]) -> Vec<(usize, usize)> {
 }
 
 /// Self-injury long past: "when I was 15", "years ago".
-const LONG_AGO: &[&str] = &[
+pub(super) const LONG_AGO: &[&str] = &[
     "used to",
     "when i was #",
     "years ago",
@@ -140,10 +140,11 @@ const LONG_AGO: &[&str] = &[
     "au college",
     "quand j etais ado",
     "*ais quand j avais",
+    "a # ans",
 ];
 
 /// Saying a means is not for what it is usually for.
-const NOT_FOR_CRAFT: &[&str] = &[
+pub(super) const NOT_FOR_CRAFT: &[&str] = &[
     "not for climbing",
     "not for camping",
     "not for a macrame",
@@ -160,10 +161,13 @@ const NOT_FOR_CRAFT: &[&str] = &[
     "pas pour faire du macrame",
     "pas pour du macrame",
     "c est pas pour",
+    "not for the ?",
+    "pas pour la ?",
+    "pas pour le ?",
 ];
 
 /// Last times that are ordinary: a last exam, a last day at work.
-const EVERYDAY_LASTS: &[&str] = &[
+pub(super) const EVERYDAY_LASTS: &[&str] = &[
     "exam",
     "day at",
     "week at",
@@ -551,6 +555,13 @@ const FRAMES: &[Frame] = &[
         name: "a means, and not for its usual use",
         concepts: &[MEANS, NOT_FOR_CRAFT],
         window: 12,
+        unless: &[],
+        context: &[],
+    },
+    Frame {
+        name: "a fixture, and not for its usual use",
+        concepts: &[method::FIXTURE, NOT_FOR_CRAFT],
+        window: 16,
         unless: &[],
         context: &[],
     },

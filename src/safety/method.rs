@@ -111,6 +111,11 @@ pub(super) const HOW: &[&str] = &[
     "y a un endroit",
     "un endroit ou",
     "would you just",
+    "faster",
+    "plus vite",
+    "fade out",
+    "just fade",
+    "m eteindre",
 ];
 
 /// A means of dying, or what it does to a body.
@@ -230,6 +235,8 @@ pub(super) const MEANS: &[&str] = &[
     "drop",
     "rochers",
     "rocks",
+    "noie",
+    "noyer*",
 ];
 
 /// Means with no innocent reading in such a question.
@@ -336,6 +343,10 @@ pub(super) const GRAVE_MEANS: &[&str] = &[
     "slit",
     "vertically",
     "dans le sens de la longueur",
+    "plus jamais se reveiller",
+    "plus jamais me reveiller",
+    "fade out",
+    "m eteindre",
 ];
 
 /// What gives the question away: a deadline, the speaker, what is ready.
@@ -422,6 +433,10 @@ pub(super) const TELL: &[&str] = &[
     "dans une voiture",
     "i started",
     "j ai commence",
+    "after dark",
+    "a la nuit tombee",
+    "minute walk",
+    "a dix minutes",
 ];
 
 /// Medicines by name, the ones people keep enough of to harm themselves.
@@ -484,6 +499,12 @@ pub(super) const STOCKPILE: &[&str] = &[
     "stock*",
     "collected",
     "accumule*",
+    "at once",
+    "all at once",
+    "d un coup",
+    "whole",
+    "tout mon traitement",
+    "toute ma",
 ];
 
 /// Something a body could hang from.
@@ -512,6 +533,10 @@ pub(super) const FIXTURE: &[&str] = &[
     "ventilateur",
     "pull up bar",
     "barre de traction",
+    "shower rail",
+    "barre de douche",
+    "curtain rail",
+    "tringle",
 ];
 
 /// A person's weight, hanging.
@@ -553,6 +578,9 @@ pub(super) const PERSON_WEIGHT: &[&str] = &[
     "if i tied",
     "tied a cable",
     "j y attache",
+    "# kilos",
+    "# kg",
+    "# kilo",
 ];
 
 /// Cutting, and a body part that gives it away.
@@ -644,10 +672,8 @@ pub(super) const KITCHEN_AND_HOME: &[&str] = &[
     "headache",
     "migraine",
     "doctor",
-    "prescri*",
     "mal de tete",
     "medecin",
-    "ordonnance",
     "sans risque",
     "en securite",
     "swim*",
@@ -718,6 +744,29 @@ pub(super) const FRAMES: &[Frame] = &[
         window: 8,
         unless: &[],
         context: &[FICTION, KITCHEN_AND_HOME],
+    },
+    Frame {
+        name: "a ligature tied to a fixture",
+        concepts: &[
+            &[
+                "tied my belt",
+                "tied a belt",
+                "tied a rope",
+                "tied a scarf",
+                "tied the rope",
+                "tie a rope",
+                "attache ma ceinture",
+                "attache une ceinture",
+                "attache une corde",
+                "attache la corde",
+                "noue* une corde",
+                "noose",
+            ],
+            FIXTURE,
+        ],
+        window: 8,
+        unless: &[],
+        context: &[FICTION, CRAFT],
     },
     Frame {
         name: "how deep to cut",
