@@ -4,7 +4,12 @@
 //! `tests/data/` (median of several rounds):
 //! - the cues alone for crisis, with the frames (`crisis_by_rules`);
 //! - the whole detector (`assess`: subject cues, crisis cues, frames and
-//!   the learned reader), which every chat message and reply goes through.
+//!   the learned reader), which every chat message and reply goes through;
+//! - the crisis protocol's reading of a message with the user's six before
+//!   it (`assess_in_conversation`), once per chat message;
+//!
+//! and, for the last two, the median (p50) and the 99th percentile of each
+//! message's own time over every round.
 //!
 //! Run with `cargo bench --bench detect` (`TROUPE_BENCH_ROUNDS` sets the
 //! rounds, default 7); `scripts/bench-figures` puts its figures in README.
@@ -16,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use figures::{count, duration, env_usize, figure};
 
-use troupe::safety::assess;
 use troupe::safety::detect::crisis_by_rules;
+use troupe::safety::{assess, assess_in_conversation};
 
 /// Every sentence of the labelled sets.
 fn sentences() -> Vec<String> {
@@ -35,7 +40,7 @@ fn sentences() -> Vec<String> {
         out.extend(
             text.lines()
                 .skip(1)
-                .filter_map(|line| line.splitn(3, '\t').nth(2))
+                .filter_map(|line| line.split('\t').nth(2))
                 .map(str::to_string),
         );
     }
@@ -59,13 +64,32 @@ fn per_sentence(sentences: &[String], mut f: impl FnMut(&str) -> bool) -> Durati
     samples[samples.len() / 2]
 }
 
+/// The p50 and p99 of `f`'s time on one sentence, over every sentence of
+/// every round (`f` gets each sentence's index).
+fn percentiles(sentences: &[String], mut f: impl FnMut(usize) -> bool) -> (Duration, Duration) {
+    let rounds = env_usize("TROUPE_BENCH_ROUNDS", 7).max(1);
+    let mut times = Vec::with_capacity(rounds * sentences.len());
+    let mut found = 0;
+    for _ in 0..rounds {
+        for i in 0..sentences.len() {
+            let start = Instant::now();
+            found += usize::from(f(i));
+            times.push(start.elapsed());
+        }
+    }
+    std::hint::black_box(found);
+    times.sort();
+    let at = |q: usize| times[(times.len() * q / 100).min(times.len().saturating_sub(1))];
+    (at(50), at(99))
+}
+
 fn main() {
     let sentences = sentences();
     // The learned reader loads its weights once, on first use.
     let start = Instant::now();
     let _ = assess("warm up");
     let load = start.elapsed();
-    let rules = per_sentence(&sentences, crisis_by_rules);
+    let rules = per_sentence(&sentences, |s| crisis_by_rules(s).is_some());
     let whole = per_sentence(&sentences, |s| assess(s).is_sensitive());
     figure(
         "sentences",
@@ -90,5 +114,39 @@ fn main() {
         "first call, which loads the reader's weights (once per process)",
         "figure",
         &duration(load),
+    );
+    let (p50, p99) = percentiles(&sentences, |i| assess(&sentences[i]).is_sensitive());
+    figure(
+        "one_p50",
+        "whole detector, one message at a time: p50",
+        "figure",
+        &duration(p50),
+    );
+    figure(
+        "one_p99",
+        "whole detector, one message at a time: p99",
+        "figure",
+        &duration(p99),
+    );
+    let earlier = |i: usize| -> Vec<&str> {
+        sentences[i.saturating_sub(6)..i]
+            .iter()
+            .map(String::as_str)
+            .collect()
+    };
+    let (p50, p99) = percentiles(&sentences, |i| {
+        assess_in_conversation(&earlier(i), &sentences[i]).is_crisis()
+    });
+    figure(
+        "conversation_p50",
+        "one message read with the six before it (`assess_in_conversation`): p50",
+        "figure",
+        &duration(p50),
+    );
+    figure(
+        "conversation_p99",
+        "one message read with the six before it (`assess_in_conversation`): p99",
+        "figure",
+        &duration(p99),
     );
 }

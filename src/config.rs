@@ -231,7 +231,10 @@ const DISCLAIMER_FIELDS: &[Field] = &[
     Field::optional("legal", Shape::Text(None)),
 ];
 
-const CRISIS_FIELDS: &[Field] = &[Field::required("message", Shape::Text(None))];
+const CRISIS_FIELDS: &[Field] = &[
+    Field::optional("message", Shape::Text(None)),
+    Field::optional("danger", Shape::Text(None)),
+];
 
 const SAFETY_FIELDS: &[Field] = &[
     // At least every 3 hours: the rule sets the most, not the least.

@@ -10,7 +10,7 @@ use chrono::Datelike;
 use serde::{Deserialize, Serialize};
 
 use crate::persona::Personas;
-use crate::safety::SafetyCount;
+use crate::safety::{CrisisKind, SafetyCount};
 use crate::store::{CallOutcome, Conversation, UsageRecord, User};
 
 /// Model calls of one persona with one model.
@@ -82,19 +82,29 @@ pub enum Period {
     Month,
 }
 
-/// Crisis referrals in one period.
+/// Crisis referrals in one period, by kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SafetyLine {
     /// The day (2026-11-30), ISO week (2026-W48) or month (2026-11).
     pub period: String,
-    /// Crisis replies given.
+    /// Replies to suicidal ideation or self-harm (crisis lines).
     pub crisis_referrals: u64,
+    /// Replies to immediate danger from someone else (emergency numbers,
+    /// domestic-violence lines).
+    #[serde(default)]
+    pub danger_referrals: u64,
 }
 
-/// Crisis referrals per period, from the anonymous safety log.
+/// Crisis referrals per period and kind, from the anonymous safety log.
 pub fn safety_lines(counts: &[SafetyCount], by: Period) -> Vec<SafetyLine> {
-    let mut sums: BTreeMap<String, u64> = BTreeMap::new();
-    for entry in counts.iter().filter(|e| e.kind == "crisis_referral") {
+    let mut lines: BTreeMap<String, SafetyLine> = BTreeMap::new();
+    for entry in counts {
+        let Some(kind) = CrisisKind::ALL
+            .into_iter()
+            .find(|k| k.referral() == entry.kind)
+        else {
+            continue;
+        };
         let Ok(day) = chrono::NaiveDate::parse_from_str(&entry.day, "%Y-%m-%d") else {
             continue;
         };
@@ -106,14 +116,17 @@ pub fn safety_lines(counts: &[SafetyCount], by: Period) -> Vec<SafetyLine> {
             }
             Period::Month => day.format("%Y-%m").to_string(),
         };
-        *sums.entry(period).or_default() += entry.count;
-    }
-    sums.into_iter()
-        .map(|(period, crisis_referrals)| SafetyLine {
+        let line = lines.entry(period.clone()).or_insert_with(|| SafetyLine {
             period,
-            crisis_referrals,
-        })
-        .collect()
+            crisis_referrals: 0,
+            danger_referrals: 0,
+        });
+        match kind {
+            CrisisKind::SelfHarm => line.crisis_referrals += entry.count,
+            CrisisKind::Danger => line.danger_referrals += entry.count,
+        }
+    }
+    lines.into_values().collect()
 }
 
 /// A user's settings and conversations (`troupe user show --json`).

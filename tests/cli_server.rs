@@ -221,6 +221,32 @@ fn each_command_through_the_server_prints_what_it_prints_on_its_own_data_dir() {
 }
 
 #[test]
+fn a_crisis_through_the_server_says_its_kind_as_it_does_on_its_own() {
+    let twins = Twins::new();
+    for (text, kind, resource) in [
+        (
+            "someone is breaking in and I'm hiding in the closet",
+            "danger",
+            "911",
+        ),
+        ("I want to end my life", "self_harm", "988"),
+    ] {
+        let json = twins.same_json(&["chat", "chef", "--user", "ana", "--message", text, "--json"]);
+        assert_eq!(json["kind"], "crisis", "{json}");
+        assert_eq!(json["crisis"], kind, "{json}");
+        assert!(
+            json["reply"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(resource),
+            "{json}"
+        );
+    }
+    let report = twins.same_json(&["safety", "report", "--json"]);
+    assert_eq!(report[0]["danger_referrals"], 1, "{report}");
+}
+
+#[test]
 fn mistakes_get_the_same_message_and_exit_code_through_the_server() {
     let twins = Twins::new();
     talk(&twins);

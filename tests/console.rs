@@ -113,3 +113,19 @@ fn in_the_console_helplines_come_from_troupe_not_the_persona() {
         "/history too"
     );
 }
+
+#[test]
+fn in_the_console_danger_gets_troupe_s_emergency_numbers_in_the_persona_s_language() {
+    let troupe = Troupe::new();
+    let run = troupe.run_with_input(
+        &["chat", "decor"],
+        "mon copain me frappe en ce moment, je suis enfermée dans la salle de bain\n".as_bytes(),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("\nTroupe: Vous semblez en danger"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("3919"), "{}", run.stdout);
+}

@@ -334,6 +334,24 @@ fn a_crisis_is_answered_by_troupe_safety(browser: &Browser) {
             .starts_with("Troupe safety (not Chef Marco)")
     );
     assert!(crisis["text"].as_str().unwrap().contains("988"), "{crisis}");
+    browser.type_into(
+        "#message",
+        &format!("my husband is hitting me right now{ENTER}"),
+    );
+    let danger = browser.wait_until(
+        "Troupe's danger bubble",
+        "const n = document.querySelector('#log [data-crisis=danger]');
+         return n && { who: n.querySelector('.who').textContent, text: n.querySelector('.text').textContent };",
+        json!([]),
+    );
+    assert!(
+        danger["who"]
+            .as_str()
+            .unwrap()
+            .starts_with("Troupe safety — urgent (not Chef Marco)"),
+        "{danger}"
+    );
+    assert!(danger["text"].as_str().unwrap().contains("911"), "{danger}");
 }
 
 /// The `data-kind` bubble: it is Troupe's (class `troupe`, never `persona`).

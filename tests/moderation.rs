@@ -170,7 +170,11 @@ fn violence_is_a_crisis_only_when_the_user_is_the_one_threatened() {
     let model = TestServer::start(vec![Reply::Text(PERSONA_REPLY)]);
     let troupe = troupe_with(&model, &openai_moderation(&moderation, 5_000));
     let threatened = say(&troupe, "My ex says he will come over tonight and hurt me");
-    assert!(threatened.stdout.contains("988"), "{}", threatened.stdout);
+    assert!(
+        threatened.stdout.contains("911"),
+        "the danger reply, with the emergency number: {}",
+        threatened.stdout
+    );
     let threatening = say(&troupe, "I could strangle my brother for eating the cake");
     assert_eq!(threatening.stdout.trim(), PERSONA_REPLY);
 }

@@ -453,6 +453,69 @@ fn a_crisis_gets_troupe_s_helplines_and_never_reaches_the_persona_s_model() {
 }
 
 #[test]
+fn immediate_danger_on_the_openai_endpoint_gets_the_danger_reply_and_says_so() {
+    let model = TestServer::start(vec![Reply::Text("Let's cook!")]);
+    let troupe = troupe_on(&model);
+    let server = troupe.serve(&[]);
+    let danger = json!({"model": "chef", "messages": [
+        user("someone is trying to break into my house right now, I'm scared")
+    ]});
+    let answer = server.post(COMPLETIONS, danger);
+    assert_eq!(answer.json["troupe"]["kind"], "crisis", "{}", answer.text);
+    assert_eq!(answer.json["troupe"]["crisis"], "danger", "{}", answer.text);
+    assert!(content(&answer).contains("911"), "{}", answer.text);
+    assert!(
+        model.received().is_empty(),
+        "the persona's model is not asked"
+    );
+    let later = json!({"model": "chef", "messages": [
+        user("someone is trying to break into my house right now, I'm scared"),
+        assistant(content(&answer).split("\n\n").last().unwrap()),
+        user("They left. Something warm to eat?")
+    ]});
+    assert_eq!(server.post(COMPLETIONS, later).status, 200);
+    assert_eq!(
+        model.last().messages()[1..],
+        [("user".into(), "They left. Something warm to eat?".into())],
+        "the danger exchange stays out of the model's request"
+    );
+    let report = server.get("/v1/safety/report?by=day");
+    assert_eq!(report.json[0]["danger_referrals"], 1);
+}
+
+#[test]
+fn a_stateless_turn_reads_the_client_s_earlier_messages_for_warning_signs() {
+    let model = TestServer::start(vec![Reply::Text("Let's cook!")]);
+    let troupe = troupe_on(&model);
+    let server = troupe.serve(&[]);
+    let history = |last: &str| {
+        json!({"model": "chef", "messages": [
+            user("I've been giving away my books and records to friends"),
+            assistant("That's generous!"),
+            user("my sister agreed to take my cat, she'll look after him"),
+            assistant("Cats love a good home."),
+            user(last)
+        ]})
+    };
+    let farewell = server.post(COMPLETIONS, history("thanks for everything, chef"));
+    assert_eq!(
+        farewell.json["troupe"]["crisis"], "self_harm",
+        "{}",
+        farewell.text
+    );
+    assert!(
+        model.received().is_empty(),
+        "the persona's model is not asked"
+    );
+    let ordinary = server.post(COMPLETIONS, history("what goes with leftover rice?"));
+    assert_eq!(
+        ordinary.json["troupe"]["kind"], "persona",
+        "{}",
+        ordinary.text
+    );
+}
+
+#[test]
 fn with_the_model_check_on_a_stateless_turn_holds_the_reply_for_a_second_opinion() {
     let check_or_reply = |r: &crate::support::server::Received| {
         let check = r.messages()[0].1.contains("safety classifier");

@@ -1,13 +1,23 @@
 //! Safety: the labelled sets measure the detectors; precision and recall
 //! below 0.9 on either set fails.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use troupe::safety::classifier::{self, Classifier};
-use troupe::safety::{Subject, assess};
+use troupe::safety::{CrisisKind, Subject, assess};
 
-/// (label, lang, text) rows of a labelled set.
+/// The label of a crisis kind in the labelled sets: `crisis` (suicide or
+/// self-harm) or `danger` (from someone else).
+fn label_of(kind: CrisisKind) -> &'static str {
+    match kind {
+        CrisisKind::SelfHarm => "crisis",
+        CrisisKind::Danger => "danger",
+    }
+}
+
+/// (label, lang, text) rows of a labelled set; a fourth column, when there
+/// is one, is a note on the row (what kind of message it is) and not text.
 fn rows(name: &str) -> Vec<(String, String, String)> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
@@ -17,7 +27,7 @@ fn rows(name: &str) -> Vec<(String, String, String)> {
         .skip(1)
         .filter(|l| !l.trim().is_empty())
         .map(|line| {
-            let mut fields = line.splitn(3, '\t');
+            let mut fields = line.split('\t');
             let mut next = || fields.next().unwrap_or_default().to_string();
             (next(), next(), next())
         })
@@ -91,7 +101,7 @@ fn crisis_messages_are_found_with_precision_and_recall_above_0_9() {
         },
         |text| {
             assess(text)
-                .crisis
+                .is_crisis()
                 .then(|| "crisis".to_string())
                 .into_iter()
                 .collect()
@@ -245,7 +255,7 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
     assert_eq!(report.code, 0, "{}", report.stderr);
     assert_eq!(
         report.json(),
-        serde_json::json!([{"period": "2026-11-02", "crisis_referrals": 2}])
+        serde_json::json!([{"period": "2026-11-02", "crisis_referrals": 2, "danger_referrals": 0}])
     );
     assert!(!report.stdout.contains("tester") && !report.stdout.contains("lea"));
 
@@ -291,6 +301,232 @@ fn a_crisis_message_gets_helplines_not_the_persona_and_is_logged_anonymously() {
         "--json",
     ]);
     assert_eq!(due.json(), serde_json::json!([]));
+}
+
+#[test]
+fn danger_from_someone_else_gets_emergency_numbers_a_hold_and_its_own_log_entry() {
+    let server = TestServer::start(vec![Reply::Text("in character")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    for i in 0..5 {
+        say(
+            &troupe,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "tester",
+            "chef",
+            "risotto tips",
+        );
+    }
+    let before = server.received().len();
+    let danger = troupe.run(&[
+        "--now",
+        "2026-11-02T11:00:00Z",
+        "chat",
+        "chef",
+        "--user",
+        "tester",
+        "--message",
+        "my boyfriend is hitting me right now, I locked myself in the bathroom",
+        "--json",
+    ]);
+    assert_eq!(danger.code, 0, "{}", danger.stderr);
+    let reply = danger.json();
+    assert_eq!(reply["kind"], "crisis", "{reply}");
+    assert_eq!(reply["crisis"], "danger", "{reply}");
+    let text = reply["reply"].as_str().unwrap_or_default();
+    for resource in ["911", "999", "1-800-799-7233", "START to 88788"] {
+        assert!(text.contains(resource), "{resource} in {text}");
+    }
+    assert!(!text.contains("988"), "not the suicide line: {text}");
+    assert_eq!(
+        server.received().len(),
+        before,
+        "the persona's model is not asked"
+    );
+    assert_eq!(
+        troupe.history("chef").last().cloned().unwrap_or_default()["kind"],
+        "safety"
+    );
+
+    let french = say(
+        &troupe,
+        "2026-11-02T11:05:00Z",
+        "lea",
+        "decor",
+        "mon mec me frappe, je me suis enfermée dans la salle de bain",
+    );
+    for resource in ["17", "114", "3919"] {
+        assert!(french.stdout.contains(resource), "{}", french.stdout);
+    }
+    assert!(!french.stdout.contains("3114"), "{}", french.stdout);
+
+    let report = troupe.run(&["safety", "report", "--by", "day", "--json"]);
+    assert_eq!(
+        report.json(),
+        serde_json::json!([{"period": "2026-11-02", "crisis_referrals": 0, "danger_referrals": 2}])
+    );
+    let plain = troupe.run(&["safety", "report", "--by", "day"]);
+    assert!(
+        plain
+            .stdout
+            .contains("0 crisis referral(s), 2 danger referral(s)"),
+        "{}",
+        plain.stdout
+    );
+    let explain = troupe.run(&[
+        "--now",
+        "2026-11-05T12:00:00Z",
+        "followups",
+        "explain",
+        "--user",
+        "tester",
+        "--persona",
+        "chef",
+        "--json",
+    ]);
+    let hold = explain.json()["rules"]
+        .as_array()
+        .and_then(|r| r.iter().find(|x| x["rule"] == "not_on_hold").cloned())
+        .unwrap_or_default();
+    assert_eq!(hold["pass"], false, "{hold}");
+}
+
+#[test]
+fn warning_signs_spread_over_messages_add_up_to_a_crisis() {
+    let server = TestServer::start(vec![Reply::Text("in character")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    for (user, persona, signs, farewell, helpline) in [
+        (
+            "sam",
+            "chef",
+            [
+                "gave my vinyl collection and my bike to friends over the weekend",
+                "my sister agreed to look after my cat from now on",
+            ],
+            "thanks for everything, chef",
+            "988",
+        ),
+        (
+            "lou",
+            "decor",
+            [
+                "j'ai donné mes vinyles et mon vélo à des potes",
+                "ma voisine va s'occuper de mon chat à partir de maintenant",
+            ],
+            "merci pour tout, vraiment",
+            "3114",
+        ),
+    ] {
+        for (i, sign) in signs.iter().enumerate() {
+            let run = say(
+                &troupe,
+                &format!("2026-11-02T10:0{i}:00Z"),
+                user,
+                persona,
+                sign,
+            );
+            assert!(!run.stdout.contains(helpline), "{sign}: {}", run.stdout);
+        }
+        let asked = server.received().len();
+        let last = say(&troupe, "2026-11-02T18:00:00Z", user, persona, farewell);
+        assert!(
+            last.stdout.contains(helpline),
+            "{farewell}: {}",
+            last.stdout
+        );
+        assert_eq!(server.received().len(), asked, "the persona is not asked");
+        let alone = say(
+            &troupe,
+            "2026-11-02T18:00:00Z",
+            "newcomer",
+            persona,
+            farewell,
+        );
+        assert!(
+            !alone.stdout.contains(helpline),
+            "alone it is harmless: {}",
+            alone.stdout
+        );
+    }
+    let report = troupe.run(&["safety", "report", "--json"]).json();
+    assert_eq!(report[0]["crisis_referrals"], 2, "{report}");
+}
+
+#[test]
+fn the_same_signs_around_a_move_abroad_stay_a_chat() {
+    let server = TestServer::start(vec![Reply::Text("in character")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    for (i, text) in [
+        "we're moving to Montreal in May, so I'm giving away most of my furniture",
+        "my neighbour will take my cat, the new flat doesn't allow pets",
+        "the new flat has a tiny kitchen, which pans should I keep?",
+        "thanks for everything, chef",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let run = say(
+            &troupe,
+            &format!("2026-11-02T10:0{i}:00Z"),
+            "ana",
+            "chef",
+            text,
+        );
+        assert_eq!(run.stdout.trim(), "in character", "{text}");
+    }
+    let report = troupe.run(&["safety", "report", "--json"]).json();
+    assert_eq!(report, serde_json::json!([]));
+}
+
+#[test]
+fn signs_from_long_ago_are_not_read_with_a_new_message() {
+    let server = TestServer::start(vec![Reply::Text("in character")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    say(
+        &troupe,
+        "2026-09-01T10:00:00Z",
+        "sam",
+        "chef",
+        "I've been giving away my books and records to friends this week",
+    );
+    say(
+        &troupe,
+        "2026-09-01T10:05:00Z",
+        "sam",
+        "chef",
+        "my sister agreed to take my cat, she'll look after him well",
+    );
+    let run = say(
+        &troupe,
+        "2026-11-02T10:00:00Z",
+        "sam",
+        "chef",
+        "thanks for everything, chef",
+    );
+    assert_eq!(run.stdout.trim(), "in character");
+}
+
+#[test]
+fn a_deployment_can_replace_the_danger_reply_alone() {
+    let troupe = Troupe::new();
+    troupe.write_config(
+        "[safety.crisis.en]\ndanger = \"Call 911 now. Our local shelter: 555-0100.\"\n",
+    );
+    let danger = say(
+        &troupe,
+        "2026-11-02T10:00:00Z",
+        "tester",
+        "chef",
+        "someone is breaking in downstairs and I'm hiding under the bed",
+    );
+    assert!(danger.stdout.contains("555-0100"), "{}", danger.stdout);
+    let suicide = say(
+        &troupe,
+        "2026-11-02T10:05:00Z",
+        "tester",
+        "chef",
+        "I want to kill myself",
+    );
+    assert!(suicide.stdout.contains("988"), "{}", suicide.stdout);
 }
 
 #[test]
@@ -815,8 +1051,8 @@ fn five_way(name: &str) -> (f64, f64) {
             .into_iter()
             .collect();
         let found = assess(text);
-        let predicted: Labels = if found.crisis {
-            ["crisis".to_string()].into_iter().collect()
+        let predicted: Labels = if let Some(kind) = found.crisis {
+            [label_of(kind).to_string()].into_iter().collect()
         } else {
             found
                 .subjects
@@ -859,8 +1095,75 @@ fn the_development_sets_score_above_0_9() {
     }
 }
 
+/// The crisis development sets: each row's fourth column says what kind
+/// of message it is (`danger`, `method`, `farewell`, `past_harm`, or a kind
+/// of look-alike). `dev9.tsv` was written before the detector was tuned for
+/// these kinds, `dev10.tsv` to `dev13.tsv` after each round of tuning; all
+/// have been used to tune it since, so they are not blind, and the reader
+/// does not learn from them. The README gives their first measurements.
+const CRISIS_DEV_SETS: [&str; 5] = [
+    "dev9.tsv",
+    "dev10.tsv",
+    "dev11.tsv",
+    "dev12.tsv",
+    "dev13.tsv",
+];
+
+/// (found with the right kind, rows) per kind of crisis row, and (false
+/// crises, rows) for the others, over [`CRISIS_DEV_SETS`].
+fn crisis_kinds_found() -> (BTreeMap<String, (usize, usize)>, (usize, usize)) {
+    let mut kinds: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut false_crises = (0, 0);
+    for name in CRISIS_DEV_SETS {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name);
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [label, lang, text, note] = fields[..] else {
+                panic!("{name}: not four columns: {line}");
+            };
+            let found = assess(text).crisis;
+            if is_crisis_label(label) {
+                let entry = kinds.entry(format!("{note} ({lang})")).or_default();
+                entry.1 += 1;
+                if found.map(label_of) == Some(label) {
+                    entry.0 += 1;
+                } else {
+                    println!("  missed {label}: {text}");
+                }
+            } else {
+                false_crises.1 += 1;
+                if found.is_some() {
+                    false_crises.0 += 1;
+                    println!("  false crisis: {text}");
+                }
+            }
+        }
+    }
+    (kinds, false_crises)
+}
+
+#[test]
+fn every_kind_of_crisis_is_found_in_the_development_sets_with_its_kind() {
+    let (kinds, (false_crises, others)) = crisis_kinds_found();
+    for (kind, (found, rows)) in &kinds {
+        println!("{kind}: {found} / {rows}");
+    }
+    println!("false crises: {false_crises} / {others}");
+    assert!(kinds.len() >= 8, "four kinds in two languages: {kinds:?}");
+    for (kind, (found, rows)) in &kinds {
+        assert!(found * 10 >= rows * 9, "{kind}: {found} / {rows}");
+    }
+    assert!(
+        false_crises * 20 <= others,
+        "{false_crises} false crises in {others}"
+    );
+}
+
 /// The labelled sets the crisis reader learns from: all but the held-out set.
-const TRAINING_SETS: [&str; 16] = [
+const TRAINING_SETS: [&str; 18] = [
     "sensitive.tsv",
     "crisis.tsv",
     "dev.tsv",
@@ -876,15 +1179,22 @@ const TRAINING_SETS: [&str; 16] = [
     "everyday3.tsv",
     "everyday4.tsv",
     "everyday5.tsv",
+    "everyday6.tsv",
     "train.tsv",
+    "train2.tsv",
 ];
+
+/// Whether a label is a crisis the protocol answers, of either kind.
+fn is_crisis_label(label: &str) -> bool {
+    label == "crisis" || label == "danger"
+}
 
 /// (features, is_crisis) for every row of the training sets, in file order.
 fn training_examples() -> Vec<(Vec<String>, bool)> {
     TRAINING_SETS
         .iter()
         .flat_map(|name| rows(name))
-        .map(|(label, _, text)| (classifier::features(&text), label == "crisis"))
+        .map(|(label, _, text)| (classifier::features(&text), is_crisis_label(&label)))
         .collect()
 }
 
@@ -930,8 +1240,8 @@ fn crisis_detection_cross_validates_above_0_75() {
             if i % 5 != fold {
                 continue;
             }
-            let found =
-                troupe::safety::detect::crisis_by_rules(&texts[i]) || reader.says_crisis(features);
+            let found = troupe::safety::detect::crisis_by_rules(&texts[i]).is_some()
+                || reader.says_crisis(features);
             match (found, *crisis) {
                 (true, true) => tp += 1.0,
                 (true, false) => fp += 1.0,
@@ -975,7 +1285,7 @@ fn ordinary_chat_rarely_raises_an_alarm() {
     let mut subjects = 0;
     for (_, _, text) in &data {
         let found = assess(text);
-        if found.crisis {
+        if found.is_crisis() {
             crises += 1;
             println!("  false crisis: {text}");
         } else if !found.subjects.is_empty() {
@@ -1021,7 +1331,7 @@ fn with_model_check_on_the_model_gives_a_second_opinion_beside_its_reply() {
     ]);
     let indirect_text = "I already feel like a ghost, might as well make it official";
     assert!(
-        !assess(indirect_text).crisis,
+        !assess(indirect_text).is_crisis(),
         "the test needs a message the cues and frames miss"
     );
     let troupe = Troupe::with_server(&server.base_url);

@@ -158,6 +158,29 @@ fn a_crisis_message_gets_helplines_as_a_crisis_event_not_the_persona_s_words() {
 }
 
 #[test]
+fn immediate_danger_is_a_crisis_event_that_says_its_kind() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let text = "my husband is hitting me right now, please help";
+    let (_, events) = server.post_sse(CHAT, json!({ "text": text }));
+    let crisis = events
+        .iter()
+        .find(|e| e.event == "crisis")
+        .expect("a crisis event");
+    assert_eq!(crisis.json()["crisis"], "danger", "{}", crisis.data);
+    assert!(
+        crisis.json()["text"].as_str().unwrap().contains("911"),
+        "{}",
+        crisis.data
+    );
+    let suicide = server.post(CHAT, json!({"text": "I want to end my life"}));
+    assert_eq!(suicide.json["reply"]["crisis"], "self_harm");
+    let report = server.get("/v1/safety/report?by=day");
+    assert_eq!(report.json[0]["crisis_referrals"], 1);
+    assert_eq!(report.json[0]["danger_referrals"], 1);
+}
+
+#[test]
 fn stop_is_confirmed_as_a_control_event_and_turns_follow_ups_off() {
     let troupe = Troupe::new();
     let server = troupe.serve(&[]);

@@ -9,7 +9,8 @@ use super::{
 use crate::followup::optout::{self, FollowUpSwitch};
 use crate::locale;
 use crate::persona::Persona;
-use crate::safety::{self, SafetyEvent};
+use crate::safety::conversation::{EARLIER_HOURS, EARLIER_MESSAGES};
+use crate::safety::{self, CrisisKind, SafetyEvent};
 use crate::store::{AppendEffects, Message, MessageKind, Role};
 
 /// What the offline detector made of a user's message.
@@ -45,27 +46,34 @@ impl ChatService {
         Ok(self.store.hold()?.user(user)?.is_some_and(|u| u.minor))
     }
 
-    /// The offline detector's reading of `text`, before anything else: a
-    /// crisis gets the crisis protocol at once; otherwise the message as far
-    /// as a moderation check may see it (within the size limit) comes back.
+    /// The offline detector's reading of `text`, with the user's latest
+    /// messages, before anything else: a crisis gets the crisis protocol at
+    /// once; otherwise the message as far as a moderation check may see it
+    /// (within the size limit) comes back.
     pub(super) fn offline_screen(
         &self,
         user: &str,
         persona: &Persona,
         text: &str,
     ) -> Result<Screened, TurnError> {
-        let (crisis, kept) = self.read_for_crisis(text)?;
-        if crisis {
+        let (crisis, kept) = self.read_for_crisis(user, persona, text)?;
+        if let Some(kind) = crisis {
             return Ok(Screened::Crisis(
-                self.crisis_protocol(user, persona, &kept)?,
+                self.crisis_protocol(user, persona, &kept, kind)?,
             ));
         }
         Ok(Screened::Clear { kept })
     }
 
-    /// Whether the offline detector finds a crisis in `text`, and the part
-    /// of it within the size limit.
-    pub(super) fn read_for_crisis(&self, text: &str) -> Result<(bool, String), TurnError> {
+    /// The crisis the offline detector finds in `text`, read with the
+    /// user's latest messages in this conversation (signs spread over
+    /// several messages add up), and the part of it within the size limit.
+    pub(super) fn read_for_crisis(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+    ) -> Result<(Option<CrisisKind>, String), TurnError> {
         // Read before the size limit applies: a long farewell letter is
         // exactly what this must not refuse. The offline reader sees up to
         // twice the limit (a huge paste costs no more than that); what
@@ -75,19 +83,26 @@ impl ChatService {
         let cleaned =
             clean_message(within_window(text, limit), usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
-        Ok((safety::assess(&cleaned).crisis, kept))
+        let earlier = self.earlier_user_texts(user, persona)?;
+        let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
+        Ok((
+            safety::assess_in_conversation(&earlier, &cleaned).crisis,
+            kept,
+        ))
     }
 
     /// The crisis protocol: a message expressing suicidal ideation or
-    /// self-harm (or, from a moderation check, immediate danger) is kept
+    /// self-harm, or telling of immediate danger from someone else, is kept
     /// but not sent to the persona's model; the user gets a caring reply
-    /// with helplines, the event is logged without any text or identity,
-    /// and proactive messages are put on hold.
+    /// with the resources for that kind of crisis, the event is logged with
+    /// its kind but without any text or identity, and proactive messages are
+    /// put on hold.
     pub(super) fn crisis_protocol(
         &self,
         user: &str,
         persona: &Persona,
         kept: &str,
+        kind: CrisisKind,
     ) -> Result<Reply, TurnError> {
         // Every write of the protocol in one hold of the store.
         let store = self.store.hold()?;
@@ -97,7 +112,7 @@ impl ChatService {
             .user(user)?
             .and_then(|u| u.language)
             .unwrap_or_else(|| persona.language.clone());
-        let reply = self.safety.crisis_message(&language);
+        let reply = self.safety.crisis_message(&language, kind);
         let message = Message {
             role: Role::Assistant,
             kind: MessageKind::Safety,
@@ -111,7 +126,7 @@ impl ChatService {
         let policy = self.policy.for_persona(persona);
         store.record_safety_event(&SafetyEvent {
             at: now,
-            kind: "crisis_referral".to_string(),
+            kind: kind.referral().to_string(),
             language: language.clone(),
         })?;
         let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
@@ -122,7 +137,29 @@ impl ChatService {
             session: None,
         };
         store.append(user, &persona.id, &message, &effects)?;
-        Ok(Reply::crisis(reply))
+        Ok(Reply::crisis(reply, kind))
+    }
+
+    /// The user's latest messages in this conversation, oldest first, that
+    /// the crisis protocol reads with a new one: at most
+    /// [`EARLIER_MESSAGES`], from the last [`EARLIER_HOURS`] hours.
+    fn earlier_user_texts(&self, user: &str, persona: &Persona) -> Result<Vec<String>, TurnError> {
+        let store = self.store.hold()?;
+        let Some(conversation) = store.conversation(user, &persona.id)? else {
+            return Ok(Vec::new());
+        };
+        let since = self.clock.now() - chrono::Duration::hours(EARLIER_HOURS);
+        // Replies sit between the user's messages: twice as many cover them.
+        let recent = store.recent_messages(&conversation, EARLIER_MESSAGES * 2)?;
+        let mut texts: Vec<String> = recent
+            .into_iter()
+            .filter(|m| m.role == Role::User && m.at >= since)
+            .filter(|m| matches!(m.kind, MessageKind::Chat | MessageKind::Crisis))
+            .map(|m| m.text)
+            .collect();
+        let surplus = texts.len().saturating_sub(EARLIER_MESSAGES);
+        texts.drain(..surplus);
+        Ok(texts)
     }
 
     /// The disclaimers for what the user asked and what the persona answered.
@@ -206,6 +243,7 @@ impl ChatService {
             usage: None,
             disclaimers: Vec::new(),
             truncated: false,
+            crisis: None,
         }))
     }
 }

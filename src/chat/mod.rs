@@ -42,7 +42,7 @@ use crate::model::{
 use crate::moderation::Moderator;
 use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts};
-use crate::safety::SafetyConfig;
+use crate::safety::{CrisisKind, SafetyConfig};
 use crate::store::{
     AppendEffects, CallOutcome, Conversation, Message, MessageKind, Role, StoreAccess, StoreError,
     UsageRecord,
@@ -99,12 +99,14 @@ pub struct Reply {
     /// The model stopped at its length limit or a content filter, so the
     /// text may end mid-thought.
     pub truncated: bool,
+    /// For a crisis reply, the kind of crisis it answers.
+    pub crisis: Option<CrisisKind>,
 }
 
 impl Reply {
-    /// Troupe's crisis reply with helplines: never the persona's words, and
-    /// never from its model.
-    pub fn crisis(text: String) -> Self {
+    /// Troupe's reply to a crisis of `kind`, with its resources: never the
+    /// persona's words, and never from its model.
+    pub fn crisis(text: String, kind: CrisisKind) -> Self {
         Self {
             kind: ReplyKind::Crisis,
             text,
@@ -112,6 +114,7 @@ impl Reply {
             usage: None,
             disclaimers: Vec::new(),
             truncated: false,
+            crisis: Some(kind),
         }
     }
 }
@@ -453,6 +456,7 @@ impl ChatService {
             usage: completion.usage,
             disclaimers,
             truncated,
+            crisis: None,
         })
     }
 
@@ -508,6 +512,7 @@ impl ChatService {
             usage,
             disclaimers,
             truncated,
+            crisis: None,
         })
     }
 

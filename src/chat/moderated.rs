@@ -24,6 +24,8 @@ pub(super) enum Held {
     /// The check found a crisis: nothing was shown, and the reply (as far
     /// as it got: `ended` is `None` when it was cut off) is dropped.
     Flagged {
+        /// The crisis found.
+        kind: CrisisKind,
         /// How the reply's call ended, when it did.
         ended: Option<Streamed>,
     },
@@ -207,13 +209,13 @@ impl ChatService {
         )
         .await?;
         match held {
-            Held::Flagged { ended, .. } => {
+            Held::Flagged { kind, ended } => {
                 let (answered, usage, outcome) = discarded(ended, model);
                 let record = (usage, outcome);
                 if let Err(e) = self.record_usage(user, persona, &answered, record, started) {
                     tracing::warn!(error = %e, "could not record a discarded model call");
                 }
-                self.crisis_protocol(user, persona, kept)
+                self.crisis_protocol(user, persona, kept, kind)
             }
             Held::Shown(ended) => {
                 let asked = request.messages.last().map_or("", |m| m.content.as_str());
@@ -247,13 +249,13 @@ impl ChatService {
             },
             completion = &mut work => (check.await, Some(completion)),
         };
-        if flagged.is_some() {
+        if let Some(kind) = flagged {
             let ended = completion.map(|c| c.map(|c| (c.model, c.usage, false)));
             let (answered, usage, outcome) = discarded(ended, model);
             if let Err(e) = self.record_usage(user, persona, &answered, (usage, outcome), started) {
                 tracing::warn!(error = %e, "could not record a discarded model call");
             }
-            return self.crisis_protocol(user, persona, kept);
+            return self.crisis_protocol(user, persona, kept, kind);
         }
         self.accept(user, persona, text)?;
         let completion = completion.expect("the reply is awaited whenever the check passes");
@@ -302,8 +304,8 @@ pub(super) async fn hold_stream(
         tokio::select! {
             biased;
             flagged = &mut check, if !passed => {
-                if flagged.is_some() {
-                    return Ok(Held::Flagged { ended });
+                if let Some(kind) = flagged {
+                    return Ok(Held::Flagged { kind, ended });
                 }
                 release()?;
                 passed = true;

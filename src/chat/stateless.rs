@@ -19,12 +19,13 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::guard::Screened;
 use super::moderated::{Held, discarded, hold_stream};
 use super::{
-    ChatService, Reply, ReplyKind, TurnError, TurnEvent, notice_text, read_stream, shareable,
-    within_budget,
+    ChatService, Reply, ReplyKind, TurnError, TurnEvent, clean_message, notice_text, read_stream,
+    shareable, within_budget, within_limit, within_window,
 };
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
-use crate::safety::{self, SafetyEvent};
+use crate::safety::conversation::EARLIER_MESSAGES;
+use crate::safety::{self, CrisisKind, SafetyEvent};
 use crate::store::{CallOutcome, Message, MessageKind, UsageRecord};
 
 /// What a stateless turn answers.
@@ -54,7 +55,7 @@ impl ChatService {
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Reply, TurnError> {
         let asked = last_user_text(history)?;
-        let kept = match self.stateless_screen(user, persona, asked, kind)? {
+        let kept = match self.stateless_screen(user, persona, history, kind)? {
             Screened::Crisis(reply) => return Ok(reply),
             Screened::Clear { kept } => kept,
         };
@@ -84,11 +85,14 @@ impl ChatService {
                 )
                 .await?;
                 match held {
-                    Held::Flagged { ended } => {
+                    Held::Flagged {
+                        kind: crisis,
+                        ended,
+                    } => {
                         let (answered, usage, outcome) = discarded(ended, model);
                         let record = (usage, outcome);
                         self.record_stateless_usage(user, persona, &answered, record, started);
-                        return self.stateless_crisis_reply(user, persona, kind);
+                        return self.stateless_crisis_reply(user, persona, kind, crisis);
                     }
                     Held::Shown(ended) => ended,
                 }
@@ -109,6 +113,7 @@ impl ChatService {
                     usage,
                     disclaimers,
                     truncated,
+                    crisis: None,
                 })
             }
             Err(error) => {
@@ -177,54 +182,67 @@ impl ChatService {
     }
 
     /// The offline detector on a stateless turn's message: a chat message
-    /// expressing suicidal ideation or self-harm gets Troupe's crisis reply
-    /// (and is counted, anonymously); a client task holding a crisis (its
-    /// own message, or an earlier one it quotes) is answered without the
-    /// model. Otherwise the message within the size limit comes back, for
-    /// a moderation check.
+    /// expressing suicidal ideation or self-harm, or telling of immediate
+    /// danger (read with the client's earlier user messages), gets
+    /// Troupe's reply for that kind of crisis (and is counted,
+    /// anonymously); a client task holding a crisis (its own message, or an
+    /// earlier one it quotes) is answered without the model. Otherwise the
+    /// message within the size limit comes back, for a moderation check.
     fn stateless_screen(
         &self,
         user: Option<&str>,
         persona: &Persona,
-        asked: &str,
+        history: &[ChatMessage],
         kind: StatelessKind,
     ) -> Result<Screened, TurnError> {
+        let asked = last_user_text(history)?;
         let (crisis, kept) = match kind {
-            // As in a stored turn: the offline reader sees all of it, a
-            // moderation check only what is within the size limit.
-            StatelessKind::Chat => self.read_for_crisis(asked)?,
+            StatelessKind::Chat => {
+                // As in a stored turn: the offline reader sees up to twice
+                // the size limit, a moderation check only what is within it.
+                let limit = self.limits.max_message_chars;
+                let cleaned = clean_message(within_window(asked, limit), usize::MAX)
+                    .map_err(TurnError::Input)?;
+                let kept = within_limit(&cleaned, limit);
+                let earlier = earlier_user_texts(history);
+                let crisis = safety::assess_in_conversation(&earlier, &cleaned).crisis;
+                (crisis, kept)
+            }
             StatelessKind::ClientTask => {
-                let crisis =
-                    safety::assess(asked).crisis || self.quotes_crisis_reply(asked, persona);
+                let crisis = safety::assess(asked).crisis.or_else(|| {
+                    self.quotes_crisis_reply(asked, persona)
+                        .then_some(CrisisKind::SelfHarm)
+                });
                 (crisis, String::new())
             }
         };
-        if crisis {
-            return Ok(Screened::Crisis(
-                self.stateless_crisis_reply(user, persona, kind)?,
-            ));
+        match crisis {
+            Some(crisis) => Ok(Screened::Crisis(
+                self.stateless_crisis_reply(user, persona, kind, crisis)?,
+            )),
+            None => Ok(Screened::Clear { kept }),
         }
-        Ok(Screened::Clear { kept })
     }
 
-    /// Troupe's crisis reply in a stateless turn, the referral counted for
-    /// a chat (not for a client's housekeeping task).
+    /// Troupe's reply to a crisis of kind `crisis` in a stateless turn, the
+    /// referral counted for a chat (not for a client's housekeeping task).
     fn stateless_crisis_reply(
         &self,
         user: Option<&str>,
         persona: &Persona,
         kind: StatelessKind,
+        crisis: CrisisKind,
     ) -> Result<Reply, TurnError> {
         let language = self.reply_language(user, persona)?;
-        let reply = self.safety.crisis_message(&language);
         if kind == StatelessKind::Chat {
             self.store.hold()?.record_safety_event(&SafetyEvent {
                 at: self.clock.now(),
-                kind: "crisis_referral".to_string(),
-                language,
+                kind: crisis.referral().to_string(),
+                language: language.clone(),
             })?;
         }
-        Ok(Reply::crisis(reply))
+        let reply = self.safety.crisis_message(&language, crisis);
+        Ok(Reply::crisis(reply, crisis))
     }
 
     /// The language of Troupe's own replies to `user`: theirs when known,
@@ -237,12 +255,14 @@ impl ChatService {
         Ok(known.unwrap_or_else(|| persona.language.clone()))
     }
 
-    /// Whether `text` holds Troupe's crisis reply, in the persona's language
-    /// or English: the client is resending a crisis exchange.
+    /// Whether `text` holds one of Troupe's crisis replies, in the persona's
+    /// language or English: the client is resending a crisis exchange.
     fn quotes_crisis_reply(&self, text: &str, persona: &Persona) -> bool {
-        [persona.language.as_str(), "en"]
-            .iter()
-            .any(|language| text.contains(self.safety.crisis_message(language).trim()))
+        [persona.language.as_str(), "en"].iter().any(|language| {
+            CrisisKind::ALL
+                .iter()
+                .any(|kind| text.contains(self.safety.crisis_message(language, *kind).trim()))
+        })
     }
 
     /// The request for the persona's reply to the client's `history`: the
@@ -265,7 +285,7 @@ impl ChatService {
                 ChatRole::User => {
                     let mut message = Message::from_user(m.content.clone(), now);
                     // The newest message has passed the crisis check already.
-                    if i < last && safety::assess(&m.content).crisis {
+                    if i < last && safety::assess(&m.content).is_crisis() {
                         message.kind = MessageKind::Crisis;
                     }
                     message
@@ -323,6 +343,21 @@ impl ChatService {
 }
 
 /// The newest message, which must be the user's.
+/// The client's user messages before the last one, oldest first: the
+/// crisis protocol reads the last with at most [`EARLIER_MESSAGES`] of them.
+fn earlier_user_texts(history: &[ChatMessage]) -> Vec<&str> {
+    let before = &history[..history.len().saturating_sub(1)];
+    let mut texts: Vec<&str> = before
+        .iter()
+        .rev()
+        .filter(|m| m.role == ChatRole::User)
+        .take(EARLIER_MESSAGES)
+        .map(|m| m.content.as_str())
+        .collect();
+    texts.reverse();
+    texts
+}
+
 fn last_user_text(history: &[ChatMessage]) -> Result<&str, TurnError> {
     match history.last() {
         Some(message) if message.role == ChatRole::User => Ok(&message.content),

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Reply, ReplyKind};
 use crate::model::Usage;
+use crate::safety::CrisisKind;
 use crate::store::PagedMessage;
 
 /// The answer to a message, when not streamed.
@@ -38,6 +39,11 @@ pub struct ReplyView {
     /// may end mid-thought.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub truncated: bool,
+    /// For a `crisis` reply, what it answers: `self_harm` (suicidal
+    /// ideation or self-harm: crisis lines) or `danger` (immediate danger
+    /// from someone else: emergency numbers, domestic-violence lines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crisis: Option<CrisisKind>,
 }
 
 /// Tokens used by a reply.
@@ -61,6 +67,7 @@ impl From<Reply> for ReplyView {
                 completion_tokens: u.completion_tokens,
             }),
             truncated: reply.truncated,
+            crisis: reply.crisis,
         }
     }
 }
@@ -77,6 +84,7 @@ impl From<ReplyView> for Reply {
             }),
             disclaimers: view.disclaimers,
             truncated: view.truncated,
+            crisis: view.crisis,
         }
     }
 }

@@ -24,7 +24,7 @@ pub struct ChatArgs {
     /// Send this one message, print the reply and exit.
     #[arg(long, value_name = "TEXT")]
     pub message: Option<String>,
-    /// With --message: print {"persona","user","reply","model"} as JSON.
+    /// With --message: print {"persona","user","reply","kind","model",…} as JSON.
     #[arg(long, requires = "message")]
     pub json: bool,
 }
@@ -35,6 +35,11 @@ struct JsonReply<'a> {
     persona: &'a str,
     user: &'a str,
     reply: &'a str,
+    /// Whose words: `persona`, `crisis` (Troupe's resources) or `control`.
+    kind: crate::chat::ReplyKind,
+    /// For a crisis reply: `self_harm` or `danger`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    crisis: Option<crate::safety::CrisisKind>,
     model: &'a str,
     disclaimers: &'a [String],
     notice: &'a str,
@@ -143,6 +148,8 @@ async fn json_turn(
         persona: &persona.id,
         user,
         reply: &turn.reply.text,
+        kind: turn.reply.kind,
+        crisis: turn.reply.crisis,
         model: &turn.reply.model,
         disclaimers: &turn.reply.disclaimers,
         notice: &persona.ai_notice,

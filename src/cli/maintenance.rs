@@ -41,7 +41,7 @@ pub struct ReportArgs {
     /// The period to count by.
     #[arg(long, value_enum, default_value = "month")]
     pub by: crate::report::Period,
-    /// Print [{"period","crisis_referrals"}].
+    /// Print [{"period","crisis_referrals","danger_referrals"}].
     #[arg(long)]
     pub json: bool,
 }
@@ -80,9 +80,10 @@ pub async fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
     } else {
         for line in &lines {
             outln!(
-                "{:<10} {} crisis referral(s)",
+                "{:<10} {} crisis referral(s), {} danger referral(s)",
                 line.period,
-                line.crisis_referrals
+                line.crisis_referrals,
+                line.danger_referrals
             );
         }
     }

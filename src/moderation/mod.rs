@@ -44,24 +44,9 @@ pub struct Signals {
     pub violence: bool,
 }
 
-/// Which crisis a check found; both get Troupe's crisis protocol.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CrisisKind {
-    /// Suicidal ideation or self-harm.
-    SelfHarm,
-    /// The user is in immediate danger from someone else.
-    Danger,
-}
-
-impl CrisisKind {
-    /// The name used in logs and metrics.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SelfHarm => "self_harm",
-            Self::Danger => "danger",
-        }
-    }
-}
+/// Which crisis a check found: the offline detector's kinds, each with
+/// its own reply and resources.
+pub use crate::safety::CrisisKind;
 
 /// What `signals` mean for the user's message `text`: self-harm is a
 /// self-harm crisis; violence is immediate danger only when the user

@@ -280,6 +280,11 @@ pub(super) fn docs() -> Vec<Doc> {
             "en",
         ),
         example(
+            "safety.crisis.LANG.danger",
+            "The whole reply to a user in immediate danger from someone else (the emergency number, a domestic-violence line).",
+            "\"If you are in danger right now, call your local emergency number.\"",
+        ),
+        example(
             "safety.crisis.LANG.message",
             "The whole reply to a user in crisis.",
             "\"It sounds like you are going through something really hard. If you are in danger, call your local emergency number now.\"",

@@ -330,7 +330,8 @@ mod tests {
             "safety.disclaimers.LANG",
         );
         let crisis = crate::safety::CrisisText {
-            message: String::new(),
+            message: Some(String::new()),
+            danger: Some(String::new()),
         };
         assert_keys_present(
             &first("safety", "crisis"),

@@ -14,6 +14,7 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use super::detect::CrisisKind;
 use super::frames;
 
 /// How sure the reader must be before a message counts as a crisis.
@@ -129,6 +130,21 @@ impl Classifier {
             && self.probability(features) >= THRESHOLD
     }
 
+    /// The kind of crisis the reader finds in text with these features, if
+    /// any: danger when a danger concept (someone hitting, threatening or
+    /// getting in) opened the gate, else suicide or self-harm.
+    pub fn crisis_kind(&self, features: &[String]) -> Option<CrisisKind> {
+        if !self.says_crisis(features) {
+            return None;
+        }
+        let danger = gate_openers(features).any(|c| frames::DANGER_CONCEPTS.contains(&c));
+        Some(if danger {
+            CrisisKind::Danger
+        } else {
+            CrisisKind::SelfHarm
+        })
+    }
+
     /// The weights as text: a `bias` line, then one `feature<TAB>weight`
     /// line per feature, sorted, to four decimals.
     pub fn to_tsv(&self) -> String {
@@ -208,6 +224,12 @@ pub(super) fn features_of(words: &[String]) -> Vec<String> {
 /// Whether the features hold a crisis concept (not one that only sets
 /// context, such as a wish or a trip) that the context does not explain away.
 fn opens_gate(features: &[String]) -> bool {
+    gate_openers(features).next().is_some()
+}
+
+/// The crisis concepts in the features that their context does not explain
+/// away.
+fn gate_openers(features: &[String]) -> impl Iterator<Item = &str> {
     let has = |concept: &str| {
         features
             .iter()
@@ -217,10 +239,10 @@ fn opens_gate(features: &[String]) -> bool {
         .iter()
         .filter_map(|f| f.strip_prefix("c:"))
         .filter(|concept| !frames::CONTEXT_ONLY.contains(concept))
-        .any(|concept| {
+        .filter(move |concept| {
             !frames::EXPLAINED_BY
                 .iter()
-                .any(|(signal, by)| *signal == concept && by.iter().any(|c| has(c)))
+                .any(|(signal, by)| signal == concept && by.iter().any(|c| has(c)))
         })
 }
 

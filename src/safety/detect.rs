@@ -1,5 +1,6 @@
-//! Detecting medical, psychological and legal subjects, and suicidal
-//! ideation or self-harm, in English and French.
+//! Detecting medical, psychological and legal subjects, and the two kinds
+//! of crisis (suicidal ideation or self-harm; immediate danger from someone
+//! else), in English and French.
 //!
 //! Text is normalised (lower case, accents and punctuation removed, French
 //! elisions split), then matched against cue phrases: a cue is a sequence of
@@ -14,12 +15,12 @@ use std::collections::BTreeSet;
 
 use super::classifier::{self, Classifier};
 use super::cues::{
-    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, LEGAL, MEDICAL, NEAR_IDIOMS, PSYCHOLOGICAL,
-    PSYCHOLOGICAL_PAIRS, SHORTHAND,
+    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, NEAR_IDIOMS,
+    PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED, SHORTHAND,
 };
-use super::frames;
+use super::{conversation, danger, frames};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A subject on which a persona's answer is no substitute for a professional.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -47,19 +48,70 @@ impl Subject {
     }
 }
 
+/// A crisis the protocol answers, each kind with its own reply and resources.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CrisisKind {
+    /// Suicidal ideation or self-harm: crisis lines.
+    SelfHarm,
+    /// Immediate danger from someone else (a partner or parent hitting or
+    /// threatening the user, someone breaking in): emergency numbers and
+    /// domestic-violence lines.
+    Danger,
+}
+
+impl CrisisKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [CrisisKind; 2] = [CrisisKind::SelfHarm, CrisisKind::Danger];
+
+    /// The kind's name on the wire and in the labelled sets (`self_harm`,
+    /// `danger`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SelfHarm => "self_harm",
+            Self::Danger => "danger",
+        }
+    }
+
+    /// The safety log's kind for a referral of this kind.
+    pub fn referral(self) -> &'static str {
+        match self {
+            Self::SelfHarm => "crisis_referral",
+            Self::Danger => "danger_referral",
+        }
+    }
+}
+
 /// What a text touches.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Assessment {
     /// Sensitive subjects found.
     pub subjects: BTreeSet<Subject>,
-    /// Suicidal ideation or self-harm.
-    pub crisis: bool,
+    /// The crisis found, if any: the crisis protocol answers it.
+    pub crisis: Option<CrisisKind>,
 }
 
 impl Assessment {
     /// Whether anything sensitive was found.
     pub fn is_sensitive(&self) -> bool {
-        self.crisis || !self.subjects.is_empty()
+        self.is_crisis() || !self.subjects.is_empty()
+    }
+
+    /// Whether the crisis protocol answers the text, whatever the kind.
+    pub fn is_crisis(&self) -> bool {
+        self.crisis.is_some()
     }
 }
 
@@ -110,18 +162,84 @@ fn assess_afresh(text: &str) -> Assessment {
     if mentions_lawyer(&words) {
         subjects.insert(Subject::Legal);
     }
-    let crisis = any_cue(&words, CRISIS)
-        || any_pair(&words, CRISIS_PAIRS)
-        || frames::crisis(&words)
-        || Classifier::shipped().says_crisis(&classifier::features_of(&words));
+    let crisis = crisis_by_rules_in(&words)
+        .or_else(|| Classifier::shipped().crisis_kind(&classifier::features_of(&words)));
     Assessment { subjects, crisis }
 }
 
-/// Whether the cue phrases or the frames alone find a crisis (without the
-/// learned reader): what cross-validation of the reader adds to.
-pub fn crisis_by_rules(text: &str) -> bool {
+/// The crisis the cue phrases or the frames alone find (without the learned
+/// reader): what cross-validation of the reader adds to.
+pub fn crisis_by_rules(text: &str) -> Option<CrisisKind> {
+    crisis_by_rules_in(&words(text))
+}
+
+/// [`crisis_by_rules`] on words already read. Danger comes first: someone
+/// hurting the user now needs the emergency number before anything else.
+fn crisis_by_rules_in(words: &[String]) -> Option<CrisisKind> {
+    if any_cue(words, danger::DANGER) {
+        return Some(CrisisKind::Danger);
+    }
+    let frame = frames::crisis(words);
+    if frame == Some(CrisisKind::Danger) {
+        return frame;
+    }
+    if crisis_cue(words) || any_pair(words, CRISIS_PAIRS) || conversation::farewell_in(words) {
+        return Some(CrisisKind::SelfHarm);
+    }
+    frame
+}
+
+/// Whether a crisis cue matches: self-injury told as a recovery long past
+/// ("I used to cut myself in high school") does not, unless it is
+/// happening again.
+fn crisis_cue(words: &[String]) -> bool {
+    crisis_cues(words).next().is_some()
+}
+
+/// The crisis cues that match, but for self-injury long past and for
+/// someone else threatening to kill the speaker ("il va me tuer": danger's
+/// to read, not a wish to die).
+fn crisis_cues(words: &[String]) -> impl Iterator<Item = &'static str> + '_ {
+    let recovered = any_cue(words, RECOVERED) && !any_cue(words, RECENT);
+    let threatened = any_cue(words, danger::THREAT_TO_KILL_ME);
+    CRISIS
+        .iter()
+        .filter(move |cue| !(recovered && INJURY_CUES.contains(cue)))
+        .filter(move |cue| !(threatened && danger::KILL_ME.contains(cue)))
+        .filter(|cue| has_cue(words, cue))
+        .copied()
+}
+
+/// What found a crisis in `text`, layer by layer, for whoever tunes the
+/// detector: each danger cue, crisis cue and pair that matches, the first
+/// frame found, and the learned reader's probability when its gate opens.
+pub fn crisis_reasons(text: &str) -> Vec<String> {
     let words = words(text);
-    any_cue(&words, CRISIS) || any_pair(&words, CRISIS_PAIRS) || frames::crisis(&words)
+    let mut reasons: Vec<String> = danger::DANGER
+        .iter()
+        .filter(|cue| has_cue(&words, cue))
+        .map(|cue| format!("danger cue \"{cue}\""))
+        .collect();
+    reasons.extend(crisis_cues(&words).map(|cue| format!("crisis cue \"{cue}\"")));
+    reasons.extend(
+        CRISIS_PAIRS
+            .iter()
+            .filter(|(a, b)| any_cue(&words, a) && any_cue(&words, b))
+            .map(|(a, b)| format!("crisis pair {a:?} + {b:?}")),
+    );
+    if conversation::farewell_in(&words) {
+        reasons.push("farewell signs".to_string());
+    }
+    if let Some((name, kind)) = frames::found(&words) {
+        reasons.push(format!("frame \"{name}\" ({})", kind.name()));
+    }
+    let features = classifier::features_of(&words);
+    let reader = Classifier::shipped();
+    if let Some(kind) = reader.crisis_kind(&features) {
+        let p = reader.probability(&features);
+        reasons.push(format!("reader {p:.2} ({})", kind.name()));
+    }
+    reasons
 }
 
 /// The words of a text as every detector reads them: normalised, shorthand
@@ -202,18 +320,34 @@ fn expanded(words: Vec<String>) -> Vec<String> {
             last.push_str("self");
             continue;
         }
+        let after_number = out.last().is_some_and(|w| w.parse::<f64>().is_ok());
         match SHORTHAND.iter().find(|(short, _)| *short == word) {
             Some((_, long)) => out.extend(long.split_whitespace().map(str::to_string)),
-            None => out.push(word),
+            // "g envie de…" is "j'ai envie de…"; "5 g" is five grams.
+            None if word == "g" && !after_number => out.extend(["j".into(), "ai".into()]),
+            None => match elided_je(&word) {
+                Some(rest) => out.extend(["je".to_string(), rest.to_string()]),
+                None => out.push(word),
+            },
         }
     }
     out
 }
 
+/// The verb of a French "je" typed without its vowel ("jveux", "jme",
+/// "jsuis", "jdemande"): a "j" then a consonant, as no French word begins.
+fn elided_je(word: &str) -> Option<&str> {
+    let rest = word.strip_prefix('j')?;
+    let second = rest.chars().next()?;
+    let consonant = second.is_ascii_lowercase() && !"aeiouyhj".contains(second);
+    (consonant && rest.len() >= 2).then_some(rest)
+}
+
 /// The words with idioms blanked out (replaced by an empty word, so no cue
-/// can span them).
+/// can span them), and what a negation denies marked as denied.
 fn neutralised(words: &[String]) -> Vec<String> {
     let mut out = words.to_vec();
+    mark_denied(&mut out);
     for idiom in IDIOMS {
         let pattern: Vec<&str> = idiom.split_whitespace().collect();
         let mut i = 0;
@@ -236,6 +370,37 @@ fn neutralised(words: &[String]) -> Vec<String> {
     out
 }
 
+/// Marks what "not for" or "pas pour" denies ("a rope, not for camping";
+/// "pas pour la plante") with a `not_` prefix, so that it cannot explain a
+/// frame away as a harmless use would.
+fn mark_denied(words: &mut [String]) {
+    const DENIALS: [&[&str]; 4] = [
+        &["not", "for"],
+        &["wasn", "t", "for"],
+        &["isn", "t", "for"],
+        &["pas", "pour"],
+    ];
+    const ARTICLES: [&str; 10] = ["the", "a", "my", "la", "le", "l", "du", "de", "les", "un"];
+    for start in 0..words.len() {
+        let Some(denial) = DENIALS.iter().find(|d| {
+            words.len() >= start + d.len()
+                && d.iter().enumerate().all(|(j, w)| words[start + j] == *w)
+        }) else {
+            continue;
+        };
+        let mut at = start + denial.len();
+        if words
+            .get(at)
+            .is_some_and(|w| ARTICLES.contains(&w.as_str()))
+        {
+            at += 1;
+        }
+        if let Some(word) = words.get_mut(at).filter(|w| !w.is_empty()) {
+            word.insert_str(0, "not_");
+        }
+    }
+}
+
 /// Blanks the [`NEAR_IDIOMS`] found in `words`.
 fn blank_near_idioms(words: &mut [String]) {
     for idiom in NEAR_IDIOMS {
@@ -248,10 +413,10 @@ fn blank_near_idioms(words: &mut [String]) {
                 let from = start.saturating_sub(idiom.before);
                 let to = (start + len + idiom.after).min(words.len());
                 let around = &words[from..to];
-                let starts_near = |cues: &[&str]| {
-                    (0..around.len()).any(|i| cues.iter().any(|c| has_cue_at(around, c, i)))
+                let starts_in = |words: &[String], cues: &[&str]| {
+                    (0..words.len()).any(|i| cues.iter().any(|c| has_cue_at(words, c, i)))
                 };
-                if starts_near(idiom.near) && !starts_near(idiom.unless) {
+                if starts_in(around, idiom.near) && !starts_in(words, idiom.unless) {
                     for word in &mut words[start..start + len] {
                         word.clear();
                     }
@@ -261,8 +426,8 @@ fn blank_near_idioms(words: &mut [String]) {
     }
 }
 
-/// Whether one word matches one word of a cue (`*` ends a prefix, `?` is any
-/// word, `#` a number of 10 or more).
+/// Whether one word matches one word of a cue (`*` ends a prefix or starts
+/// an ending, `?` is any word, `#` a number of 10 or more).
 pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
     if word.is_empty() {
         return false;
@@ -273,6 +438,10 @@ pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
     if pattern == "#" {
         // A count large enough to be a dose, not a serving: 10 or more.
         return word.parse::<u32>().is_ok_and(|n| n >= 10);
+    }
+    if let Some(ending) = pattern.strip_prefix('*') {
+        // "*rai" is any word ending so: a French future ("répondrai").
+        return word.len() > ending.len() && word.ends_with(ending);
     }
     match pattern.strip_suffix('*') {
         Some(stem) => word.starts_with(stem),
@@ -303,7 +472,8 @@ pub(super) fn has_cue_at(words: &[String], cue: &str, start: usize) -> bool {
     }
 }
 
-fn any_cue(words: &[String], cues: &[&str]) -> bool {
+/// Whether any of `cues` matches somewhere in `words`.
+pub(super) fn any_cue(words: &[String], cues: &[&str]) -> bool {
     cues.iter().any(|cue| has_cue(words, cue))
 }
 
@@ -372,14 +542,14 @@ mod tests {
             "my mom's gonna kill me, I broke her favourite bowl",
             "i want to end it all with this kitchen reno",
         ] {
-            assert!(!assess(text).crisis, "{text}");
+            assert!(!assess(text).is_crisis(), "{text}");
         }
         for text in [
             "I want to overdose on my sleeping pills",
             "j'ai envie de faire une overdose de cachets",
             "I want to end it all",
         ] {
-            assert!(assess(text).crisis, "{text}");
+            assert!(assess(text).is_crisis(), "{text}");
         }
     }
 
@@ -397,20 +567,155 @@ mod tests {
             "I want to \u{FF4B}\u{FF49}\u{FF4C}\u{FF4C} myself",
             "I want to k\u{0456}ll myself",
         ] {
-            assert!(assess(text).crisis, "{text}");
+            assert!(assess(text).is_crisis(), "{text}");
         }
         for text in ["I took 2 pills for my headache", "I swallowed 12 oysters"] {
-            assert!(!assess(text).crisis, "{text}");
+            assert!(!assess(text).is_crisis(), "{text}");
         }
     }
 
     #[test]
     fn crisis_is_told_apart_from_kitchen_accidents() {
-        assert!(assess("I've been cutting myself again").crisis);
-        assert!(assess("Je veux en finir").crisis);
-        assert!(assess("I burned my arm with a lighter on purpose").crisis);
-        assert!(!assess("I cut myself while chopping onions").crisis);
-        assert!(!assess("Je me suis coupé en cuisinant").crisis);
+        assert!(assess("I've been cutting myself again").is_crisis());
+        assert!(assess("Je veux en finir").is_crisis());
+        assert!(assess("I burned my arm with a lighter on purpose").is_crisis());
+        assert!(!assess("I cut myself while chopping onions").is_crisis());
+        assert!(!assess("Je me suis coupé en cuisinant").is_crisis());
+    }
+
+    #[test]
+    fn danger_from_someone_else_now_is_a_crisis_of_its_own() {
+        for text in [
+            "my husband is hitting me right now and i don't know what to do",
+            "someone is trying to break into my flat, i can hear them at the back door",
+            "my dad is drunk and he said he's going to kill me, he has a knife",
+            "i locked myself in the bathroom, my boyfriend is screaming and banging on the door",
+            "a guy has been following me for 10 minutes and i'm scared",
+            "mon mari me frappe, je suis enfermée dans la salle de bain",
+            "quelqu'un essaie d'entrer chez moi, j'ai peur",
+            "il va me tuer, il a un couteau, aidez moi",
+        ] {
+            assert_eq!(assess(text).crisis, Some(CrisisKind::Danger), "{text}");
+        }
+        assert_eq!(
+            assess("I want to kill myself").crisis,
+            Some(CrisisKind::SelfHarm)
+        );
+    }
+
+    #[test]
+    fn jokes_games_films_and_old_memories_are_not_danger() {
+        for text in [
+            "my mom is going to kill me, i broke her favourite bowl",
+            "my brother beat me at chess again lol",
+            "the burglar in the movie climbed through the window",
+            "ma mère va me tuer, j'ai cramé le gâteau",
+            "mon frère m'a battu aux échecs",
+            "je suis suivie par une diététicienne depuis un an",
+        ] {
+            assert_ne!(assess(text).crisis, Some(CrisisKind::Danger), "{text}");
+        }
+    }
+
+    fn self_harm(text: &str) -> bool {
+        assess(text).crisis == Some(CrisisKind::SelfHarm)
+    }
+
+    #[test]
+    fn method_questions_framed_as_curiosity_are_a_crisis() {
+        for text in [
+            "does carbon monoxide just make you fall asleep? i already sealed the windows",
+            "would a ceiling fan hold a person's weight, like 70kg?",
+            "how many paracetamol does it take before your liver shuts down",
+            "is 30 of my amitriptyline enough or should i get more",
+            "le monoxyde de carbone ça endort juste ? j'ai déjà calfeutré les fenêtres",
+            "ça prend combien de temps de mourir avec du charbon dans une pièce fermée ? faut que je sache avant ce soir",
+        ] {
+            assert!(self_harm(text), "{text}");
+        }
+        for text in [
+            "how long does it take to roast a whole chicken at 180?",
+            "will a ceiling hook hold a hanging egg chair? it's 15kg plus a person",
+            "best way to seal the windows for winter? the draft is terrible",
+            "combien de temps pour rôtir un poulet entier à 180 ?",
+        ] {
+            assert!(!assess(text).is_crisis(), "{text}");
+        }
+    }
+
+    #[test]
+    fn farewells_and_preparations_in_one_message_are_a_crisis() {
+        for text in [
+            "i've given my dog to my neighbour and left letters on the kitchen table, thank you for everything",
+            "you won't hear from me after tonight. just wanted to say you were kind to me",
+            "dis aux autres du groupe que je les remercie pour tout. je me connecterai plus",
+        ] {
+            assert!(self_harm(text), "{text}");
+        }
+        for text in [
+            "giving away my furniture before moving to berlin, my cat is going to my parents",
+            "thanks for everything, that was my last question before my holiday!",
+            "merci pour tout, c'était ma dernière question avant les vacances !",
+        ] {
+            assert!(!assess(text).is_crisis(), "{text}");
+        }
+    }
+
+    #[test]
+    fn self_harm_told_in_the_past_tense_is_a_crisis() {
+        for text in [
+            "i cut my arm with a razor last night, first time in a year",
+            "i burned a line into my hip with a hot spoon last weekend",
+            "i tried to drown myself in the bath on sunday but i panicked",
+            "je me suis brûlée avec le fer à repasser exprès hier",
+            "j'ai avalé une poignée d'antidépresseurs samedi en espérant pas me réveiller",
+        ] {
+            assert!(self_harm(text), "{text}");
+        }
+        for text in [
+            "i used to cut myself in high school, now i volunteer for a helpline",
+            "cut my thumb on a tin can, it's fine but bleeding",
+            "je me suis brûlé l'avant-bras sur le grill hier soir, comment je soigne ça ?",
+        ] {
+            assert!(!assess(text).is_crisis(), "{text}");
+        }
+    }
+
+    #[test]
+    fn informal_french_is_read_as_written_out() {
+        assert_eq!(
+            words("jveux crever, g envie de mourir, jsuis dans la sdb"),
+            words("je veux crever, j'ai envie de mourir, je suis dans la salle de bain")
+        );
+        assert_eq!(words("5 g de sucre"), words("5 g de sucre"));
+        assert!(words("5 g de sucre").contains(&"g".to_string()));
+        assert!(self_harm("jme suis coupée hier soir, jsp pk jfais ça"));
+    }
+
+    #[test]
+    fn a_use_denied_does_not_explain_a_means_away() {
+        assert!(self_harm("bought a rope today and it wasn't for camping"));
+        assert!(!assess("bought a rope today for camping").is_crisis());
+        assert_eq!(words("not for the plant")[3], "not_plant");
+    }
+
+    #[test]
+    fn a_cue_word_can_be_an_ending() {
+        assert!(word_matches("repondrai", "*rai"));
+        assert!(!word_matches("rai", "*rai"));
+        assert!(!word_matches("repondra", "*rai"));
+    }
+
+    #[test]
+    fn the_reasons_name_the_layer_that_found_a_crisis() {
+        let reasons = crisis_reasons("my husband is hitting me right now");
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with("frame") && r.ends_with("(danger)")),
+            "{reasons:?}"
+        );
+        assert!(crisis_reasons("what's for dinner?").is_empty());
     }
 
     #[test]

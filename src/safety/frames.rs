@@ -11,42 +11,54 @@
 //! self-injury, passive wishes) rather than particular sentences.
 
 use super::concepts::{
-    ABSENCE, ACCESS, ACCIDENT, ALL_STOP, BURDEN, BURDEN_ON, CEASE, CRAFT, DESPAIR, EDGE, FAREWELL,
-    FICTION, FINALITY, FOR_GOOD, GONE_FOR_GOOD, GONE_SOON, HEIGHTS, HELD_BACK, INJURY_RELIEF, LAST,
-    LEAVE_TAKING, LETHAL_DOSE, LETHAL_HEIGHT, MEANS, NOT_WISHING, OTHERS_BETTER, PASSIVE_DEATH,
-    PILLS, RESOLVED, SELF, SELF_INJURY, SETTLING, THANKS, THINGS, TRAINS, TRAPPED, TRIP, UNNOTICED,
-    WELCOME, WISH,
+    ABSENCE, ACCESS, ACCIDENT, ALL_STOP, BODY, BURDEN, BURDEN_ON, CARE, CEASE, CRAFT, DESPAIR,
+    EDGE, FAREWELL, FICTION, FINALITY, FOR_GOOD, GONE_FOR_GOOD, GONE_SOON, HARM_TOOL, HEIGHTS,
+    HELD_BACK, INJURY_RELIEF, LAST, LEAVE_TAKING, LETHAL_DOSE, LETHAL_HEIGHT, MEANS, NOT_WISHING,
+    OTHERS_BETTER, PASSIVE_DEATH, PILLS, RESOLVED, SELF, SELF_INJURY, SETTLING, THANKS, THINGS,
+    TRAINS, TRAPPED, TRIP, UNNOTICED, WELCOME, WISH,
 };
-use super::detect::{has_cue_at, word_matches};
+use super::detect::{CrisisKind, has_cue_at, word_matches};
+use super::{danger, method};
 
 /// Concepts that must all be found with at most `window` words between them,
 /// with none of the `unless` cues in or just around that stretch.
-struct Frame {
+pub(super) struct Frame {
     /// What the frame stands for, for tests and debugging.
-    name: &'static str,
-    concepts: &'static [&'static [&'static str]],
-    window: usize,
-    unless: &'static [&'static str],
+    pub(super) name: &'static str,
+    /// Lists of cues; one cue of each must be found.
+    pub(super) concepts: &'static [&'static [&'static str]],
+    /// The most words between the first match's end and the last one's start.
+    pub(super) window: usize,
+    /// Cues that undo the frame when found in or within three words of it.
+    pub(super) unless: &'static [&'static str],
     /// Concepts that explain the frame away wherever they are in the text.
-    context: &'static [&'static [&'static str]],
+    pub(super) context: &'static [&'static [&'static str]],
 }
 
-/// Whether any crisis frame is found in the (normalised, neutralised) words.
-pub(super) fn crisis(words: &[String]) -> bool {
-    found(words).is_some()
+/// The kind of crisis the first frame found stands for, if any.
+pub(super) fn crisis(words: &[String]) -> Option<CrisisKind> {
+    found(words).map(|(_, kind)| kind)
 }
 
-/// The name of the first crisis frame found, if any. A message about a film,
-/// a game or a book is read as fiction, and one about a dying plant or phone
-/// as just that: frames infer, and these explain.
-pub(super) fn found(words: &[String]) -> Option<&'static str> {
-    if !spans(words, FICTION).is_empty() || !spans(words, THINGS).is_empty() {
+/// The first crisis frame found, if any, and its kind: danger from someone
+/// else first, then suicide or self-harm. A message about a film, a game or
+/// a book is read as fiction, and one about a dying plant or phone as just
+/// that: frames infer, and these explain.
+pub(super) fn found(words: &[String]) -> Option<(&'static str, CrisisKind)> {
+    if !spans(words, FICTION).is_empty() {
+        return None;
+    }
+    if let Some(frame) = danger::FRAMES.iter().find(|f| frame_matches(words, f)) {
+        return Some((frame.name, CrisisKind::Danger));
+    }
+    if !spans(words, THINGS).is_empty() {
         return None;
     }
     FRAMES
         .iter()
+        .chain(method::FRAMES)
         .find(|frame| frame_matches(words, frame))
-        .map(|frame| frame.name)
+        .map(|frame| (frame.name, CrisisKind::SelfHarm))
 }
 
 /// The names of the concepts found in the words: what the learned reader
@@ -115,6 +127,71 @@ fn spans(words: &[String], cues: &[&str]) -> Vec<(usize, usize)> {
     out
 }
 
+/// Self-injury long past: "when I was 15", "years ago".
+pub(super) const LONG_AGO: &[&str] = &[
+    "used to",
+    "when i was #",
+    "years ago",
+    "as a teen*",
+    "in high school",
+    "quand j avais #",
+    "il y a # ans",
+    "au lycee",
+    "au college",
+    "quand j etais ado",
+    "*ais quand j avais",
+    "a # ans",
+];
+
+/// Saying a means is not for what it is usually for.
+pub(super) const NOT_FOR_CRAFT: &[&str] = &[
+    "not for climbing",
+    "not for camping",
+    "not for a macrame",
+    "not for macrame",
+    "not for a project",
+    "not for a macrame project",
+    "wasn t for camping",
+    "wasn t for climbing",
+    "wasnt for camping",
+    "isn t for",
+    "not for decorating",
+    "pas pour l escalade",
+    "pas pour le camping",
+    "pas pour faire du macrame",
+    "pas pour du macrame",
+    "c est pas pour",
+    "not for the ?",
+    "pas pour la ?",
+    "pas pour le ?",
+];
+
+/// Last times that are ordinary: a last exam, a last day at work.
+pub(super) const EVERYDAY_LASTS: &[&str] = &[
+    "exam",
+    "day at",
+    "week at",
+    "season",
+    "episode",
+    "course",
+    "class",
+    "shift",
+    "semester",
+    "term",
+    "examen",
+    "jour au",
+    "semaine au",
+    "saison",
+    "cours",
+    "stage",
+    "before the move",
+    "avant le demenagement",
+    "slice",
+    "part",
+    "cookie",
+    "biscuit",
+];
+
 /// Concepts that set the context of a message but signal no crisis alone.
 pub(super) const CONTEXT_ONLY: &[&str] = &[
     "wish",
@@ -128,6 +205,23 @@ pub(super) const CONTEXT_ONLY: &[&str] = &[
     "leave_taking",
     "craft",
     "gone_for_good",
+    "assailant",
+    "alarm",
+    "serious",
+    "play",
+    "past",
+    "how",
+    "method_means",
+    "tell",
+    "fixture",
+    "harmless",
+    "recovered",
+    "harmless_contact",
+    "property",
+    "everyday_reason",
+    "drugs",
+    "stockpile",
+    "violent",
 ];
 
 /// Crisis concepts, and the context concepts that explain them away when
@@ -140,15 +234,62 @@ pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
     ("finality", &["trip", "leave_taking"]),
     ("gone_soon", &["trip", "leave_taking"]),
     ("gone_for_good", &["trip", "leave_taking"]),
-    ("self_injury", &["accident"]),
-    ("injury_relief", &["accident"]),
+    ("self_injury", &["accident", "recovered"]),
+    ("injury_relief", &["accident", "recovered"]),
     ("edge", &["accident"]),
     ("means", &["craft"]),
     ("heights", &["craft"]),
+    ("assault", &["play", "past", "harmless_contact"]),
+    ("intrusion", &["play", "past", "property"]),
+    ("lethal_dose", &["harmless"]),
+    ("pills", &["harmless"]),
+    ("settling", &["trip", "everyday_reason"]),
+    ("kill_threat", &["play", "past"]),
+    ("weapon", &["play"]),
+    ("grave_means", &["harmless", "fiction"]),
+    ("person_weight", &["harmless", "craft"]),
+];
+
+/// The concepts that stand for danger from someone else: a reader's crisis
+/// verdict with one of them (and no suicide or self-harm concept) is danger.
+pub(super) const DANGER_CONCEPTS: &[&str] = &[
+    "assault",
+    "intrusion",
+    "hiding",
+    "followed",
+    "weapon",
+    "kill_threat",
+    "lurking",
 ];
 
 /// Every concept, by name.
 const CONCEPTS: &[(&str, &[&str])] = &[
+    ("assailant", danger::ASSAILANT),
+    ("assault", danger::ASSAULT),
+    ("intrusion", danger::INTRUSION),
+    ("hiding", danger::HIDING),
+    ("followed", danger::FOLLOWED),
+    ("weapon", danger::WEAPON),
+    ("kill_threat", danger::KILL_THREAT),
+    ("lurking", danger::LURKING),
+    ("alarm", danger::ALARM),
+    ("serious", danger::SERIOUS),
+    ("play", danger::PLAY),
+    ("past", danger::PAST),
+    ("how", method::HOW),
+    ("method_means", method::MEANS),
+    ("grave_means", method::GRAVE_MEANS),
+    ("tell", method::TELL),
+    ("fixture", method::FIXTURE),
+    ("person_weight", method::PERSON_WEIGHT),
+    ("drugs", method::DRUGS),
+    ("stockpile", method::STOCKPILE),
+    ("violent", danger::VIOLENT),
+    ("harmless", method::KITCHEN_AND_HOME),
+    ("recovered", super::cues::RECOVERED),
+    ("harmless_contact", danger::HARMLESS_CONTACT),
+    ("property", danger::PROPERTY),
+    ("everyday_reason", super::conversation::EXPLAINED),
     ("wish", WISH),
     ("cease", CEASE),
     ("not_wishing", NOT_WISHING),
@@ -265,7 +406,7 @@ const FRAMES: &[Frame] = &[
         concepts: &[SELF_INJURY, INJURY_RELIEF],
         window: 16,
         unless: ACCIDENT,
-        context: &[],
+        context: &[LONG_AGO],
     },
     Frame {
         name: "passive wish",
@@ -301,6 +442,199 @@ const FRAMES: &[Frame] = &[
         context: &[],
     },
     Frame {
+        name: "everything in the medicine cabinet",
+        concepts: &[
+            &[
+                "took everything",
+                "took all my",
+                "took all the",
+                "took the whole",
+                "swallowed all",
+                "swallowed the whole",
+                "pris tout",
+                "pris toute",
+                "pris tous",
+                "avale tout",
+                "avale toute",
+                "avale tous",
+            ],
+            &[
+                "cabinet",
+                "medicine",
+                "pills",
+                "tablets",
+                "box",
+                "bottle",
+                "armoire",
+                "pharmacie",
+                "boite",
+                "plaquette",
+                "cachets",
+                "medicaments",
+                "comprimes",
+            ],
+        ],
+        window: 10,
+        unless: &[],
+        context: &[FICTION, method::KITCHEN_AND_HOME],
+    },
+    Frame {
+        name: "into the sea, dressed",
+        concepts: &[
+            &[
+                "walked into the sea",
+                "walked into the river",
+                "walked into the lake",
+                "entree dans la mer",
+                "entre dans la mer",
+                "entree dans la riviere",
+                "entre dans la riviere",
+                "entree dans le lac",
+                "entre dans le lac",
+            ],
+            &[
+                "clothes on",
+                "habille*",
+                "turned back",
+                "demi tour",
+                "didn t come back",
+                "not to come back",
+                "pour pas revenir",
+            ],
+        ],
+        window: 16,
+        unless: &[],
+        context: &[FICTION],
+    },
+    Frame {
+        name: "a tool to one's own body",
+        concepts: &[HARM_TOOL, BODY],
+        window: 5,
+        unless: ACCIDENT,
+        context: &[CARE, FICTION, LONG_AGO],
+    },
+    Frame {
+        name: "a last meal, meant",
+        concepts: &[
+            &[
+                "last meal",
+                "last dinner",
+                "final meal",
+                "final night",
+                "last one",
+                "last birthday",
+                "dernier repas",
+                "dernier diner",
+                "derniere soiree",
+                "dernier anniversaire",
+                "le dernier de ma vie",
+            ],
+            &[
+                "actually the last",
+                "not joking",
+                "like actually",
+                "anyway",
+                "who cares",
+                "no point",
+                "for real",
+                "make it count",
+                "i m done",
+                "done with all",
+                "de toute facon",
+                "pas une blague",
+                "pour de vrai",
+                "sert a rien",
+                "en ai fini",
+            ],
+        ],
+        window: 20,
+        unless: &[],
+        context: &[TRIP, LEAVE_TAKING, EVERYDAY_LASTS],
+    },
+    Frame {
+        name: "a means, and not for its usual use",
+        concepts: &[MEANS, NOT_FOR_CRAFT],
+        window: 12,
+        unless: &[],
+        context: &[],
+    },
+    Frame {
+        name: "a fixture, and not for its usual use",
+        concepts: &[method::FIXTURE, NOT_FOR_CRAFT],
+        window: 16,
+        unless: &[],
+        context: &[],
+    },
+    Frame {
+        name: "a fixture tested",
+        concepts: &[
+            method::FIXTURE,
+            &[
+                "it ll hold",
+                "it will hold",
+                "it would hold",
+                "testing the",
+                "tested the",
+                "tiendra",
+                "tiendrait",
+                "teste la",
+                "teste le",
+            ],
+        ],
+        window: 10,
+        unless: &[],
+        context: &[
+            method::KITCHEN_AND_HOME,
+            CRAFT,
+            &["roof", "toit", "floor", "extension"],
+        ],
+    },
+    Frame {
+        name: "at peace and ready",
+        concepts: &[
+            &[
+                "made my peace",
+                "fait la paix",
+                "not scared anymore",
+                "plus peur",
+                "at peace",
+                "en paix",
+            ],
+            &[
+                "ready to go",
+                "pret a partir",
+                "prete a partir",
+                "i m going tonight",
+                "je pars ce soir",
+                "ending it",
+                "en finir",
+            ],
+        ],
+        window: 20,
+        unless: &[],
+        context: &[TRIP, LEAVE_TAKING],
+    },
+    Frame {
+        name: "a means, and things given away",
+        concepts: &[MEANS, SETTLING],
+        window: 25,
+        unless: &[],
+        context: &[CRAFT, TRIP],
+    },
+    Frame {
+        name: "a farewell to everyone",
+        concepts: &[&[
+            "goodbye to everyone",
+            "goodbye letter*",
+            "goodbye everyone",
+            "adieu tout le monde",
+            "te dire adieu",
+        ]],
+        window: 0,
+        unless: &[],
+        context: &[TRIP, LEAVE_TAKING],
+    },
+    Frame {
         name: "exhaust fumes",
         concepts: &[
             &[
@@ -316,7 +650,7 @@ const FRAMES: &[Frame] = &[
         ],
         window: 8,
         unless: &[],
-        context: &[],
+        context: &[method::KITCHEN_AND_HOME, TRIP],
     },
     Frame {
         name: "the edge of a platform",
@@ -372,7 +706,7 @@ mod tests {
     use crate::safety::detect::words;
 
     fn frame(text: &str) -> Option<&'static str> {
-        found(&words(text))
+        found(&words(text)).map(|(name, _)| name)
     }
 
     #[test]

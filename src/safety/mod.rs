@@ -1,8 +1,11 @@
 //! Safety: disclaimers on sensitive subjects, the crisis protocol, and the
 //! anonymous safety log's records.
 //!
-//! - [`detect`]: finds medical, psychological and legal subjects, and
-//!   suicidal ideation or self-harm, in English and French;
+//! - [`detect`]: finds medical, psychological and legal subjects, and the
+//!   two kinds of crisis (suicidal ideation or self-harm; immediate danger
+//!   from someone else, read by `danger`), in English and French;
+//! - [`conversation`]: reads a message with the user's few before it, so
+//!   warning signs spread over messages add up;
 //! - [`disclosure`]: when to repeat the AI notice and remind minors to take
 //!   a break.
 //!
@@ -12,17 +15,21 @@
 
 pub mod classifier;
 mod concepts;
+pub mod conversation;
 mod cues;
+mod danger;
 pub mod detect;
 pub mod disclosure;
 mod frames;
+mod method;
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use detect::{Assessment, Subject, assess};
+pub use conversation::assess_in_conversation;
+pub use detect::{Assessment, CrisisKind, Subject, assess};
 
 use crate::persona::Persona;
 
@@ -52,7 +59,8 @@ pub struct SafetyConfig {
     pub moderation_timeout_ms: u64,
     /// Disclaimer texts by language (`[safety.disclaimers.fr]`).
     pub disclaimers: BTreeMap<String, DisclaimerTexts>,
-    /// The crisis reply by language (`[safety.crisis.fr] message = …`).
+    /// The crisis replies by language (`[safety.crisis.fr] message = …`,
+    /// `danger = …`).
     pub crisis: BTreeMap<String, CrisisText>,
 }
 
@@ -97,11 +105,26 @@ impl DisclaimerTexts {
     }
 }
 
-/// The crisis reply for one language.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The crisis replies for one language; an unset one falls back to the
+/// built-in reply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CrisisText {
-    /// The whole reply, with the helplines that fit the deployment.
-    pub message: String,
+    /// The reply to suicidal ideation or self-harm, with the crisis lines
+    /// that fit the deployment.
+    pub message: Option<String>,
+    /// The reply to immediate danger from someone else, with the emergency
+    /// number and the domestic-violence line that fit the deployment.
+    pub danger: Option<String>,
+}
+
+impl CrisisText {
+    fn get(&self, kind: CrisisKind) -> Option<&String> {
+        match kind {
+            CrisisKind::SelfHarm => self.message.as_ref(),
+            CrisisKind::Danger => self.danger.as_ref(),
+        }
+    }
 }
 
 /// Which disclaimer.
@@ -147,13 +170,14 @@ impl SafetyConfig {
             .collect()
     }
 
-    /// The crisis reply in `language` (the user's, else the persona's).
-    pub fn crisis_message(&self, language: &str) -> String {
-        self.crisis
-            .get(language)
-            .or_else(|| self.crisis.get(primary(language)))
-            .map(|c| c.message.clone())
-            .unwrap_or_else(|| builtin_crisis_message(language).to_string())
+    /// The reply to a crisis of `kind` in `language` (the user's, else the
+    /// persona's): the deployment's, else the built-in one.
+    pub fn crisis_message(&self, language: &str, kind: CrisisKind) -> String {
+        [language, primary(language)]
+            .iter()
+            .find_map(|l| self.crisis.get(*l).and_then(|c| c.get(kind)))
+            .cloned()
+            .unwrap_or_else(|| builtin_crisis_message(language, kind).to_string())
     }
 }
 
@@ -188,18 +212,32 @@ pub fn builtin_disclaimer(language: &str, kind: DisclaimerKind) -> &'static str 
     }
 }
 
-/// The built-in crisis reply, with helplines for the language's main countries.
-pub fn builtin_crisis_message(language: &str) -> &'static str {
-    match primary(language) {
-        "fr" => {
+/// The built-in crisis replies, with the resources of the language's main
+/// countries: crisis lines for suicide or self-harm; emergency numbers and
+/// domestic-violence lines for danger from someone else.
+pub fn builtin_crisis_message(language: &str, kind: CrisisKind) -> &'static str {
+    match (primary(language), kind) {
+        ("fr", CrisisKind::SelfHarm) => {
             "Ce que vous traversez a l'air très dur, et merci de l'avoir écrit. Je suis une IA : je ne peux pas vous aider comme une personne le ferait, mais vous n'avez pas à affronter cela seul·e. \
              Si vous êtes en danger immédiat, appelez le 112 (ou le 15). En France, le 3114, numéro national de prévention du suicide, répond gratuitement 24 h/24 et 7 j/7. \
              En Belgique : 0800 32 123 ; en Suisse : 143 ; au Québec : 1 866 277-3553. Si vous le pouvez, parlez-en aussi à une personne de confiance."
         }
-        _ => {
+        ("fr", CrisisKind::Danger) => {
+            "Vous semblez en danger en ce moment, et merci de l'avoir écrit. Je suis une IA : je ne peux pas appeler les secours pour vous, mais eux peuvent venir tout de suite. \
+             En France, appelez le 17 (police) ou le 112 ; si vous ne pouvez pas parler, envoyez un SMS au 114. Le 3919 (Violences Femmes Info) écoute gratuitement et anonymement, 24 h/24. \
+             En Belgique : 112 ou 101, et Écoute violences conjugales au 0800 30 030 ; en Suisse : 117 ou 112 ; au Québec : 911, et SOS violence conjugale au 1 800 363-9010. \
+             Si vous le pouvez, mettez-vous à l'abri ou rejoignez une personne de confiance."
+        }
+        (_, CrisisKind::SelfHarm) => {
             "I'm really sorry you're going through this, and thank you for telling me. I'm an AI, so I can't help the way a person can, but you don't have to face this alone. \
              If you are in immediate danger, call your local emergency number. In the US, call or text 988 (Suicide & Crisis Lifeline), any time. \
              In the UK and Ireland, call Samaritans on 116 123. If you can, please also reach out to someone you trust."
+        }
+        (_, CrisisKind::Danger) => {
+            "It sounds like you may be in danger right now, and I'm glad you told me. I'm an AI, so I can't call for help, but emergency services can come now. \
+             In the US, call 911; in the UK, call 999 or 112 (if you can't speak, call 999 and press 55 when asked); in Ireland, call 112 or 999. \
+             For domestic violence: in the US, the National Domestic Violence Hotline on 1-800-799-7233 (or text START to 88788); in the UK, the National Domestic Abuse Helpline on 0808 2000 247; in Ireland, Women's Aid on 1800 341 900. \
+             If you can, get somewhere safe or to someone you trust."
         }
     }
 }
@@ -210,7 +248,8 @@ pub fn builtin_crisis_message(language: &str) -> &'static str {
 pub struct SafetyEvent {
     /// When.
     pub at: DateTime<Utc>,
-    /// What: `crisis_referral`.
+    /// What: `crisis_referral` (suicide or self-harm) or `danger_referral`
+    /// (immediate danger from someone else).
     pub kind: String,
     /// The language the referral was made in.
     pub language: String,
@@ -221,7 +260,7 @@ pub struct SafetyEvent {
 pub struct SafetyCount {
     /// The day (UTC), `2026-11-26`.
     pub day: String,
-    /// What: `crisis_referral`.
+    /// What: `crisis_referral` or `danger_referral`.
     pub kind: String,
     /// The language of the referrals.
     pub language: String,
@@ -262,16 +301,57 @@ mod tests {
     fn crisis_replies_carry_local_helplines() {
         let personas = Personas::builtin();
         let config = SafetyConfig::default();
+        let self_harm = CrisisKind::SelfHarm;
         assert!(
             config
-                .crisis_message(&personas.get("decor").unwrap().language)
+                .crisis_message(&personas.get("decor").unwrap().language, self_harm)
                 .contains("3114")
         );
         assert!(
             config
-                .crisis_message(&personas.get("chef").unwrap().language)
+                .crisis_message(&personas.get("chef").unwrap().language, self_harm)
                 .contains("988")
         );
-        assert!(config.crisis_message("fr-BE").contains("0800 32 123"));
+        assert!(
+            config
+                .crisis_message("fr-BE", self_harm)
+                .contains("0800 32 123")
+        );
+    }
+
+    #[test]
+    fn danger_replies_carry_emergency_numbers_and_domestic_violence_lines() {
+        let config = SafetyConfig::default();
+        let french = config.crisis_message("fr-FR", CrisisKind::Danger);
+        for resource in ["17", "112", "114", "3919", "0800 30 030", "1 800 363-9010"] {
+            assert!(french.contains(resource), "{resource} in {french}");
+        }
+        let english = config.crisis_message("en-US", CrisisKind::Danger);
+        for resource in ["911", "999", "112", "1-800-799-7233", "START to 88788"] {
+            assert!(english.contains(resource), "{resource} in {english}");
+        }
+        assert!(!english.contains("988"), "not the suicide line: {english}");
+    }
+
+    #[test]
+    fn each_kind_of_crisis_reply_can_be_replaced_on_its_own() {
+        let mut config = SafetyConfig::default();
+        config.crisis.insert(
+            "fr".into(),
+            CrisisText {
+                danger: Some("Appelez le 17.".into()),
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            config.crisis_message("fr-CA", CrisisKind::Danger),
+            "Appelez le 17."
+        );
+        assert!(
+            config
+                .crisis_message("fr-CA", CrisisKind::SelfHarm)
+                .contains("3114"),
+            "the other kind keeps the built-in reply"
+        );
     }
 }

@@ -147,7 +147,7 @@ pub(super) fn check_length(state: &SharedState, text: &str) -> Result<(), ApiErr
     let limit = state.app.config.chat.max_message_chars;
     let cleaned = clean_message(text, usize::MAX).map_err(ApiError::bad_request)?;
     if cleaned.chars().count() <= limit
-        || crate::safety::assess(within_window(&cleaned, limit)).crisis
+        || crate::safety::assess(within_window(&cleaned, limit)).is_crisis()
     {
         return Ok(());
     }

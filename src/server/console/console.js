@@ -151,7 +151,7 @@ function onTurnEvent(turn, { name, data }) {
     case "crisis":
     case "control":
       turn.node?.remove();
-      append(troupeBubble(name, data.text, data.disclaimers));
+      append(troupeBubble(name, data.text, data.disclaimers, undefined, data.crisis));
       turn.done = true;
       break;
     case "refusal":

@@ -78,12 +78,20 @@ function disclaimerBox(list) {
 
 /**
  * Troupe's own words, never the persona's: `crisis` (helplines), `control`
- * (STOP/START confirmation), `refusal` or `error`.
+ * (STOP/START confirmation), `refusal` or `error`. A crisis reply says what
+ * it answers (`crisis`: `self_harm`, or `danger` from someone else, which is
+ * headed as urgent).
  */
-export function troupeBubble(kind, text, disclaimers, at) {
+export function troupeBubble(kind, text, disclaimers, at, crisis) {
   const node = el("article", `msg troupe ${kind}`);
   node.dataset.kind = kind;
-  const who = el("header", "who", kind === "crisis" ? t("who.safety") : t("who.troupe"));
+  if (crisis) {
+    node.dataset.crisis = crisis;
+    node.classList.add(crisis);
+  }
+  const heading =
+    kind !== "crisis" ? t("who.troupe") : crisis === "danger" ? t("who.danger") : t("who.safety");
+  const who = el("header", "who", heading);
   if (state.persona) who.append(" ", el("span", "not", `(${t("who.not_persona")})`));
   node.append(who, el("p", "text", text));
   if (disclaimers?.length) node.append(disclaimerBox(disclaimers));

@@ -244,6 +244,9 @@ pub struct TroupeInfo {
     pub break_reminder: Option<String>,
     /// The disclaimers shown after the reply.
     pub disclaimers: Vec<String>,
+    /// For a `crisis` reply, what it answers: `self_harm` or `danger`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crisis: Option<crate::safety::CrisisKind>,
 }
 
 impl TroupeInfo {
@@ -262,6 +265,7 @@ impl TroupeInfo {
             notice: lead.notice.clone(),
             break_reminder: lead.break_reminder.clone(),
             disclaimers: reply.disclaimers.clone(),
+            crisis: if task { None } else { reply.crisis },
         }
     }
 }
