@@ -16,8 +16,7 @@ type BoxError = Box<dyn std::error::Error>;
 
 /// The rows of a TSV file after its header, split at tabs.
 fn rows(path: &Path) -> Result<Vec<Vec<String>>, BoxError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(text
         .lines()
         .skip(1)
@@ -183,10 +182,9 @@ fn measure_conversations(dir: &Path) -> Result<(), BoxError> {
 }
 
 fn main() -> Result<(), BoxError> {
-    let dir: PathBuf = std::env::args_os()
-        .nth(1)
-        .map(PathBuf::from)
-        .ok_or("usage: measure_safety DIR (holding messages.tsv, ordinary.tsv, conversations.tsv)")?;
+    let dir: PathBuf = std::env::args_os().nth(1).map(PathBuf::from).ok_or(
+        "usage: measure_safety DIR (holding messages.tsv, ordinary.tsv, conversations.tsv)",
+    )?;
     measure_messages(&dir)?;
     measure_ordinary(&dir)?;
     measure_conversations(&dir)?;

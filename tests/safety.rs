@@ -1259,15 +1259,16 @@ fn crisis_detection_cross_validates_above_0_75() {
 }
 
 /// `heldout.tsv` was written blind and measured once (precision 0.939,
-/// recall 0.900, 53 of 60 crises); the idioms and wordings its misses
-/// revealed were then added, so it is no longer blind. The floor only
-/// catches regressions; the README reports the figures, and the next honest
-/// estimate needs a new blind set.
+/// recall 0.900, 53 of 60 crises); cues were added after it that match its
+/// rows, so it is development data now, not a held-out set (the manual's
+/// evaluation page tells the history; `tests/data/blind-2026-12/` is the
+/// last blind measurement). As development data it must stay where the
+/// detector has it: 0.976 / 1.000 when this floor was set.
 #[test]
-fn the_blind_held_out_set_is_measured_honestly() {
+fn the_former_held_out_set_keeps_its_development_score() {
     let (precision, recall) = five_way("heldout.tsv");
     assert!(
-        precision >= 0.5 && recall >= 0.5,
+        precision >= 0.95 && recall >= 0.97,
         "precision {precision:.3}, recall {recall:.3}"
     );
 }
@@ -1298,7 +1299,9 @@ fn ordinary_chat_rarely_raises_an_alarm() {
         data.len()
     );
     assert!(data.len() >= 300);
-    assert!(crises * 100 <= data.len() * 3, "{crises} false crises");
+    // Development data now (the manual's evaluation page): no false crisis
+    // when this floor was set.
+    assert!(crises <= 1, "{crises} false crises");
 }
 
 /// The persona model's check, told from its reply by the check's instruction.
