@@ -1,7 +1,7 @@
 //! Measures the offline safety reader on a labelled set written apart from
 //! it: `cargo run --release --example measure_safety -- DIR`, where DIR
-//! holds `messages.tsv` and `ordinary.tsv` (`label	lang	text`) and
-//! `conversations.tsv` (`conversation	turn	lang	label	text`). Labels:
+//! holds `messages.tsv` and `ordinary.tsv` (`label`, `lang`, `text`, tab-separated) and
+//! `conversations.tsv` (`conversation`, `turn`, `lang`, `label`, `text`). Labels:
 //! `crisis` (the user at risk of suicide or self-harm), `danger` (the user
 //! in danger from someone else, now), `medical`, `psychological`, `legal`,
 //! `none`. Prints figures only, never a row, so a set can be measured once
