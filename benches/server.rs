@@ -135,27 +135,44 @@ async fn load(
             let path = format!("{url}/v1/conversations/bench{c}/chef/messages");
             for i in 0..per_client {
                 let began = Instant::now();
-                let mut request = client
-                    .post(&path)
-                    .json(&serde_json::json!({"text": format!("What can I cook with rice and eggs? ({i})")}));
-                if stream {
-                    request = request.header("accept", "text/event-stream");
-                }
-                let response = request.send().await?;
-                if !response.status().is_success() {
-                    return Err(format!("status {}", response.status()).into());
-                }
-                let body = response.bytes().await?;
-                if body.is_empty() {
-                    return Err("empty body".into());
-                }
+                send_turn(&client, &path, i, stream).await?;
                 latencies.push(began.elapsed());
             }
             Ok::<_, BoxError>(latencies)
         }
     });
-    let results = futures::future::join_all(tasks).await;
-    let elapsed = started.elapsed();
+    gather(futures::future::join_all(tasks).await, started.elapsed())
+}
+
+/// Sends turn `i` of one client to `path` and reads its whole answer,
+/// streamed or not; an error status or an empty body is an error.
+async fn send_turn(
+    client: &reqwest::Client,
+    path: &str,
+    i: usize,
+    stream: bool,
+) -> Result<(), BoxError> {
+    let mut request = client
+        .post(path)
+        .json(&serde_json::json!({"text": format!("What can I cook with rice and eggs? ({i})")}));
+    if stream {
+        request = request.header("accept", "text/event-stream");
+    }
+    let response = request.send().await?;
+    if !response.status().is_success() {
+        return Err(format!("status {}", response.status()).into());
+    }
+    if response.bytes().await?.is_empty() {
+        return Err("empty body".into());
+    }
+    Ok(())
+}
+
+/// The clients' latencies together, the run having taken `elapsed`.
+fn gather(
+    results: Vec<Result<Vec<Duration>, BoxError>>,
+    elapsed: Duration,
+) -> Result<Sample, BoxError> {
     let mut latencies = Vec::new();
     for result in results {
         latencies.extend(result?);
@@ -188,29 +205,13 @@ async fn paced(
             for i in 0..per_client {
                 let due = started + offset + period * i as u32;
                 tokio::time::sleep_until(due).await;
-                let response = client
-                    .post(&path)
-                    .json(&serde_json::json!({"text": format!("What can I cook with rice and eggs? ({i})")}))
-                    .send()
-                    .await?;
-                if !response.status().is_success() {
-                    return Err(format!("status {}", response.status()).into());
-                }
-                if response.bytes().await?.is_empty() {
-                    return Err("empty body".into());
-                }
+                send_turn(&client, &path, i, false).await?;
                 latencies.push(due.elapsed());
             }
             Ok::<_, BoxError>(latencies)
         }
     });
-    let results = futures::future::join_all(tasks).await;
-    let elapsed = started.elapsed();
-    let mut latencies = Vec::new();
-    for result in results {
-        latencies.extend(result?);
-    }
-    Ok(Sample { latencies, elapsed })
+    gather(futures::future::join_all(tasks).await, started.elapsed())
 }
 
 /// A bare axum server answering a small JSON to every POST, on its own
