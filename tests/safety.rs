@@ -1100,7 +1100,8 @@ fn the_development_sets_score_above_0_9() {
 /// of look-alike). `dev9.tsv` was written before the detector was tuned for
 /// these kinds, `dev10.tsv` to `dev13.tsv` after each round of tuning; all
 /// have been used to tune it since, so they are not blind, and the reader
-/// does not learn from them. The README gives their first measurements.
+/// learns from them as from every set. The manual's evaluation page tells
+/// their history.
 const CRISIS_DEV_SETS: [&str; 5] = [
     "dev9.tsv",
     "dev10.tsv",
@@ -1162,27 +1163,23 @@ fn every_kind_of_crisis_is_found_in_the_development_sets_with_its_kind() {
     );
 }
 
-/// The labelled sets the crisis reader learns from: all but the held-out set.
-const TRAINING_SETS: [&str; 18] = [
-    "sensitive.tsv",
-    "crisis.tsv",
-    "dev.tsv",
-    "dev2.tsv",
-    "dev3.tsv",
-    "dev4.tsv",
-    "dev5.tsv",
-    "dev6.tsv",
-    "dev7.tsv",
-    "dev8.tsv",
-    "everyday.tsv",
-    "everyday2.tsv",
-    "everyday3.tsv",
-    "everyday4.tsv",
-    "everyday5.tsv",
-    "everyday6.tsv",
-    "train.tsv",
-    "train2.tsv",
-];
+/// Every labelled row of `tests/data/`, in folders too, in path order.
+fn labelled_rows() -> Vec<crate::labelled_sets::Row> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+    let files = crate::labelled_sets::data_files(&dir).unwrap_or_else(|e| panic!("{e}"));
+    crate::labelled_sets::rows_of(&files).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The rows the crisis reader learns from: every labelled row whose label
+/// describes its own text, that is all of them but the turns of a
+/// conversation after the one that made it a crisis (they keep its label
+/// whatever they say, and the reader reads one message).
+fn training_rows() -> Vec<crate::labelled_sets::Row> {
+    labelled_rows()
+        .into_iter()
+        .filter(|row| row.labels_its_own_text)
+        .collect()
+}
 
 /// Whether a label is a crisis the protocol answers, of either kind.
 fn is_crisis_label(label: &str) -> bool {
@@ -1191,11 +1188,84 @@ fn is_crisis_label(label: &str) -> bool {
 
 /// (features, is_crisis) for every row of the training sets, in file order.
 fn training_examples() -> Vec<(Vec<String>, bool)> {
-    TRAINING_SETS
+    training_rows()
         .iter()
-        .flat_map(|name| rows(name))
-        .map(|(label, _, text)| (classifier::features(&text), is_crisis_label(&label)))
+        .map(|row| (classifier::features(&row.text), is_crisis_label(&row.label)))
         .collect()
+}
+
+/// Every set trains the reader, and none is held back under a name that
+/// says it is held out or blind: a set that has been measured and studied
+/// is training data, and the next blind set is written apart and checked
+/// with `cargo run --example dedupe` before it is measured (the manual's
+/// evaluation page tells the history).
+#[test]
+fn every_labelled_set_trains_the_reader_and_none_claims_to_be_held_out() {
+    let rows = training_rows();
+    let files: BTreeSet<String> = rows
+        .iter()
+        .map(|row| {
+            let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            let file = row.file.strip_prefix(root).unwrap_or(&row.file);
+            file.to_string_lossy().replace('\\', "/")
+        })
+        .collect();
+    for name in [
+        "tests/data/dev14.tsv",
+        "tests/data/everyday7.tsv",
+        "tests/data/dev9.tsv",
+        "tests/data/dev-2026-12/messages.tsv",
+        "tests/data/dev-2026-12/ordinary.tsv",
+        "tests/data/dev-2026-12/conversations.tsv",
+    ] {
+        assert!(
+            files.iter().any(|f| f.ends_with(name)),
+            "{name} does not train the reader"
+        );
+    }
+    for file in &files {
+        let lower = file.to_lowercase();
+        assert!(
+            !["heldout", "held_out", "held-out", "blind"]
+                .iter()
+                .any(|claim| lower.contains(claim)),
+            "{file} claims to be held out but trains the reader"
+        );
+    }
+    // Of a conversation, only the turn that made it a crisis is a crisis
+    // example; the turns after it are left out.
+    let conversation_turns = labelled_rows()
+        .iter()
+        .filter(|row| row.file.ends_with("conversations.tsv"))
+        .count();
+    let trained_turns = rows
+        .iter()
+        .filter(|row| row.file.ends_with("conversations.tsv"))
+        .count();
+    assert!(trained_turns < conversation_turns && trained_turns >= 104);
+}
+
+/// A row repeated in two sets (or twice in one) counts twice in training
+/// and, worse, lets a measurement score text the detector was tuned on.
+/// Texts are compared as the detector reads them (case, accents,
+/// punctuation and spaces do not count); 54 repeats were removed when this
+/// test was written.
+#[test]
+fn no_two_labelled_rows_share_a_normalised_text() {
+    let rows = labelled_rows();
+    assert!(rows.len() > 6000, "{} rows", rows.len());
+    let mut first: BTreeMap<String, String> = BTreeMap::new();
+    let mut repeats = Vec::new();
+    for row in &rows {
+        let place = format!("{}:{}", row.file.display(), row.line);
+        let text = crate::labelled_sets::normalised(&row.text);
+        if let Some(earlier) = first.get(&text) {
+            repeats.push(format!("{place} repeats {earlier}: {}", row.text));
+        } else {
+            first.insert(text, place);
+        }
+    }
+    assert!(repeats.is_empty(), "{}", repeats.join("\n"));
 }
 
 /// The shipped weights are reproducible: retraining on the labelled sets
@@ -1222,11 +1292,7 @@ fn the_shipped_crisis_weights_are_what_the_labelled_sets_train() {
 #[test]
 fn crisis_detection_cross_validates_above_0_75() {
     let examples = training_examples();
-    let texts: Vec<String> = TRAINING_SETS
-        .iter()
-        .flat_map(|name| rows(name))
-        .map(|(_, _, text)| text)
-        .collect();
+    let texts: Vec<String> = training_rows().into_iter().map(|row| row.text).collect();
     let (mut tp, mut fp, mut fn_) = (0.0, 0.0, 0.0);
     for fold in 0..5 {
         let train: Vec<_> = examples
@@ -1258,30 +1324,46 @@ fn crisis_detection_cross_validates_above_0_75() {
     );
 }
 
-/// `heldout.tsv` was written blind and measured once (precision 0.939,
-/// recall 0.900, 53 of 60 crises); cues were added after it that match its
-/// rows, so it is development data now, not a held-out set (the manual's
-/// evaluation page tells the history; `tests/data/blind-2026-12/` is the
-/// last blind measurement). As development data it must stay where the
-/// detector has it: 0.976 / 1.000 when this floor was set.
+/// Floors for the regression guards below: just under the scores when they
+/// were set, so that removing what finds these rows fails.
+/// `dev14.tsv` scored 0.976 / 1.000.
+const PRECISION_14: f64 = 0.97;
+const RECALL_14: f64 = 0.99;
+/// `dev-2026-12/messages.tsv` scored 0.859 / 0.719.
+const PRECISION_2026_12: f64 = 0.85;
+const RECALL_2026_12: f64 = 0.71;
+
+/// `dev14.tsv` was written blind as round 9's held-out set (then named
+/// `heldout.tsv`) and measured once: precision 0.939, recall 0.900, 53 of 60
+/// crises. Cues were then added that match its rows, so it became
+/// development data, and it trains the reader. This is a regression guard,
+/// not a measurement: the floor sits just under what it scores now.
 #[test]
-fn the_former_held_out_set_keeps_its_development_score() {
-    let (precision, recall) = five_way("heldout.tsv");
+fn dev14_keeps_its_training_score() {
+    let (precision, recall) = five_way("dev14.tsv");
     assert!(
-        precision >= 0.95 && recall >= 0.97,
+        precision >= PRECISION_14 && recall >= RECALL_14,
         "precision {precision:.3}, recall {recall:.3}"
     );
 }
 
-/// `everyday_heldout.tsv` is ordinary chat, written blind: how often the
-/// detector raises an alarm it should not (first measured at 3 false crises
-/// in 300; the idioms it revealed were then added, so it is no longer
-/// blind).
-/// A false crisis replaces the persona's answer with helplines, so it must
-/// stay rare; the floor is a regression guard, the README has the figures.
+/// The five-class figures of the set written blind for round 10
+/// (`dev-2026-12/messages.tsv`, then `blind-2026-12`): measured once at
+/// commit 11aeb94 (crisis recall 0.68, precision 0.91, as the manual's
+/// evaluation page keeps them), training data since. A regression guard with
+/// floors just under its training score, not a measurement.
 #[test]
-fn ordinary_chat_rarely_raises_an_alarm() {
-    let data = rows("everyday_heldout.tsv");
+fn the_2026_12_messages_keep_their_training_score() {
+    let (precision, recall) = five_way("dev-2026-12/messages.tsv");
+    assert!(
+        precision >= PRECISION_2026_12 && recall >= RECALL_2026_12,
+        "precision {precision:.3}, recall {recall:.3}"
+    );
+}
+
+/// False crises and false disclaimers in a set of ordinary chat.
+fn false_alarms(name: &str) -> (usize, usize, usize) {
+    let data = rows(name);
     let mut crises = 0;
     let mut subjects = 0;
     for (_, _, text) in &data {
@@ -1295,13 +1377,30 @@ fn ordinary_chat_rarely_raises_an_alarm() {
         }
     }
     println!(
-        "everyday_heldout.tsv: {crises} false crises and {subjects} false disclaimers in {} messages",
+        "{name}: {crises} false crises and {subjects} false disclaimers in {} messages",
         data.len()
     );
-    assert!(data.len() >= 300);
-    // Development data now (the manual's evaluation page): no false crisis
-    // when this floor was set.
-    assert!(crises <= 1, "{crises} false crises");
+    (crises, subjects, data.len())
+}
+
+/// Ordinary chat: a false crisis replaces the persona's answer with
+/// helplines, so it must stay rare. `everyday7.tsv` (round 9's held-out
+/// ordinary chat, then `everyday_heldout.tsv`: 3 false crises in 300 when
+/// measured blind) and `dev-2026-12/ordinary.tsv` (0 in 300 when measured
+/// blind at 11aeb94) both train the reader now, so these are regression
+/// guards on training data, not measurements: neither raises a false
+/// crisis now.
+#[test]
+fn ordinary_chat_rarely_raises_an_alarm() {
+    let (crises, _, rows) = false_alarms("everyday7.tsv");
+    assert!(rows >= 290);
+    assert!(crises == 0, "everyday7.tsv: {crises} false crises");
+    let (crises, _, rows) = false_alarms("dev-2026-12/ordinary.tsv");
+    assert!(rows >= 290);
+    assert!(
+        crises == 0,
+        "dev-2026-12/ordinary.tsv: {crises} false crises"
+    );
 }
 
 /// The persona model's check, told from its reply by the check's instruction.

@@ -4,6 +4,11 @@
 
 mod support;
 
+/// The labelled sets as rows, and how alike two rows are (shared with the
+/// `dedupe` example).
+#[path = "../examples/dedupe/sets.rs"]
+mod labelled_sets;
+
 mod backends;
 mod backups;
 mod broken_personas;

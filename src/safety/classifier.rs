@@ -5,7 +5,7 @@
 //! reader weighs many small signals together instead: words, their first
 //! letters (so "réveiller" and "réveillerai" count alike), word pairs, and
 //! which frame concepts appear. It is a logistic regression, trained on the
-//! labelled sets in `tests/data/` (never on the blind held-out set), and its
+//! labelled sets in `tests/data/` (every one of them, in folders too), and its
 //! weights ship in `crisis_weights.tsv`. A test retrains it and checks the
 //! shipped weights are what the labelled sets give.
 //!
