@@ -100,6 +100,7 @@ impl App {
             None => Config::default(),
         };
         personas.skip_each(|p| config.persona_problems(p));
+        crate::store::set_cache_mib(config.store.cache_mib);
         Ok(Self {
             personas,
             prompts: Arc::new(prompts),

@@ -307,6 +307,10 @@ pub(super) fn docs() -> Vec<Doc> {
             "How many scheduled backups are kept; older ones are removed.",
         ),
         doc(
+            "store.cache_mib",
+            "The most memory, in MiB, the store keeps as a cache of recent reads and writes.",
+        ),
+        doc(
             "server",
             "`troupe serve`: listening, access, limits and webhooks.",
         ),

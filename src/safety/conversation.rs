@@ -616,8 +616,16 @@ pub(super) fn farewell_in(words: &[String]) -> bool {
 }
 
 /// The crisis a pattern over `earlier` and `text` shows, if any.
+///
+/// A pattern needs a sign in the new message itself (a warning sign, or
+/// someone close now), so the earlier messages are read only when it has
+/// one: an ordinary message costs one reading, not seven.
 fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
     let now = words(text);
+    let signals_now = signals(&now);
+    if signals_now.is_empty() && !someone_close(&now) {
+        return None;
+    }
     let before: Vec<Vec<String>> = earlier.iter().map(|t| words(t)).collect();
     let all = || std::iter::once(&now).chain(&before);
     if all().any(|w| explained(w)) {
@@ -626,11 +634,13 @@ fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
     if danger_completed(&now, &before) {
         return Some(CrisisKind::Danger);
     }
-    let signals_now = signals(&now);
     if signals_now.is_empty() {
         return None;
     }
-    let mut distinct: Vec<&str> = all().flat_map(|w| signals(w)).collect();
+    let mut distinct: Vec<&str> = signals_now
+        .into_iter()
+        .chain(before.iter().flat_map(|w| signals(w)))
+        .collect();
     distinct.sort_unstable();
     distinct.dedup();
     (distinct.len() >= PATTERN).then_some(CrisisKind::SelfHarm)
@@ -639,13 +649,18 @@ fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
 /// Whether someone is at the door, following or hiding now, after blows or
 /// a meant threat earlier.
 fn danger_completed(now: &[String], before: &[Vec<String>]) -> bool {
-    let close = [INTRUSION, LURKING, FOLLOWED, HIDING]
-        .iter()
-        .any(|cues| any_cue(now, cues));
-    close
+    someone_close(now)
         && before
             .iter()
             .any(|w| any_cue(w, ASSAULT) || (any_cue(w, KILL_THREAT) && any_cue(w, SERIOUS)))
+}
+
+/// Whether one message tells of someone at the door, following or hiding
+/// now.
+fn someone_close(words: &[String]) -> bool {
+    [INTRUSION, LURKING, FOLLOWED, HIDING]
+        .iter()
+        .any(|cues| any_cue(words, cues))
 }
 
 /// The names of the signals in one message's words.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Json;
@@ -45,14 +45,20 @@ pub struct FollowUpEvent {
 /// Each user's open streams.
 #[derive(Debug, Default)]
 pub struct Hub {
-    /// user → the channel their streams listen on.
-    users: Mutex<HashMap<String, broadcast::Sender<FollowUpEvent>>>,
+    /// user → the channel their streams listen on. Events are shared, not
+    /// copied, between a user's streams, and each open channel holds only
+    /// pointers: an idle stream costs little more than its connection.
+    users: Mutex<HashMap<String, broadcast::Sender<Arc<FollowUpEvent>>>>,
 }
 
 impl Hub {
     /// Listens for `user`'s events, unless `user` already has `cap`
     /// streams open.
-    pub fn subscribe(&self, user: &str, cap: usize) -> Option<broadcast::Receiver<FollowUpEvent>> {
+    pub fn subscribe(
+        &self,
+        user: &str,
+        cap: usize,
+    ) -> Option<broadcast::Receiver<Arc<FollowUpEvent>>> {
         let mut users = self.users.lock().ok()?;
         let sender = users
             .entry(user.to_string())
@@ -74,7 +80,7 @@ impl Hub {
         };
         users
             .get(user)
-            .and_then(|sender| sender.send(event).ok())
+            .and_then(|sender| sender.send(Arc::new(event)).ok())
             .unwrap_or(0)
     }
 

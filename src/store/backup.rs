@@ -56,6 +56,9 @@ pub struct StoreConfig {
     pub backup_interval_secs: u64,
     /// How many scheduled backups are kept; older ones are removed.
     pub backup_keep: usize,
+    /// The most memory, in MiB, the store keeps as a cache of what it read
+    /// and wrote (sled's page cache). What is not cached is read from disk.
+    pub cache_mib: u64,
 }
 
 impl Default for StoreConfig {
@@ -64,6 +67,7 @@ impl Default for StoreConfig {
             backup_dir: None,
             backup_interval_secs: 24 * 60 * 60,
             backup_keep: 7,
+            cache_mib: super::DEFAULT_CACHE_MIB,
         }
     }
 }
@@ -76,6 +80,7 @@ pub(crate) const STORE_FIELDS: &[Field] = &[
         Shape::Integer(1, 365 * 24 * 60 * 60),
     ),
     Field::optional("backup_keep", Shape::Integer(1, 10_000)),
+    Field::optional("cache_mib", Shape::Integer(4, 1024 * 1024)),
 ];
 
 impl StoreConfig {

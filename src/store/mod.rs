@@ -94,6 +94,25 @@ const COMPACTION_PENDING: &[u8] = b"compaction_pending";
 /// open if a crash came first (see [`rewrite`]).
 const COPIES_TO_REMOVE: &[u8] = b"preserved_copies_to_remove";
 
+/// The store's cache by default, in MiB: the recent messages a turn reads
+/// stay in memory, while a server's memory stays bounded however large the
+/// store grows (sled's own default is 1 GiB).
+pub const DEFAULT_CACHE_MIB: u64 = 64;
+
+/// The cache, in bytes, every store this process opens is given.
+static CACHE_BYTES: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(DEFAULT_CACHE_MIB * 1024 * 1024);
+
+/// Sets the cache of every store this process opens from now on to
+/// `mib` MiB (`[store] cache_mib`). One setting per process, as the memory
+/// it bounds is the process's.
+pub fn set_cache_mib(mib: u64) {
+    CACHE_BYTES.store(
+        mib.saturating_mul(1024 * 1024),
+        std::sync::atomic::Ordering::Relaxed,
+    );
+}
+
 /// The lock file inside the data dir.
 const LOCK_FILE: &str = "troupe.lock";
 
@@ -220,6 +239,7 @@ fn open_sled(dir: &Path, path: &Path) -> Result<sled::Db, StoreError> {
     loop {
         match sled::Config::new()
             .path(path)
+            .cache_capacity(CACHE_BYTES.load(std::sync::atomic::Ordering::Relaxed))
             .open()
             .map_err(|e| classify(dir, e))
         {
