@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use super::print_json;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
+use crate::report::{PersonaDetail, PersonaSummary};
 use crate::persona::{Persona, Personas, card};
 
 /// The `personas` subcommands.
@@ -78,7 +78,7 @@ pub struct ExportArgs {
 /// Arguments of `personas list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print a JSON array.
+    /// Print [{"id","name","description","language","expertise","adults_only","greeting","ai_notice","backend_notice"}], as GET /v1/personas.
     #[arg(long)]
     pub json: bool,
 }
@@ -88,7 +88,7 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The persona id.
     pub id: String,
-    /// Print the persona as JSON.
+    /// Print every field of the persona, its "system_prompt" and its "file", as GET /v1/personas/ID does for operators.
     #[arg(long)]
     pub json: bool,
 }
@@ -100,24 +100,14 @@ pub struct CheckArgs {
     pub dir: Option<PathBuf>,
 }
 
-/// One persona in `personas list --json`.
-#[derive(Debug, Serialize)]
-struct Summary<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    language: &'a str,
-    expertise: &'a [String],
-}
-
 /// Runs `personas list` and `personas show`.
 pub fn run(app: &App, command: PersonasCommand) -> Result<i32, Error> {
     match command {
-        PersonasCommand::List(args) => list(&app.personas, args.json)?,
+        PersonasCommand::List(args) => list(app, args.json)?,
         PersonasCommand::Show(args) => {
             let persona = app.persona(&args.id)?;
             if args.json {
-                print_json(persona.as_ref())?;
+                print_json(&PersonaDetail::for_operator(app, &persona)?)?;
             } else {
                 outln!("{}", describe(&persona));
             }
@@ -270,21 +260,11 @@ fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::Usage(format!("could not write {}: {e}", path.display())))
 }
 
-fn list(personas: &Personas, json: bool) -> Result<(), Error> {
+fn list(app: &App, json: bool) -> Result<(), Error> {
     if json {
-        let summaries: Vec<Summary> = personas
-            .iter()
-            .map(|p| Summary {
-                id: &p.id,
-                name: &p.name,
-                description: &p.description,
-                language: &p.language,
-                expertise: &p.expertise,
-            })
-            .collect();
-        return print_json(&summaries);
+        return print_json(&PersonaSummary::all(app));
     }
-    for p in personas.iter() {
+    for p in app.personas.iter() {
         outln!(
             "{:<10} {:<20} [{}] {}",
             p.id,

@@ -17,6 +17,10 @@ pub struct ExportArgs {
     /// The user whose data to export.
     #[arg(long, value_name = "ID")]
     pub user: String,
+    /// Print JSON: the export is JSON either way (the flag is accepted so
+    /// that every read command takes it).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `troupe erase`.
@@ -31,6 +35,9 @@ pub struct EraseArgs {
     /// Show no progress bar while the store is rewritten.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print {"conversations","messages","preserved_copies_removed"}, as DELETE /v1/users/ID.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `troupe export`.
@@ -61,7 +68,15 @@ pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
     let Some(view) = reach.user(&args.user).await? else {
         if legacy.exists() {
             remove(&legacy)?;
-            outln!("erased {}: their old console line history", args.user);
+            if args.json {
+                print_json(&crate::store::Erasure {
+                    conversations: 0,
+                    messages: 0,
+                    preserved_copies_removed: 0,
+                })?;
+            } else {
+                outln!("erased {}: their old console line history", args.user);
+            }
             return Ok(0);
         }
         return Err(no_user(app, &args.user));
@@ -76,6 +91,10 @@ pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
     let erased = erased?.ok_or_else(|| no_user(app, &args.user))?;
     if legacy.exists() {
         remove(&legacy)?;
+    }
+    if args.json {
+        print_json(&erased)?;
+        return Ok(0);
     }
     outln!(
         "erased {}: {} conversation(s), {} message(s); the store was rewritten without them{}",

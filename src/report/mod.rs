@@ -13,6 +13,10 @@ use crate::persona::Personas;
 use crate::safety::{CrisisKind, SafetyCount};
 use crate::store::{CallOutcome, Conversation, UsageRecord, User};
 
+mod personas;
+
+pub use personas::{PersonaDetail, PersonaSummary};
+
 /// Model calls of one persona with one model.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageLine {
@@ -284,49 +288,6 @@ impl Export {
             format: EXPORT_FORMAT.to_string(),
             exported_at: now.to_rfc3339(),
             data,
-        }
-    }
-}
-
-/// A persona as front ends show it (`GET /v1/personas`): who it is, what it
-/// greets with, the notices its users see.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PersonaSummary {
-    /// The id to chat with.
-    pub id: String,
-    /// The display name.
-    pub name: String,
-    /// One line about it.
-    pub description: String,
-    /// Its language.
-    pub language: String,
-    /// What it knows about.
-    pub expertise: Vec<String>,
-    /// Refused to minors.
-    pub adults_only: bool,
-    /// Its first message in a new conversation.
-    pub greeting: String,
-    /// The AI notice shown to its users.
-    pub ai_notice: String,
-    /// What its model backend says at the start of a session, if anything
-    /// (the offline backend says its replies are scripted).
-    #[serde(default)]
-    pub backend_notice: Option<String>,
-}
-
-impl PersonaSummary {
-    /// The summary of `persona`, whose backend says `backend_notice`.
-    pub fn new(persona: &crate::persona::Persona, backend_notice: Option<String>) -> Self {
-        Self {
-            id: persona.id.clone(),
-            name: persona.name.clone(),
-            description: persona.description.clone(),
-            language: persona.language.clone(),
-            expertise: persona.expertise.clone(),
-            adults_only: persona.adults_only,
-            greeting: persona.greeting.clone(),
-            ai_notice: crate::chat::notice_text(persona),
-            backend_notice,
         }
     }
 }
