@@ -302,6 +302,72 @@ fn doctor_names_each_broken_thing_and_how_to_fix_it() {
 }
 
 #[test]
+fn doctor_names_a_broken_prompt_template_with_its_file_and_line() {
+    let troupe = Troupe::new();
+    let project = new_project(&troupe);
+    let template = project.join("prompts/followup.tera");
+    let good = std::fs::read_to_string(&template).unwrap();
+    // Renders for a conversation without an excerpt, fails with one: only
+    // rendering with sample data finds it.
+    let broken = good.replace("{{ line.who }}", "{{ line.speaker }}");
+    assert_ne!(broken, good, "the template still names line.who");
+    std::fs::write(&template, &broken).unwrap();
+    let line = broken
+        .lines()
+        .position(|l| l.contains("line.speaker"))
+        .unwrap()
+        + 1;
+    let place = format!("prompts/followup.tera:{line}:");
+
+    let (code, report) = doctor(&troupe, &project);
+    assert_eq!(code, 1, "{report:#}");
+    let prompts = problem(&report, "prompts");
+    let problems = prompts["problems"].to_string();
+    assert!(
+        problems.contains(&place) && problems.contains("rendering followup.tera for starter"),
+        "{prompts:#}"
+    );
+    assert!(
+        prompts["fix"]
+            .as_str()
+            .unwrap()
+            .contains("fix the template at the line shown"),
+        "{prompts:#}"
+    );
+
+    let text = run_in(&troupe, &project, &["doctor"]);
+    assert_eq!(text.code, 1);
+    assert!(
+        text.stdout.contains("PROBLEM  prompts") && text.stdout.contains(&place),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("fix: fix the template"),
+        "{}",
+        text.stdout
+    );
+
+    // The system prompt too, for each persona.
+    std::fs::write(&template, &good).unwrap();
+    let system = project.join("prompts/system.tera");
+    let good_system = std::fs::read_to_string(&system).unwrap();
+    std::fs::write(
+        &system,
+        format!("{good_system}\n{{{{ persona.hometown }}}}\n"),
+    )
+    .unwrap();
+    let (code, report) = doctor(&troupe, &project);
+    assert_eq!(code, 1, "{report:#}");
+    let problems = problem(&report, "prompts")["problems"].to_string();
+    assert!(
+        problems.contains("prompts/system.tera:")
+            && problems.contains("rendering system.tera for starter"),
+        "{problems}"
+    );
+}
+
+#[test]
 fn doctor_says_a_data_dir_held_by_a_running_server_is_fine() {
     let troupe = Troupe::new();
     let project = new_project(&troupe);

@@ -5,9 +5,9 @@ use clap::Args;
 
 use super::print_json;
 use crate::app::App;
+use crate::chat::view::HistoryPage;
 use crate::console::history_line;
 use crate::error::Error;
-use crate::chat::view::HistoryPage;
 
 /// Arguments of `troupe history`.
 #[derive(Debug, Args)]

@@ -8,8 +8,8 @@ use super::print_json;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
-use crate::report::{PersonaDetail, PersonaSummary};
 use crate::persona::{Persona, Personas, card};
+use crate::report::{PersonaDetail, PersonaSummary};
 
 /// The `personas` subcommands.
 #[derive(Debug, Subcommand)]
