@@ -10,6 +10,7 @@ use super::progress::Bar;
 use super::user::no_user;
 use crate::app::App;
 use crate::error::Error;
+use crate::report::Erased;
 
 /// Arguments of `troupe export`.
 #[derive(Debug, Args)]
@@ -35,7 +36,7 @@ pub struct EraseArgs {
     /// Show no progress bar while the store is rewritten.
     #[arg(long, short)]
     pub quiet: bool,
-    /// Print {"conversations","messages","preserved_copies_removed"}, as DELETE /v1/users/ID.
+    /// Print {"user","conversations","messages","preserved_copies_removed"}, as DELETE /v1/users/ID.
     #[arg(long)]
     pub json: bool,
 }
@@ -69,7 +70,8 @@ pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
         if legacy.exists() {
             remove(&legacy)?;
             if args.json {
-                print_json(&crate::store::Erasure {
+                print_json(&Erased {
+                    user: args.user,
                     conversations: 0,
                     messages: 0,
                     preserved_copies_removed: 0,
@@ -93,7 +95,7 @@ pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
         remove(&legacy)?;
     }
     if args.json {
-        print_json(&erased)?;
+        print_json(&Erased::new(args.user, &erased))?;
         return Ok(0);
     }
     outln!(

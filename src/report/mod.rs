@@ -292,6 +292,33 @@ impl Export {
     }
 }
 
+/// What an erasure removed, and whose (`troupe erase --json`, `DELETE
+/// /v1/users/{user}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Erased {
+    /// The user.
+    pub user: String,
+    /// Conversations removed.
+    pub conversations: usize,
+    /// Messages removed.
+    pub messages: usize,
+    /// Copies of the store kept after a crash or damage, removed because
+    /// they still held the erased text.
+    pub preserved_copies_removed: usize,
+}
+
+impl Erased {
+    /// What `erasure` removed about `user`.
+    pub fn new(user: String, erasure: &crate::store::Erasure) -> Self {
+        Self {
+            user,
+            conversations: erasure.conversations,
+            messages: erasure.messages,
+            preserved_copies_removed: erasure.preserved_copies_removed,
+        }
+    }
+}
+
 /// Reads `2026-11-01` or an RFC 3339 instant.
 pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
