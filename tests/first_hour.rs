@@ -581,3 +581,41 @@ fn a_follow_up_run_shows_its_progress_on_a_terminal_unless_quiet() {
         hidden.stdout
     );
 }
+
+#[test]
+fn a_card_import_shows_its_progress_on_a_terminal_only() {
+    let troupe = Troupe::new();
+    let cards = troupe.work_dir().join("cards");
+    std::fs::create_dir_all(&cards).unwrap();
+    let mut files = Vec::new();
+    for id in ["chef", "decor"] {
+        let file = cards.join(format!("{id}.json"));
+        let path = file.display().to_string();
+        let export = troupe.run(&["personas", "export", id, "-o", &path]);
+        assert_eq!(export.code, 0, "{}", export.stderr);
+        files.push(path);
+    }
+    let import = |into: &str, terminal: bool| {
+        let mut args = vec!["personas", "import", "--into", into];
+        args.extend(files.iter().map(String::as_str));
+        if terminal {
+            on_a_terminal(&troupe, &args, &[])
+        } else {
+            troupe.run(&args)
+        }
+    };
+    let shown = import("shown", true);
+    assert_eq!(shown.code, 0, "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("importing cards [") && shown.stdout.contains("/2"),
+        "{:?}",
+        shown.stdout
+    );
+    let piped = import("piped", false);
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(
+        piped.stderr, "",
+        "nothing on stderr when it is not a terminal"
+    );
+    assert!(piped.stdout.contains("imported "), "{}", piped.stdout);
+}

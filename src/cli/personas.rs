@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::print_json;
+use super::progress::Bar;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
@@ -48,6 +49,9 @@ pub struct ImportArgs {
     /// Replace persona files that already exist.
     #[arg(long)]
     pub force: bool,
+    /// Show no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// The card formats `personas export` writes.
@@ -139,7 +143,15 @@ fn import(args: &ImportArgs, settings: &Settings) -> i32 {
         .or_else(|| settings.personas_dir.clone())
         .unwrap_or_else(|| PathBuf::from("personas"));
     let mut failed = 0;
-    let results = card::import_cards(&args.files, &into, args.language.as_deref(), args.force);
+    let mut bar = Bar::new(args.quiet);
+    let results = card::import_cards(
+        &args.files,
+        &into,
+        args.language.as_deref(),
+        args.force,
+        &mut bar,
+    );
+    bar.finish();
     for (file, result) in args.files.iter().zip(results) {
         match result {
             Ok(imported) => outln!("{}", import_report(file, &imported)),
