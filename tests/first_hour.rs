@@ -619,3 +619,29 @@ fn a_card_import_shows_its_progress_on_a_terminal_only() {
     );
     assert!(piped.stdout.contains("imported "), "{}", piped.stdout);
 }
+
+#[test]
+fn personas_check_prints_its_findings_as_json_in_doctor_s_field_names() {
+    let troupe = Troupe::new();
+    let project = new_project(&troupe);
+    let good = run_in(&troupe, &project, &["personas", "check", "--json"]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let report = good.json();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["personas"], serde_json::json!(["starter"]));
+    assert_eq!(report["problems"], serde_json::json!([]));
+
+    let persona = project.join("personas/starter.toml");
+    let text = std::fs::read_to_string(&persona).unwrap();
+    std::fs::write(&persona, text.replace("\nname = ", "\nnme = ")).unwrap();
+    let broken = run_in(&troupe, &project, &["personas", "check", "--json"]);
+    assert_eq!(broken.code, 1, "{}", broken.stderr);
+    assert_eq!(broken.stderr, "", "the problems are in the JSON");
+    let report = broken.json();
+    assert_eq!(report["ok"], false, "{report:#}");
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("personas/starter.toml:") && problems.contains("did you mean"),
+        "{report:#}"
+    );
+}

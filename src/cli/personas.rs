@@ -3,13 +3,14 @@
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
 use super::print_json;
 use super::progress::Bar;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
-use crate::persona::{Persona, Personas, card};
+use crate::persona::{Persona, PersonaError, Personas, card};
 use crate::report::{PersonaDetail, PersonaSummary};
 
 /// The `personas` subcommands.
@@ -102,6 +103,9 @@ pub struct ShowArgs {
 pub struct CheckArgs {
     /// The directory to check [default: --personas, else ./personas, else the built-in personas].
     pub dir: Option<PathBuf>,
+    /// Print {"ok","personas","problems","notes"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `personas list` and `personas show`.
@@ -323,9 +327,54 @@ fn describe(p: &Persona) -> String {
     lines.join("\n")
 }
 
+/// What `personas check --json` prints: the field names `doctor --json`
+/// uses for the same findings.
+#[derive(Debug, Default, Serialize)]
+struct CheckReport {
+    /// No file has a problem.
+    ok: bool,
+    /// The ids of the personas that were read.
+    personas: Vec<String>,
+    /// Each problem, `file:line:column: message`.
+    problems: Vec<String>,
+    /// What falls back to English, per persona.
+    notes: Vec<String>,
+}
+
 /// Runs `personas check`; prints every problem, exits 1 if there are any.
 pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
+    let report = check_report(args, settings);
+    if args.json {
+        if let Err(e) = print_json(&report) {
+            errln!("troupe: {e}");
+            return 1;
+        }
+    } else if report.ok {
+        outln!(
+            "ok: {} personas ({})",
+            report.personas.len(),
+            report.personas.join(", ")
+        );
+        for note in &report.notes {
+            outln!("note: {note}");
+        }
+    } else {
+        for problem in &report.problems {
+            errln!("{problem}");
+        }
+    }
+    i32::from(!report.ok)
+}
+
+/// Checks the persona files `args` and `settings` name, strictly: any
+/// problem in any file fails the check, unlike the runtime, which skips a
+/// broken persona.
+fn check_report(args: &CheckArgs, settings: &Settings) -> CheckReport {
     let dir = args.dir.clone().or_else(|| settings.personas_dir.clone());
+    let failed = |problems: Vec<String>| CheckReport {
+        problems,
+        ..CheckReport::default()
+    };
     let config = match settings
         .config_path
         .as_deref()
@@ -333,31 +382,22 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
         .transpose()
     {
         Ok(config) => config.unwrap_or_default(),
-        Err(e) => {
-            errln!("{e}");
-            return 1;
-        }
+        Err(e) => return failed(vec![e.to_string()]),
     };
-    // Strict, unlike the runtime: any problem in any file fails the check.
-    let result = Personas::check(dir.as_deref(), &config);
-    match result {
-        Ok(personas) => {
-            outln!(
-                "ok: {} personas ({})",
-                personas.len(),
-                personas.ids().join(", ")
-            );
-            for persona in personas.iter() {
-                if let Some(note) = language_note(persona, &config) {
-                    outln!("note: {note}");
-                }
-            }
-            0
+    match Personas::check(dir.as_deref(), &config) {
+        Ok(personas) => CheckReport {
+            ok: true,
+            personas: personas.ids(),
+            problems: Vec::new(),
+            notes: personas
+                .iter()
+                .filter_map(|p| language_note(p, &config))
+                .collect(),
+        },
+        Err(PersonaError::Invalid(diagnostics)) => {
+            failed(diagnostics.iter().map(ToString::to_string).collect())
         }
-        Err(e) => {
-            errln!("{e}");
-            1
-        }
+        Err(e) => failed(vec![e.to_string()]),
     }
 }
 
