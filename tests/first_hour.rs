@@ -302,6 +302,72 @@ fn doctor_names_each_broken_thing_and_how_to_fix_it() {
 }
 
 #[test]
+fn doctor_names_a_broken_prompt_template_with_its_file_and_line() {
+    let troupe = Troupe::new();
+    let project = new_project(&troupe);
+    let template = project.join("prompts/followup.tera");
+    let good = std::fs::read_to_string(&template).unwrap();
+    // Renders for a conversation without an excerpt, fails with one: only
+    // rendering with sample data finds it.
+    let broken = good.replace("{{ line.who }}", "{{ line.speaker }}");
+    assert_ne!(broken, good, "the template still names line.who");
+    std::fs::write(&template, &broken).unwrap();
+    let line = broken
+        .lines()
+        .position(|l| l.contains("line.speaker"))
+        .unwrap()
+        + 1;
+    let place = format!("prompts/followup.tera:{line}:");
+
+    let (code, report) = doctor(&troupe, &project);
+    assert_eq!(code, 1, "{report:#}");
+    let prompts = problem(&report, "prompts");
+    let problems = prompts["problems"].to_string();
+    assert!(
+        problems.contains(&place) && problems.contains("rendering followup.tera for starter"),
+        "{prompts:#}"
+    );
+    assert!(
+        prompts["fix"]
+            .as_str()
+            .unwrap()
+            .contains("fix the template at the line shown"),
+        "{prompts:#}"
+    );
+
+    let text = run_in(&troupe, &project, &["doctor"]);
+    assert_eq!(text.code, 1);
+    assert!(
+        text.stdout.contains("PROBLEM  prompts") && text.stdout.contains(&place),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("fix: fix the template"),
+        "{}",
+        text.stdout
+    );
+
+    // The system prompt too, for each persona.
+    std::fs::write(&template, &good).unwrap();
+    let system = project.join("prompts/system.tera");
+    let good_system = std::fs::read_to_string(&system).unwrap();
+    std::fs::write(
+        &system,
+        format!("{good_system}\n{{{{ persona.hometown }}}}\n"),
+    )
+    .unwrap();
+    let (code, report) = doctor(&troupe, &project);
+    assert_eq!(code, 1, "{report:#}");
+    let problems = problem(&report, "prompts")["problems"].to_string();
+    assert!(
+        problems.contains("prompts/system.tera:")
+            && problems.contains("rendering system.tera for starter"),
+        "{problems}"
+    );
+}
+
+#[test]
 fn doctor_says_a_data_dir_held_by_a_running_server_is_fine() {
     let troupe = Troupe::new();
     let project = new_project(&troupe);
@@ -513,5 +579,69 @@ fn a_follow_up_run_shows_its_progress_on_a_terminal_unless_quiet() {
         !hidden.stdout.contains("writing follow-ups"),
         "{:?}",
         hidden.stdout
+    );
+}
+
+#[test]
+fn a_card_import_shows_its_progress_on_a_terminal_only() {
+    let troupe = Troupe::new();
+    let cards = troupe.work_dir().join("cards");
+    std::fs::create_dir_all(&cards).unwrap();
+    let mut files = Vec::new();
+    for id in ["chef", "decor"] {
+        let file = cards.join(format!("{id}.json"));
+        let path = file.display().to_string();
+        let export = troupe.run(&["personas", "export", id, "-o", &path]);
+        assert_eq!(export.code, 0, "{}", export.stderr);
+        files.push(path);
+    }
+    let import = |into: &str, terminal: bool| {
+        let mut args = vec!["personas", "import", "--into", into];
+        args.extend(files.iter().map(String::as_str));
+        if terminal {
+            on_a_terminal(&troupe, &args, &[])
+        } else {
+            troupe.run(&args)
+        }
+    };
+    let shown = import("shown", true);
+    assert_eq!(shown.code, 0, "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("importing cards [") && shown.stdout.contains("/2"),
+        "{:?}",
+        shown.stdout
+    );
+    let piped = import("piped", false);
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(
+        piped.stderr, "",
+        "nothing on stderr when it is not a terminal"
+    );
+    assert!(piped.stdout.contains("imported "), "{}", piped.stdout);
+}
+
+#[test]
+fn personas_check_prints_its_findings_as_json_in_doctor_s_field_names() {
+    let troupe = Troupe::new();
+    let project = new_project(&troupe);
+    let good = run_in(&troupe, &project, &["personas", "check", "--json"]);
+    assert_eq!(good.code, 0, "{}", good.stderr);
+    let report = good.json();
+    assert_eq!(report["ok"], true, "{report:#}");
+    assert_eq!(report["personas"], serde_json::json!(["starter"]));
+    assert_eq!(report["problems"], serde_json::json!([]));
+
+    let persona = project.join("personas/starter.toml");
+    let text = std::fs::read_to_string(&persona).unwrap();
+    std::fs::write(&persona, text.replace("\nname = ", "\nnme = ")).unwrap();
+    let broken = run_in(&troupe, &project, &["personas", "check", "--json"]);
+    assert_eq!(broken.code, 1, "{}", broken.stderr);
+    assert_eq!(broken.stderr, "", "the problems are in the JSON");
+    let report = broken.json();
+    assert_eq!(report["ok"], false, "{report:#}");
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains("personas/starter.toml:") && problems.contains("did you mean"),
+        "{report:#}"
     );
 }

@@ -391,7 +391,7 @@ fn the_model_gets_the_topics_and_the_followup_ends_with_disclaimers_in_the_perso
     let sent = run_followups(&troupe, "2026-11-03T12:00:00Z");
     assert_eq!(sent.len(), 1);
     assert_eq!(
-        sent[0]["message"],
+        sent[0]["text"],
         "Alors, ce vert sauge dans le salon, vous avez osé ?"
     );
     assert_eq!(
@@ -484,7 +484,7 @@ fn a_failing_model_falls_back_to_the_persona_template() {
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["model"], "template");
     assert_eq!(
-        sent[0]["message"],
+        sent[0]["text"],
         "Hi, it's Chef Marco! I was thinking about our chat about sourdough bread. Did you get to try it? Tell me how it went, or what you'd like to cook next."
     );
     let usage = troupe.run(&["usage", "--json"]).json();

@@ -171,7 +171,7 @@ fn a_follow_up_run_waiting_on_a_slow_model_does_not_block_a_chat() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let sent = run.json();
     assert_eq!(sent.as_array().map(Vec::len), Some(1), "{sent}");
-    assert_eq!(sent[0]["message"], "Did the risotto work out?");
+    assert_eq!(sent[0]["text"], "Did the risotto work out?");
     let delivered = troupe
         .history("chef")
         .into_iter()

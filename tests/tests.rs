@@ -25,6 +25,7 @@ mod figures;
 mod first_hour;
 mod followups;
 mod input_limits;
+mod json_fields;
 mod moderation;
 mod offline;
 mod openai;

@@ -66,7 +66,7 @@ pub struct RunArgs {
     /// Send at most N follow-ups.
     #[arg(long, value_name = "N")]
     pub limit: Option<usize>,
-    /// Print what was sent as [{"user","persona","message","disclaimers","model"}].
+    /// Print what was sent as [{"user","persona","text","disclaimers","model"}].
     #[arg(long)]
     pub json: bool,
     /// Show no progress bar.
@@ -164,7 +164,7 @@ fn report(sent: &[SentFollowUp], json: bool, dry_run: bool) -> Result<(), Error>
     }
     let verb = if dry_run { "would send" } else { "sent" };
     for s in sent {
-        outln!("{} → {}: {}", s.persona, s.user, s.message);
+        outln!("{} → {}: {}", s.persona, s.user, s.text);
         for line in &s.disclaimers {
             outln!("    — {line}");
         }

@@ -2,13 +2,12 @@
 //! the server holding the data dir).
 
 use clap::Args;
-use serde::Serialize;
 
 use super::print_json;
 use crate::app::App;
+use crate::chat::view::HistoryPage;
 use crate::console::history_line;
 use crate::error::Error;
-use crate::store::Message;
 
 /// Arguments of `troupe history`.
 #[derive(Debug, Args)]
@@ -19,15 +18,9 @@ pub struct HistoryArgs {
     /// The persona they talked to.
     #[arg(long, value_name = "ID")]
     pub persona: String,
-    /// Print {"messages":[{"role","kind","text","at",…}]} as JSON.
+    /// Print {"messages":[{"seq","role","kind","text","at",…}],"before":null}, as GET /v1/conversations/USER/PERSONA/messages.
     #[arg(long)]
     pub json: bool,
-}
-
-/// The `--json` output.
-#[derive(Debug, Serialize)]
-struct JsonHistory {
-    messages: Vec<Message>,
 }
 
 /// Runs `troupe history`.
@@ -37,7 +30,11 @@ pub async fn run(app: &App, mut args: HistoryArgs) -> Result<i32, Error> {
     let persona = reach.persona(&args.persona).await?;
     let messages = reach.history(&args.user, &persona).await?;
     if args.json {
-        print_json(&JsonHistory { messages })?;
+        // The whole conversation is one page: nothing comes before it.
+        print_json(&HistoryPage {
+            messages,
+            before: None,
+        })?;
     } else if messages.is_empty() {
         outln!(
             "{} has no conversation with {} yet.",
@@ -46,7 +43,7 @@ pub async fn run(app: &App, mut args: HistoryArgs) -> Result<i32, Error> {
         );
     } else {
         for message in &messages {
-            outln!("{}", history_line(message, &persona.name));
+            outln!("{}", history_line(&message.message, &persona.name));
         }
     }
     Ok(0)

@@ -6,10 +6,12 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::print_json;
+use super::progress::Bar;
 use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
-use crate::persona::{Persona, Personas, card};
+use crate::persona::{Persona, PersonaError, Personas, card};
+use crate::report::{PersonaDetail, PersonaSummary};
 
 /// The `personas` subcommands.
 #[derive(Debug, Subcommand)]
@@ -48,6 +50,9 @@ pub struct ImportArgs {
     /// Replace persona files that already exist.
     #[arg(long)]
     pub force: bool,
+    /// Show no progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 /// The card formats `personas export` writes.
@@ -78,7 +83,7 @@ pub struct ExportArgs {
 /// Arguments of `personas list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Print a JSON array.
+    /// Print [{"id","name","description","language","expertise","adults_only","greeting","ai_notice","backend_notice"}], as GET /v1/personas.
     #[arg(long)]
     pub json: bool,
 }
@@ -88,7 +93,7 @@ pub struct ListArgs {
 pub struct ShowArgs {
     /// The persona id.
     pub id: String,
-    /// Print the persona as JSON.
+    /// Print every field of the persona, its "system_prompt" and its "file", as GET /v1/personas/ID does for operators.
     #[arg(long)]
     pub json: bool,
 }
@@ -98,26 +103,19 @@ pub struct ShowArgs {
 pub struct CheckArgs {
     /// The directory to check [default: --personas, else ./personas, else the built-in personas].
     pub dir: Option<PathBuf>,
-}
-
-/// One persona in `personas list --json`.
-#[derive(Debug, Serialize)]
-struct Summary<'a> {
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    language: &'a str,
-    expertise: &'a [String],
+    /// Print {"ok","personas","problems","notes"}.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `personas list` and `personas show`.
 pub fn run(app: &App, command: PersonasCommand) -> Result<i32, Error> {
     match command {
-        PersonasCommand::List(args) => list(&app.personas, args.json)?,
+        PersonasCommand::List(args) => list(app, args.json)?,
         PersonasCommand::Show(args) => {
             let persona = app.persona(&args.id)?;
             if args.json {
-                print_json(persona.as_ref())?;
+                print_json(&PersonaDetail::for_operator(app, &persona)?)?;
             } else {
                 outln!("{}", describe(&persona));
             }
@@ -149,7 +147,15 @@ fn import(args: &ImportArgs, settings: &Settings) -> i32 {
         .or_else(|| settings.personas_dir.clone())
         .unwrap_or_else(|| PathBuf::from("personas"));
     let mut failed = 0;
-    let results = card::import_cards(&args.files, &into, args.language.as_deref(), args.force);
+    let mut bar = Bar::new(args.quiet);
+    let results = card::import_cards(
+        &args.files,
+        &into,
+        args.language.as_deref(),
+        args.force,
+        &mut bar,
+    );
+    bar.finish();
     for (file, result) in args.files.iter().zip(results) {
         match result {
             Ok(imported) => outln!("{}", import_report(file, &imported)),
@@ -270,21 +276,11 @@ fn write_output(path: &std::path::Path, bytes: &[u8]) -> Result<(), Error> {
         .map_err(|e| Error::Usage(format!("could not write {}: {e}", path.display())))
 }
 
-fn list(personas: &Personas, json: bool) -> Result<(), Error> {
+fn list(app: &App, json: bool) -> Result<(), Error> {
     if json {
-        let summaries: Vec<Summary> = personas
-            .iter()
-            .map(|p| Summary {
-                id: &p.id,
-                name: &p.name,
-                description: &p.description,
-                language: &p.language,
-                expertise: &p.expertise,
-            })
-            .collect();
-        return print_json(&summaries);
+        return print_json(&PersonaSummary::all(app));
     }
-    for p in personas.iter() {
+    for p in app.personas.iter() {
         outln!(
             "{:<10} {:<20} [{}] {}",
             p.id,
@@ -331,9 +327,54 @@ fn describe(p: &Persona) -> String {
     lines.join("\n")
 }
 
+/// What `personas check --json` prints: the field names `doctor --json`
+/// uses for the same findings.
+#[derive(Debug, Default, Serialize)]
+struct CheckReport {
+    /// No file has a problem.
+    ok: bool,
+    /// The ids of the personas that were read.
+    personas: Vec<String>,
+    /// Each problem, `file:line:column: message`.
+    problems: Vec<String>,
+    /// What falls back to English, per persona.
+    notes: Vec<String>,
+}
+
 /// Runs `personas check`; prints every problem, exits 1 if there are any.
 pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
+    let report = check_report(args, settings);
+    if args.json {
+        if let Err(e) = print_json(&report) {
+            errln!("troupe: {e}");
+            return 1;
+        }
+    } else if report.ok {
+        outln!(
+            "ok: {} personas ({})",
+            report.personas.len(),
+            report.personas.join(", ")
+        );
+        for note in &report.notes {
+            outln!("note: {note}");
+        }
+    } else {
+        for problem in &report.problems {
+            errln!("{problem}");
+        }
+    }
+    i32::from(!report.ok)
+}
+
+/// Checks the persona files `args` and `settings` name, strictly: any
+/// problem in any file fails the check, unlike the runtime, which skips a
+/// broken persona.
+fn check_report(args: &CheckArgs, settings: &Settings) -> CheckReport {
     let dir = args.dir.clone().or_else(|| settings.personas_dir.clone());
+    let failed = |problems: Vec<String>| CheckReport {
+        problems,
+        ..CheckReport::default()
+    };
     let config = match settings
         .config_path
         .as_deref()
@@ -341,31 +382,22 @@ pub fn check(args: &CheckArgs, settings: &Settings) -> i32 {
         .transpose()
     {
         Ok(config) => config.unwrap_or_default(),
-        Err(e) => {
-            errln!("{e}");
-            return 1;
-        }
+        Err(e) => return failed(vec![e.to_string()]),
     };
-    // Strict, unlike the runtime: any problem in any file fails the check.
-    let result = Personas::check(dir.as_deref(), &config);
-    match result {
-        Ok(personas) => {
-            outln!(
-                "ok: {} personas ({})",
-                personas.len(),
-                personas.ids().join(", ")
-            );
-            for persona in personas.iter() {
-                if let Some(note) = language_note(persona, &config) {
-                    outln!("note: {note}");
-                }
-            }
-            0
+    match Personas::check(dir.as_deref(), &config) {
+        Ok(personas) => CheckReport {
+            ok: true,
+            personas: personas.ids(),
+            problems: Vec::new(),
+            notes: personas
+                .iter()
+                .filter_map(|p| language_note(p, &config))
+                .collect(),
+        },
+        Err(PersonaError::Invalid(diagnostics)) => {
+            failed(diagnostics.iter().map(ToString::to_string).collect())
         }
-        Err(e) => {
-            errln!("{e}");
-            1
-        }
+        Err(e) => failed(vec![e.to_string()]),
     }
 }
 

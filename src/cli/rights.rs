@@ -10,6 +10,7 @@ use super::progress::Bar;
 use super::user::no_user;
 use crate::app::App;
 use crate::error::Error;
+use crate::report::Erased;
 
 /// Arguments of `troupe export`.
 #[derive(Debug, Args)]
@@ -17,6 +18,10 @@ pub struct ExportArgs {
     /// The user whose data to export.
     #[arg(long, value_name = "ID")]
     pub user: String,
+    /// Print JSON: the export is JSON either way (the flag is accepted so
+    /// that every read command takes it).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `troupe erase`.
@@ -31,6 +36,9 @@ pub struct EraseArgs {
     /// Show no progress bar while the store is rewritten.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Print {"user","conversations","messages","preserved_copies_removed"}, as DELETE /v1/users/ID.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Runs `troupe export`.
@@ -61,7 +69,16 @@ pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
     let Some(view) = reach.user(&args.user).await? else {
         if legacy.exists() {
             remove(&legacy)?;
-            outln!("erased {}: their old console line history", args.user);
+            if args.json {
+                print_json(&Erased {
+                    user: args.user,
+                    conversations: 0,
+                    messages: 0,
+                    preserved_copies_removed: 0,
+                })?;
+            } else {
+                outln!("erased {}: their old console line history", args.user);
+            }
             return Ok(0);
         }
         return Err(no_user(app, &args.user));
@@ -76,6 +93,10 @@ pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
     let erased = erased?.ok_or_else(|| no_user(app, &args.user))?;
     if legacy.exists() {
         remove(&legacy)?;
+    }
+    if args.json {
+        print_json(&Erased::new(args.user, &erased))?;
+        return Ok(0);
     }
     outln!(
         "erased {}: {} conversation(s), {} message(s); the store was rewritten without them{}",

@@ -11,7 +11,7 @@ use crate::followup::{DueConversation, Eligibility};
 use crate::report::{
     Export, Period, PersonaSummary, SafetyLine, SettingsChange, UsageLine, UserView,
 };
-use crate::store::{Backup, Erasure, Message};
+use crate::store::{Backup, Erasure, Message, PagedMessage};
 
 /// The most messages asked for per page of history (the server's limit).
 const HISTORY_PAGE: usize = 500;
@@ -24,7 +24,11 @@ impl ApiClient {
 
     /// Every message of `user`'s conversation with `persona`, oldest first,
     /// read page by page.
-    pub async fn history(&self, user: &str, persona: &str) -> Result<Vec<Message>, ClientError> {
+    pub async fn history(
+        &self,
+        user: &str,
+        persona: &str,
+    ) -> Result<Vec<PagedMessage>, ClientError> {
         let mut pages = Vec::new();
         let mut before: Option<u64> = None;
         loop {
@@ -42,12 +46,7 @@ impl ApiClient {
                 break;
             }
         }
-        Ok(pages
-            .into_iter()
-            .rev()
-            .flatten()
-            .map(|paged| paged.message)
-            .collect())
+        Ok(pages.into_iter().rev().flatten().collect())
     }
 
     /// The topics of `user`'s conversation with `persona`, highest first.

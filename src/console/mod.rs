@@ -290,7 +290,7 @@ impl<'a> Console<'a> {
         }
         let lines: Vec<String> = messages
             .iter()
-            .map(|m| history_line(m, &self.persona.name))
+            .map(|m| history_line(&m.message, &self.persona.name))
             .collect();
         say(&lines.join("\n"))
     }

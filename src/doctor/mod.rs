@@ -10,6 +10,7 @@
 
 mod backends;
 mod data;
+mod prompts;
 mod setup;
 mod time;
 
@@ -139,7 +140,7 @@ pub async fn diagnose(settings: &Settings, env: EnvLookup<'_>) -> Report {
     let checked_config = config.clone().unwrap_or_default();
     let (personas_finding, personas) = setup::check_personas(settings, &checked_config);
     let mut checks = vec![config_finding, personas_finding];
-    checks.push(setup::check_prompts(
+    checks.push(prompts::check_prompts(
         settings,
         personas.as_ref(),
         clock.now(),

@@ -1,12 +1,9 @@
 //! The files a project is made of: the config, the personas, the prompts.
 
-use chrono::{DateTime, Utc};
-
 use super::{Check, Finding};
 use crate::app::Settings;
 use crate::config::{Config, ConfigError};
 use crate::persona::{PersonaError, Personas};
-use crate::prompt::Prompts;
 
 /// The config file: read and checked, every problem with its position.
 pub(super) fn check_config(settings: &Settings) -> (Finding, Option<Config>) {
@@ -96,46 +93,5 @@ pub(super) fn check_personas(settings: &Settings, config: &Config) -> (Finding, 
             );
             (finding.named(place), None)
         }
-    }
-}
-
-/// The prompt templates: they compile, and the system prompt renders for
-/// every persona.
-pub(super) fn check_prompts(
-    settings: &Settings,
-    personas: Option<&Personas>,
-    now: DateTime<Utc>,
-) -> Finding {
-    let place = settings.prompts_dir.as_deref().map_or_else(
-        || "the built-in templates".to_string(),
-        |d| d.display().to_string(),
-    );
-    let loaded = match &settings.prompts_dir {
-        Some(dir) => Prompts::load_dir(dir),
-        None => Prompts::builtin(),
-    };
-    let fix = "fix the template at the line shown (tera syntax: {{ persona.name }}, {% if … %}), or delete the file to use the built-in one";
-    let prompts = match loaded {
-        Ok(prompts) => prompts,
-        Err(e) => return Finding::problem(Check::Prompts, e.to_string(), fix).named(place),
-    };
-    let failures: Vec<String> = personas
-        .into_iter()
-        .flat_map(Personas::iter)
-        .filter_map(|p| {
-            let error = prompts.render_system(p, now).err()?;
-            Some(format!("{error} (rendering it for {})", p.id))
-        })
-        .collect();
-    if failures.is_empty() {
-        Finding::ok(Check::Prompts, format!("{place}: ok")).named(place)
-    } else {
-        Finding::problem(
-            Check::Prompts,
-            "the system prompt does not render".to_string(),
-            fix,
-        )
-        .named(place)
-        .with_problems(failures)
     }
 }

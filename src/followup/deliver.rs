@@ -349,7 +349,7 @@ fn sent_followup(claimed: &Claimed, draft: &FollowUpDraft) -> SentFollowUp {
     SentFollowUp {
         user: claimed.conversation.user.clone(),
         persona: claimed.persona.id.clone(),
-        message: draft.message.clone(),
+        text: draft.message.clone(),
         disclaimers: draft.disclaimers.clone(),
         model: draft.model.clone(),
     }

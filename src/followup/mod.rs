@@ -68,8 +68,9 @@ pub struct SentFollowUp {
     pub user: String,
     /// The persona.
     pub persona: String,
-    /// The message, without disclaimers.
-    pub message: String,
+    /// The follow-up's text, without disclaimers (`text`, as a stored
+    /// message, a follow-up event and a webhook call name it).
+    pub text: String,
     /// The disclaimers, in the persona's language.
     pub disclaimers: Vec<String>,
     /// The model that wrote it, or `template`.

@@ -27,7 +27,7 @@ use crate::report::{
     Export, Period, PersonaSummary, SafetyLine, SettingsChange, UsageLine, UserView,
     conversations_of, safety_lines, usage_lines,
 };
-use crate::store::{Backup, Erasure, Message, Store, server_holding};
+use crate::store::{Backup, Erasure, PagedMessage, Store, server_holding};
 
 /// Where a command's data is.
 pub enum Reach<'a> {
@@ -134,18 +134,19 @@ impl<'a> Reach<'a> {
         Ok(summary)
     }
 
-    /// Every message of `user`'s conversation with `persona`, oldest first.
+    /// Every message of `user`'s conversation with `persona`, oldest first,
+    /// each with its sequence number (as the server pages them).
     pub async fn history(
         &self,
         user: &str,
         persona: &PersonaSummary,
-    ) -> Result<Vec<Message>, Error> {
+    ) -> Result<Vec<PagedMessage>, Error> {
         match self {
             Reach::Server { client, .. } => Ok(client.history(user, &persona.id).await?),
             Reach::Local { chat, .. } => {
                 let store = chat.store().hold()?;
                 Ok(match store.conversation(user, &persona.id)? {
-                    Some(conversation) => store.messages(&conversation)?,
+                    Some(conversation) => store.messages_page(&conversation, None, usize::MAX)?,
                     None => Vec::new(),
                 })
             }

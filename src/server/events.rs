@@ -105,7 +105,7 @@ impl FollowUpEvent {
         Self {
             persona: sent.persona.clone(),
             persona_name: persona_name.to_string(),
-            text: sent.message.clone(),
+            text: sent.text.clone(),
             disclaimers: sent.disclaimers.clone(),
             model: sent.model.clone(),
         }

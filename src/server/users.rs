@@ -11,6 +11,7 @@ use super::auth::{Caller, mint_token};
 use super::body::{ApiJson, ApiPath};
 use super::error::{ApiError, ErrorBody};
 use super::state::SharedState;
+use crate::report::Erased;
 use crate::report::{Export, SettingsChange, UserView, conversations_of};
 
 /// The 404 for a user who never wrote.
@@ -99,20 +100,6 @@ pub async fn export(
     Ok(Json(serde_json::to_value(document).unwrap_or_default()))
 }
 
-/// What an erasure removed.
-#[derive(Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct Erased {
-    /// The user.
-    pub user: String,
-    /// Conversations removed.
-    pub conversations: usize,
-    /// Messages removed.
-    pub messages: usize,
-    /// Copies of the store kept after a crash or damage, removed because
-    /// they still held the erased text.
-    pub preserved_copies_removed: usize,
-}
-
 /// Erases everything about a user, unrecoverably: the store is rewritten
 /// without them (turns in flight finish first), and their tokens stop
 /// working.
@@ -148,12 +135,7 @@ pub async fn erase(
     {
         tracing::warn!(%error, "could not remove an old console history file");
     }
-    Ok(Json(Erased {
-        user,
-        conversations: erasure.conversations,
-        messages: erasure.messages,
-        preserved_copies_removed: erasure.preserved_copies_removed,
-    }))
+    Ok(Json(Erased::new(user, &erasure)))
 }
 
 /// A new end-user token.

@@ -64,7 +64,7 @@ impl FollowUpPayload {
                 id: sent.persona.clone(),
                 name: persona_name.to_string(),
             },
-            text: sent.message.clone(),
+            text: sent.text.clone(),
             disclaimers: sent.disclaimers.clone(),
             model: sent.model.clone(),
         }
@@ -132,7 +132,7 @@ mod tests {
         SentFollowUp {
             user: "alice".to_string(),
             persona: "chef".to_string(),
-            message: "How did the risotto go?".to_string(),
+            text: "How did the risotto go?".to_string(),
             disclaimers: vec!["I am an AI.".to_string()],
             model: "template".to_string(),
         }

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use super::mapping::{ImportReport, card_from_persona, persona_from_card};
 use super::{CardError, CardSpec, json, png, read_card_file, render};
 use crate::persona::Persona;
+use crate::progress::{Progress, steps};
 use crate::schema::Diagnostic;
 
 /// A card imported as a persona file.
@@ -83,18 +84,23 @@ pub enum ImportError {
 
 /// Imports each card file as [`import_card`] does, one result per file;
 /// two cards that make the same persona id are never written over each
-/// other, even with `force`.
+/// other, even with `force`. `progress` hears each card done.
 pub fn import_cards(
     paths: &[PathBuf],
     into: &Path,
     language: Option<&str>,
     force: bool,
+    progress: &mut dyn Progress,
 ) -> Vec<Result<Imported, ImportError>> {
     let mut written: BTreeMap<PathBuf, String> = BTreeMap::new();
+    progress.begin("importing cards", Some(steps(paths.len())));
     paths
         .iter()
-        .map(|path| {
-            let imported = import(path, into, language, force, &written)?;
+        .enumerate()
+        .map(|(done, path)| {
+            let imported = import(path, into, language, force, &written);
+            progress.advance(steps(done + 1));
+            let imported = imported?;
             written.insert(imported.file.clone(), path.display().to_string());
             Ok(imported)
         })

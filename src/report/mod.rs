@@ -13,6 +13,10 @@ use crate::persona::Personas;
 use crate::safety::{CrisisKind, SafetyCount};
 use crate::store::{CallOutcome, Conversation, UsageRecord, User};
 
+mod personas;
+
+pub use personas::{PersonaDetail, PersonaSummary};
+
 /// Model calls of one persona with one model.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageLine {
@@ -288,45 +292,29 @@ impl Export {
     }
 }
 
-/// A persona as front ends show it (`GET /v1/personas`): who it is, what it
-/// greets with, the notices its users see.
+/// What an erasure removed, and whose (`troupe erase --json`, `DELETE
+/// /v1/users/{user}`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct PersonaSummary {
-    /// The id to chat with.
-    pub id: String,
-    /// The display name.
-    pub name: String,
-    /// One line about it.
-    pub description: String,
-    /// Its language.
-    pub language: String,
-    /// What it knows about.
-    pub expertise: Vec<String>,
-    /// Refused to minors.
-    pub adults_only: bool,
-    /// Its first message in a new conversation.
-    pub greeting: String,
-    /// The AI notice shown to its users.
-    pub ai_notice: String,
-    /// What its model backend says at the start of a session, if anything
-    /// (the offline backend says its replies are scripted).
-    #[serde(default)]
-    pub backend_notice: Option<String>,
+pub struct Erased {
+    /// The user.
+    pub user: String,
+    /// Conversations removed.
+    pub conversations: usize,
+    /// Messages removed.
+    pub messages: usize,
+    /// Copies of the store kept after a crash or damage, removed because
+    /// they still held the erased text.
+    pub preserved_copies_removed: usize,
 }
 
-impl PersonaSummary {
-    /// The summary of `persona`, whose backend says `backend_notice`.
-    pub fn new(persona: &crate::persona::Persona, backend_notice: Option<String>) -> Self {
+impl Erased {
+    /// What `erasure` removed about `user`.
+    pub fn new(user: String, erasure: &crate::store::Erasure) -> Self {
         Self {
-            id: persona.id.clone(),
-            name: persona.name.clone(),
-            description: persona.description.clone(),
-            language: persona.language.clone(),
-            expertise: persona.expertise.clone(),
-            adults_only: persona.adults_only,
-            greeting: persona.greeting.clone(),
-            ai_notice: crate::chat::notice_text(persona),
-            backend_notice,
+            user,
+            conversations: erasure.conversations,
+            messages: erasure.messages,
+            preserved_copies_removed: erasure.preserved_copies_removed,
         }
     }
 }
