@@ -54,8 +54,8 @@ fn anthropic_replies_stream_and_arrive_whole_with_the_right_headers() {
 
     let whole = troupe.run(&["chat", "chef", "--message", "And dessert?", "--json"]);
     assert_eq!(whole.code, 0, "{}", whole.stderr);
-    assert_eq!(whole.json()["reply"], "Buongiorno! Let's cook.");
-    assert_eq!(whole.json()["model"], "claude-test");
+    assert_eq!(whole.json()["reply"]["text"], "Buongiorno! Let's cook.");
+    assert_eq!(whole.json()["reply"]["model"], "claude-test");
     let roles: Vec<String> = server
         .last()
         .messages()
@@ -261,7 +261,7 @@ fn a_failing_backend_falls_back_and_the_reply_names_the_model_that_answered() {
     ));
     let run = troupe.run(&["chat", "chef", "--message", "dinner?", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.json()["model"], "backup-model");
+    assert_eq!(run.json()["reply"]["model"], "backup-model");
     assert_eq!(broken.received().len(), 1);
     let history = troupe.history("chef");
     assert_eq!(history[1]["model"], "backup-model");
@@ -287,7 +287,7 @@ fn a_local_ollama_is_found_when_nothing_is_configured() {
     troupe.env("OLLAMA_HOST", &host);
     let run = troupe.run(&["chat", "chef", "--message", "hi there", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_eq!(run.json()["model"], "qwen2.5:0.5b");
+    assert_eq!(run.json()["reply"]["model"], "qwen2.5:0.5b");
     assert_eq!(server.received()[0].path, "/api/tags");
     assert_eq!(server.last().path, "/v1/chat/completions");
     let list = troupe.run(&["models", "list", "--json"]).json();
@@ -533,14 +533,24 @@ fn keys_are_trimmed_refused_when_malformed_and_never_sent_elsewhere() {
 }
 
 #[test]
-fn json_replies_carry_the_ai_notice() {
-    let run = Troupe::new().run(&["chat", "creator", "--message", "hi", "--json"]);
+fn json_replies_carry_the_ai_notice_when_it_is_due() {
+    let troupe = Troupe::new();
+    let run = troupe.run(&["chat", "creator", "--message", "hi", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.json()["notice"]
             .as_str()
             .unwrap_or_default()
-            .contains("It is an AI, not Jade")
+            .contains("It is an AI, not Jade"),
+        "{}",
+        run.stdout
+    );
+    let again = troupe.run(&["chat", "creator", "--message", "and?", "--json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(
+        again.json()["notice"],
+        serde_json::Value::Null,
+        "the notice opens a session, it is not repeated at every message"
     );
 }
 
@@ -581,7 +591,7 @@ fn a_personas_model_name_goes_to_its_own_backend_only() {
     let own = chat(&[]);
     assert_eq!(own.code, 0, "{}", own.stderr);
     assert_eq!(main.last().body["model"], "bakers-own-model");
-    assert_eq!(own.json()["model"], "bakers-own-model");
+    assert_eq!(own.json()["reply"]["model"], "bakers-own-model");
 
     let elsewhere = chat(&["--model", "other"]);
     assert_eq!(elsewhere.code, 0, "{}", elsewhere.stderr);
@@ -590,11 +600,11 @@ fn a_personas_model_name_goes_to_its_own_backend_only() {
         "other-model",
         "--model sends the persona to another backend, with that backend's model"
     );
-    assert_eq!(elsewhere.json()["model"], "other-model");
+    assert_eq!(elsewhere.json()["reply"]["model"], "other-model");
 
     let fallen_back = chat(&[]);
     assert_eq!(fallen_back.code, 0, "{}", fallen_back.stderr);
     assert_eq!(main.last().body["model"], "bakers-own-model");
     assert_eq!(backup.last().body["model"], "backup-model");
-    assert_eq!(fallen_back.json()["model"], "backup-model");
+    assert_eq!(fallen_back.json()["reply"]["model"], "backup-model");
 }

@@ -626,7 +626,10 @@ fn an_imported_persona_chats_with_its_card_in_the_system_prompt_and_disclaimers_
         reply["notice"].as_str().unwrap_or_default().contains("AI"),
         "{reply}"
     );
-    let disclaimers = reply["disclaimers"].as_array().cloned().unwrap_or_default();
+    let disclaimers = reply["reply"]["disclaimers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert!(
         disclaimers
             .iter()

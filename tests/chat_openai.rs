@@ -78,8 +78,8 @@ fn json_mode_uses_a_plain_completion_and_prints_the_reply_fields() {
     let out = run.json();
     assert_eq!(out["persona"], "decor");
     assert_eq!(out["user"], "lea");
-    assert_eq!(out["reply"], "Bonjour ! Parlons de votre salon.");
-    assert_eq!(out["model"], "test-model");
+    assert_eq!(out["reply"]["text"], "Bonjour ! Parlons de votre salon.");
+    assert_eq!(out["reply"]["model"], "test-model");
     assert_eq!(server.last().body["stream"], false);
     assert!(
         server.last().messages()[0]

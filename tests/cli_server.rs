@@ -152,7 +152,7 @@ fn talk(twins: &Twins) {
         "--json",
     ]);
     assert_eq!(json["persona"], "chef");
-    assert_eq!(json["model"], "offline");
+    assert_eq!(json["reply"]["model"], "offline");
 }
 
 #[test]
@@ -232,10 +232,10 @@ fn a_crisis_through_the_server_says_its_kind_as_it_does_on_its_own() {
         ("I want to end my life", "self_harm", "988"),
     ] {
         let json = twins.same_json(&["chat", "chef", "--user", "ana", "--message", text, "--json"]);
-        assert_eq!(json["kind"], "crisis", "{json}");
-        assert_eq!(json["crisis"], kind, "{json}");
+        assert_eq!(json["reply"]["kind"], "crisis", "{json}");
+        assert_eq!(json["reply"]["crisis"], kind, "{json}");
         assert!(
-            json["reply"]
+            json["reply"]["text"]
                 .as_str()
                 .unwrap_or_default()
                 .contains(resource),

@@ -35,6 +35,9 @@ fn offline_replies_follow_the_persona_language() {
         "--json",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let reply = run.json()["reply"].as_str().unwrap_or_default().to_string();
+    let reply = run.json()["reply"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(reply.starts_with("Pour un petit salon sombre"), "{reply}");
 }

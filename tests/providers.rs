@@ -145,7 +145,7 @@ fn a_reply_without_usage_is_kept_and_counted_as_a_call_without_tokens() {
     assert_eq!(streamed.stdout.trim(), "No counts here.");
     let whole = troupe.run(&["chat", "chef", "--message", "again", "--json"]);
     assert_eq!(whole.code, 0, "{}", whole.stderr);
-    assert_eq!(whole.json()["reply"], "Nor here.");
+    assert_eq!(whole.json()["reply"]["text"], "Nor here.");
     let usage = chef_usage(&troupe);
     assert_eq!(usage["calls"], 2, "{usage}");
     assert_eq!(usage["total_tokens"], 0, "{usage}");
@@ -178,7 +178,7 @@ fn empty_finish_reasons_are_no_ending_and_a_stream_without_a_real_one_is_interru
     assert_eq!(streamed.stdout.trim(), "Empty reasons.");
     let whole = troupe.run(&["chat", "chef", "--message", "two", "--json"]);
     assert_eq!(whole.code, 0, "{}", whole.stderr);
-    assert_eq!(whole.json()["reply"], "Whole.");
+    assert_eq!(whole.json()["reply"]["text"], "Whole.");
     let broken = troupe.run(&["chat", "chef", "--message", "three"]);
     assert_eq!(broken.code, 1, "{}", broken.stdout);
     let history = troupe.history("chef");

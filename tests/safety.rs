@@ -329,10 +329,11 @@ fn danger_from_someone_else_gets_emergency_numbers_a_hold_and_its_own_log_entry(
         "--json",
     ]);
     assert_eq!(danger.code, 0, "{}", danger.stderr);
-    let reply = danger.json();
+    let answer = danger.json();
+    let reply = &answer["reply"];
     assert_eq!(reply["kind"], "crisis", "{reply}");
     assert_eq!(reply["crisis"], "danger", "{reply}");
-    let text = reply["reply"].as_str().unwrap_or_default();
+    let text = reply["text"].as_str().unwrap_or_default();
     for resource in ["911", "999", "1-800-799-7233", "START to 88788"] {
         assert!(text.contains(resource), "{resource} in {text}");
     }
@@ -541,7 +542,8 @@ fn sensitive_subjects_get_their_disclaimer_in_the_persona_language() {
         "--json",
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let reply = run.json();
+    let answer = run.json();
+    let reply = &answer["reply"];
     assert_eq!(
         reply["disclaimers"],
         serde_json::json!([
@@ -557,7 +559,7 @@ fn sensitive_subjects_get_their_disclaimer_in_the_persona_language() {
         "Quelle couleur pour le salon ?",
         "--json",
     ]);
-    assert_eq!(plain.json()["disclaimers"], serde_json::json!([]));
+    assert_eq!(plain.json()["reply"]["disclaimers"], serde_json::json!([]));
 }
 
 #[test]
@@ -572,7 +574,7 @@ fn disclaimers_can_be_replaced_per_deployment_and_per_persona() {
         "--json",
     ]);
     assert_eq!(
-        run.json()["disclaimers"],
+        run.json()["reply"]["disclaimers"],
         serde_json::json!(["Talk to a real lawyer."])
     );
 
@@ -594,7 +596,7 @@ fn disclaimers_can_be_replaced_per_deployment_and_per_persona() {
         "--json",
     ]);
     assert_eq!(
-        own.json()["disclaimers"],
+        own.json()["reply"]["disclaimers"],
         serde_json::json!(["Bea is a baker, not a lawyer."])
     );
 }

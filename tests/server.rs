@@ -503,6 +503,28 @@ fn a_follow_up_delivered_while_no_stream_was_open_arrives_when_one_opens() {
 }
 
 #[test]
+fn a_server_with_follow_ups_off_delivers_them_only_when_asked() {
+    let troupe = Troupe::new();
+    troupe.write_config("[server]\nfollowups = false\n");
+    troupe.five_messages("alice", &[]);
+    let server = troupe.serve(&["--now", "2026-11-04T10:00:00Z"]);
+    let due = server.get("/v1/followups/due");
+    assert_eq!(due.json.as_array().map(Vec::len), Some(1), "{}", due.text);
+    assert!(
+        server.stderr().contains("followups = false"),
+        "the log says why nothing is delivered: {}",
+        server.stderr()
+    );
+    let sent = server.post("/v1/followups/run", json!({}));
+    assert_eq!(
+        sent.json["sent"], 1,
+        "nothing had delivered it before: {}",
+        sent.text
+    );
+    assert_eq!(server.get("/v1/followups/due").json, json!([]));
+}
+
+#[test]
 fn sigterm_lets_a_turn_in_flight_store_its_reply_then_exits_cleanly() {
     let model = TestServer::start_slow(
         vec![Reply::Text("Slow but sure: a frittata.")],

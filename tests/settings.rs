@@ -45,7 +45,7 @@ fn config_precedence_is_file_then_env_then_flag() {
         "--json",
     ]);
     assert_eq!(flagged.code, 0, "{}", flagged.stderr);
-    assert_eq!(flagged.json()["model"], "offline");
+    assert_eq!(flagged.json()["reply"]["model"], "offline");
     assert_eq!(
         server.received().len(),
         before,

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{default_user, print_json};
 use crate::app::App;
 use crate::chat::TurnError;
+use crate::chat::view::TurnReply;
 use crate::console::render::{Ended, Layout, TurnPrinter};
 use crate::console::{Console, Input};
 use crate::error::Error;
@@ -24,27 +25,23 @@ pub struct ChatArgs {
     /// Send this one message, print the reply and exit.
     #[arg(long, value_name = "TEXT")]
     pub message: Option<String>,
-    /// With --message: print {"persona","user","reply","kind","model",…} as JSON.
+    /// With --message: print {"persona","user","notice","break_reminder","reply":{"kind","text",…}} as JSON.
     #[arg(long, requires = "message")]
     pub json: bool,
 }
 
-/// The `--json` output of a one-shot message.
+/// The `--json` output of a one-shot message: the HTTP API's answer to
+/// `POST /v1/conversations/{user}/{persona}/messages`, the same type, with
+/// the conversation it was said in (the route has it in its path).
 #[derive(Debug, Serialize)]
-struct JsonReply<'a> {
+struct JsonTurn<'a> {
+    /// The persona's id.
     persona: &'a str,
+    /// The user's id, as stored.
     user: &'a str,
-    reply: &'a str,
-    /// Whose words: `persona`, `crisis` (Troupe's resources) or `control`.
-    kind: crate::chat::ReplyKind,
-    /// For a crisis reply: `self_harm` or `danger`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    crisis: Option<crate::safety::CrisisKind>,
-    model: &'a str,
-    disclaimers: &'a [String],
-    notice: &'a str,
-    /// For minors after hours of continued chatting: a suggestion to pause.
-    break_reminder: Option<&'a str>,
+    /// `notice`, `break_reminder` and `reply`, as the API names them.
+    #[serde(flatten)]
+    turn: &'a TurnReply,
 }
 
 /// Runs `troupe chat`.
@@ -144,16 +141,10 @@ async fn json_turn(
     message: &str,
 ) -> Result<i32, Error> {
     let turn = reach.turn_whole(user, persona, message).await?;
-    print_json(&JsonReply {
+    print_json(&JsonTurn {
         persona: &persona.id,
         user,
-        reply: &turn.reply.text,
-        kind: turn.reply.kind,
-        crisis: turn.reply.crisis,
-        model: &turn.reply.model,
-        disclaimers: &turn.reply.disclaimers,
-        notice: &persona.ai_notice,
-        break_reminder: turn.break_reminder.as_deref(),
+        turn: &turn,
     })?;
     Ok(0)
 }

@@ -361,6 +361,10 @@ pub(super) fn docs() -> Vec<Doc> {
             "On Ctrl-C or SIGTERM, how long turns in flight get to finish, in seconds.",
         ),
         doc(
+            "server.followups",
+            "Whether the server delivers follow-ups as they fall due (false: only POST /v1/followups/run delivers them).",
+        ),
+        doc(
             "server.followup_check_secs",
             "The follow-up scheduler's longest sleep, in seconds.",
         ),

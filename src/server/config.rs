@@ -40,6 +40,11 @@ pub struct ServerConfig {
     /// On Ctrl-C or SIGTERM, how long turns in flight get to store their
     /// replies, in seconds.
     pub shutdown_grace_secs: u64,
+    /// Whether the server runs the follow-up scheduler. Off, nothing is
+    /// delivered on its own: for deployments that deliver follow-ups from
+    /// elsewhere (`POST /v1/followups/run` from a cron job, another
+    /// process), and for reading a data dir without changing it.
+    pub followups: bool,
     /// The longest the follow-up scheduler sleeps between looks, in seconds.
     pub followup_check_secs: u64,
     /// Outgoing webhooks for follow-ups, by name.
@@ -59,6 +64,7 @@ impl Default for ServerConfig {
             max_streams_per_user: 8,
             request_timeout_secs: 120,
             shutdown_grace_secs: 20,
+            followups: true,
             followup_check_secs: 60,
             webhooks: BTreeMap::new(),
         }
@@ -117,6 +123,7 @@ pub(crate) const SERVER_FIELDS: &[Field] = &[
     Field::optional("max_streams_per_user", Shape::Integer(1, 1_000)),
     Field::optional("request_timeout_secs", Shape::Integer(1, 3_600)),
     Field::optional("shutdown_grace_secs", Shape::Integer(0, 3_600)),
+    Field::optional("followups", Shape::Bool),
     Field::optional("followup_check_secs", Shape::Integer(1, 86_400)),
     Field::optional("webhooks", Shape::NamedTables(WEBHOOK_FIELDS)),
 ];

@@ -303,7 +303,7 @@ pub async fn serve(
     let couriers = webhooks::start(webhooks, &store, &shutdown)?;
     let state = build_state(app, store, &tokens, shutdown.clone(), couriers.wake.clone());
     retention::purge_now(&state).await;
-    let scheduler_task = tokio::spawn(Arc::clone(&state.scheduler).run(shutdown.clone()));
+    let scheduler_task = start_scheduler(&state, &shutdown);
     let retention_task = tokio::spawn(retention::keep(Arc::clone(&state), shutdown.clone()));
     let backup_task = tokio::spawn(backups::keep(Arc::clone(&state), shutdown.clone()));
     on_ready(address, tokens.is_empty());
@@ -336,7 +336,9 @@ pub async fn serve(
             }
         }
     }
-    scheduler_task.abort();
+    if let Some(task) = scheduler_task {
+        task.abort();
+    }
     retention_task.abort();
     backup_task.abort();
     couriers.abort();
@@ -357,6 +359,23 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// Starts the follow-up scheduler, unless `[server] followups = false`
+/// leaves delivery to `POST /v1/followups/run`.
+fn start_scheduler(
+    state: &SharedState,
+    shutdown: &Shutdown,
+) -> Option<tokio::task::JoinHandle<()>> {
+    if !state.config().followups {
+        tracing::info!(
+            "follow-ups are not delivered on their own ([server] followups = false); POST /v1/followups/run delivers what is due"
+        );
+        return None;
+    }
+    Some(tokio::spawn(
+        Arc::clone(&state.scheduler).run(shutdown.clone()),
+    ))
 }
 
 /// The shared state, with the follow-up scheduler pushing to the hub and
