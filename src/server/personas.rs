@@ -18,7 +18,7 @@ pub async fn list(State(state): State<SharedState>, _caller: Caller) -> Json<Vec
     Json(
         state
             .app
-            .personas
+            .personas()
             .iter()
             .map(|p| {
                 let model = state.app.model_for(p).ok();
@@ -43,7 +43,8 @@ pub async fn show(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_id("persona id", &id)?;
-    let persona = state.app.personas.get(&id)?;
+    let personas = state.app.personas();
+    let persona = personas.get(&id)?;
     let mut value = serde_json::to_value(persona.as_ref()).unwrap_or_default();
     if caller == Caller::Operator
         && let Some(object) = value.as_object_mut()
@@ -60,7 +61,7 @@ pub async fn show(
                 )
             })?;
         object.insert("system_prompt".into(), prompt.into());
-        let file = state.app.personas.file_text(&id);
+        let file = personas.file_text(&id);
         object.insert(
             "file".into(),
             file.map_or(serde_json::Value::Null, Into::into),
