@@ -144,10 +144,10 @@ impl App {
         fresh.skip_each(|p| self.config.persona_problems(p));
         let (personas, changes) = fresh.reloaded(&self.personas());
         self.personas.replace(personas);
-        if !changes.is_empty() {
-            if let Ok(mut models) = self.models.0.lock() {
-                models.clear();
-            }
+        if !changes.is_empty()
+            && let Ok(mut models) = self.models.0.lock()
+        {
+            models.clear();
         }
         Ok(changes)
     }

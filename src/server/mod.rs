@@ -308,7 +308,7 @@ pub async fn serve(
     let scheduler_task = tokio::spawn(Arc::clone(&state.scheduler).run(shutdown.clone()));
     let retention_task = tokio::spawn(retention::keep(Arc::clone(&state), shutdown.clone()));
     let backup_task = tokio::spawn(backups::keep(Arc::clone(&state), shutdown.clone()));
-    let reload_task = tokio::spawn(reload::keep(Arc::clone(&state.app), shutdown.clone()));
+    let reload_task = reload::start(Arc::clone(&state.app), shutdown.clone());
     on_ready(address, tokens.is_empty());
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
     let mut stopping = shutdown.clone();
@@ -342,7 +342,9 @@ pub async fn serve(
     scheduler_task.abort();
     retention_task.abort();
     backup_task.abort();
-    reload_task.abort();
+    if let Some(task) = reload_task {
+        task.abort();
+    }
     couriers.abort();
     {
         let store = state.store.get().await?;

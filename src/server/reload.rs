@@ -19,13 +19,18 @@ use crate::shutdown::Shutdown;
 const EVERY: Duration = Duration::from_secs(1);
 
 /// Watches `app`'s personas directory until `shutdown`; the built-in
-/// personas never change, so without a directory it returns at once.
-pub async fn keep(app: Arc<App>, mut shutdown: Shutdown) {
-    let Some(dir) = app.personas_dir().map(PathBuf::from) else {
-        return;
-    };
+/// personas never change, so without a directory there is nothing to run.
+/// The directory is stamped before this returns, so an edit made once the
+/// server says it is serving is never taken for the starting state.
+pub fn start(app: Arc<App>, shutdown: Shutdown) -> Option<tokio::task::JoinHandle<()>> {
+    let dir = app.personas_dir().map(PathBuf::from)?;
     tracing::info!(dir = %dir.display(), "watching the personas directory: saved edits are live on the next turn");
-    let mut seen = stamp(&dir).await;
+    let seen = DirStamp::of(&dir);
+    Some(tokio::spawn(keep(app, dir, seen, shutdown)))
+}
+
+/// Reloads the personas each time `dir`'s stamp differs from `seen`.
+async fn keep(app: Arc<App>, dir: PathBuf, mut seen: DirStamp, mut shutdown: Shutdown) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(EVERY) => {}
