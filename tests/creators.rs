@@ -142,7 +142,21 @@ fn a_saved_edit_serves_on_the_next_turn_and_a_broken_save_keeps_the_last_good_ve
         .lines()
         .find(|l| l.contains("previous version keeps serving"))
         .unwrap();
-    assert!(line.contains("chef.toml:"), "file:line:column in {line}");
+    let broken_line = std::fs::read_to_string(&chef)
+        .unwrap()
+        .lines()
+        .position(|l| l == "name = 3")
+        .unwrap()
+        + 1;
+    let place: Vec<&str> = line
+        .split("chef.toml:")
+        .nth(1)
+        .unwrap()
+        .splitn(3, ':')
+        .collect();
+    assert_eq!(place[0], broken_line.to_string(), "the line in {line}");
+    assert!(place[1].parse::<u32>().is_ok(), "the column in {line}");
+    println!("{line}");
     assert_eq!(name(), "Chef Mario", "the last good version keeps serving");
     let answer = server.post(chat, json!({"text": "And for dessert?"}));
     assert_eq!(answer.status, 200, "{}", answer.text);
