@@ -74,7 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let access = troupe::store::StoreAccess::kept(store.clone());
     let followups = FollowUps {
         store: &access,
-        personas: &personas,
+        personas: std::sync::Arc::new(personas.clone()),
         prompts: &prompts,
         policy: &policy,
         safety: &troupe::safety::SafetyConfig::default(),

@@ -13,7 +13,9 @@ use crate::error::Error;
 use crate::followup::FollowUps;
 use crate::model::ChatModel;
 use crate::moderation::Moderator;
-use crate::persona::{Persona, PersonaSource, Personas};
+use crate::persona::{
+    LivePersonas, Persona, PersonaChanges, PersonaError, PersonaSource, Personas,
+};
 use crate::prompt::Prompts;
 use crate::store::{Store, StoreAccess};
 
@@ -37,8 +39,11 @@ pub struct Settings {
 /// The assembled runtime.
 #[derive(Debug)]
 pub struct App {
-    /// Every persona on offer.
-    pub personas: Personas,
+    /// Every persona on offer; `troupe serve` reloads it when its files
+    /// change (see [`App::reload_personas`]).
+    personas: LivePersonas,
+    /// The directory the personas come from (`None`: the built-in ones).
+    personas_dir: Option<PathBuf>,
     /// The prompt templates.
     pub prompts: Arc<Prompts>,
     /// The clock.
@@ -102,7 +107,8 @@ impl App {
         personas.skip_each(|p| config.persona_problems(p));
         crate::store::set_cache_mib(config.store.cache_mib);
         Ok(Self {
-            personas,
+            personas: LivePersonas::new(personas),
+            personas_dir: settings.personas_dir.clone(),
             prompts: Arc::new(prompts),
             clock,
             config,
@@ -112,6 +118,39 @@ impl App {
             models: ModelCache::default(),
             moderator: OnceLock::new(),
         })
+    }
+
+    /// Every persona on offer now. The snapshot stays as it is for whoever
+    /// holds it: a turn finishes with the persona it started with.
+    pub fn personas(&self) -> Arc<Personas> {
+        self.personas.snapshot()
+    }
+
+    /// The directory the personas are read from, if not the built-in ones.
+    pub fn personas_dir(&self) -> Option<&std::path::Path> {
+        self.personas_dir.as_deref()
+    }
+
+    /// Reads the personas directory again and serves what it holds now
+    /// (see [`Personas::reloaded`]): valid files replace their personas at
+    /// once, a file with problems keeps its persona's previous version, a
+    /// deleted file's persona is gone. A directory that cannot be read or
+    /// holds no persona file changes nothing and is the error. Models are
+    /// built afresh, so a changed `[model]` table applies too.
+    pub fn reload_personas(&self) -> Result<PersonaChanges, PersonaError> {
+        let Some(dir) = &self.personas_dir else {
+            return Ok(PersonaChanges::default());
+        };
+        let mut fresh = Personas::load_dir(dir)?;
+        fresh.skip_each(|p| self.config.persona_problems(p));
+        let (personas, changes) = fresh.reloaded(&self.personas());
+        self.personas.replace(personas);
+        if !changes.is_empty()
+            && let Ok(mut models) = self.models.0.lock()
+        {
+            models.clear();
+        }
+        Ok(changes)
     }
 
     /// Opens the store in the data dir and holds it until dropped: for
@@ -225,7 +264,7 @@ impl App {
     pub fn followups<'a>(&'a self, store: &'a StoreAccess) -> FollowUps<'a> {
         FollowUps {
             store,
-            personas: &self.personas,
+            personas: self.personas(),
             prompts: &self.prompts,
             policy: &self.config.followups,
             safety: &self.config.safety,
@@ -238,7 +277,7 @@ impl App {
     /// long) is a usage error.
     pub fn persona(&self, id: &str) -> Result<Arc<Persona>, Error> {
         crate::ids::check_id("persona id", id).map_err(Error::Usage)?;
-        Ok(self.personas.get(id)?)
+        Ok(self.personas().get(id)?)
     }
 
     /// Messages stored before this instant are past the retention period

@@ -18,6 +18,7 @@ mod cli_server;
 mod console;
 mod console_web;
 mod crash;
+mod creators;
 mod damaged_store;
 mod data_dir;
 mod docs;

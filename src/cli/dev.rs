@@ -57,7 +57,7 @@ pub fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
     let mut bar = Bar::new(args.quiet);
     let report = populate(
         &store,
-        &app.personas,
+        &app.personas(),
         &app.config.followups,
         app.clock.now(),
         options,

@@ -220,8 +220,8 @@ impl Cli {
         }
         let app = App::new(&settings)?;
         if self.command.needs_personas() {
-            app.personas.require_any()?;
-            for line in app.personas.warnings() {
+            app.personas().require_any()?;
+            for line in app.personas().warnings() {
                 errln!("troupe: {line}");
             }
         }

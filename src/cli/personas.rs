@@ -1,4 +1,4 @@
-//! `troupe personas list|show|check|import|export`.
+//! `troupe personas list|show|check|new|import|export`.
 
 use std::path::PathBuf;
 
@@ -11,6 +11,7 @@ use crate::app::{App, Settings};
 use crate::config::Config;
 use crate::error::Error;
 use crate::persona::{Persona, PersonaError, Personas, card};
+use crate::project;
 use crate::report::{PersonaDetail, PersonaSummary};
 
 /// The `personas` subcommands.
@@ -25,6 +26,9 @@ pub enum PersonasCommand {
     /// Check persona files and report every problem as file:line:column.
     #[command(after_help = "Example: troupe personas check personas/")]
     Check(CheckArgs),
+    /// Write a new persona file to start from, every key explained.
+    #[command(after_help = "Example: troupe personas new night-owl --into personas/")]
+    New(NewArgs),
     /// Import Character Cards (V1, V2, V3 as .json, .png or .charx) as persona files.
     #[command(after_help = "Example: troupe personas import Seraphina.png --into personas/")]
     Import(ImportArgs),
@@ -53,6 +57,28 @@ pub struct ImportArgs {
     /// Show no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Arguments of `personas new`.
+#[derive(Debug, Args)]
+pub struct NewArgs {
+    /// The persona id, which names its file (ID.toml).
+    pub id: String,
+    /// Where to write the file [default: --personas, else ./personas].
+    #[arg(long, value_name = "DIR")]
+    pub into: Option<PathBuf>,
+    /// The language the persona answers in.
+    #[arg(long, value_enum, default_value = "en")]
+    pub language: NewLanguage,
+}
+
+/// The languages `personas new` starts a persona in.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum NewLanguage {
+    /// English.
+    En,
+    /// French.
+    Fr,
 }
 
 /// The card formats `personas export` writes.
@@ -121,20 +147,54 @@ pub fn run(app: &App, command: PersonasCommand) -> Result<i32, Error> {
             }
         }
         PersonasCommand::Export(args) => export(app, &args)?,
-        PersonasCommand::Check(_) | PersonasCommand::Import(_) => {
-            unreachable!("`personas check` and `personas import` run before the app is built")
+        PersonasCommand::Check(_) | PersonasCommand::Import(_) | PersonasCommand::New(_) => {
+            unreachable!("`personas check`, `new` and `import` run before the app is built")
         }
     }
     Ok(0)
 }
 
-/// Runs the subcommands that need no catalog (`check`, `import`); `None`
-/// for the others.
+/// Runs the subcommands that need no catalog (`check`, `new`, `import`);
+/// `None` for the others.
 pub fn run_without_app(command: &PersonasCommand, settings: &Settings) -> Option<i32> {
     match command {
         PersonasCommand::Check(args) => Some(check(args, settings)),
+        PersonasCommand::New(args) => Some(new(args, settings)),
         PersonasCommand::Import(args) => Some(import(args, settings)),
         _ => None,
+    }
+}
+
+/// Runs `personas new`: writes the file, says what to run next; exit 1
+/// (and nothing written) if the id is taken or cannot be a file name.
+fn new(args: &NewArgs, settings: &Settings) -> i32 {
+    let default_dir = settings.personas_dir.is_none() && args.into.is_none();
+    let into = args
+        .into
+        .clone()
+        .or_else(|| settings.personas_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("personas"));
+    let language = match args.language {
+        NewLanguage::En => project::ScaffoldLanguage::En,
+        NewLanguage::Fr => project::ScaffoldLanguage::Fr,
+    };
+    match project::new_persona(&into, &args.id, language) {
+        Ok(path) => {
+            let dir = into.display();
+            let personas = if default_dir {
+                String::new()
+            } else {
+                format!("--personas {dir} ")
+            };
+            outln!("wrote {}: edit it, then", path.display());
+            outln!("  troupe personas check {dir}");
+            outln!("  troupe {personas}chat {}", args.id);
+            0
+        }
+        Err(e) => {
+            errln!("troupe: {e}");
+            1
+        }
     }
 }
 
@@ -280,7 +340,7 @@ fn list(app: &App, json: bool) -> Result<(), Error> {
     if json {
         return print_json(&PersonaSummary::all(app));
     }
-    for p in app.personas.iter() {
+    for p in app.personas().iter() {
         outln!(
             "{:<10} {:<20} [{}] {}",
             p.id,

@@ -112,7 +112,7 @@ impl FollowUps<'_> {
             let mut handled = attempted;
             attempted += chunk.len();
             for claimed in &chunk {
-                models.prepare(self.personas, &claimed.persona.id);
+                models.prepare(&self.personas, &claimed.persona.id);
             }
             let models = &models;
             let drafts: Vec<(Claimed, FollowUpDraft)> = futures::stream::iter(chunk)

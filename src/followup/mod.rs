@@ -91,8 +91,8 @@ pub struct FollowUps<'a> {
     /// How the store is reached: each step of work holds it, and nothing
     /// holds it while a model writes.
     pub store: &'a StoreAccess,
-    /// The personas.
-    pub personas: &'a Personas,
+    /// The personas, as they are when the service is made.
+    pub personas: Arc<Personas>,
     /// The prompt templates.
     pub prompts: &'a Prompts,
     /// The deployment's policy.
@@ -165,7 +165,7 @@ impl FollowUps<'_> {
         };
         let store = self.store.hold()?;
         let moved = store.reschedule_all(&schedule)?;
-        store.set_due_index_policy(&self.policy.index_fingerprint(self.personas))?;
+        store.set_due_index_policy(&self.policy.index_fingerprint(&self.personas))?;
         Ok(moved)
     }
 
@@ -174,7 +174,7 @@ impl FollowUps<'_> {
     /// personas), so a loosened policy reaches conversations that were not
     /// due under the old one.
     fn keep_index_current(&self) -> Result<(), Error> {
-        let fingerprint = self.policy.index_fingerprint(self.personas);
+        let fingerprint = self.policy.index_fingerprint(&self.personas);
         let store = self.store.hold()?;
         if store.due_index_policy()?.as_deref() == Some(fingerprint.as_str()) {
             return Ok(());

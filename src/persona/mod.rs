@@ -8,9 +8,13 @@
 //! One broken file does not take the others down: the catalog holds the
 //! valid personas and [`SkippedPersona`]s for the rest, which `personas
 //! check` reports in full and the runtime reports in one line each.
+//!
+//! A long-running process serves a [`LivePersonas`], which a reload
+//! replaces whole while requests keep their snapshot (`live`).
 
 pub mod card;
 mod file;
+mod live;
 mod load;
 
 use std::collections::BTreeMap;
@@ -21,6 +25,7 @@ pub use file::{
     Example, PERSONA_FIELDS, Persona, PersonaFollowups, PersonaModel,
     language_code as check_language,
 };
+pub use live::{DirStamp, LivePersonas, PersonaChanges};
 
 use crate::schema::Diagnostic;
 

@@ -3,14 +3,18 @@
 //! [`init`] creates one for `troupe init`: the config with every setting
 //! commented at its default ([`template`]), a starter persona to edit, and
 //! the built-in prompt templates to override. It never overwrites a file.
+//! [`new_persona`] writes one more persona from the same starter, for
+//! `troupe personas new`.
 
 mod config_docs;
+mod scaffold;
 mod template;
 
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+pub use scaffold::{ScaffoldError, ScaffoldLanguage, new_persona, persona_scaffold};
 pub use template::config_template;
 
 /// The starter persona `troupe init` writes, commented key by key.

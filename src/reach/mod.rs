@@ -89,7 +89,7 @@ impl<'a> Reach<'a> {
     pub async fn personas(&self) -> Result<Vec<PersonaSummary>, Error> {
         match self {
             Reach::Local { app, .. } => Ok(app
-                .personas
+                .personas()
                 .iter()
                 .map(|p| PersonaSummary::new(p, None))
                 .collect()),
@@ -203,7 +203,7 @@ impl<'a> Reach<'a> {
                 let Some(record) = store.user(user)? else {
                     return Ok(None);
                 };
-                let conversations = conversations_of(&store, &app.personas, user)?;
+                let conversations = conversations_of(&store, &app.personas(), user)?;
                 let default_tz = &app.config.followups.default_timezone;
                 Ok(Some(UserView::new(record, conversations, default_tz)))
             }

@@ -55,7 +55,7 @@ impl PersonaSummary {
     /// of a session (nothing for a backend that cannot be built: the chat
     /// itself reports that).
     pub fn all(app: &App) -> Vec<Self> {
-        app.personas
+        app.personas()
             .iter()
             .map(|p| {
                 let model = app.model_for(p).ok();
@@ -79,7 +79,7 @@ pub struct PersonaDetail<'a> {
     /// The persona file's text, when it came from a file (operators only;
     /// `null` for a built-in persona).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub file: Option<Option<&'a str>>,
+    pub file: Option<Option<String>>,
 }
 
 impl<'a> PersonaDetail<'a> {
@@ -100,7 +100,7 @@ impl<'a> PersonaDetail<'a> {
         Ok(Self {
             persona,
             system_prompt: Some(system_prompt),
-            file: Some(app.personas.file_text(&persona.id)),
+            file: Some(app.personas().file_text(&persona.id).map(str::to_string)),
         })
     }
 }

@@ -94,7 +94,7 @@ pub(super) async fn start_turn(
     check_id("persona id", persona_id)?;
     let user = &state.user_id(user).await?;
     caller.may_act_for(user)?;
-    let persona = state.app.personas.get(persona_id)?;
+    let persona = state.app.personas().get(persona_id)?;
     check_length(state, text)?;
     state.count_turn(user)?;
     let model = state.app.model_for(&persona)?;
@@ -310,7 +310,7 @@ pub async fn history(
     let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
-    let persona = state.app.personas.get(&persona)?;
+    let persona = state.app.personas().get(&persona)?;
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request(format!(
@@ -344,7 +344,7 @@ pub async fn topics(
     let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
-    let persona = state.app.personas.get(&persona)?;
+    let persona = state.app.personas().get(&persona)?;
     let store = state.store.get().await?;
     let list = match store.conversation(&user, &persona.id)? {
         Some(c) => crate::followup::topics::ranked(&store.topics(&c)?, state.app.clock.now()),
@@ -379,7 +379,7 @@ pub async fn stop(
     check_id("user id", &user)?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
-    let persona = state.app.personas.get(&persona)?;
+    let persona = state.app.personas().get(&persona)?;
     if state.stops.stop(&user, &persona.id) {
         Ok((StatusCode::ACCEPTED, Json(Stopped { stopped: true })))
     } else {

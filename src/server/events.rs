@@ -211,7 +211,7 @@ pub async fn take_unseen(
     let user = state.user_id(&user).await?;
     check_id("persona id", &persona)?;
     caller.may_act_for(&user)?;
-    let persona = state.app.personas.get(&persona)?;
+    let persona = state.app.personas().get(&persona)?;
     let chat = state.chat();
     let followup = chat.take_unseen_followup(&user, &persona)?;
     Ok(Json(UnseenFollowUp { followup }))
@@ -221,7 +221,7 @@ pub async fn take_unseen(
 async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowUpEvent>, ApiError> {
     let chat = state.chat();
     let mut events = Vec::new();
-    for persona in state.app.personas.iter() {
+    for persona in state.app.personas().iter() {
         if let Some(message) = chat.take_unseen_followup(user, persona)? {
             events.push(FollowUpEvent {
                 persona: persona.id.clone(),
@@ -237,7 +237,7 @@ async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowU
 
 /// Marks `user`'s follow-up from `persona` seen, since a stream showed it.
 async fn mark_seen(state: &SharedState, user: &str, persona: &str) {
-    let Ok(persona) = state.app.personas.get(persona) else {
+    let Ok(persona) = state.app.personas().get(persona) else {
         return;
     };
     let chat = state.chat();

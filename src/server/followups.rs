@@ -54,7 +54,7 @@ pub async fn explain(
     let user = state.user_id(&query.user).await?;
     check_id("persona id", &query.persona)?;
     caller.may_act_for(&user)?;
-    let persona = state.app.personas.get(&query.persona)?;
+    let persona = state.app.personas().get(&query.persona)?;
     let store = state.store.get().await?;
     let access = StoreAccess::kept(store.clone());
     let verdict = state.app.followups(&access).explain(&user, &persona)?;

@@ -9,6 +9,7 @@
 //! - `events`: each user's event stream, where follow-ups are pushed;
 //! - `retention`: the daily purge of messages past the retention period;
 //! - `backups`: backups on request and on a schedule (`[store]`);
+//! - `reload`: the personas directory watched, edits served live;
 //! - `openai`: the personas as an OpenAI-compatible model
 //!   (`/v1/models`, `/v1/chat/completions`);
 //! - `webhooks`: the couriers that POST delivered follow-ups to the
@@ -31,6 +32,7 @@ mod followups;
 mod openai;
 mod ops;
 mod personas;
+mod reload;
 mod retention;
 mod state;
 mod users;
@@ -281,7 +283,7 @@ pub async fn serve(
     on_ready: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError> {
     let tokens = operator_tokens(&app.config.server)?;
-    log_skipped_personas(&app.personas);
+    log_skipped_personas(&app.personas());
     if tokens.is_empty() && !listen.ip().is_loopback() {
         let var = app.config.server.operator_token_vars().join(" or ");
         return Err(ServeError::Unprotected(listen, var));
@@ -306,6 +308,7 @@ pub async fn serve(
     let scheduler_task = start_scheduler(&state, &shutdown);
     let retention_task = tokio::spawn(retention::keep(Arc::clone(&state), shutdown.clone()));
     let backup_task = tokio::spawn(backups::keep(Arc::clone(&state), shutdown.clone()));
+    let reload_task = reload::start(Arc::clone(&state.app), shutdown.clone());
     on_ready(address, tokens.is_empty());
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
     let mut stopping = shutdown.clone();
@@ -341,6 +344,9 @@ pub async fn serve(
     }
     retention_task.abort();
     backup_task.abort();
+    if let Some(task) = reload_task {
+        task.abort();
+    }
     couriers.abort();
     {
         let store = state.store.get().await?;
@@ -424,7 +430,7 @@ fn push_to(
     Arc::new(move |sent| {
         couriers.notify();
         let name = app
-            .personas
+            .personas()
             .get(&sent.persona)
             .map(|p| p.name.clone())
             .unwrap_or_else(|_| sent.persona.clone());

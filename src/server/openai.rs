@@ -55,7 +55,7 @@ pub async fn models(
         object: "list".to_string(),
         data: state
             .app
-            .personas
+            .personas()
             .iter()
             .map(|p| ModelObject::new(p, created))
             .collect(),

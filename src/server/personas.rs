@@ -32,7 +32,7 @@ pub async fn show(
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_id("persona id", &id)?;
-    let persona = state.app.personas.get(&id)?;
+    let persona = state.app.personas().get(&id)?;
     let detail = if caller == Caller::Operator {
         PersonaDetail::for_operator(&state.app, &persona)?
     } else {

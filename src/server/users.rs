@@ -39,7 +39,7 @@ pub async fn show(
 async fn view(state: &SharedState, user: &str) -> Result<Json<UserView>, ApiError> {
     let store = state.store.get().await?;
     let record = store.user(user)?.ok_or_else(|| no_user(user))?;
-    let conversations = conversations_of(&store, &state.app.personas, user)?;
+    let conversations = conversations_of(&store, &state.app.personas(), user)?;
     let default_tz = &state.app.config.followups.default_timezone;
     Ok(Json(UserView::new(record, conversations, default_tz)))
 }

@@ -143,7 +143,7 @@ pub fn find_persona(state: &SharedState, model: &str) -> Result<Arc<Persona>, Op
     }
     state
         .app
-        .personas
+        .personas()
         .get(model)
         .map_err(|_| OpenAiError::unknown_model(model))
 }
