@@ -607,7 +607,7 @@ fn an_imported_persona_chats_with_its_card_in_the_system_prompt_and_disclaimers_
     );
     assert!(
         system.contains(
-            "# The scenario\nA smoky tavern at dusk; {{user}} has just walked in from the rain."
+            "# The scenario\nA smoky tavern at dusk; User has just walked in from the rain."
         ),
         "{system}"
     );

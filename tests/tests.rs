@@ -20,6 +20,7 @@ mod figures;
 mod first_hour;
 mod followups;
 mod input_limits;
+mod lore;
 mod moderation;
 mod offline;
 mod openai;

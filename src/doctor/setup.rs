@@ -123,7 +123,9 @@ pub(super) fn check_prompts(
         .into_iter()
         .flat_map(Personas::iter)
         .filter_map(|p| {
-            let error = prompts.render_system(p, now).err()?;
+            let error = prompts
+                .render_system(p, &crate::prompt::Scene::preview(p, now))
+                .err()?;
             Some(format!("{error} (rendering it for {})", p.id))
         })
         .collect();

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lore::{LORE_FIELDS, LOREBOOK_FIELDS, LoreEntry, LoreProblem, LoreSettings, Lorebook};
 use crate::schema::{Field, Shape};
 
 /// One persona, as a creator writes it in `personas/ID.toml`.
@@ -52,6 +53,32 @@ pub struct Persona {
     /// persona has no field for; export writes it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::card::PersonaCard>,
+    /// The lorebook's entries (`[[lore]]`): knowledge that goes into the
+    /// prompt on the turns that mention its keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lore: Vec<LoreEntry>,
+    /// How the lorebook is scanned (`[lorebook]`).
+    #[serde(default)]
+    pub lorebook: LoreSettings,
+    /// The lorebook compiled for scanning, built once when the persona is
+    /// loaded (see [`Persona::compile_lore`]).
+    #[serde(skip)]
+    pub compiled_lore: std::sync::Arc<Lorebook>,
+}
+
+impl Persona {
+    /// The compiled lorebook; empty until [`Persona::compile_lore`] ran.
+    pub fn lorebook(&self) -> &Lorebook {
+        &self.compiled_lore
+    }
+
+    /// Compiles the `[[lore]]` entries for scanning: once per load, and
+    /// again after the entries change. An invalid regex key is a problem
+    /// naming the entry and key.
+    pub fn compile_lore(&mut self) -> Result<(), Vec<LoreProblem>> {
+        self.compiled_lore = std::sync::Arc::new(Lorebook::compile(&self.lore, &self.lorebook)?);
+        Ok(())
+    }
 }
 
 /// One example exchange: what a user says and how the persona answers.
@@ -251,6 +278,8 @@ pub const PERSONA_FIELDS: &[Field] = &[
     Field::optional("adults_only", Shape::Bool),
     Field::optional("safety", Shape::Table(SAFETY_FIELDS)),
     Field::optional("card", Shape::Table(super::card::CARD_FIELDS)),
+    Field::optional("lore", Shape::TableList(LORE_FIELDS)),
+    Field::optional("lorebook", Shape::Table(LOREBOOK_FIELDS)),
 ];
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::lore::LoreProblem;
 use super::{PERSONA_FIELDS, Persona, PersonaError, PersonaSource, Personas, SkippedPersona};
 use crate::schema::{Diagnostic, check_document};
 
@@ -170,7 +171,7 @@ pub(super) fn parse_persona(path: &Path, text: &str) -> Result<Persona, Vec<Diag
     if !problems.is_empty() {
         return Err(problems);
     }
-    toml_edit::de::from_str::<Persona>(text).map_err(|e| {
+    let mut persona = toml_edit::de::from_str::<Persona>(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         vec![Diagnostic::at(
             path,
@@ -178,5 +179,32 @@ pub(super) fn parse_persona(path: &Path, text: &str) -> Result<Persona, Vec<Diag
             offset,
             e.message().trim().to_string(),
         )]
-    })
+    })?;
+    persona.compile_lore().map_err(|problems| {
+        problems
+            .into_iter()
+            .map(|p| {
+                let offset = lore_key_offset(text, &p).unwrap_or(0);
+                Diagnostic::at(path, text, offset, format!("lore: {}", p.message))
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(persona)
+}
+
+/// Where the key a lore problem is about sits in the file.
+fn lore_key_offset(text: &str, problem: &LoreProblem) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let entries = doc.as_table().get("lore")?.as_array_of_tables()?;
+    let entry = entries.get(problem.entry)?;
+    let list = if problem.secondary {
+        "secondary_keys"
+    } else {
+        "keys"
+    };
+    let keys = entry.get(list)?;
+    let key = keys.as_array().and_then(|a| a.get(problem.key));
+    key.and_then(toml_edit::Value::span)
+        .or_else(|| keys.span())
+        .map(|s| s.start)
 }

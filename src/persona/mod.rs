@@ -12,6 +12,8 @@
 pub mod card;
 mod file;
 mod load;
+pub mod lore;
+pub mod macros;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -51,7 +51,10 @@ pub async fn show(
         let prompt = state
             .app
             .prompts
-            .render_system(&persona, state.app.clock.now())
+            .render_system(
+                &persona,
+                &crate::prompt::Scene::preview(&persona, state.app.clock.now()),
+            )
             .map_err(|e| {
                 ApiError::new(
                     axum::http::StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,0 +1,186 @@
+//! Running a character faithfully: macros expanded in persona texts, lore
+//! entries reaching the model only when their keys are mentioned, and
+//! alternate greetings, through the real binary and the test model server.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::Troupe;
+use crate::support::server::{Reply, TestServer};
+
+/// A personas directory holding `text` as `id.toml`.
+fn personas_with(troupe: &Troupe, id: &str, text: &str) -> PathBuf {
+    let dir = troupe.root.path().join("personas");
+    std::fs::create_dir_all(&dir).expect("personas dir");
+    std::fs::write(dir.join(format!("{id}.toml")), text).expect("persona file");
+    dir
+}
+
+/// Sends `message` to `persona` at `now` with the personas of `dir`.
+fn chat_at(troupe: &Troupe, dir: &Path, persona: &str, now: &str, message: &str) {
+    let run = troupe.run(&[
+        "--personas",
+        dir.to_str().expect("utf-8 path"),
+        "--now",
+        now,
+        "chat",
+        persona,
+        "--message",
+        message,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
+
+/// The system prompt of the newest request the model server received.
+fn last_system(server: &TestServer) -> String {
+    let sent = server.last().messages();
+    assert_eq!(sent[0].0, "system");
+    sent[0].1.clone()
+}
+
+const INNKEEPER: &str = r#"
+name = "Bram"
+description = "The innkeeper of the Drowsy Dragon, who greets {{user}} by name."
+language = "en"
+voice = "<BOT> is gruff but kind. It is {{time}} on {{Weekday}}, {{date}}; {{USER}} was last here {{idle_duration}} ago."
+greeting = "Welcome back, {{user}}."
+
+[card]
+nickname = "Old Bram"
+"#;
+
+#[test]
+fn macros_reach_the_model_expanded_with_the_users_name_zone_and_idle_time() {
+    let server = TestServer::start(vec![Reply::Text("Aye.")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let dir = personas_with(&troupe, "bram", INNKEEPER);
+    let set = troupe.run(&[
+        "user",
+        "set",
+        "tester",
+        "--name",
+        "Ana",
+        "--timezone",
+        "Europe/Paris",
+    ]);
+    assert_eq!(set.code, 0, "{}", set.stderr);
+    let show = troupe.run(&["user", "show", "tester"]);
+    assert!(show.stdout.contains("name: Ana"), "{}", show.stdout);
+
+    chat_at(&troupe, &dir, "bram", "2026-12-04T18:30:00Z", "Evening!");
+    chat_at(
+        &troupe,
+        &dir,
+        "bram",
+        "2026-12-06T20:30:00Z",
+        "Say {{char}} and <USER>",
+    );
+    let system = last_system(&server);
+    assert!(
+        system.contains("who greets Ana by name."),
+        "{{{{user}}}} is the display name: {system}"
+    );
+    assert!(
+        system.contains(
+            "Old Bram is gruff but kind. It is 21:30 on Sunday, December 6, 2026; Ana was last here 2 days ago."
+        ),
+        "clock macros in the user's zone, the nickname for <BOT>: {system}"
+    );
+    assert!(system.contains("\"Welcome back, Ana.\""), "{system}");
+    let sent = server.last().messages();
+    assert_eq!(
+        sent.last().map(|(_, text)| text.as_str()),
+        Some("Say {{char}} and <USER>"),
+        "user text is never expanded"
+    );
+}
+
+#[test]
+fn a_display_name_that_cannot_be_used_is_refused_with_what_to_write() {
+    let troupe = Troupe::new();
+    let run = troupe.run(&["user", "set", "tester", "--name", "a\u{1b}[31mred"]);
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("display name"), "{}", run.stderr);
+    let cleared = troupe.run(&["user", "set", "tester", "--name", "default"]);
+    assert_eq!(cleared.code, 0, "{}", cleared.stderr);
+}
+
+const LOREKEEPER: &str = r#"
+name = "Mira"
+description = "A scholar of the old kingdoms."
+language = "en"
+voice = "Precise and warm."
+greeting = "What shall we study?"
+
+[lorebook]
+scan_depth = 2
+
+[[lore]]
+name = "dragons"
+keys = ["dragon", "wyrm"]
+content = "Dragons of the old kingdoms sleep under the salt flats; {{user}} has never seen one."
+
+[[lore]]
+keys = ["Salt King"]
+case_sensitive = true
+position = "before_character"
+content = "The Salt King rules the flats."
+"#;
+
+#[test]
+fn a_lore_entry_reaches_the_model_exactly_while_its_key_is_within_the_scan_depth() {
+    let server = TestServer::start(vec![Reply::Text("Indeed.")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let dir = personas_with(&troupe, "mira", LOREKEEPER);
+    let dragon = "Dragons of the old kingdoms sleep under the salt flats; User has never seen one.";
+    let now = "2026-12-04T18:30:00Z";
+
+    chat_at(&troupe, &dir, "mira", now, "Hello there.");
+    assert!(!last_system(&server).contains("Dragons of the old"));
+
+    chat_at(&troupe, &dir, "mira", now, "Tell me about the DRAGON.");
+    let system = last_system(&server);
+    assert!(
+        system.contains(&format!("# What you know that matters now\n{dragon}")),
+        "{system}"
+    );
+
+    // The key is now three messages back: out of a scan depth of two.
+    chat_at(&troupe, &dir, "mira", now, "And the weather?");
+    assert!(!last_system(&server).contains("Dragons of the old"));
+
+    chat_at(&troupe, &dir, "mira", now, "Who is the salt king?");
+    assert!(
+        !last_system(&server).contains("The Salt King rules"),
+        "a case-sensitive key"
+    );
+    chat_at(&troupe, &dir, "mira", now, "Who is the Salt King?");
+    let system = last_system(&server);
+    let before = system.find("The Salt King rules the flats.").expect("lore");
+    assert!(
+        before < system.find("# Who you are").expect("definition"),
+        "{system}"
+    );
+}
+
+#[test]
+fn an_invalid_regex_key_is_reported_at_its_line_and_column() {
+    let troupe = Troupe::new();
+    let text = format!(
+        "{LOREKEEPER}\n[[lore]]\nkeys = [\"fine\", \"(open\"]\nregex = true\ncontent = \"x\"\n"
+    );
+    let dir = personas_with(&troupe, "mira", &text);
+    let check = troupe.run(&["personas", "check", dir.to_str().expect("utf-8")]);
+    assert_ne!(check.code, 0);
+    let line = text
+        .lines()
+        .position(|l| l.contains("(open"))
+        .expect("line")
+        + 1;
+    assert!(
+        check.stderr.contains(&format!(
+            "mira.toml:{line}:17: lore: the regex key \"(open\" is not a valid regular expression"
+        )),
+        "{}",
+        check.stderr
+    );
+}
