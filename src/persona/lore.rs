@@ -215,6 +215,12 @@ impl Lorebook {
         let mut problems = Vec::new();
         for (index, entry) in entries.iter().enumerate() {
             let mut ids = (Vec::new(), Vec::new());
+            if !entry.enabled {
+                // Never scanned, so never compiled: a disabled entry may
+                // keep a regex being worked on.
+                book.entry_keys.push(ids);
+                continue;
+            }
             let lists = [(false, &entry.keys), (true, &entry.secondary_keys)];
             for (secondary, list) in lists {
                 for (n, key) in list.iter().enumerate() {
@@ -402,6 +408,18 @@ fn is_whole_word(text: &str, start: usize, end: usize) -> bool {
     let before = text[..start].chars().next_back().is_none_or(|c| !word(c));
     let after = text[end..].chars().next().is_none_or(|c| !word(c));
     before && after
+}
+
+/// Why one of `entry`'s regex keys cannot be compiled, if one cannot.
+pub fn regex_problem(entry: &LoreEntry) -> Option<String> {
+    if !entry.regex {
+        return None;
+    }
+    entry
+        .keys
+        .iter()
+        .chain(&entry.secondary_keys)
+        .find_map(|key| compile_regex(key, entry.case_sensitive).err())
 }
 
 /// Compiles a regex key: `pattern`, or `/pattern/flags` as SillyTavern

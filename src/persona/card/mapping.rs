@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use super::{Card, PersonaCard, ReadCard};
+use crate::persona::lore::{LoreEntry, LoreSettings};
 use crate::persona::{Example, Persona};
 
 /// The language given to imported personas when none is chosen: cards do
@@ -34,6 +35,10 @@ pub struct Draft {
     pub adults_only: bool,
     /// What the card holds that the persona has no field for.
     pub card: PersonaCard,
+    /// The card's lorebook entries.
+    pub lore: Vec<LoreEntry>,
+    /// How its lorebook is scanned.
+    pub lorebook: LoreSettings,
 }
 
 /// What an import did with a card, for the creator to review.
@@ -111,6 +116,21 @@ pub fn persona_from_card(
         report.kept.push("mes_example (as written)".to_string());
     }
     keep_rest(card, &mut kept, &mut report);
+    let book = card
+        .character_book
+        .as_ref()
+        .map(super::book::read_character_book)
+        .unwrap_or_default();
+    if !book.entries.is_empty() {
+        let count = match book.entries.len() {
+            1 => "1 entry".to_string(),
+            n => format!("{n} entries"),
+        };
+        report
+            .mapped
+            .push(format!("character_book → lore ({count})"));
+    }
+    report.warnings.extend(book.warnings);
     let (language, defaulted) = match language {
         Some(chosen) => (chosen.to_string(), false),
         None => (DEFAULT_LANGUAGE.to_string(), true),
@@ -126,6 +146,8 @@ pub fn persona_from_card(
         examples,
         adults_only: report.adults_only,
         card: kept,
+        lore: book.entries,
+        lorebook: book.settings,
     };
     (draft, report)
 }
@@ -281,7 +303,11 @@ pub fn card_from_persona(persona: &Persona) -> Card {
         creator: kept.creator.clone().unwrap_or_default(),
         character_version: kept.character_version.clone().unwrap_or_default(),
         nickname: kept.nickname.clone(),
-        character_book: kept.book(),
+        character_book: super::book::write_character_book(
+            &persona.lore,
+            &persona.lorebook,
+            kept.book().as_ref(),
+        ),
         extensions,
         other: PersonaCard::object(kept.data.as_deref()),
         outside: PersonaCard::object(kept.outside.as_deref()),

@@ -14,6 +14,7 @@
 //! was ignored or coerced is collected as warnings, and only input that
 //! cannot be a card is refused, with a [`CardError`] saying why.
 
+pub mod book;
 pub mod charx;
 mod import;
 pub mod json;
