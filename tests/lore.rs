@@ -184,3 +184,152 @@ fn an_invalid_regex_key_is_reported_at_its_line_and_column() {
         check.stderr
     );
 }
+
+#[test]
+fn world_info_and_lorebook_v3_files_import_into_a_lore_file_that_loads_with_the_persona() {
+    let server = TestServer::start(vec![Reply::Text("Hm.")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let dir = personas_with(&troupe, "mira", LOREKEEPER);
+    let world_info = troupe.root.path().join("world.json");
+    let wi = serde_json::json!({"entries": {
+        "0": {"uid": 0, "key": ["lighthouse"], "keysecondary": [], "comment": "Lighthouse",
+              "content": "The lighthouse went dark a year ago.", "order": 100, "position": 1,
+              "disable": false, "selectiveLogic": 0, "constant": false}
+    }});
+    std::fs::write(&world_info, wi.to_string()).expect("write");
+    let as_card = troupe.run(&[
+        "personas",
+        "import",
+        "--into",
+        dir.to_str().expect("utf-8"),
+        world_info.to_str().expect("utf-8"),
+    ]);
+    assert_ne!(as_card.code, 0);
+    assert!(
+        as_card
+            .stderr
+            .contains("it is a lorebook; import it into a persona with"),
+        "{}",
+        as_card.stderr
+    );
+    let run = troupe.run(&[
+        "personas",
+        "import",
+        "--into",
+        dir.to_str().expect("utf-8"),
+        "--lore-for",
+        "mira",
+        world_info.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("imported 1 lore entries for persona \"mira\""),
+        "{}",
+        run.stdout
+    );
+    assert!(dir.join("mira.lore.toml").is_file());
+    let check = troupe.run(&["personas", "check", dir.to_str().expect("utf-8")]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert_eq!(check.stdout.trim(), "ok: 1 personas (mira)");
+
+    chat_at(
+        &troupe,
+        &dir,
+        "mira",
+        "2026-12-04T18:30:00Z",
+        "Is the lighthouse lit?",
+    );
+    assert!(last_system(&server).contains("The lighthouse went dark a year ago."));
+
+    let v3 = troupe.root.path().join("book.json");
+    let book = serde_json::json!({"spec": "lorebook_v3", "data": {"entries": [
+        {"keys": ["harbour"], "content": "Ships wait in the harbour.", "enabled": true, "insertion_order": 1}
+    ]}});
+    std::fs::write(&v3, book.to_string()).expect("write");
+    let args = [
+        "personas",
+        "import",
+        "--into",
+        dir.to_str().expect("utf-8"),
+        "--lore-for",
+        "mira",
+        v3.to_str().expect("utf-8"),
+    ];
+    let refused = troupe.run(&args);
+    assert_ne!(
+        refused.code, 0,
+        "an existing lore file is kept without --force"
+    );
+    let mut forced = args.to_vec();
+    forced.push("--force");
+    assert_eq!(troupe.run(&forced).code, 0);
+    let lore = std::fs::read_to_string(dir.join("mira.lore.toml")).expect("lore file");
+    assert!(
+        lore.contains("Ships wait in the harbour.") && !lore.contains("lighthouse"),
+        "{lore}"
+    );
+}
+
+#[test]
+fn a_cards_lorebook_reaches_the_model_when_its_key_is_mentioned() {
+    let server = TestServer::start(vec![Reply::Text("Aye.")]);
+    let troupe = Troupe::with_server(&server.base_url);
+    let card = troupe.root.path().join("gwen.json");
+    let json = serde_json::json!({"spec": "chara_card_v2", "data": {
+        "name": "Gwen", "description": "A knight.", "personality": "blunt", "first_mes": "Hail.",
+        "character_book": {"scan_depth": "3", "entries": [
+            {"keys": ["north"], "content": "The north is cold, {{user}}.", "enabled": true,
+             "insertion_order": 10, "position": null, "id": 4, "extensions": {"x": null}}
+        ]}
+    }});
+    std::fs::write(&card, json.to_string()).expect("write");
+    let dir = troupe.root.path().join("imported");
+    let run = troupe.run(&[
+        "personas",
+        "import",
+        "--into",
+        dir.to_str().expect("utf-8"),
+        card.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("character_book → lore (1 entry)"),
+        "{}",
+        run.stdout
+    );
+    let text = std::fs::read_to_string(dir.join("gwen.toml")).expect("persona file");
+    assert!(text.contains("[[lore]]\nkeys = [\"north\"]"), "{text}");
+    assert!(text.contains("[lorebook]\nscan_depth = 3"), "{text}");
+
+    chat_at(
+        &troupe,
+        &dir,
+        "gwen",
+        "2026-12-04T18:30:00Z",
+        "Which way is south?",
+    );
+    assert!(!last_system(&server).contains("The north is cold"));
+    chat_at(
+        &troupe,
+        &dir,
+        "gwen",
+        "2026-12-04T18:31:00Z",
+        "And the North road?",
+    );
+    assert!(last_system(&server).contains("The north is cold, User."));
+
+    let exported = troupe.run(&[
+        "--personas",
+        dir.to_str().expect("utf-8"),
+        "personas",
+        "export",
+        "gwen",
+    ]);
+    assert_eq!(exported.code, 0, "{}", exported.stderr);
+    let back: serde_json::Value = serde_json::from_str(&exported.stdout).expect("card json");
+    assert_eq!(
+        back["data"]["character_book"],
+        json["data"]["character_book"]
+    );
+}

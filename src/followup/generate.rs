@@ -313,11 +313,17 @@ mod tests {
         let request =
             followup_request(&prompts, &std::sync::Arc::new(chef), &context, now).unwrap();
         assert!(
-            request.system.contains("Chef {{user}} misses Ana after 3 days."),
+            request
+                .system
+                .contains("Chef {{user}} misses Ana after 3 days."),
             "names are not expanded, texts are: {}",
             request.system
         );
-        assert!(request.messages[0].content.contains("The user last wrote 3 days ago"));
+        assert!(
+            request.messages[0]
+                .content
+                .contains("The user last wrote 3 days ago")
+        );
     }
 
     #[test]

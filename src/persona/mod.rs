@@ -321,6 +321,14 @@ pub fn parse_persona_text(path: &Path, text: &str) -> Result<Persona, Vec<Diagno
     load::parse_persona(path, text)
 }
 
+/// Checks a lore file's text (`ID.lore.toml`) as loading does and returns
+/// how many entries it holds; `path` only names the file in the problems.
+pub fn check_lore_text(path: &Path, text: &str) -> Result<usize, Vec<Diagnostic>> {
+    load::check_lore_text(path, text)
+}
+
+pub use load::LORE_SUFFIX;
+
 /// Where `key` of `[table]` sits in a persona file.
 fn key_offset(text: &str, table: &str, key: &str) -> Option<usize> {
     let doc = toml_edit::ImDocument::parse(text).ok()?;

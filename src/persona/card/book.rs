@@ -43,18 +43,22 @@ pub fn read_character_book(book: &Value) -> ReadBook {
         _ => Vec::new(),
     };
     for (n, entry) in entries.iter().enumerate() {
-        match entry.as_object().and_then(|e| card_entry(e, n, &mut read.warnings)) {
+        match entry
+            .as_object()
+            .and_then(|e| card_entry(e, n, &mut read.warnings))
+        {
             Some(mut entry) => {
                 if let Some(problem) = regex_problem(&entry).filter(|_| entry.enabled) {
-                    read.warnings
-                        .push(format!("lorebook entry {n}: {problem}; the entry is disabled"));
+                    read.warnings.push(format!(
+                        "lorebook entry {n}: {problem}; the entry is disabled"
+                    ));
                     entry.enabled = false;
                 }
                 read.entries.push(entry);
             }
-            None => read
-                .warnings
-                .push(format!("lorebook entry {n} has no content or keys; left out")),
+            None => read.warnings.push(format!(
+                "lorebook entry {n} has no content or keys; left out"
+            )),
         }
     }
     read
@@ -96,7 +100,12 @@ fn read_world_info(entries: &Map<String, Value>) -> ReadBook {
         .iter()
         .filter_map(|(k, v)| v.as_object().map(|o| (k, o)))
         .collect();
-    list.sort_by_key(|(k, e)| (number(e.get("uid")).unwrap_or(i64::MAX), k.parse::<i64>().ok()));
+    list.sort_by_key(|(k, e)| {
+        (
+            number(e.get("uid")).unwrap_or(i64::MAX),
+            k.parse::<i64>().ok(),
+        )
+    });
     for (key, e) in list {
         let content = text(e.get("content"));
         let keys = texts(e.get("key"));
@@ -144,9 +153,7 @@ fn settings(book: &Map<String, Value>, warnings: &mut Vec<String>) -> LoreSettin
         }
     }
     if let Some(tokens) = number(book.get("token_budget")).and_then(|t| u32::try_from(t).ok()) {
-        settings.budget_chars = tokens
-            .saturating_mul(CHARS_PER_TOKEN)
-            .clamp(1, 1_000_000);
+        settings.budget_chars = tokens.saturating_mul(CHARS_PER_TOKEN).clamp(1, 1_000_000);
     }
     settings.recursive = flag(book.get("recursive_scanning")).unwrap_or(false);
     settings
@@ -160,7 +167,9 @@ fn card_entry(e: &Map<String, Value>, n: usize, warnings: &mut Vec<String>) -> O
     let keys = texts(e.get("keys"));
     if content.trim().is_empty() {
         if !keys.is_empty() {
-            warnings.push(format!("lorebook entry {n} has keys but no content; left out"));
+            warnings.push(format!(
+                "lorebook entry {n} has keys but no content; left out"
+            ));
         }
         return None;
     }
@@ -277,10 +286,7 @@ pub fn write_character_book(
     if entries.is_empty() && kept.is_none() {
         return None;
     }
-    let mut book = kept
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_default();
+    let mut book = kept.and_then(Value::as_object).cloned().unwrap_or_default();
     let old: Vec<Value> = match book.get("entries") {
         Some(Value::Array(list)) => list.clone(),
         _ => Vec::new(),
@@ -397,7 +403,8 @@ mod tests {
 
     #[test]
     fn a_lorebook_v3_file_is_read_and_junk_is_refused() {
-        let v3 = json!({"spec": "lorebook_v3", "data": {"entries": [{"keys": ["a"], "content": "A"}]}});
+        let v3 =
+            json!({"spec": "lorebook_v3", "data": {"entries": [{"keys": ["a"], "content": "A"}]}});
         assert_eq!(read_lorebook(&v3).expect("v3").entries.len(), 1);
         assert!(read_lorebook(&json!({"hello": 1})).is_err());
         assert!(read_lorebook(&json!([1])).is_err());

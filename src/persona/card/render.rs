@@ -5,8 +5,8 @@
 use toml_edit::{ArrayOfTables, DocumentMut, Item, Table, value};
 
 use super::PersonaCard;
-use crate::persona::lore::{LoreEntry, LorePosition, LoreSettings, SelectiveLogic};
 use super::mapping::Draft;
+use crate::persona::lore::{LoreEntry, LorePosition, LoreSettings, SelectiveLogic};
 
 /// The persona file for `draft`, headed by a comment naming its source.
 pub fn persona_toml(draft: &Draft, source: &str) -> String {
@@ -87,6 +87,35 @@ fn card_table(card: &PersonaCard) -> Table {
         }
     }
     table
+}
+
+/// A lore file (`ID.lore.toml`) holding `entries`, headed by a comment
+/// naming the lorebooks they came from.
+pub fn lore_toml(
+    entries: &[LoreEntry],
+    settings: &LoreSettings,
+    sources: &[std::path::PathBuf],
+) -> String {
+    let mut doc = DocumentMut::new();
+    doc["lorebook"] = Item::Table(lorebook_table(settings));
+    if !entries.is_empty() {
+        doc["lore"] = Item::ArrayOfTables(lore_tables(entries));
+    }
+    let names: Vec<String> = sources
+        .iter()
+        .map(|p| {
+            p.file_name()
+                .map_or_else(
+                    || p.display().to_string(),
+                    |n| n.to_string_lossy().into_owned(),
+                )
+                .replace(['\n', '\r'], " ")
+        })
+        .collect();
+    format!(
+        "# Lore imported from {} by `troupe personas import --lore-for`.\n# Loaded with the persona file of the same name; its entries follow the persona file's own [[lore]].\n{doc}",
+        names.join(", ")
+    )
 }
 
 /// The `[lorebook]` table.
