@@ -134,7 +134,10 @@ impl Prompts {
             lore_before: Vec<String>,
             lore_after: Vec<String>,
         }
-        let expanded = macros::expand_persona(persona, &scene.macros);
+        let mut expanded = macros::expand_persona(persona, &scene.macros);
+        if let Some(greeting) = &scene.greeting {
+            expanded.greeting = macros::expand(greeting, &scene.macros).into_owned();
+        }
         let recent: Vec<&str> = scene.recent.iter().map(String::as_str).collect();
         let (mut lore_before, mut lore_after) = (Vec::new(), Vec::new());
         for entry in persona.lorebook().scan(&recent) {
@@ -169,6 +172,9 @@ pub struct Scene {
     pub macros: MacroValues,
     /// The newest messages' texts, oldest first.
     pub recent: Vec<String>,
+    /// The greeting the conversation opened with, when it is not the
+    /// persona's first one (see [`Persona::greeting_for`]).
+    pub greeting: Option<String>,
 }
 
 impl Scene {
@@ -192,7 +198,15 @@ impl Scene {
         Self {
             macros: MacroValues::new(persona, name, now, timezone, previous),
             recent,
+            greeting: None,
         }
+    }
+
+    /// This scene for the conversation of `user` with `persona`: it
+    /// opened with the greeting picked for it.
+    pub fn with_greeting(mut self, persona: &Persona, user: &str) -> Self {
+        self.greeting = Some(persona.greeting_for(user).to_string());
+        self
     }
 
     /// A scene with no user and no conversation yet, at `now` (UTC): for
@@ -201,6 +215,7 @@ impl Scene {
         Self {
             macros: MacroValues::new(persona, None, now, chrono_tz::Tz::UTC, None),
             recent: Vec::new(),
+            greeting: None,
         }
     }
 }

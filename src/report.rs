@@ -341,6 +341,10 @@ pub struct PersonaSummary {
     pub adults_only: bool,
     /// Its first message in a new conversation.
     pub greeting: String,
+    /// Its other first messages: each conversation opens with the one
+    /// [`crate::persona::pick_greeting`] picks for it.
+    #[serde(default)]
+    pub alternate_greetings: Vec<String>,
     /// The AI notice shown to its users.
     pub ai_notice: String,
     /// What its model backend says at the start of a session, if anything
@@ -360,9 +364,20 @@ impl PersonaSummary {
             expertise: persona.expertise.clone(),
             adults_only: persona.adults_only,
             greeting: persona.greeting.clone(),
+            alternate_greetings: persona.alternate_greetings.clone(),
             ai_notice: crate::chat::notice_text(persona),
             backend_notice,
         }
+    }
+}
+
+impl PersonaSummary {
+    /// The greeting the conversation of `user` with this persona opens with.
+    pub fn greeting_for(&self, user: &str) -> &str {
+        let greetings: Vec<&str> = std::iter::once(self.greeting.as_str())
+            .chain(self.alternate_greetings.iter().map(String::as_str))
+            .collect();
+        crate::persona::pick_greeting(&greetings, user, &self.id)
     }
 }
 

@@ -292,14 +292,18 @@ impl ChatService {
             None => None,
         };
         let recent = messages.iter().map(|m| m.content.clone()).collect();
-        Ok(Scene::new(
+        let scene = Scene::new(
             persona,
             record.as_ref(),
             self.policy.default_tz(),
             self.clock.now(),
             previous,
             recent,
-        ))
+        );
+        Ok(match user {
+            Some(user) => scene.with_greeting(persona, user),
+            None => scene,
+        })
     }
 
     /// A whole turn: accept `text`, then stream the reply through `on_delta`.

@@ -254,7 +254,8 @@ impl FollowUps<'_> {
             now,
             previous,
             texts,
-        );
+        )
+        .with_greeting(persona, &conversation.user);
         Ok(FollowUpContext {
             topics,
             excerpt,

@@ -144,6 +144,9 @@ pub fn expand_persona(persona: &Persona, values: &MacroValues) -> Persona {
     out.description = text(&persona.description);
     out.voice = text(&persona.voice);
     out.greeting = text(&persona.greeting);
+    for greeting in &mut out.alternate_greetings {
+        *greeting = text(greeting);
+    }
     for example in &mut out.examples {
         example.user = text(&example.user);
         example.persona = text(&example.persona);

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 pub use file::{
     Example, PERSONA_FIELDS, Persona, PersonaFollowups, PersonaModel,
-    language_code as check_language,
+    language_code as check_language, pick_greeting,
 };
 
 use crate::schema::Diagnostic;

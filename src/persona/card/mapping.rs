@@ -35,6 +35,8 @@ pub struct Draft {
     pub adults_only: bool,
     /// What the card holds that the persona has no field for.
     pub card: PersonaCard,
+    /// The card's alternate greetings.
+    pub alternate_greetings: Vec<String>,
     /// The card's lorebook entries.
     pub lore: Vec<LoreEntry>,
     /// How its lorebook is scanned.
@@ -115,6 +117,12 @@ pub fn persona_from_card(
         kept.mes_example = Some(card.mes_example.clone());
         report.kept.push("mes_example (as written)".to_string());
     }
+    if !card.alternate_greetings.is_empty() {
+        report.mapped.push(format!(
+            "alternate_greetings → alternate_greetings ({})",
+            card.alternate_greetings.len()
+        ));
+    }
     keep_rest(card, &mut kept, &mut report);
     let book = card
         .character_book
@@ -146,6 +154,7 @@ pub fn persona_from_card(
         examples,
         adults_only: report.adults_only,
         card: kept,
+        alternate_greetings: card.alternate_greetings.clone(),
         lore: book.entries,
         lorebook: book.settings,
     };
@@ -208,7 +217,6 @@ fn keep_rest(card: &Card, kept: &mut PersonaCard, report: &mut ImportReport) {
         card.nickname.as_deref().unwrap_or_default(),
         &mut kept.nickname,
     );
-    kept.alternate_greetings = card.alternate_greetings.clone();
     kept.tags = card.tags.clone();
     let json = |value: &Value| serde_json::to_string_pretty(value).ok();
     kept.character_book = card.character_book.as_ref().and_then(json);
@@ -221,7 +229,6 @@ fn keep_rest(card: &Card, kept: &mut PersonaCard, report: &mut ImportReport) {
     kept.data = object(&card.other);
     kept.outside = object(&card.outside);
     for (field, present) in [
-        ("alternate_greetings", !kept.alternate_greetings.is_empty()),
         ("tags", !kept.tags.is_empty()),
         ("character_book", kept.character_book.is_some()),
     ] {
@@ -298,7 +305,12 @@ pub fn card_from_persona(persona: &Persona) -> Card {
         creator_notes: kept.creator_notes.clone().unwrap_or_default(),
         system_prompt: kept.system_prompt.clone().unwrap_or_default(),
         post_history_instructions: kept.post_history_instructions.clone().unwrap_or_default(),
-        alternate_greetings: kept.alternate_greetings.clone(),
+        // Older imports kept them in [card]; a persona's own list wins.
+        alternate_greetings: if persona.alternate_greetings.is_empty() {
+            kept.alternate_greetings.clone()
+        } else {
+            persona.alternate_greetings.clone()
+        },
         tags,
         creator: kept.creator.clone().unwrap_or_default(),
         character_version: kept.character_version.clone().unwrap_or_default(),

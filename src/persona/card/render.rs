@@ -16,6 +16,15 @@ pub fn persona_toml(draft: &Draft, source: &str) -> String {
     doc["language"] = value(draft.language.as_str());
     doc["voice"] = value(draft.voice.as_str());
     doc["greeting"] = value(draft.greeting.as_str());
+    if !draft.alternate_greetings.is_empty() {
+        doc["alternate_greetings"] = value(
+            draft
+                .alternate_greetings
+                .iter()
+                .map(String::as_str)
+                .collect::<toml_edit::Array>(),
+        );
+    }
     if draft.adults_only {
         doc["adults_only"] = value(true);
     }
