@@ -3,7 +3,8 @@
 //! Creators define personas as TOML files; end users chat with them in a
 //! console; every conversation is kept in sled. The map:
 //!
-//! - [`persona`]: the persona file format, loading and validation;
+//! - [`persona`]: the persona file format, loading and validation; its
+//!   macros, lorebooks (compiled once per load) and Character Cards;
 //! - [`schema`]: checks TOML files against a declared shape, reporting every
 //!   problem as `file:line:column`;
 //! - [`prompt`]: the tera templates that turn a persona into instructions;

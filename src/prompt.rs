@@ -15,6 +15,8 @@ use tera::{Context, ErrorKind, Tera};
 
 use crate::locale::language_name;
 use crate::persona::Persona;
+use crate::persona::lore::LorePosition;
+use crate::persona::macros::{self, MacroValues};
 
 /// The template that turns a persona into the model's instructions.
 pub const SYSTEM_TEMPLATE: &str = "system.tera";
@@ -119,24 +121,102 @@ impl Prompts {
             .map_err(|e| template_error(file, e))
     }
 
-    /// The system prompt for `persona` at `now`.
-    pub fn render_system(
-        &self,
-        persona: &Persona,
-        now: DateTime<Utc>,
-    ) -> Result<String, PromptError> {
+    /// The system prompt for `persona` in `scene`: macros expanded in
+    /// every persona text (the creator's words are data here, never
+    /// template source), and the lore entries the scene's recent messages
+    /// call up placed before or after the character definition.
+    pub fn render_system(&self, persona: &Persona, scene: &Scene) -> Result<String, PromptError> {
         #[derive(Serialize)]
         struct SystemContext<'a> {
             persona: &'a Persona,
             language_name: &'a str,
             now: String,
+            lore_before: Vec<String>,
+            lore_after: Vec<String>,
+        }
+        let mut expanded = macros::expand_persona(persona, &scene.macros);
+        if let Some(greeting) = &scene.greeting {
+            expanded.greeting = macros::expand(greeting, &scene.macros).into_owned();
+        }
+        let recent: Vec<&str> = scene.recent.iter().map(String::as_str).collect();
+        let (mut lore_before, mut lore_after) = (Vec::new(), Vec::new());
+        for entry in persona.lorebook().scan(&recent) {
+            let text = macros::expand(&entry.content, &scene.macros).into_owned();
+            match entry.position {
+                LorePosition::BeforeCharacter => lore_before.push(text),
+                LorePosition::AfterCharacter => lore_after.push(text),
+            }
         }
         let context = SystemContext {
-            persona,
+            persona: &expanded,
             language_name: language_name(&persona.language),
-            now: now.format("%Y-%m-%d %H:%M UTC").to_string(),
+            now: scene
+                .macros
+                .now
+                .with_timezone(&Utc)
+                .format("%Y-%m-%d %H:%M UTC")
+                .to_string(),
+            lore_before,
+            lore_after,
         };
         self.render(SYSTEM_TEMPLATE, &context)
+    }
+}
+
+/// What a system prompt is rendered for besides the persona: the values of
+/// the macros, and the conversation's newest messages, which the persona's
+/// lore is scanned against.
+#[derive(Debug, Clone)]
+pub struct Scene {
+    /// What `{{user}}`, `{{time}}` and the other macros stand for.
+    pub macros: MacroValues,
+    /// The newest messages' texts, oldest first.
+    pub recent: Vec<String>,
+    /// The greeting the conversation opened with, when it is not the
+    /// persona's first one (see [`Persona::greeting_for`]).
+    pub greeting: Option<String>,
+}
+
+impl Scene {
+    /// The scene of a turn or follow-up for `user` (their display name and
+    /// time zone; the deployment's `default_tz` when they set none) at
+    /// `now`, the conversation's previous message having been at
+    /// `previous`, with `recent` the messages the model gets.
+    pub fn new(
+        persona: &Persona,
+        user: Option<&crate::store::User>,
+        default_tz: chrono_tz::Tz,
+        now: DateTime<Utc>,
+        previous: Option<DateTime<Utc>>,
+        recent: Vec<String>,
+    ) -> Self {
+        let timezone = user
+            .and_then(|u| u.timezone.as_deref())
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or(default_tz);
+        let name = user.and_then(|u| u.display_name.as_deref());
+        Self {
+            macros: MacroValues::new(persona, name, now, timezone, previous),
+            recent,
+            greeting: None,
+        }
+    }
+
+    /// This scene for the conversation of `user` with `persona`: it
+    /// opened with the greeting picked for it.
+    pub fn with_greeting(mut self, persona: &Persona, user: &str) -> Self {
+        self.greeting = Some(persona.greeting_for(user).to_string());
+        self
+    }
+
+    /// A scene with no user and no conversation yet, at `now` (UTC): for
+    /// previews and checks of the system prompt.
+    pub fn preview(persona: &Persona, now: DateTime<Utc>) -> Self {
+        Self {
+            macros: MacroValues::new(persona, None, now, chrono_tz::Tz::UTC, None),
+            recent: Vec::new(),
+            greeting: None,
+        }
     }
 }
 
@@ -167,7 +247,7 @@ mod tests {
         let chef = Personas::builtin().get("chef").unwrap();
         let prompt = Prompts::builtin()
             .unwrap()
-            .render_system(&chef, Utc::now())
+            .render_system(&chef, &Scene::preview(&chef, Utc::now()))
             .unwrap();
         assert!(prompt.starts_with("You are Chef Marco."), "{prompt}");
         assert!(prompt.contains("trattoria near Bologna"));
@@ -176,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn a_card_scenario_goes_into_the_system_prompt_after_the_voice() {
+    fn a_card_scenario_goes_into_the_system_prompt_after_the_voice_with_macros_expanded() {
         let mut chef = (*Personas::builtin().get("chef").unwrap()).clone();
         chef.card = Some(crate::persona::card::PersonaCard {
             scenario: Some("A rainy night in {{user}}'s kitchen.\n".to_string()),
@@ -184,10 +264,10 @@ mod tests {
         });
         let prompt = Prompts::builtin()
             .unwrap()
-            .render_system(&chef, Utc::now())
+            .render_system(&chef, &Scene::preview(&chef, Utc::now()))
             .unwrap();
         assert!(
-            prompt.contains("poultry temperatures).\n\n# The scenario\nA rainy night in {{user}}'s kitchen.\n\n# How you speak"),
+            prompt.contains("poultry temperatures).\n\n# The scenario\nA rainy night in User's kitchen.\n\n# How you speak"),
             "{prompt}"
         );
     }

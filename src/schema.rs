@@ -17,7 +17,7 @@ use toml_edit::{ImDocument, Item, TableLike, Value};
 mod source;
 mod text;
 
-pub use source::{MAX_SOURCE_BYTES, SourceError, read_source};
+pub use source::{MAX_LORE_BYTES, MAX_SOURCE_BYTES, SourceError, read_lore_source, read_source};
 use text::{unprintable, unprintable_problem};
 
 /// One problem in a source file, positioned for an editor.

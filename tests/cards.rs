@@ -143,7 +143,7 @@ fn a_v2_card_imports_as_a_persona_that_passes_the_check_and_reports_what_it_kept
     );
     assert!(run.stdout.contains("persona \"gwen\" (Gwen)"));
     assert!(run.stdout.contains("mapped: name → name, description → description, personality → voice, first_mes → greeting, mes_example → examples (2 exchanges)"), "{}", run.stdout);
-    assert!(run.stdout.contains("kept in [card]: scenario, system_prompt, post_history_instructions, creator_notes, creator, character_version, alternate_greetings, tags, character_book, extensions.chub, extensions.depth_prompt, extensions.troupe, data.x_custom"), "{}", run.stdout);
+    assert!(run.stdout.contains("kept in [card]: scenario, system_prompt, post_history_instructions, creator_notes, creator, character_version, tags, character_book, extensions.chub, extensions.depth_prompt, extensions.troupe, data.x_custom"), "{}", run.stdout);
     assert!(
         run.stdout.contains("language: en (cards do not say"),
         "{}",
@@ -607,7 +607,7 @@ fn an_imported_persona_chats_with_its_card_in_the_system_prompt_and_disclaimers_
     );
     assert!(
         system.contains(
-            "# The scenario\nA smoky tavern at dusk; {{user}} has just walked in from the rain."
+            "# The scenario\nA smoky tavern at dusk; User has just walked in from the rain."
         ),
         "{system}"
     );

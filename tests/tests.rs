@@ -27,6 +27,7 @@ mod first_hour;
 mod followups;
 mod input_limits;
 mod json_fields;
+mod lore;
 mod moderation;
 mod offline;
 mod openai;

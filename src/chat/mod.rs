@@ -41,7 +41,7 @@ use crate::model::{
 };
 use crate::moderation::Moderator;
 use crate::persona::Persona;
-use crate::prompt::{PromptError, Prompts};
+use crate::prompt::{PromptError, Prompts, Scene};
 use crate::safety::{CrisisKind, SafetyConfig};
 use crate::store::{
     AppendEffects, CallOutcome, Conversation, Message, MessageKind, Role, StoreAccess, StoreError,
@@ -259,18 +259,50 @@ impl ChatService {
         persona: &Arc<Persona>,
         conversation: &Conversation,
     ) -> Result<ChatRequest, TurnError> {
-        let system = self.prompts.render_system(persona, self.clock.now())?;
         let recent = self
             .store
             .hold()?
             .recent_messages(conversation, self.limits.history_messages.max(1))?;
+        let messages = within_budget(&shareable(&recent), self.limits.history_chars);
+        let previous = recent.iter().rev().nth(1).map(|m| m.at);
+        let scene = self.scene(Some(&conversation.user), persona, previous, &messages)?;
         Ok(ChatRequest {
-            system,
-            messages: within_budget(&shareable(&recent), self.limits.history_chars),
+            system: self.prompts.render_system(persona, &scene)?,
+            messages,
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),
             purpose: Purpose::Chat,
+        })
+    }
+
+    /// The scene a system prompt is rendered for: the user's display name
+    /// and time zone, the time since the conversation's `previous`
+    /// message, and the `messages` the model gets (which lore is scanned
+    /// against).
+    fn scene(
+        &self,
+        user: Option<&str>,
+        persona: &Persona,
+        previous: Option<chrono::DateTime<chrono::Utc>>,
+        messages: &[ChatMessage],
+    ) -> Result<Scene, TurnError> {
+        let record = match user {
+            Some(user) => self.store.hold()?.user(user)?,
+            None => None,
+        };
+        let recent = messages.iter().map(|m| m.content.clone()).collect();
+        let scene = Scene::new(
+            persona,
+            record.as_ref(),
+            self.policy.default_tz(),
+            self.clock.now(),
+            previous,
+            recent,
+        );
+        Ok(match user {
+            Some(user) => scene.with_greeting(persona, user),
+            None => scene,
         })
     }
 

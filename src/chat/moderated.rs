@@ -160,17 +160,23 @@ impl ChatService {
         text: String,
     ) -> Result<ChatRequest, TurnError> {
         let now = self.clock.now();
-        let system = self.prompts.render_system(persona, now)?;
         let earlier = self.limits.history_messages.max(1) - 1;
-        let store = self.store.hold()?;
-        let mut recent = match store.conversation(user, &persona.id)? {
-            Some(conversation) if earlier > 0 => store.recent_messages(&conversation, earlier)?,
-            _ => Vec::new(),
+        let mut recent = {
+            let store = self.store.hold()?;
+            match store.conversation(user, &persona.id)? {
+                Some(conversation) if earlier > 0 => {
+                    store.recent_messages(&conversation, earlier)?
+                }
+                _ => Vec::new(),
+            }
         };
+        let previous = recent.last().map(|m| m.at);
         recent.push(Message::from_user(text, now));
+        let messages = within_budget(&shareable(&recent), self.limits.history_chars);
+        let scene = self.scene(Some(user), persona, previous, &messages)?;
         Ok(ChatRequest {
-            system,
-            messages: within_budget(&shareable(&recent), self.limits.history_chars),
+            system: self.prompts.render_system(persona, &scene)?,
+            messages,
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),

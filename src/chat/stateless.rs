@@ -59,7 +59,7 @@ impl ChatService {
             Screened::Crisis(reply) => return Ok(reply),
             Screened::Clear { kept } => kept,
         };
-        let request = self.stateless_request(persona, history)?;
+        let request = self.stateless_request(user, persona, history)?;
         let started = Instant::now();
         let mut text = String::new();
         let cap = self.limits.max_reply_chars;
@@ -269,11 +269,11 @@ impl ChatService {
     /// newest messages within the history limits, without crisis exchanges.
     fn stateless_request(
         &self,
+        user: Option<&str>,
         persona: &Arc<Persona>,
         history: &[ChatMessage],
     ) -> Result<ChatRequest, TurnError> {
         let now = self.clock.now();
-        let system = self.prompts.render_system(persona, now)?;
         // Only the newest messages can be sent, so only they are read.
         let keep = self.limits.history_messages.max(1);
         let recent = &history[history.len().saturating_sub(keep)..];
@@ -299,9 +299,12 @@ impl ChatService {
                 }
             })
             .collect();
+        let messages = within_budget(&shareable(&marked), self.limits.history_chars);
+        // The client keeps no times, so there is no idle time to tell.
+        let scene = self.scene(user, persona, None, &messages)?;
         Ok(ChatRequest {
-            system,
-            messages: within_budget(&shareable(&marked), self.limits.history_chars),
+            system: self.prompts.render_system(persona, &scene)?,
+            messages,
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),

@@ -57,6 +57,10 @@ pub struct ImportArgs {
     /// Show no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// The files are lorebooks (lorebook_v3, SillyTavern World Info): write
+    /// their entries to this persona's lore file, ID.lore.toml.
+    #[arg(long, value_name = "ID")]
+    pub lore_for: Option<String>,
 }
 
 /// Arguments of `personas new`.
@@ -206,6 +210,9 @@ fn import(args: &ImportArgs, settings: &Settings) -> i32 {
         .clone()
         .or_else(|| settings.personas_dir.clone())
         .unwrap_or_else(|| PathBuf::from("personas"));
+    if let Some(persona) = &args.lore_for {
+        return import_lore(args, &into, persona);
+    }
     let mut failed = 0;
     let mut bar = Bar::new(args.quiet);
     let results = card::import_cards(
@@ -229,6 +236,30 @@ fn import(args: &ImportArgs, settings: &Settings) -> i32 {
         outln!("check them with `troupe personas check {}`", into.display());
     }
     i32::from(failed > 0)
+}
+
+/// Runs `personas import --lore-for ID`: the lorebooks into the persona's
+/// lore file, or nothing on any problem.
+fn import_lore(args: &ImportArgs, into: &std::path::Path, persona: &str) -> i32 {
+    match card::import_lorebooks(&args.files, into, persona, args.force) {
+        Ok(imported) => {
+            outln!(
+                "imported {} lore entries for persona \"{}\" into {}",
+                imported.entries,
+                imported.persona,
+                imported.file.display()
+            );
+            for warning in &imported.warnings {
+                outln!("  warning: {warning}");
+            }
+            outln!("check them with `troupe personas check {}`", into.display());
+            0
+        }
+        Err(e) => {
+            errln!("troupe: {e}");
+            1
+        }
+    }
 }
 
 /// What an import did, for the creator to review.

@@ -11,7 +11,9 @@ use crate::report::SettingsChange;
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
     /// Change a user's settings.
-    #[command(after_help = "Example: troupe user set ana --timezone Europe/Paris --language fr")]
+    #[command(
+        after_help = "Example: troupe user set ana --name Ana --timezone Europe/Paris --language fr"
+    )]
     Set(SetArgs),
     /// Show a user's settings and conversations.
     #[command(after_help = "Example: troupe user show ana --json")]
@@ -32,6 +34,9 @@ pub enum Switch {
 pub struct SetArgs {
     /// The user.
     pub user: String,
+    /// The name personas call the user by, `{{user}}` in persona texts ("default" clears it).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// The user's time zone, an IANA name such as Europe/Paris ("default" clears it).
     #[arg(long, value_name = "TZ")]
     pub timezone: Option<String>,
@@ -71,6 +76,7 @@ pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
                 _ => None,
             };
             let change = SettingsChange {
+                display_name: args.name,
                 timezone: args.timezone,
                 minor,
                 language: args.language,
@@ -90,8 +96,9 @@ pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
             } else {
                 let minor = if view.minor { ", minor" } else { "" };
                 let language = view.language.as_deref().unwrap_or("the persona's");
+                let name = view.display_name.as_deref().unwrap_or("User (default)");
                 outln!(
-                    "{}  time zone: {}, language: {language}{minor}, follow-ups {}",
+                    "{}  name: {name}, time zone: {}, language: {language}{minor}, follow-ups {}",
                     view.id,
                     view.timezone,
                     view.followups

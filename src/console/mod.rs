@@ -166,7 +166,8 @@ impl<'a> Console<'a> {
             ));
             lines.push(format!("{}: {}", self.persona.name, followup.shown_text()));
         }
-        lines.push(format!("{}: {}", self.persona.name, self.persona.greeting));
+        let greeting = self.persona.greeting_for(&self.user);
+        lines.push(format!("{}: {greeting}", self.persona.name));
         say(&lines.join("\n"))
     }
 

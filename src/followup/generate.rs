@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::locale::{language_name, template_followup};
 use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
 use crate::persona::Persona;
-use crate::prompt::{PromptError, Prompts};
+use crate::prompt::{PromptError, Prompts, Scene};
 use crate::safety::{DisclaimerKind, SafetyConfig};
 use crate::store::{CallOutcome, Message, MessageKind, Role};
 
@@ -24,6 +24,11 @@ pub struct FollowUpContext {
     pub excerpt: Vec<ExcerptLine>,
     /// How long the user has been away, in words ("3 days").
     pub away: String,
+    /// Who the follow-up is for and when (the macros' values), and the
+    /// end of the conversation the lore is scanned against; a preview
+    /// scene when `None`.
+    #[serde(skip)]
+    pub scene: Option<Scene>,
 }
 
 /// One line of the excerpt.
@@ -132,16 +137,21 @@ pub fn followup_request(
         #[serde(flatten)]
         context: &'a FollowUpContext,
     }
+    let scene = context
+        .scene
+        .clone()
+        .unwrap_or_else(|| Scene::preview(persona, now));
+    let expanded = crate::persona::macros::expand_persona(persona, &scene.macros);
     let instruction = prompts.render(
         FOLLOWUP_TEMPLATE,
         &Data {
-            persona,
+            persona: &expanded,
             language_name: language_name(&persona.language),
             context,
         },
     )?;
     Ok(ChatRequest {
-        system: prompts.render_system(persona, now)?,
+        system: prompts.render_system(persona, &scene)?,
         messages: vec![ChatMessage {
             role: ChatRole::User,
             content: instruction,
@@ -274,6 +284,46 @@ mod tests {
             "AI responses may be inaccurate or inappropriate and should not be used to make important decisions."
         );
         assert!(creator[1].contains("not with Jade"));
+    }
+
+    #[test]
+    fn a_followup_request_expands_macros_for_the_user_it_is_for() {
+        let mut chef = (*Personas::builtin().get("chef").unwrap()).clone();
+        chef.voice = "{{char}} misses {{user}} after {{idle_duration}}.".to_string();
+        chef.name = "Chef {{user}}".to_string();
+        let now = DateTime::parse_from_rfc3339("2026-12-04T18:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let mut user = crate::store::User::new("ana", now);
+        user.display_name = Some("Ana".to_string());
+        let previous = now - chrono::TimeDelta::days(3);
+        let context = FollowUpContext {
+            away: "3 days".to_string(),
+            scene: Some(Scene::new(
+                &chef,
+                Some(&user),
+                chrono_tz::Tz::UTC,
+                now,
+                Some(previous),
+                Vec::new(),
+            )),
+            ..FollowUpContext::default()
+        };
+        let prompts = Prompts::builtin().unwrap();
+        let request =
+            followup_request(&prompts, &std::sync::Arc::new(chef), &context, now).unwrap();
+        assert!(
+            request
+                .system
+                .contains("Chef {{user}} misses Ana after 3 days."),
+            "names are not expanded, texts are: {}",
+            request.system
+        );
+        assert!(
+            request.messages[0]
+                .content
+                .contains("The user last wrote 3 days ago")
+        );
     }
 
     #[test]

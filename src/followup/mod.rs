@@ -33,7 +33,7 @@ use crate::clock::Clock;
 use crate::error::Error;
 use crate::model::ChatModel;
 use crate::persona::{Persona, Personas};
-use crate::prompt::Prompts;
+use crate::prompt::{Prompts, Scene};
 use crate::store::{Conversation, Role, StoreAccess};
 use generate::ExcerptLine;
 
@@ -230,7 +230,7 @@ impl FollowUps<'_> {
         let topics = topics::hooks(&store.topics(conversation)?, now, HOOK_TOPICS);
         let recent = store.recent_messages(conversation, EXCERPT_MESSAGES)?;
         // Never a crisis message or the helplines, as in chat.
-        let excerpt = crate::chat::shareable(&recent)
+        let excerpt: Vec<ExcerptLine> = crate::chat::shareable(&recent)
             .into_iter()
             .filter(|m| !m.interrupted && !topics::is_sensitive(&m.text))
             .map(|m| ExcerptLine {
@@ -245,10 +245,23 @@ impl FollowUps<'_> {
             .last_user_at
             .map(|at| policy::human(now - at))
             .unwrap_or_default();
+        let record = store.user(&conversation.user)?;
+        let previous = recent.last().map(|m| m.at);
+        let texts = excerpt.iter().map(|l| l.text.clone()).collect();
+        let scene = Scene::new(
+            persona,
+            record.as_ref(),
+            self.policy.default_tz(),
+            now,
+            previous,
+            texts,
+        )
+        .with_greeting(persona, &conversation.user);
         Ok(FollowUpContext {
             topics,
             excerpt,
             away,
+            scene: Some(scene),
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::lore::{LORE_FIELDS, LOREBOOK_FIELDS, LoreEntry, LoreProblem, LoreSettings, Lorebook};
 use crate::schema::{Field, Shape};
 
 /// One persona, as a creator writes it in `personas/ID.toml`.
@@ -21,6 +22,11 @@ pub struct Persona {
     pub voice: String,
     /// The first thing the persona says in each session.
     pub greeting: String,
+    /// Other first messages: each new conversation opens with one of the
+    /// greetings, picked for it once and the same ever after (see
+    /// [`Persona::greeting_for`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternate_greetings: Vec<String>,
     /// Areas of expertise; the persona stays within them and topics about
     /// them weigh more.
     #[serde(default)]
@@ -52,6 +58,48 @@ pub struct Persona {
     /// persona has no field for; export writes it back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub card: Option<super::card::PersonaCard>,
+    /// The lorebook's entries (`[[lore]]`): knowledge that goes into the
+    /// prompt on the turns that mention its keys.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lore: Vec<LoreEntry>,
+    /// How the lorebook is scanned (`[lorebook]`).
+    #[serde(default)]
+    pub lorebook: LoreSettings,
+    /// The lorebook compiled for scanning, built once when the persona is
+    /// loaded (see [`Persona::compile_lore`]).
+    #[serde(skip)]
+    pub compiled_lore: std::sync::Arc<Lorebook>,
+}
+
+impl Persona {
+    /// Every greeting the persona may open with: `greeting`, then the
+    /// alternate ones.
+    pub fn greetings(&self) -> Vec<&str> {
+        std::iter::once(self.greeting.as_str())
+            .chain(self.alternate_greetings.iter().map(String::as_str))
+            .collect()
+    }
+
+    /// The greeting the conversation of `user` with this persona opens
+    /// with: one of [`Persona::greetings`], picked by a hash of the user
+    /// and persona ids, so it is the same every time the conversation is
+    /// opened, in every front end, and across releases.
+    pub fn greeting_for(&self, user: &str) -> &str {
+        pick_greeting(&self.greetings(), user, &self.id)
+    }
+
+    /// The compiled lorebook; empty until [`Persona::compile_lore`] ran.
+    pub fn lorebook(&self) -> &Lorebook {
+        &self.compiled_lore
+    }
+
+    /// Compiles the `[[lore]]` entries for scanning: once per load, and
+    /// again after the entries change. An invalid regex key is a problem
+    /// naming the entry and key.
+    pub fn compile_lore(&mut self) -> Result<(), Vec<LoreProblem>> {
+        self.compiled_lore = std::sync::Arc::new(Lorebook::compile(&self.lore, &self.lorebook)?);
+        Ok(())
+    }
 }
 
 /// One example exchange: what a user says and how the persona answers.
@@ -113,6 +161,25 @@ impl Default for PersonaFollowups {
 
 fn yes() -> bool {
     true
+}
+
+/// The greeting of `greetings` (never empty: the first is the persona's
+/// own) that the conversation of `user` with `persona` opens with, for
+/// front ends that hold a persona's summary rather than the persona.
+pub fn pick_greeting<'a>(greetings: &[&'a str], user: &str, persona: &str) -> &'a str {
+    let seed = fnv1a(format!("{user}\u{0}{persona}").as_bytes());
+    greetings
+        .get((seed % greetings.len().max(1) as u64) as usize)
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The 64-bit FNV-1a hash: stable across platforms and releases, unlike
+/// the standard library's hasher.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Checks a language code: two or three lower-case letters, optionally a region.
@@ -242,6 +309,7 @@ pub const PERSONA_FIELDS: &[Field] = &[
     Field::required("language", Shape::Text(Some(language_code))),
     Field::required("voice", Shape::Text(None)),
     Field::required("greeting", Shape::Text(None)),
+    Field::optional("alternate_greetings", Shape::TextList),
     Field::optional("expertise", Shape::TextList),
     Field::optional("examples", Shape::TableList(EXAMPLE_FIELDS)),
     Field::optional("disclaimers", Shape::TextList),
@@ -251,6 +319,8 @@ pub const PERSONA_FIELDS: &[Field] = &[
     Field::optional("adults_only", Shape::Bool),
     Field::optional("safety", Shape::Table(SAFETY_FIELDS)),
     Field::optional("card", Shape::Table(super::card::CARD_FIELDS)),
+    Field::optional("lore", Shape::TableList(LORE_FIELDS)),
+    Field::optional("lorebook", Shape::Table(LOREBOOK_FIELDS)),
 ];
 
 #[cfg(test)]
@@ -275,6 +345,32 @@ mod tests {
         ] {
             assert!(mentions_ai(honest).is_ok(), "{honest}");
         }
+    }
+
+    #[test]
+    fn each_conversation_keeps_the_greeting_picked_for_it() {
+        let mut chef = (*crate::persona::Personas::builtin().get("chef").unwrap()).clone();
+        assert_eq!(
+            chef.greeting_for("ana"),
+            chef.greeting,
+            "one greeting: always it"
+        );
+        chef.alternate_greetings = vec!["Ciao!".to_string(), "Buonasera!".to_string()];
+        let users: Vec<String> = (0..60).map(|n| format!("user{n}")).collect();
+        let picked: Vec<&str> = users.iter().map(|u| chef.greeting_for(u)).collect();
+        for greeting in chef.greetings() {
+            assert!(
+                picked.contains(&greeting),
+                "{greeting} is picked for someone"
+            );
+        }
+        let again: Vec<&str> = users.iter().map(|u| chef.greeting_for(u)).collect();
+        assert_eq!(picked, again);
+        assert_eq!(
+            chef.greeting_for("ana"),
+            "Buonasera!",
+            "stable across releases"
+        );
     }
 
     #[test]

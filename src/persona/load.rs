@@ -10,6 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::lore::LoreProblem;
 use super::{PERSONA_FIELDS, Persona, PersonaError, PersonaSource, Personas, SkippedPersona};
 use crate::schema::{Diagnostic, check_document};
 
@@ -24,7 +25,7 @@ pub(super) fn load_dir(dir: &Path) -> Result<Personas, PersonaError> {
         path: dir.to_path_buf(),
         source,
     };
-    let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+    let (lore_paths, mut paths): (Vec<PathBuf>, Vec<PathBuf>) = fs::read_dir(dir)
         .map_err(read_err)?
         .filter_map(Result::ok)
         .map(|entry| entry.path())
@@ -32,7 +33,7 @@ pub(super) fn load_dir(dir: &Path) -> Result<Personas, PersonaError> {
             p.extension()
                 .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
         })
-        .collect();
+        .partition(|p| lore_owner(p).is_some());
     paths.sort();
     if paths.is_empty() {
         return Err(PersonaError::Empty(dir.to_path_buf()));
@@ -44,7 +45,40 @@ pub(super) fn load_dir(dir: &Path) -> Result<Personas, PersonaError> {
             (path, text)
         })
         .collect();
-    Ok(from_sources(sources, PersonaSource::Dir(dir.to_path_buf())))
+    let lore = lore_paths
+        .into_iter()
+        .filter_map(|path| {
+            let owner = lore_owner(&path)?;
+            let text = read_lore_file(&path);
+            Some((owner, (path, text)))
+        })
+        .collect();
+    Ok(from_sources_with_lore(
+        sources,
+        &lore,
+        PersonaSource::Dir(dir.to_path_buf()),
+    ))
+}
+
+/// The suffix of a lore file: `chef.lore.toml` holds the lore of `chef`.
+pub const LORE_SUFFIX: &str = ".lore.toml";
+
+/// The persona id a lore file belongs to, if `path` is one.
+fn lore_owner(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_string_lossy().to_lowercase();
+    name.strip_suffix(LORE_SUFFIX).map(str::to_string)
+}
+
+/// A lore file's text, read with the lore files' own size limit.
+fn read_lore_file(path: &Path) -> Result<String, String> {
+    let metadata = fs::metadata(path).map_err(|e| format!("could not read the file: {e}"))?;
+    if !metadata.is_file() {
+        return Err(format!(
+            "is {}, not a regular file; only regular files are read as lore, so remove it or rename it",
+            kind(&metadata.file_type())
+        ));
+    }
+    crate::schema::read_lore_source(path).map_err(|e| format!("could not read the file: {e}"))
 }
 
 /// The personas built into the binary.
@@ -98,6 +132,16 @@ fn kind(file_type: &fs::FileType) -> &'static str {
 /// Parses and validates every file; the valid ones make the catalog, the
 /// others are skipped with every problem found in them.
 pub(super) fn from_sources(sources: Vec<Source>, source: PersonaSource) -> Personas {
+    from_sources_with_lore(sources, &BTreeMap::new(), source)
+}
+
+/// [`from_sources`], with each persona's lore file (by persona id) read
+/// into its lorebook.
+fn from_sources_with_lore(
+    sources: Vec<Source>,
+    lore: &BTreeMap<String, Source>,
+    source: PersonaSource,
+) -> Personas {
     let mut catalog = Personas {
         by_id: BTreeMap::new(),
         source,
@@ -111,8 +155,11 @@ pub(super) fn from_sources(sources: Vec<Source>, source: PersonaSource) -> Perso
         let readable = text.is_ok();
         let checked = text.map_err(|message| vec![Diagnostic::at(&path, "", 0, message)]);
         let parsed = checked.and_then(|text| {
-            let persona = check_name(&path, &text, &id, &origin)
-                .and_then(|()| parse_persona(&path, &text))?;
+            check_name(&path, &text, &id, &origin)?;
+            let persona = match lore.get(&id) {
+                Some(lore_file) => parse_with_lore(&path, &text, lore_file)?,
+                None => parse_persona(&path, &text)?,
+            };
             Ok((persona, text))
         });
         // A file that could not be read claims no id: a readable one with
@@ -164,13 +211,26 @@ fn persona_id(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// Checks one file's shape, then reads it with serde.
+/// Checks one file's shape, then reads it with serde and compiles its lore.
 pub(super) fn parse_persona(path: &Path, text: &str) -> Result<Persona, Vec<Diagnostic>> {
-    let problems = check_document(path, text, PERSONA_FIELDS);
+    let mut persona = read_checked::<Persona>(path, text, PERSONA_FIELDS)?;
+    persona
+        .compile_lore()
+        .map_err(|problems| lore_diagnostics(problems, &[(path, text, usize::MAX)]))?;
+    Ok(persona)
+}
+
+/// Checks a TOML text's shape, then reads it with serde.
+fn read_checked<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    text: &str,
+    fields: &[crate::schema::Field],
+) -> Result<T, Vec<Diagnostic>> {
+    let problems = check_document(path, text, fields);
     if !problems.is_empty() {
         return Err(problems);
     }
-    toml_edit::de::from_str::<Persona>(text).map_err(|e| {
+    toml_edit::de::from_str::<T>(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
         vec![Diagnostic::at(
             path,
@@ -179,4 +239,102 @@ pub(super) fn parse_persona(path: &Path, text: &str) -> Result<Persona, Vec<Diag
             e.message().trim().to_string(),
         )]
     })
+}
+
+/// What a lore file holds: entries, and the book's settings when the
+/// persona file sets none.
+#[derive(serde::Deserialize)]
+struct LoreFile {
+    #[serde(default)]
+    lore: Vec<super::lore::LoreEntry>,
+    #[serde(default)]
+    lorebook: Option<super::lore::LoreSettings>,
+}
+
+/// Every key a lore file may hold.
+const LORE_FILE_FIELDS: &[crate::schema::Field] = &[
+    crate::schema::Field::optional(
+        "lore",
+        crate::schema::Shape::TableList(super::lore::LORE_FIELDS),
+    ),
+    crate::schema::Field::optional(
+        "lorebook",
+        crate::schema::Shape::Table(super::lore::LOREBOOK_FIELDS),
+    ),
+];
+
+/// Reads a persona file and its lore file: the lore file's entries come
+/// after the persona file's own, and its `[lorebook]` counts when the
+/// persona file has none.
+fn parse_with_lore(
+    path: &Path,
+    text: &str,
+    (lore_path, lore_text): &Source,
+) -> Result<Persona, Vec<Diagnostic>> {
+    let mut persona = read_checked::<Persona>(path, text, PERSONA_FIELDS)?;
+    let lore_text = lore_text
+        .as_ref()
+        .map_err(|message| vec![Diagnostic::at(lore_path, "", 0, message.clone())])?;
+    let file = read_checked::<LoreFile>(lore_path, lore_text, LORE_FILE_FIELDS)?;
+    let own = persona.lore.len();
+    persona.lore.extend(file.lore);
+    let has_settings =
+        toml_edit::ImDocument::parse(text).is_ok_and(|doc| doc.as_table().contains_key("lorebook"));
+    if let (Some(settings), false) = (file.lorebook, has_settings) {
+        persona.lorebook = settings;
+    }
+    persona.compile_lore().map_err(|problems| {
+        lore_diagnostics(
+            problems,
+            &[(path, text, own), (lore_path, lore_text, usize::MAX)],
+        )
+    })?;
+    Ok(persona)
+}
+
+/// Checks a lore file's text as loading does: its shape, and that every
+/// regex key compiles; `path` only names the file in the problems.
+pub(super) fn check_lore_text(path: &Path, text: &str) -> Result<usize, Vec<Diagnostic>> {
+    let file = read_checked::<LoreFile>(path, text, LORE_FILE_FIELDS)?;
+    let settings = file.lorebook.unwrap_or_default();
+    super::lore::Lorebook::compile(&file.lore, &settings)
+        .map_err(|problems| lore_diagnostics(problems, &[(path, text, usize::MAX)]))?;
+    Ok(file.lore.len())
+}
+
+/// Lore problems as diagnostics: `files` are (path, text, entries in it)
+/// in the order their entries were joined.
+fn lore_diagnostics(problems: Vec<LoreProblem>, files: &[(&Path, &str, usize)]) -> Vec<Diagnostic> {
+    problems
+        .into_iter()
+        .map(|mut problem| {
+            let mut at = files[files.len() - 1];
+            for file in files {
+                if problem.entry < file.2 {
+                    at = *file;
+                    break;
+                }
+                problem.entry -= file.2;
+            }
+            let offset = lore_key_offset(at.1, &problem).unwrap_or(0);
+            Diagnostic::at(at.0, at.1, offset, format!("lore: {}", problem.message))
+        })
+        .collect()
+}
+
+/// Where the key a lore problem is about sits in the file.
+fn lore_key_offset(text: &str, problem: &LoreProblem) -> Option<usize> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let entries = doc.as_table().get("lore")?.as_array_of_tables()?;
+    let entry = entries.get(problem.entry)?;
+    let list = if problem.secondary {
+        "secondary_keys"
+    } else {
+        "keys"
+    };
+    let keys = entry.get(list)?;
+    let key = keys.as_array().and_then(|a| a.get(problem.key));
+    key.and_then(toml_edit::Value::span)
+        .or_else(|| keys.span())
+        .map(|s| s.start)
 }

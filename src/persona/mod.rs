@@ -16,6 +16,8 @@ pub mod card;
 mod file;
 mod live;
 mod load;
+pub mod lore;
+pub mod macros;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use std::sync::Arc;
 
 pub use file::{
     Example, PERSONA_FIELDS, Persona, PersonaFollowups, PersonaModel,
-    language_code as check_language,
+    language_code as check_language, pick_greeting,
 };
 pub use live::{DirStamp, LivePersonas, PersonaChanges};
 
@@ -323,6 +325,14 @@ impl Personas {
 pub fn parse_persona_text(path: &Path, text: &str) -> Result<Persona, Vec<Diagnostic>> {
     load::parse_persona(path, text)
 }
+
+/// Checks a lore file's text (`ID.lore.toml`) as loading does and returns
+/// how many entries it holds; `path` only names the file in the problems.
+pub fn check_lore_text(path: &Path, text: &str) -> Result<usize, Vec<Diagnostic>> {
+    load::check_lore_text(path, text)
+}
+
+pub use load::LORE_SUFFIX;
 
 /// Where `key` of `[table]` sits in a persona file.
 fn key_offset(text: &str, table: &str, key: &str) -> Option<usize> {

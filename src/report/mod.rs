@@ -140,6 +140,9 @@ pub struct UserView {
     pub id: String,
     /// The IANA time zone, or the deployment's default marked "(default)".
     pub timezone: String,
+    /// The name personas call the user by, if set ("User" otherwise).
+    #[serde(default)]
+    pub display_name: Option<String>,
     /// Marked as a minor.
     pub minor: bool,
     /// The language for Troupe's own messages, if set.
@@ -171,6 +174,7 @@ impl UserView {
             timezone: user
                 .timezone
                 .unwrap_or_else(|| format!("{default_timezone} (default)")),
+            display_name: user.display_name,
             minor: user.minor,
             language: user.language,
             followups: if user.followups_off { "off" } else { "on" }.to_string(),
@@ -191,6 +195,10 @@ impl UserView {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
+    /// The name personas call the user by (`{{user}}`), or "default" for
+    /// "User".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// An IANA time zone, or "default" for the deployment's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
@@ -234,8 +242,16 @@ impl SettingsChange {
                 Some(Some(code.to_string()))
             }
         };
+        let display_name = match self.display_name.as_deref().map(str::trim) {
+            None => None,
+            Some("default") => Some(None),
+            Some(name) => Some(Some(check_display_name(name)?)),
+        };
         let (minor, followups) = (self.minor, self.followups);
         Ok(move |user: &mut User| {
+            if let Some(name) = &display_name {
+                user.display_name = name.clone();
+            }
             if let Some(tz) = &timezone {
                 user.timezone = tz.clone();
             }
@@ -250,6 +266,25 @@ impl SettingsChange {
             }
         })
     }
+}
+
+/// The longest display name, in characters.
+pub const MAX_DISPLAY_NAME: usize = 64;
+
+/// Checks a display name: some text, short, on one line, printable (it
+/// goes into every persona text that says `{{user}}`).
+fn check_display_name(name: &str) -> Result<String, InvalidSetting> {
+    let printable = crate::terminal::printable(name);
+    if name.is_empty()
+        || name.chars().count() > MAX_DISPLAY_NAME
+        || name.contains(['\n', '\r'])
+        || printable != name
+    {
+        return Err(InvalidSetting(format!(
+            "display name {name:?} is not usable; write a name of 1 to {MAX_DISPLAY_NAME} printable characters on one line (\"default\" clears it)"
+        )));
+    }
+    Ok(name.to_string())
 }
 
 /// The conversations of `user` with the personas on offer, and with those
@@ -316,6 +351,16 @@ impl Erased {
             messages: erasure.messages,
             preserved_copies_removed: erasure.preserved_copies_removed,
         }
+    }
+}
+
+impl PersonaSummary {
+    /// The greeting the conversation of `user` with this persona opens with.
+    pub fn greeting_for(&self, user: &str) -> &str {
+        let greetings: Vec<&str> = std::iter::once(self.greeting.as_str())
+            .chain(self.alternate_greetings.iter().map(String::as_str))
+            .collect();
+        crate::persona::pick_greeting(&greetings, user, &self.id)
     }
 }
 

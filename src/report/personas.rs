@@ -27,6 +27,10 @@ pub struct PersonaSummary {
     pub adults_only: bool,
     /// Its first message in a new conversation.
     pub greeting: String,
+    /// Its other first messages: each conversation opens with the one
+    /// [`crate::persona::pick_greeting`] picks for it.
+    #[serde(default)]
+    pub alternate_greetings: Vec<String>,
     /// The AI notice shown to its users.
     pub ai_notice: String,
     /// What its model backend says at the start of a session, if anything
@@ -46,6 +50,7 @@ impl PersonaSummary {
             expertise: persona.expertise.clone(),
             adults_only: persona.adults_only,
             greeting: persona.greeting.clone(),
+            alternate_greetings: persona.alternate_greetings.clone(),
             ai_notice: crate::chat::notice_text(persona),
             backend_notice,
         }

@@ -43,6 +43,10 @@ pub struct User {
     /// The user's IANA time zone, if set; quiet hours use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// The name personas call the user by (`{{user}}` in persona texts);
+    /// unset, they are "User".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     /// The user is a minor: no follow-ups, break reminders, no adults-only personas.
     #[serde(default)]
     pub minor: bool,
@@ -82,6 +86,7 @@ impl User {
             id: id.to_string(),
             created_at: at,
             timezone: None,
+            display_name: None,
             minor: false,
             followups_off: false,
             language: None,

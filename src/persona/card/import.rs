@@ -72,6 +72,22 @@ pub enum ImportError {
         /// The problems, positioned in the file it would have written.
         problems: Vec<Diagnostic>,
     },
+    /// A lorebook is imported for a persona that has no file there.
+    #[error(
+        "there is no persona file {file} to import the lore into; import or write the persona first, or pass --into its directory"
+    )]
+    NoPersona {
+        /// The persona file looked for.
+        file: String,
+    },
+    /// A file is not a lorebook Troupe can read.
+    #[error("{path}: {message}")]
+    Lorebook {
+        /// The lorebook file.
+        path: String,
+        /// Why it could not be read.
+        message: String,
+    },
     /// The persona file could not be written.
     #[error("could not write {path}: {source}")]
     Write {
@@ -204,6 +220,87 @@ pub fn persona_id(name: &str) -> Option<String> {
     id.truncate(crate::ids::MAX_ID_LEN);
     let id = id.trim_end_matches('-').to_string();
     crate::ids::check_id("persona id", &id).ok().map(|()| id)
+}
+
+/// A standalone lorebook imported into a persona's lore file.
+#[derive(Debug, Clone)]
+pub struct LoreImported {
+    /// The persona the lore is for.
+    pub persona: String,
+    /// The lore file written (`ID.lore.toml`).
+    pub file: PathBuf,
+    /// How many entries it holds.
+    pub entries: usize,
+    /// What the reader ignored or coerced.
+    pub warnings: Vec<String>,
+}
+
+/// Imports standalone lorebooks (`lorebook_v3`, SillyTavern World Info, or
+/// a bare character book) into `into/PERSONA.lore.toml`, the lore file
+/// loaded with the persona `into/PERSONA.toml`: their entries one after
+/// the other, the first book's settings. An existing lore file is
+/// replaced only with `force`.
+pub fn import_lorebooks(
+    paths: &[PathBuf],
+    into: &Path,
+    persona: &str,
+    force: bool,
+) -> Result<LoreImported, ImportError> {
+    let persona = persona.to_lowercase();
+    let persona_file = into.join(format!("{persona}.toml"));
+    if !persona_file.is_file() {
+        return Err(ImportError::NoPersona {
+            file: persona_file.display().to_string(),
+        });
+    }
+    let mut entries = Vec::new();
+    let mut settings = None;
+    let mut warnings = Vec::new();
+    for path in paths {
+        let shown = path.display().to_string();
+        let book = read_lorebook_file(path).map_err(|message| ImportError::Lorebook {
+            path: shown.clone(),
+            message,
+        })?;
+        warnings.extend(book.warnings.into_iter().map(|w| format!("{shown}: {w}")));
+        entries.extend(book.entries);
+        settings.get_or_insert(book.settings);
+    }
+    let settings = settings.unwrap_or_default();
+    let file = into.join(format!("{persona}{}", crate::persona::LORE_SUFFIX));
+    let text = render::lore_toml(&entries, &settings, paths);
+    crate::persona::check_lore_text(&file, &text).map_err(|problems| ImportError::Invalid {
+        card: paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        problems,
+    })?;
+    write_new(&file, &text, force, &paths[0].display().to_string())?;
+    Ok(LoreImported {
+        persona,
+        file,
+        entries: entries.len(),
+        warnings,
+    })
+}
+
+/// Reads one standalone lorebook file.
+fn read_lorebook_file(path: &Path) -> Result<super::book::ReadBook, String> {
+    let size = std::fs::metadata(path)
+        .map_err(|e| format!("could not read it: {e}"))?
+        .len();
+    if size > super::MAX_CARD_BYTES as u64 {
+        return Err(format!(
+            "the file is {size} bytes, too large for a lorebook"
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| format!("could not read it: {e}"))?;
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the lorebook is not valid JSON: {e}"))?;
+    super::book::read_lorebook(&value)
 }
 
 /// The card formats a persona can be exported in.

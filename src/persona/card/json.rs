@@ -39,6 +39,9 @@ pub fn read_value(value: Value) -> Result<ReadCard, CardError> {
     let mut warnings = Vec::new();
     let spec_text = top.remove("spec").unwrap_or(Value::Null);
     top.remove("spec_version");
+    if spec_text.as_str() == Some("lorebook_v3") {
+        return Err(not_a_card_but_lore());
+    }
     let data = match top.remove("data") {
         Some(Value::Object(data)) => Some(data),
         Some(Value::Null) | None => None,
@@ -56,6 +59,9 @@ pub fn read_value(value: Value) -> Result<ReadCard, CardError> {
             (spec, nested(data, top, &mut warnings))
         }
         None => {
+            if top.contains_key("entries") {
+                return Err(not_a_card_but_lore());
+            }
             if !V1_FIELDS.iter().any(|f| top.contains_key(*f)) {
                 return Err(CardError::NotACard(
                     "it has no \"data\" object and none of a card's fields (name, description, personality, first_mes, …)".to_string(),
@@ -76,6 +82,14 @@ pub fn read_value(value: Value) -> Result<ReadCard, CardError> {
         spec,
         warnings,
     })
+}
+
+/// The refusal of a lorebook given as a card, saying how to import it.
+fn not_a_card_but_lore() -> CardError {
+    CardError::NotACard(
+        "it is a lorebook; import it into a persona with `troupe personas import FILE --lore-for ID`"
+            .to_string(),
+    )
 }
 
 /// The dialect a card with a `data` object declares.

@@ -9,6 +9,7 @@
 use serde_json::Value;
 
 use super::{Card, PersonaCard, ReadCard};
+use crate::persona::lore::{LoreEntry, LoreSettings};
 use crate::persona::{Example, Persona};
 
 /// The language given to imported personas when none is chosen: cards do
@@ -34,6 +35,12 @@ pub struct Draft {
     pub adults_only: bool,
     /// What the card holds that the persona has no field for.
     pub card: PersonaCard,
+    /// The card's alternate greetings.
+    pub alternate_greetings: Vec<String>,
+    /// The card's lorebook entries.
+    pub lore: Vec<LoreEntry>,
+    /// How its lorebook is scanned.
+    pub lorebook: LoreSettings,
 }
 
 /// What an import did with a card, for the creator to review.
@@ -110,7 +117,28 @@ pub fn persona_from_card(
         kept.mes_example = Some(card.mes_example.clone());
         report.kept.push("mes_example (as written)".to_string());
     }
+    if !card.alternate_greetings.is_empty() {
+        report.mapped.push(format!(
+            "alternate_greetings → alternate_greetings ({})",
+            card.alternate_greetings.len()
+        ));
+    }
     keep_rest(card, &mut kept, &mut report);
+    let book = card
+        .character_book
+        .as_ref()
+        .map(super::book::read_character_book)
+        .unwrap_or_default();
+    if !book.entries.is_empty() {
+        let count = match book.entries.len() {
+            1 => "1 entry".to_string(),
+            n => format!("{n} entries"),
+        };
+        report
+            .mapped
+            .push(format!("character_book → lore ({count})"));
+    }
+    report.warnings.extend(book.warnings);
     let (language, defaulted) = match language {
         Some(chosen) => (chosen.to_string(), false),
         None => (DEFAULT_LANGUAGE.to_string(), true),
@@ -126,6 +154,9 @@ pub fn persona_from_card(
         examples,
         adults_only: report.adults_only,
         card: kept,
+        alternate_greetings: card.alternate_greetings.clone(),
+        lore: book.entries,
+        lorebook: book.settings,
     };
     (draft, report)
 }
@@ -186,7 +217,6 @@ fn keep_rest(card: &Card, kept: &mut PersonaCard, report: &mut ImportReport) {
         card.nickname.as_deref().unwrap_or_default(),
         &mut kept.nickname,
     );
-    kept.alternate_greetings = card.alternate_greetings.clone();
     kept.tags = card.tags.clone();
     let json = |value: &Value| serde_json::to_string_pretty(value).ok();
     kept.character_book = card.character_book.as_ref().and_then(json);
@@ -199,7 +229,6 @@ fn keep_rest(card: &Card, kept: &mut PersonaCard, report: &mut ImportReport) {
     kept.data = object(&card.other);
     kept.outside = object(&card.outside);
     for (field, present) in [
-        ("alternate_greetings", !kept.alternate_greetings.is_empty()),
         ("tags", !kept.tags.is_empty()),
         ("character_book", kept.character_book.is_some()),
     ] {
@@ -276,12 +305,21 @@ pub fn card_from_persona(persona: &Persona) -> Card {
         creator_notes: kept.creator_notes.clone().unwrap_or_default(),
         system_prompt: kept.system_prompt.clone().unwrap_or_default(),
         post_history_instructions: kept.post_history_instructions.clone().unwrap_or_default(),
-        alternate_greetings: kept.alternate_greetings.clone(),
+        // Older imports kept them in [card]; a persona's own list wins.
+        alternate_greetings: if persona.alternate_greetings.is_empty() {
+            kept.alternate_greetings.clone()
+        } else {
+            persona.alternate_greetings.clone()
+        },
         tags,
         creator: kept.creator.clone().unwrap_or_default(),
         character_version: kept.character_version.clone().unwrap_or_default(),
         nickname: kept.nickname.clone(),
-        character_book: kept.book(),
+        character_book: super::book::write_character_book(
+            &persona.lore,
+            &persona.lorebook,
+            kept.book().as_ref(),
+        ),
         extensions,
         other: PersonaCard::object(kept.data.as_deref()),
         outside: PersonaCard::object(kept.outside.as_deref()),

@@ -14,6 +14,7 @@
 //! was ignored or coerced is collected as warnings, and only input that
 //! cannot be a card is refused, with a [`CardError`] saying why.
 
+pub mod book;
 pub mod charx;
 mod import;
 pub mod json;
@@ -27,8 +28,8 @@ use std::path::Path;
 use serde_json::{Map, Value};
 
 pub use import::{
-    CardFormat, ImportError, Imported, export_json, export_png, import_card, import_cards,
-    persona_id,
+    CardFormat, ImportError, Imported, LoreImported, export_json, export_png, import_card,
+    import_cards, import_lorebooks, persona_id,
 };
 pub use mapping::{ImportReport, card_from_persona, persona_from_card};
 pub use table::{CARD_FIELDS, PersonaCard};

@@ -23,7 +23,9 @@ pub struct PersonaCard {
     pub system_prompt: Option<String>,
     /// Instructions the card wants after the history (kept, not used).
     pub post_history_instructions: Option<String>,
-    /// Other first messages (kept, not offered yet).
+    /// Other first messages, as imports before the persona's own
+    /// `alternate_greetings` kept them; export reads them when the persona
+    /// has none.
     pub alternate_greetings: Vec<String>,
     /// Notes from the card's creator for its users.
     pub creator_notes: Option<String>,
