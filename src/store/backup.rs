@@ -56,6 +56,13 @@ pub struct StoreConfig {
     pub backup_interval_secs: u64,
     /// How many scheduled backups are kept; older ones are removed.
     pub backup_keep: usize,
+    /// The PostgreSQL database to keep the store in instead of sled
+    /// (`postgres://user@host:port/db`, never with a password;
+    /// `TROUPE_DATABASE_URL` overrides it).
+    pub url: Option<String>,
+    /// The NAME of the env var holding the database password (else
+    /// `PGPASSWORD` is used).
+    pub password_env: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -64,6 +71,8 @@ impl Default for StoreConfig {
             backup_dir: None,
             backup_interval_secs: 24 * 60 * 60,
             backup_keep: 7,
+            url: None,
+            password_env: None,
         }
     }
 }
@@ -76,9 +85,24 @@ pub(crate) const STORE_FIELDS: &[Field] = &[
         Shape::Integer(1, 365 * 24 * 60 * 60),
     ),
     Field::optional("backup_keep", Shape::Integer(1, 10_000)),
+    Field::optional("url", Shape::Text(Some(super::postgres::database_url))),
+    Field::optional(
+        "password_env",
+        Shape::Text(Some(crate::config::env_var_name)),
+    ),
 ];
 
 impl StoreConfig {
+    /// The PostgreSQL database configured by `url` (or
+    /// `TROUPE_DATABASE_URL`, looked up with `env`), with its password from
+    /// the env; `None`: the sled store in the data dir.
+    pub fn database(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<super::postgres::Database>, super::postgres::PgError> {
+        super::postgres::resolve_database(self.url.as_deref(), self.password_env.as_deref(), env)
+    }
+
     /// Where scheduled backups of data dir `data_dir` go, if they are on.
     pub fn backup_dir(&self, data_dir: &Path) -> Option<PathBuf> {
         self.backup_dir.as_ref().map(|dir| data_dir.join(dir))
