@@ -9,6 +9,16 @@ pub enum PgError {
     /// `[store] url`, `password_env` or `TROUPE_DATABASE_URL` cannot be used.
     #[error("{0}")]
     Settings(String),
+    /// A database is configured for a command that does not use it yet.
+    #[error(
+        "the PostgreSQL database {target} is configured ([store] url or TROUPE_DATABASE_URL), but {command} keeps conversations in sled so far: the PostgreSQL store is in progress and only `troupe store migrate` uses it; unset [store] url and TROUPE_DATABASE_URL to run on the sled store in the data dir"
+    )]
+    NotYetUsed {
+        /// The database, without its password.
+        target: String,
+        /// The command, as typed (`troupe serve`).
+        command: &'static str,
+    },
     /// No connection could be made.
     #[error(
         "could not connect to the PostgreSQL database {target}: {detail}; check [store] url in troupe.toml (or TROUPE_DATABASE_URL), that the server is running, and the password (PGPASSWORD, or the env var named by [store] password_env)"
