@@ -1,16 +1,16 @@
 //! Conversations and their messages in PostgreSQL: the append that keeps a
 //! conversation's counters current, and history read in order or in pages.
 //!
-//! An append is one transaction: it creates the user and the conversation
-//! if needed, locks the conversation's row (`SELECT … FOR UPDATE`), takes
-//! the next sequence number from it, inserts the message, updates the
-//! counters, topics and due window, and commits. Turns of one user that
+//! An append is one transaction: it locks the conversation's row
+//! (`SELECT … FOR UPDATE`; the user and the conversation are created first
+//! if needed), takes the next sequence number from it, inserts the message
+//! and updates the counters, topics and due window, and commits: four round
+//! trips in the common case (begin, lock, store, commit). Turns of one user that
 //! reach two processes at once queue on that row lock, so each gets its
 //! own number, in the order they took the lock: none lost, none doubled.
 //! The commit returns once the WAL is flushed (PostgreSQL's default
 //! `synchronous_commit = on`), so an acknowledged message survives a crash.
 
-use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, Postgres, Transaction};
 
 use super::PgStore;
@@ -36,17 +36,14 @@ impl PgStore {
     ) -> Result<Conversation, PgError> {
         let failed = self.failed("appending a message");
         let mut tx = self.pool.begin().await.map_err(&failed)?;
-        let hold = self
-            .ensure_user(&mut tx, user, message.at, effects.session)
-            .await
-            .map_err(&failed)?;
-        let mut conversation = self
-            .lock_conversation(&mut tx, user, persona, message, hold)
-            .await?;
+        let mut conversation = match self.lock_existing(&mut tx, user, persona).await? {
+            Some(conversation) => conversation,
+            None => self.create(&mut tx, user, persona, message).await?,
+        };
+        if let Some(marks) = effects.session {
+            mark_session(&mut tx, user, marks).await.map_err(&failed)?;
+        }
         let seq = conversation.record(message);
-        insert_message(&mut tx, conversation.id, seq, message)
-            .await
-            .map_err(&failed)?;
         if let Some(update) = effects.topics {
             let mut topics = self.read_topics(&mut tx, conversation.id).await?;
             update(&mut topics);
@@ -55,81 +52,75 @@ impl PgStore {
                 .map_err(&failed)?;
         }
         conversation.due = (effects.schedule)(&conversation);
-        save_counters(&mut tx, &conversation)
+        store_message(&mut tx, &conversation, seq, message)
             .await
             .map_err(&failed)?;
         tx.commit().await.map_err(&failed)?;
         Ok(conversation)
     }
 
-    /// Inside an append: creates the user's row if there is none, records
-    /// their session marks, and returns their crisis hold (which a new
-    /// conversation inherits).
-    async fn ensure_user(
+    /// Inside an append: the conversation of `user` with `persona`, its row
+    /// locked until the commit, if it exists (the common case: one round
+    /// trip).
+    async fn lock_existing(
         &self,
         tx: &mut Transaction<'static, Postgres>,
         user: &str,
-        at: DateTime<Utc>,
-        session: Option<SessionMarks>,
-    ) -> Result<Option<DateTime<Utc>>, sqlx::Error> {
-        sqlx::query(
-            "INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        persona: &str,
+    ) -> Result<Option<Conversation>, PgError> {
+        let row: Option<ConversationRow> = sqlx::query_as(
+            "SELECT * FROM conversations WHERE user_id = $1 AND persona = $2 FOR UPDATE",
         )
         .bind(user)
-        .bind(at)
-        .execute(&mut **tx)
-        .await?;
-        if let Some(marks) = session {
-            sqlx::query(
-                "UPDATE users SET session_last_activity = $2, session_last_notice = $3, session_last_break = $4 WHERE id = $1",
-            )
-            .bind(user)
-            .bind(marks.last_activity)
-            .bind(marks.last_notice)
-            .bind(marks.last_break)
-            .execute(&mut **tx)
-            .await?;
-        }
-        sqlx::query_scalar("SELECT hold_until FROM users WHERE id = $1")
-            .bind(user)
-            .fetch_one(&mut **tx)
-            .await
+        .bind(persona)
+        .fetch_optional(&mut **tx)
+        .await
+        .map_err(self.failed("appending a message"))?;
+        row.map(Conversation::try_from)
+            .transpose()
+            .map_err(|d| self.unreadable(d))
     }
 
-    /// Inside an append: the conversation of `user` with `persona`, created
-    /// from its first message if needed, its row locked until the commit.
-    async fn lock_conversation(
+    /// Inside an append: creates the user (if new) and the conversation
+    /// from its first message, inheriting the user's crisis hold, and
+    /// locks its row. A concurrent first append of the same conversation
+    /// waits on the insert for the other's commit, then inserts nothing:
+    /// both go on to lock the same row.
+    async fn create(
         &self,
         tx: &mut Transaction<'static, Postgres>,
         user: &str,
         persona: &str,
         first: &Message,
-        hold: Option<DateTime<Utc>>,
     ) -> Result<Conversation, PgError> {
         let failed = self.failed("appending a message");
-        // A concurrent first append waits here for the other's commit, then
-        // does nothing: both go on to lock the same row.
+        sqlx::query(
+            "INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(user)
+        .bind(first.at)
+        .execute(&mut **tx)
+        .await
+        .map_err(&failed)?;
         sqlx::query(
             "INSERT INTO conversations (user_id, persona, started_at, started_by, hold_until)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, persona) DO NOTHING",
+             SELECT $1, $2, $3, $4, hold_until FROM users WHERE id = $1
+             ON CONFLICT (user_id, persona) DO NOTHING",
         )
         .bind(user)
         .bind(persona)
         .bind(first.at)
         .bind(word(&first.role))
-        .bind(hold)
         .execute(&mut **tx)
         .await
         .map_err(&failed)?;
-        let row: ConversationRow = sqlx::query_as(
-            "SELECT * FROM conversations WHERE user_id = $1 AND persona = $2 FOR UPDATE",
-        )
-        .bind(user)
-        .bind(persona)
-        .fetch_one(&mut **tx)
-        .await
-        .map_err(&failed)?;
-        Conversation::try_from(row).map_err(|d| self.unreadable(d))
+        self.lock_existing(tx, user, persona)
+            .await?
+            .ok_or_else(|| PgError::Query {
+                target: self.target().to_string(),
+                doing: "appending a message",
+                detail: "the conversation just created is gone".to_string(),
+            })
     }
 
     /// The conversation of `user` with `persona`, if they have talked.
@@ -268,32 +259,6 @@ impl PgStore {
     }
 }
 
-/// Inserts message `seq` of conversation `id`.
-async fn insert_message(
-    tx: &mut Transaction<'static, Postgres>,
-    id: u64,
-    seq: u64,
-    message: &Message,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO messages (conversation_id, seq, role, kind, text, at, model, interrupted, truncated, disclaimers)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-    )
-    .bind(bigint(id))
-    .bind(bigint(seq))
-    .bind(word(&message.role))
-    .bind(word(&message.kind))
-    .bind(&message.text)
-    .bind(message.at)
-    .bind(&message.model)
-    .bind(message.interrupted)
-    .bind(message.truncated)
-    .bind(&message.disclaimers)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
-}
-
 /// Replaces the topics of conversation `id` with `topics`, in one statement.
 async fn write_topics(
     tx: &mut Transaction<'static, Postgres>,
@@ -323,13 +288,39 @@ async fn write_topics(
     .map(|_| ())
 }
 
-/// Writes a conversation's counters, timestamps and due window back.
-async fn save_counters(
+/// Records the user's session marks (the user's row exists by now).
+async fn mark_session(
     tx: &mut Transaction<'static, Postgres>,
-    conversation: &Conversation,
+    user: &str,
+    marks: SessionMarks,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE conversations SET next_seq = $2, user_messages = $3, assistant_messages = $4,
+        "UPDATE users SET session_last_activity = $2, session_last_notice = $3, session_last_break = $4
+         WHERE id = $1",
+    )
+    .bind(user)
+    .bind(marks.last_activity)
+    .bind(marks.last_notice)
+    .bind(marks.last_break)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// Inserts message `seq` and writes the conversation's counters,
+/// timestamps and due window back, in one statement (one round trip).
+async fn store_message(
+    tx: &mut Transaction<'static, Postgres>,
+    conversation: &Conversation,
+    seq: u64,
+    message: &Message,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "WITH stored AS (
+             INSERT INTO messages (conversation_id, seq, role, kind, text, at, model, interrupted, truncated, disclaimers)
+             VALUES ($1, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+         )
+         UPDATE conversations SET next_seq = $2, user_messages = $3, assistant_messages = $4,
              last_user_at = $5, last_assistant_at = $6, recent_user_times = $7,
              followups_sent = $8, last_followup_at = $9, followup_unseen = $10,
              last_followup_seq = $11, due_from = $12, due_until = $13
@@ -348,6 +339,15 @@ async fn save_counters(
     .bind(conversation.last_followup_seq.map(bigint))
     .bind(conversation.due.map(|d| d.from))
     .bind(conversation.due.map(|d| d.until))
+    .bind(bigint(seq))
+    .bind(word(&message.role))
+    .bind(word(&message.kind))
+    .bind(&message.text)
+    .bind(message.at)
+    .bind(&message.model)
+    .bind(message.interrupted)
+    .bind(message.truncated)
+    .bind(&message.disclaimers)
     .execute(&mut **tx)
     .await
     .map(|_| ())
