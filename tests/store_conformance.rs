@@ -94,6 +94,7 @@ conformance!(
     messages_come_back_in_the_order_they_were_appended_with_every_field,
     pages_walk_back_from_the_newest_message_without_gaps_or_overlap,
     concurrent_turns_of_one_user_from_two_processes_are_each_stored_once_in_order,
+    an_acknowledged_message_is_read_at_once_by_another_process,
     counters_and_timestamps_follow_every_append,
     append_effects_keep_the_due_window_topics_and_session_in_the_same_transaction,
     conversations_are_kept_apart_per_user_and_persona,
@@ -255,6 +256,28 @@ async fn concurrent_turns_of_one_user_from_two_processes_are_each_stored_once_in
             "each writer's turns in the order it sent them"
         );
     }
+}
+
+async fn an_acknowledged_message_is_read_at_once_by_another_process(subject: Subject) {
+    let stored = subject
+        .store
+        .append(
+            "ana",
+            "chef",
+            &Message::from_user("kept", at(0)),
+            &AppendEffects::NONE,
+        )
+        .await
+        .unwrap();
+    let seen = subject
+        .other_process
+        .conversation("ana", "chef")
+        .await
+        .unwrap()
+        .expect("the other process sees the conversation");
+    assert_eq!(seen, stored);
+    let messages = subject.other_process.messages(&seen).await.unwrap();
+    assert_eq!(messages, [Message::from_user("kept", at(0))]);
 }
 
 async fn counters_and_timestamps_follow_every_append(subject: Subject) {

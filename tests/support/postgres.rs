@@ -2,6 +2,7 @@
 //! `TROUPE_TEST_DATABASE_URL`, dropped when the test is done (passed or
 //! failed).
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sqlx::{Connection, PgConnection};
@@ -17,7 +18,9 @@ pub fn database_url(test: &str) -> Option<String> {
         .ok()
         .filter(|url| !url.trim().is_empty());
     if url.is_none() {
-        eprintln!(
+        // Written past the test harness's capture, so it shows in every run.
+        let _ = writeln!(
+            std::io::stderr(),
             "{test}: the PostgreSQL half is SKIPPED: {DATABASE_ENV} is not set (set it to a database troupe may create schemas in, such as postgres://root@127.0.0.1:5432/test; .ci/run does)"
         );
     }
