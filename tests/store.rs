@@ -202,3 +202,43 @@ fn serve_refuses_to_keep_conversations_in_sled_while_a_database_is_configured() 
         "no sled store was created"
     );
 }
+
+#[test]
+fn ten_store_migrate_processes_started_at_once_apply_the_schema_once() {
+    let Some(url) = crate::support::postgres::database_url(
+        "ten_store_migrate_processes_started_at_once_apply_the_schema_once",
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let schema = runtime.block_on(crate::support::postgres::TestSchema::create(&url));
+    let mut troupe = Troupe::new();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    troupe.env(
+        "TROUPE_DATABASE_URL",
+        &format!("{url}{separator}options=-c%20search_path%3D{}", schema.name),
+    );
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            troupe
+                .command(&["store", "migrate", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the binary starts")
+        })
+        .collect();
+    let runs: Vec<_> = children
+        .into_iter()
+        .map(|child| crate::support::finish(child.wait_with_output().expect("the binary ends")))
+        .collect();
+    let recorded = runtime.block_on(schema.number("SELECT COUNT(*) FROM troupe_schema"));
+    runtime.block_on(schema.drop_all());
+    let mut applied = 0;
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        applied += run.json()["applied"].as_i64().expect("a count");
+    }
+    assert_eq!(applied, 1, "one process applied the one migration");
+    assert_eq!(recorded, 1);
+}

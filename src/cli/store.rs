@@ -25,9 +25,7 @@ pub enum StoreCommand {
     Recover(JsonArgs),
     /// Bring the PostgreSQL database (`[store] url` or TROUPE_DATABASE_URL)
     /// to this troupe's schema, and nothing else; servers do it on start too.
-    #[command(
-        after_help = "Example: TROUPE_DATABASE_URL=postgres://troupe@db.internal/troupe troupe store migrate"
-    )]
+    #[command(after_help = "Example: troupe store migrate --json")]
     Migrate(JsonArgs),
 }
 

@@ -48,6 +48,10 @@ impl Database {
                 crate::secrets::redact(&without_password(url))
             )));
         }
+        if let Some(password) = Self::password_in(url) {
+            // Kept out of every message, should the driver ever repeat it.
+            crate::secrets::remember(password);
+        }
         let options = PgConnectOptions::from_str(url).map_err(|e| {
             PgError::Settings(format!(
                 "the database URL {} cannot be read ({}); write one such as postgres://troupe@127.0.0.1:5432/troupe",
@@ -56,6 +60,14 @@ impl Database {
             ))
         })?;
         Ok(Self::from_options(options))
+    }
+
+    /// The password in `url`'s `user:password@` part, if any.
+    fn password_in(url: &str) -> Option<&str> {
+        let rest = url.split_once("://")?.1;
+        let authority = rest.split(['/', '?', '#']).next()?;
+        let (credentials, _) = authority.rsplit_once('@')?;
+        credentials.split_once(':').map(|(_, password)| password)
     }
 
     /// The database reached with `options`.
