@@ -85,6 +85,16 @@ impl std::fmt::Debug for ModelCache {
 }
 
 impl App {
+    /// The PostgreSQL database the store lives in (`[store] url` or
+    /// `TROUPE_DATABASE_URL`, the password from the env), if one is
+    /// configured; `None`: the sled store in the data dir.
+    pub fn database(&self) -> Result<Option<crate::store::postgres::Database>, Error> {
+        self.config
+            .store
+            .database(&process_env)
+            .map_err(|e| Error::Store(e.into()))
+    }
+
     /// Loads personas, prompts and config; checks `--now`.
     ///
     /// Broken persona files never stop the runtime: they are skipped (see

@@ -10,6 +10,8 @@
 //! - [`prompt`]: the tera templates that turn a persona into instructions;
 //! - [`store`]: users, conversations and messages in sled; the files'
 //!   manifest and the copies kept before sled's recovery, backups, checks;
+//!   the conversation path behind [`store::StoreBackend`], over sled or
+//!   PostgreSQL ([`store::postgres`], in progress);
 //! - [`model`]: the [`model::ChatModel`] trait and its backends
 //!   (OpenAI-compatible, offline);
 //! - [`config`]: the deployment config (`troupe.toml`);

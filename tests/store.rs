@@ -115,3 +115,130 @@ fn a_store_whose_log_was_damaged_is_reported_instead_of_silently_emptied() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stderr.contains("is corrupt"), "{}", run.stderr);
 }
+
+#[test]
+fn store_migrate_without_a_database_says_how_to_configure_one() {
+    let troupe = Troupe::new();
+    let run = troupe.run(&["store", "migrate"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("no PostgreSQL database is configured: set [store] url in troupe.toml or TROUPE_DATABASE_URL"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_database_password_in_troupe_toml_is_refused_without_repeating_it() {
+    let troupe = Troupe::new();
+    troupe.write_config("[store]\nurl = \"postgres://troupe:hunter2-secret@127.0.0.1/troupe\"\n");
+    let run = troupe.run(&["store", "migrate"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("holds a password; put it in PGPASSWORD"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+}
+
+#[test]
+fn store_migrate_applies_the_schema_once_then_finds_nothing_to_do() {
+    let Some(url) = crate::support::postgres::database_url(
+        "store_migrate_applies_the_schema_once_then_finds_nothing_to_do",
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let schema = runtime.block_on(crate::support::postgres::TestSchema::create(&url));
+    let mut troupe = Troupe::new();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    troupe.env(
+        "TROUPE_DATABASE_URL",
+        &format!("{url}{separator}options=-c%20search_path%3D{}", schema.name),
+    );
+    let first = troupe.run(&["store", "migrate"]);
+    let second = troupe.run(&["store", "migrate", "--json"]);
+    runtime.block_on(schema.drop_all());
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert!(
+        first
+            .stdout
+            .contains("from schema version 0 to 1 (1 migration(s) applied)"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let report = second.json();
+    assert_eq!(
+        (report["from"].as_i64(), report["applied"].as_i64()),
+        (Some(1), Some(0))
+    );
+    assert!(
+        !troupe.data_dir().join("store").exists(),
+        "no sled store was created"
+    );
+}
+
+#[test]
+fn serve_refuses_to_keep_conversations_in_sled_while_a_database_is_configured() {
+    let mut troupe = Troupe::new();
+    troupe.env(
+        "TROUPE_DATABASE_URL",
+        "postgres://troupe@127.0.0.1:1/troupe",
+    );
+    let run = troupe.run(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("the PostgreSQL database postgres://troupe@127.0.0.1:1/troupe is configured"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !troupe.data_dir().join("store").exists(),
+        "no sled store was created"
+    );
+}
+
+#[test]
+fn ten_store_migrate_processes_started_at_once_apply_the_schema_once() {
+    let Some(url) = crate::support::postgres::database_url(
+        "ten_store_migrate_processes_started_at_once_apply_the_schema_once",
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let schema = runtime.block_on(crate::support::postgres::TestSchema::create(&url));
+    let mut troupe = Troupe::new();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    troupe.env(
+        "TROUPE_DATABASE_URL",
+        &format!("{url}{separator}options=-c%20search_path%3D{}", schema.name),
+    );
+    let children: Vec<_> = (0..10)
+        .map(|_| {
+            troupe
+                .command(&["store", "migrate", "--json"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("the binary starts")
+        })
+        .collect();
+    let runs: Vec<_> = children
+        .into_iter()
+        .map(|child| crate::support::finish(child.wait_with_output().expect("the binary ends")))
+        .collect();
+    let recorded = runtime.block_on(schema.number("SELECT COUNT(*) FROM troupe_schema"));
+    runtime.block_on(schema.drop_all());
+    let mut applied = 0;
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        applied += run.json()["applied"].as_i64().expect("a count");
+    }
+    assert_eq!(applied, 1, "one process applied the one migration");
+    assert_eq!(recorded, 1);
+}

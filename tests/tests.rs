@@ -38,6 +38,7 @@ mod server;
 mod settings;
 mod shared_data_dir;
 mod store;
+mod store_conformance;
 mod terminal;
 mod user_ids;
 mod webhooks;

@@ -1,4 +1,4 @@
-//! `troupe store backup|verify|recover`: the store's own care.
+//! `troupe store backup|verify|recover|migrate`: the store's own care.
 
 use std::path::PathBuf;
 
@@ -23,6 +23,10 @@ pub enum StoreCommand {
     /// what can still be read (a copy of the files is kept first).
     #[command(after_help = "Example: troupe store recover")]
     Recover(JsonArgs),
+    /// Bring the PostgreSQL database (`[store] url` or TROUPE_DATABASE_URL)
+    /// to this troupe's schema, and nothing else; servers do it on start too.
+    #[command(after_help = "Example: troupe store migrate --json")]
+    Migrate(JsonArgs),
 }
 
 /// Arguments of `store backup`.
@@ -72,6 +76,7 @@ pub async fn run(app: &App, command: StoreCommand) -> Result<i32, Error> {
             }
             Ok(if report.damaged { 1 } else { 0 })
         }
+        StoreCommand::Migrate(args) => migrate(app, args.json).await,
         StoreCommand::Recover(args) => {
             let recovery = crate::store::recover(&app.data_dir)?;
             if args.json {
@@ -82,6 +87,44 @@ pub async fn run(app: &App, command: StoreCommand) -> Result<i32, Error> {
             Ok(if recovery.problem_count > 0 { 1 } else { 0 })
         }
     }
+}
+
+/// `store migrate`: applies the migrations this build holds and the
+/// database lacks, under the migration lock.
+async fn migrate(app: &App, json: bool) -> Result<i32, Error> {
+    let Some(database) = app.database()? else {
+        return Err(Error::Usage(format!(
+            "no PostgreSQL database is configured: set [store] url in troupe.toml or {}; the sled store in {} needs no migration",
+            crate::store::postgres::DATABASE_URL_ENV,
+            app.data_dir.display()
+        )));
+    };
+    let migrated = crate::store::postgres::migrate(&database)
+        .await
+        .map_err(|e| Error::Store(e.into()))?;
+    if json {
+        print_json(&serde_json::json!({
+            "database": database.target(),
+            "from": migrated.from,
+            "to": migrated.to,
+            "applied": migrated.applied,
+        }))?;
+    } else if migrated.applied == 0 {
+        outln!(
+            "the PostgreSQL database {} is at schema version {}, this troupe's; nothing to apply",
+            database.target(),
+            migrated.to
+        );
+    } else {
+        outln!(
+            "migrated the PostgreSQL database {} from schema version {} to {} ({} migration(s) applied)",
+            database.target(),
+            migrated.from,
+            migrated.to,
+            migrated.applied
+        );
+    }
+    Ok(0)
 }
 
 /// The report of `store verify`, for a person.

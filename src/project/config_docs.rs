@@ -306,6 +306,16 @@ pub(super) fn docs() -> Vec<Doc> {
             "store.backup_keep",
             "How many scheduled backups are kept; older ones are removed.",
         ),
+        example(
+            "store.url",
+            "A PostgreSQL database for the store, never with its password; TROUPE_DATABASE_URL wins; unset, sled in the data dir. In progress: only `troupe store migrate` uses it so far.",
+            "\"postgres://troupe@127.0.0.1:5432/troupe\"",
+        ),
+        example(
+            "store.password_env",
+            "The NAME of the env var holding the database password; unset, PGPASSWORD.",
+            "\"TROUPE_DATABASE_PASSWORD\"",
+        ),
         doc(
             "store.cache_mib",
             "The most memory, in MiB, the store keeps as a cache of recent reads and writes.",

@@ -282,6 +282,7 @@ pub async fn serve(
     listen: SocketAddr,
     on_ready: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError> {
+    refuse_database(&app)?;
     let tokens = operator_tokens(&app.config.server)?;
     log_skipped_personas(&app.personas());
     if tokens.is_empty() && !listen.ip().is_loopback() {
@@ -437,4 +438,26 @@ fn push_to(
         let streams = hub.publish(&sent.user, events::FollowUpEvent::new(sent, &name));
         tracing::info!(persona = %sent.persona, streams, "follow-up pushed");
     })
+}
+
+/// Refuses to serve from sled while a PostgreSQL database is configured:
+/// servers sharing that database would otherwise each keep their own
+/// conversations, unseen by the others. Lifted once the server runs on
+/// [`crate::store::StoreBackend`].
+fn refuse_database(app: &App) -> Result<(), ServeError> {
+    let database = app
+        .config
+        .store
+        .database(&crate::backend::process_env)
+        .map_err(StoreError::from)?;
+    match database {
+        Some(database) => Err(
+            StoreError::from(crate::store::postgres::PgError::NotYetUsed {
+                target: database.target().to_string(),
+                command: "`troupe serve`",
+            })
+            .into(),
+        ),
+        None => Ok(()),
+    }
 }

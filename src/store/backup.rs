@@ -59,6 +59,13 @@ pub struct StoreConfig {
     /// The most memory, in MiB, the store keeps as a cache of what it read
     /// and wrote (sled's page cache). What is not cached is read from disk.
     pub cache_mib: u64,
+    /// The PostgreSQL database to keep the store in instead of sled
+    /// (`postgres://user@host:port/db`, never with a password;
+    /// `TROUPE_DATABASE_URL` overrides it).
+    pub url: Option<String>,
+    /// The NAME of the env var holding the database password (else
+    /// `PGPASSWORD` is used).
+    pub password_env: Option<String>,
 }
 
 impl Default for StoreConfig {
@@ -68,6 +75,8 @@ impl Default for StoreConfig {
             backup_interval_secs: 24 * 60 * 60,
             backup_keep: 7,
             cache_mib: super::DEFAULT_CACHE_MIB,
+            url: None,
+            password_env: None,
         }
     }
 }
@@ -81,9 +90,24 @@ pub(crate) const STORE_FIELDS: &[Field] = &[
     ),
     Field::optional("backup_keep", Shape::Integer(1, 10_000)),
     Field::optional("cache_mib", Shape::Integer(4, 1024 * 1024)),
+    Field::optional("url", Shape::Text(Some(super::postgres::database_url))),
+    Field::optional(
+        "password_env",
+        Shape::Text(Some(crate::config::env_var_name)),
+    ),
 ];
 
 impl StoreConfig {
+    /// The PostgreSQL database configured by `url` (or
+    /// `TROUPE_DATABASE_URL`, looked up with `env`), with its password from
+    /// the env; `None`: the sled store in the data dir.
+    pub fn database(
+        &self,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Option<super::postgres::Database>, super::postgres::PgError> {
+        super::postgres::resolve_database(self.url.as_deref(), self.password_env.as_deref(), env)
+    }
+
     /// Where scheduled backups of data dir `data_dir` go, if they are on.
     pub fn backup_dir(&self, data_dir: &Path) -> Option<PathBuf> {
         self.backup_dir.as_ref().map(|dir| data_dir.join(dir))

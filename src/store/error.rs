@@ -105,6 +105,9 @@ pub enum StoreError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The PostgreSQL store could not be used.
+    #[error(transparent)]
+    Postgres(#[from] super::postgres::PgError),
     /// sled reported something else.
     #[error("the store in {dir} failed: {detail}")]
     Other {

@@ -17,6 +17,10 @@
 //!   to be POSTed to each webhook, queued in the transaction that delivers
 //!   the follow-up (see [`outbox`]).
 //!
+//! [`StoreBackend`] puts the conversation path behind one interface over
+//! this store and the PostgreSQL one ([`postgres`]), for deployments of
+//! several processes.
+//!
 //! Every append is one transaction over all three trees, followed by a flush,
 //! so a message the runtime has acknowledged survives a crash.
 //!
@@ -26,6 +30,7 @@
 //! live store consistently; `verify` checks one without writing to it.
 
 mod access;
+mod backend;
 mod backup;
 mod crash;
 mod error;
@@ -35,6 +40,7 @@ pub mod integrity;
 mod keys;
 mod lock;
 pub mod outbox;
+pub mod postgres;
 pub mod preserve;
 mod records;
 mod retention;
@@ -53,6 +59,7 @@ use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
 pub use access::{Held, StoreAccess};
+pub use backend::StoreBackend;
 pub(crate) use backup::STORE_FIELDS;
 pub use backup::{Backup, StoreConfig, backup_now, scheduled_backup};
 pub use error::StoreError;

@@ -3,6 +3,7 @@
 //! environment.
 
 pub mod browser;
+pub mod postgres;
 pub mod receiver;
 pub mod serve;
 pub mod server;
