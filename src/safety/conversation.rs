@@ -13,6 +13,7 @@
 //! Danger from someone else works the same way: a threat or blows told
 //! earlier, then "he's outside my door" now.
 
+use crate::lang::Words;
 use super::concepts::{DESPAIR, FICTION, LEAVE_TAKING, RESOLVED, THANKS, TRIP};
 use super::danger::{ASSAULT, FOLLOWED, HIDING, INTRUSION, KILL_THREAT, LURKING, SERIOUS};
 use super::detect::{Assessment, CrisisKind, any_cue, assess, words};
@@ -35,15 +36,15 @@ struct Signal {
     /// than a mood or a decision that many ordinary messages share.
     farewell: bool,
     /// Lists of cues, in the syntax of [`super::detect`]: any one counts.
-    cues: &'static [&'static [&'static str]],
+    cues: &'static [&'static Words],
 }
 
 /// The warning signs of a farewell spread over messages.
-const SIGNALS: &[Signal] = &[
+static SIGNALS: &[Signal] = &[
     Signal {
         name: "giving things away",
         farewell: true,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "giving away",
             "gave away",
             "given away",
@@ -104,12 +105,12 @@ const SIGNALS: &[Signal] = &[
             "vendu mes",
             "cleared my room",
             "vide ma chambre",
-        ]],
+        ])],
     },
     Signal {
         name: "arranging for pets",
         farewell: true,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "look after my ?",
             "take care of my ?",
             "take my cat",
@@ -152,12 +153,12 @@ const SIGNALS: &[Signal] = &[
             "le chien va chez",
             "adopt my ?",
             "new family",
-        ]],
+        ])],
     },
     Signal {
         name: "settling affairs",
         farewell: true,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "my will",
             "testament",
             "passwords",
@@ -225,13 +226,13 @@ const SIGNALS: &[Signal] = &[
             "she ll know what to do",
             "il saura quoi faire",
             "elle saura quoi faire",
-        ]],
+        ])],
     },
     Signal {
         name: "thanks and farewells",
         farewell: true,
         cues: &[
-            &[
+            &Words::Fixed(&[
                 "goodbye",
                 "good bye",
                 "bye everyone",
@@ -303,14 +304,14 @@ const SIGNALS: &[Signal] = &[
                 "i loved you",
                 "je vous aimais",
                 "je t aimais",
-            ],
-            THANKS,
+            ]),
+            &THANKS,
         ],
     },
     Signal {
         name: "sorry for everything",
         farewell: true,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "sorry for everything",
             "sorry about everything",
             "sorry for all",
@@ -344,12 +345,12 @@ const SIGNALS: &[Signal] = &[
             "to everyone that i m sorry",
             "tout le monde que je suis desole*",
             "pardon d etre",
-        ]],
+        ])],
     },
     Signal {
         name: "a last time",
         farewell: true,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "last message",
             "won t hear from me",
             "not hear from me",
@@ -451,12 +452,12 @@ const SIGNALS: &[Signal] = &[
             "*ras probablement plus",
             "probably won t see me",
             "won t see me",
-        ]],
+        ])],
     },
     Signal {
         name: "not being there",
         farewell: true,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "won t be around to",
             "won t be here to",
             "won t be there to",
@@ -464,12 +465,12 @@ const SIGNALS: &[Signal] = &[
             "serai plus la pour",
             "ne serai pas la",
             "serai pas la",
-        ]],
+        ])],
     },
     Signal {
         name: "letters left",
         farewell: true,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "wrote letters",
             "written letters",
             "letter for",
@@ -500,13 +501,13 @@ const SIGNALS: &[Signal] = &[
             "ecrit a mes parents",
             "the letter is",
             "la lettre est",
-        ]],
+        ])],
     },
     Signal {
         name: "despair",
         farewell: false,
         cues: &[
-            &[
+            &Words::Fixed(&[
                 "can t do this anymore",
                 "can t anymore",
                 "can t take it anymore",
@@ -530,68 +531,32 @@ const SIGNALS: &[Signal] = &[
                 "such a burden",
                 "couldn t do it anymore",
                 "y arrivais plus",
-            ],
-            DESPAIR,
+            ]),
+            &DESPAIR,
         ],
     },
     Signal {
         name: "a reason held back",
         farewell: false,
-        cues: &[&[
+        cues: &[&Words::Fixed(&[
             "can t explain why",
             "can t say why",
             "don t ask why",
             "peux pas expliquer pourquoi",
             "peux pas dire pourquoi",
             "demande pas pourquoi",
-        ]],
+        ])],
     },
     Signal {
         name: "a decision",
         farewell: false,
-        cues: &[RESOLVED],
+        cues: &[&RESOLVED],
     },
 ];
 
 /// What explains a pattern away: moving, travelling, a new job or home,
 /// tidying up, an allergy, a wedding, a story.
-pub(super) const EXPLAINED: &[&str] = &[
-    "new flat",
-    "new apartment",
-    "new place",
-    "new house",
-    "new home in",
-    "new job",
-    "emigrat*",
-    "abroad",
-    "relocat*",
-    "declutter*",
-    "minimalis*",
-    "marie kondo",
-    "allerg*",
-    "wedding",
-    "retire*",
-    "graduat*",
-    "nouvel appart*",
-    "nouveau logement",
-    "nouvelle maison",
-    "nouveau travail",
-    "a l etranger",
-    "expatri*",
-    "desencombr*",
-    "mariage",
-    "retraite",
-    "diplome",
-    "grenier",
-    "attic",
-    "n utilise plus",
-    "don t use anymore",
-    "no longer use",
-    "vide grenier",
-    "car boot",
-    "garage sale",
-    "brocante",
-];
+pub(super) static EXPLAINED: Words = Words::named("everyday_reason");
 
 /// `assess(text)`, with the user's `earlier` messages (oldest first) read
 /// too: a message that completes a pattern of warning signs is a crisis
@@ -639,13 +604,13 @@ fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
 /// Whether someone is at the door, following or hiding now, after blows or
 /// a meant threat earlier.
 fn danger_completed(now: &[String], before: &[Vec<String>]) -> bool {
-    let close = [INTRUSION, LURKING, FOLLOWED, HIDING]
+    let close = [&INTRUSION, &LURKING, &FOLLOWED, &HIDING]
         .iter()
         .any(|cues| any_cue(now, cues));
     close
         && before
             .iter()
-            .any(|w| any_cue(w, ASSAULT) || (any_cue(w, KILL_THREAT) && any_cue(w, SERIOUS)))
+            .any(|w| any_cue(w, &ASSAULT) || (any_cue(w, &KILL_THREAT) && any_cue(w, &SERIOUS)))
 }
 
 /// The names of the signals in one message's words.
@@ -659,7 +624,7 @@ fn signals(words: &[String]) -> Vec<&'static str> {
 
 /// Whether one message holds what explains a pattern away.
 fn explained(words: &[String]) -> bool {
-    [EXPLAINED, TRIP, LEAVE_TAKING, FICTION]
+    [&EXPLAINED, &TRIP, &LEAVE_TAKING, &FICTION]
         .iter()
         .any(|cues| any_cue(words, cues))
 }

@@ -1,0 +1,365 @@
+//! Reading the language files: the built-in ones, a deployment's directory
+//! over them, each parsed and checked with its problems at `file:line`.
+//!
+//! Parsed strings are kept for the life of the process (the data is loaded
+//! once, at start), so the detector holds plain `&'static str` slices.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use toml_edit::{ImDocument, Item, Table, Value};
+
+use super::LangData;
+use crate::schema::{edit_distance, line_column};
+
+/// The directory of the detector's words; every other one is a language.
+const WORDS: &str = "words";
+
+/// The table of shorthand in a words file.
+const SHORTHAND: &str = "shorthand";
+
+/// Language data that could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LangError {
+    /// A file has a problem at a line.
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        /// The file as the user knows it (`lang/words/cues.toml` or the
+        /// deployment's path).
+        file: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong and what to write instead.
+        message: String,
+    },
+    /// A directory or file could not be read.
+    #[error("could not read language data in {path}: {source} (check [safety] language_dir)")]
+    Read {
+        /// What could not be read.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Another directory's data is already in use in this process.
+    #[error(
+        "language data from {} is already in use, so {} cannot be loaded too; run one deployment per process",
+        loaded.as_ref().map_or_else(|| "the built-in files".to_string(), |p| p.display().to_string()),
+        wanted.display()
+    )]
+    AlreadyLoaded {
+        /// The directory asked for.
+        wanted: PathBuf,
+        /// The directory in use, if not the built-in files alone.
+        loaded: Option<PathBuf>,
+    },
+}
+
+/// One file to read: its name below `lang/`, how to show it, its text.
+struct Source {
+    name: String,
+    shown: String,
+    text: &'static str,
+}
+
+/// The built-in files with `dir`'s over them: a file of the same name
+/// replaces the built-in one, any other extends the data.
+pub(super) fn merge(
+    builtin: &'static [(&'static str, &'static str)],
+    dir: Option<&Path>,
+) -> Result<LangData, LangError> {
+    let known = builtin_list_names(builtin)?;
+    let overrides = match dir {
+        Some(dir) => read_dir(dir)?,
+        None => Vec::new(),
+    };
+    let mut sources: Vec<Source> = builtin
+        .iter()
+        .filter(|(name, _)| !overrides.iter().any(|o| o.name == *name))
+        .map(|(name, text)| Source {
+            name: (*name).to_string(),
+            shown: format!("lang/{name}"),
+            text,
+        })
+        .collect();
+    sources.extend(overrides);
+    let mut merged = Merged::default();
+    for source in &sources {
+        merged.read(source, &known)?;
+    }
+    Ok(merged.finish())
+}
+
+/// The names of every built-in list: a deployment's files may only fill
+/// those (a list nobody reads is a typo).
+fn builtin_list_names(
+    builtin: &'static [(&'static str, &'static str)],
+) -> Result<BTreeSet<String>, LangError> {
+    let mut names = BTreeSet::new();
+    for (name, text) in builtin {
+        if group(name) == WORDS {
+            let source = Source {
+                name: (*name).to_string(),
+                shown: format!("lang/{name}"),
+                text,
+            };
+            let doc = parse(&source)?;
+            names.extend(
+                doc.as_table()
+                    .iter()
+                    .filter(|(key, item)| *key != SHORTHAND && item.is_array())
+                    .map(|(key, _)| key.to_string()),
+            );
+        }
+    }
+    Ok(names)
+}
+
+/// Every `*.toml` file one directory below `dir`, sorted by name.
+fn read_dir(dir: &Path) -> Result<Vec<Source>, LangError> {
+    let read_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| LangError::Read { path, source }
+    };
+    let mut files = Vec::new();
+    for group in fs::read_dir(dir).map_err(read_err(dir))? {
+        let group = group.map_err(read_err(dir))?.path();
+        if !group.is_dir() {
+            continue;
+        }
+        for file in fs::read_dir(&group).map_err(read_err(&group))? {
+            let path = file.map_err(read_err(&group))?.path();
+            if path.is_file() && path.extension().is_some_and(|e| e == "toml") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut sources = Vec::new();
+    for path in files {
+        let text = fs::read_to_string(&path).map_err(read_err(&path))?;
+        let name = path
+            .strip_prefix(dir)
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        sources.push(Source {
+            name,
+            shown: path.display().to_string(),
+            text: Box::leak(text.into_boxed_str()),
+        });
+    }
+    Ok(sources)
+}
+
+/// The directory a file's name starts with: `words` or a language code.
+fn group(name: &str) -> &str {
+    name.split('/').next().unwrap_or(name)
+}
+
+/// A file's TOML, or its syntax error at its line.
+fn parse(source: &Source) -> Result<ImDocument<&'static str>, LangError> {
+    ImDocument::parse(source.text).map_err(|e| {
+        let message = e.message().trim().to_string();
+        invalid(source, e.span().map_or(0, |s| s.start), message)
+    })
+}
+
+/// A problem at byte `offset` of `source`.
+fn invalid(source: &Source, offset: usize, message: String) -> LangError {
+    LangError::Invalid {
+        file: source.shown.clone(),
+        line: line_column(source.text, offset).0,
+        message,
+    }
+}
+
+/// The data read so far, before it is frozen into [`LangData`].
+#[derive(Default)]
+struct Merged {
+    lists: HashMap<&'static str, Vec<&'static str>>,
+    shorthand: Vec<(&'static str, &'static str)>,
+    texts: HashMap<&'static str, HashMap<&'static str, &'static str>>,
+}
+
+impl Merged {
+    /// Reads one file into the data.
+    fn read(&mut self, source: &Source, known: &BTreeSet<String>) -> Result<(), LangError> {
+        let doc = parse(source)?;
+        let group = group(&source.name);
+        if group == WORDS {
+            self.read_words(source, doc.as_table(), known)
+        } else if is_language_code(group) {
+            let language = leak(group);
+            self.read_texts(source, language, "", doc.as_table())
+        } else {
+            Err(invalid(
+                source,
+                0,
+                format!(
+                    "\"{group}\" is neither words/ nor a language code (en, fr, pt-BR): move the file into one of those directories"
+                ),
+            ))
+        }
+    }
+
+    /// A words file: lists of cues, and a `[shorthand]` table.
+    fn read_words(
+        &mut self,
+        source: &Source,
+        table: &Table,
+        known: &BTreeSet<String>,
+    ) -> Result<(), LangError> {
+        for (name, item) in table {
+            let at = item.span().map_or(0, |s| s.start);
+            match item {
+                Item::Table(shorthand) if name == SHORTHAND => {
+                    self.read_shorthand(source, shorthand)?;
+                }
+                Item::Value(Value::Array(cues)) => {
+                    if !known.contains(name) {
+                        return Err(invalid(source, at, unknown_list(name, known)));
+                    }
+                    let list = self.lists.entry(leak(name)).or_default();
+                    for cue in cues {
+                        list.push(checked_cue(source, cue)?);
+                    }
+                }
+                _ => {
+                    return Err(invalid(
+                        source,
+                        at,
+                        format!(
+                            "\"{name}\" should be a list of cues (name = [\"cue\", …]) or the [shorthand] table"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `short = "long form"` pairs.
+    fn read_shorthand(&mut self, source: &Source, table: &Table) -> Result<(), LangError> {
+        for (short, item) in table {
+            let at = item.span().map_or(0, |s| s.start);
+            let Some(long) = item.as_str() else {
+                return Err(invalid(
+                    source,
+                    at,
+                    format!("shorthand \"{short}\" should be a text: {short} = \"long form\""),
+                ));
+            };
+            check_words(short).map_err(|m| invalid(source, at, m))?;
+            check_words(long).map_err(|m| invalid(source, at, m))?;
+            if short.contains(' ') {
+                let message = format!("shorthand \"{short}\" should be one word");
+                return Err(invalid(source, at, message));
+            }
+            self.shorthand.push((leak(short), leak(long)));
+        }
+        Ok(())
+    }
+
+    /// A language's texts, flattened into `table.key` names.
+    fn read_texts(
+        &mut self,
+        source: &Source,
+        language: &'static str,
+        prefix: &str,
+        table: &Table,
+    ) -> Result<(), LangError> {
+        for (key, item) in table {
+            let name = format!("{prefix}{key}");
+            match item {
+                Item::Table(inner) => {
+                    self.read_texts(source, language, &format!("{name}."), inner)?;
+                }
+                Item::Value(Value::String(text)) => {
+                    self.texts
+                        .entry(language)
+                        .or_default()
+                        .insert(leak(&name), leak(text.value()));
+                }
+                _ => {
+                    let at = item.span().map_or(0, |s| s.start);
+                    let message = format!("\"{name}\" should be a text in quotes");
+                    return Err(invalid(source, at, message));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Freezes the lists for the life of the process.
+    fn finish(self) -> LangData {
+        LangData {
+            lists: self
+                .lists
+                .into_iter()
+                .map(|(name, cues)| (name, &*Vec::leak(cues)))
+                .collect(),
+            shorthand: Vec::leak(self.shorthand),
+            texts: self.texts,
+            source: None,
+        }
+    }
+}
+
+/// One cue of a list, checked.
+fn checked_cue(source: &Source, cue: &Value) -> Result<&'static str, LangError> {
+    let at = cue.span().map_or(0, |s| s.start);
+    let Some(text) = cue.as_str() else {
+        return Err(invalid(
+            source,
+            at,
+            "a cue should be a text in quotes".to_string(),
+        ));
+    };
+    check_words(text).map_err(|m| invalid(source, at, m))?;
+    Ok(leak(text))
+}
+
+/// Whether `cue` is written as the detector reads text: lower case, no
+/// accents or punctuation, single spaces; `*`, `?` and `#` as the syntax.
+fn check_words(cue: &str) -> Result<(), String> {
+    if cue.trim().is_empty() {
+        return Err("an empty cue matches nothing: remove it".to_string());
+    }
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || " *?#_".contains(c);
+    if cue.chars().all(allowed) && cue.split(' ').all(|w| !w.is_empty()) {
+        return Ok(());
+    }
+    let wildcards: String = cue.chars().filter(|c| "*?#".contains(*c)).collect();
+    let plain = crate::safety::detect::normalise(cue).join(" ");
+    Err(format!(
+        "cue \"{cue}\" can never match: the detector reads text lower-cased, without accents or punctuation, one space between words; write \"{plain}\"{}",
+        if wildcards.is_empty() {
+            ""
+        } else {
+            " with its * ? # put back"
+        }
+    ))
+}
+
+/// The message for a list no built-in file defines, with the closest name.
+fn unknown_list(name: &str, known: &BTreeSet<String>) -> String {
+    let closest = known
+        .iter()
+        .min_by_key(|k| edit_distance(name, k))
+        .map_or_else(String::new, |k| format!(" (did you mean \"{k}\"?)"));
+    format!("there is no list \"{name}\" for the detector to read{closest}")
+}
+
+/// Whether a directory name is a language code (`en`, `fr`, `pt-BR`).
+fn is_language_code(name: &str) -> bool {
+    let mut parts = name.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.chars().all(|c| c.is_ascii_lowercase())
+        && parts.all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// A string kept for the life of the process.
+fn leak(text: &str) -> &'static str {
+    Box::leak(text.to_owned().into_boxed_str())
+}
