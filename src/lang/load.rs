@@ -33,6 +33,15 @@ pub enum LangError {
         /// What is wrong and what to write instead.
         message: String,
     },
+    /// A deployment's files left out an English text, which every language
+    /// falls back to.
+    #[error(
+        "the English texts have no \"{key}\", which every language falls back to: put it back in the lang/en/ file that replaced the built-in one"
+    )]
+    Missing {
+        /// The text's key (`crisis.danger`).
+        key: String,
+    },
     /// A directory or file could not be read.
     #[error("could not read language data in {path}: {source} (check [safety] language_dir)")]
     Read {
@@ -68,7 +77,10 @@ pub(super) fn merge(
     builtin: &'static [(&'static str, &'static str)],
     dir: Option<&Path>,
 ) -> Result<LangData, LangError> {
-    let known = builtin_list_names(builtin)?;
+    let known = match dir {
+        Some(_) => builtin_names(builtin)?,
+        None => Known::default(),
+    };
     let overrides = match dir {
         Some(dir) => read_dir(dir)?,
         None => Vec::new(),
@@ -87,32 +99,47 @@ pub(super) fn merge(
     for source in &sources {
         merged.read(source, &known)?;
     }
+    if let Some(key) = known.texts.iter().find(|key| {
+        !merged
+            .texts
+            .get(super::FALLBACK_LANGUAGE)
+            .is_some_and(|texts| texts.contains_key(key.as_str()))
+    }) {
+        return Err(LangError::Missing { key: key.clone() });
+    }
     Ok(merged.finish())
 }
 
-/// The names of every built-in list: a deployment's files may only fill
-/// those (a list nobody reads is a typo).
-fn builtin_list_names(
-    builtin: &'static [(&'static str, &'static str)],
-) -> Result<BTreeSet<String>, LangError> {
-    let mut names = BTreeSet::new();
+/// What the built-in files define: a deployment's files may only fill
+/// those lists and texts (a list nobody reads is a typo).
+#[derive(Default)]
+struct Known {
+    /// Every list name.
+    lists: BTreeSet<String>,
+    /// Every text key, of any language.
+    texts: BTreeSet<String>,
+}
+
+/// The lists and texts of the built-in files.
+fn builtin_names(builtin: &'static [(&'static str, &'static str)]) -> Result<Known, LangError> {
+    let mut merged = Merged::default();
+    let everything = Known::default();
     for (name, text) in builtin {
-        if group(name) == WORDS {
-            let source = Source {
-                name: (*name).to_string(),
-                shown: format!("lang/{name}"),
-                text,
-            };
-            let doc = parse(&source)?;
-            names.extend(
-                doc.as_table()
-                    .iter()
-                    .filter(|(key, item)| *key != SHORTHAND && item.is_array())
-                    .map(|(key, _)| key.to_string()),
-            );
-        }
+        let source = Source {
+            name: (*name).to_string(),
+            shown: format!("lang/{name}"),
+            text,
+        };
+        merged.read(&source, &everything)?;
     }
-    Ok(names)
+    Ok(Known {
+        lists: merged.lists.keys().map(|k| (*k).to_string()).collect(),
+        texts: merged
+            .texts
+            .values()
+            .flat_map(|texts| texts.keys().map(|k| (*k).to_string()))
+            .collect(),
+    })
 }
 
 /// Every `*.toml` file one directory below `dir`, sorted by name.
@@ -183,14 +210,14 @@ struct Merged {
 
 impl Merged {
     /// Reads one file into the data.
-    fn read(&mut self, source: &Source, known: &BTreeSet<String>) -> Result<(), LangError> {
+    fn read(&mut self, source: &Source, known: &Known) -> Result<(), LangError> {
         let doc = parse(source)?;
         let group = group(&source.name);
         if group == WORDS {
             self.read_words(source, doc.as_table(), known)
         } else if is_language_code(group) {
             let language = leak(group);
-            self.read_texts(source, language, "", doc.as_table())
+            self.read_texts(source, language, "", doc.as_table(), known)
         } else {
             Err(invalid(
                 source,
@@ -207,7 +234,7 @@ impl Merged {
         &mut self,
         source: &Source,
         table: &Table,
-        known: &BTreeSet<String>,
+        known: &Known,
     ) -> Result<(), LangError> {
         for (name, item) in table {
             let at = item.span().map_or(0, |s| s.start);
@@ -216,8 +243,12 @@ impl Merged {
                     self.read_shorthand(source, shorthand)?;
                 }
                 Item::Value(Value::Array(cues)) => {
-                    if !known.contains(name) {
-                        return Err(invalid(source, at, unknown_list(name, known)));
+                    if !known.lists.is_empty() && !known.lists.contains(name) {
+                        return Err(invalid(
+                            source,
+                            at,
+                            unknown_name("list", name, &known.lists),
+                        ));
                     }
                     let list = self.lists.entry(leak(name)).or_default();
                     for cue in cues {
@@ -267,14 +298,20 @@ impl Merged {
         language: &'static str,
         prefix: &str,
         table: &Table,
+        known: &Known,
     ) -> Result<(), LangError> {
         for (key, item) in table {
             let name = format!("{prefix}{key}");
             match item {
                 Item::Table(inner) => {
-                    self.read_texts(source, language, &format!("{name}."), inner)?;
+                    self.read_texts(source, language, &format!("{name}."), inner, known)?;
                 }
                 Item::Value(Value::String(text)) => {
+                    if !known.texts.is_empty() && !known.texts.contains(&name) {
+                        let at = item.span().map_or(0, |s| s.start);
+                        let message = unknown_name("text", &name, &known.texts);
+                        return Err(invalid(source, at, message));
+                    }
                     self.texts
                         .entry(language)
                         .or_default()
@@ -341,13 +378,14 @@ fn check_words(cue: &str) -> Result<(), String> {
     ))
 }
 
-/// The message for a list no built-in file defines, with the closest name.
-fn unknown_list(name: &str, known: &BTreeSet<String>) -> String {
+/// The message for a list or text no built-in file defines, with the
+/// closest name.
+fn unknown_name(what: &str, name: &str, known: &BTreeSet<String>) -> String {
     let closest = known
         .iter()
         .min_by_key(|k| edit_distance(name, k))
         .map_or_else(String::new, |k| format!(" (did you mean \"{k}\"?)"));
-    format!("there is no list \"{name}\" for the detector to read{closest}")
+    format!("there is no {what} \"{name}\" that Troupe reads{closest}")
 }
 
 /// Whether a directory name is a language code (`en`, `fr`, `pt-BR`).

@@ -13,10 +13,10 @@
 //! Danger from someone else works the same way: a threat or blows told
 //! earlier, then "he's outside my door" now.
 
-use crate::lang::Words;
 use super::concepts::{DESPAIR, FICTION, LEAVE_TAKING, RESOLVED, THANKS, TRIP};
 use super::danger::{ASSAULT, FOLLOWED, HIDING, INTRUSION, KILL_THREAT, LURKING, SERIOUS};
 use super::detect::{Assessment, CrisisKind, any_cue, assess, words};
+use crate::lang::Words;
 
 /// How many of the user's earlier messages are read with the new one.
 pub const EARLIER_MESSAGES: usize = 6;

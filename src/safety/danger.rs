@@ -8,9 +8,9 @@
 //! nothing around that makes it a game, a film, a joke about a broken bowl,
 //! or something long past.
 
-use crate::lang::Words;
 use super::concepts::FICTION;
 use super::frames::Frame;
+use crate::lang::Words;
 
 /// Someone other than the speaker.
 pub(super) static ASSAILANT: Words = Words::named("assailant");

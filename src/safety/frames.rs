@@ -10,7 +10,6 @@
 //! that crisis lines teach (death wishes, burden, farewells, means,
 //! self-injury, passive wishes) rather than particular sentences.
 
-use crate::lang::Words;
 use super::concepts::{
     ABSENCE, ACCESS, ACCIDENT, ALL_STOP, BODY, BURDEN, BURDEN_ON, CARE, CEASE, CRAFT, DESPAIR,
     EDGE, FAREWELL, FICTION, FINALITY, FOR_GOOD, GONE_FOR_GOOD, GONE_SOON, HARM_TOOL, HEIGHTS,
@@ -20,6 +19,7 @@ use super::concepts::{
 };
 use super::detect::{CrisisKind, has_cue_at, word_matches};
 use super::{danger, method};
+use crate::lang::Words;
 
 /// Concepts that must all be found with at most `window` words between them,
 /// with none of the `unless` cues in or just around that stretch.

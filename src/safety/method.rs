@@ -8,9 +8,9 @@
 //! by [`super::frames`], with kitchens, workshops and stories explaining
 //! them away.
 
-use crate::lang::Words;
 use super::concepts::{CRAFT, FICTION};
 use super::frames::Frame;
+use crate::lang::Words;
 
 /// A question about how it goes: how long, how many, does it hurt.
 pub(super) static HOW: Words = Words::named("how");
