@@ -20,6 +20,7 @@ mod figures;
 mod first_hour;
 mod followups;
 mod input_limits;
+mod language_data;
 mod moderation;
 mod offline;
 mod openai;

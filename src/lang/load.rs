@@ -312,6 +312,13 @@ impl Merged {
                         let message = unknown_name("text", &name, &known.texts);
                         return Err(invalid(source, at, message));
                     }
+                    if let Some(unknown) = unknown_placeholder(text.value()) {
+                        let at = item.span().map_or(0, |s| s.start);
+                        let message = format!(
+                            "\"{name}\" holds {unknown}, which Troupe does not fill in: only {{persona}} and {{topic}} are (write {{ and }} around nothing else)"
+                        );
+                        return Err(invalid(source, at, message));
+                    }
                     self.texts
                         .entry(language)
                         .or_default()
@@ -386,6 +393,21 @@ fn unknown_name(what: &str, name: &str, known: &BTreeSet<String>) -> String {
         .min_by_key(|k| edit_distance(name, k))
         .map_or_else(String::new, |k| format!(" (did you mean \"{k}\"?)"));
     format!("there is no {what} \"{name}\" that Troupe reads{closest}")
+}
+
+/// The first `{name}` in `text` other than `{persona}` and `{topic}`.
+fn unknown_placeholder(text: &str) -> Option<&str> {
+    let mut rest = text;
+    while let Some(at) = rest.find('{') {
+        rest = &rest[at..];
+        let end = rest.find('}').map_or(rest.len(), |e| e + 1);
+        let found = &rest[..end];
+        if found != "{persona}" && found != "{topic}" {
+            return Some(found);
+        }
+        rest = &rest[end..];
+    }
+    None
 }
 
 /// Whether a directory name is a language code (`en`, `fr`, `pt-BR`).

@@ -144,6 +144,16 @@ fn a_list_or_text_troupe_does_not_read_is_a_typo() {
 }
 
 #[test]
+fn a_text_with_a_placeholder_troupe_does_not_fill_is_refused() {
+    let (error, _dir) = load_error(&[(
+        "fr/ours.toml",
+        "[interface]\nwhile_away = \"{nom} a écrit\"\n",
+    )]);
+    assert!(error.contains(":2: "), "{error}");
+    assert!(error.contains("{nom}"), "{error}");
+}
+
+#[test]
 fn an_english_file_that_leaves_out_a_text_is_refused() {
     let (error, _dir) = load_error(&[("en/safety.toml", "[crisis]\ndanger = \"Call 911.\"\n")]);
     assert!(error.contains("\"crisis.self_harm\""), "{error}");
