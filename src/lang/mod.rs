@@ -181,5 +181,15 @@ impl Deref for Words {
     }
 }
 
+/// A `&'static` [`Words::named`] list for a rule written in a static: each
+/// use holds its own static handle, so the list is looked up once.
+macro_rules! words {
+    ($name:literal) => {{
+        static WORDS: $crate::lang::Words = $crate::lang::Words::named($name);
+        &WORDS
+    }};
+}
+pub(crate) use words;
+
 #[cfg(test)]
 mod tests;

@@ -8,7 +8,7 @@
 //! for any one word, `#` for a number of 10 or more. Adding a phrase is a
 //! data change; the labelled sets in `tests/data/` say whether it helped.
 
-use crate::lang::Words;
+use crate::lang::{Words, words};
 
 /// A phrase that is only an idiom near certain words: "overdosed" near a
 /// treat, "will kill me" after a person who might, "end it all" before a
@@ -27,94 +27,49 @@ pub(super) struct NearIdiom {
 
 pub(super) static NEAR_IDIOMS: &[NearIdiom] = &[
     NearIdiom {
-        phrases: &Words::Fixed(&["overdose*", "od"]),
+        phrases: words!("near_idiom_overdose_phrases"),
         near: &TREATS,
         before: 0,
         after: 4,
         unless: &DRUGS,
     },
     NearIdiom {
-        phrases: &Words::Fixed(&[
-            "va me tuer",
-            "vont me tuer",
-            "will kill me",
-            "gonna kill me",
-            "going to kill me",
-            "ll kill me",
-            "would kill me",
-            "d kill me",
-        ]),
+        phrases: words!("near_idiom_va_me_tuer_phrases"),
         near: &PEOPLE,
         before: 3,
         after: 0,
         unless: &super::danger::SERIOUS,
     },
     NearIdiom {
-        phrases: &Words::Fixed(&[
-            "committed suicide",
-            "commit suicide",
-            "s est suicide*",
-            "suicide*",
-            "suicidal",
-        ]),
-        near: &Words::Fixed(&[
-            "basil",
-            "plant*",
-            "basilic",
-            "cactus",
-            "orchid*",
-            "monstera",
-            "succulent*",
-            "phone",
-            "tel",
-            "telephone",
-            "battery",
-            "batterie",
-            "laptop",
-            "printer",
-            "imprimante",
-            "starter",
-            "levain",
-            "souffle",
-            "cake",
-            "gateau",
-        ]),
+        phrases: words!("near_idiom_committed_suicide_phrases"),
+        near: words!("near_idiom_committed_suicide_near"),
         before: 4,
         after: 2,
         unless: &Words::Fixed(&[]),
     },
     NearIdiom {
-        phrases: &Words::Fixed(&["better off if i"]),
-        near: &Words::Fixed(&[
-            "singing",
-            "cooking",
-            "baking",
-            "talking",
-            "complaining",
-            "lol",
-            "haha*",
-            "mdr",
-        ]),
+        phrases: words!("near_idiom_better_off_if_i_phrases"),
+        near: words!("near_idiom_better_off_if_i_near"),
         before: 0,
         after: 6,
         unless: &Words::Fixed(&[]),
     },
     NearIdiom {
-        phrases: &Words::Fixed(&["en ai fini avec", "done with", "over with"]),
+        phrases: words!("near_idiom_en_ai_fini_avec_phrases"),
         near: &TREATS,
         before: 0,
         after: 4,
         unless: &Words::Fixed(&[]),
     },
     NearIdiom {
-        phrases: &Words::Fixed(&["en ai fini avec", "done with", "over with"]),
+        phrases: words!("near_idiom_en_ai_fini_avec_phrases"),
         near: &HOME_PROJECTS,
         before: 0,
         after: 4,
         unless: &Words::Fixed(&[]),
     },
     NearIdiom {
-        phrases: &Words::Fixed(&["end it all", "en finir"]),
+        phrases: words!("near_idiom_end_it_all_phrases"),
         near: &HOME_PROJECTS,
         before: 0,
         after: 5,
@@ -145,51 +100,9 @@ pub(super) static MEDICAL: Words = Words::named("medical");
 pub(super) static PSYCHOLOGICAL: Words = Words::named("psychological");
 
 /// A loss: a person or pet together with a death word.
-pub(super) const PSYCHOLOGICAL_PAIRS: &[(&[&str], &[&str])] = &[(
-    &[
-        "mother",
-        "father",
-        "mom",
-        "mum",
-        "dad",
-        "wife",
-        "husband",
-        "son",
-        "daughter",
-        "brother",
-        "sister",
-        "friend",
-        "grandma",
-        "grandmother",
-        "grandpa",
-        "grandfather",
-        "dog",
-        "cat",
-        "mere",
-        "pere",
-        "maman",
-        "papa",
-        "mari",
-        "femme",
-        "fils",
-        "fille",
-        "frere",
-        "soeur",
-        "ami",
-        "amie",
-        "chien",
-        "chat",
-    ],
-    &[
-        "died",
-        "passed",
-        "funeral",
-        "decede*",
-        "mort",
-        "morte",
-        "enterrement",
-        "obseques",
-    ],
+pub(super) static PSYCHOLOGICAL_PAIRS: &[(&Words, &Words)] = &[(
+    words!("psychological_pair_first"),
+    words!("psychological_pair_second"),
 )];
 
 pub(super) static LEGAL: Words = Words::named("legal");
@@ -206,86 +119,45 @@ pub(super) static RECOVERED: Words = Words::named("recovered");
 pub(super) static RECENT: Words = Words::named("recent");
 
 /// Cues that signal crisis only together.
-pub(super) const CRISIS_PAIRS: &[(&[&str], &[&str])] = &[
+pub(super) static CRISIS_PAIRS: &[(&Words, &Words)] = &[
     (
-        &["on purpose"],
-        &["burn*", "cut*", "stepping", "step", "jump*", "scratch*"],
-    ),
-    (&["crashed the car", "crash the car"], &["relief"]),
-    (
-        &[
-            "drove at #",
-            "driving at #",
-            "roule a #",
-            "drove fast",
-            "sans ceinture",
-            "no seatbelt",
-        ],
-        &[
-            "hoping something would happen",
-            "hoping something happens",
-            "qu il arrive quelque chose",
-            "qu il m arrive quelque chose",
-        ],
+        words!("crisis_pair_1_first"),
+        words!("crisis_pair_1_second"),
     ),
     (
-        &[
-            "walked into the sea",
-            "entree dans la mer",
-            "entre dans la mer",
-        ],
-        &["clothes on", "habille*", "turned back", "demi tour"],
+        words!("crisis_pair_2_first"),
+        words!("crisis_pair_2_second"),
     ),
     (
-        &["rechute", "relapsed", "relapse"],
-        &["plus profond", "deeper", "cut", "coupe*", "cutting"],
+        words!("crisis_pair_3_first"),
+        words!("crisis_pair_3_second"),
     ),
     (
-        &[
-            "stop eating",
-            "stopped eating",
-            "mange plus rien",
-            "arrete de manger",
-        ],
-        &[
-            "end on its own",
-            "finira tout seul",
-            "it ll just end",
-            "ca finira",
-        ],
+        words!("crisis_pair_4_first"),
+        words!("crisis_pair_4_second"),
     ),
     (
-        &["my funeral", "mon enterrement", "mes obseques"],
-        &[
-            "in advance",
-            "a l avance",
-            "ready",
-            "pret",
-            "prete",
-            "soon",
-            "bientot",
-        ],
+        words!("crisis_pair_5_first"),
+        words!("crisis_pair_5_second"),
     ),
     (
-        &["aucun avenir pour moi", "no future for me"],
-        &[
-            "arrete d essayer",
-            "stop trying",
-            "stopped trying",
-            "tout essaye",
-            "tried everything",
-        ],
+        words!("crisis_pair_6_first"),
+        words!("crisis_pair_6_second"),
     ),
     (
-        &[
-            "know how this ends",
-            "sais comment ca finit",
-            "sais comment ca va finir",
-        ],
-        &["no point", "sert a rien", "therapy", "therapie", "psy"],
+        words!("crisis_pair_7_first"),
+        words!("crisis_pair_7_second"),
     ),
     (
-        &["me brule"],
-        &["cigarette*", "expres", "sentir quelque", "punir"],
+        words!("crisis_pair_8_first"),
+        words!("crisis_pair_8_second"),
+    ),
+    (
+        words!("crisis_pair_9_first"),
+        words!("crisis_pair_9_second"),
+    ),
+    (
+        words!("crisis_pair_10_first"),
+        words!("crisis_pair_10_second"),
     ),
 ];

@@ -10,7 +10,7 @@
 
 use super::concepts::FICTION;
 use super::frames::Frame;
-use crate::lang::Words;
+use crate::lang::{Words, words};
 
 /// Someone other than the speaker.
 pub(super) static ASSAILANT: Words = Words::named("assailant");
@@ -141,17 +141,8 @@ pub(super) static FRAMES: &[Frame] = &[
     Frame {
         name: "an ex who knows where I live",
         concepts: &[
-            &Words::Fixed(&["ex", "my ex", "mon ex"]),
-            &Words::Fixed(&[
-                "photo of my front door",
-                "photo of my house",
-                "photo of my building",
-                "photo de ma porte",
-                "photo de chez moi",
-                "photo de mon immeuble",
-                "knows where i live",
-                "sait ou j habite",
-            ]),
+            words!("frame_ex_who_knows_where_i_live_concept_1"),
+            words!("frame_ex_who_knows_where_i_live_concept_2"),
         ],
         window: 10,
         unless: &Words::Fixed(&[]),
@@ -182,16 +173,7 @@ pub(super) static FRAMES: &[Frame] = &[
         name: "followed and afraid",
         concepts: &[&FOLLOWED, &ALARM],
         window: 16,
-        unless: &Words::Fixed(&[
-            "instagram",
-            "twitter",
-            "tiktok",
-            "insta",
-            "cat",
-            "dog",
-            "chat",
-            "chien",
-        ]),
+        unless: words!("frame_followed_and_afraid_unless"),
         context: &[&FICTION, &PAST, &HARMLESS_CONTACT],
     },
     Frame {

@@ -19,6 +19,7 @@ use super::cues::{
     PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
 };
 use super::{conversation, danger, frames};
+use crate::lang::Words;
 
 use serde::{Deserialize, Serialize};
 
@@ -225,7 +226,7 @@ pub fn crisis_reasons(text: &str) -> Vec<String> {
         CRISIS_PAIRS
             .iter()
             .filter(|(a, b)| any_cue(&words, a) && any_cue(&words, b))
-            .map(|(a, b)| format!("crisis pair {a:?} + {b:?}")),
+            .map(|(a, b)| format!("crisis pair {:?} + {:?}", &a[..], &b[..])),
     );
     if conversation::farewell_in(&words) {
         reasons.push("farewell signs".to_string());
@@ -478,7 +479,7 @@ pub(super) fn any_cue(words: &[String], cues: &[&str]) -> bool {
     cues.iter().any(|cue| has_cue(words, cue))
 }
 
-fn any_pair(words: &[String], pairs: &[(&[&str], &[&str])]) -> bool {
+fn any_pair(words: &[String], pairs: &[(&Words, &Words)]) -> bool {
     pairs
         .iter()
         .any(|(a, b)| any_cue(words, a) && any_cue(words, b))

@@ -19,7 +19,7 @@ use super::concepts::{
 };
 use super::detect::{CrisisKind, has_cue_at, word_matches};
 use super::{danger, method};
-use crate::lang::Words;
+use crate::lang::{Words, words};
 
 /// Concepts that must all be found with at most `window` words between them,
 /// with none of the `unless` cues in or just around that stretch.
@@ -308,7 +308,7 @@ static FRAMES: &[Frame] = &[
         name: "burden",
         concepts: &[&BURDEN, &BURDEN_ON],
         window: 4,
-        unless: &Words::Fixed(&["tax burden", "burden of proof", "charge de la preuve"]),
+        unless: words!("frame_burden_unless"),
         context: &[],
     },
     Frame {
@@ -322,7 +322,7 @@ static FRAMES: &[Frame] = &[
         name: "farewells",
         concepts: &[&FAREWELL, &FINALITY],
         window: 20,
-        unless: &Words::Fixed(&["goodbye to soggy", "say goodbye to boring"]),
+        unless: words!("frame_farewells_unless"),
         context: &[&TRIP, &LEAVE_TAKING],
     },
     Frame {
@@ -364,7 +364,7 @@ static FRAMES: &[Frame] = &[
         name: "hoping for an accident",
         concepts: &[&WISH, &PASSIVE_DEATH],
         window: 6,
-        unless: &Words::Fixed(&["hit me up", "hit me with"]),
+        unless: words!("frame_hoping_for_an_accident_unless"),
         context: &[],
     },
     Frame {
@@ -376,12 +376,7 @@ static FRAMES: &[Frame] = &[
     },
     Frame {
         name: "a weapon within reach",
-        concepts: &[
-            &Words::Fixed(&[
-                "gun", "guns", "pistol", "rifle", "fusil*", "pistolet", "carabine",
-            ]),
-            &ACCESS,
-        ],
+        concepts: &[words!("frame_weapon_within_reach_concept_1"), &ACCESS],
         window: 12,
         unless: &Words::Fixed(&[]),
         context: &[],
@@ -389,35 +384,8 @@ static FRAMES: &[Frame] = &[
     Frame {
         name: "everything in the medicine cabinet",
         concepts: &[
-            &Words::Fixed(&[
-                "took everything",
-                "took all my",
-                "took all the",
-                "took the whole",
-                "swallowed all",
-                "swallowed the whole",
-                "pris tout",
-                "pris toute",
-                "pris tous",
-                "avale tout",
-                "avale toute",
-                "avale tous",
-            ]),
-            &Words::Fixed(&[
-                "cabinet",
-                "medicine",
-                "pills",
-                "tablets",
-                "box",
-                "bottle",
-                "armoire",
-                "pharmacie",
-                "boite",
-                "plaquette",
-                "cachets",
-                "medicaments",
-                "comprimes",
-            ]),
+            words!("frame_everything_in_the_medicine_cabinet_concept_1"),
+            words!("frame_everything_in_the_medicine_cabinet_concept_2"),
         ],
         window: 10,
         unless: &Words::Fixed(&[]),
@@ -426,26 +394,8 @@ static FRAMES: &[Frame] = &[
     Frame {
         name: "into the sea, dressed",
         concepts: &[
-            &Words::Fixed(&[
-                "walked into the sea",
-                "walked into the river",
-                "walked into the lake",
-                "entree dans la mer",
-                "entre dans la mer",
-                "entree dans la riviere",
-                "entre dans la riviere",
-                "entree dans le lac",
-                "entre dans le lac",
-            ]),
-            &Words::Fixed(&[
-                "clothes on",
-                "habille*",
-                "turned back",
-                "demi tour",
-                "didn t come back",
-                "not to come back",
-                "pour pas revenir",
-            ]),
+            words!("frame_into_the_sea_dressed_concept_1"),
+            words!("frame_into_the_sea_dressed_concept_2"),
         ],
         window: 16,
         unless: &Words::Fixed(&[]),
@@ -461,36 +411,8 @@ static FRAMES: &[Frame] = &[
     Frame {
         name: "a last meal, meant",
         concepts: &[
-            &Words::Fixed(&[
-                "last meal",
-                "last dinner",
-                "final meal",
-                "final night",
-                "last one",
-                "last birthday",
-                "dernier repas",
-                "dernier diner",
-                "derniere soiree",
-                "dernier anniversaire",
-                "le dernier de ma vie",
-            ]),
-            &Words::Fixed(&[
-                "actually the last",
-                "not joking",
-                "like actually",
-                "anyway",
-                "who cares",
-                "no point",
-                "for real",
-                "make it count",
-                "i m done",
-                "done with all",
-                "de toute facon",
-                "pas une blague",
-                "pour de vrai",
-                "sert a rien",
-                "en ai fini",
-            ]),
+            words!("frame_last_meal_meant_concept_1"),
+            words!("frame_last_meal_meant_concept_2"),
         ],
         window: 20,
         unless: &Words::Fixed(&[]),
@@ -512,48 +434,20 @@ static FRAMES: &[Frame] = &[
     },
     Frame {
         name: "a fixture tested",
-        concepts: &[
-            &method::FIXTURE,
-            &Words::Fixed(&[
-                "it ll hold",
-                "it will hold",
-                "it would hold",
-                "testing the",
-                "tested the",
-                "tiendra",
-                "tiendrait",
-                "teste la",
-                "teste le",
-            ]),
-        ],
+        concepts: &[&method::FIXTURE, words!("frame_fixture_tested_concept_1")],
         window: 10,
         unless: &Words::Fixed(&[]),
         context: &[
             &method::KITCHEN_AND_HOME,
             &CRAFT,
-            &Words::Fixed(&["roof", "toit", "floor", "extension"]),
+            words!("frame_fixture_tested_context"),
         ],
     },
     Frame {
         name: "at peace and ready",
         concepts: &[
-            &Words::Fixed(&[
-                "made my peace",
-                "fait la paix",
-                "not scared anymore",
-                "plus peur",
-                "at peace",
-                "en paix",
-            ]),
-            &Words::Fixed(&[
-                "ready to go",
-                "pret a partir",
-                "prete a partir",
-                "i m going tonight",
-                "je pars ce soir",
-                "ending it",
-                "en finir",
-            ]),
+            words!("frame_at_peace_and_ready_concept_1"),
+            words!("frame_at_peace_and_ready_concept_2"),
         ],
         window: 20,
         unless: &Words::Fixed(&[]),
@@ -568,13 +462,7 @@ static FRAMES: &[Frame] = &[
     },
     Frame {
         name: "a farewell to everyone",
-        concepts: &[&Words::Fixed(&[
-            "goodbye to everyone",
-            "goodbye letter*",
-            "goodbye everyone",
-            "adieu tout le monde",
-            "te dire adieu",
-        ])],
+        concepts: &[words!("frame_farewell_to_everyone_concept_1")],
         window: 0,
         unless: &Words::Fixed(&[]),
         context: &[&TRIP, &LEAVE_TAKING],
@@ -582,16 +470,8 @@ static FRAMES: &[Frame] = &[
     Frame {
         name: "exhaust fumes",
         concepts: &[
-            &Words::Fixed(&[
-                "exhaust",
-                "echappement",
-                "voiture tourner",
-                "moteur tourner",
-                "engine running",
-            ]),
-            &Words::Fixed(&[
-                "garage", "closed", "ferme", "car", "voiture", "hose", "tuyau",
-            ]),
+            words!("frame_exhaust_fumes_concept_1"),
+            words!("frame_exhaust_fumes_concept_2"),
         ],
         window: 8,
         unless: &Words::Fixed(&[]),
@@ -627,18 +507,7 @@ static FRAMES: &[Frame] = &[
     },
     Frame {
         name: "settling affairs twice",
-        concepts: &[
-            &SETTLING,
-            &Words::Fixed(&[
-                "my will",
-                "passwords",
-                "subscriptions",
-                "abonnements",
-                "testament",
-                "papiers en ordre",
-                "vide mon compte",
-            ]),
-        ],
+        concepts: &[&SETTLING, words!("frame_settling_affairs_twice_concept_1")],
         window: 20,
         unless: &Words::Fixed(&[]),
         context: &[],

@@ -10,7 +10,7 @@
 
 use super::concepts::{CRAFT, FICTION};
 use super::frames::Frame;
-use crate::lang::Words;
+use crate::lang::{Words, words};
 
 /// A question about how it goes: how long, how many, does it hurt.
 pub(super) static HOW: Words = Words::named("how");
@@ -78,20 +78,7 @@ pub(super) static FRAMES: &[Frame] = &[
     Frame {
         name: "a ligature tied to a fixture",
         concepts: &[
-            &Words::Fixed(&[
-                "tied my belt",
-                "tied a belt",
-                "tied a rope",
-                "tied a scarf",
-                "tied the rope",
-                "tie a rope",
-                "attache ma ceinture",
-                "attache une ceinture",
-                "attache une corde",
-                "attache la corde",
-                "noue* une corde",
-                "noose",
-            ]),
+            words!("frame_ligature_tied_to_a_fixture_concept_1"),
             &FIXTURE,
         ],
         window: 8,
