@@ -324,9 +324,21 @@ impl Merged {
                         .or_default()
                         .insert(leak(&name), leak(text.value()));
                 }
+                Item::Value(Value::Array(words)) => {
+                    if !known.lists.is_empty() && !known.lists.contains(&name) {
+                        let at = item.span().map_or(0, |s| s.start);
+                        let message = unknown_name("list", &name, &known.lists);
+                        return Err(invalid(source, at, message));
+                    }
+                    let list = self.lists.entry(leak(&name)).or_default();
+                    for word in words {
+                        list.push(checked_word(source, word)?);
+                    }
+                }
                 _ => {
                     let at = item.span().map_or(0, |s| s.start);
-                    let message = format!("\"{name}\" should be a text in quotes");
+                    let message =
+                        format!("\"{name}\" should be a text in quotes or a list of words");
                     return Err(invalid(source, at, message));
                 }
             }
@@ -361,6 +373,27 @@ fn checked_cue(source: &Source, cue: &Value) -> Result<&'static str, LangError> 
     };
     check_words(text).map_err(|m| invalid(source, at, m))?;
     Ok(leak(text))
+}
+
+/// One word of a language's word list: lower case (accents allowed), no
+/// spaces around it.
+fn checked_word(source: &Source, word: &Value) -> Result<&'static str, LangError> {
+    let at = word.span().map_or(0, |s| s.start);
+    let problem = match word.as_str() {
+        None => Some("a word should be a text in quotes".to_string()),
+        Some(text) if text.trim().is_empty() || text.trim() != text => Some(format!(
+            "word \"{text}\" is empty or has spaces around it: write it alone"
+        )),
+        Some(text) if text.to_lowercase() != text => Some(format!(
+            "word \"{text}\" can never match: messages are read lower-cased; write \"{}\"",
+            text.to_lowercase()
+        )),
+        Some(_) => None,
+    };
+    match (problem, word.as_str()) {
+        (None, Some(text)) => Ok(leak(text)),
+        (problem, _) => Err(invalid(source, at, problem.unwrap_or_default())),
+    }
 }
 
 /// Whether `cue` is written as the detector reads text: lower case, no

@@ -8,7 +8,10 @@
 //!   message is read against English and French at once) and the chat
 //!   shorthand it writes out first;
 //! - `lang/<language>/*.toml` (`en`, `fr`): the texts of one language —
-//!   disclaimers and crisis replies with their helplines.
+//!   disclaimers, crisis replies with their helplines, interface strings —
+//!   and its word lists outside the detector (topic stop words, charged
+//!   words, STOP and /start words), which are read for every language at
+//!   once under their dotted names (`topics.stop_words`).
 //!
 //! A deployment's language directory (`[safety] language_dir`, else `./lang`)
 //! has the same layout: a file with a built-in file's name replaces it, any

@@ -164,3 +164,18 @@ fn a_missing_directory_says_which() {
     let error = LangData::load(Some(Path::new("/nonexistent/lang"))).expect_err("no such dir");
     assert!(error.to_string().contains("/nonexistent/lang"), "{error}");
 }
+
+#[test]
+fn a_language_word_list_is_extended_and_read_with_every_language() {
+    let dir = deployment(&[("it/words.toml", "[followups]\nstop = [\"basta\"]\n")]);
+    let data = LangData::load(Some(dir.path())).expect("the files are right");
+    let stop = data.list("followups.stop");
+    for word in ["basta", "stop", "arrête"] {
+        assert!(stop.contains(&word), "{word} in {stop:?}");
+    }
+    let (error, _dir) = load_error(&[("it/words.toml", "[followups]\nstop = [\"Basta\"]\n")]);
+    assert!(
+        error.contains(":2: ") && error.contains("write \"basta\""),
+        "{error}"
+    );
+}
