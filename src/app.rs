@@ -28,12 +28,27 @@ pub struct Settings {
     pub personas_dir: Option<PathBuf>,
     /// A prompts directory overriding the built-in templates.
     pub prompts_dir: Option<PathBuf>,
+    /// A language data directory over the built-in `lang/` files, when the
+    /// config names none (`./lang`).
+    pub language_dir: Option<PathBuf>,
     /// The config file, if one was named or `./troupe.toml` exists.
     pub config_path: Option<PathBuf>,
     /// The fixed instant from `--now`, unparsed.
     pub now: Option<String>,
     /// The backend named by `--model`.
     pub model: Option<String>,
+}
+
+impl Settings {
+    /// The language data directory in use: the config's
+    /// `[safety] language_dir`, else the one found beside it (`./lang`).
+    pub fn language_dir_for(&self, config: &Config) -> Option<PathBuf> {
+        config
+            .safety
+            .language_dir
+            .clone()
+            .or_else(|| self.language_dir.clone())
+    }
 }
 
 /// The assembled runtime.
@@ -114,6 +129,7 @@ impl App {
             Some(path) => Config::load(path)?,
             None => Config::default(),
         };
+        crate::lang::install(settings.language_dir_for(&config).as_deref())?;
         personas.skip_each(|p| config.persona_problems(p));
         crate::store::set_cache_mib(config.store.cache_mib);
         Ok(Self {

@@ -1,5 +1,6 @@
-//! The `personas/` and `prompts/` directories, embedded at build time so the
-//! installed binary works from any directory. `--personas DIR` and
-//! `--prompts DIR` replace them at run time.
+//! The `personas/`, `prompts/` and `lang/` directories, embedded at build
+//! time so the installed binary works from any directory. `--personas DIR`,
+//! `--prompts DIR` and a language directory (see [`crate::lang`]) override
+//! them at run time.
 
 include!(concat!(env!("OUT_DIR"), "/builtin.rs"));

@@ -251,6 +251,7 @@ const SAFETY_FIELDS: &[Field] = &[
     Field::optional("moderation_timeout_ms", Shape::Integer(50, 60_000)),
     Field::optional("disclaimers", Shape::LanguageTables(DISCLAIMER_FIELDS)),
     Field::optional("crisis", Shape::LanguageTables(CRISIS_FIELDS)),
+    Field::optional("language_dir", Shape::Text(None)),
 ];
 
 /// Every key the config file may hold.

@@ -4,6 +4,7 @@
 use crate::chat::TurnError;
 use crate::clock::ClockError;
 use crate::config::ConfigError;
+use crate::lang::LangError;
 use crate::model::ModelError;
 use crate::persona::PersonaError;
 use crate::prompt::PromptError;
@@ -21,6 +22,9 @@ pub enum Error {
     /// A config problem.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A language data problem (`lang/` files).
+    #[error(transparent)]
+    Lang(#[from] LangError),
     /// A store problem.
     #[error(transparent)]
     Store(#[from] StoreError),

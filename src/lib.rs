@@ -8,6 +8,9 @@
 //! - [`schema`]: checks TOML files against a declared shape, reporting every
 //!   problem as `file:line:column`;
 //! - [`prompt`]: the tera templates that turn a persona into instructions;
+//! - [`lang`]: language data (the detector's words, each language's
+//!   disclaimers, crisis replies and helplines) read from `lang/` files,
+//!   embedded and overridable per deployment;
 //! - [`store`]: users, conversations and messages in sled; the files'
 //!   manifest and the copies kept before sled's recovery, backups, checks;
 //!   the conversation path behind [`store::StoreBackend`], over sled or
@@ -80,6 +83,7 @@ pub mod doctor;
 pub mod error;
 pub mod followup;
 pub mod ids;
+pub mod lang;
 pub mod locale;
 pub mod model;
 pub mod moderation;

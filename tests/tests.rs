@@ -28,6 +28,7 @@ mod followups;
 mod input_limits;
 mod json_fields;
 mod lore;
+mod language_data;
 mod moderation;
 mod offline;
 mod openai;

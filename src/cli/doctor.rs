@@ -72,6 +72,7 @@ fn label(finding: &Finding) -> String {
         Check::Config => "config",
         Check::Personas => "personas",
         Check::Prompts => "prompts",
+        Check::Language => "language data",
         Check::Backend => "backend",
         Check::DataDir => "data dir",
         Check::Store => "store",

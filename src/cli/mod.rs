@@ -195,6 +195,7 @@ impl Cli {
             data_dir: data_dir(self.data_dir.as_deref())?,
             personas_dir: self.personas.clone().or_else(|| local_dir("personas")),
             prompts_dir: self.prompts.clone().or_else(|| local_dir("prompts")),
+            language_dir: local_dir("lang"),
             config_path,
             now: self.now.clone(),
             model: self.model.clone(),

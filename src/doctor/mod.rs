@@ -1,6 +1,6 @@
 //! `troupe doctor`: checks what a newcomer gets wrong, one [`Finding`]
 //! each, with how to fix it: the config file, the persona files, the prompt
-//! templates, each model backend (reachable and answering), the data dir
+//! templates, the language data, each model backend (reachable and answering), the data dir
 //! (writable, not held by another command), the store's schema, the time
 //! zone database and the clock.
 //!
@@ -30,6 +30,8 @@ pub enum Check {
     Personas,
     /// The prompt templates.
     Prompts,
+    /// The language data: the detector's cue lists and each language's texts.
+    Language,
     /// One model backend.
     Backend,
     /// The data dir: writable, and who holds it.
@@ -145,6 +147,7 @@ pub async fn diagnose(settings: &Settings, env: EnvLookup<'_>) -> Report {
         personas.as_ref(),
         clock.now(),
     ));
+    checks.push(setup::check_language(settings, &checked_config));
     checks.extend(backend_findings(settings, config.as_ref(), env).await);
     let (data_findings, facts) = data::check_data_dir(&settings.data_dir);
     checks.extend(data_findings);

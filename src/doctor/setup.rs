@@ -1,4 +1,5 @@
-//! The files a project is made of: the config, the personas, the prompts.
+//! The files a project is made of: the config, the personas, the prompts,
+//! the language data.
 
 use super::{Check, Finding};
 use crate::app::Settings;
@@ -93,5 +94,25 @@ pub(super) fn check_personas(settings: &Settings, config: &Config) -> (Finding, 
             );
             (finding.named(place), None)
         }
+    }
+}
+
+/// The language data: the built-in `lang/` files with the deployment's
+/// directory over them parse, every cue can match, every name is known.
+pub(super) fn check_language(settings: &Settings, config: &Config) -> Finding {
+    let dir = settings.language_dir_for(config);
+    let place = dir.as_deref().map_or_else(
+        || "the built-in language data".to_string(),
+        |d| d.display().to_string(),
+    );
+    match crate::lang::LangData::load(dir.as_deref()) {
+        Ok(data) => Finding::ok(Check::Language, format!("{place}: ok ({})", data.summary()))
+            .named(place),
+        Err(e) => Finding::problem(
+            Check::Language,
+            e.to_string(),
+            "fix the file at the line shown (see the comment at its top for the format), or delete it to use the built-in one",
+        )
+        .named(place),
     }
 }

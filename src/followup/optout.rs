@@ -4,6 +4,8 @@
 //! trailing punctuation ignored) is a request, not chat: it is not sent to
 //! the model, it is confirmed once, and the confirmation says how to undo it.
 
+use crate::lang::Words;
+
 /// What a control message asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FollowUpSwitch {
@@ -13,33 +15,12 @@ pub enum FollowUpSwitch {
     Start,
 }
 
-/// Words that mean "stop messaging me", as carriers and apps use them.
-const STOP_WORDS: &[&str] = &[
-    "stop",
-    "/stop",
-    "stopall",
-    "stop all",
-    "unsubscribe",
-    "opt out",
-    "optout",
-    "arrête",
-    "arrete",
-    "arrêter",
-    "arreter",
-    "arrêt",
-    "arret",
-    "stop merci",
-    "désabonner",
-    "desabonner",
-    "se désabonner",
-    "désinscription",
-    "desinscription",
-    "désinscrire",
-    "ne plus recevoir",
-];
+/// Words that mean "stop messaging me", as carriers and apps use them
+/// (`[followups] stop` in `lang/<language>/words.toml`).
+static STOP_WORDS: Words = Words::named("followups.stop");
 
-/// Words that turn follow-ups back on.
-const START_WORDS: &[&str] = &["start", "/start", "unstop", "reprendre"];
+/// Words that turn follow-ups back on (`[followups] start`).
+static START_WORDS: Words = Words::named("followups.start");
 
 /// Reads a control message; `None` for ordinary chat.
 pub fn parse(text: &str) -> Option<FollowUpSwitch> {

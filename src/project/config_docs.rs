@@ -215,6 +215,11 @@ pub(super) fn docs() -> Vec<Doc> {
             "safety.moderation_timeout_ms",
             "How long a reply waits for the moderation check, in milliseconds, before the offline layers decide alone.",
         ),
+        example(
+            "safety.language_dir",
+            "A directory of language data over the built-in one: cue lists for the detector, disclaimers and crisis replies per language (default: ./lang when it exists; see Safety).",
+            "\"lang\"",
+        ),
         doc(
             "safety.moderation",
             "A moderation check run beside each reply, which is held until it passes: an OpenAI-compatible moderation endpoint, a guard model (Llama Guard 3, ShieldGemma) on any OpenAI-compatible server, or the persona's own model.",

@@ -16,9 +16,10 @@ use std::collections::BTreeSet;
 use super::classifier::{self, Classifier};
 use super::cues::{
     AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, NEAR_IDIOMS,
-    PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED, SHORTHAND,
+    PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
 };
 use super::{conversation, danger, frames};
+use crate::lang::Words;
 
 use serde::{Deserialize, Serialize};
 
@@ -148,9 +149,9 @@ fn assess_afresh(text: &str) -> Assessment {
     let words = words(text);
     let mut subjects = BTreeSet::new();
     for (subject, cues) in [
-        (Subject::Medical, MEDICAL),
-        (Subject::Psychological, PSYCHOLOGICAL),
-        (Subject::Legal, LEGAL),
+        (Subject::Medical, &MEDICAL),
+        (Subject::Psychological, &PSYCHOLOGICAL),
+        (Subject::Legal, &LEGAL),
     ] {
         if any_cue(&words, cues) {
             subjects.insert(subject);
@@ -176,7 +177,7 @@ pub fn crisis_by_rules(text: &str) -> Option<CrisisKind> {
 /// [`crisis_by_rules`] on words already read. Danger comes first: someone
 /// hurting the user now needs the emergency number before anything else.
 fn crisis_by_rules_in(words: &[String]) -> Option<CrisisKind> {
-    if any_cue(words, danger::DANGER) {
+    if any_cue(words, &danger::DANGER) {
         return Some(CrisisKind::Danger);
     }
     let frame = frames::crisis(words);
@@ -200,8 +201,8 @@ fn crisis_cue(words: &[String]) -> bool {
 /// someone else threatening to kill the speaker ("il va me tuer": danger's
 /// to read, not a wish to die).
 fn crisis_cues(words: &[String]) -> impl Iterator<Item = &'static str> + '_ {
-    let recovered = any_cue(words, RECOVERED) && !any_cue(words, RECENT);
-    let threatened = any_cue(words, danger::THREAT_TO_KILL_ME);
+    let recovered = any_cue(words, &RECOVERED) && !any_cue(words, &RECENT);
+    let threatened = any_cue(words, &danger::THREAT_TO_KILL_ME);
     CRISIS
         .iter()
         .filter(move |cue| !(recovered && INJURY_CUES.contains(cue)))
@@ -225,7 +226,7 @@ pub fn crisis_reasons(text: &str) -> Vec<String> {
         CRISIS_PAIRS
             .iter()
             .filter(|(a, b)| any_cue(&words, a) && any_cue(&words, b))
-            .map(|(a, b)| format!("crisis pair {a:?} + {b:?}")),
+            .map(|(a, b)| format!("crisis pair {:?} + {:?}", &a[..], &b[..])),
     );
     if conversation::farewell_in(&words) {
         reasons.push("farewell signs".to_string());
@@ -310,6 +311,7 @@ fn plain_form(c: char) -> Option<char> {
 /// Chat shorthand written out, so cues need only the long form ("idk",
 /// "wanna", "chui", "jpp" and apostrophes typed without the apostrophe).
 fn expanded(words: Vec<String>) -> Vec<String> {
+    let shorthand = crate::lang::active().shorthand();
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     for word in words {
         // "my self", "ur self": one word, as the cues spell it.
@@ -321,7 +323,7 @@ fn expanded(words: Vec<String>) -> Vec<String> {
             continue;
         }
         let after_number = out.last().is_some_and(|w| w.parse::<f64>().is_ok());
-        match SHORTHAND.iter().find(|(short, _)| *short == word) {
+        match shorthand.iter().find(|(short, _)| *short == word) {
             Some((_, long)) => out.extend(long.split_whitespace().map(str::to_string)),
             // "g envie de…" is "j'ai envie de…"; "5 g" is five grams.
             None if word == "g" && !after_number => out.extend(["j".into(), "ai".into()]),
@@ -348,7 +350,7 @@ fn elided_je(word: &str) -> Option<&str> {
 fn neutralised(words: &[String]) -> Vec<String> {
     let mut out = words.to_vec();
     mark_denied(&mut out);
-    for idiom in IDIOMS {
+    for idiom in IDIOMS.iter() {
         let pattern: Vec<&str> = idiom.split_whitespace().collect();
         let mut i = 0;
         while i + pattern.len() <= out.len() {
@@ -404,7 +406,7 @@ fn mark_denied(words: &mut [String]) {
 /// Blanks the [`NEAR_IDIOMS`] found in `words`.
 fn blank_near_idioms(words: &mut [String]) {
     for idiom in NEAR_IDIOMS {
-        for phrase in idiom.phrases {
+        for phrase in idiom.phrases.iter() {
             let len = phrase.split_whitespace().count();
             for start in 0..words.len() {
                 if !has_cue_at(words, phrase, start) {
@@ -477,7 +479,7 @@ pub(super) fn any_cue(words: &[String], cues: &[&str]) -> bool {
     cues.iter().any(|cue| has_cue(words, cue))
 }
 
-fn any_pair(words: &[String], pairs: &[(&[&str], &[&str])]) -> bool {
+fn any_pair(words: &[String], pairs: &[(&Words, &Words)]) -> bool {
     pairs
         .iter()
         .any(|(a, b)| any_cue(words, a) && any_cue(words, b))
@@ -485,7 +487,7 @@ fn any_pair(words: &[String], pairs: &[(&[&str], &[&str])]) -> bool {
 
 /// "avocat" is a lawyer unless the message is about food.
 fn mentions_lawyer(words: &[String]) -> bool {
-    any_cue(words, &["avocat*"]) && !any_cue(words, AVOCADO_CONTEXT)
+    any_cue(words, &["avocat*"]) && !any_cue(words, &AVOCADO_CONTEXT)
 }
 
 #[cfg(test)]

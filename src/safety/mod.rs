@@ -62,6 +62,9 @@ pub struct SafetyConfig {
     /// The crisis replies by language (`[safety.crisis.fr] message = …`,
     /// `danger = …`).
     pub crisis: BTreeMap<String, CrisisText>,
+    /// A directory of language data (cue lists, texts) over the built-in
+    /// `lang/` files (see [`crate::lang`]); `./lang` when unset and present.
+    pub language_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for SafetyConfig {
@@ -77,6 +80,7 @@ impl Default for SafetyConfig {
             moderation_timeout_ms: crate::moderation::DEFAULT_TIMEOUT_MS,
             disclaimers: BTreeMap::new(),
             crisis: BTreeMap::new(),
+            language_dir: None,
         }
     }
 }
@@ -181,65 +185,29 @@ impl SafetyConfig {
     }
 }
 
-/// The built-in disclaimers (the French ones follow the wording of Meta's
-/// own warnings).
+/// The built-in disclaimers, from the language data's `[disclaimer]` texts
+/// (`lang/<language>/safety.toml`; the French ones follow the wording of
+/// Meta's own warnings).
 pub fn builtin_disclaimer(language: &str, kind: DisclaimerKind) -> &'static str {
-    match (primary(language), kind) {
-        ("fr", DisclaimerKind::General) => {
-            "Les réponses d'une IA peuvent être inexactes ou inappropriées et ne devraient pas être utilisées pour prendre des décisions importantes."
-        }
-        ("fr", DisclaimerKind::Subject(Subject::Medical)) => {
-            "Ces échanges ne remplacent en aucun cas un avis médical : pour toute question de santé, consultez un médecin ou un pharmacien."
-        }
-        ("fr", DisclaimerKind::Subject(Subject::Psychological)) => {
-            "Ces échanges ne remplacent en aucun cas un avis psychologique : si vous traversez une période difficile, parlez-en à un professionnel de santé mentale."
-        }
-        ("fr", DisclaimerKind::Subject(Subject::Legal)) => {
-            "Ces échanges ne remplacent en aucun cas un avis juridique : pour votre situation, consultez un avocat ou un juriste."
-        }
-        (_, DisclaimerKind::General) => {
-            "AI responses may be inaccurate or inappropriate and should not be used to make important decisions."
-        }
-        (_, DisclaimerKind::Subject(Subject::Medical)) => {
-            "This is not a substitute for professional medical advice: for health questions, see a doctor or pharmacist."
-        }
-        (_, DisclaimerKind::Subject(Subject::Psychological)) => {
-            "This is not a substitute for professional psychological advice: if you are struggling, talk to a mental-health professional."
-        }
-        (_, DisclaimerKind::Subject(Subject::Legal)) => {
-            "This is not a substitute for professional legal advice: for your situation, consult a lawyer."
-        }
-    }
+    let key = match kind {
+        DisclaimerKind::General => "disclaimer.general",
+        DisclaimerKind::Subject(Subject::Medical) => "disclaimer.medical",
+        DisclaimerKind::Subject(Subject::Psychological) => "disclaimer.psychological",
+        DisclaimerKind::Subject(Subject::Legal) => "disclaimer.legal",
+    };
+    crate::lang::active().text(language, key)
 }
 
-/// The built-in crisis replies, with the resources of the language's main
-/// countries: crisis lines for suicide or self-harm; emergency numbers and
-/// domestic-violence lines for danger from someone else.
+/// The built-in crisis replies, from the language data's `[crisis]` texts
+/// (`lang/<language>/safety.toml`), with the resources of the language's
+/// main countries: crisis lines for suicide or self-harm; emergency numbers
+/// and domestic-violence lines for danger from someone else.
 pub fn builtin_crisis_message(language: &str, kind: CrisisKind) -> &'static str {
-    match (primary(language), kind) {
-        ("fr", CrisisKind::SelfHarm) => {
-            "Ce que vous traversez a l'air très dur, et merci de l'avoir écrit. Je suis une IA : je ne peux pas vous aider comme une personne le ferait, mais vous n'avez pas à affronter cela seul·e. \
-             Si vous êtes en danger immédiat, appelez le 112 (ou le 15). En France, le 3114, numéro national de prévention du suicide, répond gratuitement 24 h/24 et 7 j/7. \
-             En Belgique : 0800 32 123 ; en Suisse : 143 ; au Québec : 1 866 277-3553. Si vous le pouvez, parlez-en aussi à une personne de confiance."
-        }
-        ("fr", CrisisKind::Danger) => {
-            "Vous semblez en danger en ce moment, et merci de l'avoir écrit. Je suis une IA : je ne peux pas appeler les secours pour vous, mais eux peuvent venir tout de suite. \
-             En France, appelez le 17 (police) ou le 112 ; si vous ne pouvez pas parler, envoyez un SMS au 114. Le 3919 (Violences Femmes Info) écoute gratuitement et anonymement, 24 h/24. \
-             En Belgique : 112 ou 101, et Écoute violences conjugales au 0800 30 030 ; en Suisse : 117 ou 112 ; au Québec : 911, et SOS violence conjugale au 1 800 363-9010. \
-             Si vous le pouvez, mettez-vous à l'abri ou rejoignez une personne de confiance."
-        }
-        (_, CrisisKind::SelfHarm) => {
-            "I'm really sorry you're going through this, and thank you for telling me. I'm an AI, so I can't help the way a person can, but you don't have to face this alone. \
-             If you are in immediate danger, call your local emergency number. In the US, call or text 988 (Suicide & Crisis Lifeline), any time. \
-             In the UK and Ireland, call Samaritans on 116 123. If you can, please also reach out to someone you trust."
-        }
-        (_, CrisisKind::Danger) => {
-            "It sounds like you may be in danger right now, and I'm glad you told me. I'm an AI, so I can't call for help, but emergency services can come now. \
-             In the US, call 911; in the UK, call 999 or 112 (if you can't speak, call 999 and press 55 when asked); in Ireland, call 112 or 999. \
-             For domestic violence: in the US, the National Domestic Violence Hotline on 1-800-799-7233 (or text START to 88788); in the UK, the National Domestic Abuse Helpline on 0808 2000 247; in Ireland, Women's Aid on 1800 341 900. \
-             If you can, get somewhere safe or to someone you trust."
-        }
-    }
+    let key = match kind {
+        CrisisKind::SelfHarm => "crisis.self_harm",
+        CrisisKind::Danger => "crisis.danger",
+    };
+    crate::lang::active().text(language, key)
 }
 
 /// A safety event about to be counted: what happened, when and in which
