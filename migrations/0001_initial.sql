@@ -8,6 +8,8 @@ CREATE TABLE users (
     minor boolean NOT NULL DEFAULT false,
     followups_off boolean NOT NULL DEFAULT false,
     language text,
+    -- What personas call the user ({{user}}); none, the persona's default.
+    display_name text,
     hold_until timestamptz,
     -- The session marks, all three set or none.
     session_last_activity timestamptz,

@@ -47,7 +47,7 @@ fn a_new_persona_checks_and_chats_offline_as_written_and_is_never_overwritten() 
         "--json",
     ]);
     assert_eq!(chat.code, 0, "{}", chat.stderr);
-    let reply = chat.json()["reply"]
+    let reply = chat.json()["reply"]["text"]
         .as_str()
         .unwrap_or_default()
         .to_string();

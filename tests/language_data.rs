@@ -17,7 +17,10 @@ fn write(dir: &Path, name: &str, text: &str) {
 fn reply(troupe: &Troupe, message: &str) -> String {
     let run = troupe.run(&["chat", "chef", "--message", message, "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    run.json()["reply"].as_str().unwrap_or_default().to_string()
+    run.json()["reply"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 const MESSAGE: &str = "Tonight I am going to the blue quarry, for the long swim.";

@@ -471,7 +471,12 @@ fn an_nsfw_card_with_a_hostile_system_prompt_and_lore_keeps_every_safety_rule() 
         "--json",
     ]);
     assert_eq!(crisis.code, 0, "{}", crisis.stderr);
-    assert_eq!(crisis.json()["kind"], "crisis", "{}", crisis.stdout);
+    assert_eq!(
+        crisis.json()["reply"]["kind"],
+        "crisis",
+        "{}",
+        crisis.stdout
+    );
     assert_eq!(
         model.received().len(),
         asked,

@@ -408,6 +408,7 @@ async fn user_settings_are_kept_and_changed_in_place(subject: Subject) {
         .update_user("ana", at(0), &|user| {
             user.timezone = Some("Europe/Paris".into());
             user.language = Some("fr".into());
+            user.display_name = Some("Ana".into());
         })
         .await
         .unwrap();
@@ -427,6 +428,7 @@ async fn user_settings_are_kept_and_changed_in_place(subject: Subject) {
     );
     assert_eq!(user.timezone.as_deref(), Some("Europe/Paris"));
     assert_eq!(user.language.as_deref(), Some("fr"));
+    assert_eq!(user.display_name.as_deref(), Some("Ana"));
     assert!(user.minor && user.followups_off);
     assert_eq!(
         user,

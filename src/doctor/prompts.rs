@@ -95,7 +95,9 @@ fn render_samples(
 ) -> Vec<(&'static str, Result<(), PromptError>)> {
     let mut results = vec![(
         SYSTEM_TEMPLATE,
-        prompts.render_system(persona, now).map(drop),
+        prompts
+            .render_system(persona, &crate::prompt::Scene::preview(persona, now))
+            .map(drop),
     )];
     for context in [sample_context(persona), FollowUpContext::default()] {
         let rendered = followup_request(prompts, persona, &context, now).map(drop);
@@ -120,6 +122,7 @@ fn sample_context(persona: &Persona) -> FollowUpContext {
             },
         ],
         away: "3 days".to_string(),
+        scene: None,
     }
 }
 

@@ -101,7 +101,8 @@ impl<'a> PersonaDetail<'a> {
     /// rendered at `app`'s now, and its file; fails only when the prompt
     /// template does not render (`troupe doctor` says where).
     pub fn for_operator(app: &'a App, persona: &'a Persona) -> Result<Self, Error> {
-        let system_prompt = app.prompts.render_system(persona, app.clock.now())?;
+        let scene = crate::prompt::Scene::preview(persona, app.clock.now());
+        let system_prompt = app.prompts.render_system(persona, &scene)?;
         Ok(Self {
             persona,
             system_prompt: Some(system_prompt),

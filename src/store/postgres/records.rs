@@ -49,7 +49,7 @@ impl PgStore {
         sqlx::query(
             "UPDATE users SET timezone = $2, minor = $3, followups_off = $4, language = $5,
                  hold_until = $6, session_last_activity = $7, session_last_notice = $8,
-                 session_last_break = $9
+                 session_last_break = $9, display_name = $10
              WHERE id = $1",
         )
         .bind(user)
@@ -61,6 +61,7 @@ impl PgStore {
         .bind(session.map(|s| s.last_activity))
         .bind(session.map(|s| s.last_notice))
         .bind(session.map(|s| s.last_break))
+        .bind(&record.display_name)
         .execute(&mut *tx)
         .await
         .map_err(&failed)?;

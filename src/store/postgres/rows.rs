@@ -49,6 +49,7 @@ pub(super) struct UserRow {
     minor: bool,
     followups_off: bool,
     language: Option<String>,
+    display_name: Option<String>,
     hold_until: Option<DateTime<Utc>>,
     session_last_activity: Option<DateTime<Utc>>,
     session_last_notice: Option<DateTime<Utc>>,
@@ -76,6 +77,7 @@ impl From<UserRow> for User {
             minor: row.minor,
             followups_off: row.followups_off,
             language: row.language,
+            display_name: row.display_name,
             hold_until: row.hold_until,
             session,
         }
