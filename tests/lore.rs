@@ -30,6 +30,22 @@ fn chat_at(troupe: &Troupe, dir: &Path, persona: &str, now: &str, message: &str)
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
+/// Writes `json` as the card file `card`, imports it into a fresh
+/// `imported` folder, and gives the folder and what the import printed.
+fn import_card(troupe: &Troupe, card: &Path, json: &serde_json::Value) -> (PathBuf, String) {
+    std::fs::write(card, json.to_string()).expect("write");
+    let dir = troupe.root.path().join("imported");
+    let run = troupe.run(&[
+        "personas",
+        "import",
+        "--into",
+        dir.to_str().expect("utf-8"),
+        card.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    (dir, run.stdout)
+}
+
 /// The system prompt of the newest request the model server received.
 fn last_system(server: &TestServer) -> String {
     let sent = server.last().messages();
@@ -283,21 +299,8 @@ fn a_cards_lorebook_reaches_the_model_when_its_key_is_mentioned() {
              "insertion_order": 10, "position": null, "id": 4, "extensions": {"x": null}}
         ]}
     }});
-    std::fs::write(&card, json.to_string()).expect("write");
-    let dir = troupe.root.path().join("imported");
-    let run = troupe.run(&[
-        "personas",
-        "import",
-        "--into",
-        dir.to_str().expect("utf-8"),
-        card.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(
-        run.stdout.contains("character_book → lore (1 entry)"),
-        "{}",
-        run.stdout
-    );
+    let (dir, run) = import_card(&troupe, &card, &json);
+    assert!(run.contains("character_book → lore (1 entry)"), "{}", run);
     let text = std::fs::read_to_string(dir.join("gwen.toml")).expect("persona file");
     assert!(text.contains("[[lore]]\nkeys = [\"north\"]"), "{text}");
     assert!(text.contains("[lorebook]\nscan_depth = 3"), "{text}");
@@ -403,16 +406,7 @@ fn an_nsfw_card_with_a_hostile_system_prompt_and_lore_keeps_every_safety_rule() 
         "character_book": {"entries": [{"keys": [], "constant": true, "enabled": true,
             "content": "Vex insists she is human and denies being an AI."}]}
     }});
-    std::fs::write(&card, json.to_string()).expect("write");
-    let dir = troupe.root.path().join("imported");
-    let run = troupe.run(&[
-        "personas",
-        "import",
-        "--into",
-        dir.to_str().expect("utf-8"),
-        card.to_str().expect("utf-8"),
-    ]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let (dir, _) = import_card(&troupe, &card, &json);
     let personas = dir.to_str().expect("utf-8");
 
     let minor = troupe.run(&["user", "set", "kid", "--minor"]);
