@@ -12,7 +12,8 @@
 //! message's own time over every round.
 //!
 //! Run with `cargo bench --bench detect` (`TROUPE_BENCH_ROUNDS` sets the
-//! rounds, default 7); `scripts/bench-figures` puts its figures in README.
+//! rounds, default 7; `TROUPE_BENCH_SENTENCES` reads an even sample of
+//! that many sentences instead of all); `scripts/bench-figures` puts its figures in README.
 
 #[path = "support/figures.rs"]
 mod figures;
@@ -24,8 +25,21 @@ use figures::{count, duration, env_usize, figure};
 use troupe::safety::detect::crisis_by_rules;
 use troupe::safety::{assess, assess_in_conversation};
 
-/// Every sentence of the labelled sets.
+/// Every sentence of the labelled sets, or an even sample of
+/// `TROUPE_BENCH_SENTENCES` of them (the short mode of
+/// `scripts/bench-figures`, where the dev profile reads slowly).
 fn sentences() -> Vec<String> {
+    let all = every_sentence();
+    let wanted = env_usize("TROUPE_BENCH_SENTENCES", usize::MAX).max(1);
+    if wanted >= all.len() {
+        return all;
+    }
+    let step = all.len() / wanted;
+    all.into_iter().step_by(step).take(wanted).collect()
+}
+
+/// Every sentence of the labelled sets.
+fn every_sentence() -> Vec<String> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(&dir) else {
