@@ -154,11 +154,7 @@ fn store_migrate_applies_the_schema_once_then_finds_nothing_to_do() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let schema = runtime.block_on(crate::support::postgres::TestSchema::create(&url));
     let mut troupe = Troupe::new();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    troupe.env(
-        "TROUPE_DATABASE_URL",
-        &format!("{url}{separator}options=-c%20search_path%3D{}", schema.name),
-    );
+    troupe.env("TROUPE_DATABASE_URL", &schema.process_url());
     let first = troupe.run(&["store", "migrate"]);
     let second = troupe.run(&["store", "migrate", "--json"]);
     runtime.block_on(schema.drop_all());
@@ -213,11 +209,7 @@ fn ten_store_migrate_processes_started_at_once_apply_the_schema_once() {
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let schema = runtime.block_on(crate::support::postgres::TestSchema::create(&url));
     let mut troupe = Troupe::new();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    troupe.env(
-        "TROUPE_DATABASE_URL",
-        &format!("{url}{separator}options=-c%20search_path%3D{}", schema.name),
-    );
+    troupe.env("TROUPE_DATABASE_URL", &schema.process_url());
     let children: Vec<_> = (0..10)
         .map(|_| {
             troupe

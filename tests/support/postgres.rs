@@ -55,6 +55,16 @@ impl TestSchema {
         schema
     }
 
+    /// The test database's URL with this schema as its search path, for a
+    /// `troupe` process (`TROUPE_DATABASE_URL`).
+    pub fn process_url(&self) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!(
+            "{}{separator}options=-c%20search_path%3D{}",
+            self.url, self.name
+        )
+    }
+
     /// The test database, with every table in this schema.
     pub fn database(&self) -> Database {
         Database::parse(&self.url)
