@@ -18,6 +18,8 @@ use super::cues::{
     AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, NEAR_IDIOMS,
     PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
 };
+use super::matcher::matching_cues;
+pub(super) use super::matcher::{any_cue, has_cue_at, word_matches};
 use super::{conversation, danger, frames};
 use crate::lang::Words;
 
@@ -200,15 +202,13 @@ fn crisis_cue(words: &[String]) -> bool {
 /// The crisis cues that match, but for self-injury long past and for
 /// someone else threatening to kill the speaker ("il va me tuer": danger's
 /// to read, not a wish to die).
-fn crisis_cues(words: &[String]) -> impl Iterator<Item = &'static str> + '_ {
+fn crisis_cues(words: &[String]) -> impl Iterator<Item = &'static str> {
     let recovered = any_cue(words, &RECOVERED) && !any_cue(words, &RECENT);
     let threatened = any_cue(words, &danger::THREAT_TO_KILL_ME);
-    CRISIS
-        .iter()
+    matching_cues(words, &CRISIS)
+        .into_iter()
         .filter(move |cue| !(recovered && INJURY_CUES.contains(cue)))
         .filter(move |cue| !(threatened && danger::KILL_ME.contains(cue)))
-        .filter(|cue| has_cue(words, cue))
-        .copied()
 }
 
 /// What found a crisis in `text`, layer by layer, for whoever tunes the
@@ -216,9 +216,8 @@ fn crisis_cues(words: &[String]) -> impl Iterator<Item = &'static str> + '_ {
 /// frame found, and the learned reader's probability when its gate opens.
 pub fn crisis_reasons(text: &str) -> Vec<String> {
     let words = words(text);
-    let mut reasons: Vec<String> = danger::DANGER
-        .iter()
-        .filter(|cue| has_cue(&words, cue))
+    let mut reasons: Vec<String> = matching_cues(&words, &danger::DANGER)
+        .into_iter()
         .map(|cue| format!("danger cue \"{cue}\""))
         .collect();
     reasons.extend(crisis_cues(&words).map(|cue| format!("crisis cue \"{cue}\"")));
@@ -428,58 +427,7 @@ fn blank_near_idioms(words: &mut [String]) {
     }
 }
 
-/// Whether one word matches one word of a cue (`*` ends a prefix or starts
-/// an ending, `?` is any word, `#` a number of 10 or more).
-pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
-    if word.is_empty() {
-        return false;
-    }
-    if pattern == "?" {
-        return true;
-    }
-    if pattern == "#" {
-        // A count large enough to be a dose, not a serving: 10 or more.
-        return word.parse::<u32>().is_ok_and(|n| n >= 10);
-    }
-    if let Some(ending) = pattern.strip_prefix('*') {
-        // "*rai" is any word ending so: a French future ("répondrai").
-        return word.len() > ending.len() && word.ends_with(ending);
-    }
-    match pattern.strip_suffix('*') {
-        Some(stem) => word.starts_with(stem),
-        None => word == pattern,
-    }
-}
-
-fn has_cue(words: &[String], cue: &str) -> bool {
-    let Some(first) = cue.split_whitespace().next() else {
-        return false;
-    };
-    words
-        .iter()
-        .enumerate()
-        .any(|(start, word)| word_matches(word, first) && has_cue_at(words, cue, start))
-}
-
-/// Whether `cue` matches the words starting at `start`.
-pub(super) fn has_cue_at(words: &[String], cue: &str, start: usize) -> bool {
-    let mut pattern = cue.split_whitespace();
-    let mut at = start;
-    loop {
-        match (pattern.next(), words.get(at)) {
-            (None, _) => return at > start,
-            (Some(p), Some(word)) if word_matches(word, p) => at += 1,
-            _ => return false,
-        }
-    }
-}
-
-/// Whether any of `cues` matches somewhere in `words`.
-pub(super) fn any_cue(words: &[String], cues: &[&str]) -> bool {
-    cues.iter().any(|cue| has_cue(words, cue))
-}
-
-fn any_pair(words: &[String], pairs: &[(&Words, &Words)]) -> bool {
+fn any_pair(words: &[String], pairs: &[(&'static Words, &'static Words)]) -> bool {
     pairs
         .iter()
         .any(|(a, b)| any_cue(words, a) && any_cue(words, b))

@@ -17,7 +17,8 @@ use super::concepts::{
     OTHERS_BETTER, PASSIVE_DEATH, PILLS, RESOLVED, SELF, SELF_INJURY, SETTLING, THANKS, THINGS,
     TRAINS, TRAPPED, TRIP, UNNOTICED, WELCOME, WISH,
 };
-use super::detect::{CrisisKind, has_cue_at, word_matches};
+use super::detect::CrisisKind;
+use super::matcher::spans;
 use super::{danger, method};
 use crate::lang::{Words, words};
 
@@ -110,22 +111,6 @@ fn any_close_choice(
         chosen.pop();
     }
     false
-}
-
-/// Where each cue matches: (first word, one past the last word).
-fn spans(words: &[String], cues: &[&str]) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    for cue in cues {
-        let Some(first) = cue.split_whitespace().next() else {
-            continue;
-        };
-        for (start, word) in words.iter().enumerate() {
-            if word_matches(word, first) && has_cue_at(words, cue, start) {
-                out.push((start, start + cue.split_whitespace().count()));
-            }
-        }
-    }
-    out
 }
 
 /// Self-injury long past: "when I was 15", "years ago".

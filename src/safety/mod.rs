@@ -21,6 +21,7 @@ mod danger;
 pub mod detect;
 pub mod disclosure;
 mod frames;
+mod matcher;
 mod method;
 
 use std::collections::BTreeMap;
