@@ -18,7 +18,7 @@ use super::cues::{
     AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, NEAR_IDIOMS,
     PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
 };
-use super::matcher::matching_cues;
+use super::matcher::{self, matching_cues};
 pub(super) use super::matcher::{any_cue, has_cue_at, word_matches};
 use super::{conversation, danger, frames};
 use crate::lang::Words;
@@ -310,7 +310,6 @@ fn plain_form(c: char) -> Option<char> {
 /// Chat shorthand written out, so cues need only the long form ("idk",
 /// "wanna", "chui", "jpp" and apostrophes typed without the apostrophe).
 fn expanded(words: Vec<String>) -> Vec<String> {
-    let shorthand = crate::lang::active().shorthand();
     let mut out: Vec<String> = Vec::with_capacity(words.len());
     for word in words {
         // "my self", "ur self": one word, as the cues spell it.
@@ -322,8 +321,8 @@ fn expanded(words: Vec<String>) -> Vec<String> {
             continue;
         }
         let after_number = out.last().is_some_and(|w| w.parse::<f64>().is_ok());
-        match shorthand.iter().find(|(short, _)| *short == word) {
-            Some((_, long)) => out.extend(long.split_whitespace().map(str::to_string)),
+        match matcher::shorthand(&word) {
+            Some(long) => out.extend(long.split_whitespace().map(str::to_string)),
             // "g envie de…" is "j'ai envie de…"; "5 g" is five grams.
             None if word == "g" && !after_number => out.extend(["j".into(), "ai".into()]),
             None => match elided_je(&word) {
@@ -349,8 +348,8 @@ fn elided_je(word: &str) -> Option<&str> {
 fn neutralised(words: &[String]) -> Vec<String> {
     let mut out = words.to_vec();
     mark_denied(&mut out);
-    for idiom in IDIOMS.iter() {
-        let pattern: Vec<&str> = idiom.split_whitespace().collect();
+    for at in matcher::candidates(&out, &IDIOMS) {
+        let pattern: Vec<&str> = IDIOMS[at].split_whitespace().collect();
         let mut i = 0;
         while i + pattern.len() <= out.len() {
             if pattern
@@ -405,7 +404,8 @@ fn mark_denied(words: &mut [String]) {
 /// Blanks the [`NEAR_IDIOMS`] found in `words`.
 fn blank_near_idioms(words: &mut [String]) {
     for idiom in NEAR_IDIOMS {
-        for phrase in idiom.phrases.iter() {
+        for at in matcher::candidates(words, idiom.phrases) {
+            let phrase = idiom.phrases[at];
             let len = phrase.split_whitespace().count();
             for start in 0..words.len() {
                 if !has_cue_at(words, phrase, start) {

@@ -15,19 +15,50 @@
 //! process too, one per list, found by the list's address.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::{OnceLock, RwLock};
 
+/// FNV-1a: the keys here are short words and list addresses, hashed
+/// millions of times a second, never chosen by an attacker to collide (they
+/// come from the language data), where SipHash's protection costs a fifth
+/// of detection.
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+/// A map hashed with [`Fnv`].
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 /// A list's cues grouped by what their first word can match.
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct CueIndex {
+    /// Each cue's words, in the list's order.
+    parts: Vec<Box<[&'static str]>>,
     /// Cues whose first word is a plain word, by that word.
-    exact: HashMap<&'static str, Vec<usize>>,
+    exact: FastMap<&'static str, Vec<usize>>,
     /// Cues whose first word is a stem (`word*`), by the stem.
-    stems: HashMap<&'static str, Vec<usize>>,
+    stems: FastMap<&'static str, Vec<usize>>,
     /// The distinct stem lengths, in bytes.
     stem_lengths: Vec<usize>,
     /// Cues whose first word is an ending (`*ending`), by the ending.
-    endings: HashMap<&'static str, Vec<usize>>,
+    endings: FastMap<&'static str, Vec<usize>>,
     /// The distinct ending lengths, in bytes.
     ending_lengths: Vec<usize>,
     /// Cues whose first word is `?` or `#`: tried at every word.
@@ -38,7 +69,10 @@ impl CueIndex {
     fn of(cues: &'static [&'static str]) -> Self {
         let mut index = Self::default();
         for (at, cue) in cues.iter().enumerate() {
-            let Some(first) = cue.split_whitespace().next() else {
+            let parts: Box<[&'static str]> = cue.split_whitespace().collect();
+            let first = parts.first().copied();
+            index.parts.push(parts);
+            let Some(first) = first else {
                 continue;
             };
             if first == "?" || first == "#" {
@@ -90,7 +124,7 @@ fn distinct_lengths<'a>(keys: impl Iterator<Item = &'a &'static str>) -> Vec<usi
 
 /// The index of `cues`, built on first use.
 fn index(cues: &'static [&'static str]) -> &'static CueIndex {
-    static INDEXES: OnceLock<RwLock<HashMap<(usize, usize), &'static CueIndex>>> = OnceLock::new();
+    static INDEXES: OnceLock<RwLock<FastMap<(usize, usize), &'static CueIndex>>> = OnceLock::new();
     let indexes = INDEXES.get_or_init(Default::default);
     let key = (cues.as_ptr() as usize, cues.len());
     if let Ok(known) = indexes.read()
@@ -122,10 +156,9 @@ fn each_match(
             if stop {
                 return;
             }
-            let cue = cues[at];
-            if has_cue_at(words, cue, start) {
-                let span = (start, start + cue.split_whitespace().count());
-                stop = !found(at, span);
+            let parts = &index.parts[at];
+            if has_parts_at(words, parts, start) {
+                stop = !found(at, (start, start + parts.len()));
             }
         });
         if stop {
@@ -190,6 +223,45 @@ pub(super) fn word_matches(word: &str, pattern: &str) -> bool {
         Some(stem) => word.starts_with(stem),
         None => word == pattern,
     }
+}
+
+/// The cues of `cues` that could match somewhere in `words` (their first
+/// word matches a word), by position in the list, in order: what blanking
+/// idioms one after the other needs to try, as blanking a word never lets a
+/// cue match where it could not before.
+pub(super) fn candidates(words: &[String], cues: &'static [&'static str]) -> Vec<usize> {
+    let index = index(cues);
+    let mut out = Vec::new();
+    for word in words {
+        index.candidates(word, |at| out.push(at));
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Whether the cue of these words matches the words starting at `start`.
+fn has_parts_at(words: &[String], parts: &[&str], start: usize) -> bool {
+    !parts.is_empty()
+        && words.len() >= start + parts.len()
+        && parts
+            .iter()
+            .zip(&words[start..])
+            .all(|(pattern, word)| word_matches(word, pattern))
+}
+
+/// What `short` stands for in the language data's shorthand (the first
+/// entry for it, in file order), looked up in a map built once.
+pub(super) fn shorthand(short: &str) -> Option<&'static str> {
+    static MAP: OnceLock<FastMap<&'static str, &'static str>> = OnceLock::new();
+    let map = MAP.get_or_init(|| {
+        let mut map = FastMap::default();
+        for (short, long) in crate::lang::active().shorthand() {
+            map.entry(*short).or_insert(*long);
+        }
+        map
+    });
+    map.get(short).copied()
 }
 
 /// Whether `cue` matches the words starting at `start`.
