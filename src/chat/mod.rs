@@ -266,9 +266,24 @@ impl ChatService {
         let messages = within_budget(&shareable(&recent), self.limits.history_chars);
         let previous = recent.iter().rev().nth(1).map(|m| m.at);
         let scene = self.scene(Some(&conversation.user), persona, previous, &messages)?;
+        self.chat_request(persona, &scene, messages)
+    }
+
+    /// The request for the persona's reply to `messages` in `scene`, as
+    /// every chat turn sends it (stored, moderated or stateless): the
+    /// system prompt (the persona's `[card] system_prompt` in place of
+    /// Troupe's main prompt), the messages, and the persona's `[card]
+    /// post_history_instructions` after them.
+    fn chat_request(
+        &self,
+        persona: &Arc<Persona>,
+        scene: &Scene,
+        messages: Vec<ChatMessage>,
+    ) -> Result<ChatRequest, TurnError> {
         Ok(ChatRequest {
-            system: self.prompts.render_system(persona, &scene)?,
+            system: self.prompts.render_system(persona, scene)?,
             messages,
+            post_history: crate::prompt::card::post_history(persona, &scene.macros),
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),

@@ -122,8 +122,10 @@ pub async fn write_followup(
     })
 }
 
-/// The request sent to the model: the persona's system prompt, then the
-/// follow-up instruction.
+/// The request sent to the model: the persona's system prompt (with its
+/// `[card] system_prompt` in place of the main prompt, as in chat), then
+/// the follow-up instruction; a card's post-history instructions are left
+/// out, since they steer the chat's replies, not a check-in.
 pub fn followup_request(
     prompts: &Prompts,
     persona: &std::sync::Arc<Persona>,
@@ -156,6 +158,11 @@ pub fn followup_request(
             role: ChatRole::User,
             content: instruction,
         }],
+        // A card's post-history instructions are about the chat's next
+        // reply; the follow-up instruction is the last word here. (Its
+        // system prompt does apply: `render_system` puts it in place of
+        // the main prompt.)
+        post_history: None,
         temperature: persona.model.temperature,
         max_tokens: persona.model.max_tokens,
         persona: Some(std::sync::Arc::clone(persona)),
