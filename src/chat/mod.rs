@@ -927,6 +927,55 @@ mod tests {
         );
     }
 
+    /// A chat service over a sled store in `dir`, at a fixed time.
+    fn service_in(dir: &std::path::Path) -> ChatService {
+        ChatService::new(
+            StoreAccess::on_demand(dir),
+            Arc::new(Prompts::builtin().expect("the built-in templates load")),
+            Clock::fixed(Utc::now()),
+            ChatConfig::default(),
+            FollowUpPolicy::default(),
+            SafetyConfig::default(),
+        )
+    }
+
+    #[test]
+    fn a_chat_request_carries_the_card_prompts_where_the_spec_places_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let chat = service_in(dir.path());
+        let mut chef = (*crate::persona::Personas::builtin().get("chef").unwrap()).clone();
+        chef.card = Some(crate::persona::card::PersonaCard {
+            system_prompt: Some("You play {{char}} for {{user}}. {{original}}".to_string()),
+            post_history_instructions: Some("{{original}}Answer {{user}} in one line.".to_string()),
+            ..Default::default()
+        });
+        let chef = Arc::new(chef);
+        let conversation = chat.accept("ana", &chef, "What can I cook with rice?").unwrap();
+        let request = chat.request(&chef, &conversation).unwrap();
+        assert!(
+            request
+                .system
+                .starts_with("You play Chef Marco for User. You are Chef Marco. Stay in character"),
+            "{}",
+            request.system
+        );
+        assert!(request.system.contains("say honestly that you are an AI persona"));
+        assert_eq!(
+            request.post_history.as_deref(),
+            Some("Answer User in one line.")
+        );
+        let last = request.messages.last().expect("the user's message");
+        assert_eq!(
+            (last.role, last.content.as_str()),
+            (ChatRole::User, "What can I cook with rice?"),
+            "the history still ends with the user's message"
+        );
+
+        let plain = crate::persona::Personas::builtin().get("chef").unwrap();
+        let conversation = chat.accept("ana", &plain, "And with pasta?").unwrap();
+        assert_eq!(chat.request(&plain, &conversation).unwrap().post_history, None);
+    }
+
     #[test]
     fn history_keeps_the_newest_messages_within_budget() {
         let now = Utc::now();
