@@ -88,6 +88,28 @@ fn a_chat_turn_sends_the_card_system_prompt_and_post_history_instructions_as_the
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_card_prompts_in(&server.last().messages(), "Ana", asked);
 
+    let show = troupe.run(&[
+        "--personas",
+        dir.to_str().expect("utf-8"),
+        "personas",
+        "show",
+        "gwen",
+        "--json",
+    ]);
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    let shown = show.json();
+    let system = shown["system_prompt"].as_str().unwrap_or_default();
+    assert!(
+        system.starts_with(&format!("Write Gwen's next reply to User.\n{ORIGINAL}\n")),
+        "show renders the system prompt chats send: {shown}"
+    );
+    assert!(system.contains(HONESTY), "{shown}");
+    assert_eq!(
+        shown["post_history"],
+        "Answer User as Gwen, in one short paragraph.",
+        "and the instruction sent after the history"
+    );
+
     let reply = run.json();
     assert!(
         reply["notice"].as_str().unwrap_or_default().contains("AI"),

@@ -334,6 +334,35 @@ mod tests {
     }
 
     #[test]
+    fn a_followup_uses_the_card_system_prompt_but_not_its_post_history_instructions() {
+        let mut chef = (*Personas::builtin().get("chef").unwrap()).clone();
+        chef.card = Some(crate::persona::card::PersonaCard {
+            system_prompt: Some("Speak as {{char}}. {{original}}".to_string()),
+            post_history_instructions: Some("Answer in one line.".to_string()),
+            ..Default::default()
+        });
+        let now = Utc::now();
+        let context = FollowUpContext {
+            away: "3 days".to_string(),
+            ..FollowUpContext::default()
+        };
+        let prompts = Prompts::builtin().unwrap();
+        let request =
+            followup_request(&prompts, &std::sync::Arc::new(chef), &context, now).unwrap();
+        assert!(
+            request
+                .system
+                .starts_with("Speak as Chef Marco. You are Chef Marco."),
+            "{}",
+            request.system
+        );
+        assert!(request.system.contains("say honestly that you are an AI persona"));
+        assert_eq!(request.post_history, None);
+        assert_eq!(request.messages.len(), 1);
+        assert!(!request.messages[0].content.contains("Answer in one line"));
+    }
+
+    #[test]
     fn the_fallback_uses_the_persona_template_and_topic() {
         let chef = Personas::builtin().get("chef").unwrap();
         let text = fallback(&chef, Some("saffron risotto"));
