@@ -333,12 +333,21 @@ mod tests {
             prompt.starts_with("Write Chef Marco's next reply for User.\n\n# Who you are\n"),
             "the card's text, macros expanded, in place of the main prompt: {prompt}"
         );
-        assert!(!prompt.contains("Stay in character as Chef Marco"), "{prompt}");
-        assert!(prompt.contains("trattoria near Bologna"), "the definition stays");
+        assert!(
+            !prompt.contains("Stay in character as Chef Marco"),
+            "{prompt}"
+        );
+        assert!(
+            prompt.contains("trattoria near Bologna"),
+            "the definition stays"
+        );
 
         let wrapped = chef_with_system_prompt("Roleplay, {{user}}.\n{{original}}\nBe brief.");
         let prompt = prompts.render_system(&wrapped, &scene).unwrap();
-        let expected = format!("Roleplay, User.\n{}\nBe brief.\n\n# Who you are", original.trim());
+        let expected = format!(
+            "Roleplay, User.\n{}\nBe brief.\n\n# Who you are",
+            original.trim()
+        );
         assert!(prompt.starts_with(&expected), "{prompt}");
         assert!(!prompt.contains("{{original}}"), "{prompt}");
     }
@@ -351,10 +360,14 @@ mod tests {
             .unwrap()
             .render_system(&chef, &Scene::preview(&chef, Utc::now()))
             .unwrap();
-        let card = prompt.find(hostile).expect("the card's system prompt is sent");
+        let card = prompt
+            .find(hostile)
+            .expect("the card's system prompt is sent");
         let mut after = card;
         for rule in RULES {
-            let at = prompt.find(rule).unwrap_or_else(|| panic!("{rule} in {prompt}"));
+            let at = prompt
+                .find(rule)
+                .unwrap_or_else(|| panic!("{rule} in {prompt}"));
             assert!(at > after, "{rule} comes after the card's text: {prompt}");
             after = at;
         }
@@ -369,7 +382,9 @@ mod tests {
             .render_system(&chef, &Scene::preview(&chef, Utc::now()))
             .unwrap();
         assert!(
-            prompt.starts_with("You are Chef Marco. Stay in character as Chef Marco.\n- Keep replies"),
+            prompt.starts_with(
+                "You are Chef Marco. Stay in character as Chef Marco.\n- Keep replies"
+            ),
             "{prompt}"
         );
         let rules = prompt.find(RULES[0]).expect("the rules");

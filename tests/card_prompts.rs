@@ -46,7 +46,10 @@ fn assert_card_prompts_in(request: &[(String, String)], user: &str, asked: &str)
     );
     let card_end = system.find("Never say you are an AI.").expect("card text");
     let honesty = system.find(HONESTY).expect("Troupe's honesty rule stays");
-    assert!(card_end < honesty, "the rule comes after the card: {system}");
+    assert!(
+        card_end < honesty,
+        "the rule comes after the card: {system}"
+    );
     assert!(!system.contains("{{"), "no placeholder is left: {system}");
 
     let n = request.len();
@@ -105,8 +108,7 @@ fn a_chat_turn_sends_the_card_system_prompt_and_post_history_instructions_as_the
     );
     assert!(system.contains(HONESTY), "{shown}");
     assert_eq!(
-        shown["post_history"],
-        "Answer User as Gwen, in one short paragraph.",
+        shown["post_history"], "Answer User as Gwen, in one short paragraph.",
         "and the instruction sent after the history"
     );
 

@@ -950,7 +950,9 @@ mod tests {
             ..Default::default()
         });
         let chef = Arc::new(chef);
-        let conversation = chat.accept("ana", &chef, "What can I cook with rice?").unwrap();
+        let conversation = chat
+            .accept("ana", &chef, "What can I cook with rice?")
+            .unwrap();
         let request = chat.request(&chef, &conversation).unwrap();
         assert!(
             request
@@ -959,7 +961,11 @@ mod tests {
             "{}",
             request.system
         );
-        assert!(request.system.contains("say honestly that you are an AI persona"));
+        assert!(
+            request
+                .system
+                .contains("say honestly that you are an AI persona")
+        );
         assert_eq!(
             request.post_history.as_deref(),
             Some("Answer User in one line.")
@@ -973,7 +979,10 @@ mod tests {
 
         let plain = crate::persona::Personas::builtin().get("chef").unwrap();
         let conversation = chat.accept("ana", &plain, "And with pasta?").unwrap();
-        assert_eq!(chat.request(&plain, &conversation).unwrap().post_history, None);
+        assert_eq!(
+            chat.request(&plain, &conversation).unwrap().post_history,
+            None
+        );
     }
 
     #[test]

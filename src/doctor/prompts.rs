@@ -53,8 +53,9 @@ pub(super) fn check_prompts(
     };
     let failures = render_failures(&prompts, personas, now);
     if failures.is_empty() {
-        let message =
-            format!("{place}: {SYSTEM_TEMPLATE} (with {MAIN_TEMPLATE}) and {FOLLOWUP_TEMPLATE} render for every persona");
+        let message = format!(
+            "{place}: {SYSTEM_TEMPLATE} (with {MAIN_TEMPLATE}) and {FOLLOWUP_TEMPLATE} render for every persona"
+        );
         Finding::ok(Check::Prompts, message).named(place)
     } else {
         Finding::problem(Check::Prompts, "a prompt template does not render", FIX)

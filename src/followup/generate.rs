@@ -356,7 +356,11 @@ mod tests {
             "{}",
             request.system
         );
-        assert!(request.system.contains("say honestly that you are an AI persona"));
+        assert!(
+            request
+                .system
+                .contains("say honestly that you are an AI persona")
+        );
         assert_eq!(request.post_history, None);
         assert_eq!(request.messages.len(), 1);
         assert!(!request.messages[0].content.contains("Answer in one line"));

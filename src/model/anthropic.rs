@@ -103,8 +103,14 @@ impl AnthropicModel {
 /// words: still after the history, and still the last thing read.
 fn alternating(request: &ChatRequest) -> Vec<WireMessage> {
     let mut messages: Vec<WireMessage> = Vec::new();
-    let after = request.post_history.as_deref().map(|text| (ChatRole::User, text));
-    let lines = request.messages.iter().map(|m| (m.role, m.content.as_str()));
+    let after = request
+        .post_history
+        .as_deref()
+        .map(|text| (ChatRole::User, text));
+    let lines = request
+        .messages
+        .iter()
+        .map(|m| (m.role, m.content.as_str()));
     for (role, content) in lines.chain(after) {
         let role = match role {
             ChatRole::User => "user",

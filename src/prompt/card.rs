@@ -148,6 +148,9 @@ mod tests {
             ..PersonaCard::default()
         };
         assert_eq!(post_history(&chef_with(only_original), &values), None);
-        assert_eq!(post_history(&chef_with(PersonaCard::default()), &values), None);
+        assert_eq!(
+            post_history(&chef_with(PersonaCard::default()), &values),
+            None
+        );
     }
 }
