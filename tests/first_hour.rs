@@ -61,6 +61,7 @@ fn a_new_project_checks_out_and_chats_with_its_starter_persona_without_a_network
         "proj/troupe.toml",
         "proj/personas/starter.toml",
         "proj/prompts/system.tera",
+        "proj/prompts/main.tera",
         "proj/prompts/followup.tera",
     ] {
         assert!(

@@ -12,6 +12,7 @@ mod labelled_sets;
 mod backends;
 mod backups;
 mod broken_personas;
+mod card_prompts;
 mod cards;
 mod chat_openai;
 mod cli_server;

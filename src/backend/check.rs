@@ -83,6 +83,7 @@ pub async fn check(choice: &BackendChoice) -> BackendCheck {
             role: ChatRole::User,
             content: "Reply with the single word OK.".to_string(),
         }],
+        post_history: None,
         temperature: Some(0.0),
         max_tokens: Some(5),
         persona: None,

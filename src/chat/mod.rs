@@ -266,9 +266,24 @@ impl ChatService {
         let messages = within_budget(&shareable(&recent), self.limits.history_chars);
         let previous = recent.iter().rev().nth(1).map(|m| m.at);
         let scene = self.scene(Some(&conversation.user), persona, previous, &messages)?;
+        self.chat_request(persona, &scene, messages)
+    }
+
+    /// The request for the persona's reply to `messages` in `scene`, as
+    /// every chat turn sends it (stored, moderated or stateless): the
+    /// system prompt (the persona's `[card] system_prompt` in place of
+    /// Troupe's main prompt), the messages, and the persona's `[card]
+    /// post_history_instructions` after them.
+    fn chat_request(
+        &self,
+        persona: &Arc<Persona>,
+        scene: &Scene,
+        messages: Vec<ChatMessage>,
+    ) -> Result<ChatRequest, TurnError> {
         Ok(ChatRequest {
-            system: self.prompts.render_system(persona, &scene)?,
+            system: self.prompts.render_system(persona, scene)?,
             messages,
+            post_history: crate::prompt::card::post_history(persona, &scene.macros),
             temperature: persona.model.temperature,
             max_tokens: persona.model.max_tokens,
             persona: Some(Arc::clone(persona)),
@@ -909,6 +924,64 @@ mod tests {
             clean_message("abcdef", 5)
                 .unwrap_err()
                 .contains("limit is 5")
+        );
+    }
+
+    /// A chat service over a sled store in `dir`, at a fixed time.
+    fn service_in(dir: &std::path::Path) -> ChatService {
+        ChatService::new(
+            StoreAccess::on_demand(dir),
+            Arc::new(Prompts::builtin().expect("the built-in templates load")),
+            Clock::fixed(Utc::now()),
+            ChatConfig::default(),
+            FollowUpPolicy::default(),
+            SafetyConfig::default(),
+        )
+    }
+
+    #[test]
+    fn a_chat_request_carries_the_card_prompts_where_the_spec_places_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let chat = service_in(dir.path());
+        let mut chef = (*crate::persona::Personas::builtin().get("chef").unwrap()).clone();
+        chef.card = Some(crate::persona::card::PersonaCard {
+            system_prompt: Some("You play {{char}} for {{user}}. {{original}}".to_string()),
+            post_history_instructions: Some("{{original}}Answer {{user}} in one line.".to_string()),
+            ..Default::default()
+        });
+        let chef = Arc::new(chef);
+        let conversation = chat
+            .accept("ana", &chef, "What can I cook with rice?")
+            .unwrap();
+        let request = chat.request(&chef, &conversation).unwrap();
+        assert!(
+            request
+                .system
+                .starts_with("You play Chef Marco for User. You are Chef Marco. Stay in character"),
+            "{}",
+            request.system
+        );
+        assert!(
+            request
+                .system
+                .contains("say honestly that you are an AI persona")
+        );
+        assert_eq!(
+            request.post_history.as_deref(),
+            Some("Answer User in one line.")
+        );
+        let last = request.messages.last().expect("the user's message");
+        assert_eq!(
+            (last.role, last.content.as_str()),
+            (ChatRole::User, "What can I cook with rice?"),
+            "the history still ends with the user's message"
+        );
+
+        let plain = crate::persona::Personas::builtin().get("chef").unwrap();
+        let conversation = chat.accept("ana", &plain, "And with pasta?").unwrap();
+        assert_eq!(
+            chat.request(&plain, &conversation).unwrap().post_history,
+            None
         );
     }
 

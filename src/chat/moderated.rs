@@ -174,14 +174,7 @@ impl ChatService {
         recent.push(Message::from_user(text, now));
         let messages = within_budget(&shareable(&recent), self.limits.history_chars);
         let scene = self.scene(Some(user), persona, previous, &messages)?;
-        Ok(ChatRequest {
-            system: self.prompts.render_system(persona, &scene)?,
-            messages,
-            temperature: persona.model.temperature,
-            max_tokens: persona.model.max_tokens,
-            persona: Some(Arc::clone(persona)),
-            purpose: crate::model::Purpose::Chat,
-        })
+        self.chat_request(persona, &scene, messages)
     }
 
     /// A stored, streamed turn under `moderator`: the reply is held until

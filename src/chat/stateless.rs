@@ -22,7 +22,7 @@ use super::{
     ChatService, Reply, ReplyKind, TurnError, TurnEvent, clean_message, notice_text, read_stream,
     shareable, within_budget, within_limit, within_window,
 };
-use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Purpose, Usage};
+use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, Usage};
 use crate::persona::Persona;
 use crate::safety::conversation::EARLIER_MESSAGES;
 use crate::safety::{self, CrisisKind, SafetyEvent};
@@ -302,14 +302,7 @@ impl ChatService {
         let messages = within_budget(&shareable(&marked), self.limits.history_chars);
         // The client keeps no times, so there is no idle time to tell.
         let scene = self.scene(user, persona, None, &messages)?;
-        Ok(ChatRequest {
-            system: self.prompts.render_system(persona, &scene)?,
-            messages,
-            temperature: persona.model.temperature,
-            max_tokens: persona.model.max_tokens,
-            persona: Some(Arc::clone(persona)),
-            purpose: Purpose::Chat,
-        })
+        self.chat_request(persona, &scene, messages)
     }
 
     /// Records a stateless call's tokens and outcome, so `/v1/usage` counts

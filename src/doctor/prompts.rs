@@ -14,7 +14,7 @@ use crate::app::Settings;
 use crate::followup::FollowUpContext;
 use crate::followup::generate::{ExcerptLine, FOLLOWUP_TEMPLATE, followup_request};
 use crate::persona::{Persona, Personas};
-use crate::prompt::{PromptError, Prompts, SYSTEM_TEMPLATE};
+use crate::prompt::{MAIN_TEMPLATE, PromptError, Prompts, SYSTEM_TEMPLATE};
 
 /// What to do about a template that does not compile or render.
 const FIX: &str = "fix the template at the line shown (tera syntax: {{ persona.name }}, {% if … %}; the variables each template gets are listed at its top), or delete the file to use the built-in one";
@@ -53,8 +53,9 @@ pub(super) fn check_prompts(
     };
     let failures = render_failures(&prompts, personas, now);
     if failures.is_empty() {
-        let message =
-            format!("{place}: {SYSTEM_TEMPLATE} and {FOLLOWUP_TEMPLATE} render for every persona");
+        let message = format!(
+            "{place}: {SYSTEM_TEMPLATE} (with {MAIN_TEMPLATE}) and {FOLLOWUP_TEMPLATE} render for every persona"
+        );
         Finding::ok(Check::Prompts, message).named(place)
     } else {
         Finding::problem(Check::Prompts, "a prompt template does not render", FIX)

@@ -122,8 +122,10 @@ pub async fn write_followup(
     })
 }
 
-/// The request sent to the model: the persona's system prompt, then the
-/// follow-up instruction.
+/// The request sent to the model: the persona's system prompt (with its
+/// `[card] system_prompt` in place of the main prompt, as in chat), then
+/// the follow-up instruction; a card's post-history instructions are left
+/// out, since they steer the chat's replies, not a check-in.
 pub fn followup_request(
     prompts: &Prompts,
     persona: &std::sync::Arc<Persona>,
@@ -156,6 +158,11 @@ pub fn followup_request(
             role: ChatRole::User,
             content: instruction,
         }],
+        // A card's post-history instructions are about the chat's next
+        // reply; the follow-up instruction is the last word here. (Its
+        // system prompt does apply: `render_system` puts it in place of
+        // the main prompt.)
+        post_history: None,
         temperature: persona.model.temperature,
         max_tokens: persona.model.max_tokens,
         persona: Some(std::sync::Arc::clone(persona)),
@@ -324,6 +331,39 @@ mod tests {
                 .content
                 .contains("The user last wrote 3 days ago")
         );
+    }
+
+    #[test]
+    fn a_followup_uses_the_card_system_prompt_but_not_its_post_history_instructions() {
+        let mut chef = (*Personas::builtin().get("chef").unwrap()).clone();
+        chef.card = Some(crate::persona::card::PersonaCard {
+            system_prompt: Some("Speak as {{char}}. {{original}}".to_string()),
+            post_history_instructions: Some("Answer in one line.".to_string()),
+            ..Default::default()
+        });
+        let now = Utc::now();
+        let context = FollowUpContext {
+            away: "3 days".to_string(),
+            ..FollowUpContext::default()
+        };
+        let prompts = Prompts::builtin().unwrap();
+        let request =
+            followup_request(&prompts, &std::sync::Arc::new(chef), &context, now).unwrap();
+        assert!(
+            request
+                .system
+                .starts_with("Speak as Chef Marco. You are Chef Marco."),
+            "{}",
+            request.system
+        );
+        assert!(
+            request
+                .system
+                .contains("say honestly that you are an AI persona")
+        );
+        assert_eq!(request.post_history, None);
+        assert_eq!(request.messages.len(), 1);
+        assert!(!request.messages[0].content.contains("Answer in one line"));
     }
 
     #[test]

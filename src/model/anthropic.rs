@@ -97,23 +97,34 @@ impl AnthropicModel {
 }
 
 /// The conversation as the API wants it: starting with the user, roles
-/// alternating (consecutive messages of one role are joined).
+/// alternating (consecutive messages of one role are joined). The
+/// Messages API has no system role inside the conversation, so the
+/// post-history instruction ends the last user turn, after the user's
+/// words: still after the history, and still the last thing read.
 fn alternating(request: &ChatRequest) -> Vec<WireMessage> {
     let mut messages: Vec<WireMessage> = Vec::new();
-    for message in &request.messages {
-        let role = match message.role {
+    let after = request
+        .post_history
+        .as_deref()
+        .map(|text| (ChatRole::User, text));
+    let lines = request
+        .messages
+        .iter()
+        .map(|m| (m.role, m.content.as_str()));
+    for (role, content) in lines.chain(after) {
+        let role = match role {
             ChatRole::User => "user",
             ChatRole::Assistant => "assistant",
         };
         match messages.last_mut() {
             Some(last) if last.role == role => {
                 last.content.push_str("\n\n");
-                last.content.push_str(&message.content);
+                last.content.push_str(content);
             }
             None if role == "assistant" => continue,
             _ => messages.push(WireMessage {
                 role,
-                content: message.content.clone(),
+                content: content.to_string(),
             }),
         }
     }
@@ -496,6 +507,7 @@ mod tests {
                 message(ChatRole::User, "b"),
                 message(ChatRole::Assistant, "c"),
             ],
+            post_history: None,
             temperature: None,
             max_tokens: None,
             persona: None,
@@ -505,5 +517,35 @@ mod tests {
         assert_eq!(wire.len(), 2);
         assert_eq!(wire[0].content, "a\n\nb");
         assert_eq!(wire[1].role, "assistant");
+    }
+
+    #[test]
+    fn post_history_instructions_end_the_last_user_turn() {
+        let request = ChatRequest {
+            system: String::new(),
+            messages: vec![
+                ChatMessage {
+                    role: ChatRole::User,
+                    content: "hi".to_string(),
+                },
+                ChatMessage {
+                    role: ChatRole::Assistant,
+                    content: "hello".to_string(),
+                },
+                ChatMessage {
+                    role: ChatRole::User,
+                    content: "how are you?".to_string(),
+                },
+            ],
+            post_history: Some("Stay in character.".to_string()),
+            temperature: None,
+            max_tokens: None,
+            persona: None,
+            purpose: Default::default(),
+        };
+        let wire = alternating(&request);
+        assert_eq!(wire.len(), 3);
+        assert_eq!(wire[2].role, "user");
+        assert_eq!(wire[2].content, "how are you?\n\nStay in character.");
     }
 }

@@ -56,6 +56,12 @@ pub struct ChatRequest {
     pub system: String,
     /// The conversation so far, oldest first, ending with the user's message.
     pub messages: Vec<ChatMessage>,
+    /// An instruction the model reads after the conversation (a persona's
+    /// `[card] post_history_instructions`): each provider sends it as its
+    /// last message, after the user's (see [`openai`], [`anthropic`]).
+    /// Kept apart from `messages` so the turn's last message stays the
+    /// user's, which the safety layer reads.
+    pub post_history: Option<String>,
     /// Sampling temperature.
     pub temperature: Option<f32>,
     /// The longest reply, in tokens.

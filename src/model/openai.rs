@@ -58,7 +58,7 @@ impl OpenAiModel {
 
     /// The request body for `request`.
     fn wire<'a>(&'a self, request: &'a ChatRequest, stream: bool) -> WireRequest<'a> {
-        let mut messages = Vec::with_capacity(request.messages.len() + 1);
+        let mut messages = Vec::with_capacity(request.messages.len() + 2);
         messages.push(WireMessage {
             role: "system",
             content: &request.system,
@@ -70,6 +70,14 @@ impl OpenAiModel {
             },
             content: &m.content,
         }));
+        // The spec's "after the chat history": a system message after the
+        // user's, the last thing the model reads.
+        if let Some(text) = &request.post_history {
+            messages.push(WireMessage {
+                role: "system",
+                content: text,
+            });
+        }
         let limit = request.max_tokens.or(self.settings.max_tokens);
         let completion_field =
             self.settings.max_tokens_field == TokenLimitField::MaxCompletionTokens;

@@ -320,6 +320,7 @@ pub fn persona_request(text: &str) -> ChatRequest {
             role: ChatRole::User,
             content: text.to_string(),
         }],
+        post_history: None,
         temperature: Some(0.0),
         max_tokens: Some(3),
         persona: None,

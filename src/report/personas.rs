@@ -78,9 +78,16 @@ pub struct PersonaDetail<'a> {
     /// The persona, field by field as its file defines it.
     #[serde(flatten)]
     pub persona: &'a Persona,
-    /// The system prompt rendered now (operators only).
+    /// The system prompt rendered now (operators only): the one chats
+    /// send, the persona's `[card] system_prompt` in place of the main
+    /// prompt when it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
+    /// The instruction chats send after the history (the persona's `[card]
+    /// post_history_instructions`, macros expanded now); operators only,
+    /// and only when the persona has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub post_history: Option<String>,
     /// The persona file's text, when it came from a file (operators only;
     /// `null` for a built-in persona).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -93,6 +100,7 @@ impl<'a> PersonaDetail<'a> {
         Self {
             persona,
             system_prompt: None,
+            post_history: None,
             file: None,
         }
     }
@@ -106,6 +114,7 @@ impl<'a> PersonaDetail<'a> {
         Ok(Self {
             persona,
             system_prompt: Some(system_prompt),
+            post_history: crate::prompt::card::post_history(persona, &scene.macros),
             file: Some(app.personas().file_text(&persona.id).map(str::to_string)),
         })
     }

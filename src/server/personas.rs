@@ -23,7 +23,7 @@ pub async fn list(State(state): State<SharedState>, _caller: Caller) -> Json<Vec
 #[utoipa::path(get, path = "/v1/personas/{persona}", tag = "personas",
     params(("persona" = String, Path, description = "The persona id")),
     responses(
-        (status = 200, description = "The persona (fields of its file), plus `system_prompt` and `file` for operators, as `troupe personas show --json`", body = Object),
+        (status = 200, description = "The persona (fields of its file), plus `system_prompt`, `post_history` (when the persona has post-history instructions) and `file` for operators, as `troupe personas show --json`", body = Object),
         (status = 404, description = "Unknown persona", body = ErrorBody),
     ))]
 pub async fn show(

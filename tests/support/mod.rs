@@ -149,6 +149,22 @@ impl Troupe {
         self.run_with_input(args, b"")
     }
 
+    /// Writes `json` as the card file `card`, imports it into a fresh
+    /// `imported` folder, and gives the folder and what the import printed.
+    pub fn import_card(&self, card: &Path, json: &Value) -> (PathBuf, String) {
+        std::fs::write(card, json.to_string()).expect("write the card");
+        let dir = self.root.path().join("imported");
+        let run = self.run(&[
+            "personas",
+            "import",
+            "--into",
+            dir.to_str().expect("utf-8"),
+            card.to_str().expect("utf-8"),
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        (dir, run.stdout)
+    }
+
     /// The stored conversation of `tester` with `persona`, via `troupe history --json`.
     pub fn history(&self, persona: &str) -> Vec<Value> {
         self.history_of("tester", persona)

@@ -78,9 +78,11 @@ pub struct Card {
     pub mes_example: String,
     /// Notes from the creator for the user, not for the model.
     pub creator_notes: String,
-    /// A system prompt the card asks for (kept, not used by Troupe).
+    /// A system prompt the card asks for, in place of the frontend's
+    /// (kept in the persona's `[card]` table, which the prompts read).
     pub system_prompt: String,
-    /// Instructions a card wants after the history (kept, not used).
+    /// Instructions a card wants after the history (kept in the
+    /// persona's `[card]` table, which chat turns read).
     pub post_history_instructions: String,
     /// Other first messages the user may pick from (kept, not used yet).
     pub alternate_greetings: Vec<String>,

@@ -19,9 +19,12 @@ pub struct PersonaCard {
     pub spec: Option<String>,
     /// The situation the conversation takes place in; goes into the system prompt.
     pub scenario: Option<String>,
-    /// The card's own system prompt (kept, not used: Troupe writes its own).
+    /// The card's own system prompt: it replaces Troupe's main prompt
+    /// (`{{original}}` standing for it), Troupe's rules still following it
+    /// (see [`crate::prompt::card`]).
     pub system_prompt: Option<String>,
-    /// Instructions the card wants after the history (kept, not used).
+    /// Instructions the card wants after the history: sent after the
+    /// user's message in every chat turn, not in follow-ups.
     pub post_history_instructions: Option<String>,
     /// Other first messages, as imports before the persona's own
     /// `alternate_greetings` kept them; export reads them when the persona

@@ -121,7 +121,8 @@ export async function erase(reopen) {
   }
 }
 
-/** The persona's file and rendered prompt (operators only), and eligibility. */
+/** The persona's file, rendered prompt and post-history instruction
+ * (operators only), and eligibility. */
 export async function loadCreator(generation) {
   const detail = await api("GET", `/v1/personas/${enc(state.persona.id)}`);
   if (generation !== state.generation) return;
@@ -129,6 +130,10 @@ export async function loadCreator(generation) {
   $("creator-note").hidden = operator;
   $("persona-file").textContent = detail.file ?? "—";
   $("system-prompt").textContent = detail.system_prompt ?? "—";
+  const after = typeof detail.post_history === "string";
+  $("post-history-title").hidden = !after;
+  $("post-history").hidden = !after;
+  $("post-history").textContent = detail.post_history ?? "";
   await loadExplain(generation);
 }
 
