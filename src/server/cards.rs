@@ -189,7 +189,11 @@ fn import_error(error: ImportError, query: &ImportQuery) -> ApiError {
         ImportError::Card {
             source: CardError::TooLarge { .. },
             ..
-        } => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", error.to_string()),
+        } => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            error.to_string(),
+        ),
         ImportError::Language(_) => ApiError::bad_request(format!(
             "language={}: not a language code such as en, fr or pt-BR",
             query.language.as_deref().unwrap_or_default()
@@ -263,6 +267,12 @@ pub async fn export(
 /// A download named `file`.
 fn attachment(content_type: &'static str, file: &str, body: Vec<u8>) -> Response {
     let disposition = format!("attachment; filename=\"{file}\"");
-    ([(CONTENT_TYPE, content_type.to_string()), (CONTENT_DISPOSITION, disposition)], body)
+    (
+        [
+            (CONTENT_TYPE, content_type.to_string()),
+            (CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
         .into_response()
 }

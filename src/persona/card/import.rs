@@ -183,7 +183,12 @@ fn import(
 }
 
 /// Writes a persona file, refusing to replace one unless `force`.
-pub(super) fn write_new(file: &Path, text: &str, force: bool, card: &str) -> Result<(), ImportError> {
+pub(super) fn write_new(
+    file: &Path,
+    text: &str,
+    force: bool,
+    card: &str,
+) -> Result<(), ImportError> {
     let write_error = |path: &Path| {
         let path = path.display().to_string();
         move |source| ImportError::Write { path, source }

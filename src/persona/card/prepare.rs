@@ -77,7 +77,9 @@ pub fn prepare_import(
     language: Option<&str>,
 ) -> Result<PreparedImport, ImportError> {
     let file_name = file_name.map(base_name).filter(|n| !n.is_empty());
-    let shown = file_name.clone().unwrap_or_else(|| "the upload".to_string());
+    let shown = file_name
+        .clone()
+        .unwrap_or_else(|| "the upload".to_string());
     if let Some(language) = language {
         crate::persona::check_language(language).map_err(ImportError::Language)?;
     }
@@ -91,7 +93,12 @@ pub fn prepare_import(
                 return prepare_card(&read, name, language, Path::new(""), &shown);
             }
             Err(CardError::UnknownFormat) => {}
-            Err(source) => return Err(ImportError::Card { path: shown, source }),
+            Err(source) => {
+                return Err(ImportError::Card {
+                    path: shown,
+                    source,
+                });
+            }
         }
     }
     let text = std::str::from_utf8(bytes)
@@ -122,11 +129,9 @@ pub(super) fn prepare_card(
         .unwrap_or_else(|| "card".to_string());
     let file = dir.join(format!("{id}.toml"));
     let text = render::persona_toml(&draft, file_name);
-    crate::persona::parse_persona_text(&file, &text).map_err(|problems| {
-        ImportError::Invalid {
-            card: shown.to_string(),
-            problems,
-        }
+    crate::persona::parse_persona_text(&file, &text).map_err(|problems| ImportError::Invalid {
+        card: shown.to_string(),
+        problems,
     })?;
     Ok(PreparedImport {
         id,
@@ -208,12 +213,18 @@ mod tests {
 
     #[test]
     fn a_json_card_upload_becomes_a_persona_file_named_for_the_character() {
-        let prepared = prepare_import(&card_bytes(), Some("C:\\cards\\gwen.json"), None)
-            .expect("a card");
+        let prepared =
+            prepare_import(&card_bytes(), Some("C:\\cards\\gwen.json"), None).expect("a card");
         assert_eq!(prepared.id, "gwen");
         assert_eq!(prepared.source, ImportSource::Card(CardSpec::V2));
         assert!(prepared.text.contains("Character Card gwen.json"));
-        assert!(prepared.report.mapped.iter().any(|m| m == "personality → voice"));
+        assert!(
+            prepared
+                .report
+                .mapped
+                .iter()
+                .any(|m| m == "personality → voice")
+        );
     }
 
     #[test]
@@ -230,7 +241,10 @@ mod tests {
     #[test]
     fn text_that_is_neither_a_card_nor_a_persona_file_is_refused_plainly() {
         let error = prepare_import(b"hello there", Some("notes.txt"), None).unwrap_err();
-        assert!(matches!(error, ImportError::NotCardNorPersona { .. }), "{error}");
+        assert!(
+            matches!(error, ImportError::NotCardNorPersona { .. }),
+            "{error}"
+        );
         assert!(error.to_string().starts_with("notes.txt: "), "{error}");
         let broken = prepare_import(b"name = ", Some("x.toml"), None).unwrap_err();
         assert!(matches!(broken, ImportError::Invalid { .. }), "{broken}");
