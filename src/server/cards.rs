@@ -135,7 +135,7 @@ pub async fn import(
     let Some(dir) = dir else {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "conflict",
+            "no_personas_dir",
             "this server serves the built-in personas; start it with --personas DIR (or TROUPE_PERSONAS) to import personas into that directory",
         ));
     };

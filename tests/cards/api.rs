@@ -291,3 +291,24 @@ fn both_routes_are_in_the_openapi_document() {
     assert!(document["paths"]["/v1/personas/import"]["post"].is_object());
     assert!(document["paths"]["/v1/personas/{persona}/export"]["get"].is_object());
 }
+
+#[test]
+fn a_server_on_the_built_in_personas_reports_but_does_not_import() {
+    let troupe = Troupe::new();
+    let server = troupe.serve(&[]);
+    let dry = server.post_bytes(&format!("{IMPORT}?dry_run=true"), card_bytes(&full_v2()));
+    assert_eq!(
+        (dry.status, dry.json["id"].as_str()),
+        (200, Some("gwen")),
+        "{}",
+        dry.text
+    );
+    let refused = server.post_bytes(IMPORT, card_bytes(&full_v2()));
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (409, "no_personas_dir"),
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("--personas DIR"));
+}
