@@ -16,18 +16,23 @@ use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
 use crate::persona::card::{self, CardError, ImportError, PreparedImport};
 
+/// A file's bytes, as uploaded or downloaded: only its schema is used, to
+/// describe the bodies in the OpenAPI document (`string`, `binary`).
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(#[allow(dead_code)] pub Vec<u8>);
+
 /// How to import an uploaded file.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// The uploaded file's name: it names a nameless card's persona and
     /// gives a persona file (`*.toml`) its id.
     pub filename: Option<String>,
-    /// Only report what would be written; write nothing.
-    #[serde(default)]
-    pub dry_run: bool,
-    /// Replace the persona file with that id if there is one.
-    #[serde(default)]
-    pub replace: bool,
+    /// Only report what would be written; write nothing [default: false].
+    pub dry_run: Option<bool>,
+    /// Replace the persona file with that id if there is one [default: false].
+    pub replace: Option<bool>,
     /// The language the card's character speaks (cards do not say) [default: en].
     pub language: Option<String>,
 }
@@ -98,7 +103,7 @@ impl ImportAnswer {
 /// file (TOML), told apart by content, into the personas directory.
 #[utoipa::path(post, path = "/v1/personas/import", tag = "personas",
     params(ImportQuery),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = FileBytes, content_type = "application/octet-stream",
         description = "The file's bytes: a card's JSON, a PNG card, a CHARX archive, or a persona file"),
     responses(
         (status = 200, description = "Dry run: what would be written", body = ImportAnswer),
@@ -128,7 +133,8 @@ pub async fn import(
         Some(dir) => dir.join(prepared.file_name()).exists(),
         None => state.app.personas().get(&prepared.id).is_ok(),
     };
-    if query.dry_run {
+    let replace = query.replace.unwrap_or(false);
+    if query.dry_run.unwrap_or(false) {
         let answer = ImportAnswer::new(prepared, true, exists);
         return Ok((StatusCode::OK, axum::Json(answer)).into_response());
     }
@@ -139,11 +145,11 @@ pub async fn import(
             "this server serves the built-in personas; start it with --personas DIR (or TROUPE_PERSONAS) to import personas into that directory",
         ));
     };
-    if exists && !query.replace {
+    if exists && !replace {
         return Err(exists_error(&prepared.id));
     }
     prepared
-        .write(&dir, query.replace)
+        .write(&dir, replace)
         .map_err(|e| import_error(e, &query))?;
     let live = reload(&state, &prepared.id).await;
     tracing::info!(persona = %prepared.id, "persona imported");
@@ -218,6 +224,7 @@ fn import_error(error: ImportError, query: &ImportQuery) -> ApiError {
 
 /// Which card to export.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportQuery {
     /// card-v2 (the default), card-v3, or png (a PNG holding both).
     pub format: Option<String>,
@@ -229,7 +236,8 @@ pub struct ExportQuery {
 #[utoipa::path(get, path = "/v1/personas/{persona}/export", tag = "personas",
     params(("persona" = String, Path, description = "The persona id"), ExportQuery),
     responses(
-        (status = 200, description = "The card, as an attachment: JSON (card-v2, card-v3) or image/png (png)", content_type = "application/json", body = Object),
+        (status = 200, description = "The card, as an attachment: JSON (card-v2, card-v3) or a PNG card (png)",
+            content((Object = "application/json"), (FileBytes = "image/png"))),
         (status = 400, description = "An unknown format", body = ErrorBody),
         (status = 403, description = "Not an operator", body = ErrorBody),
         (status = 404, description = "Unknown persona", body = ErrorBody),

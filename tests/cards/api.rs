@@ -288,8 +288,36 @@ fn both_routes_are_in_the_openapi_document() {
     let troupe = Troupe::new();
     let (server, _) = serve_personas(&troupe);
     let document = server.get("/openapi.json").json;
-    assert!(document["paths"]["/v1/personas/import"]["post"].is_object());
-    assert!(document["paths"]["/v1/personas/{persona}/export"]["get"].is_object());
+    let import = &document["paths"]["/v1/personas/import"]["post"];
+    let body = &import["requestBody"]["content"]["application/octet-stream"]["schema"];
+    assert_eq!(body["$ref"], "#/components/schemas/FileBytes");
+    assert_eq!(
+        document["components"]["schemas"]["FileBytes"]["format"],
+        "binary"
+    );
+    let params: Vec<(&str, &str)> = import["parameters"]
+        .as_array()
+        .expect("parameters")
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap_or_default(),
+                p["in"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        params,
+        [
+            ("filename", "query"),
+            ("dry_run", "query"),
+            ("replace", "query"),
+            ("language", "query")
+        ]
+    );
+    let export = &document["paths"]["/v1/personas/{persona}/export"]["get"];
+    assert!(export["responses"]["200"]["content"]["image/png"].is_object());
+    assert!(export["responses"]["404"].is_object());
 }
 
 #[test]
