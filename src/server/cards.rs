@@ -33,7 +33,8 @@ pub struct ImportQuery {
     pub dry_run: Option<bool>,
     /// Replace the persona file with that id if there is one [default: false].
     pub replace: Option<bool>,
-    /// The language the card's character speaks (cards do not say) [default: en].
+    /// The language the card's character speaks (cards do not say; a
+    /// persona file says its own) [default: en].
     pub language: Option<String>,
 }
 
@@ -120,20 +121,12 @@ pub async fn import(
     ApiBytes(bytes): ApiBytes,
 ) -> Result<Response, ApiError> {
     caller.operator_only()?;
-    let filename = query.filename.clone();
-    let language = query.language.clone();
-    let prepared = tokio::task::spawn_blocking(move || {
-        card::prepare_import(&bytes, filename.as_deref(), language.as_deref())
-    })
-    .await
-    .map_err(|e| internal(format!("the import stopped unexpectedly: {e}")))?
-    .map_err(|e| import_error(e, &query))?;
+    let prepared = prepare(&query, bytes).await?;
     let dir = state.app.personas_dir().map(std::path::Path::to_path_buf);
     let exists = match &dir {
         Some(dir) => dir.join(prepared.file_name()).exists(),
         None => state.app.personas().get(&prepared.id).is_ok(),
     };
-    let replace = query.replace.unwrap_or(false);
     if query.dry_run.unwrap_or(false) {
         let answer = ImportAnswer::new(prepared, true, exists);
         return Ok((StatusCode::OK, axum::Json(answer)).into_response());
@@ -145,6 +138,7 @@ pub async fn import(
             "this server serves the built-in personas; start it with --personas DIR (or TROUPE_PERSONAS) to import personas into that directory",
         ));
     };
+    let replace = query.replace.unwrap_or(false);
     if exists && !replace {
         return Err(exists_error(&prepared.id));
     }
@@ -157,6 +151,22 @@ pub async fn import(
     answer.written = true;
     answer.live = live;
     Ok((StatusCode::CREATED, axum::Json(answer)).into_response())
+}
+
+/// The library's import worked out for the uploaded bytes, off the async
+/// threads (a PNG or an archive takes a moment to read).
+async fn prepare(
+    query: &ImportQuery,
+    bytes: axum::body::Bytes,
+) -> Result<PreparedImport, ApiError> {
+    let filename = query.filename.clone();
+    let language = query.language.clone();
+    tokio::task::spawn_blocking(move || {
+        card::prepare_import(&bytes, filename.as_deref(), language.as_deref())
+    })
+    .await
+    .map_err(|e| internal(format!("the import stopped unexpectedly: {e}")))?
+    .map_err(|e| import_error(e, query))
 }
 
 /// Reloads the personas directory now, rather than on the watcher's next
@@ -204,10 +214,9 @@ fn import_error(error: ImportError, query: &ImportQuery) -> ApiError {
             "language={}: not a language code such as en, fr or pt-BR",
             query.language.as_deref().unwrap_or_default()
         )),
-        ImportError::Card { .. } | ImportError::NotCardNorPersona { .. } => {
-            ApiError::bad_request(error.to_string())
-        }
-        ImportError::Invalid { .. } => ApiError::bad_request(error.to_string()),
+        ImportError::Card { .. }
+        | ImportError::NotCardNorPersona { .. }
+        | ImportError::Invalid { .. } => ApiError::bad_request(error.to_string()),
         ImportError::Exists { file, .. } => {
             let id = std::path::Path::new(&file)
                 .file_stem()

@@ -198,6 +198,14 @@ fn what_is_not_a_card_is_a_400_and_a_body_over_the_limit_a_413() {
     let broken = server.post_bytes(IMPORT, br#"{"spec": "chara_card_v2", "data": "#.to_vec());
     assert_eq!(broken.status, 400, "{}", broken.text);
     assert!(broken.text.contains("not valid JSON"), "{}", broken.text);
+    let language = server.post_bytes(&format!("{IMPORT}?language=%21%21"), card_bytes(&full_v2()));
+    assert_eq!(language.status, 400, "{}", language.text);
+    assert!(
+        language.json["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("language=!!: ")
+    );
     let big = server.post_bytes(IMPORT, vec![b' '; 8192]);
     assert_eq!(
         (big.status, big.error_code()),
