@@ -1,7 +1,9 @@
 //! Character Cards: importing V1, V2 and V3 cards (JSON, PNG) as persona
 //! files with the real binary, exporting them back, and chatting with an
 //! imported persona through the test model server. Every fixture is built
-//! here, by the test that uses it.
+//! here, by the test that uses it; `api` does the same through the server.
+
+mod api;
 
 use std::path::{Path, PathBuf};
 

@@ -52,6 +52,11 @@ fn the_console_page_and_its_files_are_served_with_a_strict_content_security_poli
             "text/javascript",
             "/v1/followups/explain",
         ),
+        (
+            "/console/cards.js",
+            "text/javascript",
+            "/v1/personas/import",
+        ),
         ("/console/console.css", "text/css", ".msg.troupe"),
         (
             "/console/strings.json",
@@ -210,6 +215,118 @@ fn a_french_persona_speaks_french_and_older_pages_load_with_a_user_s_token() {
         "the token stays in this tab only"
     );
     assert_clean_console(&browser);
+}
+
+#[test]
+fn a_creator_imports_a_card_in_the_persona_view_sees_the_report_and_exports_it() {
+    let downloads = tempfile::tempdir().unwrap();
+    let Some(browser) = Browser::launch("a_creator_imports_a_card", downloads.path()) else {
+        return;
+    };
+    let troupe = Troupe::new();
+    let dir = troupe.adults_only_personas(true);
+    let server = troupe.serve(&["--personas", dir.to_str().unwrap()]);
+    let card = troupe.root.path().join("wren.json");
+    let text = json!({"spec": "chara_card_v2", "data": {
+        "name": "Wren", "description": "A birdwatcher who notices everything.",
+        "personality": "quiet, precise", "first_mes": "Shh, listen: a robin.",
+        "tags": "birds, cozy", "scenario": "A misty marsh at dawn."}});
+    std::fs::write(&card, text.to_string()).unwrap();
+    browser.goto(&format!("{}/?user=ada&persona=baker", server.url));
+    wait_live(&browser);
+    browser.click("#creator summary");
+
+    browser.type_into("#import-file", card.to_str().unwrap());
+    let summary = browser.wait_until(
+        "the dry-run report",
+        "return !document.getElementById('import-report').hidden && document.getElementById('import-summary').textContent",
+        json!([]),
+    );
+    assert_eq!(
+        summary,
+        "Character Card V2: “Wren” becomes the persona wren (wren.toml)."
+    );
+    let list = |id: &str| {
+        browser.run(
+            "return [...document.getElementById(arguments[0]).children].map((li) => li.textContent)",
+            json!([id]),
+        )
+    };
+    assert!(
+        list("import-mapped")
+            .as_array()
+            .unwrap()
+            .contains(&json!("personality → voice"))
+    );
+    assert!(
+        list("import-kept")
+            .as_array()
+            .unwrap()
+            .contains(&json!("scenario"))
+    );
+    let ignored = list("import-ignored").to_string();
+    assert!(ignored.contains("not a list"), "{ignored}");
+    assert!(browser.text("#import-toml").contains("name = \"Wren\""));
+    assert!(!dir.join("wren.toml").exists(), "the report writes nothing");
+    browser.run(
+        "document.getElementById('import-summary').scrollIntoView()",
+        json!([]),
+    );
+    let shot = save_screenshot(&browser, "card-import");
+    eprintln!("card import screenshot: {}", shot.display());
+
+    browser.click("#import-write");
+    imported(&browser);
+    assert!(dir.join("wren.toml").is_file());
+    assert_eq!(
+        browser.run("return document.getElementById('persona').value", json!([])),
+        "wren"
+    );
+    assert!(
+        browser.text("#chat-title").contains("Wren"),
+        "the new persona is open"
+    );
+
+    browser.type_into("#import-file", card.to_str().unwrap());
+    browser.wait_until(
+        "the report again",
+        "return !document.getElementById('import-report').hidden",
+        json!([]),
+    );
+    browser.click("#import-write");
+    let conflict = browser.wait_until(
+        "the replace confirmation",
+        "const p = document.getElementById('import-conflict'); return !p.hidden && !document.getElementById('import-replace').hidden && p.textContent",
+        json!([]),
+    );
+    assert_eq!(
+        conflict,
+        "The persona wren already exists. Replace its file with this one?"
+    );
+    browser.click("#import-replace");
+    imported(&browser);
+
+    browser.click("#export-card-v2");
+    let file = downloads.path().join("wren.card-v2.json");
+    let exported = browser.wait_for("the card to download", || {
+        std::fs::read(&file)
+            .ok()
+            .filter(|b| serde_json::from_slice::<Value>(b).is_ok())
+    });
+    assert_eq!(
+        exported,
+        server.get("/v1/personas/wren/export?format=card-v2").bytes
+    );
+    assert_clean_console(&browser);
+}
+
+/// Waits for the status line to say a card was imported.
+fn imported(browser: &Browser) {
+    browser.wait_until(
+        "the import to be confirmed",
+        "return document.getElementById('status').textContent.startsWith('Imported “Wren” as the persona wren') && [...document.querySelectorAll('#persona option')].some((o) => o.value === 'wren')",
+        json!([]),
+    );
 }
 
 /// Waits for the page to be ready with the user's event stream open.

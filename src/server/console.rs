@@ -37,6 +37,7 @@ const FILES: &[(&str, &str, &str)] = &[
     ("api.js", JS, include_str!("console/api.js")),
     ("log.js", JS, include_str!("console/log.js")),
     ("panels.js", JS, include_str!("console/panels.js")),
+    ("cards.js", JS, include_str!("console/cards.js")),
     (
         "strings.json",
         "application/json",

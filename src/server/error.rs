@@ -37,7 +37,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
     /// A stable code: bad_request, unauthorized, forbidden, not_found,
-    /// conflict, too_large, invalid_settings, rate_limited,
+    /// conflict, no_personas_dir, too_large, invalid_settings, rate_limited,
     /// model_unavailable, timeout, internal.
     pub code: String,
     /// What happened and what to do.

@@ -6,6 +6,8 @@
 //! - `state`: what handlers share (store, limits, turns in flight);
 //! - `personas`, `conversations`, `users`, `followups`, `ops`: the `/v1`
 //!   routes, one file per resource;
+//! - `cards`: Character Cards and persona files imported into the
+//!   personas directory, personas exported as cards;
 //! - `events`: each user's event stream, where follow-ups are pushed;
 //! - `retention`: the daily purge of messages past the retention period;
 //! - `backups`: backups on request and on a schedule (`[store]`);
@@ -23,6 +25,7 @@
 mod auth;
 mod backups;
 mod body;
+mod cards;
 pub mod config;
 mod console;
 mod conversations;
@@ -130,6 +133,8 @@ fn api() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(personas::list))
         .routes(routes!(personas::show))
+        .routes(routes!(cards::import))
+        .routes(routes!(cards::export))
         .routes(routes!(conversations::send, conversations::history))
         .routes(routes!(conversations::topics))
         .routes(routes!(conversations::stop))

@@ -37,6 +37,10 @@ pub struct Answer {
     pub text: String,
     /// The Content-Type.
     pub content_type: String,
+    /// The raw body's bytes (an image, a download).
+    pub bytes: Vec<u8>,
+    /// The Content-Disposition, if any.
+    pub disposition: Option<String>,
 }
 
 impl Answer {
@@ -174,6 +178,11 @@ impl Served {
         self.client().post_sse(path, body)
     }
 
+    /// POST `bytes` as they are (an uploaded file) to `path`.
+    pub fn post_bytes(&self, path: &str, bytes: Vec<u8>) -> Answer {
+        self.client().post_bytes(path, bytes)
+    }
+
     /// Opens an event stream (GET `path`) read in the background.
     pub fn open_events(&self, path: &str) -> EventStream {
         self.client().open_events(path)
@@ -212,21 +221,16 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request.send().expect("the server answers");
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        let text = response.text().expect("a body");
-        Answer {
-            status,
-            json: serde_json::from_str(&text).unwrap_or(Value::Null),
-            text,
-            content_type,
-        }
+        answer(request)
+    }
+
+    /// POST `bytes` as they are (an uploaded file) to `path`.
+    pub fn post_bytes(&self, path: &str, bytes: Vec<u8>) -> Answer {
+        let request = self
+            .builder("POST", path)
+            .header("content-type", "application/octet-stream")
+            .body(bytes);
+        answer(request)
     }
 
     /// GET `path`.
@@ -283,6 +287,31 @@ impl Client {
         let (sender, receiver) = channel();
         std::thread::spawn(move || read_events(BufReader::new(response), &sender));
         EventStream { status, receiver }
+    }
+}
+
+/// Sends `request` and reads the whole answer.
+fn answer(request: reqwest::blocking::RequestBuilder) -> Answer {
+    let response = request.send().expect("the server answers");
+    let status = response.status().as_u16();
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let content_type = header("content-type").unwrap_or_default();
+    let disposition = header("content-disposition");
+    let bytes = response.bytes().expect("a body").to_vec();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    Answer {
+        status,
+        json: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+        content_type,
+        bytes,
+        disposition,
     }
 }
 

@@ -7,7 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::mapping::{ImportReport, card_from_persona, persona_from_card};
+use super::mapping::{ImportReport, card_from_persona};
+use super::prepare::prepare_card;
 use super::{CardError, CardSpec, json, png, read_card_file, render};
 use crate::persona::Persona;
 use crate::progress::{Progress, steps};
@@ -63,6 +64,14 @@ pub enum ImportError {
         id: String,
         /// The card imported first.
         other: String,
+    },
+    /// An uploaded file is neither a card nor a persona file.
+    #[error(
+        "{path}: this is neither a character card (JSON, PNG or CHARX) nor a Troupe persona file (TOML); export the character as a V2 or V3 card and upload that"
+    )]
+    NotCardNorPersona {
+        /// What the upload is called.
+        path: String,
     },
     /// The persona made from the card does not pass the persona check.
     #[error("{card}: the persona made from it does not pass the persona check:\n{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
@@ -151,42 +160,35 @@ fn import(
         path: shown.clone(),
         source,
     })?;
-    let stem = path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let (draft, report) = persona_from_card(&read, language, &stem);
-    let id = persona_id(&draft.name)
-        .or_else(|| persona_id(&stem))
-        .unwrap_or_else(|| "card".to_string());
-    let file = into.join(format!("{id}.toml"));
     let file_name = path
         .file_name()
         .map_or_else(|| shown.clone(), |n| n.to_string_lossy().into_owned());
-    let text = render::persona_toml(&draft, &file_name);
-    crate::persona::parse_persona_text(&file, &text).map_err(|problems| ImportError::Invalid {
-        card: shown.clone(),
-        problems,
-    })?;
+    let prepared = prepare_card(&read, &file_name, language, into, &shown)?;
+    let file = into.join(prepared.file_name());
     if let Some(other) = written.get(&file) {
         return Err(ImportError::SameId {
             card: shown,
-            id,
+            id: prepared.id,
             other: other.clone(),
         });
     }
-    write_new(&file, &text, force, &shown)?;
+    prepared.write(into, force)?;
     Ok(Imported {
-        id,
+        id: prepared.id,
         file,
-        name: draft.name,
+        name: prepared.name,
         spec: read.spec,
-        report,
+        report: prepared.report,
     })
 }
 
 /// Writes a persona file, refusing to replace one unless `force`.
-fn write_new(file: &Path, text: &str, force: bool, card: &str) -> Result<(), ImportError> {
+pub(super) fn write_new(
+    file: &Path,
+    text: &str,
+    force: bool,
+    card: &str,
+) -> Result<(), ImportError> {
     let write_error = |path: &Path| {
         let path = path.display().to_string();
         move |source| ImportError::Write { path, source }
@@ -337,6 +339,7 @@ mod tests {
 
     use super::*;
     use crate::persona::Personas;
+    use crate::persona::card::persona_from_card;
 
     #[test]
     fn a_card_with_empty_fields_and_free_form_examples_comes_back_unchanged() {

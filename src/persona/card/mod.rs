@@ -8,7 +8,9 @@
 //! card into a persona and a persona back into a card; [`table`] is the
 //! `[card]` table of a persona file that keeps what a persona has no place
 //! for, so that card → persona → card loses nothing; `render` writes the
-//! persona file and `import` holds the import and export services.
+//! persona file, `prepare` works out an import (from a file or uploaded
+//! bytes) before it is written, and `import` holds the import and export
+//! services.
 //!
 //! Real cards are messy, so reading never stops at the first oddity: what
 //! was ignored or coerced is collected as warnings, and only input that
@@ -20,6 +22,7 @@ mod import;
 pub mod json;
 pub mod mapping;
 pub mod png;
+mod prepare;
 mod render;
 pub mod table;
 
@@ -32,6 +35,7 @@ pub use import::{
     import_cards, import_lorebooks, persona_id,
 };
 pub use mapping::{ImportReport, card_from_persona, persona_from_card};
+pub use prepare::{ImportSource, PreparedImport, prepare_import};
 pub use table::{CARD_FIELDS, PersonaCard};
 
 /// The largest card file read, in bytes: anything bigger is refused before

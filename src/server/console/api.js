@@ -22,10 +22,16 @@ function authHeaders(extra = {}) {
   return headers;
 }
 
-/** Sends a request; resolves to the response, or throws an ApiError. */
+/**
+ * Sends a request; resolves to the response, or throws an ApiError. A
+ * `Blob` body (a chosen file) is sent as its bytes, anything else as JSON.
+ */
 export async function request(method, path, body, accept = "application/json", signal) {
   const init = { method, headers: authHeaders({ Accept: accept }), signal };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    init.headers["Content-Type"] = "application/octet-stream";
+    init.body = body;
+  } else if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }

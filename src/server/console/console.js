@@ -1,8 +1,8 @@
 // The Troupe web console: chat with a persona through the /v1 API of the
 // server that serves this page. This module opens conversations, sends
 // messages and renders their streamed replies, and keeps the user's
-// follow-up stream open; `page.js`, `api.js`, `log.js` and `panels.js`
-// hold the rest.
+// follow-up stream open; `page.js`, `api.js`, `log.js`, `panels.js` and
+// `cards.js` hold the rest.
 //
 // Every text from a user, a persona or the server is put in the page with
 // textContent, never parsed as HTML.
@@ -18,6 +18,7 @@ import {
   troupeBubble,
   userBubble,
 } from "./log.js";
+import * as cards from "./cards.js";
 import * as panels from "./panels.js";
 import { $, USER_ID, el, fail, languageOf, say, state, t } from "./page.js";
 
@@ -381,6 +382,20 @@ function wire() {
   });
   $("explain-refresh").addEventListener("click", () => panels.loadExplain(state.generation));
   $("run-followups").addEventListener("click", panels.runFollowups);
+  $("import-file").addEventListener("change", cards.preview);
+  $("import-write").addEventListener("click", () => cards.write(false, showImported));
+  $("import-replace").addEventListener("click", () => cards.write(true, showImported));
+  $("import-cancel").addEventListener("click", cards.cancel);
+  for (const button of document.querySelectorAll("[data-format]")) {
+    button.addEventListener("click", () => cards.exportCard(button.dataset.format));
+  }
+}
+
+/** Lists the personas again and opens the one just imported. */
+async function showImported(id) {
+  if (!(await loadPersonas())) return;
+  $("persona").value = id;
+  await openConversation();
 }
 
 async function start() {

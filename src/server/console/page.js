@@ -1,6 +1,6 @@
 // What every part of the web console shares: the page's state, making
 // elements (text only ever set with textContent), the interface strings,
-// and the status line.
+// downloads, and the status line.
 
 /** User ids as the server accepts them. */
 export const USER_ID = /^[A-Za-z0-9_@-][A-Za-z0-9._@-]{0,63}$/;
@@ -52,6 +52,17 @@ export function names() {
 export function languageOf(code) {
   const primary = String(code ?? "en").split("-")[0].toLowerCase();
   return primary in state.strings ? primary : "en";
+}
+
+/** Hands `blob` to the browser as a download named `file`. */
+export function saveFile(blob, file) {
+  const link = el("a");
+  link.href = URL.createObjectURL(blob);
+  link.download = file;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
 }
 
 /** Shows `message` on the status line (`info`, `ok` or `error`). */

@@ -3,7 +3,7 @@
 // prompt, and why a follow-up is or is not due).
 
 import { api, enc, request, userPath } from "./api.js";
-import { $, el, fail, names, say, state, t } from "./page.js";
+import { $, el, fail, names, saveFile, say, state, t } from "./page.js";
 
 /** The browser's own time zone, offered as the user's. */
 export function browserZone() {
@@ -85,13 +85,7 @@ export async function exportData() {
     const response = await request("GET", `${userPath()}/export`);
     const blob = new Blob([await response.text()], { type: "application/json" });
     const file = `troupe-export-${state.user}.json`;
-    const link = el("a");
-    link.href = URL.createObjectURL(blob);
-    link.download = file;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+    saveFile(blob, file);
     say(t("data.exported", { file }), "ok");
   } catch (error) {
     if (error.status === 404) say(t("data.nothing"), "info");
