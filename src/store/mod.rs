@@ -620,23 +620,40 @@ impl Store {
             .collect()
     }
 
-    /// The last `limit` messages of a conversation, oldest first, read
-    /// backwards from the end so long conversations cost no more than short ones.
+    /// The last `limit` messages of a conversation, oldest first. Read
+    /// forwards from where the record says the last `limit` begin (sled
+    /// walks a tree forwards far faster than backwards), so long
+    /// conversations cost no more than short ones; backwards from the end
+    /// when that finds fewer (messages removed in between).
     pub fn recent_messages(
         &self,
         conversation: &Conversation,
         limit: usize,
     ) -> Result<Vec<Message>, StoreError> {
+        let id = conversation.id;
+        let from = conversation.next_seq.saturating_sub(limit as u64);
+        let decoded = |v: sled::Result<sled::IVec>| {
+            let bytes = v.map_err(|e| self.error(e))?;
+            decode(&bytes).map_err(|d| self.corrupt(&d))
+        };
         let mut recent = self
             .messages
-            .scan_prefix(keys::message_prefix(conversation.id))
+            .range(keys::message(id, from)..=keys::message(id, u64::MAX))
+            .values()
+            .map(decoded)
+            .collect::<Result<Vec<Message>, StoreError>>()?;
+        if recent.len() >= limit || from == 0 {
+            let extra = recent.len().saturating_sub(limit);
+            recent.drain(..extra);
+            return Ok(recent);
+        }
+        let mut recent = self
+            .messages
+            .scan_prefix(keys::message_prefix(id))
             .values()
             .rev()
             .take(limit)
-            .map(|v| {
-                let bytes = v.map_err(|e| self.error(e))?;
-                decode(&bytes).map_err(|d| self.corrupt(&d))
-            })
+            .map(decoded)
             .collect::<Result<Vec<Message>, StoreError>>()?;
         recent.reverse();
         Ok(recent)
@@ -823,6 +840,29 @@ mod tests {
             .purge_before(t0 - Duration::days(1), &mut crate::progress::Silent)
             .unwrap();
         assert!(!store.compaction_pending().unwrap());
+    }
+
+    #[test]
+    fn recent_messages_are_the_last_ones_even_from_a_record_read_before_more_were_added() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let t0 = Utc::now();
+        let append = |i: i64| {
+            let msg = Message::from_user(format!("m{i}"), t0 + Duration::seconds(i));
+            store
+                .append("ana", "chef", &msg, &AppendEffects::NONE)
+                .unwrap();
+        };
+        (0..10).for_each(append);
+        let stale = store.conversation("ana", "chef").unwrap().unwrap();
+        (10..13).for_each(append);
+        let texts = |limit| -> Vec<String> {
+            let recent = store.recent_messages(&stale, limit).unwrap();
+            recent.into_iter().map(|m| m.text).collect()
+        };
+        assert_eq!(texts(4), ["m9", "m10", "m11", "m12"]);
+        assert_eq!(texts(20).len(), 13);
+        assert_eq!(texts(20)[0], "m0");
     }
 
     #[test]
