@@ -13,6 +13,12 @@
 //!
 //! The conformance suite (`tests/store_conformance.rs`) runs the same test
 //! bodies against both arms.
+//!
+//! The methods are grouped by concern: the conversation path here, the
+//! follow-up bookkeeping in `followups`, erasure and retention in `rights`.
+
+mod followups;
+mod rights;
 
 use std::path::Path;
 
