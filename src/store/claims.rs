@@ -84,7 +84,11 @@ impl Lease {
 /// The intent key of a sled conversation's recorded intent.
 fn intent_key(conversation: &Conversation) -> Option<String> {
     let recorded = conversation.pending_followup?;
-    Some(format!("{}-{}", conversation.id, recorded.timestamp_micros()))
+    Some(format!(
+        "{}-{}",
+        conversation.id,
+        recorded.timestamp_micros()
+    ))
 }
 
 /// Whether the intent stored (`conversation`, its `pending` entry) is
@@ -118,7 +122,8 @@ impl Store {
             }
             let (user, persona) = (&entry.conversation.user, &entry.conversation.persona);
             let value = Lease::encode(now, until, owner);
-            if let Some(conversation) = self.record_intent_as(user, persona, now, &value, still_due)?
+            if let Some(conversation) =
+                self.record_intent_as(user, persona, now, &value, still_due)?
                 && let Some(intent) = intent_key(&conversation)
             {
                 claims.push(Claim {

@@ -49,9 +49,9 @@ impl StoreBackend {
     ) -> Result<Vec<Claim>, StoreError> {
         match self {
             Self::Sled(store) => store.claim_due(now, limit, owner, lease, still_due),
-            Self::Postgres(store) => Ok(store
-                .claim_due(now, limit, owner, lease, still_due)
-                .await?),
+            Self::Postgres(store) => {
+                Ok(store.claim_due(now, limit, owner, lease, still_due).await?)
+            }
         }
     }
 

@@ -29,7 +29,11 @@ use crate::store::{Claim, OutboxEntry};
 impl PgStore {
     /// Up to `limit` conversations whose due window has opened by `now`,
     /// earliest first: a range read of the `conversations_due` index.
-    pub async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Conversation>, PgError> {
+    pub async fn due(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Conversation>, PgError> {
         let rows: Vec<ConversationRow> = sqlx::query_as(
             "SELECT * FROM conversations WHERE due_from IS NOT NULL AND due_from <= $1
              ORDER BY due_from, id LIMIT $2",
@@ -86,7 +90,10 @@ impl PgStore {
                     wanted.push(bigint(conversation.id));
                 }
             }
-            claims.extend(self.record_intents(&mut tx, &wanted, now, owner, until).await?);
+            claims.extend(
+                self.record_intents(&mut tx, &wanted, now, owner, until)
+                    .await?,
+            );
         }
         tx.commit().await.map_err(&failed)?;
         Ok(claims)
@@ -158,10 +165,7 @@ impl PgStore {
     fn claims(&self, rows: Vec<ClaimRow>, taken_over: bool) -> Result<Vec<Claim>, PgError> {
         let mut claims = Vec::new();
         for row in rows {
-            if let Some(claim) = row
-                .into_claim(taken_over)
-                .map_err(|d| self.unreadable(d))?
-            {
+            if let Some(claim) = row.into_claim(taken_over).map_err(|d| self.unreadable(d))? {
                 claims.push(claim);
             }
         }
@@ -226,7 +230,9 @@ impl PgStore {
             conversation.pending_followup = None;
             conversation.due = (delivery.schedule)(&conversation);
         }
-        clear_intent(&mut tx, &conversation).await.map_err(&failed)?;
+        clear_intent(&mut tx, &conversation)
+            .await
+            .map_err(&failed)?;
         tx.commit().await.map_err(&failed)?;
         Ok(valid)
     }
@@ -274,7 +280,9 @@ impl PgStore {
         };
         conversation.pending_followup = None;
         conversation.due = schedule(&conversation);
-        clear_intent(&mut tx, &conversation).await.map_err(&failed)?;
+        clear_intent(&mut tx, &conversation)
+            .await
+            .map_err(&failed)?;
         tx.commit().await.map_err(&failed)?;
         Ok(true)
     }
