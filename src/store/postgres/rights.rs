@@ -42,24 +42,26 @@ impl PgStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(&failed)?;
-        let mut removed = 0;
         for statement in [
             "DELETE FROM usage WHERE user_id = $1",
             "DELETE FROM outbox WHERE user_id = $1",
             // Conversations, messages, topics and follow-ups go with it.
             "DELETE FROM users WHERE id = $1",
         ] {
-            let done = sqlx::query(statement)
+            sqlx::query(statement)
                 .bind(user)
                 .execute(&mut *tx)
                 .await
                 .map_err(&failed)?;
-            removed += done.rows_affected();
         }
         tx.commit().await.map_err(&failed)?;
-        if removed > 0 {
-            self.rewrite_tables(USER_TABLES).await?;
-        }
+        // Even when nothing was left to delete: erasing again is how a
+        // rewrite that failed after the commit is done.
+        self.rewrite_tables(
+            USER_TABLES,
+            "rewriting the tables after an erasure (VACUUM FULL; the rows are deleted, erase the user again to finish)",
+        )
+        .await?;
         Ok(Erasure {
             conversations: usize::try_from(conversations).unwrap_or(0),
             messages: usize::try_from(messages).unwrap_or(0),
@@ -97,7 +99,11 @@ impl PgStore {
         }
         tx.commit().await.map_err(&failed)?;
         if counts.iter().any(|c| *c > 0) {
-            self.rewrite_tables(PURGED_TABLES).await?;
+            self.rewrite_tables(
+                PURGED_TABLES,
+                "rewriting the tables after a retention purge (VACUUM FULL; the rows are deleted, and the next purge that removes anything rewrites them)",
+            )
+            .await?;
         }
         let size = |c: u64| usize::try_from(c).unwrap_or(usize::MAX);
         Ok(Purge {
@@ -110,12 +116,17 @@ impl PgStore {
     }
 
     /// `VACUUM FULL` of `tables`: outside any transaction (PostgreSQL
-    /// refuses it in one), as one simple-protocol statement.
-    async fn rewrite_tables(&self, tables: &'static str) -> Result<(), PgError> {
+    /// refuses it in one), as one simple-protocol statement; `doing` says,
+    /// should it fail, what is already done.
+    async fn rewrite_tables(
+        &self,
+        tables: &'static str,
+        doing: &'static str,
+    ) -> Result<(), PgError> {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM FULL {tables}")))
             .execute(&self.pool)
             .await
-            .map_err(self.failed("rewriting tables after removing rows (VACUUM FULL)"))?;
+            .map_err(self.failed(doing))?;
         Ok(())
     }
 }
