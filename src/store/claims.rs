@@ -35,7 +35,9 @@ pub struct Claim {
     pub intent: String,
     /// The worker holding the intent.
     pub owner: String,
-    /// Until when: past it, another worker may take the intent over.
+    /// Until when: past it, another worker may take the intent over (the
+    /// earliest instant for a sled intent an older build left, held by
+    /// nobody).
     pub lease_until: DateTime<Utc>,
     /// Whether this claim took over an intent whose lease had expired (a
     /// worker killed before delivering) rather than a due conversation.
@@ -230,7 +232,8 @@ impl Store {
 
     /// Drops the intent of `claim` without delivering, rescheduling the
     /// conversation with `schedule`, if it is still that intent; returns
-    /// whether it was.
+    /// whether it was. The check and the cancel are two steps: sled serves
+    /// one process, whose follow-up runs queue on the delivery lock.
     pub fn cancel_claim(
         &self,
         claim: &Claim,
