@@ -274,4 +274,38 @@ mod tests {
         let old = Lease::decode(&keys::instant(recorded));
         assert!(old.expired(recorded) && old.owner.is_empty());
     }
+
+    #[test]
+    fn an_intent_recorded_without_a_lease_is_taken_over_at_once_and_delivered_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let now = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let hello = crate::store::Message::from_user("risotto?", now);
+        store
+            .append("ana", "chef", &hello, &crate::store::AppendEffects::NONE)
+            .unwrap();
+        store
+            .record_intent("ana", "chef", now, &|_| true)
+            .unwrap()
+            .expect("an intent");
+        let claims = store
+            .claim_due(now, 10, "worker-1", Duration::minutes(5), &|_| true)
+            .unwrap();
+        assert_eq!(claims.len(), 1);
+        assert!(claims[0].taken_over);
+        let message = crate::store::Message {
+            kind: crate::store::MessageKind::FollowUp,
+            ..crate::store::Message::reply("how did it go?", now, "m")
+        };
+        let delivery = Delivery {
+            message: &message,
+            still_valid: &|_| true,
+            schedule: &|_| None,
+            outbox: &[],
+        };
+        assert!(store.deliver_claimed(&claims[0], now, &delivery).unwrap());
+        assert!(!store.deliver_claimed(&claims[0], now, &delivery).unwrap());
+        let conversation = store.conversation("ana", "chef").unwrap().unwrap();
+        assert_eq!(conversation.followups_sent, 1);
+    }
 }
