@@ -1,6 +1,7 @@
 //! The sled store seen from the binary: durability, the lock, corruption.
 
 use crate::support::Troupe;
+use troupe::store::postgres::PG_SCHEMA_VERSION;
 
 #[test]
 fn conversations_survive_between_runs_in_order() {
@@ -162,7 +163,7 @@ fn store_migrate_applies_the_schema_once_then_finds_nothing_to_do() {
     assert!(
         first
             .stdout
-            .contains("from schema version 0 to 1 (1 migration(s) applied)"),
+            .contains(&format!("from schema version 0 to {PG_SCHEMA_VERSION} ({PG_SCHEMA_VERSION} migration(s) applied)")),
         "{}",
         first.stdout
     );
@@ -170,7 +171,7 @@ fn store_migrate_applies_the_schema_once_then_finds_nothing_to_do() {
     let report = second.json();
     assert_eq!(
         (report["from"].as_i64(), report["applied"].as_i64()),
-        (Some(1), Some(0))
+        (Some(PG_SCHEMA_VERSION), Some(0))
     );
     assert!(
         !troupe.data_dir().join("store").exists(),
@@ -231,6 +232,9 @@ fn ten_store_migrate_processes_started_at_once_apply_the_schema_once() {
         assert_eq!(run.code, 0, "{}", run.stderr);
         applied += run.json()["applied"].as_i64().expect("a count");
     }
-    assert_eq!(applied, 1, "one process applied the one migration");
-    assert_eq!(recorded, 1);
+    assert_eq!(
+        applied, PG_SCHEMA_VERSION,
+        "one process applied each migration"
+    );
+    assert_eq!(recorded, PG_SCHEMA_VERSION);
 }

@@ -25,6 +25,21 @@ pub struct DueEntry {
     pub conversation: Conversation,
 }
 
+/// What delivering a follow-up stores, and the rules it is stored under
+/// (see [`Store::deliver_followup`]).
+#[derive(Clone, Copy)]
+pub struct Delivery<'a> {
+    /// The follow-up message.
+    pub message: &'a Message,
+    /// Whether the follow-up is still wanted, checked on the stored
+    /// conversation at delivery (the user may have said STOP meanwhile).
+    pub still_valid: &'a (dyn Fn(&Conversation) -> bool + Sync),
+    /// The due window of a conversation whose follow-up is cancelled.
+    pub schedule: &'a (dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    /// One entry per webhook, queued with the follow-up.
+    pub outbox: &'a [super::OutboxEntry],
+}
+
 /// A synthetic conversation for [`Store::load_synthetic`].
 #[derive(Debug, Clone)]
 pub struct SyntheticConversation {
@@ -43,9 +58,21 @@ impl Store {
     /// Reads only index entries up to `now`: the cost follows the number of
     /// conversations due, not the size of the store.
     pub fn due_entries(&self, now: DateTime<Utc>) -> Result<Vec<DueEntry>, StoreError> {
+        self.due_entries_up_to(now, usize::MAX)
+    }
+
+    /// The first `limit` of [`Store::due_entries`].
+    pub(super) fn due_entries_up_to(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<DueEntry>, StoreError> {
         let end = keys::due(now, u64::MAX);
         let mut entries = Vec::new();
         for item in self.due.range(..=end) {
+            if entries.len() >= limit {
+                break;
+            }
             let (_, conv_key) = item.map_err(|e| self.error(e))?;
             let Some(bytes) = self
                 .conversations
@@ -86,6 +113,19 @@ impl Store {
         now: DateTime<Utc>,
         still_due: &(dyn Fn(&Conversation) -> bool + Sync),
     ) -> Result<Option<Conversation>, StoreError> {
+        self.record_intent_as(user, persona, now, &keys::instant(now), still_due)
+    }
+
+    /// [`Store::record_intent`], keeping `lease` as the intent's entry in
+    /// the `pending` tree (see [`super::claims`]).
+    pub(super) fn record_intent_as(
+        &self,
+        user: &str,
+        persona: &str,
+        now: DateTime<Utc>,
+        lease: &[u8],
+        still_due: &(dyn Fn(&Conversation) -> bool + Sync),
+    ) -> Result<Option<Conversation>, StoreError> {
         let conv_key = keys::conversation(user, persona);
         let trees = (&self.conversations, &self.due, &self.pending);
         let recorded = trees
@@ -100,7 +140,7 @@ impl Store {
                 }
                 conversation.pending_followup = Some(now);
                 reschedule(due, &mut conversation, None, &conv_key)?;
-                pending.insert(conv_key.as_slice(), &keys::instant(now))?;
+                pending.insert(conv_key.as_slice(), lease)?;
                 conversations.insert(conv_key.as_slice(), encode(&conversation))?;
                 Ok(Some(conversation))
             })
@@ -126,6 +166,31 @@ impl Store {
         schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
         outbox: &[super::OutboxEntry],
     ) -> Result<bool, StoreError> {
+        let delivery = Delivery {
+            message,
+            still_valid,
+            schedule,
+            outbox,
+        };
+        self.deliver_if_held(user, persona, &|_, _| true, &delivery)
+    }
+
+    /// [`Store::deliver_followup`], if `held` says the intent, as stored
+    /// (the conversation and its entry in the `pending` tree), is still the
+    /// caller's; stores nothing otherwise.
+    pub(super) fn deliver_if_held(
+        &self,
+        user: &str,
+        persona: &str,
+        held: &(dyn Fn(&Conversation, Option<&[u8]>) -> bool + Sync),
+        delivery: &Delivery<'_>,
+    ) -> Result<bool, StoreError> {
+        let Delivery {
+            message,
+            still_valid,
+            schedule,
+            outbox,
+        } = *delivery;
         debug_assert_eq!(message.kind, MessageKind::FollowUp);
         let conv_key = keys::conversation(user, persona);
         let message_bytes = encode(message);
@@ -146,6 +211,9 @@ impl Store {
                 let mut conversation: Conversation =
                     decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
                 if conversation.pending_followup.is_none() {
+                    return Ok((false, false));
+                }
+                if !held(&conversation, pending.get(conv_key.as_slice())?.as_deref()) {
                     return Ok((false, false));
                 }
                 let valid = still_valid(&conversation);

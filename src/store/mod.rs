@@ -9,8 +9,10 @@
 //! - `topics`: conversation id → the [`Topic`]s the user talked about;
 //! - `due`: instant ‖ conversation id → conversation key: the due index, so
 //!   finding follow-ups due now reads only the entries up to now;
-//! - `pending`: conversation key → instant: follow-up intents recorded
-//!   before the model is called and removed when the follow-up is delivered;
+//! - `pending`: conversation key → instant (‖ lease until ‖ owner): follow-up
+//!   intents recorded before the model is called and removed when the
+//!   follow-up is delivered, with the lease of the worker holding them
+//!   (see [`claims`]);
 //! - `tokens`: SHA-256 of an end-user access token → the user it acts for
 //!   (the token itself is never stored);
 //! - `outbox`: webhook name ‖ sequence → [`OutboxEntry`]: follow-ups waiting
@@ -32,6 +34,7 @@
 mod access;
 mod backend;
 mod backup;
+mod claims;
 mod crash;
 mod error;
 mod followups;
@@ -62,9 +65,10 @@ pub use access::{Held, StoreAccess};
 pub use backend::StoreBackend;
 pub(crate) use backup::STORE_FIELDS;
 pub use backup::{Backup, StoreConfig, backup_now, scheduled_backup};
+pub use claims::Claim;
 pub use error::StoreError;
 use error::{classify, io_error};
-pub use followups::{DueEntry, SyntheticConversation};
+pub use followups::{Delivery, DueEntry, SyntheticConversation};
 pub use inspect::{DataDirState, StoreFacts, inspect};
 pub use lock::{DeliveryLock, lock_deliveries, server_holding};
 pub use outbox::{OutboxEntry, QueuedDelivery};

@@ -93,6 +93,18 @@ impl TestSchema {
         value
     }
 
+    /// The first column of every row a query returns, as text, in this
+    /// schema.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        let mut connection = self.connect().await;
+        let values = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut connection)
+            .await
+            .expect("the query runs");
+        connection.close().await.ok();
+        values
+    }
+
     /// A connection whose search path is this schema.
     async fn connect(&self) -> PgConnection {
         let options: sqlx::postgres::PgConnectOptions = self

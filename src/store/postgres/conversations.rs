@@ -309,7 +309,7 @@ async fn mark_session(
 
 /// Inserts message `seq` and writes the conversation's counters,
 /// timestamps and due window back, in one statement (one round trip).
-async fn store_message(
+pub(super) async fn store_message(
     tx: &mut Transaction<'static, Postgres>,
     conversation: &Conversation,
     seq: u64,

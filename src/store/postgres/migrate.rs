@@ -26,14 +26,21 @@ struct Migration {
 }
 
 /// Every migration, oldest first.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "follow-up claims",
+        sql: include_str!("../../../migrations/0002_followup_claims.sql"),
+    },
+];
 
 /// The schema version this build writes and reads.
-pub const PG_SCHEMA_VERSION: i64 = 1;
+pub const PG_SCHEMA_VERSION: i64 = 2;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

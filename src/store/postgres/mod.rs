@@ -9,15 +9,21 @@
 //! Queries are checked when they run (`sqlx::query_as` with `FromRow`), never
 //! at build time, so building Troupe needs no database.
 //!
-//! Only the conversation path is here so far (see
-//! [`super::StoreBackend`]): the due schedule, follow-up intents, the
-//! outbox, tokens and the rights operations still run on sled alone.
+//! The conversation path and the follow-up bookkeeping are here (see
+//! [`super::StoreBackend`]): the due query, claims with leases
+//! (`followups`), exactly-once delivery, STOP and crisis holds
+//! (`changes`), erasure and retention (`rights`). The webhook outbox is
+//! written by delivery but not yet drained from PostgreSQL, and tokens and
+//! export still run on sled alone.
 
+mod changes;
 mod conversations;
 mod database;
 mod error;
+mod followups;
 mod migrate;
 mod records;
+mod rights;
 mod rows;
 
 pub(crate) use database::database_url;

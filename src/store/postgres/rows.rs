@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::store::Claim;
 use crate::store::records::{
     CallOutcome, Conversation, DueWindow, Message, SessionMarks, Topic, UsageRecord, User,
 };
@@ -104,7 +105,7 @@ pub(super) struct ConversationRow {
     followup_unseen: bool,
     last_followup_seq: Option<i64>,
     pending_followup: Option<DateTime<Utc>>,
-    due_from: Option<DateTime<Utc>>,
+    pub(super) due_from: Option<DateTime<Utc>>,
     due_until: Option<DateTime<Utc>>,
     hold_until: Option<DateTime<Utc>>,
 }
@@ -141,6 +142,39 @@ impl TryFrom<ConversationRow> for Conversation {
             due,
             hold_until: row.hold_until,
         })
+    }
+}
+
+/// A row of `conversations` with the intent a worker holds on it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct ClaimRow {
+    /// The conversation.
+    #[sqlx(flatten)]
+    pub(super) conversation: ConversationRow,
+    /// The intent's key.
+    pub(super) intent_key: Option<String>,
+    /// The worker holding it.
+    pub(super) intent_owner: Option<String>,
+    /// Until when.
+    pub(super) lease_until: Option<DateTime<Utc>>,
+}
+
+impl ClaimRow {
+    /// The claim, if the row holds an intent; `taken_over` says how it was
+    /// claimed.
+    pub(super) fn into_claim(self, taken_over: bool) -> Result<Option<Claim>, Unreadable> {
+        let (Some(intent), Some(owner), Some(lease_until)) =
+            (self.intent_key, self.intent_owner, self.lease_until)
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Claim {
+            conversation: Conversation::try_from(self.conversation)?,
+            intent,
+            owner,
+            lease_until,
+            taken_over,
+        }))
     }
 }
 

@@ -11,8 +11,14 @@
 //! the worker's other tasks to another thread while it waits for the disk
 //! (see [`Store::flush`]).
 //!
-//! The conformance suite (`tests/store_conformance.rs`) runs the same test
+//! The conformance suite (`tests/store_conformance/`) runs the same test
 //! bodies against both arms.
+//!
+//! The methods are grouped by concern: the conversation path here, the
+//! follow-up bookkeeping in `followups`, erasure and retention in `rights`.
+
+mod followups;
+mod rights;
 
 use std::path::Path;
 

@@ -90,6 +90,10 @@ macro_rules! conformance {
     };
 }
 
+mod claims_at_once;
+mod followups;
+mod rights;
+
 conformance!(
     messages_come_back_in_the_order_they_were_appended_with_every_field,
     pages_walk_back_from_the_newest_message_without_gaps_or_overlap,
