@@ -468,7 +468,7 @@ static FRAMES: &[Frame] = &[
         concepts: &[&TRAINS, &EDGE],
         window: 10,
         unless: &Words::Fixed(&[]),
-        context: &[],
+        context: &[&CRAFT],
     },
     Frame {
         name: "everything to stop for good",
