@@ -1331,9 +1331,13 @@ fn crisis_detection_cross_validates_above_0_75() {
 /// `dev14.tsv` scored 0.976 / 1.000.
 const PRECISION_14: f64 = 0.97;
 const RECALL_14: f64 = 0.99;
-/// `dev-2026-12/messages.tsv` scored 0.859 / 0.719.
-const PRECISION_2026_12: f64 = 0.85;
-const RECALL_2026_12: f64 = 0.71;
+/// `dev-2026-12/messages.tsv` scored 0.859 / 0.719, then 0.885 / 0.842
+/// after round 11.
+const PRECISION_2026_12: f64 = 0.88;
+const RECALL_2026_12: f64 = 0.84;
+/// `dev15.tsv` scored 0.918 / 0.957 when round 11 ended.
+const PRECISION_15: f64 = 0.91;
+const RECALL_15: f64 = 0.95;
 
 /// `dev14.tsv` was written blind as round 9's held-out set (then named
 /// `heldout.tsv`) and measured once: precision 0.939, recall 0.900, 53 of 60
@@ -1359,6 +1363,20 @@ fn the_2026_12_messages_keep_their_training_score() {
     let (precision, recall) = five_way("dev-2026-12/messages.tsv");
     assert!(
         precision >= PRECISION_2026_12 && recall >= RECALL_2026_12,
+        "precision {precision:.3}, recall {recall:.3}"
+    );
+}
+
+/// `dev15.tsv` was written for round 11 (danger now, method questions with
+/// a giveaway, farewells, self-harm told in the past, and look-alikes of
+/// each, in English and French), partly before the cues that find its rows
+/// and partly after: a regression guard on training data with floors just
+/// under its score, not a measurement.
+#[test]
+fn dev15_keeps_its_training_score() {
+    let (precision, recall) = five_way("dev15.tsv");
+    assert!(
+        precision >= PRECISION_15 && recall >= RECALL_15,
         "precision {precision:.3}, recall {recall:.3}"
     );
 }

@@ -171,6 +171,7 @@ pub(super) const EXPLAINED_BY: &[(&str, &[&str])] = &[
     ("heights", &["craft"]),
     ("assault", &["play", "past", "harmless_contact"]),
     ("intrusion", &["play", "past", "property"]),
+    ("followed", &["play", "past", "harmless_contact"]),
     ("lethal_dose", &["harmless"]),
     ("pills", &["harmless"]),
     ("settling", &["trip", "everyday_reason"]),
@@ -467,7 +468,7 @@ static FRAMES: &[Frame] = &[
         concepts: &[&TRAINS, &EDGE],
         window: 10,
         unless: &Words::Fixed(&[]),
-        context: &[],
+        context: &[&CRAFT],
     },
     Frame {
         name: "everything to stop for good",
