@@ -16,6 +16,7 @@
 //! so a command chatting from the command line leaves the data dir free for
 //! everyone else meanwhile.
 
+mod greeting;
 mod guard;
 mod moderated;
 mod session;
