@@ -91,6 +91,26 @@ pub fn join(rest: &Value, entries: &[LoreEntry], settings: &LoreSettings) -> Val
     book
 }
 
+/// `rest` as the text `[card] book_rest` holds: the book's own keys, then
+/// one line per entry, so a big book's rest stays small and can be read
+/// entry by entry.
+pub fn rest_text(rest: &Value) -> String {
+    let Some(object) = rest.as_object() else {
+        return rest.to_string();
+    };
+    let mut lines = Vec::new();
+    for (key, value) in object {
+        match value {
+            Value::Array(items) if key == "entries" || key == LEFT_OUT => {
+                let items: Vec<String> = items.iter().map(|i| format!("    {i}")).collect();
+                lines.push(format!("  {}: [\n{}\n  ]", json!(key), items.join(",\n")));
+            }
+            _ => lines.push(format!("  {}: {value}", json!(key))),
+        }
+    }
+    format!("{{\n{}\n}}", lines.join(",\n"))
+}
+
 /// What `entry` holds beyond what `lore` (read from it) says; `None` when
 /// it uses the key this module marks absent keys with.
 fn entry_rest(entry: &Map<String, Value>, lore: &LoreEntry) -> Option<Value> {
@@ -201,6 +221,9 @@ mod tests {
         assert!(text.contains("north, cold"), "keys written as text are kept: {text}");
         let read = read_character_book(&book);
         assert_eq!(join(&rest, &read.entries, &read.settings), book);
+        let text = rest_text(&rest);
+        assert_eq!(serde_json::from_str::<Value>(&text).ok(), Some(rest));
+        assert!(text.contains("\n    {\"extensions\":{\"depth\":4},\"id\":7"), "{text}");
     }
 
     #[test]
