@@ -680,8 +680,7 @@ fn card_with_big_book(count: usize) -> Value {
 }
 
 #[test]
-fn a_card_with_a_three_thousand_entry_book_imports_under_the_size_limit_and_exports_it_unchanged()
-{
+fn a_card_with_a_three_thousand_entry_book_imports_under_the_size_limit_and_exports_it_unchanged() {
     let troupe = Troupe::new();
     let card = card_with_big_book(3000);
     let book_bytes = card["data"]["character_book"].to_string().len();

@@ -168,5 +168,8 @@ fn the_console_greets_with_the_card_greeting_macros_expanded_here_and_through_a_
     assert_eq!(served.code, 0, "{}", served.stderr);
     assert!(served.stdout.contains(expected), "{}", served.stdout);
     let asked = server.get("/v1/conversations/tester/gwen/greeting");
-    assert_eq!(asked.json["greeting"], "Hi Ana, I'm Gwen. Ana, the road is long.");
+    assert_eq!(
+        asked.json["greeting"],
+        "Hi Ana, I'm Gwen. Ana, the road is long."
+    );
 }

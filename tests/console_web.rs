@@ -233,7 +233,11 @@ fn a_creator_imports_a_card_in_the_persona_view_sees_the_report_and_exports_it()
         "alternate_greetings": ["Hush, <USER>."],
         "tags": "birds, cozy", "scenario": "A misty marsh at dawn."}});
     std::fs::write(&card, text.to_string()).unwrap();
-    let named = server.request("PATCH", "/v1/users/ada", Some(json!({"display_name": "Ada"})));
+    let named = server.request(
+        "PATCH",
+        "/v1/users/ada",
+        Some(json!({"display_name": "Ada"})),
+    );
     assert_eq!(named.status, 200, "{}", named.text);
     browser.goto(&format!("{}/?user=ada&persona=baker", server.url));
     wait_live(&browser);
@@ -297,7 +301,8 @@ fn a_creator_imports_a_card_in_the_persona_view_sees_the_report_and_exports_it()
     let picked = server.get("/v1/conversations/ada/wren/greeting");
     assert_eq!(greeted, picked.json["greeting"], "{}", picked.text);
     assert!(
-        ["Shh, Ada, listen: a robin.", "Hush, Ada."].contains(&greeted.as_str().unwrap_or_default()),
+        ["Shh, Ada, listen: a robin.", "Hush, Ada."]
+            .contains(&greeted.as_str().unwrap_or_default()),
         "{greeted}"
     );
     assert_eq!(

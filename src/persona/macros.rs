@@ -248,7 +248,10 @@ mod tests {
         assert!(seen.contains(&"Welcome back, Ana! Chef Marco here.".to_string()));
         for (user, greeting) in users.iter().zip(&seen) {
             let picked = expand(chef.greeting_for(user), &named);
-            assert_eq!(greeting, &picked, "{user} sees the greeting picked for them");
+            assert_eq!(
+                greeting, &picked,
+                "{user} sees the greeting picked for them"
+            );
         }
         chef.alternate_greetings.clear();
         chef.card = Some(crate::persona::card::PersonaCard {

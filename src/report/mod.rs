@@ -354,7 +354,6 @@ impl Erased {
     }
 }
 
-
 /// Reads `2026-11-01` or an RFC 3339 instant.
 pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {

@@ -55,11 +55,7 @@ pub fn read_character_book(book: &Value) -> ReadBook {
 
 /// The `n`th entry of a `character_book` as a lore entry, disabled when its
 /// pattern cannot be used; `None` when it has no content.
-pub(super) fn read_entry(
-    entry: &Value,
-    n: usize,
-    warnings: &mut Vec<String>,
-) -> Option<LoreEntry> {
+pub(super) fn read_entry(entry: &Value, n: usize, warnings: &mut Vec<String>) -> Option<LoreEntry> {
     let mut entry = card_entry(entry.as_object()?, n, warnings)?;
     if let Some(problem) = regex_problem(&entry).filter(|_| entry.enabled) {
         warnings.push(format!(

@@ -221,7 +221,11 @@ fn keep_rest(card: &Card, kept: &mut PersonaCard, report: &mut ImportReport) {
     let json = |value: &Value| serde_json::to_string_pretty(value).ok();
     // The entries become [[lore]]; only what they do not say is kept
     // beside them, so a big book is not stored twice.
-    match card.character_book.as_ref().map(|b| (b, super::rest::split(b))) {
+    match card
+        .character_book
+        .as_ref()
+        .map(|b| (b, super::rest::split(b)))
+    {
         Some((_, Some(rest))) => kept.book_rest = Some(super::rest::rest_text(&rest)),
         Some((book, None)) => kept.character_book = json(book),
         None => {}

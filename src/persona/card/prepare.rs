@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use super::import::{ImportError, persona_id, write_new};
 use super::mapping::{Draft, ImportReport, persona_from_card};
+use super::{CardError, CardSpec, ReadCard, read_card, render};
 use crate::persona::LORE_SUFFIX;
 use crate::schema::MAX_SOURCE_BYTES;
-use super::{CardError, CardSpec, ReadCard, read_card, render};
 
 /// What an upload was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -216,14 +216,26 @@ mod tests {
         let book = book();
         let rest = split(&book).expect("an entry list splits");
         let text = rest.to_string();
-        assert!(!text.contains("The north is cold"), "content is stored once: {text}");
-        assert!(text.contains("\"depth\":4") && text.contains("\"uid\":\"x\""), "{text}");
-        assert!(text.contains("north, cold"), "keys written as text are kept: {text}");
+        assert!(
+            !text.contains("The north is cold"),
+            "content is stored once: {text}"
+        );
+        assert!(
+            text.contains("\"depth\":4") && text.contains("\"uid\":\"x\""),
+            "{text}"
+        );
+        assert!(
+            text.contains("north, cold"),
+            "keys written as text are kept: {text}"
+        );
         let read = read_character_book(&book);
         assert_eq!(join(&rest, &read.entries, &read.settings), book);
         let text = rest_text(&rest);
         assert_eq!(serde_json::from_str::<Value>(&text).ok(), Some(rest));
-        assert!(text.contains("\n    {\"extensions\":{\"depth\":4},\"id\":7"), "{text}");
+        assert!(
+            text.contains("\n    {\"extensions\":{\"depth\":4},\"id\":7"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -236,8 +248,14 @@ mod tests {
         let first = &joined["entries"][0];
         assert_eq!(first["keys"], json!(["snow"]));
         assert_eq!(first["content"], "Snow falls.");
-        assert_eq!((&first["id"], &first["extensions"]["depth"]), (&json!(7), &json!(4)));
-        assert_eq!(joined["entries"][1], json!({"keys": ["empty"], "content": ""}));
+        assert_eq!(
+            (&first["id"], &first["extensions"]["depth"]),
+            (&json!(7), &json!(4))
+        );
+        assert_eq!(
+            joined["entries"][1],
+            json!({"keys": ["empty"], "content": ""})
+        );
         assert_eq!(joined["entries"][2]["content"], "The south is warm.");
     }
 
