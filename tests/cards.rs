@@ -727,6 +727,9 @@ fn a_card_with_a_three_thousand_entry_book_imports_under_the_size_limit_and_expo
 
     let check = troupe.run(&["personas", "check", dir.to_str().unwrap()]);
     assert_eq!(check.code, 0, "{}", check.stderr);
+    let again = import(&troupe, &dir, &[&path], &[]);
+    assert_ne!(again.code, 0, "nothing is replaced without --force");
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
     let run = export(&troupe, &dir, "atlas", &["--format", "card-v2"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(

@@ -66,10 +66,22 @@ impl PreparedImport {
     /// when `replace`; returns the file written.
     pub fn write(&self, into: &Path, replace: bool) -> Result<PathBuf, ImportError> {
         let file = into.join(self.file_name());
-        if let Some(lore) = &self.lore {
-            let lore_file = into.join(format!("{}{LORE_SUFFIX}", self.id));
-            write_new(&lore_file, lore, replace, &self.shown)?;
+        let Some(lore) = &self.lore else {
+            write_new(&file, &self.text, replace, &self.shown)?;
+            return Ok(file);
+        };
+        // Neither file is written unless both may be: a persona file
+        // without its lore, or lore beside another persona, would load.
+        let lore_file = into.join(format!("{}{LORE_SUFFIX}", self.id));
+        for taken in [&file, &lore_file] {
+            if taken.exists() && !replace {
+                return Err(ImportError::Exists {
+                    card: self.shown.clone(),
+                    file: taken.display().to_string(),
+                });
+            }
         }
+        write_new(&lore_file, lore, replace, &self.shown)?;
         write_new(&file, &self.text, replace, &self.shown)?;
         Ok(file)
     }
