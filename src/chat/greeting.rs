@@ -47,3 +47,64 @@ fn last_message_at(conversation: &Conversation) -> Option<DateTime<Utc>> {
     .flatten()
     .max()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::{DateTime, TimeDelta, Utc};
+
+    use super::*;
+    use crate::clock::Clock;
+    use crate::config::ChatConfig;
+    use crate::followup::policy::FollowUpPolicy;
+    use crate::prompt::Prompts;
+    use crate::safety::SafetyConfig;
+    use crate::store::{Message, StoreAccess};
+
+    #[test]
+    fn the_greeting_names_the_user_and_keeps_their_clock_and_the_time_since_the_last_message() {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let now: DateTime<Utc> = "2026-12-04T18:30:00Z".parse().expect("an instant");
+        let chat = ChatService::new(
+            StoreAccess::on_demand(dir.path()),
+            Arc::new(Prompts::builtin().expect("the built-in templates load")),
+            Clock::fixed(now),
+            ChatConfig::default(),
+            FollowUpPolicy::default(),
+            SafetyConfig::default(),
+        );
+        let mut chef = (*crate::persona::Personas::builtin()
+            .get("chef")
+            .expect("chef"))
+        .clone();
+        chef.greeting = "{{user}}, it is {{time}}; {{idle_duration}}.".to_string();
+        assert_eq!(
+            chat.greeting("ana", &chef).expect("a greeting"),
+            "User, it is 18:30; just now.",
+            "a user who never wrote: the default name, the default time zone"
+        );
+
+        let store = chat.store().hold().expect("the store");
+        store
+            .update_user("ana", now, &|u| {
+                u.display_name = Some("Ana".to_string());
+                u.timezone = Some("Asia/Tokyo".to_string());
+            })
+            .expect("settings saved");
+        let earlier = Message::from_user("hello", now - TimeDelta::hours(3));
+        store
+            .append(
+                "ana",
+                &chef.id,
+                &earlier,
+                &crate::store::AppendEffects::NONE,
+            )
+            .expect("a message stored");
+        drop(store);
+        assert_eq!(
+            chat.greeting("ana", &chef).expect("a greeting"),
+            "Ana, it is 03:30; 3 hours."
+        );
+    }
+}
