@@ -645,3 +645,95 @@ fn an_imported_persona_chats_with_its_card_in_the_system_prompt_and_disclaimers_
         "{reply}"
     );
 }
+
+/// A V2 card whose book has `count` entries shaped as SillyTavern writes
+/// them (ids, comments, extensions beside the keys and content).
+fn card_with_big_book(count: usize) -> Value {
+    let entries: Vec<Value> = (0..count)
+        .map(|n| {
+            json!({
+                "id": n,
+                "keys": [format!("place{n}"), format!("landmark {n}")],
+                "secondary_keys": [],
+                "comment": format!("Place {n}"),
+                "content": format!("Place {n} is a village of the northern marches where the road forks; its well is deep and its inn is kind."),
+                "constant": false,
+                "selective": false,
+                "insertion_order": 100,
+                "enabled": true,
+                "position": "after_char",
+                "use_regex": false,
+                "extensions": {"position": 1, "depth": 4, "probability": 100, "useProbability": true,
+                                "selectiveLogic": 0, "match_whole_words": null, "group": ""}
+            })
+        })
+        .collect();
+    json!({"spec": "chara_card_v2", "spec_version": "2.0", "data": {
+        "name": "Atlas",
+        "description": "A cartographer of the northern marches.",
+        "personality": "precise",
+        "first_mes": "Where to?",
+        "character_book": {"name": "The Marches", "description": "Every village.",
+                           "scan_depth": 2, "token_budget": 2048, "recursive_scanning": false,
+                           "extensions": {"world": "marches"}, "entries": entries}
+    }})
+}
+
+#[test]
+fn a_card_with_a_three_thousand_entry_book_imports_under_the_size_limit_and_exports_it_unchanged() {
+    let troupe = Troupe::new();
+    let card = card_with_big_book(3000);
+    let book_bytes = card["data"]["character_book"].to_string().len();
+    let path = write_json(&troupe, "atlas.json", &card);
+    let dir = troupe.root.path().join("imported");
+    let imported = import(&troupe, &dir, &[&path], &[]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+
+    let file = persona_file(&dir, "atlas");
+    let lore = std::fs::read_to_string(dir.join("atlas.lore.toml")).unwrap_or_default();
+    let limit = 1024 * 1024;
+    assert!(
+        file.len() < limit,
+        "the persona file ({} bytes) is under the limit",
+        file.len()
+    );
+    assert!(
+        file.len() + lore.len() < book_bytes,
+        "the book ({book_bytes} bytes as JSON) is stored once: {} + {} bytes",
+        file.len(),
+        lore.len()
+    );
+    if !lore.is_empty() {
+        assert!(
+            imported
+                .stdout
+                .contains("character_book → lore in atlas.lore.toml"),
+            "the import says where the lore went: {}",
+            imported.stdout
+        );
+    }
+    let once = "Place 2999 is a village";
+    assert_eq!(
+        file.matches(once).count() + lore.matches(once).count(),
+        1,
+        "each content is stored once"
+    );
+    assert!(!file.contains("character_book"), "{}", &file[..2000]);
+    assert!(
+        file.contains("\n    {\"extensions\":{\"depth\":4,"),
+        "each entry's rest is one line: {}",
+        &file[..2000]
+    );
+
+    let check = troupe.run(&["personas", "check", dir.to_str().unwrap()]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    let again = import(&troupe, &dir, &[&path], &[]);
+    assert_ne!(again.code, 0, "nothing is replaced without --force");
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let run = export(&troupe, &dir, "atlas", &["--format", "card-v2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.json()["data"]["character_book"],
+        card["data"]["character_book"]
+    );
+}

@@ -129,3 +129,47 @@ fn in_the_console_danger_gets_troupe_s_emergency_numbers_in_the_persona_s_langua
     );
     assert!(run.stdout.contains("3919"), "{}", run.stdout);
 }
+
+/// A V2 card whose greeting names the user and the character by macro.
+fn greeting_card() -> serde_json::Value {
+    serde_json::json!({"spec": "chara_card_v2", "spec_version": "2.0", "data": {
+        "name": "Gwen",
+        "description": "A knight errant of the northern marches.",
+        "first_mes": "Hi {{user}}, I'm {{char}}. <USER>, the road is long.",
+    }})
+}
+
+#[test]
+fn the_console_greets_with_the_card_greeting_macros_expanded_here_and_through_a_server() {
+    let troupe = Troupe::new();
+    let (dir, _) = troupe.import_card(&troupe.root.path().join("gwen.json"), &greeting_card());
+    let dir = dir.to_str().expect("utf-8");
+    let named = troupe.run(&["user", "set", "tester", "--name", "Ana"]);
+    assert_eq!(named.code, 0, "{}", named.stderr);
+    let expected = "Gwen: Hi Ana, I'm Gwen. Ana, the road is long.";
+
+    let here = troupe.run_with_input(&["--personas", dir, "chat", "gwen"], b"/quit\n");
+    assert_eq!(here.code, 0, "{}", here.stderr);
+    assert!(here.stdout.contains(expected), "{}", here.stdout);
+    assert!(!here.stdout.contains("{{"), "{}", here.stdout);
+
+    let unnamed = troupe.run_with_input(
+        &["--personas", dir, "chat", "gwen", "--user", "bo"],
+        b"/quit\n",
+    );
+    assert!(
+        unnamed.stdout.contains("Gwen: Hi User, I'm Gwen."),
+        "a user with no display name is User: {}",
+        unnamed.stdout
+    );
+
+    let server = troupe.serve(&["--personas", dir]);
+    let served = troupe.run_with_input(&["--personas", dir, "chat", "gwen"], b"/quit\n");
+    assert_eq!(served.code, 0, "{}", served.stderr);
+    assert!(served.stdout.contains(expected), "{}", served.stdout);
+    let asked = server.get("/v1/conversations/tester/gwen/greeting");
+    assert_eq!(
+        asked.json["greeting"],
+        "Hi Ana, I'm Gwen. Ana, the road is long."
+    );
+}

@@ -229,9 +229,16 @@ fn a_creator_imports_a_card_in_the_persona_view_sees_the_report_and_exports_it()
     let card = troupe.root.path().join("wren.json");
     let text = json!({"spec": "chara_card_v2", "data": {
         "name": "Wren", "description": "A birdwatcher who notices everything.",
-        "personality": "quiet, precise", "first_mes": "Shh, listen: a robin.",
+        "personality": "quiet, precise", "first_mes": "Shh, {{user}}, listen: a robin.",
+        "alternate_greetings": ["Hush, <USER>."],
         "tags": "birds, cozy", "scenario": "A misty marsh at dawn."}});
     std::fs::write(&card, text.to_string()).unwrap();
+    let named = server.request(
+        "PATCH",
+        "/v1/users/ada",
+        Some(json!({"display_name": "Ada"})),
+    );
+    assert_eq!(named.status, 200, "{}", named.text);
     browser.goto(&format!("{}/?user=ada&persona=baker", server.url));
     wait_live(&browser);
     browser.click("#creator summary");
@@ -285,6 +292,23 @@ fn a_creator_imports_a_card_in_the_persona_view_sees_the_report_and_exports_it()
     assert!(
         browser.text("#chat-title").contains("Wren"),
         "the new persona is open"
+    );
+    let greeted = browser.wait_until(
+        "the greeting picked for Ada",
+        "return document.querySelector('#log .msg[data-kind=greeting] .text')?.textContent",
+        json!([]),
+    );
+    let picked = server.get("/v1/conversations/ada/wren/greeting");
+    assert_eq!(greeted, picked.json["greeting"], "{}", picked.text);
+    assert!(
+        ["Shh, Ada, listen: a robin.", "Hush, Ada."]
+            .contains(&greeted.as_str().unwrap_or_default()),
+        "{greeted}"
+    );
+    assert_eq!(
+        list("greetings"),
+        json!(["Shh, {{user}}, listen: a robin.", "Hush, <USER>."]),
+        "creators see every greeting as written"
     );
 
     browser.type_into("#import-file", card.to_str().unwrap());

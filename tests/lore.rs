@@ -354,6 +354,22 @@ fn a_conversation_keeps_the_greeting_picked_for_it_and_the_server_lists_the_othe
     );
     assert_eq!(renamed.status, 200, "{}", renamed.text);
     assert_eq!(renamed.json["display_name"], "Ana");
+    let seen = server.get("/v1/conversations/tester/tess/greeting");
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    assert_eq!(
+        seen.json["greeting"], "Mind the gap, Ana.",
+        "the user sees the greeting picked for them, expanded, as the model is told"
+    );
+    let unknown = server.get("/v1/conversations/tester/nobody/greeting");
+    assert_eq!((unknown.status, unknown.error_code()), (404, "not_found"));
+    let bad = server.get("/v1/conversations/tester/no%20one/greeting");
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let script = server.get("/console/console.js").text + &server.get("/console/api.js").text;
+    assert!(
+        script.contains("api(\"GET\", greetingPath())") && script.contains("}/greeting`"),
+        "the web console greets with what the API picks, not the persona's first greeting"
+    );
+    assert!(!script.contains("state.persona.greeting,"), "{script}");
     drop(server);
 
     // FNV-1a of "tester\0tess" picks the third alternate greeting.

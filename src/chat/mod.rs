@@ -1,7 +1,8 @@
 //! One chat turn: accept the user's message, ask the persona's model, keep
 //! the reply. [`guard`] holds what runs around a turn: access, STOP, the
 //! crisis protocol, disclaimers, unseen follow-ups; `stateless` runs a turn
-//! whose conversation the client keeps (nothing stored, same safety layer).
+//! whose conversation the client keeps (nothing stored, same safety layer);
+//! `greeting` gives the greeting a user sees when a conversation opens.
 //!
 //! The user's message is stored (and flushed) before the model is called, so
 //! it survives a model failure or a crash; with a moderation check on
@@ -16,6 +17,7 @@
 //! so a command chatting from the command line leaves the data dir free for
 //! everyone else meanwhile.
 
+mod greeting;
 mod guard;
 mod moderated;
 mod session;

@@ -106,3 +106,11 @@ pub struct UnseenFollowUp {
     #[schema(value_type = Option<Object>)]
     pub followup: Option<crate::store::Message>,
 }
+
+/// The greeting a user sees when their conversation with a persona opens
+/// (see [`super::ChatService::greeting`]).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GreetingView {
+    /// The greeting picked for the user, macros expanded.
+    pub greeting: String,
+}

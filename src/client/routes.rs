@@ -5,7 +5,7 @@ use reqwest::Method;
 
 use super::{ApiClient, ClientError, turn};
 use crate::chat::TurnError;
-use crate::chat::view::{HistoryPage, TurnReply, UnseenFollowUp};
+use crate::chat::view::{GreetingView, HistoryPage, TurnReply, UnseenFollowUp};
 use crate::followup::topics::RankedTopic;
 use crate::followup::{DueConversation, Eligibility};
 use crate::report::{
@@ -47,6 +47,14 @@ impl ApiClient {
             }
         }
         Ok(pages.into_iter().rev().flatten().collect())
+    }
+
+    /// The greeting `user` sees when their conversation with `persona`
+    /// opens, macros expanded.
+    pub async fn greeting(&self, user: &str, persona: &str) -> Result<String, ClientError> {
+        let url = self.url(&format!("/v1/conversations/{user}/{persona}/greeting"));
+        let view: GreetingView = self.get(url).await?;
+        Ok(view.greeting)
     }
 
     /// The topics of `user`'s conversation with `persona`, highest first.

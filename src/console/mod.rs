@@ -166,7 +166,7 @@ impl<'a> Console<'a> {
             ));
             lines.push(format!("{}: {}", self.persona.name, followup.shown_text()));
         }
-        let greeting = self.persona.greeting_for(&self.user);
+        let greeting = self.reach.greeting(&self.user, &self.persona).await?;
         lines.push(format!("{}: {greeting}", self.persona.name));
         say(&lines.join("\n"))
     }

@@ -135,6 +135,13 @@ fn macro_at(text: &str, values: &MacroValues) -> Option<(String, usize)> {
     None
 }
 
+/// The greeting `user` sees when their conversation with `persona` opens:
+/// the one picked for them (see [`Persona::greeting_for`]), its macros
+/// expanded with `values`, exactly as the model is told it opened.
+pub fn greeting_seen(persona: &Persona, user: &str, values: &MacroValues) -> String {
+    expand(persona.greeting_for(user), values).into_owned()
+}
+
 /// A copy of `persona` with macros expanded in every text sent to a model:
 /// description, voice, greeting, examples, the card's scenario, system
 /// prompt and post-history instructions, and the lore entries' contents.
@@ -223,5 +230,35 @@ mod tests {
             expand("{{char}}/{{user}}/{{idle_duration}}", &values),
             "Marco/User/just now"
         );
+    }
+
+    #[test]
+    fn each_user_sees_their_own_greeting_with_macros_expanded() {
+        let mut chef = (*Personas::builtin().get("chef").expect("chef")).clone();
+        chef.greeting = "Hi {{user}}, I'm {{char}}.".to_string();
+        chef.alternate_greetings = vec!["Welcome back, <USER>! <BOT> here.".to_string()];
+        let now = Utc::now();
+        let named = MacroValues::new(&chef, Some("Ana"), now, Tz::UTC, None);
+        let users: Vec<String> = (0..40).map(|i| format!("user{i}")).collect();
+        let seen: Vec<String> = users
+            .iter()
+            .map(|u| greeting_seen(&chef, u, &named))
+            .collect();
+        assert!(seen.contains(&"Hi Ana, I'm Chef Marco.".to_string()));
+        assert!(seen.contains(&"Welcome back, Ana! Chef Marco here.".to_string()));
+        for (user, greeting) in users.iter().zip(&seen) {
+            let picked = expand(chef.greeting_for(user), &named);
+            assert_eq!(
+                greeting, &picked,
+                "{user} sees the greeting picked for them"
+            );
+        }
+        chef.alternate_greetings.clear();
+        chef.card = Some(crate::persona::card::PersonaCard {
+            nickname: Some("Marco".to_string()),
+            ..Default::default()
+        });
+        let unnamed = MacroValues::new(&chef, None, now, Tz::UTC, None);
+        assert_eq!(greeting_seen(&chef, "ana", &unnamed), "Hi User, I'm Marco.");
     }
 }

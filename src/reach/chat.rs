@@ -1,6 +1,6 @@
 //! Chat through a [`Reach`]: a turn as [`TurnEvent`]s (streamed) or whole,
-//! the follow-up a user has not seen yet, and who may talk to an
-//! adults-only persona.
+//! the greeting a user sees, the follow-up they have not seen yet, and who
+//! may talk to an adults-only persona.
 
 use crate::chat::view::TurnReply;
 use crate::chat::{Stop, TurnEvent, adults_only, notice_text};
@@ -53,6 +53,19 @@ impl Reach<'_> {
             Reach::Local { app, chat } => {
                 let persona = app.persona(&persona.id)?;
                 Ok(chat.take_unseen_followup(user, &persona)?)
+            }
+        }
+    }
+
+    /// The greeting `user` sees when their conversation with `persona`
+    /// opens: picked for them, macros expanded (see
+    /// [`crate::chat::ChatService::greeting`]).
+    pub async fn greeting(&self, user: &str, persona: &PersonaSummary) -> Result<String, Error> {
+        match self {
+            Reach::Server { client, .. } => Ok(client.greeting(user, &persona.id).await?),
+            Reach::Local { app, chat } => {
+                let persona = app.persona(&persona.id)?;
+                Ok(chat.greeting(user, &persona)?)
             }
         }
     }

@@ -354,16 +354,6 @@ impl Erased {
     }
 }
 
-impl PersonaSummary {
-    /// The greeting the conversation of `user` with this persona opens with.
-    pub fn greeting_for(&self, user: &str) -> &str {
-        let greetings: Vec<&str> = std::iter::once(self.greeting.as_str())
-            .chain(self.alternate_greetings.iter().map(String::as_str))
-            .collect();
-        crate::persona::pick_greeting(&greetings, user, &self.id)
-    }
-}
-
 /// Reads `2026-11-01` or an RFC 3339 instant.
 pub fn parse_since(text: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {

@@ -73,6 +73,10 @@ pub struct ImportAnswer {
     pub adults_only: bool,
     /// The persona file's text.
     pub toml: String,
+    /// The lore file's text (`ID.lore.toml`, written beside the persona
+    /// file), when the card's lorebook is too big for the persona file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lore_toml: Option<String>,
 }
 
 impl ImportAnswer {
@@ -96,6 +100,7 @@ impl ImportAnswer {
             language_defaulted: report.language.1,
             adults_only: report.adults_only,
             toml: prepared.text,
+            lore_toml: prepared.lore,
         }
     }
 }

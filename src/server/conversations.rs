@@ -1,7 +1,8 @@
 //! Chat: `POST /v1/conversations/{user}/{persona}/messages` sends a user's
 //! message and answers the reply, whole (JSON) or streamed (SSE, when the
 //! request accepts `text/event-stream`); `GET` on the same path pages
-//! through the history; `…/topics` lists what the user talked about;
+//! through the history; `…/greeting` is the greeting the user sees when
+//! the conversation opens; `…/topics` lists what the user talked about;
 //! `…/stop` stops a reply being streamed.
 
 use std::convert::Infallible;
@@ -20,7 +21,7 @@ use super::auth::Caller;
 use super::body::{ApiJson, ApiPath, ApiQuery};
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
-use crate::chat::view::{HistoryPage, ReplyView, TurnReply};
+use crate::chat::view::{GreetingView, HistoryPage, ReplyView, TurnReply};
 use crate::chat::{ReplyKind, SpawnedTurn, TurnError, TurnEvent, clean_message, within_window};
 use crate::persona::Persona;
 
@@ -327,6 +328,31 @@ pub async fn history(
         .filter(|m| m.seq > 0 && messages.len() == limit)
         .map(|m| m.seq);
     Ok(Json(HistoryPage { messages, before }))
+}
+
+/// The greeting the user sees when the conversation opens: the one picked
+/// for them among the persona's greetings, macros (`{{user}}`, `{{char}}`,
+/// `{{time}}`…) expanded with their display name and time zone, the same
+/// the model is told the conversation opened with.
+#[utoipa::path(get, path = "/v1/conversations/{user}/{persona}/greeting", tag = "chat",
+    params(("user" = String, Path, description = "The user id"), ("persona" = String, Path, description = "The persona id")),
+    responses(
+        (status = 200, description = "The greeting this user sees", body = GreetingView),
+        (status = 400, description = "Bad id", body = ErrorBody),
+        (status = 403, description = "Another user's conversation", body = ErrorBody),
+        (status = 404, description = "Unknown persona", body = ErrorBody),
+    ))]
+pub async fn greeting(
+    State(state): State<SharedState>,
+    caller: Caller,
+    ApiPath((user, persona)): ApiPath<(String, String)>,
+) -> Result<Json<GreetingView>, ApiError> {
+    let user = state.user_id(&user).await?;
+    check_id("persona id", &persona)?;
+    caller.may_act_for(&user)?;
+    let persona = state.app.personas().get(&persona)?;
+    let greeting = state.chat().greeting(&user, &persona)?;
+    Ok(Json(GreetingView { greeting }))
 }
 
 /// The topics of a conversation, highest score first.

@@ -136,6 +136,7 @@ fn api() -> (Router<SharedState>, utoipa::openapi::OpenApi) {
         .routes(routes!(cards::import))
         .routes(routes!(cards::export))
         .routes(routes!(conversations::send, conversations::history))
+        .routes(routes!(conversations::greeting))
         .routes(routes!(conversations::topics))
         .routes(routes!(conversations::stop))
         .routes(routes!(users::show, users::update, users::erase))

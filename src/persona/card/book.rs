@@ -43,25 +43,27 @@ pub fn read_character_book(book: &Value) -> ReadBook {
         _ => Vec::new(),
     };
     for (n, entry) in entries.iter().enumerate() {
-        match entry
-            .as_object()
-            .and_then(|e| card_entry(e, n, &mut read.warnings))
-        {
-            Some(mut entry) => {
-                if let Some(problem) = regex_problem(&entry).filter(|_| entry.enabled) {
-                    read.warnings.push(format!(
-                        "lorebook entry {n}: {problem}; the entry is disabled"
-                    ));
-                    entry.enabled = false;
-                }
-                read.entries.push(entry);
-            }
+        match read_entry(entry, n, &mut read.warnings) {
+            Some(entry) => read.entries.push(entry),
             None => read.warnings.push(format!(
                 "lorebook entry {n} has no content or keys; left out"
             )),
         }
     }
     read
+}
+
+/// The `n`th entry of a `character_book` as a lore entry, disabled when its
+/// pattern cannot be used; `None` when it has no content.
+pub(super) fn read_entry(entry: &Value, n: usize, warnings: &mut Vec<String>) -> Option<LoreEntry> {
+    let mut entry = card_entry(entry.as_object()?, n, warnings)?;
+    if let Some(problem) = regex_problem(&entry).filter(|_| entry.enabled) {
+        warnings.push(format!(
+            "lorebook entry {n}: {problem}; the entry is disabled"
+        ));
+        entry.enabled = false;
+    }
+    Some(entry)
 }
 
 /// Reads a standalone lorebook file: `lorebook_v3` (`{"spec":
@@ -291,13 +293,7 @@ pub fn write_character_book(
         Some(Value::Array(list)) => list.clone(),
         _ => Vec::new(),
     };
-    book.insert("scan_depth".into(), json!(settings.scan_depth));
-    book.insert(
-        "token_budget".into(),
-        json!(settings.budget_chars / CHARS_PER_TOKEN),
-    );
-    book.insert("recursive_scanning".into(), json!(settings.recursive));
-    book.entry("extensions").or_insert_with(|| json!({}));
+    apply_settings(&mut book, settings);
     let written = entries
         .iter()
         .enumerate()
@@ -307,18 +303,59 @@ pub fn write_character_book(
     Some(Value::Object(book))
 }
 
+/// Writes `settings` into a `character_book`'s own keys.
+pub(super) fn apply_settings(book: &mut Map<String, Value>, settings: &LoreSettings) {
+    book.insert("scan_depth".into(), json!(settings.scan_depth));
+    book.insert(
+        "token_budget".into(),
+        json!(settings.budget_chars / CHARS_PER_TOKEN),
+    );
+    book.insert("recursive_scanning".into(), json!(settings.recursive));
+    book.entry("extensions").or_insert_with(|| json!({}));
+}
+
 /// One entry as a `character_book` entry, over `old`'s keys (its id,
 /// comment and extensions) when there was one in its place.
-fn entry_value(e: &LoreEntry, n: usize, old: Option<&Map<String, Value>>) -> Value {
+pub(super) fn entry_value(e: &LoreEntry, n: usize, old: Option<&Map<String, Value>>) -> Value {
     let mut out = old.cloned().unwrap_or_default();
     let mut extensions = out
         .get("extensions")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    extensions.insert("selectiveLogic".into(), json!(logic_number(e.logic)));
-    extensions.insert("match_whole_words".into(), json!(e.whole_words));
-    let fields = [
+    for (key, value) in extension_fields(e) {
+        extensions.insert(key.into(), value);
+    }
+    let mut fields = entry_fields(e);
+    fields.push(("extensions", Value::Object(extensions)));
+    for (key, value) in fields {
+        out.insert(key.to_string(), value);
+    }
+    out.entry("id").or_insert_with(|| json!(n));
+    match &e.name {
+        Some(name) => {
+            out.insert("comment".into(), json!(name));
+        }
+        None => {
+            out.remove("comment");
+        }
+    }
+    Value::Object(out)
+}
+
+/// The `extensions` keys of a `character_book` entry that a lore entry
+/// says: SillyTavern's selective logic and whole-word matching.
+pub(super) fn extension_fields(e: &LoreEntry) -> [(&'static str, Value); 2] {
+    [
+        ("selectiveLogic", json!(logic_number(e.logic))),
+        ("match_whole_words", json!(e.whole_words)),
+    ]
+}
+
+/// The keys of a `character_book` entry that a lore entry says, besides
+/// its extensions and its comment (its name).
+pub(super) fn entry_fields(e: &LoreEntry) -> Vec<(&'static str, Value)> {
+    vec![
         ("keys", json!(e.keys)),
         ("secondary_keys", json!(e.secondary_keys)),
         ("selective", json!(!e.secondary_keys.is_empty())),
@@ -336,21 +373,7 @@ fn entry_value(e: &LoreEntry, n: usize, old: Option<&Map<String, Value>>) -> Val
                 LorePosition::AfterCharacter => "after_char",
             }),
         ),
-        ("extensions", Value::Object(extensions)),
-    ];
-    for (key, value) in fields {
-        out.insert(key.to_string(), value);
-    }
-    out.entry("id").or_insert_with(|| json!(n));
-    match &e.name {
-        Some(name) => {
-            out.insert("comment".into(), json!(name));
-        }
-        None => {
-            out.remove("comment");
-        }
-    }
-    Value::Object(out)
+    ]
 }
 
 #[cfg(test)]

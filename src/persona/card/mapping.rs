@@ -219,7 +219,17 @@ fn keep_rest(card: &Card, kept: &mut PersonaCard, report: &mut ImportReport) {
     );
     kept.tags = card.tags.clone();
     let json = |value: &Value| serde_json::to_string_pretty(value).ok();
-    kept.character_book = card.character_book.as_ref().and_then(json);
+    // The entries become [[lore]]; only what they do not say is kept
+    // beside them, so a big book is not stored twice.
+    match card
+        .character_book
+        .as_ref()
+        .map(|b| (b, super::rest::split(b)))
+    {
+        Some((_, Some(rest))) => kept.book_rest = Some(super::rest::rest_text(&rest)),
+        Some((book, None)) => kept.character_book = json(book),
+        None => {}
+    }
     let object = |map: &serde_json::Map<String, Value>| {
         (!map.is_empty())
             .then(|| json(&Value::Object(map.clone())))
@@ -230,7 +240,10 @@ fn keep_rest(card: &Card, kept: &mut PersonaCard, report: &mut ImportReport) {
     kept.outside = object(&card.outside);
     for (field, present) in [
         ("tags", !kept.tags.is_empty()),
-        ("character_book", kept.character_book.is_some()),
+        (
+            "character_book",
+            kept.character_book.is_some() || kept.book_rest.is_some(),
+        ),
     ] {
         if present {
             report.kept.push(field.to_string());
@@ -315,11 +328,14 @@ pub fn card_from_persona(persona: &Persona) -> Card {
         creator: kept.creator.clone().unwrap_or_default(),
         character_version: kept.character_version.clone().unwrap_or_default(),
         nickname: kept.nickname.clone(),
-        character_book: super::book::write_character_book(
-            &persona.lore,
-            &persona.lorebook,
-            kept.book().as_ref(),
-        ),
+        character_book: match kept.rest() {
+            Some(rest) => Some(super::rest::join(&rest, &persona.lore, &persona.lorebook)),
+            None => super::book::write_character_book(
+                &persona.lore,
+                &persona.lorebook,
+                kept.book().as_ref(),
+            ),
+        },
         extensions,
         other: PersonaCard::object(kept.data.as_deref()),
         outside: PersonaCard::object(kept.outside.as_deref()),

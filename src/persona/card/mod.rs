@@ -24,6 +24,7 @@ pub mod mapping;
 pub mod png;
 mod prepare;
 mod render;
+pub mod rest;
 pub mod table;
 
 use std::path::Path;

@@ -11,8 +11,10 @@
 use std::path::{Path, PathBuf};
 
 use super::import::{ImportError, persona_id, write_new};
-use super::mapping::{ImportReport, persona_from_card};
+use super::mapping::{Draft, ImportReport, persona_from_card};
 use super::{CardError, CardSpec, ReadCard, read_card, render};
+use crate::persona::LORE_SUFFIX;
+use crate::schema::MAX_SOURCE_BYTES;
 
 /// What an upload was read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +49,9 @@ pub struct PreparedImport {
     pub report: ImportReport,
     /// The persona file's text, checked as every persona file is.
     pub text: String,
+    /// The lore file's text (`ID.lore.toml`), when a card's lorebook is too
+    /// big to stay in the persona file (see [`MAX_SOURCE_BYTES`]).
+    pub lore: Option<String>,
     /// What the problems and reports call the uploaded file.
     pub shown: String,
 }
@@ -61,6 +66,22 @@ impl PreparedImport {
     /// when `replace`; returns the file written.
     pub fn write(&self, into: &Path, replace: bool) -> Result<PathBuf, ImportError> {
         let file = into.join(self.file_name());
+        let Some(lore) = &self.lore else {
+            write_new(&file, &self.text, replace, &self.shown)?;
+            return Ok(file);
+        };
+        // Neither file is written unless both may be: a persona file
+        // without its lore, or lore beside another persona, would load.
+        let lore_file = into.join(format!("{}{LORE_SUFFIX}", self.id));
+        for taken in [&file, &lore_file] {
+            if taken.exists() && !replace {
+                return Err(ImportError::Exists {
+                    card: self.shown.clone(),
+                    file: taken.display().to_string(),
+                });
+            }
+        }
+        write_new(&lore_file, lore, replace, &self.shown)?;
         write_new(&file, &self.text, replace, &self.shown)?;
         Ok(file)
     }
@@ -123,24 +144,57 @@ pub(super) fn prepare_card(
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let (draft, report) = persona_from_card(read, language, &stem);
+    let (draft, mut report) = persona_from_card(read, language, &stem);
     let id = persona_id(&draft.name)
         .or_else(|| persona_id(&stem))
         .unwrap_or_else(|| "card".to_string());
     let file = dir.join(format!("{id}.toml"));
-    let text = render::persona_toml(&draft, file_name);
-    crate::persona::parse_persona_text(&file, &text).map_err(|problems| ImportError::Invalid {
+    let (text, lore) = persona_and_lore(&draft, file_name);
+    let invalid = |problems| ImportError::Invalid {
         card: shown.to_string(),
         problems,
-    })?;
+    };
+    crate::persona::parse_persona_text(&file, &text).map_err(invalid)?;
+    if let Some(lore) = &lore {
+        let lore_name = format!("{id}{LORE_SUFFIX}");
+        crate::persona::check_lore_text(&dir.join(&lore_name), lore).map_err(invalid)?;
+        let moved = format!("character_book → lore in {lore_name}");
+        for line in &mut report.mapped {
+            if line.starts_with("character_book → lore") {
+                *line = line.replacen("character_book → lore", &moved, 1);
+            }
+        }
+    }
     Ok(PreparedImport {
         id,
         name: draft.name,
         source: ImportSource::Card(read.spec),
         report,
         text,
+        lore,
         shown: shown.to_string(),
     })
+}
+
+/// The persona file for `draft`, and its lore file when the lorebook would
+/// take the persona file past the size persona files may have: lore files
+/// may be bigger.
+fn persona_and_lore(draft: &Draft, file_name: &str) -> (String, Option<String>) {
+    let text = render::persona_toml(draft, file_name);
+    if (text.len() as u64) <= MAX_SOURCE_BYTES || draft.lore.is_empty() {
+        return (text, None);
+    }
+    let lore = render::lore_toml(
+        &draft.lore,
+        &draft.lorebook,
+        &[std::path::PathBuf::from(file_name)],
+    );
+    let without = Draft {
+        lore: Vec::new(),
+        lorebook: Default::default(),
+        ..draft.clone()
+    };
+    (render::persona_toml(&without, file_name), Some(lore))
 }
 
 /// Checks an uploaded persona file and keeps it as it is. Its id is the
@@ -175,6 +229,7 @@ fn prepare_persona_file(
         source: ImportSource::PersonaFile,
         report,
         text: text.to_string(),
+        lore: None,
         shown: shown.to_string(),
     })
 }

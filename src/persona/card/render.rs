@@ -86,6 +86,7 @@ fn card_table(card: &PersonaCard) -> Table {
     }
     let objects = [
         ("character_book", &card.character_book),
+        ("book_rest", &card.book_rest),
         ("extensions", &card.extensions),
         ("data", &card.data),
         ("outside", &card.outside),

@@ -46,8 +46,14 @@ pub struct PersonaCard {
     /// Card fields that were empty, whose persona counterparts hold a
     /// stand-in (a persona needs a description, a voice and a greeting).
     pub empty: Vec<String>,
-    /// The lorebook, as JSON text.
+    /// The lorebook, whole, as JSON text: as imports before
+    /// `book_rest` kept it, and books whose entries are not a list.
     pub character_book: Option<String>,
+    /// What the lorebook holds beyond the `[[lore]]` entries (its own
+    /// keys; each entry's id, comment, extensions and the values the
+    /// entries cannot say), as JSON text: export joins the two back into
+    /// the card's `character_book` (see [`super::rest`]).
+    pub book_rest: Option<String>,
     /// The card's `extensions`, as JSON text.
     pub extensions: Option<String>,
     /// Any other key of the card's `data`, as a JSON object.
@@ -61,6 +67,13 @@ impl PersonaCard {
     /// the check, unreadable).
     pub fn book(&self) -> Option<Value> {
         self.character_book
+            .as_deref()
+            .and_then(|t| serde_json::from_str(t).ok())
+    }
+
+    /// The lorebook's rest, parsed; `None` when absent.
+    pub fn rest(&self) -> Option<Value> {
+        self.book_rest
             .as_deref()
             .and_then(|t| serde_json::from_str(t).ok())
     }
@@ -97,6 +110,7 @@ pub const CARD_FIELDS: &[Field] = &[
     Field::optional("mes_example", Shape::Text(None)),
     Field::optional("empty", Shape::TextList),
     Field::optional("character_book", Shape::Text(Some(json_object))),
+    Field::optional("book_rest", Shape::Text(Some(json_object))),
     Field::optional("extensions", Shape::Text(Some(json_object))),
     Field::optional("data", Shape::Text(Some(json_object))),
     Field::optional("outside", Shape::Text(Some(json_object))),

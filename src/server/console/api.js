@@ -110,5 +110,9 @@ function parseFrame(frame) {
 export const chatPath = () =>
   `/v1/conversations/${enc(state.user)}/${enc(state.persona.id)}/messages`;
 
+/** The greeting the open user sees from the open persona. */
+export const greetingPath = () =>
+  `/v1/conversations/${enc(state.user)}/${enc(state.persona.id)}/greeting`;
+
 /** The open user's settings. */
 export const userPath = () => `/v1/users/${enc(state.user)}`;

@@ -7,7 +7,7 @@
 // Every text from a user, a persona or the server is put in the page with
 // textContent, never parsed as HTML.
 
-import { api, chatPath, enc, readEvents, request } from "./api.js";
+import { api, chatPath, enc, greetingPath, readEvents, request } from "./api.js";
 import {
   append,
   atEnd,
@@ -51,6 +51,9 @@ function applyStrings() {
 
 async function loadHistory(generation) {
   const page = await api("GET", `${chatPath()}?limit=${PAGE_SIZE}`);
+  // The greeting picked for this user, macros expanded: what the model is
+  // told the conversation opened with.
+  const greeting = page.messages.length === 0 ? await api("GET", greetingPath()) : null;
   if (generation !== state.generation) return;
   const log = $("log");
   // Whatever is in the log already came live while this page loaded (a
@@ -58,7 +61,7 @@ async function loadHistory(generation) {
   // and a follow-up both delivered live and stored is shown once.
   const arrived = [...log.children];
   if (page.messages.length === 0) {
-    log.prepend(personaBubble({ text: state.persona.greeting, tag: "greeting" }));
+    log.prepend(personaBubble({ text: greeting.greeting, tag: "greeting" }));
   } else {
     log.prepend(...page.messages.map(historyNode));
   }

@@ -128,7 +128,17 @@ export async function loadCreator(generation) {
   $("post-history-title").hidden = !after;
   $("post-history").hidden = !after;
   $("post-history").textContent = detail.post_history ?? "";
+  showGreetings();
   await loadExplain(generation);
+}
+
+/** Every greeting the persona may open with, as written: each user is
+ * greeted with one of them, picked for them. */
+function showGreetings() {
+  const greetings = [state.persona.greeting, ...(state.persona.alternate_greetings ?? [])];
+  $("greetings-title").hidden = greetings.length < 2;
+  $("greetings").hidden = greetings.length < 2;
+  $("greetings").replaceChildren(...greetings.map((text) => el("li", "", text)));
 }
 
 /** Why a follow-up is or is not due now, rule by rule. */
