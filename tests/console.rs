@@ -173,3 +173,23 @@ fn the_console_greets_with_the_card_greeting_macros_expanded_here_and_through_a_
         "Hi Ana, I'm Gwen. Ana, the road is long."
     );
 }
+
+#[test]
+fn the_greetings_command_lists_every_greeting_the_persona_can_open_with() {
+    let troupe = Troupe::new();
+    let mut card = greeting_card();
+    card["data"]["alternate_greetings"] =
+        serde_json::json!(["Well met, {{user}}.", "The fire is lit; sit down."]);
+    let (dir, _) = troupe.import_card(&troupe.root.path().join("gwen.json"), &card);
+    let dir = dir.to_str().expect("utf-8");
+    let out = troupe.run_with_input(&["--personas", dir, "chat", "gwen"], b"/greetings\n/quit\n");
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    for line in [
+        "Gwen can open with:",
+        "  1. Hi {{user}}, I'm {{char}}.",
+        "  2. Well met, {{user}}.",
+        "  3. The fire is lit; sit down.",
+    ] {
+        assert!(out.stdout.contains(line), "{line:?} in {}", out.stdout);
+    }
+}

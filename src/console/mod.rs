@@ -36,6 +36,10 @@ const COMMANDS: &[(&str, &str)] = &[
     ("/switch ID", "talk to another persona"),
     ("/history", "show this conversation so far"),
     (
+        "/greetings",
+        "show every greeting this persona can open with",
+    ),
+    (
         "/stop",
         "no more check-ins from this persona (STOP works too)",
     ),
@@ -257,6 +261,7 @@ impl<'a> Console<'a> {
             ("/switch", Some(id)) => self.switch(id).await?,
             ("/switch", None) => errln!("troupe: /switch needs a persona id, e.g. /switch chef"),
             ("/history", _) => self.show_history().await?,
+            ("/greetings", _) => say(&greetings_list(&self.persona))?,
             ("/stop" | "/start", _) => {
                 // Confirmed as Troupe's, like STOP typed as a message.
                 self.turn(name, interactive).await?;
@@ -295,6 +300,17 @@ impl<'a> Console<'a> {
             .collect();
         say(&lines.join("\n"))
     }
+}
+
+/// Every greeting a persona can open a conversation with, as written (a
+/// new conversation picks one per user, macros expanded), numbered.
+fn greetings_list(persona: &PersonaSummary) -> String {
+    let all: Vec<String> = std::iter::once(&persona.greeting)
+        .chain(&persona.alternate_greetings)
+        .enumerate()
+        .map(|(n, greeting)| format!("  {}. {}", n + 1, printable(greeting)))
+        .collect();
+    format!("{} can open with:\n{}", persona.name, all.join("\n"))
 }
 
 /// One message as a console line: `[2026-11-26 09:00] Chef Marco: text`,
