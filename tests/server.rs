@@ -568,6 +568,23 @@ fn the_openapi_document_lists_every_route_and_metrics_count_turns() {
     ] {
         assert!(document["paths"][path].is_object(), "{path} is documented");
     }
+    for (path, name) in [
+        ("/v1/conversations/{user}/{persona}/messages", "before"),
+        ("/v1/followups/explain", "user"),
+        ("/v1/usage", "since"),
+        ("/v1/safety/report", "by"),
+    ] {
+        let parameters = document["paths"][path]["get"]["parameters"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let found = parameters.iter().find(|p| p["name"] == name);
+        assert_eq!(
+            found.map(|p| p["in"].clone()),
+            Some(json!("query")),
+            "{path} takes {name} in its query: {parameters:?}"
+        );
+    }
     assert_eq!(server.get("/healthz").json["status"], "ok");
     assert_eq!(server.get("/readyz").json["status"], "ready");
     assert!(

@@ -283,6 +283,7 @@ fn frame(event: TurnEvent, persona: &Persona, operator: bool) -> Event {
 
 /// Paging through a conversation.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryQuery {
     /// Only messages before this sequence number (from an earlier page).

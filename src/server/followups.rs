@@ -31,6 +31,7 @@ pub async fn due(
 
 /// Which conversation to explain.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExplainQuery {
     /// The user.
     pub user: String,

@@ -15,6 +15,7 @@ use crate::report::{Period, SafetyLine, UsageLine, safety_lines, usage_lines};
 
 /// Which usage records.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UsageQuery {
     /// From this day (2026-11-01) or instant (RFC 3339) on.
     pub since: Option<String>,
@@ -44,6 +45,7 @@ pub async fn usage(
 
 /// How to group the safety report.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// day, week or month (the default).
     #[param(value_type = Option<String>)]
