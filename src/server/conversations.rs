@@ -309,10 +309,7 @@ pub async fn history(
     ApiPath((user, persona)): ApiPath<(String, String)>,
     ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> Result<Json<HistoryPage>, ApiError> {
-    let user = state.user_id(&user).await?;
-    check_id("persona id", &persona)?;
-    caller.may_act_for(&user)?;
-    let persona = state.app.personas().get(&persona)?;
+    let (user, persona) = state.conversation_of(&caller, &user, &persona).await?;
     let limit = query.limit.unwrap_or(50);
     if limit == 0 || limit > MAX_PAGE {
         return Err(ApiError::bad_request(format!(
@@ -348,10 +345,7 @@ pub async fn greeting(
     caller: Caller,
     ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<GreetingView>, ApiError> {
-    let user = state.user_id(&user).await?;
-    check_id("persona id", &persona)?;
-    caller.may_act_for(&user)?;
-    let persona = state.app.personas().get(&persona)?;
+    let (user, persona) = state.conversation_of(&caller, &user, &persona).await?;
     let greeting = state.chat().greeting(&user, &persona)?;
     Ok(Json(GreetingView { greeting }))
 }
@@ -368,10 +362,7 @@ pub async fn topics(
     caller: Caller,
     ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let user = state.user_id(&user).await?;
-    check_id("persona id", &persona)?;
-    caller.may_act_for(&user)?;
-    let persona = state.app.personas().get(&persona)?;
+    let (user, persona) = state.conversation_of(&caller, &user, &persona).await?;
     let store = state.store.get().await?;
     let list = match store.conversation(&user, &persona.id)? {
         Some(c) => crate::followup::topics::ranked(&store.topics(&c)?, state.app.clock.now()),

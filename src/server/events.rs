@@ -19,7 +19,7 @@ use tokio::sync::broadcast;
 
 use super::auth::Caller;
 use super::body::ApiPath;
-use super::error::{ApiError, check_id};
+use super::error::ApiError;
 use super::state::SharedState;
 use crate::chat::view::UnseenFollowUp;
 use crate::followup::SentFollowUp;
@@ -208,10 +208,7 @@ pub async fn take_unseen(
     caller: Caller,
     ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<UnseenFollowUp>, ApiError> {
-    let user = state.user_id(&user).await?;
-    check_id("persona id", &persona)?;
-    caller.may_act_for(&user)?;
-    let persona = state.app.personas().get(&persona)?;
+    let (user, persona) = state.conversation_of(&caller, &user, &persona).await?;
     let chat = state.chat();
     let followup = chat.take_unseen_followup(&user, &persona)?;
     Ok(Json(UnseenFollowUp { followup }))

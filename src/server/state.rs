@@ -72,6 +72,22 @@ impl ServerState {
         Ok(crate::ids::resolve_user(&store, typed)?)
     }
 
+    /// The user (resolved, checked) and the persona a conversation route
+    /// names, once `caller` may act for that user: 400 for a bad id, 403
+    /// for another user's conversation, 404 for an unknown persona.
+    pub async fn conversation_of(
+        &self,
+        caller: &super::auth::Caller,
+        user: &str,
+        persona: &str,
+    ) -> Result<(String, Arc<crate::persona::Persona>), ApiError> {
+        let user = self.user_id(user).await?;
+        super::error::check_id("persona id", persona)?;
+        caller.may_act_for(&user)?;
+        let persona = self.app.personas().get(persona)?;
+        Ok((user, persona))
+    }
+
     /// Counts a turn against `user`'s budget (`user_turns_per_minute`).
     pub fn count_turn(&self, user: &str) -> Result<(), ApiError> {
         let limit = self.config().user_turns_per_minute;
