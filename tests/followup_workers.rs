@@ -120,6 +120,27 @@ async fn two_runs_at_once_on_one_database_deliver_each_of_120_follow_ups_exactly
     else {
         return;
     };
+    let preview = troupe.run(&[
+        "--now",
+        NOW,
+        "followups",
+        "run",
+        "--dry-run",
+        "--limit",
+        "5",
+        "--json",
+    ]);
+    assert_eq!(preview.code, 0, "{}", preview.stderr);
+    assert_eq!(
+        users_sent(preview.stdout.as_bytes()).len(),
+        5,
+        "a dry run writes five"
+    );
+    assert_eq!(
+        outcome(&schema).await,
+        (0, 0, 0),
+        "and stores and claims nothing"
+    );
     let args = ["--now", NOW, "followups", "run", "--json", "--quiet"];
     let runs: Vec<_> = (0..2)
         .map(|_| {
@@ -141,7 +162,7 @@ async fn two_runs_at_once_on_one_database_deliver_each_of_120_follow_ups_exactly
     let distinct: HashSet<&String> = everyone.iter().collect();
     assert_eq!(distinct.len(), everyone.len(), "a follow-up reported twice");
     assert_eq!(everyone.len(), DUE, "the two runs together sent every one");
-    assert_eq!(server.received().len(), DUE, "one model call each");
+    assert_eq!(server.received().len(), 5 + DUE, "one model call each");
     let (messages, once, pending) = outcome(&schema).await;
     let followups_table = schema.number("SELECT COUNT(*) FROM followups").await;
     schema.drop_all().await;

@@ -382,3 +382,20 @@ impl FollowUps<'_> {
         Ok(sent)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Worker;
+
+    #[test]
+    fn two_workers_in_one_process_have_different_ids_naming_the_process() {
+        let (a, b) = (
+            Worker::new(chrono::Duration::minutes(2)),
+            Worker::new(chrono::Duration::minutes(2)),
+        );
+        assert_ne!(a.owner, b.owner);
+        let pid = format!(":{}:", std::process::id());
+        assert!(a.owner.contains(&pid), "{}", a.owner);
+        assert_eq!(a.lease, chrono::Duration::minutes(2));
+    }
+}
