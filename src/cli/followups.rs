@@ -1,7 +1,8 @@
 //! `troupe followups due|explain|run|watch|reindex`. `due` and `explain`
 //! go through the server holding the data dir, when one does; the server
 //! delivers follow-ups itself, so `run`, `watch` and `reindex` work on the
-//! files only.
+//! files only. With a PostgreSQL store configured, `run` is one pass of a
+//! follow-up worker on the database, and any number may run at once.
 
 use std::time::Duration;
 
@@ -11,9 +12,9 @@ use super::print_json;
 use super::progress::Bar;
 use crate::app::App;
 use crate::error::Error;
-use crate::followup::{RunOptions, SentFollowUp};
+use crate::followup::{DEFAULT_LEASE_SECONDS, RunOptions, SentFollowUp, Worker};
 use crate::progress::Silent;
-use crate::store::{StoreAccess, StoreError, lock_deliveries};
+use crate::store::{StoreAccess, StoreBackend, StoreError, lock_deliveries};
 
 /// The `followups` subcommands.
 #[derive(Debug, Subcommand)]
@@ -72,6 +73,10 @@ pub struct RunArgs {
     /// Show no progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+    /// With a PostgreSQL store: how long this worker holds what it claims
+    /// before another worker may take it over (30s, 2m, 1h).
+    #[arg(long, value_name = "DURATION", default_value = "2m", value_parser = parse_duration)]
+    pub lease: Duration,
 }
 
 /// Arguments of `followups watch`.
@@ -140,11 +145,24 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
                 dry_run: args.dry_run,
                 limit: args.limit,
             };
-            let _delivering = lock_deliveries(&app.data_dir)?;
             let mut bar = Bar::new(args.quiet);
-            let sent = followups
-                .run(options, &|p| app.model_for(p), &mut bar)
-                .await?;
+            let sent = match app.database()? {
+                Some(database) => {
+                    let store = StoreBackend::open(&app.data_dir, Some(database)).await?;
+                    let lease = chrono::Duration::from_std(args.lease)
+                        .unwrap_or_else(|_| chrono::Duration::seconds(DEFAULT_LEASE_SECONDS));
+                    let worker = Worker::new(lease);
+                    followups
+                        .run_worker(&store, &worker, options, &|p| app.model_for(p), &mut bar)
+                        .await?
+                }
+                None => {
+                    let _delivering = lock_deliveries(&app.data_dir)?;
+                    followups
+                        .run(options, &|p| app.model_for(p), &mut bar)
+                        .await?
+                }
+            };
             bar.finish();
             report(&sent, args.json, args.dry_run)?;
         }

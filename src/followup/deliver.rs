@@ -26,7 +26,7 @@ use crate::store::{Conversation, MessageKind, UsageRecord};
 
 /// Each persona's model, built once per run; `None` when it cannot be
 /// built (its follow-ups then use the persona's template).
-struct Models<'a> {
+pub(super) struct Models<'a> {
     /// Builds a persona's model.
     model_for: &'a ModelFor<'a>,
     /// Models built so far.
@@ -34,14 +34,14 @@ struct Models<'a> {
 }
 
 impl<'a> Models<'a> {
-    fn new(model_for: &'a ModelFor<'a>) -> Self {
+    pub(super) fn new(model_for: &'a ModelFor<'a>) -> Self {
         Self {
             model_for,
             built: BTreeMap::new(),
         }
     }
 
-    fn prepare(&mut self, personas: &Personas, id: &str) {
+    pub(super) fn prepare(&mut self, personas: &Personas, id: &str) {
         if self.built.contains_key(id) {
             return;
         }
@@ -55,19 +55,19 @@ impl<'a> Models<'a> {
         self.built.insert(id.to_string(), model);
     }
 
-    fn get(&self, id: &str) -> Option<&Arc<dyn ChatModel>> {
+    pub(super) fn get(&self, id: &str) -> Option<&Arc<dyn ChatModel>> {
         self.built.get(id).and_then(Option::as_ref)
     }
 }
 
 /// A conversation claimed for this run, with what its follow-up draws on.
-struct Claimed {
+pub(super) struct Claimed {
     /// The conversation, as claimed.
-    conversation: Conversation,
+    pub(super) conversation: Conversation,
     /// Its persona.
-    persona: Arc<Persona>,
+    pub(super) persona: Arc<Persona>,
     /// Topics, excerpt and time away.
-    context: FollowUpContext,
+    pub(super) context: FollowUpContext,
 }
 
 /// What is left to look at: intents an earlier run left, then due
@@ -238,7 +238,7 @@ impl FollowUps<'_> {
 
     /// The follow-up text: from the model when there is one and the prompt
     /// renders, else the persona's template. Touches no store.
-    async fn write(
+    pub(super) async fn write(
         &self,
         claimed: &Claimed,
         model: Option<&Arc<dyn ChatModel>>,
@@ -325,27 +325,39 @@ impl FollowUps<'_> {
         draft: &FollowUpDraft,
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
-        let Some((model, outcome)) = &draft.call else {
+        let Some(record) = usage_record(user, persona, draft, now) else {
             return Ok(());
         };
-        let usage = draft.usage.unwrap_or_default();
-        self.store.hold()?.record_usage(&UsageRecord {
-            at: now,
-            user: Some(user.to_string()),
-            persona: persona.id.clone(),
-            model: model.clone(),
-            kind: MessageKind::FollowUp,
-            prompt_tokens: u64::from(usage.prompt_tokens),
-            completion_tokens: u64::from(usage.completion_tokens),
-            latency_ms: draft.latency_ms,
-            outcome: *outcome,
-        })?;
+        self.store.hold()?.record_usage(&record)?;
         Ok(())
     }
 }
 
+/// The usage record of the model call behind `draft`, if one was made:
+/// tokens, latency and how it ended.
+pub(super) fn usage_record(
+    user: &str,
+    persona: &Persona,
+    draft: &FollowUpDraft,
+    now: DateTime<Utc>,
+) -> Option<UsageRecord> {
+    let (model, outcome) = draft.call.as_ref()?;
+    let usage = draft.usage.unwrap_or_default();
+    Some(UsageRecord {
+        at: now,
+        user: Some(user.to_string()),
+        persona: persona.id.clone(),
+        model: model.clone(),
+        kind: MessageKind::FollowUp,
+        prompt_tokens: u64::from(usage.prompt_tokens),
+        completion_tokens: u64::from(usage.completion_tokens),
+        latency_ms: draft.latency_ms,
+        outcome: *outcome,
+    })
+}
+
 /// What a run reports for a follow-up written for `claimed`.
-fn sent_followup(claimed: &Claimed, draft: &FollowUpDraft) -> SentFollowUp {
+pub(super) fn sent_followup(claimed: &Claimed, draft: &FollowUpDraft) -> SentFollowUp {
     SentFollowUp {
         user: claimed.conversation.user.clone(),
         persona: claimed.persona.id.clone(),

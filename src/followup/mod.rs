@@ -12,6 +12,8 @@
 //! - `deliver`: delivering exactly once, with durable intents and bounded
 //!   concurrency, holding the store only between model calls, and queueing
 //!   each delivered follow-up for the webhooks in the same transaction;
+//! - `worker`: the same on a store many processes share (PostgreSQL):
+//!   claims with leases, taken over when a worker is killed;
 //! - this module: finding what is due and explaining a verdict.
 
 mod deliver;
@@ -20,6 +22,7 @@ pub mod optout;
 pub mod policy;
 pub mod scheduler;
 pub mod topics;
+mod worker;
 
 use std::sync::Arc;
 
@@ -28,6 +31,7 @@ use serde::{Deserialize, Serialize};
 
 pub use generate::{FollowUpContext, FollowUpDraft, fallback};
 pub use policy::{Eligibility, FollowUpPolicy, Rule, RuleCheck, UserFacts};
+pub use worker::{DEFAULT_LEASE_SECONDS, Worker};
 
 use crate::clock::Clock;
 use crate::error::Error;
@@ -112,17 +116,24 @@ impl FollowUps<'_> {
     /// deployment's default), minor, follow-ups off.
     fn user_facts(&self, user: &str) -> Result<UserFacts, Error> {
         let record = self.store.hold()?.user(user)?;
+        Ok(self.facts_of(record.as_ref()))
+    }
+
+    /// The rules' facts from a user's record (`None`: a user the store
+    /// does not know, an adult in the deployment's time zone), whichever
+    /// store it was read from.
+    fn facts_of(&self, record: Option<&crate::store::User>) -> UserFacts {
         let timezone = record
             .as_ref()
             .and_then(|u| u.timezone.as_ref())
             .and_then(|tz| tz.parse().ok())
             .unwrap_or_else(|| self.policy.default_tz());
-        Ok(UserFacts {
+        UserFacts {
             timezone,
-            minor: record.as_ref().is_some_and(|u| u.minor),
-            followups_off: record.as_ref().is_some_and(|u| u.followups_off),
-            hold_until: record.as_ref().and_then(|u| u.hold_until),
-        })
+            minor: record.is_some_and(|u| u.minor),
+            followups_off: record.is_some_and(|u| u.followups_off),
+            hold_until: record.and_then(|u| u.hold_until),
+        }
     }
 
     /// Every rule's verdict for a conversation at the clock's now.
@@ -227,8 +238,30 @@ impl FollowUps<'_> {
         now: DateTime<Utc>,
     ) -> Result<FollowUpContext, Error> {
         let store = self.store.hold()?;
-        let topics = topics::hooks(&store.topics(conversation)?, now, HOOK_TOPICS);
-        let recent = store.recent_messages(conversation, EXCERPT_MESSAGES)?;
+        let stored = StoredContext {
+            topics: store.topics(conversation)?,
+            recent: store.recent_messages(conversation, EXCERPT_MESSAGES)?,
+            user: store.user(&conversation.user)?,
+        };
+        Ok(self.context_from(persona, conversation, stored, now))
+    }
+
+    /// What the follow-up draws on, from what either store gave back for
+    /// the conversation: hook topics, the end of the conversation (charged
+    /// messages left out), and how long the user has been away.
+    fn context_from(
+        &self,
+        persona: &Persona,
+        conversation: &Conversation,
+        stored: StoredContext,
+        now: DateTime<Utc>,
+    ) -> FollowUpContext {
+        let StoredContext {
+            topics,
+            recent,
+            user: record,
+        } = stored;
+        let topics = topics::hooks(&topics, now, HOOK_TOPICS);
         // Never a crisis message or the helplines, as in chat.
         let excerpt: Vec<ExcerptLine> = crate::chat::shareable(&recent)
             .into_iter()
@@ -245,7 +278,6 @@ impl FollowUps<'_> {
             .last_user_at
             .map(|at| policy::human(now - at))
             .unwrap_or_default();
-        let record = store.user(&conversation.user)?;
         let previous = recent.last().map(|m| m.at);
         let texts = excerpt.iter().map(|l| l.text.clone()).collect();
         let scene = Scene::new(
@@ -257,11 +289,21 @@ impl FollowUps<'_> {
             texts,
         )
         .with_greeting(persona, &conversation.user);
-        Ok(FollowUpContext {
+        FollowUpContext {
             topics,
             excerpt,
             away,
             scene: Some(scene),
-        })
+        }
     }
+}
+
+/// What a follow-up's context is built from, as read from the store.
+struct StoredContext {
+    /// The conversation's topics, as stored.
+    topics: Vec<crate::store::Topic>,
+    /// Its last messages, oldest first.
+    recent: Vec<crate::store::Message>,
+    /// The user's record, if the store has one.
+    user: Option<crate::store::User>,
 }
