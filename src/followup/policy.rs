@@ -260,6 +260,20 @@ impl EffectivePolicy {
         (from <= until).then_some(DueWindow { from, until })
     }
 
+    /// Whether a claimed conversation still deserves its follow-up at
+    /// `now`: every rule holds once the claim itself is set aside. What a
+    /// delivery re-checks, on either store, before it stores the message.
+    pub fn still_valid(
+        &self,
+        conversation: &Conversation,
+        user: &UserFacts,
+        now: DateTime<Utc>,
+    ) -> bool {
+        let mut unclaimed = conversation.clone();
+        unclaimed.pending_followup = None;
+        self.evaluate(&unclaimed, user, now).eligible
+    }
+
     /// Every rule's verdict for `conversation` at `now`, for a user in `tz`.
     pub fn evaluate(
         &self,

@@ -319,11 +319,7 @@ impl FollowUps<'_> {
         let sent = sent_followup(claimed, &draft);
         let facts = self.facts_of(store.user(user).await?.as_ref());
         let policy = self.policy.for_persona(persona);
-        let still_valid = |c: &Conversation| {
-            let mut unclaimed = c.clone();
-            unclaimed.pending_followup = None;
-            policy.evaluate(&unclaimed, &facts, now).eligible
-        };
+        let still_valid = |c: &Conversation| policy.still_valid(c, &facts, now);
         let schedule = |c: &Conversation| policy.due_window(c);
         let outbox =
             crate::webhook::payload::outbox_entries(&self.webhooks, &sent, &persona.name, now)?;
