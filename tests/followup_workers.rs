@@ -4,7 +4,6 @@
 //! Skipped, saying so, without `TROUPE_TEST_DATABASE_URL`.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -189,8 +188,8 @@ async fn a_run_killed_mid_batch_loses_nothing_once_its_lease_expires() {
         return;
     };
     // Killed (SIGKILL) once it has delivered a few, with calls in flight.
-    let mut child = troupe
-        .command(&[
+    let delivered = troupe.kill_followup_run_after(
+        &[
             "-v",
             "--now",
             NOW,
@@ -199,21 +198,9 @@ async fn a_run_killed_mid_batch_loses_nothing_once_its_lease_expires() {
             "--lease",
             "1m",
             "--quiet",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start a run");
-    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut delivered = 0;
-    for line in stderr.lines().map_while(Result::ok) {
-        delivered += usize::from(line.contains("follow-up delivered"));
-        if delivered == 3 {
-            break;
-        }
-    }
-    child.kill().expect("kill -9");
-    child.wait().expect("reap");
+        ],
+        3,
+    );
     assert_eq!(delivered, 3, "the run was cut mid-batch");
     let (killed_delivered, _, left_claimed) = outcome(&schema).await;
     assert!(killed_delivered >= 3 && (killed_delivered as usize) < DUE);

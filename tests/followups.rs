@@ -547,22 +547,8 @@ fn a_run_killed_mid_batch_and_run_again_delivers_every_followup_exactly_once() {
 
     // Kill -9 after the 200th delivery, twice, then let a run finish.
     for _ in 0..2 {
-        let mut child = troupe
-            .command(&["-v", "--now", now, "followups", "run"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start a run");
-        let stderr = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut delivered = 0;
-        for line in stderr.lines().map_while(Result::ok) {
-            delivered += usize::from(line.contains("follow-up delivered"));
-            if delivered == 200 {
-                break;
-            }
-        }
-        child.kill().expect("kill -9");
-        child.wait().expect("reap");
+        let delivered =
+            troupe.kill_followup_run_after(&["-v", "--now", now, "followups", "run"], 200);
         assert_eq!(delivered, 200, "the run was cut mid-batch");
     }
     let rest = run_followups(&troupe, now);

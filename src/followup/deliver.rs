@@ -114,16 +114,13 @@ impl FollowUps<'_> {
             for claimed in &chunk {
                 models.prepare(&self.personas, &claimed.persona.id);
             }
-            let models = &models;
-            let drafts: Vec<(Claimed, FollowUpDraft)> = futures::stream::iter(chunk)
-                .map(|claimed| async move {
-                    let model = models.get(&claimed.persona.id);
-                    let draft = self.write(&claimed, model, now).await;
-                    (claimed, draft)
-                })
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
+            let chunk = chunk.into_iter().map(|claimed| ((), claimed)).collect();
+            let drafts: Vec<(Claimed, FollowUpDraft)> = self
+                .write_chunk(chunk, &models, now)
+                .await
+                .into_iter()
+                .map(|((), claimed, draft)| (claimed, draft))
+                .collect();
             if options.dry_run {
                 sent.extend(drafts.iter().map(|(c, d)| sent_followup(c, d)));
                 progress.advance(steps(attempted));
@@ -234,6 +231,26 @@ impl FollowUps<'_> {
             store.update_conversation(&user, &persona_id, &|_| {}, &schedule)?;
         }
         Ok(claimed)
+    }
+
+    /// Writes a chunk's follow-ups, a few at once (`[followups]
+    /// concurrency`), each with its persona's model from `models`; `T`
+    /// rides along with each (a store's claim). Touches no store.
+    pub(super) async fn write_chunk<T: Send>(
+        &self,
+        chunk: Vec<(T, Claimed)>,
+        models: &Models<'_>,
+        now: DateTime<Utc>,
+    ) -> Vec<(T, Claimed, FollowUpDraft)> {
+        futures::stream::iter(chunk)
+            .map(|(with, claimed)| async move {
+                let model = models.get(&claimed.persona.id);
+                let draft = self.write(&claimed, model, now).await;
+                (with, claimed, draft)
+            })
+            .buffer_unordered(self.policy.concurrency.max(1))
+            .collect()
+            .await
     }
 
     /// The follow-up text: from the model when there is one and the prompt

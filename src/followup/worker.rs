@@ -24,7 +24,6 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
 
 use super::deliver::{Claimed, Models, sent_followup, usage_record};
 use super::generate::FollowUpDraft;
@@ -168,16 +167,7 @@ impl FollowUps<'_> {
                     chunk.push((claim, claimed));
                 }
             }
-            let models = &models;
-            let drafts: Vec<(Claim, Claimed, FollowUpDraft)> = futures::stream::iter(chunk)
-                .map(|(claim, claimed)| async move {
-                    let model = models.get(&claimed.persona.id);
-                    let draft = self.write(&claimed, model, now).await;
-                    (claim, claimed, draft)
-                })
-                .buffer_unordered(concurrency)
-                .collect()
-                .await;
+            let drafts = self.write_chunk(chunk, &models, now).await;
             for (claim, claimed, draft) in drafts {
                 if let Some(followup) = self.deliver_on(store, &claim, &claimed, draft, now).await?
                 {

@@ -129,6 +129,30 @@ impl Troupe {
         cmd
     }
 
+    /// Starts a verbose follow-up run with `args` and kills it (SIGKILL) as
+    /// soon as its log says it delivered `after` follow-ups; returns how
+    /// many it logged (fewer when the run ended first).
+    pub fn kill_followup_run_after(&self, args: &[&str], after: usize) -> usize {
+        use std::io::BufRead;
+        let mut child = self
+            .command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start a run");
+        let stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+        let mut delivered = 0;
+        for line in stderr.lines().map_while(Result::ok) {
+            delivered += usize::from(line.contains("follow-up delivered"));
+            if delivered == after {
+                break;
+            }
+        }
+        child.kill().expect("kill -9");
+        child.wait().expect("reap");
+        delivered
+    }
+
     /// Runs the binary with `stdin` as its input.
     pub fn run_with_input(&self, args: &[&str], stdin: &[u8]) -> Run {
         let mut child = self
