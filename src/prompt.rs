@@ -125,11 +125,21 @@ impl Prompts {
 
     /// Renders a template with any serializable context.
     pub fn render<T: Serialize>(&self, template: &str, data: &T) -> Result<String, PromptError> {
-        let file = self.files.get(template).map_or(template, String::as_str);
-        let context = Context::from_serialize(data).map_err(|e| template_error(file, e))?;
+        let context = Context::from_serialize(data).map_err(|e| self.error(template, e))?;
+        self.render_context(template, &context)
+    }
+
+    /// Renders a template with a context already built (to render several
+    /// templates from one context without serializing it again).
+    fn render_context(&self, template: &str, context: &Context) -> Result<String, PromptError> {
         self.tera
-            .render(template, &context)
-            .map_err(|e| template_error(file, e))
+            .render(template, context)
+            .map_err(|e| self.error(template, e))
+    }
+
+    /// A template's error, named by the file it came from.
+    fn error(&self, template: &str, e: tera::Error) -> PromptError {
+        template_error(self.files.get(template).map_or(template, String::as_str), e)
     }
 
     /// The system prompt for `persona` in `scene`: macros expanded in
@@ -152,7 +162,7 @@ impl Prompts {
                 LorePosition::AfterCharacter => lore_after.push(text),
             }
         }
-        let mut context = SystemContext {
+        let context = SystemContext {
             persona: &expanded,
             language_name: language_name(&persona.language),
             now: scene
@@ -165,9 +175,13 @@ impl Prompts {
             lore_after,
             main_prompt: String::new(),
         };
-        let original = self.render(MAIN_TEMPLATE, &context)?;
-        context.main_prompt = card::main_prompt(&expanded, &original);
-        self.render(SYSTEM_TEMPLATE, &context)
+        // One context for both templates: the main prompt is rendered
+        // first, then goes into the system template's context.
+        let mut context =
+            Context::from_serialize(&context).map_err(|e| self.error(SYSTEM_TEMPLATE, e))?;
+        let original = self.render_context(MAIN_TEMPLATE, &context)?;
+        context.insert("main_prompt", &card::main_prompt(&expanded, &original));
+        self.render_context(SYSTEM_TEMPLATE, &context)
     }
 }
 
