@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use super::{ChatService, TurnError};
 use crate::persona::Persona;
 use crate::persona::macros::greeting_seen;
-use crate::prompt::Scene;
 use crate::store::Conversation;
 
 impl ChatService {
@@ -17,20 +16,13 @@ impl ChatService {
     /// zone, and `{{idle_duration}}` the time since the conversation's last
     /// message.
     pub fn greeting(&self, user: &str, persona: &Persona) -> Result<String, TurnError> {
-        let store = self.store.hold()?;
-        let record = store.user(user)?;
-        let previous = store
+        let previous = self
+            .store
+            .hold()?
             .conversation(user, &persona.id)?
             .as_ref()
             .and_then(last_message_at);
-        let scene = Scene::new(
-            persona,
-            record.as_ref(),
-            self.policy.default_tz(),
-            self.clock.now(),
-            previous,
-            Vec::new(),
-        );
+        let scene = self.scene(Some(user), persona, previous, &[])?;
         Ok(greeting_seen(persona, user, &scene.macros))
     }
 }
