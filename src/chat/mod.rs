@@ -46,8 +46,8 @@ use crate::persona::Persona;
 use crate::prompt::{PromptError, Prompts, Scene};
 use crate::safety::{CrisisKind, SafetyConfig};
 use crate::store::{
-    AppendEffects, CallOutcome, Conversation, Message, MessageKind, Role, StoreAccess, StoreError,
-    UsageRecord,
+    AppendEffects, CallOutcome, Conversation, Message, MessageKind, PendingFlush, Role,
+    StoreAccess, StoreError, UsageRecord,
 };
 use guard::Screened;
 
@@ -228,6 +228,20 @@ impl ChatService {
         text: &str,
         crisis: bool,
     ) -> Result<Conversation, TurnError> {
+        let (conversation, flushing) = self.accept_flushing(user, persona, text, crisis)?;
+        flushing.wait()?;
+        Ok(conversation)
+    }
+
+    /// [`ChatService::accept_as`] with the message's flush started, not
+    /// yet waited for: the message is accepted once the flush ends.
+    fn accept_flushing(
+        &self,
+        user: &str,
+        persona: &Persona,
+        text: &str,
+        crisis: bool,
+    ) -> Result<(Conversation, PendingFlush), TurnError> {
         let text = clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
         let now = self.clock.now();
         let candidates = if crisis {
@@ -252,7 +266,7 @@ impl ChatService {
         Ok(self
             .store
             .hold()?
-            .append(user, &persona.id, &message, &effects)?)
+            .append_flushing(user, &persona.id, &message, &effects)?)
     }
 
     /// Builds the request for the persona's next message in `conversation`.
@@ -435,8 +449,12 @@ impl ChatService {
         if let Some(reply) = self.control_reply(user, persona, text)? {
             return Ok(Taken::Control(reply));
         }
-        let conversation = self.accept(user, persona, text)?;
-        Ok(Taken::Stored(self.request(persona, &conversation)?))
+        // The disk writes the message while the request is built; both
+        // are done before the model is called.
+        let (conversation, flushing) = self.accept_flushing(user, persona, text, false)?;
+        let request = self.request(persona, &conversation);
+        flushing.wait()?;
+        Ok(Taken::Stored(request?))
     }
 
     /// A whole turn with the reply fetched in one piece (no streaming).

@@ -36,6 +36,7 @@ mod backend;
 mod backup;
 mod claims;
 mod crash;
+mod durability;
 mod error;
 mod followups;
 mod inspect;
@@ -66,6 +67,7 @@ pub use backend::StoreBackend;
 pub(crate) use backup::STORE_FIELDS;
 pub use backup::{Backup, StoreConfig, backup_now, scheduled_backup};
 pub use claims::Claim;
+pub use durability::PendingFlush;
 pub use error::StoreError;
 use error::{classify, io_error};
 pub use followups::{Delivery, DueEntry, SyntheticConversation};
@@ -439,6 +441,33 @@ impl Store {
         message: &Message,
         effects: &AppendEffects<'_>,
     ) -> Result<Conversation, StoreError> {
+        let conversation = self.append_unflushed(user, persona, message, effects)?;
+        self.flush()?;
+        Ok(conversation)
+    }
+
+    /// [`Store::append`] with the flush started rather than waited for:
+    /// the message is durable once the returned flush has been waited for,
+    /// and the caller can do other work meanwhile.
+    pub fn append_flushing(
+        &self,
+        user: &str,
+        persona: &str,
+        message: &Message,
+        effects: &AppendEffects<'_>,
+    ) -> Result<(Conversation, PendingFlush), StoreError> {
+        let conversation = self.append_unflushed(user, persona, message, effects)?;
+        Ok((conversation, self.start_flush()))
+    }
+
+    /// The write of [`Store::append`], in one transaction, not yet flushed.
+    fn append_unflushed(
+        &self,
+        user: &str,
+        persona: &str,
+        message: &Message,
+        effects: &AppendEffects<'_>,
+    ) -> Result<Conversation, StoreError> {
         let conv_key = keys::conversation(user, persona);
         let message_bytes = encode(message);
         let new_user = encode(&User::new(user, message.at));
@@ -489,9 +518,7 @@ impl Store {
             conversations.insert(conv_key.as_slice(), encode(&conversation))?;
             Ok(conversation)
         });
-        let conversation = result.map_err(|e| self.tx_error(e))?;
-        self.flush()?;
-        Ok(conversation)
+        result.map_err(|e| self.tx_error(e))
     }
 
     /// Records one model call's usage (not flushed on its own: it rides on
