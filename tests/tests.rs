@@ -42,6 +42,7 @@ mod settings;
 mod shared_data_dir;
 mod store;
 mod store_conformance;
+mod store_copy;
 mod terminal;
 mod user_ids;
 mod webhooks;

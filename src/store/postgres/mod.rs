@@ -18,6 +18,7 @@
 
 mod changes;
 mod conversations;
+mod copy;
 mod database;
 mod error;
 mod followups;
