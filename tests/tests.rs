@@ -25,6 +25,7 @@ mod data_dir;
 mod docs;
 mod figures;
 mod first_hour;
+mod followup_queries;
 mod followup_workers;
 mod followups;
 mod input_limits;
