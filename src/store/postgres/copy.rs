@@ -4,16 +4,19 @@
 //! the natural keys, so that writing a page twice leaves what writing it
 //! once did. Each page is one transaction.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 
 use super::PgStore;
 use super::conversations::write_topics;
 use super::error::PgError;
-use super::rows::{ClaimRow, UsageRow, UserRow, bigint, timestamptz, word};
+use super::rows::{ClaimRow, MessageRow, TopicRow, UsageRow, UserRow, bigint, timestamptz, word};
 use crate::safety::SafetyCount;
+use crate::store::PagedMessage;
 use crate::store::copy::{CopiedConversation, CopyMarker, IntentHold};
-use crate::store::records::{Conversation, MessageKind, UsageRecord, User};
+use crate::store::records::{Conversation, MessageKind, Topic, UsageRecord, User};
 
 /// The mark of a copy, as stored.
 #[derive(Debug, sqlx::FromRow)]
@@ -21,6 +24,22 @@ struct MarkerRow {
     source: String,
     started_at: DateTime<Utc>,
     finished_at: Option<DateTime<Utc>>,
+}
+
+/// A message with the conversation it belongs to.
+#[derive(Debug, sqlx::FromRow)]
+struct OwnedMessageRow {
+    conversation_id: i64,
+    #[sqlx(flatten)]
+    message: MessageRow,
+}
+
+/// A topic with the conversation it belongs to.
+#[derive(Debug, sqlx::FromRow)]
+struct OwnedTopicRow {
+    conversation_id: i64,
+    #[sqlx(flatten)]
+    topic: TopicRow,
 }
 
 /// The columns of a usage row, in [`UsageRow`]'s order.
@@ -132,9 +151,12 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(self.failed("reading conversations"))?;
+        let ids: Vec<i64> = rows.iter().map(|row| row.conversation.id).collect();
+        let mut messages = self.messages_of(&ids).await?;
+        let mut topics = self.topics_of(&ids).await?;
         let mut page = Vec::with_capacity(rows.len());
         for row in rows {
-            let (owner, lease_until) = (row.intent_owner, row.lease_until);
+            let (id, owner, lease_until) = (row.conversation.id, row.intent_owner, row.lease_until);
             let conversation =
                 Conversation::try_from(row.conversation).map_err(|d| self.unreadable(d))?;
             let intent = conversation.pending_followup.map(|_| IntentHold {
@@ -142,13 +164,58 @@ impl PgStore {
                 lease_until,
             });
             page.push(CopiedConversation {
-                messages: self.messages_page(&conversation, None, usize::MAX).await?,
-                topics: self.topics(&conversation).await?,
+                messages: messages.remove(&id).unwrap_or_default(),
+                topics: topics.remove(&id).unwrap_or_default(),
                 intent,
                 conversation,
             });
         }
         Ok(page)
+    }
+
+    /// Every message of the conversations `ids`, oldest first, by
+    /// conversation: one query for a page of conversations.
+    async fn messages_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<PagedMessage>>, PgError> {
+        let rows: Vec<OwnedMessageRow> = sqlx::query_as(
+            "SELECT conversation_id, seq, role, kind, text, at, model, interrupted, truncated,
+                 disclaimers
+             FROM messages WHERE conversation_id = ANY($1) ORDER BY conversation_id, seq",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.failed("reading messages"))?;
+        let mut by_conversation: HashMap<i64, Vec<PagedMessage>> = HashMap::new();
+        for row in rows {
+            let (seq, message) = row.message.into_message().map_err(|d| self.unreadable(d))?;
+            by_conversation
+                .entry(row.conversation_id)
+                .or_default()
+                .push(PagedMessage { seq, message });
+        }
+        Ok(by_conversation)
+    }
+
+    /// The topics of the conversations `ids`, in their stored order, by
+    /// conversation: one query for a page of conversations.
+    async fn topics_of(&self, ids: &[i64]) -> Result<HashMap<i64, Vec<Topic>>, PgError> {
+        let rows: Vec<OwnedTopicRow> = sqlx::query_as(
+            "SELECT conversation_id, phrase, score, mentions, updated_at, sensitive FROM topics
+             WHERE conversation_id = ANY($1) ORDER BY conversation_id, position",
+        )
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.failed("reading topics"))?;
+        let mut by_conversation: HashMap<i64, Vec<Topic>> = HashMap::new();
+        for row in rows {
+            let topic = Topic::try_from(row.topic).map_err(|d| self.unreadable(d))?;
+            by_conversation
+                .entry(row.conversation_id)
+                .or_default()
+                .push(topic);
+        }
+        Ok(by_conversation)
     }
 
     /// At least `limit` usage records (when there are that many) from the
