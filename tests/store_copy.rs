@@ -13,9 +13,10 @@ use std::process::Stdio;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use troupe::safety::SafetyEvent;
+use troupe::store::postgres::PgStore;
 use troupe::store::{
-    AppendEffects, CallOutcome, Conversation, DueWindow, Message, MessageKind, Store, Topic,
-    UsageRecord,
+    AppendEffects, CallOutcome, Conversation, DueWindow, Message, MessageKind, Store, StoreBackend,
+    Topic, UsageRecord,
 };
 
 use crate::support::Troupe;
@@ -266,7 +267,47 @@ fn a_data_dir_copied_into_postgresql_and_back_answers_history_and_export_exactly
     assert_same_answers(&back, &original, 5);
     let followups = runtime.block_on(schema.number("SELECT COUNT(*) FROM followups"));
     assert_eq!(followups, 5, "each follow-up message has its followups row");
+    // PostgreSQL into PostgreSQL, the same records again.
+    let other = runtime.block_on(TestSchema::create(&url));
+    let again = verified_tables(&copy(&back, &database, &other.process_url(), &[]));
+    assert_eq!(sums(&again), sums(&there));
+    // New conversations take ids above the copied ones, in both stores.
+    let store = runtime.block_on(PgStore::open(schema.database())).unwrap();
+    let backend = StoreBackend::Postgres(store.clone());
+    runtime.block_on(async {
+        assert_new_conversations_take_new_ids(&backend).await;
+        store.close().await;
+    });
+    let sled = StoreBackend::Sled(Store::open(&back.data_dir()).unwrap());
+    runtime.block_on(assert_new_conversations_take_new_ids(&sled));
+    runtime.block_on(other.drop_all());
     runtime.block_on(schema.drop_all());
+}
+
+/// Starts a conversation in a store a copy wrote, and checks that its id
+/// is none of the copied conversations'.
+async fn assert_new_conversations_take_new_ids(store: &StoreBackend) {
+    let mut copied = Vec::new();
+    for u in 0..5 {
+        for c in store
+            .user_conversations(&format!("user{u:02}"))
+            .await
+            .unwrap()
+        {
+            copied.push(c.id);
+        }
+    }
+    let message = Message::from_user("a new user writes", at(500_000));
+    let new = store
+        .append("newcomer", "chef", &message, &AppendEffects::NONE)
+        .await
+        .unwrap();
+    assert!(
+        copied.iter().all(|id| *id < new.id),
+        "{} store: new id {} among copied {copied:?}",
+        store.kind(),
+        new.id
+    );
 }
 
 #[test]
