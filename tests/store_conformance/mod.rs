@@ -91,6 +91,7 @@ macro_rules! conformance {
 }
 
 mod claims_at_once;
+mod copy;
 mod followups;
 mod rights;
 

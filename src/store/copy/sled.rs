@@ -156,8 +156,8 @@ impl Store {
         self.flush()
     }
 
-    /// Writes `page` in one transaction: each conversation under the id it
-    /// already has here (the source's otherwise), its messages by sequence
+    /// Writes `page` in one transaction: each conversation under the id
+    /// [`Store::ids_for`] gives it, its messages by sequence
     /// number, its topics, its due-index entry (the old one removed) and
     /// its intent.
     pub(crate) fn put_conversations(&self, page: &[CopiedConversation]) -> Result<(), StoreError> {
@@ -168,8 +168,9 @@ impl Store {
             &self.due,
             &self.pending,
         );
+        let ids = self.ids_for(page)?;
         let result = trees.transaction(|(conversations, messages, topics, due, pending)| {
-            for copied in page {
+            for (copied, id) in page.iter().zip(&ids) {
                 let mut conversation = copied.conversation.clone();
                 let key = keys::conversation(&conversation.user, &conversation.persona);
                 let existing = match conversations.get(&key)? {
@@ -179,10 +180,7 @@ impl Store {
                     ),
                     None => None,
                 };
-                // The source's id for a new conversation, so an export
-                // reads the same from both stores; the id it has here
-                // otherwise.
-                conversation.id = existing.as_ref().map_or(conversation.id, |old| old.id);
+                conversation.id = *id;
                 if let Some(window) = existing.as_ref().and_then(|old| old.due) {
                     due.remove(&keys::due(window.from, conversation.id))?;
                 }
@@ -217,11 +215,45 @@ impl Store {
             Ok(())
         });
         result.map_err(|e| self.tx_error(e))?;
-        let highest = page.iter().map(|c| c.conversation.id).max();
+        let highest = ids.iter().copied().max();
         if let Some(highest) = highest {
             self.raise_id_floor(highest)?;
         }
         self.flush()
+    }
+
+    /// The id each conversation of `page` is written under: the one it
+    /// has here; for a new one, the source's (so an export reads the same
+    /// from both stores) unless messages or topics here already use it
+    /// (a conversation started in this store since an earlier run), then a
+    /// new one. This process holds the data dir, so nothing changes
+    /// between this and the transaction that writes the page.
+    fn ids_for(&self, page: &[CopiedConversation]) -> Result<Vec<u64>, StoreError> {
+        let wanted: std::collections::HashSet<u64> =
+            page.iter().map(|c| c.conversation.id).collect();
+        let mut ids: Vec<u64> = Vec::with_capacity(page.len());
+        for copied in page {
+            let c = &copied.conversation;
+            let key = keys::conversation(&c.user, &c.persona);
+            if let Some(bytes) = self.conversations.get(&key).map_err(|e| self.error(e))? {
+                let existing: crate::store::Conversation =
+                    decode(&bytes).map_err(|d| self.corrupt(&d))?;
+                ids.push(existing.id);
+                continue;
+            }
+            let prefix = keys::message_prefix(c.id);
+            let taken = self.messages.scan_prefix(prefix).next().is_some()
+                || self
+                    .topics
+                    .contains_key(prefix)
+                    .map_err(|e| self.error(e))?;
+            let mut id = c.id;
+            while taken && (id == c.id || wanted.contains(&id) || ids.contains(&id)) {
+                id = self.next_id()?;
+            }
+            ids.push(id);
+        }
+        Ok(ids)
     }
 
     /// Raises the floor of generated ids (see [`ID_FLOOR`]) above `id`, so

@@ -414,7 +414,9 @@ impl PgStore {
 /// Inside a copy: upserts the conversation (and, should the page of users
 /// not hold its user, a bare user row) and returns its id here: the
 /// source's id for a new row (so an export reads the same from both
-/// stores), the one it has for a row already there.
+/// stores) unless another conversation has it (one started in the
+/// destination since an earlier run), then a new one; the one it has for
+/// a row already there.
 async fn upsert_conversation(
     tx: &mut Transaction<'static, Postgres>,
     copied: &CopiedConversation,
@@ -436,7 +438,12 @@ async fn upsert_conversation(
              last_followup_seq, pending_followup, due_from, due_until, hold_until,
              intent_key, intent_owner, lease_until)
          OVERRIDING SYSTEM VALUE
-         VALUES ($22, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
+         VALUES (
+             CASE WHEN EXISTS (SELECT 1 FROM conversations
+                               WHERE id = $22 AND NOT (user_id = $1 AND persona = $2))
+                  THEN nextval(pg_get_serial_sequence('conversations', 'id'))
+                  ELSE $22 END,
+             $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
              $18, $19, CASE WHEN $16::timestamptz IS NULL THEN NULL ELSE gen_random_uuid()::text END,
              NULLIF($20, ''), $21)
          ON CONFLICT (user_id, persona) DO UPDATE SET started_at = EXCLUDED.started_at,
