@@ -32,7 +32,7 @@ pub enum StoreCommand {
     /// PostgreSQL, or back; verified by counts and checksums per table, and
     /// safe to run again after an interruption.
     #[command(
-        after_help = "Example: PGPASSWORD=… troupe store copy --from ./troupe-data --to postgres://troupe@db:5432/troupe"
+        after_help = "Example: troupe store copy --from ./troupe-data --to postgres://troupe@db:5432/troupe"
     )]
     Copy(super::store_copy::CopyArgs),
 }
