@@ -11,13 +11,11 @@ use std::ops::Bound;
 
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
-use super::records::{CopiedConversation, CopyMarker};
+use super::records::{CopiedConversation, CopyMarker, IntentHold};
 use crate::safety::SafetyCount;
 use crate::store::claims::{lease_entry, lease_holder};
 use crate::store::records::{UsageRecord, User};
 use crate::store::{ID_FLOOR, Store, StoreError, decode, encode, keys};
-
-use super::records::IntentHold;
 
 /// The key, in the `meta` tree, of the mark a copy leaves.
 const COPY_MARKER: &[u8] = b"copy_marker";
