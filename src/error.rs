@@ -46,6 +46,9 @@ pub enum Error {
     /// Data read from stdin is unusable.
     #[error("{0}")]
     Input(String),
+    /// `troupe store copy` could not copy or verify.
+    #[error(transparent)]
+    Copy(#[from] crate::store::copy::CopyError),
     /// A webhook could not be set up, or a delivery id not made.
     #[error(transparent)]
     Webhook(#[from] crate::webhook::WebhookError),

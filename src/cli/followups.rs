@@ -1,8 +1,9 @@
 //! `troupe followups due|explain|run|watch|reindex`. `due` and `explain`
 //! go through the server holding the data dir, when one does; the server
 //! delivers follow-ups itself, so `run`, `watch` and `reindex` work on the
-//! files only. With a PostgreSQL store configured, `run` is one pass of a
-//! follow-up worker on the database, and any number may run at once.
+//! files only. With a PostgreSQL store configured, `due` and `explain` read
+//! the database, and `run` is one pass of a follow-up worker on it, any
+//! number of which may run at once.
 
 use std::time::Duration;
 
@@ -97,7 +98,13 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
     let followups = app.followups(&store);
     match command {
         FollowupsCommand::Due(args) => {
-            let due = super::reach(app)?.due().await?;
+            let due = match app.database()? {
+                Some(database) => {
+                    let store = StoreBackend::open(&app.data_dir, Some(database)).await?;
+                    followups.due_on(&store).await?
+                }
+                None => super::reach(app)?.due().await?,
+            };
             if args.json {
                 print_json(&due)?;
             } else if due.is_empty() {
@@ -118,15 +125,26 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
             }
         }
         FollowupsCommand::Explain(mut args) => {
-            let reach = super::reach(app)?;
-            args.user = reach.user_id(&args.user).await?;
-            let persona = reach.persona(&args.persona).await?;
-            let verdict = reach.explain(&args.user, &persona).await?;
+            let (verdict, persona) = match app.database()? {
+                Some(database) => {
+                    crate::ids::check_id("user id", &args.user).map_err(Error::Usage)?;
+                    let persona = app.persona(&args.persona)?;
+                    let store = StoreBackend::open(&app.data_dir, Some(database)).await?;
+                    let verdict = followups.explain_on(&store, &args.user, &persona).await?;
+                    (verdict, persona.id.clone())
+                }
+                None => {
+                    let reach = super::reach(app)?;
+                    args.user = reach.user_id(&args.user).await?;
+                    let persona = reach.persona(&args.persona).await?;
+                    (reach.explain(&args.user, &persona).await?, persona.id)
+                }
+            };
             if args.json {
                 print_json(&verdict)?;
             } else {
                 let word = if verdict.eligible { "due" } else { "not due" };
-                outln!("{} / {}: {word}", args.user, persona.id);
+                outln!("{} / {}: {word}", args.user, persona);
                 for rule in &verdict.rules {
                     let mark = if rule.pass { "pass" } else { "FAIL" };
                     let name = serde_json::to_value(rule.rule)

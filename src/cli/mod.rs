@@ -16,6 +16,7 @@ mod progress;
 mod rights;
 mod serve;
 mod store;
+mod store_copy;
 mod style;
 mod topics;
 mod usage;

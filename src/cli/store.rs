@@ -1,4 +1,5 @@
-//! `troupe store backup|verify|recover|migrate`: the store's own care.
+//! `troupe store backup|verify|recover|migrate|copy`: the store's own care
+//! (`copy` in `store_copy`).
 
 use std::path::PathBuf;
 
@@ -27,6 +28,13 @@ pub enum StoreCommand {
     /// to this troupe's schema, and nothing else; servers do it on start too.
     #[command(after_help = "Example: troupe store migrate --json")]
     Migrate(JsonArgs),
+    /// Copy every record of one store into another: a data dir into
+    /// PostgreSQL, or back; verified by counts and checksums per table, and
+    /// safe to run again after an interruption.
+    #[command(
+        after_help = "Example: troupe store copy --from ./troupe-data --to postgres://troupe@db:5432/troupe"
+    )]
+    Copy(super::store_copy::CopyArgs),
 }
 
 /// Arguments of `store backup`.
@@ -77,6 +85,7 @@ pub async fn run(app: &App, command: StoreCommand) -> Result<i32, Error> {
             Ok(if report.damaged { 1 } else { 0 })
         }
         StoreCommand::Migrate(args) => migrate(app, args.json).await,
+        StoreCommand::Copy(args) => super::store_copy::run(app, args).await,
         StoreCommand::Recover(args) => {
             let recovery = crate::store::recover(&app.data_dir)?;
             if args.json {

@@ -14,12 +14,15 @@
 //!   each delivered follow-up for the webhooks in the same transaction;
 //! - `worker`: the same on a store many processes share (PostgreSQL):
 //!   claims with leases, taken over when a worker is killed;
-//! - this module: finding what is due and explaining a verdict.
+//! - `queries`: finding what is due and explaining a verdict on either
+//!   store, through `StoreBackend` (PostgreSQL's path);
+//! - this module: finding what is due and explaining a verdict on sled.
 
 mod deliver;
 pub mod generate;
 pub mod optout;
 pub mod policy;
+mod queries;
 pub mod scheduler;
 pub mod topics;
 mod worker;

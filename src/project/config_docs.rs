@@ -313,7 +313,7 @@ pub(super) fn docs() -> Vec<Doc> {
         ),
         example(
             "store.url",
-            "A PostgreSQL database for the store, never with its password; TROUPE_DATABASE_URL wins; unset, sled in the data dir. In progress: only `troupe store migrate` and `troupe followups run` use it so far.",
+            "A PostgreSQL database for the store, never with its password; TROUPE_DATABASE_URL wins; unset, sled in the data dir. In progress: only `troupe store migrate`, `troupe store copy` and `troupe followups run|due|explain` use it so far.",
             "\"postgres://troupe@127.0.0.1:5432/troupe\"",
         ),
         example(

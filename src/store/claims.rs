@@ -83,6 +83,27 @@ impl Lease {
     }
 }
 
+/// The `pending` entry of an intent recorded at `recorded`, held by
+/// `owner` until `until`, or by nobody when `until` is `None` (the form an
+/// older build wrote): what a copy into sled writes.
+pub(super) fn lease_entry(
+    recorded: DateTime<Utc>,
+    until: Option<DateTime<Utc>>,
+    owner: &str,
+) -> Vec<u8> {
+    match until {
+        Some(until) => Lease::encode(recorded, until, owner),
+        None => keys::instant(recorded).to_vec(),
+    }
+}
+
+/// Who holds the intent of a `pending` entry, and until when (`None`:
+/// nobody): what a copy out of sled reads.
+pub(super) fn lease_holder(value: &[u8]) -> (String, Option<DateTime<Utc>>) {
+    let lease = Lease::decode(value);
+    (lease.owner, lease.until)
+}
+
 /// The intent key of a sled conversation's recorded intent.
 fn intent_key(conversation: &Conversation) -> Option<String> {
     let recorded = conversation.pending_followup?;

@@ -29,12 +29,14 @@
 //! Opening never makes damage worse: the files are checked against the
 //! manifest of the last clean close first, and copied aside before sled's
 //! recovery may write to them (`integrity`, `preserve`). `backup` copies a
-//! live store consistently; `verify` checks one without writing to it.
+//! live store consistently; `verify` checks one without writing to it;
+//! `copy` copies every record into another store, sled or PostgreSQL.
 
 mod access;
 mod backend;
 mod backup;
 mod claims;
+pub mod copy;
 mod crash;
 mod durability;
 mod error;

@@ -91,6 +91,7 @@ macro_rules! conformance {
 }
 
 mod claims_at_once;
+mod copy;
 mod followups;
 mod rights;
 
@@ -105,6 +106,7 @@ conformance!(
     a_new_conversation_inherits_the_users_crisis_hold,
     user_settings_are_kept_and_changed_in_place,
     usage_records_are_read_back_from_an_instant_on_oldest_first,
+    usage_from_the_earliest_and_to_the_latest_representable_instant_is_read_like_any_other,
     safety_events_are_counted_per_day_kind_and_language_only,
     the_store_reports_the_schema_version_it_was_written_with,
 );
@@ -479,6 +481,30 @@ async fn usage_records_are_read_back_from_an_instant_on_oldest_first(subject: Su
     let since = store.usage_since(at(15)).await.unwrap();
     assert_eq!(since, [records[2].clone(), records[0].clone()]);
     assert_eq!(store.usage_since(at(0)).await.unwrap().len(), 3);
+}
+
+async fn usage_from_the_earliest_and_to_the_latest_representable_instant_is_read_like_any_other(
+    subject: Subject,
+) {
+    let store = subject.store;
+    let record = UsageRecord {
+        at: at(0),
+        user: Some("ana".into()),
+        persona: "chef".into(),
+        model: "model-a".into(),
+        kind: MessageKind::Chat,
+        prompt_tokens: 1,
+        completion_tokens: 2,
+        latency_ms: 3,
+        outcome: CallOutcome::Completed,
+    };
+    store.record_usage(&record).await.unwrap();
+    // chrono's earliest instant lies before PostgreSQL's (4714 BC): "all
+    // of it" must still read everything, not fail on the range.
+    let all = store.usage_since(DateTime::<Utc>::MIN_UTC).await.unwrap();
+    assert_eq!(all, [record]);
+    let none = store.usage_since(DateTime::<Utc>::MAX_UTC).await.unwrap();
+    assert_eq!(none, []);
 }
 
 async fn safety_events_are_counted_per_day_kind_and_language_only(subject: Subject) {

@@ -15,8 +15,10 @@
 //! bodies against both arms.
 //!
 //! The methods are grouped by concern: the conversation path here, the
-//! follow-up bookkeeping in `followups`, erasure and retention in `rights`.
+//! follow-up bookkeeping in `followups`, erasure and retention in `rights`,
+//! reading and writing whole tables for `troupe store copy` in `copy`.
 
+mod copy;
 mod followups;
 mod rights;
 

@@ -260,7 +260,7 @@ impl PgStore {
 }
 
 /// Replaces the topics of conversation `id` with `topics`, in one statement.
-async fn write_topics(
+pub(super) async fn write_topics(
     tx: &mut Transaction<'static, Postgres>,
     id: u64,
     topics: &[Topic],

@@ -11,7 +11,7 @@ pub enum PgError {
     Settings(String),
     /// A database is configured for a command that does not use it yet.
     #[error(
-        "the PostgreSQL database {target} is configured ([store] url or TROUPE_DATABASE_URL), but {command} keeps conversations in sled so far: the PostgreSQL store is in progress and only `troupe store migrate` and `troupe followups run` use it; unset [store] url and TROUPE_DATABASE_URL to run on the sled store in the data dir"
+        "the PostgreSQL database {target} is configured ([store] url or TROUPE_DATABASE_URL), but {command} keeps conversations in sled so far: the PostgreSQL store is in progress and only `troupe store migrate`, `troupe store copy` and `troupe followups run|due|explain` use it; unset [store] url and TROUPE_DATABASE_URL to run on the sled store in the data dir"
     )]
     NotYetUsed {
         /// The database, without its password.

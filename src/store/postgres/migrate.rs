@@ -37,10 +37,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "follow-up claims",
         sql: include_str!("../../../migrations/0002_followup_claims.sql"),
     },
+    Migration {
+        version: 3,
+        name: "store copy marker",
+        sql: include_str!("../../../migrations/0003_store_copy.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const PG_SCHEMA_VERSION: i64 = 2;
+pub const PG_SCHEMA_VERSION: i64 = 3;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

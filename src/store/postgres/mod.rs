@@ -14,10 +14,14 @@
 //! (`followups`), exactly-once delivery, STOP and crisis holds
 //! (`changes`), erasure and retention (`rights`). The webhook outbox is
 //! written by delivery but not yet drained from PostgreSQL, and tokens and
-//! export still run on sled alone.
+//! export still run on sled alone. `copy` and `copy_into` read and write
+//! whole tables, in pages, for `troupe store copy` (its mark is kept in
+//! `store_copy`).
 
 mod changes;
 mod conversations;
+mod copy;
+mod copy_into;
 mod database;
 mod error;
 mod followups;

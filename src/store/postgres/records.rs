@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 
 use super::PgStore;
 use super::error::PgError;
-use super::rows::{SafetyRow, UsageRow, UserRow, bigint, word};
+use super::rows::{SafetyRow, UsageRow, UserRow, bigint, timestamptz, word};
 use crate::safety::{SafetyCount, SafetyEvent};
 use crate::store::records::{UsageRecord, User};
 
@@ -90,13 +90,14 @@ impl PgStore {
         Ok(())
     }
 
-    /// Usage records from `since` on, oldest first.
+    /// Usage records from `since` on, oldest first; an instant before
+    /// PostgreSQL's earliest reads from its earliest (see [`timestamptz`]).
     pub async fn usage_since(&self, since: DateTime<Utc>) -> Result<Vec<UsageRecord>, PgError> {
         let rows: Vec<UsageRow> = sqlx::query_as(
             "SELECT at, user_id, persona, model, kind, prompt_tokens, completion_tokens, latency_ms, outcome
              FROM usage WHERE at >= $1 ORDER BY at, id",
         )
-        .bind(since)
+        .bind(timestamptz(since))
         .fetch_all(&self.pool)
         .await
         .map_err(self.failed("reading usage"))?;

@@ -41,6 +41,20 @@ pub(super) fn bigint(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
 
+/// `at` within what a `timestamptz` holds: PostgreSQL's earliest instant
+/// is 4714-11-24 BC (proleptic year -4713) while chrono's reaches back to
+/// year -262143, so an instant before it, such as
+/// `DateTime::<Utc>::MIN_UTC` meaning "from the very beginning", becomes
+/// PostgreSQL's earliest. chrono's latest instant (year 262142) is inside
+/// PostgreSQL's range (up to year 294276), so nothing is clamped above.
+pub(super) fn timestamptz(at: DateTime<Utc>) -> DateTime<Utc> {
+    let earliest = NaiveDate::from_ymd_opt(-4713, 11, 24)
+        .and_then(|day| day.and_hms_opt(0, 0, 0))
+        .map(|instant| instant.and_utc())
+        .expect("4714-11-24 BC is a valid proleptic date");
+    at.max(earliest)
+}
+
 /// A row of `users`.
 #[derive(Debug, sqlx::FromRow)]
 pub(super) struct UserRow {
