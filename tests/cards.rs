@@ -737,3 +737,37 @@ fn a_card_with_a_three_thousand_entry_book_imports_under_the_size_limit_and_expo
         card["data"]["character_book"]
     );
 }
+
+#[test]
+fn a_card_replacing_a_persona_with_a_lore_file_sets_the_old_lore_aside() {
+    let troupe = Troupe::new();
+    let big = write_json(&troupe, "atlas.json", &card_with_big_book(3000));
+    let dir = troupe.root.path().join("imported");
+    let imported = import(&troupe, &dir, &[&big], &[]);
+    assert_eq!(imported.code, 0, "{}", imported.stderr);
+    assert!(
+        dir.join("atlas.lore.toml").is_file(),
+        "the big book has a lore file"
+    );
+
+    let small = write_json(&troupe, "atlas-small.json", &card_with_big_book(2));
+    let replaced = import(&troupe, &dir, &[&small], &["--force"]);
+    assert_eq!(replaced.code, 0, "{}", replaced.stderr);
+    assert!(
+        !dir.join("atlas.lore.toml").exists(),
+        "the old lore no longer loads with the new persona"
+    );
+    let aside = std::fs::read_to_string(dir.join("atlas.lore.toml.replaced")).unwrap_or_default();
+    assert!(
+        aside.contains("Place 2999 is a village"),
+        "kept aside, not lost"
+    );
+    let run = export(&troupe, &dir, "atlas", &["--format", "card-v2"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries = run.json()["data"]["character_book"]["entries"].clone();
+    assert_eq!(
+        entries.as_array().map(Vec::len),
+        Some(2),
+        "only the new card's book: {entries}"
+    );
+}

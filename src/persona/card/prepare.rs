@@ -64,15 +64,23 @@ impl PreparedImport {
 
     /// Writes the persona file into `into`, replacing one that exists only
     /// when `replace`; returns the file written.
+    ///
+    /// A card replacing a persona brings all of its lore: a lore file the
+    /// replaced persona left (`ID.lore.toml`) would load with it, so it is
+    /// moved aside to `ID.lore.toml.replaced` first. A persona file (TOML)
+    /// is taken as it is, with the lore file beside it.
     pub fn write(&self, into: &Path, replace: bool) -> Result<PathBuf, ImportError> {
         let file = into.join(self.file_name());
+        let lore_file = into.join(format!("{}{LORE_SUFFIX}", self.id));
         let Some(lore) = &self.lore else {
+            if replace && file.exists() && matches!(self.source, ImportSource::Card(_)) {
+                self.set_aside(&lore_file)?;
+            }
             write_new(&file, &self.text, replace, &self.shown)?;
             return Ok(file);
         };
         // Neither file is written unless both may be: a persona file
         // without its lore, or lore beside another persona, would load.
-        let lore_file = into.join(format!("{}{LORE_SUFFIX}", self.id));
         for taken in [&file, &lore_file] {
             if taken.exists() && !replace {
                 return Err(ImportError::Exists {
@@ -84,6 +92,20 @@ impl PreparedImport {
         write_new(&lore_file, lore, replace, &self.shown)?;
         write_new(&file, &self.text, replace, &self.shown)?;
         Ok(file)
+    }
+
+    /// Moves the lore file `lore_file`, if there is one, to
+    /// `ID.lore.toml.replaced`, where it no longer loads.
+    fn set_aside(&self, lore_file: &Path) -> Result<(), ImportError> {
+        if !lore_file.exists() {
+            return Ok(());
+        }
+        let mut aside = lore_file.as_os_str().to_owned();
+        aside.push(".replaced");
+        std::fs::rename(lore_file, &aside).map_err(|source| ImportError::Write {
+            path: lore_file.display().to_string(),
+            source,
+        })
     }
 }
 

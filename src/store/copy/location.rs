@@ -36,8 +36,12 @@ impl StoreLocation {
         if !is_url {
             return Ok(Self::DataDir(PathBuf::from(text)));
         }
-        database_url(text)
-            .map_err(|why| CopyError::Location(format!("{}: the URL {why}", redacted(text))))?;
+        database_url(text).map_err(|why| {
+            CopyError::Location(format!(
+                "{}: the URL {why}",
+                crate::store::postgres::without_password(text)
+            ))
+        })?;
         let database = Database::parse(text).map_err(|e| CopyError::Location(e.to_string()))?;
         let password = match password_env {
             Some(name) => Some(env(name).ok_or_else(|| {
@@ -101,23 +105,6 @@ impl StoreLocation {
 /// `path` made absolute, as far as it exists.
 fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
-/// A URL for a message: anything between `://` and `@` (user and
-/// password) replaced by the user alone.
-fn redacted(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((credentials, host)) => {
-            let user = credentials.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}@{host}{tail}")
-        }
-        None => url.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -127,8 +127,9 @@ pub(crate) fn database_url(text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `url` with the password of its `user:password@` part, if any, removed.
-fn without_password(url: &str) -> String {
+/// `url` with the password of its `user:password@` part, if any, removed
+/// (the user is kept), as messages show a URL.
+pub(crate) fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

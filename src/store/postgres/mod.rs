@@ -30,8 +30,8 @@ mod records;
 mod rights;
 mod rows;
 
-pub(crate) use database::database_url;
 pub use database::{DATABASE_URL_ENV, Database, PASSWORD_ENV, resolve_database};
+pub(crate) use database::{database_url, without_password};
 pub use error::PgError;
 pub use migrate::{Migrated, PG_SCHEMA_VERSION, migrate};
 
