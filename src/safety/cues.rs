@@ -97,6 +97,10 @@ pub(super) static AVOCADO_CONTEXT: Words = Words::named("avocado_context");
 
 pub(super) static MEDICAL: Words = Words::named("medical");
 
+/// Health talk about no one's health now: an animal's treatment at the vet,
+/// an injury long healed. Medical cues alongside it get no disclaimer.
+pub(super) static MEDICAL_ELSEWHERE: Words = Words::named("medical_elsewhere");
+
 pub(super) static PSYCHOLOGICAL: Words = Words::named("psychological");
 
 /// A loss: a person or pet together with a death word.
@@ -159,5 +163,9 @@ pub(super) static CRISIS_PAIRS: &[(&Words, &Words)] = &[
     (
         words!("crisis_pair_10_first"),
         words!("crisis_pair_10_second"),
+    ),
+    (
+        words!("crisis_pair_11_first"),
+        words!("crisis_pair_11_second"),
     ),
 ];

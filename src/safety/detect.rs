@@ -15,8 +15,8 @@ use std::collections::BTreeSet;
 
 use super::classifier::{self, Classifier};
 use super::cues::{
-    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, NEAR_IDIOMS,
-    PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
+    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, MEDICAL_ELSEWHERE,
+    NEAR_IDIOMS, PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
 };
 use super::matcher::{self, matching_cues};
 pub(super) use super::matcher::{any_cue, has_cue_at, word_matches};
@@ -164,6 +164,9 @@ fn assess_afresh(text: &str) -> Assessment {
     }
     if mentions_lawyer(&words) {
         subjects.insert(Subject::Legal);
+    }
+    if subjects.contains(&Subject::Medical) && any_cue(&words, &MEDICAL_ELSEWHERE) {
+        subjects.remove(&Subject::Medical);
     }
     let crisis = crisis_by_rules_in(&words)
         .or_else(|| Classifier::shipped().crisis_kind(&classifier::features_of(&words)));
