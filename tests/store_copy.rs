@@ -325,6 +325,18 @@ fn a_data_dir_copied_into_a_new_data_dir_answers_history_and_export_exactly_like
     assert_same_answers(&copied, &original, 3);
 }
 
+/// The tables a copy of `original`'s data dir into a new data dir, run
+/// once to its end, verifies: what an interrupted copy must end with.
+fn copied_whole(original: &Troupe) -> Vec<Value> {
+    let whole = Troupe::new();
+    verified_tables(&copy(
+        original,
+        text(&original.data_dir()),
+        text(&whole.data_dir()),
+        &[],
+    ))
+}
+
 /// Copies `from` into `to` stopped after 3 batches by the test hook, then
 /// again: the second run resumes and ends with `expected`'s sums.
 fn interrupted_then_finished(troupe: &Troupe, from: &str, to: &str) -> Vec<Value> {
@@ -351,13 +363,7 @@ fn interrupted_then_finished(troupe: &Troupe, from: &str, to: &str) -> Vec<Value
 fn a_copy_stopped_midway_and_run_again_ends_with_the_sources_counts_and_checksums() {
     let original = Troupe::new();
     populate(&original.data_dir(), 4);
-    let whole = Troupe::new();
-    let expected = verified_tables(&copy(
-        &original,
-        text(&original.data_dir()),
-        text(&whole.data_dir()),
-        &[],
-    ));
+    let expected = copied_whole(&original);
     let resumed = Troupe::new();
     let tables = interrupted_then_finished(
         &original,
@@ -389,13 +395,7 @@ fn a_copy_stopped_midway_and_run_again_ends_with_the_sources_counts_and_checksum
 fn a_copy_killed_midway_and_run_again_ends_with_the_sources_counts_and_checksums() {
     let original = Troupe::new();
     populate(&original.data_dir(), 6);
-    let whole = Troupe::new();
-    let expected = verified_tables(&copy(
-        &original,
-        text(&original.data_dir()),
-        text(&whole.data_dir()),
-        &[],
-    ));
+    let expected = copied_whole(&original);
     let target = Troupe::new();
     let (from, to) = (original.data_dir(), target.data_dir());
     kill_copy_after(&original, text(&from), text(&to), 4);

@@ -31,9 +31,7 @@ impl Store {
     /// thread of the runtime when there is a multi-threaded one (else at
     /// once, on this thread).
     pub fn start_flush(&self) -> PendingFlush {
-        let on_workers = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if !on_workers {
+        if !super::on_runtime_workers() {
             return PendingFlush(State::Done(self.flush()));
         }
         let (sender, outcome) = mpsc::sync_channel(1);

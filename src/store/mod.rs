@@ -701,9 +701,7 @@ impl Store {
     /// every waiter together).
     pub fn flush(&self) -> Result<(), StoreError> {
         let flush = || self.db.flush().map(|_| ()).map_err(|e| self.error(e));
-        let on_workers = tokio::runtime::Handle::try_current()
-            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
-        if on_workers {
+        if on_runtime_workers() {
             tokio::task::block_in_place(flush)
         } else {
             flush()
@@ -787,6 +785,14 @@ fn mark_session(
         users.insert(user.as_bytes(), encode(&record))?;
     }
     Ok(())
+}
+
+/// Whether this thread is a worker of a multi-threaded tokio runtime, where
+/// waiting for the disk can hand the worker's other tasks to another thread
+/// (and a flush can run beside the caller on a blocking thread).
+fn on_runtime_workers() -> bool {
+    tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread)
 }
 
 fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
