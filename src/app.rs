@@ -328,4 +328,52 @@ impl App {
         let (store, purge) = store.purge_before(cutoff, progress)?;
         Ok((store, Some(purge)))
     }
+
+    /// [`App::purge_by_retention`] on either store.
+    pub async fn purge_backend_by_retention(
+        &self,
+        store: crate::store::StoreBackend,
+        progress: &mut dyn crate::progress::Progress,
+    ) -> Result<(crate::store::StoreBackend, Option<crate::store::Purge>), crate::store::StoreError>
+    {
+        let Some(cutoff) = self.retention_cutoff() else {
+            return Ok((store, None));
+        };
+        let (store, purge) = store.purge_before(cutoff, progress).await?;
+        Ok((store, Some(purge)))
+    }
+
+    /// How a command reaches the store: the PostgreSQL database (migrated
+    /// first) when one is configured, else the data dir's files, opened for
+    /// each step of work ([`App::store_access`]).
+    pub async fn command_store_access(&self) -> Result<StoreAccess, Error> {
+        match self.database()? {
+            Some(database) => {
+                let store = crate::store::postgres::PgStore::open(database)
+                    .await
+                    .map_err(|e| Error::Store(e.into()))?;
+                Ok(StoreAccess::postgres(store))
+            }
+            None => Ok(self.store_access()),
+        }
+    }
+
+    /// Where the conversations are, for messages: the PostgreSQL
+    /// database (by its password-free address) or the data dir.
+    pub fn store_place(&self) -> String {
+        match self.database() {
+            Ok(Some(database)) => format!("the PostgreSQL database {}", database.target()),
+            _ => self.data_dir.display().to_string(),
+        }
+    }
+
+    /// The PostgreSQL store, migrated, when a database is configured.
+    pub async fn open_database(&self) -> Result<Option<crate::store::StoreBackend>, Error> {
+        match self.database()? {
+            Some(database) => Ok(Some(
+                crate::store::StoreBackend::open(&self.data_dir, Some(database)).await?,
+            )),
+            None => Ok(None),
+        }
+    }
 }

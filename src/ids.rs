@@ -63,7 +63,21 @@ pub enum UserIdError {
 /// rule), or the lower-case id a new user gets; checks the id first.
 pub fn resolve_user(store: &crate::store::Store, typed: &str) -> Result<String, UserIdError> {
     check_id("user id", typed).map_err(UserIdError::Invalid)?;
-    match store.match_user(typed)? {
+    resolved(typed, store.match_user(typed)?)
+}
+
+/// [`resolve_user`] in either store.
+pub async fn resolve_user_in(
+    store: &crate::store::StoreBackend,
+    typed: &str,
+) -> Result<String, UserIdError> {
+    check_id("user id", typed).map_err(UserIdError::Invalid)?;
+    resolved(typed, store.match_user(typed).await?)
+}
+
+/// The id `typed` comes to, given how it matched the stored users.
+fn resolved(typed: &str, matched: crate::store::UserMatch) -> Result<String, UserIdError> {
+    match matched {
         crate::store::UserMatch::Stored(id) | crate::store::UserMatch::New(id) => Ok(id),
         crate::store::UserMatch::Ambiguous(stored) => Err(UserIdError::Ambiguous {
             typed: typed.to_string(),

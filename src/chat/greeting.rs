@@ -15,14 +15,15 @@ impl ChatService {
     /// `{{user}}` their display name, `{{time}}` and the like in their time
     /// zone, and `{{idle_duration}}` the time since the conversation's last
     /// message.
-    pub fn greeting(&self, user: &str, persona: &Persona) -> Result<String, TurnError> {
+    pub async fn greeting(&self, user: &str, persona: &Persona) -> Result<String, TurnError> {
         let previous = self
             .store
-            .hold()?
-            .conversation(user, &persona.id)?
+            .step()?
+            .conversation(user, &persona.id)
+            .await?
             .as_ref()
             .and_then(last_message_at);
-        let scene = self.scene(Some(user), persona, previous, &[])?;
+        let scene = self.scene(Some(user), persona, previous, &[]).await?;
         Ok(greeting_seen(persona, user, &scene.macros))
     }
 }
@@ -54,8 +55,9 @@ mod tests {
     use crate::safety::SafetyConfig;
     use crate::store::{Message, StoreAccess};
 
-    #[test]
-    fn the_greeting_names_the_user_and_keeps_their_clock_and_the_time_since_the_last_message() {
+    #[tokio::test]
+    async fn the_greeting_names_the_user_and_keeps_their_clock_and_the_time_since_the_last_message()
+    {
         let dir = tempfile::tempdir().expect("a temp dir");
         let now: DateTime<Utc> = "2026-12-04T18:30:00Z".parse().expect("an instant");
         let chat = ChatService::new(
@@ -72,7 +74,7 @@ mod tests {
         .clone();
         chef.greeting = "{{user}}, it is {{time}}; {{idle_duration}}.".to_string();
         assert_eq!(
-            chat.greeting("ana", &chef).expect("a greeting"),
+            chat.greeting("ana", &chef).await.expect("a greeting"),
             "User, it is 18:30; just now.",
             "a user who never wrote: the default name, the default time zone"
         );
@@ -95,7 +97,7 @@ mod tests {
             .expect("a message stored");
         drop(store);
         assert_eq!(
-            chat.greeting("ana", &chef).expect("a greeting"),
+            chat.greeting("ana", &chef).await.expect("a greeting"),
             "Ana, it is 03:30; 3 hours."
         );
     }

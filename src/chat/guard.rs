@@ -33,8 +33,13 @@ pub fn adults_only(persona_name: &str) -> TurnError {
 
 impl ChatService {
     /// Refuses a minor an adults-only persona.
-    pub fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
-        let minor = self.store.hold()?.user(user)?.is_some_and(|u| u.minor);
+    pub async fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
+        let minor = self
+            .store
+            .step()?
+            .user(user)
+            .await?
+            .is_some_and(|u| u.minor);
         if minor && persona.adults_only {
             return Err(adults_only(&persona.name));
         }
@@ -42,24 +47,29 @@ impl ChatService {
     }
 
     /// Whether the user is marked as a minor.
-    pub fn is_minor(&self, user: &str) -> Result<bool, TurnError> {
-        Ok(self.store.hold()?.user(user)?.is_some_and(|u| u.minor))
+    pub async fn is_minor(&self, user: &str) -> Result<bool, TurnError> {
+        Ok(self
+            .store
+            .step()?
+            .user(user)
+            .await?
+            .is_some_and(|u| u.minor))
     }
 
     /// The offline detector's reading of `text`, with the user's latest
     /// messages, before anything else: a crisis gets the crisis protocol at
     /// once; otherwise the message as far as a moderation check may see it
     /// (within the size limit) comes back.
-    pub(super) fn offline_screen(
+    pub(super) async fn offline_screen(
         &self,
         user: &str,
         persona: &Persona,
         text: &str,
     ) -> Result<Screened, TurnError> {
-        let (crisis, kept) = self.read_for_crisis(user, persona, text)?;
+        let (crisis, kept) = self.read_for_crisis(user, persona, text).await?;
         if let Some(kind) = crisis {
             return Ok(Screened::Crisis(
-                self.crisis_protocol(user, persona, &kept, kind)?,
+                self.crisis_protocol(user, persona, &kept, kind).await?,
             ));
         }
         Ok(Screened::Clear { kept })
@@ -68,7 +78,7 @@ impl ChatService {
     /// The crisis the offline detector finds in `text`, read with the
     /// user's latest messages in this conversation (signs spread over
     /// several messages add up), and the part of it within the size limit.
-    pub(super) fn read_for_crisis(
+    pub(super) async fn read_for_crisis(
         &self,
         user: &str,
         persona: &Persona,
@@ -83,7 +93,7 @@ impl ChatService {
         let cleaned =
             clean_message(within_window(text, limit), usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
-        let earlier = self.earlier_user_texts(user, persona)?;
+        let earlier = self.earlier_user_texts(user, persona).await?;
         let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
         Ok((
             safety::assess_in_conversation(&earlier, &cleaned).crisis,
@@ -97,7 +107,7 @@ impl ChatService {
     /// with the resources for that kind of crisis, the event is logged with
     /// its kind but without any text or identity, and proactive messages are
     /// put on hold.
-    pub(super) fn crisis_protocol(
+    pub(super) async fn crisis_protocol(
         &self,
         user: &str,
         persona: &Persona,
@@ -105,11 +115,12 @@ impl ChatService {
         kind: CrisisKind,
     ) -> Result<Reply, TurnError> {
         // Every write of the protocol in one hold of the store.
-        let store = self.store.hold()?;
-        self.accept_as(user, persona, kept, true)?;
+        let store = self.store.step()?;
+        self.accept_as(user, persona, kept, true).await?;
         let now = self.clock.now();
         let language = store
-            .user(user)?
+            .user(user)
+            .await?
             .and_then(|u| u.language)
             .unwrap_or_else(|| persona.language.clone());
         let reply = self.safety.crisis_message(&language, kind);
@@ -124,33 +135,41 @@ impl ChatService {
             disclaimers: Vec::new(),
         };
         let policy = self.policy.for_persona(persona);
-        store.record_safety_event(&SafetyEvent {
-            at: now,
-            kind: kind.referral().to_string(),
-            language: language.clone(),
-        })?;
+        store
+            .record_safety_event(&SafetyEvent {
+                at: now,
+                kind: kind.referral().to_string(),
+                language: language.clone(),
+            })
+            .await?;
         let hold = now + chrono::Duration::days(i64::from(self.safety.crisis_hold_days));
-        store.hold_user(user, now, hold)?;
+        store.hold_user(user, now, hold).await?;
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: None,
             session: None,
         };
-        store.append(user, &persona.id, &message, &effects)?;
+        store.append(user, &persona.id, &message, &effects).await?;
         Ok(Reply::crisis(reply, kind))
     }
 
     /// The user's latest messages in this conversation, oldest first, that
     /// the crisis protocol reads with a new one: at most
     /// [`EARLIER_MESSAGES`], from the last [`EARLIER_HOURS`] hours.
-    fn earlier_user_texts(&self, user: &str, persona: &Persona) -> Result<Vec<String>, TurnError> {
-        let store = self.store.hold()?;
-        let Some(conversation) = store.conversation(user, &persona.id)? else {
+    async fn earlier_user_texts(
+        &self,
+        user: &str,
+        persona: &Persona,
+    ) -> Result<Vec<String>, TurnError> {
+        let store = self.store.step()?;
+        let Some(conversation) = store.conversation(user, &persona.id).await? else {
             return Ok(Vec::new());
         };
         let since = self.clock.now() - chrono::Duration::hours(EARLIER_HOURS);
         // Replies sit between the user's messages: twice as many cover them.
-        let recent = store.recent_messages(&conversation, EARLIER_MESSAGES * 2)?;
+        let recent = store
+            .recent_messages(&conversation, EARLIER_MESSAGES * 2)
+            .await?;
         let mut texts: Vec<String> = recent
             .into_iter()
             .filter(|m| m.role == Role::User && m.at >= since)
@@ -176,7 +195,7 @@ impl ChatService {
 
     /// Handles STOP and /start: returns the confirmation to show, or `None`
     /// if `text` is ordinary chat. Control messages are not stored as chat.
-    pub fn control(
+    pub async fn control(
         &self,
         user: &str,
         persona: &Persona,
@@ -186,18 +205,21 @@ impl ChatService {
             return Ok(None);
         };
         let stop = switch == FollowUpSwitch::Stop;
-        let store = self.store.hold()?;
+        let store = self.store.step()?;
         let was_out = store
-            .conversation(user, &persona.id)?
+            .conversation(user, &persona.id)
+            .await?
             .is_some_and(|c| c.opted_out);
         let policy = self.policy.for_persona(persona);
-        store.upsert_conversation(
-            user,
-            &persona.id,
-            self.clock.now(),
-            &|c| c.opted_out = stop,
-            &|c| policy.due_window(c),
-        )?;
+        store
+            .upsert_conversation(
+                user,
+                &persona.id,
+                self.clock.now(),
+                &|c| c.opted_out = stop,
+                &|c| policy.due_window(c),
+            )
+            .await?;
         Ok(Some(if stop {
             locale::opted_out(&persona.language, &persona.name, was_out)
         } else {
@@ -206,37 +228,39 @@ impl ChatService {
     }
 
     /// The follow-up the user has not seen yet, marking it seen.
-    pub fn take_unseen_followup(
+    pub async fn take_unseen_followup(
         &self,
         user: &str,
         persona: &Persona,
     ) -> Result<Option<Message>, TurnError> {
-        let store = self.store.hold()?;
-        let Some(conversation) = store.conversation(user, &persona.id)? else {
+        let store = self.store.step()?;
+        let Some(conversation) = store.conversation(user, &persona.id).await? else {
             return Ok(None);
         };
         if !conversation.followup_unseen {
             return Ok(None);
         }
         let followup = match conversation.last_followup_seq {
-            Some(seq) => store.message(&conversation, seq)?,
+            Some(seq) => store.message(&conversation, seq).await?,
             None => None,
         };
         let policy = self.policy.for_persona(persona);
-        store.update_conversation(user, &persona.id, &|c| c.followup_unseen = false, &|c| {
-            policy.due_window(c)
-        })?;
+        store
+            .update_conversation(user, &persona.id, &|c| c.followup_unseen = false, &|c| {
+                policy.due_window(c)
+            })
+            .await?;
         Ok(followup)
     }
 
     /// A control message's confirmation as a reply that is not stored.
-    pub(super) fn control_reply(
+    pub(super) async fn control_reply(
         &self,
         user: &str,
         persona: &Persona,
         text: &str,
     ) -> Result<Option<Reply>, TurnError> {
-        Ok(self.control(user, persona, text)?.map(|text| Reply {
+        Ok(self.control(user, persona, text).await?.map(|text| Reply {
             kind: ReplyKind::Control,
             text,
             model: "troupe".to_string(),

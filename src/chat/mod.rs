@@ -210,32 +210,32 @@ impl ChatService {
     }
 
     /// Cleans the message, then stores it durably with its topics.
-    pub fn accept(
+    pub async fn accept(
         &self,
         user: &str,
         persona: &Persona,
         text: &str,
     ) -> Result<Conversation, TurnError> {
-        self.accept_as(user, persona, text, false)
+        self.accept_as(user, persona, text, false).await
     }
 
     /// [`ChatService::accept`], for a crisis message when `crisis`: stored
     /// the same way, but no topic is taken from it.
-    fn accept_as(
+    async fn accept_as(
         &self,
         user: &str,
         persona: &Persona,
         text: &str,
         crisis: bool,
     ) -> Result<Conversation, TurnError> {
-        let (conversation, flushing) = self.accept_flushing(user, persona, text, crisis)?;
+        let (conversation, flushing) = self.accept_flushing(user, persona, text, crisis).await?;
         flushing.wait()?;
         Ok(conversation)
     }
 
     /// [`ChatService::accept_as`] with the message's flush started, not
     /// yet waited for: the message is accepted once the flush ends.
-    fn accept_flushing(
+    async fn accept_flushing(
         &self,
         user: &str,
         persona: &Persona,
@@ -253,7 +253,7 @@ impl ChatService {
         let policy = self.policy.for_persona(persona);
         let fold =
             |list: &mut Vec<crate::store::Topic>| topics::fold(list, &candidates, sensitive, now);
-        let (_, marks) = self.session_after(user, now)?;
+        let (_, marks) = self.session_after(user, now).await?;
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: Some(&fold),
@@ -265,23 +265,27 @@ impl ChatService {
         }
         Ok(self
             .store
-            .hold()?
-            .append_flushing(user, &persona.id, &message, &effects)?)
+            .step()?
+            .append_flushing(user, &persona.id, &message, &effects)
+            .await?)
     }
 
     /// Builds the request for the persona's next message in `conversation`.
-    pub fn request(
+    pub async fn request(
         &self,
         persona: &Arc<Persona>,
         conversation: &Conversation,
     ) -> Result<ChatRequest, TurnError> {
         let recent = self
             .store
-            .hold()?
-            .recent_messages(conversation, self.limits.history_messages.max(1))?;
+            .step()?
+            .recent_messages(conversation, self.limits.history_messages.max(1))
+            .await?;
         let messages = within_budget(&shareable(&recent), self.limits.history_chars);
         let previous = recent.iter().rev().nth(1).map(|m| m.at);
-        let scene = self.scene(Some(&conversation.user), persona, previous, &messages)?;
+        let scene = self
+            .scene(Some(&conversation.user), persona, previous, &messages)
+            .await?;
         self.chat_request(persona, &scene, messages)
     }
 
@@ -311,7 +315,7 @@ impl ChatService {
     /// and time zone, the time since the conversation's `previous`
     /// message, and the `messages` the model gets (which lore is scanned
     /// against).
-    fn scene(
+    async fn scene(
         &self,
         user: Option<&str>,
         persona: &Persona,
@@ -319,7 +323,7 @@ impl ChatService {
         messages: &[ChatMessage],
     ) -> Result<Scene, TurnError> {
         let record = match user {
-            Some(user) => self.store.hold()?.user(user)?,
+            Some(user) => self.store.step()?.user(user).await?,
             None => None,
         };
         let recent = messages.iter().map(|m| m.content.clone()).collect();
@@ -351,7 +355,7 @@ impl ChatService {
         stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         // Helplines come first, whoever the persona is.
-        let kept = match self.offline_screen(user, persona, text)? {
+        let kept = match self.offline_screen(user, persona, text).await? {
             Screened::Crisis(reply) => return Ok(reply),
             Screened::Clear { kept } => kept,
         };
@@ -361,7 +365,7 @@ impl ChatService {
                 .checked_turn(&moderator, who, model, said, on_delta, stop)
                 .await;
         }
-        let request = match self.take_message(user, persona, text)? {
+        let request = match self.take_message(user, persona, text).await? {
             Taken::Control(reply) => return Ok(reply),
             Taken::Stored(request) => request,
         };
@@ -373,18 +377,18 @@ impl ChatService {
     /// message, as a client's "regenerate" does: the conversation ends with
     /// that very message and its reply, and the client's message before
     /// `text` (`before`) is not that reply (the client dropped it).
-    pub fn is_retry(
+    pub async fn is_retry(
         &self,
         user: &str,
         persona: &Persona,
         text: &str,
         before: Option<&str>,
     ) -> Result<bool, TurnError> {
-        let store = self.store.hold()?;
-        let Some(conversation) = store.conversation(user, &persona.id)? else {
+        let store = self.store.step()?;
+        let Some(conversation) = store.conversation(user, &persona.id).await? else {
             return Ok(false);
         };
-        let recent = store.recent_messages(&conversation, 2)?;
+        let recent = store.recent_messages(&conversation, 2).await?;
         let [asked, answered] = recent.as_slice() else {
             return Ok(false);
         };
@@ -411,12 +415,15 @@ impl ChatService {
         stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
         let request = {
-            let store = self.store.hold()?;
-            self.check_access(user, persona)?;
-            let conversation = store.conversation(user, &persona.id)?.ok_or_else(|| {
-                TurnError::Input("there is no message to answer again yet".to_string())
-            })?;
-            let mut request = self.request(persona, &conversation)?;
+            let store = self.store.step()?;
+            self.check_access(user, persona).await?;
+            let conversation = store
+                .conversation(user, &persona.id)
+                .await?
+                .ok_or_else(|| {
+                    TurnError::Input("there is no message to answer again yet".to_string())
+                })?;
+            let mut request = self.request(persona, &conversation).await?;
             while request
                 .messages
                 .last()
@@ -438,21 +445,21 @@ impl ChatService {
     /// The first step of a turn, in one hold of the store: checks access,
     /// answers STOP and /start, or stores the message and builds the
     /// request for the model.
-    fn take_message(
+    async fn take_message(
         &self,
         user: &str,
         persona: &Arc<Persona>,
         text: &str,
     ) -> Result<Taken, TurnError> {
-        let _step = self.store.hold()?;
-        self.check_access(user, persona)?;
-        if let Some(reply) = self.control_reply(user, persona, text)? {
+        let _step = self.store.step()?;
+        self.check_access(user, persona).await?;
+        if let Some(reply) = self.control_reply(user, persona, text).await? {
             return Ok(Taken::Control(reply));
         }
         // The disk writes the message while the request is built; both
         // are done before the model is called.
-        let (conversation, flushing) = self.accept_flushing(user, persona, text, false)?;
-        let request = self.request(persona, &conversation);
+        let (conversation, flushing) = self.accept_flushing(user, persona, text, false).await?;
+        let request = self.request(persona, &conversation).await;
         flushing.wait()?;
         Ok(Taken::Stored(request?))
     }
@@ -465,7 +472,7 @@ impl ChatService {
         model: &dyn ChatModel,
         text: &str,
     ) -> Result<Reply, TurnError> {
-        let kept = match self.offline_screen(user, persona, text)? {
+        let kept = match self.offline_screen(user, persona, text).await? {
             Screened::Crisis(reply) => return Ok(reply),
             Screened::Clear { kept } => kept,
         };
@@ -475,19 +482,20 @@ impl ChatService {
                 .checked_whole(&moderator, (user, persona), model, said)
                 .await;
         }
-        let request = match self.take_message(user, persona, text)? {
+        let request = match self.take_message(user, persona, text).await? {
             Taken::Control(reply) => return Ok(reply),
             Taken::Stored(request) => request,
         };
         let started = Instant::now();
         let completion = model.complete(&request).await;
         self.finish_whole(user, persona, model, text, completion, started)
+            .await
     }
 
     /// The end of a turn answered in one piece: keeps the reply (cut at
     /// the size limit) with its usage and disclaimers, or what the failed
     /// call comes to.
-    fn finish_whole(
+    async fn finish_whole(
         &self,
         user: &str,
         persona: &Persona,
@@ -499,7 +507,9 @@ impl ChatService {
         let mut completion = match completion {
             Ok(completion) => completion,
             Err(error) => {
-                return Err(self.unfinished(user, persona, model, ("", &[]), error, started));
+                return Err(self
+                    .unfinished(user, persona, model, ("", &[]), error, started)
+                    .await);
             }
         };
         completion.text = crate::terminal::printable(&completion.text).into_owned();
@@ -514,7 +524,8 @@ impl ChatService {
             truncated: cut || completion.finish != FinishReason::Stop,
             disclaimers: &disclaimers,
         };
-        self.keep_finished(user, persona, &finished, started)?;
+        self.keep_finished(user, persona, &finished, started)
+            .await?;
         let truncated = finished.truncated;
         Ok(Reply {
             kind: ReplyKind::Persona,
@@ -543,11 +554,12 @@ impl ChatService {
         let room = self.limits.max_reply_chars;
         let ended = read_stream(model, request, (&mut text, room), on_delta, stop).await;
         self.finish_stream(user, persona, model, (asked, text), ended, started)
+            .await
     }
 
     /// The end of a streamed turn: keeps the reply with its usage and
     /// disclaimers, or what arrived before the call failed.
-    fn finish_stream(
+    async fn finish_stream(
         &self,
         user: &str,
         persona: &Persona,
@@ -561,7 +573,9 @@ impl ChatService {
             Ok(ended) => ended,
             Err(error) => {
                 let partial = (text.as_str(), &disclaimers[..]);
-                return Err(self.unfinished(user, persona, model, partial, error, started));
+                return Err(self
+                    .unfinished(user, persona, model, partial, error, started)
+                    .await);
             }
         };
         let finished = Finished {
@@ -571,7 +585,8 @@ impl ChatService {
             truncated,
             disclaimers: &disclaimers,
         };
-        self.keep_finished(user, persona, &finished, started)?;
+        self.keep_finished(user, persona, &finished, started)
+            .await?;
         Ok(Reply {
             kind: ReplyKind::Persona,
             text,
@@ -587,7 +602,7 @@ impl ChatService {
     /// arrived before it broke (marked interrupted), records the call as
     /// interrupted (or failed, when nothing arrived), and gives the turn's
     /// error.
-    fn unfinished(
+    async fn unfinished(
         &self,
         user: &str,
         persona: &Persona,
@@ -599,16 +614,20 @@ impl ChatService {
         let partial = !text.trim().is_empty();
         // One step for both writes; a store that cannot be opened leaves
         // the model's error as the one to report.
-        let _step = self.store.hold();
+        let _step = self.store.step();
         let outcome = CallOutcome::unfinished(partial);
         let model_id = &model.info().model;
-        if let Err(e) = self.record_usage(user, persona, model_id, (None, outcome), started) {
+        if let Err(e) = self
+            .record_usage(user, persona, model_id, (None, outcome), started)
+            .await
+        {
             // The model's error is what the user needs to hear.
             tracing::warn!(error = %e, "could not record an unfinished model call");
         }
         if partial
-            && let Err(store_error) =
-                self.keep_reply(user, persona, text, model_id, true, disclaimers)
+            && let Err(store_error) = self
+                .keep_reply(user, persona, text, model_id, true, disclaimers)
+                .await
         {
             return TurnError::Store(store_error);
         }
@@ -624,7 +643,7 @@ impl ChatService {
     }
 
     /// Records a chat call's tokens, latency and outcome.
-    fn record_usage(
+    async fn record_usage(
         &self,
         user: &str,
         persona: &Persona,
@@ -634,20 +653,23 @@ impl ChatService {
     ) -> Result<(), StoreError> {
         let usage = usage.unwrap_or_default();
         count_model_call(model, outcome, usage, started.elapsed());
-        self.store.hold()?.record_usage(&UsageRecord {
-            at: self.clock.now(),
-            user: Some(user.to_string()),
-            persona: persona.id.clone(),
-            model: model.to_string(),
-            kind: MessageKind::Chat,
-            prompt_tokens: u64::from(usage.prompt_tokens),
-            completion_tokens: u64::from(usage.completion_tokens),
-            latency_ms: started.elapsed().as_millis() as u64,
-            outcome,
-        })
+        self.store
+            .step()?
+            .record_usage(&UsageRecord {
+                at: self.clock.now(),
+                user: Some(user.to_string()),
+                persona: persona.id.clone(),
+                model: model.to_string(),
+                kind: MessageKind::Chat,
+                prompt_tokens: u64::from(usage.prompt_tokens),
+                completion_tokens: u64::from(usage.completion_tokens),
+                latency_ms: started.elapsed().as_millis() as u64,
+                outcome,
+            })
+            .await
     }
 
-    fn keep_reply(
+    async fn keep_reply(
         &self,
         user: &str,
         persona: &Persona,
@@ -657,10 +679,11 @@ impl ChatService {
         disclaimers: &[String],
     ) -> Result<(), StoreError> {
         self.keep_reply_as(user, persona, text, model, interrupted, false, disclaimers)
+            .await
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn keep_reply_as(
+    async fn keep_reply_as(
         &self,
         user: &str,
         persona: &Persona,
@@ -681,23 +704,25 @@ impl ChatService {
             session: None,
         };
         self.store
-            .hold()?
+            .step()?
             .append(user, &persona.id, &message, &effects)
+            .await
             .map(|_| ())
     }
 
     /// The last step of a turn, in one hold of the store: the call's usage
     /// and the finished reply.
-    fn keep_finished(
+    async fn keep_finished(
         &self,
         user: &str,
         persona: &Persona,
         finished: &Finished<'_>,
         started: Instant,
     ) -> Result<(), StoreError> {
-        let _step = self.store.hold()?;
+        let _step = self.store.step()?;
         let outcome = (finished.usage, CallOutcome::Completed);
-        self.record_usage(user, persona, finished.model, outcome, started)?;
+        self.record_usage(user, persona, finished.model, outcome, started)
+            .await?;
         self.keep_reply_as(
             user,
             persona,
@@ -707,6 +732,7 @@ impl ChatService {
             finished.truncated,
             finished.disclaimers,
         )
+        .await
     }
 }
 
@@ -959,8 +985,8 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_chat_request_carries_the_card_prompts_where_the_spec_places_them() {
+    #[tokio::test]
+    async fn a_chat_request_carries_the_card_prompts_where_the_spec_places_them() {
         let dir = tempfile::tempdir().unwrap();
         let chat = service_in(dir.path());
         let mut chef = (*crate::persona::Personas::builtin().get("chef").unwrap()).clone();
@@ -972,8 +998,9 @@ mod tests {
         let chef = Arc::new(chef);
         let conversation = chat
             .accept("ana", &chef, "What can I cook with rice?")
+            .await
             .unwrap();
-        let request = chat.request(&chef, &conversation).unwrap();
+        let request = chat.request(&chef, &conversation).await.unwrap();
         assert!(
             request
                 .system
@@ -998,9 +1025,12 @@ mod tests {
         );
 
         let plain = crate::persona::Personas::builtin().get("chef").unwrap();
-        let conversation = chat.accept("ana", &plain, "And with pasta?").unwrap();
+        let conversation = chat.accept("ana", &plain, "And with pasta?").await.unwrap();
         assert_eq!(
-            chat.request(&plain, &conversation).unwrap().post_history,
+            chat.request(&plain, &conversation)
+                .await
+                .unwrap()
+                .post_history,
             None
         );
     }

@@ -84,13 +84,14 @@ impl ChatService {
     ) -> Result<Signals, CheckError> {
         let started = Instant::now();
         let answer = model.complete(&moderation::persona_request(text)).await;
-        self.record_check_usage(model, user, persona, &answer, started);
+        self.record_check_usage(model, user, persona, &answer, started)
+            .await;
         let url = model.info().base_url.clone().unwrap_or_default();
         moderation::read_persona_answer(&answer?.text, &url)
     }
 
     /// Records the persona model's check as a safety call in the usage log.
-    fn record_check_usage(
+    async fn record_check_usage(
         &self,
         model: &dyn ChatModel,
         user: Option<&str>,
@@ -120,10 +121,10 @@ impl ChatService {
                 CallOutcome::Failed
             },
         };
-        let recorded = self
-            .store
-            .hold()
-            .and_then(|store| store.record_usage(&record));
+        let recorded = match self.store.step() {
+            Ok(store) => store.record_usage(&record).await,
+            Err(error) => Err(error),
+        };
         if let Err(e) = recorded {
             tracing::warn!(error = %e, "could not record the moderation check's usage");
         }
@@ -132,28 +133,28 @@ impl ChatService {
     /// The first step of a checked turn, in one hold of the store: checks
     /// access, answers STOP and /start, or builds the request for the
     /// model with the user's message, which is not stored yet.
-    pub(super) fn prepare_message(
+    pub(super) async fn prepare_message(
         &self,
         user: &str,
         persona: &Arc<Persona>,
         text: &str,
     ) -> Result<Taken, TurnError> {
-        let _step = self.store.hold()?;
-        self.check_access(user, persona)?;
-        if let Some(reply) = self.control_reply(user, persona, text)? {
+        let _step = self.store.step()?;
+        self.check_access(user, persona).await?;
+        if let Some(reply) = self.control_reply(user, persona, text).await? {
             return Ok(Taken::Control(reply));
         }
         let text =
             super::clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
         Ok(Taken::Stored(
-            self.request_before_storing(user, persona, text)?,
+            self.request_before_storing(user, persona, text).await?,
         ))
     }
 
     /// The request for the persona's reply to `text`, read from the
     /// conversation as [`ChatService::request`] does, with `text` added as
     /// the newest message.
-    fn request_before_storing(
+    async fn request_before_storing(
         &self,
         user: &str,
         persona: &Arc<Persona>,
@@ -162,10 +163,10 @@ impl ChatService {
         let now = self.clock.now();
         let earlier = self.limits.history_messages.max(1) - 1;
         let mut recent = {
-            let store = self.store.hold()?;
-            match store.conversation(user, &persona.id)? {
+            let store = self.store.step()?;
+            match store.conversation(user, &persona.id).await? {
                 Some(conversation) if earlier > 0 => {
-                    store.recent_messages(&conversation, earlier)?
+                    store.recent_messages(&conversation, earlier).await?
                 }
                 _ => Vec::new(),
             }
@@ -173,7 +174,7 @@ impl ChatService {
         let previous = recent.last().map(|m| m.at);
         recent.push(Message::from_user(text, now));
         let messages = within_budget(&shareable(&recent), self.limits.history_chars);
-        let scene = self.scene(Some(user), persona, previous, &messages)?;
+        let scene = self.scene(Some(user), persona, previous, &messages).await?;
         self.chat_request(persona, &scene, messages)
     }
 
@@ -189,13 +190,13 @@ impl ChatService {
         on_delta: &mut (dyn FnMut(&str) + Send),
         stop: Stop<'_>,
     ) -> Result<Reply, TurnError> {
-        let request = match self.prepare_message(user, persona, text)? {
+        let request = match self.prepare_message(user, persona, text).await? {
             Taken::Control(reply) => return Ok(reply),
             Taken::Stored(request) => request,
         };
         let started = Instant::now();
         let check = self.moderate(moderator, model, (Some(user), persona), kept);
-        let mut release = || self.accept(user, persona, text).map(|_| ());
+        let release = async { self.accept(user, persona, text).await.map(|_| ()) };
         let mut reply = String::new();
         let room = self.limits.max_reply_chars;
         let held = hold_stream(
@@ -203,7 +204,7 @@ impl ChatService {
             (model, &request),
             (&mut reply, room),
             on_delta,
-            &mut release,
+            release,
             stop,
         )
         .await?;
@@ -211,14 +212,18 @@ impl ChatService {
             Held::Flagged { kind, ended } => {
                 let (answered, usage, outcome) = discarded(ended, model);
                 let record = (usage, outcome);
-                if let Err(e) = self.record_usage(user, persona, &answered, record, started) {
+                if let Err(e) = self
+                    .record_usage(user, persona, &answered, record, started)
+                    .await
+                {
                     tracing::warn!(error = %e, "could not record a discarded model call");
                 }
-                self.crisis_protocol(user, persona, kept, kind)
+                self.crisis_protocol(user, persona, kept, kind).await
             }
             Held::Shown(ended) => {
                 let asked = request.messages.last().map_or("", |m| m.content.as_str());
                 self.finish_stream(user, persona, model, (asked, reply), ended, started)
+                    .await
             }
         }
     }
@@ -233,7 +238,7 @@ impl ChatService {
         model: &dyn ChatModel,
         (text, kept): (&str, &str),
     ) -> Result<Reply, TurnError> {
-        let request = match self.prepare_message(user, persona, text)? {
+        let request = match self.prepare_message(user, persona, text).await? {
             Taken::Control(reply) => return Ok(reply),
             Taken::Stored(request) => request,
         };
@@ -251,15 +256,19 @@ impl ChatService {
         if let Some(kind) = flagged {
             let ended = completion.map(|c| c.map(|c| (c.model, c.usage, false)));
             let (answered, usage, outcome) = discarded(ended, model);
-            if let Err(e) = self.record_usage(user, persona, &answered, (usage, outcome), started) {
+            if let Err(e) = self
+                .record_usage(user, persona, &answered, (usage, outcome), started)
+                .await
+            {
                 tracing::warn!(error = %e, "could not record a discarded model call");
             }
-            return self.crisis_protocol(user, persona, kept, kind);
+            return self.crisis_protocol(user, persona, kept, kind).await;
         }
-        self.accept(user, persona, text)?;
+        self.accept(user, persona, text).await?;
         let completion = completion.expect("the reply is awaited whenever the check passes");
         let asked = request.messages.last().map_or("", |m| m.content.as_str());
         self.finish_whole(user, persona, model, asked, completion, started)
+            .await
     }
 }
 
@@ -279,7 +288,7 @@ pub(super) fn discarded(
 
 /// Streams the model's reply to `request` into `text` while `check` runs,
 /// holding every piece until the check gives no crisis; then `release`
-/// runs (to store the user's message), the held text goes to `on_delta`
+/// is awaited (to store the user's message), the held text goes to `on_delta`
 /// at once and the rest as it arrives. A crisis drops the stream and
 /// shows nothing. `stop` ends the reply, not the check.
 pub(super) async fn hold_stream(
@@ -287,7 +296,7 @@ pub(super) async fn hold_stream(
     (model, request): (&dyn ChatModel, &ChatRequest),
     (text, room): (&mut String, usize),
     on_delta: &mut (dyn FnMut(&str) + Send),
-    release: &mut (dyn FnMut() -> Result<(), TurnError> + Send),
+    release: impl Future<Output = Result<(), TurnError>> + Send,
     stop: Stop<'_>,
 ) -> Result<Held, TurnError> {
     let (sender, mut pieces) = tokio::sync::mpsc::unbounded_channel::<String>();
@@ -295,7 +304,7 @@ pub(super) async fn hold_stream(
         let _ = sender.send(delta.to_string());
     };
     let reading = read_stream(model, request, (text, room), &mut send, stop);
-    tokio::pin!(check, reading);
+    tokio::pin!(check, reading, release);
     let mut passed = false;
     let mut held = String::new();
     let mut ended: Option<Streamed> = None;
@@ -306,7 +315,8 @@ pub(super) async fn hold_stream(
                 if let Some(kind) = flagged {
                     return Ok(Held::Flagged { kind, ended });
                 }
-                release()?;
+                // Awaited once: this branch is off once `passed`.
+                release.as_mut().await?;
                 passed = true;
                 if !held.is_empty() {
                     on_delta(&std::mem::take(&mut held));

@@ -30,27 +30,27 @@ pub fn notice_text(persona: &Persona) -> String {
 impl ChatService {
     /// The reminders due before `user`'s next message: the session is the
     /// person's, across every persona, as the console would have lived it.
-    pub fn reminders(&self, user: &str) -> Result<Reminders, TurnError> {
-        Ok(self.session_after(user, self.clock.now())?.0)
+    pub async fn reminders(&self, user: &str) -> Result<Reminders, TurnError> {
+        Ok(self.session_after(user, self.clock.now()).await?.0)
     }
 
     /// The reminders due for `user`'s message at `now`, and the session's
     /// marks after it (stored with the message). The marks kept with the
     /// user say where the session stands; a user with none yet (stored by
     /// an earlier version) has it rebuilt from their messages' times.
-    pub(super) fn session_after(
+    pub(super) async fn session_after(
         &self,
         user: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(Reminders, SessionMarks), TurnError> {
-        let record = self.store.hold()?.user(user)?;
+        let record = self.store.step()?.user(user).await?;
         let minor = record.as_ref().is_some_and(|u| u.minor);
         if let Some(marks) = record.as_ref().and_then(|u| u.session) {
             let mut session = Disclosure::resume(&marks, minor, &self.safety);
             let reminders = session.on_message(now);
             return Ok((reminders, session.marks()));
         }
-        let times = self.session_times(user, now)?;
+        let times = self.session_times(user, now).await?;
         let (reminders, session) = replay(&times, now, minor, &self.safety);
         Ok((reminders, session.marks()))
     }
@@ -58,13 +58,13 @@ impl ChatService {
     /// The times of `user`'s messages that can belong to the session going
     /// on at `now`, oldest first: the times each conversation keeps in its
     /// record, or its messages when its session began before those.
-    fn session_times(
+    async fn session_times(
         &self,
         user: &str,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, TurnError> {
-        let store = self.store.hold()?;
-        let conversations = store.user_conversations(user)?;
+        let store = self.store.step()?;
+        let conversations = store.user_conversations(user).await?;
         let mut times: Vec<_> = conversations
             .iter()
             .flat_map(|c| c.recent_user_times.iter().copied())
@@ -81,19 +81,21 @@ impl ChatService {
             return Ok(times);
         }
         drop(store);
-        self.user_message_times(&conversations)
+        self.user_message_times(&conversations).await
     }
 
     /// Every user-message time of `conversations`, read from their
     /// messages (the most recent ones), oldest first.
-    fn user_message_times(
+    async fn user_message_times(
         &self,
         conversations: &[crate::store::Conversation],
     ) -> Result<Vec<chrono::DateTime<chrono::Utc>>, TurnError> {
-        let store = self.store.hold()?;
+        let store = self.store.step()?;
         let mut times = Vec::new();
         for conversation in conversations {
-            let recent = store.recent_messages(conversation, RECENT_FOR_SESSIONS)?;
+            let recent = store
+                .recent_messages(conversation, RECENT_FOR_SESSIONS)
+                .await?;
             times.extend(
                 recent
                     .into_iter()
@@ -155,7 +157,7 @@ impl ChatService {
         on_event: &mut (dyn FnMut(TurnEvent) + Send),
         stop: Stop<'_>,
     ) {
-        let mut notices = match self.notices_due(user, persona) {
+        let mut notices = match self.notices_due(user, persona).await {
             Ok(notices) => notices,
             Err(error) => return on_event(TurnEvent::Failed(error)),
         };
@@ -200,7 +202,7 @@ impl ChatService {
         text: &str,
         on_event: &mut (dyn FnMut(TurnEvent) + Send),
     ) {
-        let notices = match self.notices_due(user, persona) {
+        let notices = match self.notices_due(user, persona).await {
             Ok(notices) => notices,
             Err(error) => return on_event(TurnEvent::Failed(error)),
         };
@@ -210,8 +212,12 @@ impl ChatService {
 
     /// The AI notice and the break reminder, when due before `user`'s next
     /// message.
-    fn notices_due(&self, user: &str, persona: &Persona) -> Result<Vec<TurnEvent>, TurnError> {
-        let reminders = self.reminders(user)?;
+    async fn notices_due(
+        &self,
+        user: &str,
+        persona: &Persona,
+    ) -> Result<Vec<TurnEvent>, TurnError> {
+        let reminders = self.reminders(user).await?;
         let mut notices = Vec::new();
         if reminders.notice {
             notices.push(TurnEvent::Notice(notice_text(persona)));

@@ -55,11 +55,11 @@ impl ChatService {
         on_delta: &mut (dyn FnMut(&str) + Send),
     ) -> Result<Reply, TurnError> {
         let asked = last_user_text(history)?;
-        let kept = match self.stateless_screen(user, persona, history, kind)? {
+        let kept = match self.stateless_screen(user, persona, history, kind).await? {
             Screened::Crisis(reply) => return Ok(reply),
             Screened::Clear { kept } => kept,
         };
-        let request = self.stateless_request(user, persona, history)?;
+        let request = self.stateless_request(user, persona, history).await?;
         let started = Instant::now();
         let mut text = String::new();
         let cap = self.limits.max_reply_chars;
@@ -73,17 +73,10 @@ impl ChatService {
             Some(moderator) => {
                 let check = self.moderate(&moderator, model, (user, persona), &kept);
                 // Nothing is stored in a stateless turn, so nothing waits for the check.
-                let mut release = || Ok(());
+                let release = async { Ok(()) };
                 let reading = (model, &request);
-                let held = hold_stream(
-                    check,
-                    reading,
-                    (&mut text, cap),
-                    on_delta,
-                    &mut release,
-                    never,
-                )
-                .await?;
+                let held =
+                    hold_stream(check, reading, (&mut text, cap), on_delta, release, never).await?;
                 match held {
                     Held::Flagged {
                         kind: crisis,
@@ -91,8 +84,11 @@ impl ChatService {
                     } => {
                         let (answered, usage, outcome) = discarded(ended, model);
                         let record = (usage, outcome);
-                        self.record_stateless_usage(user, persona, &answered, record, started);
-                        return self.stateless_crisis_reply(user, persona, kind, crisis);
+                        self.record_stateless_usage(user, persona, &answered, record, started)
+                            .await;
+                        return self
+                            .stateless_crisis_reply(user, persona, kind, crisis)
+                            .await;
                     }
                     Held::Shown(ended) => ended,
                 }
@@ -105,7 +101,8 @@ impl ChatService {
         match ended {
             Ok((answered, usage, truncated)) => {
                 let outcome = (usage, CallOutcome::Completed);
-                self.record_stateless_usage(user, persona, &answered, outcome, started);
+                self.record_stateless_usage(user, persona, &answered, outcome, started)
+                    .await;
                 Ok(Reply {
                     kind: ReplyKind::Persona,
                     text,
@@ -120,7 +117,8 @@ impl ChatService {
                 let partial = !text.trim().is_empty();
                 let outcome = CallOutcome::unfinished(partial);
                 let model_id = model.info().model.clone();
-                self.record_stateless_usage(user, persona, &model_id, (None, outcome), started);
+                self.record_stateless_usage(user, persona, &model_id, (None, outcome), started)
+                    .await;
                 Err(TurnError::Model {
                     error,
                     // Nothing is stored in a stateless turn.
@@ -188,7 +186,7 @@ impl ChatService {
     /// anonymously); a client task holding a crisis (its own message, or an
     /// earlier one it quotes) is answered without the model. Otherwise the
     /// message within the size limit comes back, for a moderation check.
-    fn stateless_screen(
+    async fn stateless_screen(
         &self,
         user: Option<&str>,
         persona: &Persona,
@@ -218,7 +216,8 @@ impl ChatService {
         };
         match crisis {
             Some(crisis) => Ok(Screened::Crisis(
-                self.stateless_crisis_reply(user, persona, kind, crisis)?,
+                self.stateless_crisis_reply(user, persona, kind, crisis)
+                    .await?,
             )),
             None => Ok(Screened::Clear { kept }),
         }
@@ -226,20 +225,23 @@ impl ChatService {
 
     /// Troupe's reply to a crisis of kind `crisis` in a stateless turn, the
     /// referral counted for a chat (not for a client's housekeeping task).
-    fn stateless_crisis_reply(
+    async fn stateless_crisis_reply(
         &self,
         user: Option<&str>,
         persona: &Persona,
         kind: StatelessKind,
         crisis: CrisisKind,
     ) -> Result<Reply, TurnError> {
-        let language = self.reply_language(user, persona)?;
+        let language = self.reply_language(user, persona).await?;
         if kind == StatelessKind::Chat {
-            self.store.hold()?.record_safety_event(&SafetyEvent {
-                at: self.clock.now(),
-                kind: crisis.referral().to_string(),
-                language: language.clone(),
-            })?;
+            self.store
+                .step()?
+                .record_safety_event(&SafetyEvent {
+                    at: self.clock.now(),
+                    kind: crisis.referral().to_string(),
+                    language: language.clone(),
+                })
+                .await?;
         }
         let reply = self.safety.crisis_message(&language, crisis);
         Ok(Reply::crisis(reply, crisis))
@@ -247,9 +249,18 @@ impl ChatService {
 
     /// The language of Troupe's own replies to `user`: theirs when known,
     /// else the persona's.
-    fn reply_language(&self, user: Option<&str>, persona: &Persona) -> Result<String, TurnError> {
+    async fn reply_language(
+        &self,
+        user: Option<&str>,
+        persona: &Persona,
+    ) -> Result<String, TurnError> {
         let known = match user {
-            Some(user) => self.store.hold()?.user(user)?.and_then(|u| u.language),
+            Some(user) => self
+                .store
+                .step()?
+                .user(user)
+                .await?
+                .and_then(|u| u.language),
             None => None,
         };
         Ok(known.unwrap_or_else(|| persona.language.clone()))
@@ -267,7 +278,7 @@ impl ChatService {
 
     /// The request for the persona's reply to the client's `history`: the
     /// newest messages within the history limits, without crisis exchanges.
-    fn stateless_request(
+    async fn stateless_request(
         &self,
         user: Option<&str>,
         persona: &Arc<Persona>,
@@ -301,13 +312,13 @@ impl ChatService {
             .collect();
         let messages = within_budget(&shareable(&marked), self.limits.history_chars);
         // The client keeps no times, so there is no idle time to tell.
-        let scene = self.scene(user, persona, None, &messages)?;
+        let scene = self.scene(user, persona, None, &messages).await?;
         self.chat_request(persona, &scene, messages)
     }
 
     /// Records a stateless call's tokens and outcome, so `/v1/usage` counts
     /// it like any other.
-    fn record_stateless_usage(
+    async fn record_stateless_usage(
         &self,
         user: Option<&str>,
         persona: &Persona,
@@ -327,10 +338,10 @@ impl ChatService {
             latency_ms: started.elapsed().as_millis() as u64,
             outcome,
         };
-        let recorded = self
-            .store
-            .hold()
-            .and_then(|store| store.record_usage(&record));
+        let recorded = match self.store.step() {
+            Ok(store) => store.record_usage(&record).await,
+            Err(error) => Err(error),
+        };
         if let Err(error) = recorded {
             // The reply is what the client needs; the usage line is not.
             tracing::warn!(%error, "could not record a stateless call's usage");

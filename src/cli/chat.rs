@@ -50,7 +50,7 @@ pub async fn run(app: &App, args: ChatArgs) -> Result<i32, Error> {
         Some(user) => user,
         None => default_user()?,
     };
-    let reach = super::reach(app)?;
+    let reach = super::reach(app).await?;
     let user = reach.user_id(&user).await?;
     let persona = reach.chat_persona(&args.persona).await?;
     match args.message {

@@ -15,6 +15,7 @@ use crate::app::App;
 use crate::error::Error;
 use crate::followup::{DEFAULT_LEASE_SECONDS, RunOptions, SentFollowUp, Worker};
 use crate::progress::Silent;
+use crate::store::postgres::PgError;
 use crate::store::{StoreAccess, StoreBackend, StoreError, lock_deliveries};
 
 /// The `followups` subcommands.
@@ -98,13 +99,7 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
     let followups = app.followups(&store);
     match command {
         FollowupsCommand::Due(args) => {
-            let due = match app.database()? {
-                Some(database) => {
-                    let store = StoreBackend::open(&app.data_dir, Some(database)).await?;
-                    followups.due_on(&store).await?
-                }
-                None => super::reach(app)?.due().await?,
-            };
+            let due = super::reach(app).await?.due().await?;
             if args.json {
                 print_json(&due)?;
             } else if due.is_empty() {
@@ -125,21 +120,10 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
             }
         }
         FollowupsCommand::Explain(mut args) => {
-            let (verdict, persona) = match app.database()? {
-                Some(database) => {
-                    crate::ids::check_id("user id", &args.user).map_err(Error::Usage)?;
-                    let persona = app.persona(&args.persona)?;
-                    let store = StoreBackend::open(&app.data_dir, Some(database)).await?;
-                    let verdict = followups.explain_on(&store, &args.user, &persona).await?;
-                    (verdict, persona.id.clone())
-                }
-                None => {
-                    let reach = super::reach(app)?;
-                    args.user = reach.user_id(&args.user).await?;
-                    let persona = reach.persona(&args.persona).await?;
-                    (reach.explain(&args.user, &persona).await?, persona.id)
-                }
-            };
+            let reach = super::reach(app).await?;
+            args.user = reach.user_id(&args.user).await?;
+            let persona = reach.persona(&args.persona).await?;
+            let (verdict, persona) = (reach.explain(&args.user, &persona).await?, persona.id);
             if args.json {
                 print_json(&verdict)?;
             } else {
@@ -164,9 +148,8 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
                 limit: args.limit,
             };
             let mut bar = Bar::new(args.quiet);
-            let sent = match app.database()? {
-                Some(database) => {
-                    let store = StoreBackend::open(&app.data_dir, Some(database)).await?;
+            let sent = match app.open_database().await? {
+                Some(store) => {
                     let lease = chrono::Duration::from_std(args.lease)
                         .unwrap_or_else(|_| chrono::Duration::seconds(DEFAULT_LEASE_SECONDS));
                     let worker = Worker::new(lease);
@@ -186,6 +169,12 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
         }
         FollowupsCommand::Watch(_) => unreachable!("watch runs before the store is opened"),
         FollowupsCommand::Reindex => {
+            if let Some(database) = app.database()? {
+                return Err(Error::Store(StoreError::from(PgError::NotYetUsed {
+                    target: database.target().to_string(),
+                    command: "`troupe followups reindex`",
+                })));
+            }
             let moved = followups.reindex()?;
             outln!("reindexed: {moved} conversation(s) have a new due window");
         }
@@ -219,7 +208,7 @@ async fn watch(app: &App, every: Duration) -> Result<(), Error> {
     let signals = crate::shutdown::signals().map_err(|e| Error::Terminal(e.to_string()))?;
     let mut shutdown = std::pin::pin!(signals);
     let mut last_purge: Option<chrono::DateTime<chrono::Utc>> = None;
-    let store = app.store_access();
+    let store = app.command_store_access().await?;
     loop {
         tokio::select! {
             result = tick(app, &store, &mut last_purge) => match result {
@@ -246,32 +235,75 @@ async fn tick(
     store: &StoreAccess,
     last_purge: &mut Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<(), Error> {
+    if store.is_postgres() {
+        return database_tick(app, store, last_purge).await;
+    }
     let _delivering = lock_deliveries(&app.data_dir)?;
     let now = app.clock.now();
     if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
         // A purge rewrites the store, so it has it to itself for a moment.
         let (_store, purged) = app.purge_by_retention(app.open_store()?, &mut Silent)?;
-        if let Some(purge) = purged
-            && purge.messages > 0
-        {
-            errln!(
-                "troupe: purged {} message(s) past the retention period{}",
-                purge.messages,
-                super::rights::copies_removed(purge.preserved_copies_removed, "purged")
-            );
-        }
+        report_purge(purged);
         *last_purge = Some(now);
     }
     let sent = app
         .followups(store)
         .run(RunOptions::default(), &|p| app.model_for(p), &mut Silent)
         .await?;
-    errln!(
-        "troupe: {} sent {} follow-up(s)",
-        app.clock.now().format("%Y-%m-%d %H:%M:%S"),
-        sent.len()
-    );
+    report_tick(app, sent.len());
     Ok(())
+}
+
+/// One tick of `watch` on PostgreSQL: the daily purge, then one pass of a
+/// follow-up worker (any number of them share the database).
+async fn database_tick(
+    app: &App,
+    store: &StoreAccess,
+    last_purge: &mut Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), Error> {
+    let backend = StoreBackend::clone(&*store.step()?);
+    let now = app.clock.now();
+    if last_purge.is_none_or(|at| now - at >= chrono::Duration::days(1)) {
+        let (_, purged) = app
+            .purge_backend_by_retention(backend.clone(), &mut Silent)
+            .await?;
+        report_purge(purged);
+        *last_purge = Some(now);
+    }
+    let worker = Worker::new(chrono::Duration::seconds(DEFAULT_LEASE_SECONDS));
+    let sent = app
+        .followups(store)
+        .run_worker(
+            &backend,
+            &worker,
+            RunOptions::default(),
+            &|p| app.model_for(p),
+            &mut Silent,
+        )
+        .await?;
+    report_tick(app, sent.len());
+    Ok(())
+}
+
+/// Tells what a tick's purge removed, if anything.
+fn report_purge(purged: Option<crate::store::Purge>) {
+    if let Some(purge) = purged
+        && purge.messages > 0
+    {
+        errln!(
+            "troupe: purged {} message(s) past the retention period{}",
+            purge.messages,
+            super::rights::copies_removed(purge.preserved_copies_removed, "purged")
+        );
+    }
+}
+
+/// Tells what a tick sent.
+fn report_tick(app: &App, sent: usize) {
+    errln!(
+        "troupe: {} sent {sent} follow-up(s)",
+        app.clock.now().format("%Y-%m-%d %H:%M:%S"),
+    );
 }
 
 /// Parses 30s, 5m, 1h or 1d.

@@ -25,7 +25,7 @@ pub struct HistoryArgs {
 
 /// Runs `troupe history`.
 pub async fn run(app: &App, mut args: HistoryArgs) -> Result<i32, Error> {
-    let reach = super::reach(app)?;
+    let reach = super::reach(app).await?;
     args.user = reach.user_id(&args.user).await?;
     let persona = reach.persona(&args.persona).await?;
     let messages = reach.history(&args.user, &persona).await?;

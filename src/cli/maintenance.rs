@@ -47,10 +47,13 @@ pub struct ReportArgs {
 }
 
 /// Runs a `maintenance` subcommand.
-pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error> {
+pub async fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error> {
     let MaintenanceCommand::Purge(args) = command;
     let mut bar = Bar::new(args.quiet);
-    let (_store, purge) = app.purge_by_retention(app.open_store()?, &mut bar)?;
+    let purge = match app.open_database().await? {
+        Some(store) => app.purge_backend_by_retention(store, &mut bar).await?.1,
+        None => app.purge_by_retention(app.open_store()?, &mut bar)?.1,
+    };
     bar.finish();
     match (purge, args.json) {
         (Some(p), true) => print_json(&p)?,
@@ -72,7 +75,7 @@ pub fn maintenance(app: &App, command: MaintenanceCommand) -> Result<i32, Error>
 /// data dir).
 pub async fn safety(app: &App, command: SafetyCommand) -> Result<i32, Error> {
     let SafetyCommand::Report(args) = command;
-    let lines = super::reach(app)?.safety_report(args.by).await?;
+    let lines = super::reach(app).await?.safety_report(args.by).await?;
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

@@ -240,7 +240,7 @@ impl Cli {
             Command::Usage(args) => usage::run(&app, args).await,
             Command::Export(args) => rights::export(&app, args).await,
             Command::Erase(args) => rights::erase(&app, args).await,
-            Command::Maintenance(command) => maintenance::maintenance(&app, command),
+            Command::Maintenance(command) => maintenance::maintenance(&app, command).await,
             Command::Safety(command) => maintenance::safety(&app, command).await,
             Command::Store(command) => store::run(&app, command).await,
             Command::Init(_) | Command::Doctor(_) | Command::Completions(_) | Command::Man(_) => {
@@ -302,8 +302,8 @@ pub(crate) fn default_user() -> Result<String, Error> {
 
 /// Where the command's data is (see [`Reach`]); going through a server,
 /// says so when `--now` or `--model` was given, since they apply here only.
-pub(crate) fn reach(app: &App) -> Result<Reach<'_>, Error> {
-    let reach = Reach::connect(app)?;
+pub(crate) async fn reach(app: &App) -> Result<Reach<'_>, Error> {
+    let reach = Reach::connect(app).await?;
     if let Some(address) = reach.server_address()
         && (app.clock.is_fixed() || app.model_flag().is_some())
     {

@@ -43,7 +43,7 @@ pub struct EraseArgs {
 
 /// Runs `troupe export`.
 pub async fn export(app: &App, mut args: ExportArgs) -> Result<i32, Error> {
-    let reach = super::reach(app)?;
+    let reach = super::reach(app).await?;
     args.user = reach.user_id(&args.user).await?;
     let export = reach
         .export(&args.user)
@@ -57,7 +57,7 @@ pub async fn export(app: &App, mut args: ExportArgs) -> Result<i32, Error> {
 /// whether the erasure then runs here or in the server; nothing holds the
 /// data dir while the question waits for an answer.
 pub async fn erase(app: &App, mut args: EraseArgs) -> Result<i32, Error> {
-    let reach = super::reach(app)?;
+    let reach = super::reach(app).await?;
     let typed = args.user.clone();
     args.user = reach.user_id(&args.user).await?;
     // Earlier releases named the file as the id was typed.

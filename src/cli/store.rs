@@ -60,7 +60,7 @@ pub struct JsonArgs {
 pub async fn run(app: &App, command: StoreCommand) -> Result<i32, Error> {
     match command {
         StoreCommand::Backup(args) => {
-            let backup = super::reach(app)?.backup(&args.dir).await?;
+            let backup = super::reach(app).await?.backup(&args.dir).await?;
             if args.json {
                 print_json(&backup)?;
             } else {

@@ -22,7 +22,7 @@ pub struct TopicsArgs {
 
 /// Runs `troupe topics`.
 pub async fn run(app: &App, mut args: TopicsArgs) -> Result<i32, Error> {
-    let reach = super::reach(app)?;
+    let reach = super::reach(app).await?;
     args.user = reach.user_id(&args.user).await?;
     let persona = reach.persona(&args.persona).await?;
     let list = reach.topics(&args.user, &persona).await?;

@@ -20,7 +20,7 @@ pub struct UsageArgs {
 
 /// Runs `troupe usage`.
 pub async fn run(app: &App, args: UsageArgs) -> Result<i32, Error> {
-    let lines = super::reach(app)?.usage(args.since).await?;
+    let lines = super::reach(app).await?.usage(args.since).await?;
     if args.json {
         print_json(&lines)?;
     } else if lines.is_empty() {

@@ -66,7 +66,7 @@ pub struct ShowArgs {
 
 /// Runs a `user` subcommand.
 pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
-    let reach = super::reach(app)?;
+    let reach = super::reach(app).await?;
     match command {
         UserCommand::Set(mut args) => {
             args.user = reach.user_id(&args.user).await?;
@@ -118,10 +118,10 @@ pub async fn run(app: &App, command: UserCommand) -> Result<i32, Error> {
     Ok(0)
 }
 
-/// A user who never wrote, named with the data dir looked in.
+/// A user who never wrote, named with the store looked in.
 pub(crate) fn no_user(app: &App, user: &str) -> Error {
     Error::NotFound(format!(
         "there is no user \"{user}\" in {}",
-        app.data_dir.display()
+        app.store_place()
     ))
 }

@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::Worker;
 use super::{RunOptions, SentFollowUp};
 use crate::app::App;
 use crate::error::Error;
 use crate::shutdown::Shutdown;
-use crate::store::{SharedStore, StoreAccess};
+use crate::store::{StoreAccess, StoreBackend};
 
 /// Hears each follow-up as it is delivered.
 pub type OnSent = dyn Fn(&SentFollowUp) + Send + Sync;
@@ -22,8 +23,12 @@ pub type OnSent = dyn Fn(&SentFollowUp) + Send + Sync;
 pub struct Scheduler {
     /// The runtime: personas, prompts, policy, models.
     pub app: Arc<App>,
-    /// The store, shared with the chat turns.
-    pub store: SharedStore,
+    /// The store, shared with the chat turns: sled's shared store, or a
+    /// PostgreSQL database that other servers' schedulers share too.
+    pub store: StoreAccess,
+    /// This scheduler's identity and lease as a worker on PostgreSQL,
+    /// where schedulers claim due conversations from each other.
+    pub worker: Worker,
     /// Poked after every chat turn, and by whoever wants a run now.
     pub wake: Arc<Notify>,
     /// Hears each delivered follow-up.
@@ -59,16 +64,20 @@ impl Scheduler {
     /// how many follow-ups were delivered.
     pub async fn deliver_due(&self) -> Result<usize, Error> {
         // Each step of the run holds the store; a model writing holds nothing.
-        let access = StoreAccess::shared(self.store.clone());
-        let sent = self
-            .app
-            .followups(&access)
-            .run(
-                RunOptions::default(),
-                &|p| self.app.model_for(p),
-                &mut crate::progress::Silent,
-            )
-            .await?;
+        let followups = self.app.followups(&self.store);
+        let model_for = |p: &crate::persona::Persona| self.app.model_for(p);
+        let silent = &mut crate::progress::Silent;
+        let sent = if self.store.is_postgres() {
+            let store = StoreBackend::clone(&*self.store.step()?);
+            let options = RunOptions::default();
+            followups
+                .run_worker(&store, &self.worker, options, &model_for, silent)
+                .await?
+        } else {
+            followups
+                .run(RunOptions::default(), &model_for, silent)
+                .await?
+        };
         metrics::counter!("troupe_followups_sent_total").increment(sent.len() as u64);
         for followup in &sent {
             (self.on_sent)(followup);
@@ -80,8 +89,8 @@ impl Scheduler {
     /// [`Scheduler::recheck`].
     async fn until_next(&self) -> Duration {
         let now = self.app.clock.now();
-        let next = match self.store.get().await {
-            Ok(store) => store.next_due_after(now).ok().flatten(),
+        let next = match self.store.step() {
+            Ok(store) => store.next_due_after(now).await.ok().flatten(),
             Err(_) => None,
         };
         next.and_then(|at| (at - now).to_std().ok())

@@ -28,7 +28,7 @@ impl Reach<'_> {
     pub async fn is_minor(&self, user: &str) -> Result<bool, Error> {
         match self {
             Reach::Server { client, .. } => Ok(client.user(user).await?.is_some_and(|u| u.minor)),
-            Reach::Local { chat, .. } => Ok(chat.is_minor(user)?),
+            Reach::Local { chat, .. } => Ok(chat.is_minor(user).await?),
         }
     }
 
@@ -52,7 +52,7 @@ impl Reach<'_> {
             }
             Reach::Local { app, chat } => {
                 let persona = app.persona(&persona.id)?;
-                Ok(chat.take_unseen_followup(user, &persona)?)
+                Ok(chat.take_unseen_followup(user, &persona).await?)
             }
         }
     }
@@ -65,7 +65,7 @@ impl Reach<'_> {
             Reach::Server { client, .. } => Ok(client.greeting(user, &persona.id).await?),
             Reach::Local { app, chat } => {
                 let persona = app.persona(&persona.id)?;
-                Ok(chat.greeting(user, &persona)?)
+                Ok(chat.greeting(user, &persona).await?)
             }
         }
     }
@@ -130,7 +130,7 @@ impl Reach<'_> {
             Reach::Local { app, chat } => {
                 let persona = app.persona(&persona.id)?;
                 let model = app.model_for(&persona)?;
-                let reminders = chat.reminders(user)?;
+                let reminders = chat.reminders(user).await?;
                 let reply = chat
                     .turn_whole(user, &persona, model.as_ref(), text)
                     .await?;

@@ -1,5 +1,7 @@
-//! How a command reaches a data dir's data: through its files, opened for
-//! each step of work (see [`StoreAccess`]), or, while `troupe serve` holds
+//! How a command reaches a deployment's data: through the PostgreSQL
+//! database when one is configured (any number of commands and servers
+//! share it); else through the data dir's files, opened for each step of
+//! work (see [`crate::store::StoreAccess`]), or, while `troupe serve` holds
 //! the data dir, through the server's API. The lock file says which: a
 //! server writes its address into it (see [`crate::store::server_holding`]).
 //!
@@ -27,15 +29,17 @@ use crate::report::{
     Export, Period, PersonaSummary, SafetyLine, SettingsChange, UsageLine, UserView,
     conversations_of, safety_lines, usage_lines,
 };
+use crate::store::StoreBackend;
 use crate::store::{Backup, Erasure, PagedMessage, Store, server_holding};
 
 /// Where a command's data is.
 pub enum Reach<'a> {
-    /// The data dir's files, opened for each step of work.
+    /// The store itself: the data dir's files, opened for each step of
+    /// work, or the PostgreSQL database.
     Local {
         /// The runtime: personas, models, clock, config.
         app: &'a App,
-        /// Chat turns over the store, opened on demand.
+        /// Chat turns over the store.
         chat: Box<ChatService>,
     },
     /// The server holding the data dir.
@@ -48,8 +52,17 @@ pub enum Reach<'a> {
 }
 
 impl<'a> Reach<'a> {
-    /// The server holding `app`'s data dir, if one does; else the files.
-    pub fn connect(app: &'a App) -> Result<Self, Error> {
+    /// The PostgreSQL database when one is configured (migrated first);
+    /// else the server holding `app`'s data dir, if one does; else the
+    /// files.
+    pub async fn connect(app: &'a App) -> Result<Self, Error> {
+        if app.database()?.is_some() {
+            let store = app.command_store_access().await?;
+            return Ok(Reach::Local {
+                app,
+                chat: Box::new(app.chat_service(store)),
+            });
+        }
         match server_holding(&app.data_dir) {
             Some(address) => {
                 let client = ApiClient::new(&address, &app.data_dir, &app.config.server)?;
@@ -79,8 +92,8 @@ impl<'a> Reach<'a> {
         match self {
             Reach::Server { .. } => Ok(typed.to_string()),
             Reach::Local { chat, .. } => {
-                let store = chat.store().hold()?;
-                Ok(crate::ids::resolve_user(&store, typed)?)
+                let store = chat.store().step()?;
+                Ok(crate::ids::resolve_user_in(&store, typed).await?)
             }
         }
     }
@@ -144,9 +157,11 @@ impl<'a> Reach<'a> {
         match self {
             Reach::Server { client, .. } => Ok(client.history(user, &persona.id).await?),
             Reach::Local { chat, .. } => {
-                let store = chat.store().hold()?;
-                Ok(match store.conversation(user, &persona.id)? {
-                    Some(conversation) => store.messages_page(&conversation, None, usize::MAX)?,
+                let store = chat.store().step()?;
+                Ok(match store.conversation(user, &persona.id).await? {
+                    Some(conversation) => {
+                        store.messages_page(&conversation, None, usize::MAX).await?
+                    }
                     None => Vec::new(),
                 })
             }
@@ -162,9 +177,11 @@ impl<'a> Reach<'a> {
         match self {
             Reach::Server { client, .. } => Ok(client.topics(user, &persona.id).await?),
             Reach::Local { app, chat } => {
-                let store = chat.store().hold()?;
-                Ok(match store.conversation(user, &persona.id)? {
-                    Some(conversation) => ranked(&store.topics(&conversation)?, app.clock.now()),
+                let store = chat.store().step()?;
+                Ok(match store.conversation(user, &persona.id).await? {
+                    Some(conversation) => {
+                        ranked(&store.topics(&conversation).await?, app.clock.now())
+                    }
                     None => Vec::new(),
                 })
             }
@@ -175,6 +192,10 @@ impl<'a> Reach<'a> {
     pub async fn due(&self) -> Result<Vec<DueConversation>, Error> {
         match self {
             Reach::Server { client, .. } => Ok(client.due().await?),
+            Reach::Local { app, chat } if chat.store().is_postgres() => {
+                let store = chat.store().step()?;
+                app.followups(chat.store()).due_on(&store).await
+            }
             Reach::Local { app, chat } => app.followups(chat.store()).due(),
         }
     }
@@ -189,7 +210,12 @@ impl<'a> Reach<'a> {
             Reach::Server { client, .. } => Ok(client.explain(user, &persona.id).await?),
             Reach::Local { app, chat } => {
                 let persona = app.persona(&persona.id)?;
-                app.followups(chat.store()).explain(user, &persona)
+                let followups = app.followups(chat.store());
+                if chat.store().is_postgres() {
+                    let store = chat.store().step()?;
+                    return followups.explain_on(&store, user, &persona).await;
+                }
+                followups.explain(user, &persona)
             }
         }
     }
@@ -199,11 +225,11 @@ impl<'a> Reach<'a> {
         match self {
             Reach::Server { client, .. } => Ok(client.user(user).await?),
             Reach::Local { app, chat } => {
-                let store = chat.store().hold()?;
-                let Some(record) = store.user(user)? else {
+                let store = chat.store().step()?;
+                let Some(record) = store.user(user).await? else {
                     return Ok(None);
                 };
-                let conversations = conversations_of(&store, &app.personas(), user)?;
+                let conversations = conversations_of(&store, &app.personas(), user).await?;
                 let default_tz = &app.config.followups.default_timezone;
                 Ok(Some(UserView::new(record, conversations, default_tz)))
             }
@@ -224,8 +250,9 @@ impl<'a> Reach<'a> {
             }
             Reach::Local { app, chat } => {
                 chat.store()
-                    .hold()?
-                    .update_user(user, app.clock.now(), &update)?;
+                    .step()?
+                    .update_user(user, app.clock.now(), &update)
+                    .await?;
             }
         }
         Ok(())
@@ -236,7 +263,7 @@ impl<'a> Reach<'a> {
         match self {
             Reach::Server { client, .. } => Ok(client.export(user).await?),
             Reach::Local { app, chat } => {
-                let data = chat.store().hold()?.export_user(user)?;
+                let data = chat.store().step()?.export_user(user).await?;
                 Ok(data.map(|data| Export::new(data, app.clock.now())))
             }
         }
@@ -253,6 +280,14 @@ impl<'a> Reach<'a> {
     ) -> Result<Option<Erasure>, Error> {
         match self {
             Reach::Server { client, .. } => Ok(client.erase(user).await?),
+            Reach::Local { chat, .. } if chat.store().is_postgres() => {
+                let store = StoreBackend::clone(&*chat.store().step()?);
+                if store.user(user).await?.is_none() {
+                    return Ok(None);
+                }
+                let (_store, erasure) = store.erase_user(user, progress).await?;
+                Ok(Some(erasure))
+            }
             Reach::Local { app, .. } => {
                 // A rewrite needs the store to itself: no step may hold it.
                 let store = Store::open(&app.data_dir)?;
@@ -271,7 +306,7 @@ impl<'a> Reach<'a> {
             Reach::Server { client, .. } => Ok(client.usage(since).await?),
             Reach::Local { chat, .. } => {
                 let since = since.unwrap_or(DateTime::<Utc>::MIN_UTC);
-                Ok(usage_lines(&chat.store().hold()?.usage_since(since)?))
+                Ok(usage_lines(&chat.store().step()?.usage_since(since).await?))
             }
         }
     }
@@ -289,6 +324,9 @@ impl<'a> Reach<'a> {
         })?;
         match self {
             Reach::Server { client, .. } => Ok(client.backup(&target).await?),
+            Reach::Local { chat, .. } if chat.store().is_postgres() => Err(Error::Usage(
+                "the store is a PostgreSQL database ([store] url or TROUPE_DATABASE_URL): back it up with PostgreSQL's own tools (pg_dump, or your provider's snapshots); `troupe store backup` copies the sled store of a data dir".to_string(),
+            )),
             Reach::Local { app, .. } => Ok(crate::store::backup_now(&app.data_dir, &target)?),
         }
     }
@@ -297,9 +335,10 @@ impl<'a> Reach<'a> {
     pub async fn safety_report(&self, by: Period) -> Result<Vec<SafetyLine>, Error> {
         match self {
             Reach::Server { client, .. } => Ok(client.safety_report(by).await?),
-            Reach::Local { chat, .. } => {
-                Ok(safety_lines(&chat.store().hold()?.safety_counts()?, by))
-            }
+            Reach::Local { chat, .. } => Ok(safety_lines(
+                &chat.store().step()?.safety_counts().await?,
+                by,
+            )),
         }
     }
 }

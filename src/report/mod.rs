@@ -289,16 +289,16 @@ fn check_display_name(name: &str) -> Result<String, InvalidSetting> {
 
 /// The conversations of `user` with the personas on offer, and with those
 /// whose files were skipped for problems, in persona order.
-pub fn conversations_of(
-    store: &crate::store::Store,
+pub async fn conversations_of(
+    store: &crate::store::StoreBackend,
     personas: &Personas,
     user: &str,
 ) -> Result<Vec<Conversation>, crate::store::StoreError> {
-    personas
-        .known_ids()
-        .iter()
-        .filter_map(|id| store.conversation(user, id).transpose())
-        .collect()
+    let mut conversations = Vec::new();
+    for id in personas.known_ids() {
+        conversations.extend(store.conversation(user, &id).await?);
+    }
+    Ok(conversations)
 }
 
 /// The format tag of an export document.

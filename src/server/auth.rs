@@ -135,7 +135,7 @@ impl FromRequestParts<SharedState> for Caller {
             Caller::Operator
         } else {
             let known = match token.starts_with(USER_TOKEN_PREFIX) {
-                true => state.store.get().await?.token_user(token)?,
+                true => state.store.get().await?.token_user(token).await?,
                 false => None,
             };
             let Some(user) = known else {

@@ -48,10 +48,12 @@ pub async fn backup(
             request.dir
         )));
     }
-    let backup = state
-        .store
-        .exclusive(|store| store.backup_to(&target))
-        .await?;
+    let Some(shared) = state.store.sled() else {
+        return Err(ApiError::conflict(
+            "the store is a PostgreSQL database: back it up with PostgreSQL's own tools (pg_dump, or your provider's snapshots); this endpoint copies the sled store of a data dir",
+        ));
+    };
+    let backup = shared.exclusive(|store| store.backup_to(&target)).await?;
     tracing::info!(dir = %backup.dir.display(), messages = backup.messages, "backup written");
     Ok(Json(backup))
 }
@@ -65,14 +67,19 @@ pub async fn keep(state: SharedState, mut shutdown: Shutdown) {
     let Some(dir) = config.backup_dir(&state.app.data_dir) else {
         return;
     };
+    let Some(shared) = state.store.sled().cloned() else {
+        tracing::warn!(
+            "[store] backup_dir is set, but the store is a PostgreSQL database: no scheduled backups are written; back the database up with PostgreSQL's own tools"
+        );
+        return;
+    };
     let every = Duration::from_secs(config.backup_interval_secs.max(1));
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.requested() => return,
         }
-        let made = state
-            .store
+        let made = shared
             .exclusive(|store| scheduled_backup(store, &dir, config.backup_keep))
             .await;
         match made {

@@ -317,8 +317,12 @@ pub async fn history(
         )));
     }
     let store = state.store.get().await?;
-    let messages = match store.conversation(&user, &persona.id)? {
-        Some(conversation) => store.messages_page(&conversation, query.before, limit)?,
+    let messages = match store.conversation(&user, &persona.id).await? {
+        Some(conversation) => {
+            store
+                .messages_page(&conversation, query.before, limit)
+                .await?
+        }
         None => Vec::new(),
     };
     let before = messages
@@ -346,7 +350,7 @@ pub async fn greeting(
     ApiPath((user, persona)): ApiPath<(String, String)>,
 ) -> Result<Json<GreetingView>, ApiError> {
     let (user, persona) = state.conversation_of(&caller, &user, &persona).await?;
-    let greeting = state.chat().greeting(&user, &persona)?;
+    let greeting = state.chat().greeting(&user, &persona).await?;
     Ok(Json(GreetingView { greeting }))
 }
 
@@ -364,8 +368,8 @@ pub async fn topics(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (user, persona) = state.conversation_of(&caller, &user, &persona).await?;
     let store = state.store.get().await?;
-    let list = match store.conversation(&user, &persona.id)? {
-        Some(c) => crate::followup::topics::ranked(&store.topics(&c)?, state.app.clock.now()),
+    let list = match store.conversation(&user, &persona.id).await? {
+        Some(c) => crate::followup::topics::ranked(&store.topics(&c).await?, state.app.clock.now()),
         None => Vec::new(),
     };
     Ok(Json(serde_json::to_value(list).unwrap_or_default()))

@@ -75,6 +75,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 409: the request cannot apply to the server as it is.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
     /// 422: settings that cannot be applied.
     pub fn invalid_settings(message: impl Into<String>) -> Self {
         Self::new(

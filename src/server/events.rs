@@ -93,6 +93,11 @@ impl Hub {
         }
     }
 
+    /// Whether `user` has a stream open here.
+    pub fn is_listening(&self, user: &str) -> bool {
+        self.users.lock().is_ok_and(|u| u.contains_key(user))
+    }
+
     /// How many users have a stream open.
     pub fn users_listening(&self) -> usize {
         self.users.lock().map_or(0, |u| u.len())
@@ -210,7 +215,7 @@ pub async fn take_unseen(
 ) -> Result<Json<UnseenFollowUp>, ApiError> {
     let (user, persona) = state.conversation_of(&caller, &user, &persona).await?;
     let chat = state.chat();
-    let followup = chat.take_unseen_followup(&user, &persona)?;
+    let followup = chat.take_unseen_followup(&user, &persona).await?;
     Ok(Json(UnseenFollowUp { followup }))
 }
 
@@ -219,7 +224,7 @@ async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowU
     let chat = state.chat();
     let mut events = Vec::new();
     for persona in state.app.personas().iter() {
-        if let Some(message) = chat.take_unseen_followup(user, persona)? {
+        if let Some(message) = chat.take_unseen_followup(user, persona).await? {
             events.push(FollowUpEvent {
                 persona: persona.id.clone(),
                 persona_name: persona.name.clone(),
@@ -232,13 +237,78 @@ async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowU
     Ok(events)
 }
 
+/// Pushes each follow-up the database announces (see
+/// [`crate::store::postgres::FollowUpListener`]) to its user's streams
+/// open on this server, until `shutdown`. A user with no stream here is
+/// skipped without reading anything; a listener that fails is logged and
+/// tried again a second later, and what it missed reaches the user when
+/// their next stream opens.
+pub async fn relay(
+    state: SharedState,
+    mut listener: crate::store::postgres::FollowUpListener,
+    mut shutdown: crate::shutdown::Shutdown,
+) {
+    loop {
+        let delivered = tokio::select! {
+            delivered = listener.next() => delivered,
+            _ = shutdown.requested() => return,
+        };
+        match delivered {
+            Ok(delivered) => push_stored(&state, &delivered.user, &delivered.persona).await,
+            Err(error) => {
+                tracing::warn!(%error, "listening for follow-ups failed; trying again");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// Pushes `user`'s newest follow-up from `persona`, as stored, to their
+/// streams open here.
+async fn push_stored(state: &SharedState, user: &str, persona: &str) {
+    if !state.hub.is_listening(user) {
+        return;
+    }
+    let Ok(persona) = state.app.personas().get(persona) else {
+        return;
+    };
+    let stored = async {
+        let store = state.store.get().await?;
+        let Some(conversation) = store.conversation(user, &persona.id).await? else {
+            return Ok(None);
+        };
+        match conversation.last_followup_seq {
+            Some(seq) => store.message(&conversation, seq).await,
+            None => Ok(None),
+        }
+    };
+    match stored.await {
+        Ok(Some(message)) => {
+            let event = FollowUpEvent {
+                persona: persona.id.clone(),
+                persona_name: persona.name.clone(),
+                text: message.text,
+                disclaimers: message.disclaimers,
+                model: message.model.unwrap_or_default(),
+            };
+            let streams = state.hub.publish(user, event);
+            tracing::info!(persona = %persona.id, streams, "follow-up pushed");
+        }
+        Ok(None) => {}
+        Err(error) => {
+            let error: crate::store::StoreError = error;
+            tracing::warn!(%error, "could not read a follow-up to push");
+        }
+    }
+}
+
 /// Marks `user`'s follow-up from `persona` seen, since a stream showed it.
 async fn mark_seen(state: &SharedState, user: &str, persona: &str) {
     let Ok(persona) = state.app.personas().get(persona) else {
         return;
     };
     let chat = state.chat();
-    if let Err(error) = chat.take_unseen_followup(user, &persona) {
+    if let Err(error) = chat.take_unseen_followup(user, &persona).await {
         tracing::warn!(%error, "could not mark a pushed follow-up as seen");
     }
 }

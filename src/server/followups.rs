@@ -10,7 +10,6 @@ use super::auth::Caller;
 use super::body::ApiQuery;
 use super::error::{ApiError, ErrorBody, check_id};
 use super::state::SharedState;
-use crate::store::StoreAccess;
 
 /// The conversations due now, as `troupe followups due --json`.
 #[utoipa::path(get, path = "/v1/followups/due", tag = "followups",
@@ -23,9 +22,12 @@ pub async fn due(
     caller: Caller,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     caller.operator_only()?;
-    let store = state.store.get().await?;
-    let access = StoreAccess::kept(store.clone());
-    let due = state.app.followups(&access).due()?;
+    let access = state.store.access();
+    let followups = state.app.followups(&access);
+    let due = match state.store.sled() {
+        Some(_) => followups.due()?,
+        None => followups.due_on(&*state.store.get().await?).await?,
+    };
     Ok(Json(serde_json::to_value(due).unwrap_or_default()))
 }
 
@@ -56,9 +58,15 @@ pub async fn explain(
     check_id("persona id", &query.persona)?;
     caller.may_act_for(&user)?;
     let persona = state.app.personas().get(&query.persona)?;
-    let store = state.store.get().await?;
-    let access = StoreAccess::kept(store.clone());
-    let verdict = state.app.followups(&access).explain(&user, &persona)?;
+    let access = state.store.access();
+    let followups = state.app.followups(&access);
+    let verdict = match state.store.sled() {
+        Some(_) => followups.explain(&user, &persona)?,
+        None => {
+            let store = state.store.get().await?;
+            followups.explain_on(&store, &user, &persona).await?
+        }
+    };
     Ok(Json(serde_json::to_value(verdict).unwrap_or_default()))
 }
 

@@ -38,6 +38,7 @@ mod personas;
 mod reload;
 mod retention;
 mod state;
+mod store;
 mod users;
 mod webhooks;
 
@@ -59,8 +60,10 @@ pub use error::ApiError;
 use crate::app::App;
 use crate::followup::scheduler::Scheduler;
 use crate::shutdown::{self, Shutdown};
-use crate::store::{SharedStore, Store, StoreError};
+use crate::store::{SharedStore, Store, StoreBackend, StoreError};
+use crate::webhook::Webhook;
 use state::{InFlight, RateLimits, ServerState, SharedState};
+use store::ServerStore;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -288,7 +291,6 @@ pub async fn serve(
     listen: SocketAddr,
     on_ready: impl FnOnce(SocketAddr, bool),
 ) -> Result<(), ServeError> {
-    refuse_database(&app)?;
     let tokens = operator_tokens(&app.config.server)?;
     log_skipped_personas(&app.personas());
     if tokens.is_empty() && !listen.ip().is_loopback() {
@@ -297,8 +299,7 @@ pub async fn serve(
     }
     let webhooks = crate::webhook::configured(&app.config.server, &|var| std::env::var(var).ok())?;
     let signals = shutdown::signals().map_err(ServeError::Signals)?;
-    let store = Store::open(&app.data_dir)?;
-    webhooks::report_unconfigured(&store, &webhooks)?;
+    let store = open_store(&app, &webhooks).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|source| ServeError::Bind {
@@ -306,11 +307,21 @@ pub async fn serve(
             source,
         })?;
     let address = listener.local_addr().map_err(ServeError::Io)?;
-    store.announce_server(Some(&format!("http://{address}")))?;
     let (trigger, shutdown) = shutdown::channel();
-    let store = SharedStore::new(store);
-    let couriers = webhooks::start(webhooks, &store, &shutdown)?;
+    let store = match store {
+        // Other commands on the data dir go through this server.
+        StoreBackend::Sled(store) => {
+            store.announce_server(Some(&format!("http://{address}")))?;
+            ServerStore::Sled(SharedStore::new(store))
+        }
+        StoreBackend::Postgres(store) => ServerStore::Postgres(store),
+    };
+    let couriers = match store.sled() {
+        Some(shared) => webhooks::start(webhooks, shared, &shutdown)?,
+        None => webhooks::Couriers::none(),
+    };
     let state = build_state(app, store, &tokens, shutdown.clone(), couriers.wake.clone());
+    let listen_task = start_followup_listener(&state, &shutdown).await?;
     retention::purge_now(&state).await;
     let scheduler_task = start_scheduler(&state, &shutdown);
     let retention_task = tokio::spawn(retention::keep(Arc::clone(&state), shutdown.clone()));
@@ -354,16 +365,64 @@ pub async fn serve(
     if let Some(task) = reload_task {
         task.abort();
     }
+    if let Some(task) = listen_task {
+        task.abort();
+    }
     couriers.abort();
+    close_store(&state.store, grace).await
+}
+
+/// Opens the store the server keeps its conversations in: the PostgreSQL
+/// database when one is configured (migrated first; webhooks are refused
+/// there, their delivery across servers is not built yet), else sled in
+/// the data dir, whose webhook queues without a configured webhook are
+/// reported.
+async fn open_store(app: &App, webhooks: &[Webhook]) -> Result<StoreBackend, ServeError> {
+    let database = app
+        .config
+        .store
+        .database(&crate::backend::process_env)
+        .map_err(StoreError::from)?;
+    let Some(database) = database else {
+        let store = Store::open(&app.data_dir)?;
+        webhooks::report_unconfigured(&store, webhooks)?;
+        return Ok(StoreBackend::Sled(store));
+    };
+    if !webhooks.is_empty() {
+        return Err(
+            StoreError::from(crate::store::postgres::PgError::NotYetUsed {
+                target: database.target().to_string(),
+                command: "`troupe serve` with `[[server.webhooks]]`",
+            })
+            .into(),
+        );
+    }
+    let store = crate::store::postgres::PgStore::open(database)
+        .await
+        .map_err(StoreError::from)?;
+    tracing::info!(database = %store.target(), "serving from PostgreSQL");
+    Ok(StoreBackend::Postgres(store))
+}
+
+/// Lets go of the store at exit. sled: flushes, takes the server's address
+/// out of the lock file, and closes, which records the store's files so the
+/// next open finds them as they were left (a turn still holding the store
+/// past `grace` leaves it to be checked as after a crash). PostgreSQL:
+/// closes the connections once the statements in progress end.
+async fn close_store(store: &ServerStore, grace: Duration) -> Result<(), ServeError> {
+    let shared = match store {
+        ServerStore::Sled(shared) => shared,
+        ServerStore::Postgres(store) => {
+            let _ = tokio::time::timeout(grace.max(Duration::from_secs(1)), store.close()).await;
+            return Ok(());
+        }
+    };
     {
-        let store = state.store.get().await?;
+        let store = shared.get().await?;
         store.flush()?;
         store.announce_server(None)?;
     }
-    // Closing records the store's files, so the next open finds them as
-    // they were left; a turn still holding the store past the grace period
-    // leaves it to be checked as after a crash.
-    if tokio::time::timeout(grace.max(Duration::from_secs(1)), state.store.close())
+    if tokio::time::timeout(grace.max(Duration::from_secs(1)), shared.close())
         .await
         .is_err()
     {
@@ -372,6 +431,24 @@ pub async fn serve(
         );
     }
     Ok(())
+}
+
+/// On PostgreSQL, pushes the follow-ups any server delivers (this one
+/// included) to the streams open here, as the database announces them; on
+/// sled the scheduler pushes what it delivers itself.
+async fn start_followup_listener(
+    state: &SharedState,
+    shutdown: &Shutdown,
+) -> Result<Option<tokio::task::JoinHandle<()>>, ServeError> {
+    let ServerStore::Postgres(store) = &state.store else {
+        return Ok(None);
+    };
+    let listener = store.followup_listener().await.map_err(StoreError::from)?;
+    Ok(Some(tokio::spawn(events::relay(
+        Arc::clone(state),
+        listener,
+        shutdown.clone(),
+    ))))
 }
 
 /// Starts the follow-up scheduler, unless `[server] followups = false`
@@ -395,7 +472,7 @@ fn start_scheduler(
 /// waking the webhook couriers.
 fn build_state(
     app: App,
-    store: SharedStore,
+    store: ServerStore,
     tokens: &[String],
     shutdown: Shutdown,
     couriers: crate::webhook::Wake,
@@ -403,11 +480,20 @@ fn build_state(
     let app = Arc::new(app);
     let hub = Arc::new(events::Hub::default());
     let wake = Arc::new(tokio::sync::Notify::new());
+    // On PostgreSQL every delivery reaches the streams through the
+    // database's announcement (see `start_followup_listener`), this
+    // server's own included, so none is pushed twice.
+    let push = match &store {
+        ServerStore::Sled(_) => Some(Arc::clone(&hub)),
+        ServerStore::Postgres(_) => None,
+    };
+    let lease = chrono::Duration::seconds(crate::followup::DEFAULT_LEASE_SECONDS);
     let scheduler = Arc::new(Scheduler {
         app: Arc::clone(&app),
-        store: store.clone(),
+        store: store.access(),
+        worker: crate::followup::Worker::new(lease),
         wake: Arc::clone(&wake),
-        on_sent: push_to(Arc::clone(&hub), Arc::clone(&app), couriers),
+        on_sent: push_to(push, Arc::clone(&app), couriers),
         recheck: Duration::from_secs(app.config.server.followup_check_secs.max(1)),
     });
     Arc::new(ServerState {
@@ -430,12 +516,15 @@ fn build_state(
 /// Pushes each delivered follow-up to its user's open streams, and wakes
 /// the webhook couriers (its webhook entries were queued with it).
 fn push_to(
-    hub: Arc<events::Hub>,
+    hub: Option<Arc<events::Hub>>,
     app: Arc<App>,
     couriers: crate::webhook::Wake,
 ) -> Arc<crate::followup::scheduler::OnSent> {
     Arc::new(move |sent| {
         couriers.notify();
+        let Some(hub) = &hub else {
+            return;
+        };
         let name = app
             .personas()
             .get(&sent.persona)
@@ -444,26 +533,4 @@ fn push_to(
         let streams = hub.publish(&sent.user, events::FollowUpEvent::new(sent, &name));
         tracing::info!(persona = %sent.persona, streams, "follow-up pushed");
     })
-}
-
-/// Refuses to serve from sled while a PostgreSQL database is configured:
-/// servers sharing that database would otherwise each keep their own
-/// conversations, unseen by the others. Lifted once the server runs on
-/// [`crate::store::StoreBackend`].
-fn refuse_database(app: &App) -> Result<(), ServeError> {
-    let database = app
-        .config
-        .store
-        .database(&crate::backend::process_env)
-        .map_err(StoreError::from)?;
-    match database {
-        Some(database) => Err(
-            StoreError::from(crate::store::postgres::PgError::NotYetUsed {
-                target: database.target().to_string(),
-                command: "`troupe serve`",
-            })
-            .into(),
-        ),
-        None => Ok(()),
-    }
 }

@@ -107,7 +107,7 @@ pub async fn completions(
 ) -> Result<Response, OpenAiError> {
     let caller = caller?;
     let ApiJson(body) = body?;
-    let asked = Asked::read(&state, &caller, &headers, body)?;
+    let asked = Asked::read(&state, &caller, &headers, body).await?;
     let permit = if asked.stream {
         Some(state.stream_permit()?)
     } else {
@@ -134,12 +134,13 @@ pub async fn completions(
 /// that message, without the reply it dropped). A client that sends only
 /// its newest message is never taken to ask again: without the message
 /// before it, a regenerate and a message said twice look alike.
-fn asks_again(state: &SharedState, user: &str, asked: &Asked) -> Result<bool, OpenAiError> {
+async fn asks_again(state: &SharedState, user: &str, asked: &Asked) -> Result<bool, OpenAiError> {
     let [.., before, _] = asked.history.as_slice() else {
         return Ok(false);
     };
     let chat = state.chat();
     chat.is_retry(user, &asked.persona, asked.text(), Some(&before.content))
+        .await
         .map_err(|e| OpenAiError::from(ApiError::from(e)))
 }
 
@@ -160,7 +161,7 @@ async fn start(
     };
     if let (Some(user), false) = (&asked.user, asked.task) {
         let ids = (user.as_str(), asked.persona.id.as_str());
-        let again = asks_again(state, user, asked)?;
+        let again = asks_again(state, user, asked).await?;
         let how = (asked.stream, again);
         let (_, events) = start_turn(state, caller, ids, asked.text(), how).await?;
         framing.stored = true;
@@ -185,6 +186,7 @@ async fn start(
     if let Some(user) = &asked.user {
         // A client's own task is still refused where the user may not go.
         chat.check_access(user, &asked.persona)
+            .await
             .map_err(ApiError::from)?;
     }
     let events = chat.spawn_stateless_turn(

@@ -40,7 +40,7 @@ pub async fn usage(
         None => chrono::DateTime::<chrono::Utc>::MIN_UTC,
     };
     let store = state.store.get().await?;
-    Ok(Json(usage_lines(&store.usage_since(since)?)))
+    Ok(Json(usage_lines(&store.usage_since(since).await?)))
 }
 
 /// How to group the safety report.
@@ -68,7 +68,7 @@ pub async fn safety_report(
     caller.operator_only()?;
     let store = state.store.get().await?;
     Ok(Json(safety_lines(
-        &store.safety_counts()?,
+        &store.safety_counts().await?,
         query.by.unwrap_or_default(),
     )))
 }
@@ -89,7 +89,7 @@ pub async fn readyz(State(state): State<SharedState>) -> Response {
         .into_response();
     }
     match state.store.get().await {
-        Ok(store) => match store.user_count() {
+        Ok(store) => match store.schema_version().await {
             Ok(_) => Json(serde_json::json!({ "status": "ready" })).into_response(),
             Err(error) => ApiError::from(error).into_response(),
         },

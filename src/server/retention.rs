@@ -7,8 +7,9 @@
 use std::time::Duration;
 
 use super::state::SharedState;
+use super::store::ServerStore;
 use crate::shutdown::Shutdown;
-use crate::store::{Purge, StoreError};
+use crate::store::{Purge, StoreBackend, StoreError};
 
 /// How often the purge runs.
 const EVERY: Duration = Duration::from_secs(24 * 60 * 60);
@@ -48,8 +49,18 @@ async fn purge(state: &SharedState) -> Result<Option<Purge>, StoreError> {
         return Ok(None);
     }
     let app = std::sync::Arc::clone(&state.app);
-    state
-        .store
-        .rewrite(move |store| app.purge_by_retention(store, &mut crate::progress::Silent))
-        .await
+    match &state.store {
+        ServerStore::Sled(shared) => {
+            shared
+                .rewrite(move |store| app.purge_by_retention(store, &mut crate::progress::Silent))
+                .await
+        }
+        ServerStore::Postgres(store) => {
+            let store = StoreBackend::Postgres(store.clone());
+            let purged = app
+                .purge_backend_by_retention(store, &mut crate::progress::Silent)
+                .await?;
+            Ok(purged.1)
+        }
+    }
 }

@@ -11,11 +11,11 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 use super::auth::Access;
 use super::error::ApiError;
 use super::events::Hub;
+use super::store::ServerStore;
 use crate::app::App;
 use crate::chat::ChatService;
 use crate::server::ServerConfig;
 use crate::shutdown::Shutdown;
-use crate::store::{SharedStore, StoreAccess};
 
 /// The state behind every handler.
 pub type SharedState = Arc<ServerState>;
@@ -25,7 +25,7 @@ pub struct ServerState {
     /// Personas, prompts, config, clock, models.
     pub app: Arc<App>,
     /// The store.
-    pub store: SharedStore,
+    pub store: ServerStore,
     /// Operator tokens.
     pub access: Access,
     /// Per-user and per-token request budgets.
@@ -60,8 +60,7 @@ impl ServerState {
     /// store only for its reads and writes, never across a model call, so
     /// an erasure waits for nobody's model.
     pub fn chat(&self) -> ChatService {
-        self.app
-            .chat_service(StoreAccess::shared(self.store.clone()))
+        self.app.chat_service(self.store.access())
     }
 
     /// The stored id of the user a path, query or body names, in any case
@@ -69,7 +68,7 @@ impl ServerState {
     pub async fn user_id(&self, typed: &str) -> Result<String, ApiError> {
         crate::ids::check_id("user id", typed).map_err(ApiError::bad_request)?;
         let store = self.store.get().await?;
-        Ok(crate::ids::resolve_user(&store, typed)?)
+        Ok(crate::ids::resolve_user_in(&store, typed).await?)
     }
 
     /// The user (resolved, checked) and the persona a conversation route

@@ -11,8 +11,10 @@ use super::auth::{Caller, mint_token};
 use super::body::{ApiJson, ApiPath};
 use super::error::{ApiError, ErrorBody};
 use super::state::SharedState;
+use super::store::ServerStore;
 use crate::report::Erased;
 use crate::report::{Export, SettingsChange, UserView, conversations_of};
+use crate::store::StoreBackend;
 
 /// The 404 for a user who never wrote.
 fn no_user(user: &str) -> ApiError {
@@ -38,8 +40,8 @@ pub async fn show(
 
 async fn view(state: &SharedState, user: &str) -> Result<Json<UserView>, ApiError> {
     let store = state.store.get().await?;
-    let record = store.user(user)?.ok_or_else(|| no_user(user))?;
-    let conversations = conversations_of(&store, &state.app.personas(), user)?;
+    let record = store.user(user).await?.ok_or_else(|| no_user(user))?;
+    let conversations = conversations_of(&store, &state.app.personas(), user).await?;
     let default_tz = &state.app.config.followups.default_timezone;
     Ok(Json(UserView::new(record, conversations, default_tz)))
 }
@@ -73,7 +75,9 @@ pub async fn update(
         .map_err(|e| ApiError::invalid_settings(e.to_string()))?;
     {
         let store = state.store.get().await?;
-        store.update_user(&user, state.app.clock.now(), &update)?;
+        store
+            .update_user(&user, state.app.clock.now(), &update)
+            .await?;
     }
     // Follow-ups switched on, a new time zone: the scheduler looks again.
     state.wake.notify_one();
@@ -95,7 +99,10 @@ pub async fn export(
     let user = state.user_id(&user).await?;
     caller.may_act_for(&user)?;
     let store = state.store.get().await?;
-    let data = store.export_user(&user)?.ok_or_else(|| no_user(&user))?;
+    let data = store
+        .export_user(&user)
+        .await?
+        .ok_or_else(|| no_user(&user))?;
     let document = Export::new(data, state.app.clock.now());
     Ok(Json(serde_json::to_value(document).unwrap_or_default()))
 }
@@ -118,15 +125,25 @@ pub async fn erase(
     caller.may_act_for(&user)?;
     {
         let store = state.store.get().await?;
-        if store.user(&user)?.is_none() {
+        if store.user(&user).await?.is_none() {
             return Err(no_user(&user));
         }
     }
-    let who = user.clone();
-    let erasure = state
-        .store
-        .rewrite(move |store| store.erase_user(&who, &mut crate::progress::Silent))
-        .await?;
+    let erasure = match &state.store {
+        ServerStore::Sled(shared) => {
+            let who = user.clone();
+            shared
+                .rewrite(move |store| store.erase_user(&who, &mut crate::progress::Silent))
+                .await?
+        }
+        ServerStore::Postgres(store) => {
+            let store = StoreBackend::Postgres(store.clone());
+            store
+                .erase_user(&user, &mut crate::progress::Silent)
+                .await?
+                .1
+        }
+    };
     // Streams opened before (with a token now revoked, too) end here.
     state.hub.close(&user);
     let legacy = crate::console::legacy_history_file(&state.app.data_dir, &user);
@@ -163,6 +180,6 @@ pub async fn mint(
     let user = state.user_id(&user).await?;
     caller.operator_only()?;
     let token = mint_token()?;
-    state.store.get().await?.add_token(&token, &user)?;
+    state.store.get().await?.add_token(&token, &user).await?;
     Ok((StatusCode::CREATED, Json(MintedToken { user, token })))
 }

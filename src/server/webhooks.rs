@@ -39,6 +39,14 @@ pub fn start(
 }
 
 impl Couriers {
+    /// No courier: no webhook is configured.
+    pub fn none() -> Self {
+        Self {
+            wake: Wake::default(),
+            tasks: Vec::new(),
+        }
+    }
+
     /// Stops any courier still running (each stops on its own at shutdown).
     pub fn abort(self) {
         for task in self.tasks {

@@ -19,7 +19,8 @@ use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use super::{SharedStore, Store, StoreError, StoreHandle};
+use super::postgres::{PgError, PgStore};
+use super::{SharedStore, Store, StoreBackend, StoreError, StoreHandle};
 
 /// How a service reaches the store; cloning shares it (and its holds).
 #[derive(Debug, Clone)]
@@ -38,6 +39,28 @@ enum Mode {
     /// for each step so that a rewrite (an erasure) waits only for the
     /// steps in progress, never for a model.
     Shared(Arc<SharedSteps>),
+    /// A PostgreSQL database: every step goes to its pool, and nothing is
+    /// held between steps (any number of processes share it).
+    Postgres(PgStore),
+}
+
+/// The store for one step, through the interface both stores share;
+/// dereferences to [`StoreBackend`]. On sled it holds the store as
+/// [`StoreAccess::hold`] does, so a step's reads and writes share one open
+/// store; on PostgreSQL it holds nothing.
+pub struct Step<'a> {
+    /// The store the step works on.
+    backend: StoreBackend,
+    /// The sled hold the step keeps alive, if any.
+    _held: Option<Held<'a>>,
+}
+
+impl Deref for Step<'_> {
+    type Target = StoreBackend;
+
+    fn deref(&self) -> &StoreBackend {
+        &self.backend
+    }
 }
 
 /// The shared store, and the handle while a step holds it.
@@ -115,13 +138,43 @@ impl StoreAccess {
         }
     }
 
-    /// The data dir.
+    /// Access to a PostgreSQL database, shared by every process using it.
+    pub fn postgres(store: PgStore) -> Self {
+        Self {
+            mode: Mode::Postgres(store),
+        }
+    }
+
+    /// The data dir (on PostgreSQL, where the deployment's files are).
     pub fn dir(&self) -> &Path {
         match &self.mode {
             Mode::Kept(store) => store.dir(),
             Mode::OnDemand(on_demand) => &on_demand.dir,
             Mode::Shared(shared) => shared.store.dir(),
+            Mode::Postgres(_) => Path::new("."),
         }
+    }
+
+    /// Whether this is a PostgreSQL database rather than sled.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.mode, Mode::Postgres(_))
+    }
+
+    /// The store for one step of work, through the interface both stores
+    /// share (see [`Step`]). Drop it as soon as the step's reads and
+    /// writes are done.
+    pub fn step(&self) -> Result<Step<'_>, StoreError> {
+        if let Mode::Postgres(store) = &self.mode {
+            return Ok(Step {
+                backend: StoreBackend::Postgres(store.clone()),
+                _held: None,
+            });
+        }
+        let held = self.hold()?;
+        Ok(Step {
+            backend: StoreBackend::Sled(Store::clone(&held)),
+            _held: Some(held),
+        })
     }
 
     /// The store, for one step: the store a step in progress holds, else
@@ -133,13 +186,17 @@ impl StoreAccess {
             Mode::Kept(store) => Ok(Held(HeldStore::Kept(store))),
             Mode::OnDemand(on_demand) => on_demand.hold().map(|s| Held(HeldStore::Opened(s))),
             Mode::Shared(shared) => shared.hold().map(|h| Held(HeldStore::Shared(h))),
+            Mode::Postgres(store) => Err(StoreError::from(PgError::NotYetUsed {
+                target: store.target().to_string(),
+                command: "this part of troupe",
+            })),
         }
     }
 
     /// Whether a step holds the store open now (always, for a kept store).
     pub fn is_held(&self) -> bool {
         match &self.mode {
-            Mode::Kept(_) | Mode::Shared(_) => true,
+            Mode::Kept(_) | Mode::Shared(_) | Mode::Postgres(_) => true,
             Mode::OnDemand(on_demand) => {
                 on_demand
                     .open

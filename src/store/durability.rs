@@ -51,6 +51,12 @@ impl Store {
 }
 
 impl PendingFlush {
+    /// A flush with nothing left to wait for: the write was durable when
+    /// it returned (a PostgreSQL commit).
+    pub(crate) fn finished() -> Self {
+        PendingFlush(State::Done(Ok(())))
+    }
+
     /// Waits for the flush to end. On a runtime's worker, the worker's
     /// other tasks move to another thread meanwhile, as in
     /// [`Store::flush`].

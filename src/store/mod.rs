@@ -64,7 +64,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use sled::transaction::{ConflictableTransactionError, TransactionError, Transactional};
 
-pub use access::{Held, StoreAccess};
+pub use access::{Held, Step, StoreAccess};
 pub use backend::StoreBackend;
 pub(crate) use backup::STORE_FIELDS;
 pub use backup::{Backup, StoreConfig, backup_now, scheduled_backup};
@@ -82,6 +82,7 @@ pub use records::{
 };
 pub use retention::Purge;
 pub use rights::{ConversationData, Erasure, PendingWebhook, UserData};
+pub(crate) use server::token_digest;
 pub use server::{PagedMessage, announced_server};
 pub use shared::{SharedStore, StoreHandle};
 pub use user_ids::UserMatch;

@@ -23,7 +23,7 @@ pub struct PagedMessage {
 }
 
 /// The SHA-256 of a token: what the store keeps instead of the token.
-fn token_digest(token: &str) -> [u8; 32] {
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
     let digest = ring::digest::digest(&ring::digest::SHA256, token.as_bytes());
     let mut out = [0u8; 32];
     out.copy_from_slice(digest.as_ref());

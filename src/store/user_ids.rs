@@ -18,6 +18,26 @@ pub enum UserMatch {
     Ambiguous(Vec<String>),
 }
 
+impl UserMatch {
+    /// How `id` matches `stored`, every stored id equal to it but for
+    /// ASCII case: exactly as typed, else its lower-case form, else the one
+    /// other spelling; a new lower-case id when there is none.
+    pub fn among(id: &str, mut stored: Vec<String>) -> Self {
+        let folded = crate::ids::fold_user_id(id);
+        for spelling in [id, folded.as_str()] {
+            if stored.iter().any(|s| s == spelling) {
+                return UserMatch::Stored(spelling.to_string());
+            }
+        }
+        stored.sort();
+        match stored.len() {
+            0 => UserMatch::New(folded),
+            1 => UserMatch::Stored(stored.remove(0)),
+            _ => UserMatch::Ambiguous(stored),
+        }
+    }
+}
+
 impl Store {
     /// The user `id` names, ignoring case: the user stored under exactly
     /// `id`, else under its lower-case form, else the one user stored under

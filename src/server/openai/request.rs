@@ -98,7 +98,7 @@ pub struct Asked {
 
 impl Asked {
     /// Reads `body` for `caller`.
-    pub fn read(
+    pub async fn read(
         state: &SharedState,
         caller: &Caller,
         headers: &HeaderMap,
@@ -111,7 +111,7 @@ impl Asked {
             ));
         }
         let persona = find_persona(state, &body.model)?;
-        let user = resolve_user(state, caller, &body, headers)?;
+        let user = resolve_user(state, caller, &body, headers).await?;
         let history = client_history(state, &persona, &body.messages)?;
         let task = history.last().is_some_and(|m| {
             m.content.trim_start().starts_with(CLIENT_TASK_MARK)
@@ -152,7 +152,7 @@ pub fn find_persona(state: &SharedState, model: &str) -> Result<Arc<Persona>, Op
 /// the body (`safety_identifier`, else `user`) or Open WebUI's header
 /// names, in any case (see [`crate::ids`]). A token and a named user must
 /// agree.
-fn resolve_user(
+async fn resolve_user(
     state: &SharedState,
     caller: &Caller,
     body: &CompletionRequest,
@@ -170,7 +170,7 @@ fn resolve_user(
         },
     };
     let named = match named {
-        Some(id) => Some(stored_user_id(state, &id)?),
+        Some(id) => Some(stored_user_id(state, &id).await?),
         None => None,
     };
     match (caller, named) {
@@ -188,9 +188,10 @@ fn resolve_user(
 
 /// The stored id of the user a request names; a bad or ambiguous id is a
 /// 400 on the `user` field.
-fn stored_user_id(state: &SharedState, id: &str) -> Result<String, OpenAiError> {
-    let store = state.store.get_now().map_err(ApiError::from)?;
-    crate::ids::resolve_user(&store, id).map_err(|error| match error {
+async fn stored_user_id(state: &SharedState, id: &str) -> Result<String, OpenAiError> {
+    let store = state.store.get().await.map_err(ApiError::from)?;
+    let resolved = crate::ids::resolve_user_in(&store, id).await;
+    resolved.map_err(|error| match error {
         crate::ids::UserIdError::Invalid(message) => OpenAiError::bad_field(
             "user",
             format!("{message}; send your own user id, or a hash of it"),

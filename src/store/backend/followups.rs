@@ -127,6 +127,37 @@ impl StoreBackend {
         }
     }
 
+    /// When the next conversation falls due after `now`, if one does (a
+    /// scheduler sleeps until then).
+    pub async fn next_due_after(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        match self {
+            Self::Sled(store) => store.next_due_after(now),
+            Self::Postgres(store) => Ok(store.next_due_after(now).await?),
+        }
+    }
+
+    /// Like [`StoreBackend::update_conversation`], but creates the user and
+    /// an empty conversation (started by the user at `now`) if needed, so a
+    /// preference such as STOP sticks even before the first chat message.
+    pub async fn upsert_conversation(
+        &self,
+        user: &str,
+        persona: &str,
+        now: DateTime<Utc>,
+        change: &(dyn Fn(&mut Conversation) + Sync),
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<Conversation, StoreError> {
+        match self {
+            Self::Sled(store) => store.upsert_conversation(user, persona, now, change, schedule),
+            Self::Postgres(store) => Ok(store
+                .upsert_conversation(user, persona, now, change, schedule)
+                .await?),
+        }
+    }
+
     /// Puts `user` on hold for proactive messages until `until` (the crisis
     /// protocol): the user's record, which later conversations inherit, and
     /// every conversation, whose due window starts no earlier than the hold.

@@ -27,8 +27,10 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use super::postgres::{Database, PgStore};
-use super::{AppendEffects, Conversation, Message, PagedMessage, Store, StoreError, Topic};
-use super::{UsageRecord, User};
+use super::{
+    AppendEffects, Conversation, Message, PagedMessage, PendingFlush, Store, StoreError, Topic,
+};
+use super::{ConversationData, UsageRecord, User, UserData, UserMatch};
 use crate::safety::{SafetyCount, SafetyEvent};
 
 /// The store a process keeps its conversations in.
@@ -72,6 +74,63 @@ impl StoreBackend {
             Self::Sled(store) => store.user(id),
             Self::Postgres(store) => Ok(store.user(id).await?),
         }
+    }
+
+    /// The user `id` names, ignoring case (see [`UserMatch`]).
+    pub async fn match_user(&self, id: &str) -> Result<UserMatch, StoreError> {
+        match self {
+            Self::Sled(store) => store.match_user(id),
+            Self::Postgres(store) => Ok(store.match_user(id).await?),
+        }
+    }
+
+    /// Records an end-user token for `user` (only its digest is kept).
+    pub async fn add_token(&self, token: &str, user: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sled(store) => store.add_token(token, user),
+            Self::Postgres(store) => Ok(store.add_token(token, user).await?),
+        }
+    }
+
+    /// The user an end-user token acts for, if this store issued it.
+    pub async fn token_user(&self, token: &str) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Sled(store) => store.token_user(token),
+            Self::Postgres(store) => Ok(store.token_user(token).await?),
+        }
+    }
+
+    /// Everything stored about `user`, for an export; `None` for a user
+    /// who never wrote.
+    pub async fn export_user(&self, user: &str) -> Result<Option<UserData>, StoreError> {
+        let store = match self {
+            Self::Sled(store) => return store.export_user(user),
+            Self::Postgres(store) => store,
+        };
+        let Some(record) = store.user(user).await? else {
+            return Ok(None);
+        };
+        let mut conversations = Vec::new();
+        for conversation in store.user_conversations(user).await? {
+            conversations.push(ConversationData {
+                messages: store.messages(&conversation).await?,
+                topics: store.topics(&conversation).await?,
+                conversation,
+            });
+        }
+        let usage = store
+            .usage_since(DateTime::<Utc>::MIN_UTC)
+            .await?
+            .into_iter()
+            .filter(|u| u.user.as_deref() == Some(user))
+            .collect();
+        Ok(Some(UserData {
+            user: record,
+            conversations,
+            usage,
+            // Webhook deliveries are queued in the sled store only so far.
+            pending_webhooks: Vec::new(),
+        }))
     }
 
     /// Applies `change` to the settings of `user` (created at `now` if
@@ -121,6 +180,26 @@ impl StoreBackend {
         match self {
             Self::Sled(store) => store.append(user, persona, message, effects),
             Self::Postgres(store) => Ok(store.append(user, persona, message, effects).await?),
+        }
+    }
+
+    /// Like [`StoreBackend::append`], but returns as soon as the message
+    /// is written, with the flush that makes it durable under way (sled)
+    /// or done (PostgreSQL, whose commit is durable): the caller works
+    /// meanwhile and waits for it before anything depends on the message.
+    pub async fn append_flushing(
+        &self,
+        user: &str,
+        persona: &str,
+        message: &Message,
+        effects: &AppendEffects<'_>,
+    ) -> Result<(Conversation, PendingFlush), StoreError> {
+        match self {
+            Self::Sled(store) => store.append_flushing(user, persona, message, effects),
+            Self::Postgres(store) => {
+                let conversation = store.append(user, persona, message, effects).await?;
+                Ok((conversation, PendingFlush::finished()))
+            }
         }
     }
 

@@ -21,8 +21,46 @@ impl PgStore {
         change: &(dyn Fn(&mut Conversation) + Sync),
         schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
     ) -> Result<Option<Conversation>, PgError> {
+        self.change_conversation(user, persona, None, change, schedule)
+            .await
+    }
+
+    /// Like [`PgStore::update_conversation`], but creates the user and an
+    /// empty conversation (started by the user, at `now`, inheriting the
+    /// user's crisis hold) if needed, so a preference such as STOP sticks
+    /// even before the first chat message.
+    pub async fn upsert_conversation(
+        &self,
+        user: &str,
+        persona: &str,
+        now: DateTime<Utc>,
+        change: &(dyn Fn(&mut Conversation) + Sync),
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<Conversation, PgError> {
+        self.change_conversation(user, persona, Some(now), change, schedule)
+            .await?
+            .ok_or_else(|| PgError::Query {
+                target: self.target().to_string(),
+                doing: "changing a conversation",
+                detail: "the conversation just created is gone".to_string(),
+            })
+    }
+
+    /// The transaction of [`PgStore::update_conversation`], creating the
+    /// conversation first when `create_at` is given.
+    async fn change_conversation(
+        &self,
+        user: &str,
+        persona: &str,
+        create_at: Option<DateTime<Utc>>,
+        change: &(dyn Fn(&mut Conversation) + Sync),
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<Option<Conversation>, PgError> {
         let failed = self.failed("changing a conversation");
         let mut tx = self.pool.begin().await.map_err(&failed)?;
+        if let Some(at) = create_at {
+            self.create_empty(&mut tx, user, persona, at).await?;
+        }
         let row: Option<ConversationRow> = sqlx::query_as(
             "SELECT * FROM conversations WHERE user_id = $1 AND persona = $2 FOR UPDATE",
         )

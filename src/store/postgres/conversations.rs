@@ -93,12 +93,46 @@ impl PgStore {
         persona: &str,
         first: &Message,
     ) -> Result<Conversation, PgError> {
-        let failed = self.failed("appending a message");
+        self.insert_conversation(tx, user, persona, first.at, word(&first.role))
+            .await?;
+        self.lock_existing(tx, user, persona)
+            .await?
+            .ok_or_else(|| PgError::Query {
+                target: self.target().to_string(),
+                doing: "appending a message",
+                detail: "the conversation just created is gone".to_string(),
+            })
+    }
+
+    /// Inside a change: creates the user (if new) and an empty
+    /// conversation started by the user at `at` (if none), inheriting the
+    /// user's crisis hold.
+    pub(super) async fn create_empty(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        user: &str,
+        persona: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), PgError> {
+        self.insert_conversation(tx, user, persona, at, word(&crate::store::Role::User))
+            .await
+    }
+
+    /// Inserts the user and the conversation if they do not exist yet.
+    async fn insert_conversation(
+        &self,
+        tx: &mut Transaction<'static, Postgres>,
+        user: &str,
+        persona: &str,
+        at: chrono::DateTime<chrono::Utc>,
+        started_by: String,
+    ) -> Result<(), PgError> {
+        let failed = self.failed("creating a conversation");
         sqlx::query(
             "INSERT INTO users (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
         )
         .bind(user)
-        .bind(first.at)
+        .bind(at)
         .execute(&mut **tx)
         .await
         .map_err(&failed)?;
@@ -109,18 +143,12 @@ impl PgStore {
         )
         .bind(user)
         .bind(persona)
-        .bind(first.at)
-        .bind(word(&first.role))
+        .bind(at)
+        .bind(started_by)
         .execute(&mut **tx)
         .await
         .map_err(&failed)?;
-        self.lock_existing(tx, user, persona)
-            .await?
-            .ok_or_else(|| PgError::Query {
-                target: self.target().to_string(),
-                doing: "appending a message",
-                detail: "the conversation just created is gone".to_string(),
-            })
+        Ok(())
     }
 
     /// The conversation of `user` with `persona`, if they have talked.

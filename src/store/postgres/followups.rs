@@ -226,6 +226,13 @@ impl PgStore {
                 .await
                 .map_err(&failed)?;
             queue(&mut tx, delivery.outbox).await.map_err(&failed)?;
+            let delivered = super::notify::Delivered {
+                user: conversation.user.clone(),
+                persona: conversation.persona.clone(),
+            };
+            super::notify::announce(&mut tx, &delivered)
+                .await
+                .map_err(&failed)?;
         } else {
             conversation.pending_followup = None;
             conversation.due = (delivery.schedule)(&conversation);

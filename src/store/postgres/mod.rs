@@ -26,6 +26,7 @@ mod database;
 mod error;
 mod followups;
 mod migrate;
+mod notify;
 mod records;
 mod rights;
 mod rows;
@@ -34,6 +35,7 @@ pub use database::{DATABASE_URL_ENV, Database, PASSWORD_ENV, resolve_database};
 pub(crate) use database::{database_url, without_password};
 pub use error::PgError;
 pub use migrate::{Migrated, PG_SCHEMA_VERSION, migrate};
+pub use notify::{Delivered, FollowUpListener};
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 

@@ -6,9 +6,21 @@ use super::PgStore;
 use super::error::PgError;
 use super::rows::{SafetyRow, UsageRow, UserRow, bigint, timestamptz, word};
 use crate::safety::{SafetyCount, SafetyEvent};
+use crate::store::UserMatch;
 use crate::store::records::{UsageRecord, User};
 
 impl PgStore {
+    /// The user `id` names, ignoring case (see [`UserMatch`]).
+    pub async fn match_user(&self, id: &str) -> Result<UserMatch, PgError> {
+        let stored: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM users WHERE lower(id) = $1 ORDER BY id")
+                .bind(crate::ids::fold_user_id(id))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(self.failed("finding a user"))?;
+        Ok(UserMatch::among(id, stored))
+    }
+
     /// The user with this id, if they have ever written.
     pub async fn user(&self, id: &str) -> Result<Option<User>, PgError> {
         let row: Option<UserRow> = sqlx::query_as("SELECT * FROM users WHERE id = $1")
@@ -17,6 +29,42 @@ impl PgStore {
             .await
             .map_err(self.failed("reading a user"))?;
         Ok(row.map(User::from))
+    }
+
+    /// When the next conversation falls due after `now`, if one does.
+    pub async fn next_due_after(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, PgError> {
+        sqlx::query_scalar("SELECT min(due_from) FROM conversations WHERE due_from > $1")
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(self.failed("finding the next due time"))
+    }
+
+    /// Records an end-user token for `user` (only its digest is kept).
+    pub async fn add_token(&self, token: &str, user: &str) -> Result<(), PgError> {
+        sqlx::query(
+            "INSERT INTO tokens (digest, user_id, created_at) VALUES ($1, $2, now())
+             ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id",
+        )
+        .bind(crate::store::token_digest(token).to_vec())
+        .bind(user)
+        .execute(&self.pool)
+        .await
+        .map_err(self.failed("recording a token"))?;
+        Ok(())
+    }
+
+    /// The user an end-user token acts for, if it is one this database
+    /// holds.
+    pub async fn token_user(&self, token: &str) -> Result<Option<String>, PgError> {
+        sqlx::query_scalar("SELECT user_id FROM tokens WHERE digest = $1")
+            .bind(crate::store::token_digest(token).to_vec())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.failed("reading a token"))
     }
 
     /// Applies `change` to the settings of `user` (created at `now` if

@@ -20,7 +20,8 @@ use super::error::PgError;
 use crate::store::{Erasure, Purge};
 
 /// The tables an erasure deletes from.
-const USER_TABLES: &str = "users, conversations, messages, topics, followups, usage, outbox";
+const USER_TABLES: &str =
+    "users, conversations, messages, topics, followups, usage, outbox, tokens";
 
 /// The tables a retention purge deletes from or changes.
 const PURGED_TABLES: &str = "conversations, messages, topics, followups, usage, outbox";
@@ -45,6 +46,7 @@ impl PgStore {
         for statement in [
             "DELETE FROM usage WHERE user_id = $1",
             "DELETE FROM outbox WHERE user_id = $1",
+            "DELETE FROM tokens WHERE user_id = $1",
             // Conversations, messages, topics and follow-ups go with it.
             "DELETE FROM users WHERE id = $1",
         ] {
