@@ -15,8 +15,10 @@ use std::collections::BTreeSet;
 
 use super::classifier::{self, Classifier};
 use super::cues::{
-    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, MEDICAL_ELSEWHERE,
-    NEAR_IDIOMS, PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
+    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, LEGAL_OVER_OTHER_SUBJECTS,
+    MEDICAL, MEDICAL_ELSEWHERE,
+    MEDICAL_FOR_THE_MIND, NEAR_IDIOMS, PSYCHOLOGICAL, PSYCHOLOGICAL_ELSEWHERE, PSYCHOLOGICAL_PAIRS,
+    RECENT, RECOVERED,
 };
 use super::matcher::{self, matching_cues};
 pub(super) use super::matcher::{any_cue, has_cue_at, word_matches};
@@ -167,6 +169,18 @@ fn assess_afresh(text: &str) -> Assessment {
     }
     if subjects.contains(&Subject::Medical) && any_cue(&words, &MEDICAL_ELSEWHERE) {
         subjects.remove(&Subject::Medical);
+    }
+    if subjects.contains(&Subject::Psychological) && any_cue(&words, &PSYCHOLOGICAL_ELSEWHERE) {
+        subjects.remove(&Subject::Psychological);
+    }
+    // The mind's subject speaks for the body's signs it brings: one
+    // disclaimer, the one that points to the right professional.
+    if subjects.contains(&Subject::Psychological) && any_cue(&words, &MEDICAL_FOR_THE_MIND) {
+        subjects.remove(&Subject::Medical);
+    }
+    if subjects.contains(&Subject::Legal) && any_cue(&words, &LEGAL_OVER_OTHER_SUBJECTS) {
+        subjects.remove(&Subject::Medical);
+        subjects.remove(&Subject::Psychological);
     }
     let crisis = crisis_by_rules_in(&words)
         .or_else(|| Classifier::shipped().crisis_kind(&classifier::features_of(&words)));
