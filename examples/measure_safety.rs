@@ -86,7 +86,11 @@ fn measure_messages(dir: &Path, misses: bool) -> Result<(), BoxError> {
             Some(class) => !guessed.contains(&class),
             None => found.crisis.is_some(),
         };
-        if misses && (wrong || (gold.is_some() && guessed.len() > 1) || (gold.is_none() && !guessed.is_empty())) {
+        if misses
+            && (wrong
+                || (gold.is_some() && guessed.len() > 1)
+                || (gold.is_none() && !guessed.is_empty()))
+        {
             println!("MISS {label}\t{}\t{text}", guessed.join(","));
         }
         for class in ["crisis", "medical", "psychological", "legal"] {
