@@ -16,7 +16,7 @@
 use super::concepts::{CRAFT, DESPAIR, FICTION, HEIGHTS, LEAVE_TAKING, RESOLVED, THANKS, TRIP};
 use super::danger::{ASSAULT, FOLLOWED, HIDING, INTRUSION, KILL_THREAT, LURKING, SERIOUS};
 use super::detect::{Assessment, CrisisKind, any_cue, assess, words};
-use super::method::{DRUGS, GRAVE_MEANS, HOW, KITCHEN_AND_HOME, MEANS, TELL};
+use super::method::{DRUGS, GRAVE_MEANS, HOW, KITCHEN_AND_HOME, TELL};
 use crate::lang::{Words, words};
 
 /// How many of the user's earlier messages are read with the new one.
@@ -177,7 +177,7 @@ fn method_completed(now: &[String], before: &[Vec<String>]) -> bool {
         && !harmless(now)
         && before.iter().any(|w| {
             any_cue(w, &HOW)
-                && [&GRAVE_MEANS, &MEANS, &DRUGS, &HEIGHTS]
+                && [&GRAVE_MEANS, &DRUGS, &HEIGHTS]
                     .iter()
                     .any(|c| any_cue(w, c))
                 && !harmless(w)
@@ -289,6 +289,8 @@ mod tests {
         );
         let roast = ["how long does a chicken take to roast"];
         assert_eq!(crisis(&roast, "i already bought one, tonight"), None);
+        let cat = ["how high can a cat jump"];
+        assert_eq!(crisis(&cat, "i already bought a tall cat tree"), None);
     }
 
     #[test]
