@@ -5,7 +5,12 @@
 //! `crisis` (the user at risk of suicide or self-harm), `danger` (the user
 //! in danger from someone else, now), `medical`, `psychological`, `legal`,
 //! `none`. Prints figures only, never a row, so a set can be measured once
-//! and stay unseen until its figures are kept.
+//! and stay unseen until its figures are kept. With `--misses` after DIR it
+//! also prints every message it got wrong (for development sets only: a set
+//! whose misses have been read is no longer blind). `TROUPE_LANG_DIR`, when
+//! set, names a language directory read over the built-in one, as a
+//! deployment's `[safety] language_dir` is (so edits to `lang/` can be tried
+//! without a rebuild).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -62,7 +67,7 @@ fn predicted(found: &troupe::safety::Assessment) -> Vec<&'static str> {
     found.subjects.iter().map(|s| s.name()).collect()
 }
 
-fn measure_messages(dir: &Path) -> Result<(), BoxError> {
+fn measure_messages(dir: &Path, misses: bool) -> Result<(), BoxError> {
     let data = rows(&dir.join("messages.tsv"))?;
     let mut classes: BTreeMap<&str, Counts> = BTreeMap::new();
     let (mut danger_rows, mut danger_as_danger) = (0, 0);
@@ -77,6 +82,17 @@ fn measure_messages(dir: &Path) -> Result<(), BoxError> {
             other => Some(other),
         };
         let guessed = predicted(&found);
+        let wrong = match gold {
+            Some(class) => !guessed.contains(&class),
+            None => found.crisis.is_some(),
+        };
+        if misses
+            && (wrong
+                || (gold.is_some() && guessed.len() > 1)
+                || (gold.is_none() && !guessed.is_empty()))
+        {
+            println!("MISS {label}\t{}\t{text}", guessed.join(","));
+        }
         for class in ["crisis", "medical", "psychological", "legal"] {
             let counts = classes.entry(class).or_default();
             let (is, said) = (gold == Some(class), guessed.contains(&class));
@@ -115,11 +131,14 @@ fn measure_messages(dir: &Path) -> Result<(), BoxError> {
     Ok(())
 }
 
-fn measure_ordinary(dir: &Path) -> Result<(), BoxError> {
+fn measure_ordinary(dir: &Path, misses: bool) -> Result<(), BoxError> {
     let data = rows(&dir.join("ordinary.tsv"))?;
     let (mut crises, mut subjects) = (0, 0);
     for row in &data {
         let found = assess(&row[2]);
+        if misses && (found.crisis.is_some() || !found.subjects.is_empty()) {
+            println!("MISS none\t{}\t{}", predicted(&found).join(","), row[2]);
+        }
         if found.crisis.is_some() {
             crises += 1;
         } else if !found.subjects.is_empty() {
@@ -133,7 +152,7 @@ fn measure_ordinary(dir: &Path) -> Result<(), BoxError> {
     Ok(())
 }
 
-fn measure_conversations(dir: &Path) -> Result<(), BoxError> {
+fn measure_conversations(dir: &Path, misses: bool) -> Result<(), BoxError> {
     let data = rows(&dir.join("conversations.tsv"))?;
     let mut conversations: BTreeMap<String, Vec<(usize, String, String)>> = BTreeMap::new();
     for row in &data {
@@ -166,6 +185,11 @@ fn measure_conversations(dir: &Path) -> Result<(), BoxError> {
                 any_alarm |= alarm;
             }
         }
+        if misses && is_risky != any_alarm {
+            for (turn, label, text) in turns.iter() {
+                println!("MISS conversation {turn} {label}\t{text}");
+            }
+        }
         if is_risky {
             risky += 1;
             caught += usize::from(any_alarm);
@@ -185,8 +209,12 @@ fn main() -> Result<(), BoxError> {
     let dir: PathBuf = std::env::args_os().nth(1).map(PathBuf::from).ok_or(
         "usage: measure_safety DIR (holding messages.tsv, ordinary.tsv, conversations.tsv)",
     )?;
-    measure_messages(&dir)?;
-    measure_ordinary(&dir)?;
-    measure_conversations(&dir)?;
+    if let Some(lang) = std::env::var_os("TROUPE_LANG_DIR") {
+        troupe::lang::install(Some(Path::new(&lang)))?;
+    }
+    let misses = std::env::args().nth(2).as_deref() == Some("--misses");
+    measure_messages(&dir, misses)?;
+    measure_ordinary(&dir, misses)?;
+    measure_conversations(&dir, misses)?;
     Ok(())
 }

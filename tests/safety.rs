@@ -1227,6 +1227,9 @@ fn every_labelled_set_trains_the_reader_and_none_claims_to_be_held_out() {
         "tests/data/dev-2026-12d/messages.tsv",
         "tests/data/dev-2026-12d/ordinary.tsv",
         "tests/data/dev-2026-12d/conversations.tsv",
+        "tests/data/dev-2026-12e/messages.tsv",
+        "tests/data/dev-2026-12e/ordinary.tsv",
+        "tests/data/dev-2026-12e/conversations.tsv",
     ] {
         assert!(
             files.iter().any(|f| f.ends_with(name)),

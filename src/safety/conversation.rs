@@ -13,9 +13,10 @@
 //! Danger from someone else works the same way: a threat or blows told
 //! earlier, then "he's outside my door" now.
 
-use super::concepts::{DESPAIR, FICTION, LEAVE_TAKING, RESOLVED, THANKS, TRIP};
+use super::concepts::{CRAFT, DESPAIR, FICTION, HEIGHTS, LEAVE_TAKING, RESOLVED, THANKS, TRIP};
 use super::danger::{ASSAULT, FOLLOWED, HIDING, INTRUSION, KILL_THREAT, LURKING, SERIOUS};
 use super::detect::{Assessment, CrisisKind, any_cue, assess, words};
+use super::method::{DRUGS, GRAVE_MEANS, HOW, KITCHEN_AND_HOME, TELL};
 use crate::lang::{Words, words};
 
 /// How many of the user's earlier messages are read with the new one.
@@ -102,6 +103,9 @@ static SIGNALS: &[Signal] = &[
 /// tidying up, an allergy, a wedding, a story.
 pub(super) static EXPLAINED: Words = Words::named("everyday_reason");
 
+/// Keeping it from others: "don't tell anyone", "nobody will see me".
+static SECRECY: Words = Words::named("secrecy");
+
 /// `assess(text)`, with the user's `earlier` messages (oldest first) read
 /// too: a message that completes a pattern of warning signs is a crisis
 /// though harmless alone.
@@ -132,7 +136,7 @@ pub(super) fn farewell_in(words: &[String]) -> bool {
 fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
     let now = words(text);
     let signals_now = signals(&now);
-    if signals_now.is_empty() && !someone_close(&now) {
+    if signals_now.is_empty() && !someone_close(&now) && !method_tell(&now) {
         return None;
     }
     let before: Vec<Vec<String>> = earlier.iter().map(|t| words(t)).collect();
@@ -142,6 +146,9 @@ fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
     }
     if danger_completed(&now, &before) {
         return Some(CrisisKind::Danger);
+    }
+    if method_completed(&now, &before) {
+        return Some(CrisisKind::SelfHarm);
     }
     if signals_now.is_empty() {
         return None;
@@ -153,6 +160,34 @@ fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
     distinct.sort_unstable();
     distinct.dedup();
     (distinct.len() >= PATTERN).then_some(CrisisKind::SelfHarm)
+}
+
+/// Whether a method asked about earlier (how long, how high, whether it
+/// hurts, of a means, a height or a medicine) is followed now by the detail
+/// that gives it away ("I already taped the door", "don't tell anyone",
+/// "I'll be there early tomorrow"): the curiosity question of issue 11,
+/// spread over messages.
+fn method_completed(now: &[String], before: &[Vec<String>]) -> bool {
+    let harmless = |w: &[String]| {
+        [&KITCHEN_AND_HOME, &CRAFT, &FICTION]
+            .iter()
+            .any(|c| any_cue(w, c))
+    };
+    method_tell(now)
+        && !harmless(now)
+        && before.iter().any(|w| {
+            any_cue(w, &HOW)
+                && [&GRAVE_MEANS, &DRUGS, &HEIGHTS]
+                    .iter()
+                    .any(|c| any_cue(w, c))
+                && !harmless(w)
+        })
+}
+
+/// Whether one message holds a method's giveaway or keeps something from
+/// others.
+fn method_tell(words: &[String]) -> bool {
+    any_cue(words, &TELL) || any_cue(words, &SECRECY)
 }
 
 /// Whether someone is at the door, following or hiding now, after blows or
@@ -181,11 +216,32 @@ fn signals(words: &[String]) -> Vec<&'static str> {
         .collect()
 }
 
-/// Whether one message holds what explains a pattern away.
+/// Whether one message holds what explains a pattern away. A reason
+/// denied ("I'm not moving", "je déménage pas") explains nothing: it is
+/// what people say when they have been asked.
 fn explained(words: &[String]) -> bool {
+    let words = without_denied(words);
     [&EXPLAINED, &TRIP, &LEAVE_TAKING, &FICTION]
         .iter()
-        .any(|cues| any_cue(words, cues))
+        .any(|cues| any_cue(&words, cues))
+}
+
+/// `words` with every word that a negation denies blanked: the word after
+/// "not" or "never", and in French the word between a subject (or "ne")
+/// and "pas".
+fn without_denied(words: &[String]) -> Vec<String> {
+    const BEFORE: [&str; 2] = ["not", "never"];
+    const SUBJECTS: [&str; 8] = ["je", "j", "on", "ne", "n", "il", "elle", "tu"];
+    let mut out = words.to_vec();
+    for i in 1..words.len() {
+        let previous = words[i - 1].as_str();
+        let denied = BEFORE.contains(&previous)
+            || (SUBJECTS.contains(&previous) && words.get(i + 1).is_some_and(|w| w == "pas"));
+        if denied {
+            out[i].clear();
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -214,6 +270,48 @@ mod tests {
         assert_eq!(
             crisis(&french, "merci pour tout, vraiment"),
             Some(CrisisKind::SelfHarm)
+        );
+    }
+
+    #[test]
+    fn a_method_asked_then_its_giveaway_is_a_crisis() {
+        let earlier = ["how high is the viaduct over the river, roughly"];
+        assert_eq!(
+            crisis(
+                &earlier,
+                "i'll take the bus there tonight, don't tell anyone"
+            ),
+            Some(CrisisKind::SelfHarm)
+        );
+        assert_eq!(
+            crisis(&earlier, "wow. is there a viewpoint for photos?"),
+            None
+        );
+        let roast = ["how long does a chicken take to roast"];
+        assert_eq!(crisis(&roast, "i already bought one, tonight"), None);
+        let cat = ["how high can a cat jump"];
+        assert_eq!(crisis(&cat, "i already bought a tall cat tree"), None);
+    }
+
+    #[test]
+    fn a_move_denied_explains_nothing() {
+        let earlier = [
+            "gave my books and my guitar to my friends this week",
+            "my sister is taking the cat, i already asked her",
+        ];
+        assert_eq!(
+            crisis(
+                &earlier,
+                "no i'm not moving. i left a letter for my mum on the desk"
+            ),
+            Some(CrisisKind::SelfHarm)
+        );
+        assert_eq!(
+            crisis(
+                &earlier,
+                "i'm moving to lyon. i left a letter for my mum on the desk"
+            ),
+            None
         );
     }
 

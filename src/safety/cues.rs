@@ -101,7 +101,17 @@ pub(super) static MEDICAL: Words = Words::named("medical");
 /// an injury long healed. Medical cues alongside it get no disclaimer.
 pub(super) static MEDICAL_ELSEWHERE: Words = Words::named("medical_elsewhere");
 
+/// Conditions and medicines of the mind (panic attacks, depression,
+/// antidepressants): a racing heart or a prescription beside them is the
+/// psychological subject's, so the medical disclaimer stays out.
+pub(super) static MEDICAL_FOR_THE_MIND: Words = Words::named("medical_for_the_mind");
+
 pub(super) static PSYCHOLOGICAL: Words = Words::named("psychological");
+
+/// Someone else's hard time that is over (a friend "doing great now", a
+/// grandparent who died peacefully long ago): psychological cues alongside
+/// it get no disclaimer.
+pub(super) static PSYCHOLOGICAL_ELSEWHERE: Words = Words::named("psychological_elsewhere");
 
 /// A loss: a person or pet together with a death word.
 pub(super) static PSYCHOLOGICAL_PAIRS: &[(&Words, &Words)] = &[(
@@ -110,6 +120,11 @@ pub(super) static PSYCHOLOGICAL_PAIRS: &[(&Words, &Words)] = &[(
 )];
 
 pub(super) static LEGAL: Words = Words::named("legal");
+
+/// The legal question itself (an estate after a death, a dismissal after
+/// a pregnancy, a customer suing): a death or an illness beside it is the
+/// occasion, not the subject, so only the legal disclaimer is given.
+pub(super) static LEGAL_OVER_OTHER_SUBJECTS: Words = Words::named("legal_over_other_subjects");
 
 pub(super) static CRISIS: Words = Words::named("crisis");
 

@@ -15,8 +15,9 @@ use std::collections::BTreeSet;
 
 use super::classifier::{self, Classifier};
 use super::cues::{
-    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, MEDICAL, MEDICAL_ELSEWHERE,
-    NEAR_IDIOMS, PSYCHOLOGICAL, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
+    AVOCADO_CONTEXT, CRISIS, CRISIS_PAIRS, IDIOMS, INJURY_CUES, LEGAL, LEGAL_OVER_OTHER_SUBJECTS,
+    MEDICAL, MEDICAL_ELSEWHERE, MEDICAL_FOR_THE_MIND, NEAR_IDIOMS, PSYCHOLOGICAL,
+    PSYCHOLOGICAL_ELSEWHERE, PSYCHOLOGICAL_PAIRS, RECENT, RECOVERED,
 };
 use super::matcher::{self, matching_cues};
 pub(super) use super::matcher::{any_cue, has_cue_at, word_matches};
@@ -167,6 +168,18 @@ fn assess_afresh(text: &str) -> Assessment {
     }
     if subjects.contains(&Subject::Medical) && any_cue(&words, &MEDICAL_ELSEWHERE) {
         subjects.remove(&Subject::Medical);
+    }
+    if subjects.contains(&Subject::Psychological) && any_cue(&words, &PSYCHOLOGICAL_ELSEWHERE) {
+        subjects.remove(&Subject::Psychological);
+    }
+    // The mind's subject speaks for the body's signs it brings: one
+    // disclaimer, the one that points to the right professional.
+    if subjects.contains(&Subject::Psychological) && any_cue(&words, &MEDICAL_FOR_THE_MIND) {
+        subjects.remove(&Subject::Medical);
+    }
+    if subjects.contains(&Subject::Legal) && any_cue(&words, &LEGAL_OVER_OTHER_SUBJECTS) {
+        subjects.remove(&Subject::Medical);
+        subjects.remove(&Subject::Psychological);
     }
     let crisis = crisis_by_rules_in(&words)
         .or_else(|| Classifier::shipped().crisis_kind(&classifier::features_of(&words)));
@@ -470,6 +483,35 @@ mod tests {
     }
 
     #[test]
+    fn one_disclaimer_where_one_subject_is_the_point() {
+        assert_eq!(
+            subjects("my gp prescribed sertraline for my anxiety, will it make me sleepy?"),
+            [Subject::Psychological]
+        );
+        assert_eq!(
+            subjects("j'ai des crises d'angoisse, le coeur qui bat super vite"),
+            [Subject::Psychological]
+        );
+        assert_eq!(
+            subjects("my grandmother died and my uncle wants the whole inheritance"),
+            [Subject::Legal]
+        );
+        assert_eq!(
+            subjects("licenciée après avoir annoncé que j'étais enceinte, c'est légal ?"),
+            [Subject::Legal]
+        );
+        assert!(
+            subjects("my cousin went through a depression but she's doing great now, party ideas?")
+                .is_empty()
+        );
+        assert!(subjects("how do i get my cat to take her antibiotics").is_empty());
+        assert_eq!(
+            subjects("my heart is racing and my left arm is tingling"),
+            [Subject::Medical]
+        );
+    }
+
+    #[test]
     fn idioms_that_only_look_alarming_do_not_count() {
         for text in [
             "I'm dying to try this recipe",
@@ -583,12 +625,15 @@ mod tests {
             "is 30 of my amitriptyline enough or should i get more",
             "le monoxyde de carbone ça endort juste ? j'ai déjà calfeutré les fenêtres",
             "ça prend combien de temps de mourir avec du charbon dans une pièce fermée ? faut que je sache avant ce soir",
+            "will a coat hook hold around 60kg? it only needs to hold me for a bit",
+            "la tringle tiendrait ce que je pèse ? faut juste que ça tienne quelques minutes",
         ] {
             assert!(self_harm(text), "{text}");
         }
         for text in [
             "how long does it take to roast a whole chicken at 180?",
             "will a ceiling hook hold a hanging egg chair? it's 15kg plus a person",
+            "will the pull up bar hold what i weigh? starting a workout plan",
             "best way to seal the windows for winter? the draft is terrible",
             "combien de temps pour rôtir un poulet entier à 180 ?",
         ] {

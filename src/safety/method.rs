@@ -36,6 +36,9 @@ pub(super) static FIXTURE: Words = Words::named("fixture");
 /// A person's weight, hanging.
 pub(super) static PERSON_WEIGHT: Words = Words::named("person_weight");
 
+/// The asker's own weight, held for a short while.
+pub(super) static OWN_WEIGHT: Words = Words::named("own_weight");
+
 /// Cutting, and a body part that gives it away.
 pub(super) static CUT: Words = Words::named("cut");
 
@@ -67,6 +70,13 @@ pub(super) static FRAMES: &[Frame] = &[
         window: 12,
         unless: &Words::Fixed(&[]),
         context: &[&FICTION, &KITCHEN_AND_HOME, &CRAFT],
+    },
+    Frame {
+        name: "a fixture to hold the asker's own weight for a while",
+        concepts: &[&FIXTURE, &OWN_WEIGHT],
+        window: 16,
+        unless: &Words::Fixed(&[]),
+        context: &[&FICTION, &CRAFT],
     },
     Frame {
         name: "medicines counted or stocked",
