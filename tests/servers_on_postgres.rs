@@ -4,7 +4,8 @@
 //! server, in order, with nothing lost or doubled; a token minted on one
 //! works on the other; a follow-up written by one server's scheduler
 //! reaches the user's event stream open on the other, once; an erasure on
-//! one is seen by the other.
+//! one is seen by the other; a webhook is sent by one server at a time,
+//! each delivery once, and by another when that one stops.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use serde_json::json;
 
 use crate::support::Troupe;
 use crate::support::postgres::{TestSchema, database_url};
+use crate::support::receiver::Receiver;
 
 /// When both servers run: two days after [`Troupe::five_messages`].
 const NOW: &str = "2026-11-04T10:00:00Z";
@@ -164,5 +166,66 @@ fn one_users_turns_sent_to_two_servers_at_once_are_all_kept_in_order() {
     for server in servers {
         server.terminate();
     }
+    runtime.block_on(schema.drop_all());
+}
+
+#[test]
+fn a_webhook_is_sent_once_by_one_server_and_by_another_when_that_one_stops() {
+    let Some(url) = database_url("servers_on_postgres::a_webhook") else {
+        return;
+    };
+    let (runtime, schema, mut troupe) = on_database(&url);
+    let receiver = Receiver::start("whsec-pg-2b71c4");
+    let config = troupe.root.path().join("troupe.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[server.webhooks.crm]\nurl = \"{}\"\nsecret_env = \"CRM_SECRET\"\nmax_backoff_secs = 1\n",
+            receiver.url()
+        ),
+    )
+    .expect("config written");
+    troupe.env("TROUPE_CONFIG", config.to_str().expect("a UTF-8 path"));
+    troupe.env("CRM_SECRET", "whsec-pg-2b71c4");
+    troupe.five_messages("alice", &[]);
+    troupe.five_messages("bob", &[]);
+    let off = troupe.run(&["user", "set", "bob", "--followups", "off"]);
+    assert_eq!(off.code, 0, "{}", off.stderr);
+    let servers = vec![troupe.serve(&["--now", NOW]), troupe.serve(&["--now", NOW])];
+
+    // Alice's follow-up is written as the servers start, and sent once.
+    let sent = receiver.wait_for_accepted(1, Duration::from_secs(30));
+    assert_eq!(sent[0].body["user"], "alice");
+    let turn = "this server sends the webhook's queue";
+    let holders: Vec<usize> = (0..2)
+        .filter(|&i| servers[i].stderr().contains(turn))
+        .collect();
+    assert_eq!(holders.len(), 1, "one server at a time sends the queue");
+
+    // The server sending it stops; the other takes the turn and sends
+    // bob's follow-up, which that other server writes.
+    let mut servers = servers;
+    let holder = servers.remove(holders[0]);
+    holder.terminate();
+    let other = servers.remove(0);
+    let on = other.request("PATCH", "/v1/users/bob", Some(json!({"followups": true})));
+    assert_eq!(on.status, 200, "{}", on.text);
+    let sent = receiver.wait_for_accepted(2, Duration::from_secs(30));
+    let users: Vec<&str> = sent
+        .iter()
+        .filter_map(|r| r.body["user"].as_str())
+        .collect();
+    assert_eq!(users, ["alice", "bob"]);
+    assert!(
+        other.stderr().contains(turn),
+        "the other server took the turn"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while runtime.block_on(schema.number("SELECT count(*) FROM outbox")) > 0 {
+        assert!(std::time::Instant::now() < deadline, "the outbox empties");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(receiver.requests().len(), 2, "no delivery sent twice");
+    other.terminate();
     runtime.block_on(schema.drop_all());
 }

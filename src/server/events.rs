@@ -239,13 +239,15 @@ async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowU
 
 /// Pushes each follow-up the database announces (see
 /// [`crate::store::postgres::FollowUpListener`]) to its user's streams
-/// open on this server, until `shutdown`. A user with no stream here is
+/// open on this server, and wakes the webhook `couriers` (its deliveries
+/// were queued with it), until `shutdown`. A user with no stream here is
 /// skipped without reading anything; a listener that fails is logged and
 /// tried again a second later, and what it missed reaches the user when
 /// their next stream opens.
 pub async fn relay(
     state: SharedState,
     mut listener: crate::store::postgres::FollowUpListener,
+    couriers: crate::webhook::Wake,
     mut shutdown: crate::shutdown::Shutdown,
 ) {
     loop {
@@ -254,7 +256,10 @@ pub async fn relay(
             _ = shutdown.requested() => return,
         };
         match delivered {
-            Ok(delivered) => push_stored(&state, &delivered.user, &delivered.persona).await,
+            Ok(delivered) => {
+                couriers.notify();
+                push_stored(&state, &delivered.user, &delivered.persona).await;
+            }
             Err(error) => {
                 tracing::warn!(%error, "listening for follow-ups failed; trying again");
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -316,12 +316,9 @@ pub async fn serve(
         }
         StoreBackend::Postgres(store) => ServerStore::Postgres(store),
     };
-    let couriers = match store.sled() {
-        Some(shared) => webhooks::start(webhooks, shared, &shutdown)?,
-        None => webhooks::Couriers::none(),
-    };
+    let couriers = webhooks::start(webhooks, &store.access(), &shutdown)?;
     let state = build_state(app, store, &tokens, shutdown.clone(), couriers.wake.clone());
-    let listen_task = start_followup_listener(&state, &shutdown).await?;
+    let listen_task = start_followup_listener(&state, &couriers.wake, &shutdown).await?;
     retention::purge_now(&state).await;
     let scheduler_task = start_scheduler(&state, &shutdown);
     let retention_task = tokio::spawn(retention::keep(Arc::clone(&state), shutdown.clone()));
@@ -373,35 +370,26 @@ pub async fn serve(
 }
 
 /// Opens the store the server keeps its conversations in: the PostgreSQL
-/// database when one is configured (migrated first; webhooks are refused
-/// there, their delivery across servers is not built yet), else sled in
-/// the data dir, whose webhook queues without a configured webhook are
-/// reported.
+/// database when one is configured (migrated first), else sled in the data
+/// dir; webhook queues without a configured webhook are reported.
 async fn open_store(app: &App, webhooks: &[Webhook]) -> Result<StoreBackend, ServeError> {
     let database = app
         .config
         .store
         .database(&crate::backend::process_env)
         .map_err(StoreError::from)?;
-    let Some(database) = database else {
-        let store = Store::open(&app.data_dir)?;
-        webhooks::report_unconfigured(&store, webhooks)?;
-        return Ok(StoreBackend::Sled(store));
+    let store = match database {
+        None => StoreBackend::Sled(Store::open(&app.data_dir)?),
+        Some(database) => {
+            let store = crate::store::postgres::PgStore::open(database)
+                .await
+                .map_err(StoreError::from)?;
+            tracing::info!(database = %store.target(), "serving from PostgreSQL");
+            StoreBackend::Postgres(store)
+        }
     };
-    if !webhooks.is_empty() {
-        return Err(
-            StoreError::from(crate::store::postgres::PgError::NotYetUsed {
-                target: database.target().to_string(),
-                command: "`troupe serve` with `[[server.webhooks]]`",
-            })
-            .into(),
-        );
-    }
-    let store = crate::store::postgres::PgStore::open(database)
-        .await
-        .map_err(StoreError::from)?;
-    tracing::info!(database = %store.target(), "serving from PostgreSQL");
-    Ok(StoreBackend::Postgres(store))
+    webhooks::report_unconfigured(&store, webhooks).await?;
+    Ok(store)
 }
 
 /// Lets go of the store at exit. sled: flushes, takes the server's address
@@ -434,10 +422,12 @@ async fn close_store(store: &ServerStore, grace: Duration) -> Result<(), ServeEr
 }
 
 /// On PostgreSQL, pushes the follow-ups any server delivers (this one
-/// included) to the streams open here, as the database announces them; on
-/// sled the scheduler pushes what it delivers itself.
+/// included) to the streams open here, and wakes this server's webhook
+/// couriers, as the database announces them; on sled the scheduler does
+/// both for what it delivers itself.
 async fn start_followup_listener(
     state: &SharedState,
+    couriers: &crate::webhook::Wake,
     shutdown: &Shutdown,
 ) -> Result<Option<tokio::task::JoinHandle<()>>, ServeError> {
     let ServerStore::Postgres(store) = &state.store else {
@@ -447,6 +437,7 @@ async fn start_followup_listener(
     Ok(Some(tokio::spawn(events::relay(
         Arc::clone(state),
         listener,
+        couriers.clone(),
         shutdown.clone(),
     ))))
 }

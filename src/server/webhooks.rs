@@ -5,7 +5,7 @@
 use tokio::task::JoinHandle;
 
 use crate::shutdown::Shutdown;
-use crate::store::{SharedStore, Store, StoreError};
+use crate::store::{StoreAccess, StoreBackend, StoreError};
 use crate::webhook::{Courier, Wake, Webhook, WebhookError};
 
 /// The running couriers.
@@ -20,7 +20,7 @@ pub struct Couriers {
 /// so entries a stopped server left are sent now.
 pub fn start(
     webhooks: Vec<Webhook>,
-    store: &SharedStore,
+    store: &StoreAccess,
     shutdown: &Shutdown,
 ) -> Result<Couriers, WebhookError> {
     let couriers = webhooks
@@ -39,14 +39,6 @@ pub fn start(
 }
 
 impl Couriers {
-    /// No courier: no webhook is configured.
-    pub fn none() -> Self {
-        Self {
-            wake: Wake::default(),
-            tasks: Vec::new(),
-        }
-    }
-
     /// Stops any courier still running (each stops on its own at shutdown).
     pub fn abort(self) {
         for task in self.tasks {
@@ -58,8 +50,11 @@ impl Couriers {
 /// Warns about follow-ups queued for webhooks no longer in the config: they
 /// are kept (and erased with their users), and sent if the webhook is
 /// configured again under the same name.
-pub fn report_unconfigured(store: &Store, webhooks: &[Webhook]) -> Result<(), StoreError> {
-    for (name, pending) in store.outbox_counts()? {
+pub async fn report_unconfigured(
+    store: &StoreBackend,
+    webhooks: &[Webhook],
+) -> Result<(), StoreError> {
+    for (name, pending) in store.outbox_counts().await? {
         if !webhooks.iter().any(|w| w.name == name) {
             tracing::warn!(
                 webhook = %name,

@@ -11,6 +11,11 @@
 //! an entry, never across a request, so chat turns and erasures do not wait
 //! on a slow receiver. The queue is read from the store at start, so what a
 //! stopped server left is sent by the next one.
+//!
+//! On PostgreSQL every server runs a courier per webhook, and only the one
+//! holding the webhook's turn sends (see
+//! [`crate::store::postgres::WebhookTurn`]): the others wait, and take the
+//! turn when its holder stops.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,14 +26,20 @@ use super::payload::FOLLOWUP_DELIVERED;
 use super::signature::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use super::{Webhook, WebhookError};
 use crate::shutdown::Shutdown;
-use crate::store::{OutboxEntry, QueuedDelivery, SharedStore, StoreError};
+use crate::store::postgres::WebhookTurn;
+use crate::store::{OutboxEntry, QueuedDelivery, StoreAccess, StoreBackend, StoreError};
+
+/// How often a courier without its webhook's turn (PostgreSQL) looks
+/// whether the turn is free, and an idle one whether another server queued
+/// something it was not told of.
+const LOOK_AGAIN: Duration = Duration::from_secs(5);
 
 /// Sends one webhook's queue.
 pub struct Courier {
     /// The webhook: name, URL, secret, limits.
     webhook: Webhook,
     /// The store holding the outbox.
-    store: SharedStore,
+    store: StoreAccess,
     /// The HTTP client: the attempt timeout, no redirects.
     client: reqwest::Client,
     /// Poked when a follow-up is queued.
@@ -89,7 +100,7 @@ pub fn backoff(failures: u32, cap: Duration, retry_after: Option<Duration>) -> D
 
 impl Courier {
     /// A courier for `webhook` over the outbox in `store`.
-    pub fn new(webhook: Webhook, store: SharedStore) -> Result<Self, WebhookError> {
+    pub fn new(webhook: Webhook, store: StoreAccess) -> Result<Self, WebhookError> {
         let client = reqwest::Client::builder()
             .timeout(webhook.timeout)
             // A redirect would carry the signed body to another address.
@@ -119,12 +130,27 @@ impl Courier {
     pub async fn run(self, mut shutdown: Shutdown) {
         // Failures in a row: the backoff grows with them.
         let mut failures: u32 = 0;
+        // On PostgreSQL, this server's turn to send the queue, once taken.
+        let mut turn = None;
         loop {
+            if !self.my_turn(&mut turn).await {
+                tokio::select! {
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(LOOK_AGAIN) => {}
+                    _ = shutdown.requested() => return,
+                }
+                continue;
+            }
             let retry_after = match self.next().await {
                 Ok(None) => {
                     failures = 0;
+                    let idle = match turn {
+                        Some(_) => LOOK_AGAIN,
+                        None => Duration::MAX,
+                    };
                     tokio::select! {
                         _ = self.wake.notified() => continue,
+                        _ = tokio::time::sleep(idle) => continue,
                         _ = shutdown.requested() => return,
                     }
                 }
@@ -182,11 +208,43 @@ impl Courier {
         }
     }
 
+    /// Whether this courier may send now: always on sled, whose data dir
+    /// one server holds; on PostgreSQL, while it holds the webhook's turn,
+    /// which it takes when no other server holds it.
+    async fn my_turn(&self, turn: &mut Option<WebhookTurn>) -> bool {
+        let store = match self.store.step() {
+            Ok(store) => StoreBackend::clone(&store),
+            Err(_) => return false,
+        };
+        let StoreBackend::Postgres(store) = store else {
+            return true;
+        };
+        if let Some(held) = turn {
+            if held.is_held().await {
+                return true;
+            }
+            tracing::warn!(webhook = %self.webhook.name, "lost the turn to send the webhook's queue (the database connection dropped); taking it again when free");
+            *turn = None;
+        }
+        match store.take_webhook_turn(&self.webhook.name).await {
+            Ok(Some(taken)) => {
+                tracing::info!(webhook = %self.webhook.name, "this server sends the webhook's queue");
+                *turn = Some(taken);
+                true
+            }
+            Ok(None) => false,
+            Err(error) => {
+                tracing::warn!(webhook = %self.webhook.name, %error, "could not take the turn to send the webhook's queue; trying again");
+                false
+            }
+        }
+    }
+
     /// The oldest queued entry, updating the pending gauge on the way.
     async fn next(&self) -> Result<Option<QueuedDelivery>, StoreError> {
-        let store = self.store.get().await?;
-        let next = store.next_in_outbox(&self.webhook.name)?;
-        let pending = store.outbox_len(&self.webhook.name)?;
+        let store = self.store.step()?;
+        let next = store.next_in_outbox(&self.webhook.name).await?;
+        let pending = store.outbox_len(&self.webhook.name).await?;
         metrics::gauge!("troupe_webhook_pending", "webhook" => self.webhook.name.clone())
             .set(pending as f64);
         Ok(next)
@@ -225,8 +283,12 @@ impl Courier {
     /// Removes a delivered entry; `false` if the store could not, so the
     /// caller waits before the entry is (inevitably) sent again.
     async fn delivered(&self, queued: &QueuedDelivery, status: u16, attempts: u32) -> bool {
-        let removed = match self.store.get().await {
-            Ok(store) => store.remove_from_outbox(&self.webhook.name, queued.seq),
+        let removed = match self.store.step() {
+            Ok(store) => {
+                store
+                    .remove_from_outbox(&self.webhook.name, queued.seq)
+                    .await
+            }
             Err(error) => Err(error),
         };
         match removed {

@@ -20,6 +20,7 @@
 
 mod copy;
 mod followups;
+mod outbox;
 mod rights;
 
 use std::path::Path;
@@ -30,7 +31,7 @@ use super::postgres::{Database, PgStore};
 use super::{
     AppendEffects, Conversation, Message, PagedMessage, PendingFlush, Store, StoreError, Topic,
 };
-use super::{ConversationData, UsageRecord, User, UserData, UserMatch};
+use super::{ConversationData, PendingWebhook, UsageRecord, User, UserData, UserMatch};
 use crate::safety::{SafetyCount, SafetyEvent};
 
 /// The store a process keeps its conversations in.
@@ -124,12 +125,17 @@ impl StoreBackend {
             .into_iter()
             .filter(|u| u.user.as_deref() == Some(user))
             .collect();
+        let pending_webhooks = store
+            .user_outbox(user)
+            .await?
+            .into_iter()
+            .map(PendingWebhook::from)
+            .collect();
         Ok(Some(UserData {
             user: record,
             conversations,
             usage,
-            // Webhook deliveries are queued in the sled store only so far.
-            pending_webhooks: Vec::new(),
+            pending_webhooks,
         }))
     }
 

@@ -27,6 +27,7 @@ mod error;
 mod followups;
 mod migrate;
 mod notify;
+mod outbox;
 mod records;
 mod rights;
 mod rows;
@@ -36,6 +37,7 @@ pub(crate) use database::{database_url, without_password};
 pub use error::PgError;
 pub use migrate::{Migrated, PG_SCHEMA_VERSION, migrate};
 pub use notify::{Delivered, FollowUpListener};
+pub use outbox::WebhookTurn;
 
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
