@@ -1230,6 +1230,9 @@ fn every_labelled_set_trains_the_reader_and_none_claims_to_be_held_out() {
         "tests/data/dev-2026-12e/messages.tsv",
         "tests/data/dev-2026-12e/ordinary.tsv",
         "tests/data/dev-2026-12e/conversations.tsv",
+        "tests/data/dev-2026-12f/messages.tsv",
+        "tests/data/dev-2026-12f/ordinary.tsv",
+        "tests/data/dev-2026-12f/conversations.tsv",
     ] {
         assert!(
             files.iter().any(|f| f.ends_with(name)),
