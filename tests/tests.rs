@@ -36,6 +36,7 @@ mod moderation;
 mod offline;
 mod openai;
 mod personas;
+mod populate;
 mod providers;
 mod safety;
 mod server;

@@ -16,7 +16,8 @@
 //! written by delivery but not yet drained from PostgreSQL, and tokens and
 //! export still run on sled alone. `copy` and `copy_into` read and write
 //! whole tables, in pages, for `troupe store copy` (its mark is kept in
-//! `store_copy`).
+//! `store_copy`); `synthetic` loads `troupe dev populate`'s conversations
+//! with `COPY`.
 
 mod changes;
 mod conversations;
@@ -29,6 +30,7 @@ mod migrate;
 mod records;
 mod rights;
 mod rows;
+mod synthetic;
 
 pub use database::{DATABASE_URL_ENV, Database, PASSWORD_ENV, resolve_database};
 pub(crate) use database::{database_url, without_password};
