@@ -297,7 +297,9 @@ fn load(
     now: DateTime<Utc>,
     batch: Vec<SyntheticConversation>,
 ) -> Result<(), StoreError> {
-    store.load_synthetic(batch, &|c: &Conversation| schedule(personas, policy, now, c))
+    store.load_synthetic(batch, &|c: &Conversation| {
+        schedule(personas, policy, now, c)
+    })
 }
 
 /// Topics that fit each shipped persona, and generic ones for others.

@@ -24,6 +24,7 @@ mod conversations;
 mod copy;
 mod copy_into;
 mod database;
+mod due;
 mod error;
 mod followups;
 mod migrate;
@@ -34,6 +35,7 @@ mod synthetic;
 
 pub use database::{DATABASE_URL_ENV, Database, PASSWORD_ENV, resolve_database};
 pub(crate) use database::{database_url, without_password};
+pub use due::DUE_QUERY;
 pub use error::PgError;
 pub use migrate::{Migrated, PG_SCHEMA_VERSION, migrate};
 
