@@ -104,6 +104,20 @@ impl Store {
         Ok(candidates)
     }
 
+    /// Reads every due-index entry up to `now`, keys and values, decoding
+    /// nothing: the floor the due query is measured against. Returns
+    /// (entries, bytes).
+    pub fn raw_scan_due(&self, now: DateTime<Utc>) -> Result<(usize, usize), StoreError> {
+        let mut entries = 0;
+        let mut bytes = 0;
+        for item in self.due.range(..=keys::due(now, u64::MAX)) {
+            let (key, value) = item.map_err(|e| self.error(e))?;
+            entries += 1;
+            bytes += key.len() + value.len();
+        }
+        Ok((entries, bytes))
+    }
+
     /// Rewrites the due-index entries of `user`'s conversations with the
     /// user's current settings (after they changed).
     pub(crate) fn refresh_due_entries(&self, user: &User) -> Result<(), StoreError> {
@@ -434,6 +448,50 @@ mod tests {
             read_kept(&key, &conv_key, kept.unwrap()).unwrap().user,
             None
         );
+    }
+
+    /// A store holding `conversation` (due), by a user in Paris.
+    fn store_with(conversation: &Conversation) -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut user = User::new(&conversation.user, conversation.started_at);
+        user.timezone = Some("Europe/Paris".into());
+        let item = crate::store::SyntheticConversation {
+            user,
+            conversation: conversation.clone(),
+            messages: Vec::new(),
+            topics: Vec::new(),
+        };
+        store.load_synthetic(vec![item], &|c| c.due).unwrap();
+        (dir, store)
+    }
+
+    #[test]
+    fn a_change_of_the_users_settings_reaches_the_due_entries_of_their_conversations() {
+        let c = conversation();
+        let (_dir, store) = store_with(&c);
+        let now = c.due.unwrap().from;
+        let before = store.due_candidates(now).unwrap();
+        assert_eq!(before.len(), 1);
+        let user = before[0].user.clone().unwrap();
+        assert_eq!(user.timezone.as_deref(), Some("Europe/Paris"));
+        assert!(!user.minor);
+        store.update_user("ada", now, &|u| u.minor = true).unwrap();
+        let after = store.due_candidates(now).unwrap();
+        assert!(after[0].user.as_ref().unwrap().minor);
+        assert_eq!(after[0].conversation, before[0].conversation);
+    }
+
+    #[test]
+    fn an_entry_written_before_the_index_kept_the_rules_facts_is_read_from_the_records() {
+        let c = conversation();
+        let (_dir, store) = store_with(&c);
+        let now = c.due.unwrap().from;
+        let kept = store.due_candidates(now).unwrap();
+        let conv_key = keys::conversation(&c.user, &c.persona);
+        let key = keys::due(now, kept[0].conversation.id);
+        store.due.insert(key, conv_key.as_slice()).unwrap();
+        assert_eq!(store.due_candidates(now).unwrap(), kept);
     }
 
     #[test]
