@@ -7,8 +7,8 @@
 //! populate`'s loader (`COPY`, timed: that is the populate figure), runs
 //! `ANALYZE`, then times, over several rounds, warm:
 //! - the due query (`followups due` on PostgreSQL: one statement reading
-//!   the due index joined with the users' settings, every row decoded,
-//!   every rule checked);
+//!   the due index and the conversation rows, which keep their users'
+//!   settings, every row decoded, every rule checked);
 //! - the same statement alone (rows fetched, nothing decoded or checked);
 //! - a bare indexed range query of the same rows (their ids, read from the
 //!   partial index `conversations_due`): the floor;

@@ -2,9 +2,17 @@
 //! builds the same conversations in sled and in PostgreSQL, and
 //! `followups due` on each then finds exactly the conversations built to
 //! be due. The PostgreSQL half runs when `TROUPE_TEST_DATABASE_URL` is set
-//! (in a schema of its own).
+//! (in a schema of its own). A change of a user's settings after that
+//! reaches what the due query reads on both stores.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
+use troupe::followup::FollowUpPolicy;
+use troupe::persona::Personas;
+use troupe::populate::{PopulateOptions, populate, populate_postgres};
+use troupe::progress::Silent;
+use troupe::store::postgres::PgStore;
+use troupe::store::{Store, StoreBackend};
 
 use crate::support::Troupe;
 use crate::support::postgres::{TestSchema, database_url};
@@ -65,5 +73,60 @@ fn populate_builds_the_same_due_conversations_in_sled_and_postgresql() {
     assert_eq!(messages as u64, report["messages"].as_u64().unwrap());
     let in_data_dir = std::fs::read_dir(postgres.data_dir()).map_or(0, |d| d.count());
     assert_eq!(in_data_dir, 0, "nothing was written to sled");
+    runtime.block_on(schema.drop_all());
+}
+
+/// Marks the user of the first conversation due as a minor and returns
+/// what the due query then says of that user: the settings each store
+/// keeps beside its due conversations follow the change.
+async fn minor_after_change(store: &StoreBackend, now: DateTime<Utc>) -> (bool, bool) {
+    let due = store.due_candidates(now).await.unwrap();
+    let first = &due.first().expect("a conversation is due").conversation;
+    let before = due[0].user.as_ref().is_some_and(|u| u.minor);
+    store
+        .update_user(&first.user, now, &|u| u.minor = true)
+        .await
+        .unwrap();
+    let after = store.due_candidates(now).await.unwrap();
+    let entry = after
+        .iter()
+        .find(|c| c.conversation.id == first.id)
+        .expect("still in the due index");
+    (before, entry.user.as_ref().is_some_and(|u| u.minor))
+}
+
+#[test]
+fn a_users_settings_changed_after_populate_reach_the_due_query_on_both_stores() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let now: DateTime<Utc> = NOW.parse().unwrap();
+    let personas = Personas::builtin();
+    let policy = FollowUpPolicy::default();
+    let options = PopulateOptions {
+        conversations: 300,
+        due_percent: 10.0,
+        with_messages: false,
+        seed: 7,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sled = Store::open(dir.path()).unwrap();
+    populate(&sled, &personas, &policy, now, options, &mut Silent).unwrap();
+    let sled = StoreBackend::Sled(sled);
+    assert_eq!(
+        runtime.block_on(minor_after_change(&sled, now)),
+        (false, true)
+    );
+    let Some(url) = database_url("populate::settings_reach_due_query") else {
+        return;
+    };
+    let schema = runtime.block_on(TestSchema::create(&url));
+    runtime.block_on(async {
+        let store = PgStore::open(schema.database()).await.unwrap();
+        populate_postgres(&store, &personas, &policy, now, options, &mut Silent)
+            .await
+            .unwrap();
+        let postgres = StoreBackend::Postgres(store.clone());
+        assert_eq!(minor_after_change(&postgres, now).await, (false, true));
+        store.close().await;
+    });
     runtime.block_on(schema.drop_all());
 }

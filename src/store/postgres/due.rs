@@ -1,7 +1,8 @@
 //! The due query on PostgreSQL: the conversations whose due window has
 //! opened, each with its user's settings, in one statement that reads the
-//! partial index `conversations_due` and joins `users` by primary key, so
-//! the rules need no further round trip per candidate.
+//! partial index `conversations_due` and the conversation rows alone: each
+//! row keeps a copy of its user's settings (schema version 4, kept current
+//! by triggers), so no user is looked up per conversation due.
 
 use chrono::{DateTime, Utc};
 
@@ -11,12 +12,10 @@ use super::rows::ConversationRow;
 use crate::store::{Conversation, DueCandidate, DueUser};
 
 /// The due query: conversations due by `$1`, earliest first, each with
-/// its user's settings (`NULL`s for a user the database does not know).
-pub const DUE_QUERY: &str = "SELECT c.*, u.id AS u_id, u.timezone AS u_timezone,
-        u.minor AS u_minor, u.followups_off AS u_followups_off, u.hold_until AS u_hold_until
-     FROM conversations c LEFT JOIN users u ON u.id = c.user_id
-     WHERE c.due_from IS NOT NULL AND c.due_from <= $1
-     ORDER BY c.due_from, c.id";
+/// its user's settings.
+pub const DUE_QUERY: &str = "SELECT * FROM conversations
+     WHERE due_from IS NOT NULL AND due_from <= $1
+     ORDER BY due_from, id";
 
 /// A row of [`DUE_QUERY`].
 #[derive(Debug, sqlx::FromRow)]
@@ -24,12 +23,11 @@ struct DueRow {
     /// The conversation.
     #[sqlx(flatten)]
     conversation: ConversationRow,
-    /// The user's id, `NULL` when the user is unknown.
-    u_id: Option<String>,
-    u_timezone: Option<String>,
-    u_minor: Option<bool>,
-    u_followups_off: Option<bool>,
-    u_hold_until: Option<DateTime<Utc>>,
+    /// The user's settings, as the row keeps them.
+    user_timezone: Option<String>,
+    user_minor: bool,
+    user_followups_off: bool,
+    user_hold_until: Option<DateTime<Utc>>,
 }
 
 impl PgStore {
@@ -43,11 +41,12 @@ impl PgStore {
             .map_err(self.failed("reading the conversations due"))?;
         rows.into_iter()
             .map(|row| {
-                let user = row.u_id.map(|_| DueUser {
-                    timezone: row.u_timezone,
-                    minor: row.u_minor.unwrap_or(false),
-                    followups_off: row.u_followups_off.unwrap_or(false),
-                    hold_until: row.u_hold_until,
+                // The foreign key: every conversation has its user.
+                let user = Some(DueUser {
+                    timezone: row.user_timezone,
+                    minor: row.user_minor,
+                    followups_off: row.user_followups_off,
+                    hold_until: row.user_hold_until,
                 });
                 let conversation =
                     Conversation::try_from(row.conversation).map_err(|d| self.unreadable(d))?;

@@ -42,10 +42,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "store copy marker",
         sql: include_str!("../../../migrations/0003_store_copy.sql"),
     },
+    Migration {
+        version: 4,
+        name: "users' settings kept with their conversations",
+        sql: include_str!("../../../migrations/0004_due_user_settings.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const PG_SCHEMA_VERSION: i64 = 3;
+pub const PG_SCHEMA_VERSION: i64 = 4;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
