@@ -7,6 +7,8 @@
 //! not: too few messages, a user who wrote recently, an unanswered follow-up,
 //! a conversation that went cold weeks ago, or a user who said STOP.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, Timelike, Utc};
 use chrono_tz::Tz;
 
@@ -14,11 +16,13 @@ use crate::followup::policy::{FollowUpPolicy, in_quiet_hours};
 use crate::followup::topics;
 use crate::persona::{Persona, Personas};
 use crate::progress::{Progress, steps};
+use crate::store::postgres::PgStore;
 use crate::store::{
     Conversation, Message, MessageKind, Role, Store, StoreError, SyntheticConversation, User,
 };
 
-/// Conversations loaded per batch (one flush each).
+/// Conversations loaded per batch (one flush each on sled, one
+/// transaction on PostgreSQL).
 const BATCH: usize = 5_000;
 
 /// What to build.
@@ -120,8 +124,7 @@ pub fn populate(
     options: PopulateOptions,
     progress: &mut dyn Progress,
 ) -> Result<PopulateReport, StoreError> {
-    let list: Vec<_> = personas.iter().cloned().collect();
-    if list.is_empty() {
+    if personas.iter().next().is_none() {
         return Ok(PopulateReport::default());
     }
     // The index of an empty store, or of one built under this policy, is
@@ -130,62 +133,161 @@ pub fn populate(
     let fingerprint = policy.index_fingerprint(personas);
     let index_current = store.user_count()? == 0
         || store.due_index_policy()?.as_deref() == Some(fingerprint.as_str());
-    let mut rng = Rng(options.seed);
-    let mut report = PopulateReport::default();
-    progress.begin("creating conversations", Some(steps(options.conversations)));
-    let mut batch = Vec::with_capacity(BATCH);
     // New users are numbered after the existing ones, so populating twice adds.
-    let first_user = store.user_count()?;
-    let zones: Vec<Tz> = ZONES.iter().filter_map(|z| z.parse().ok()).collect();
-    let awake: Vec<Tz> = zones
-        .iter()
-        .copied()
-        .filter(|tz| {
-            !in_quiet_hours(
-                now.with_timezone(tz).hour(),
-                (policy.quiet_hours_start, policy.quiet_hours_end),
-            )
-        })
-        .collect();
-    let mut made = 0;
-    let mut n = 0;
-    while made < options.conversations {
-        let group = list.len().min(options.conversations - made);
-        let shapes: Vec<Shape> = (0..group)
-            .map(|_| pick_shape(&mut rng, options.due_percent))
-            .collect();
-        let any_due = shapes.iter().any(|s| matches!(s, Shape::Due));
-        let pool = if any_due && !awake.is_empty() {
-            &awake
-        } else {
-            &zones
-        };
-        let timezone = pool
-            .get(rng.below(pool.len() as u64) as usize)
-            .map(|tz| tz.name().to_string());
-        let user = format!("user{:07}", first_user + n);
-        for (persona, shape) in list.iter().zip(shapes) {
-            let mut item =
-                conversation(&mut rng, &user, persona, shape, now, options.with_messages);
-            item.user.timezone = timezone.clone();
-            report.conversations += 1;
-            report.due += usize::from(matches!(shape, Shape::Due));
-            report.messages += item.messages.len();
-            batch.push(item);
-        }
-        made += group;
-        n += 1;
-        if batch.len() >= BATCH {
-            load(store, personas, policy, now, std::mem::take(&mut batch))?;
-            progress.advance(steps(made));
-        }
+    let mut generator = Generator::new(personas, policy, now, options, store.user_count()?);
+    progress.begin("creating conversations", Some(steps(options.conversations)));
+    while let Some(batch) = generator.next_batch() {
+        load(store, personas, policy, now, batch)?;
+        progress.advance(steps(generator.report.conversations));
     }
-    load(store, personas, policy, now, batch)?;
     if index_current {
         store.set_due_index_policy(&fingerprint)?;
     }
     progress.advance(steps(options.conversations));
-    Ok(report)
+    Ok(generator.report)
+}
+
+/// Fills the PostgreSQL store `store` with the same synthetic
+/// conversations [`populate`] writes to sled, a batch at a time, each
+/// batch one transaction of `COPY`s.
+pub async fn populate_postgres(
+    store: &PgStore,
+    personas: &Personas,
+    policy: &FollowUpPolicy,
+    now: DateTime<Utc>,
+    options: PopulateOptions,
+    progress: &mut dyn Progress,
+) -> Result<PopulateReport, StoreError> {
+    if personas.iter().next().is_none() {
+        return Ok(PopulateReport::default());
+    }
+    let first_user = store.user_count().await?;
+    let mut generator = Generator::new(personas, policy, now, options, first_user);
+    progress.begin("creating conversations", Some(steps(options.conversations)));
+    let schedule = |c: &Conversation| schedule(personas, policy, now, c);
+    while let Some(batch) = generator.next_batch() {
+        store.load_synthetic(batch, &schedule).await?;
+        progress.advance(steps(generator.report.conversations));
+    }
+    progress.advance(steps(options.conversations));
+    Ok(generator.report)
+}
+
+/// Builds the synthetic conversations a batch at a time: one user per
+/// group of conversations (one with each persona), so a user never
+/// straddles two batches.
+struct Generator {
+    /// The personas, in the order each user talks to them.
+    personas: Vec<Arc<Persona>>,
+    /// The generator.
+    rng: Rng,
+    /// Every time zone users live in.
+    zones: Vec<Tz>,
+    /// Those outside quiet hours now: due users live there.
+    awake: Vec<Tz>,
+    /// The instant conversations are built around.
+    now: DateTime<Utc>,
+    /// What to build.
+    options: PopulateOptions,
+    /// The number of the first user this run creates.
+    first_user: usize,
+    /// Users created so far.
+    users: usize,
+    /// What has been built so far.
+    report: PopulateReport,
+}
+
+impl Generator {
+    fn new(
+        personas: &Personas,
+        policy: &FollowUpPolicy,
+        now: DateTime<Utc>,
+        options: PopulateOptions,
+        first_user: usize,
+    ) -> Self {
+        let zones: Vec<Tz> = ZONES.iter().filter_map(|z| z.parse().ok()).collect();
+        let awake = zones
+            .iter()
+            .copied()
+            .filter(|tz| {
+                !in_quiet_hours(
+                    now.with_timezone(tz).hour(),
+                    (policy.quiet_hours_start, policy.quiet_hours_end),
+                )
+            })
+            .collect();
+        Self {
+            personas: personas.iter().cloned().collect(),
+            rng: Rng(options.seed),
+            zones,
+            awake,
+            now,
+            options,
+            first_user,
+            users: 0,
+            report: PopulateReport::default(),
+        }
+    }
+
+    /// The next [`BATCH`] conversations or so; `None` once all are built.
+    fn next_batch(&mut self) -> Option<Vec<SyntheticConversation>> {
+        let wanted = self.options.conversations;
+        if self.report.conversations >= wanted || self.personas.is_empty() {
+            return None;
+        }
+        let mut batch = Vec::with_capacity(BATCH + self.personas.len());
+        while self.report.conversations < wanted && batch.len() < BATCH {
+            self.add_user(&mut batch);
+        }
+        Some(batch)
+    }
+
+    /// One user and their conversations with the first personas (all of
+    /// them, but for the last user of a run).
+    fn add_user(&mut self, batch: &mut Vec<SyntheticConversation>) {
+        let rng = &mut self.rng;
+        let group = self
+            .personas
+            .len()
+            .min(self.options.conversations - self.report.conversations);
+        let shapes: Vec<Shape> = (0..group)
+            .map(|_| pick_shape(rng, self.options.due_percent))
+            .collect();
+        let any_due = shapes.iter().any(|s| matches!(s, Shape::Due));
+        let pool = if any_due && !self.awake.is_empty() {
+            &self.awake
+        } else {
+            &self.zones
+        };
+        let timezone = pool
+            .get(rng.below(pool.len() as u64) as usize)
+            .map(|tz| tz.name().to_string());
+        let user = format!("user{:07}", self.first_user + self.users);
+        for (persona, shape) in self.personas.iter().zip(shapes) {
+            let with_messages = self.options.with_messages;
+            let mut item = conversation(rng, &user, persona, shape, self.now, with_messages);
+            item.user.timezone = timezone.clone();
+            self.report.conversations += 1;
+            self.report.due += usize::from(matches!(shape, Shape::Due));
+            self.report.messages += item.messages.len();
+            batch.push(item);
+        }
+        self.users += 1;
+    }
+}
+
+/// The due window a synthetic conversation gets, as the policy places it.
+fn schedule(
+    personas: &Personas,
+    policy: &FollowUpPolicy,
+    now: DateTime<Utc>,
+    c: &Conversation,
+) -> Option<crate::store::DueWindow> {
+    let persona = personas.get(&c.persona).ok()?;
+    policy
+        .for_persona(&persona)
+        .due_window(c)
+        .filter(|w| w.until >= now)
 }
 
 fn load(
@@ -195,14 +297,9 @@ fn load(
     now: DateTime<Utc>,
     batch: Vec<SyntheticConversation>,
 ) -> Result<(), StoreError> {
-    let schedule = |c: &Conversation| {
-        let persona = personas.get(&c.persona).ok()?;
-        policy
-            .for_persona(&persona)
-            .due_window(c)
-            .filter(|w| w.until >= now)
-    };
-    store.load_synthetic(batch, &schedule)
+    store.load_synthetic(batch, &|c: &Conversation| {
+        schedule(personas, policy, now, c)
+    })
 }
 
 /// Topics that fit each shipped persona, and generic ones for others.

@@ -37,6 +37,7 @@ mod moderation;
 mod offline;
 mod openai;
 mod personas;
+mod populate;
 mod providers;
 mod safety;
 mod server;

@@ -6,7 +6,9 @@ use super::print_json;
 use super::progress::Bar;
 use crate::app::App;
 use crate::error::Error;
-use crate::populate::{PopulateOptions, populate};
+use crate::populate::{PopulateOptions, populate, populate_postgres};
+use crate::store::StoreError;
+use crate::store::postgres::PgStore;
 
 /// The `dev` subcommands.
 #[derive(Debug, Subcommand)]
@@ -39,15 +41,15 @@ pub struct PopulateArgs {
     pub quiet: bool,
 }
 
-/// Runs a `dev` subcommand.
-pub fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
+/// Runs a `dev` subcommand, on PostgreSQL when a database is configured
+/// (`[store] url`, `TROUPE_DATABASE_URL`), else on sled in the data dir.
+pub async fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
     let DevCommand::Populate(args) = command;
     if !(0.0..=100.0).contains(&args.due_percent) {
         return Err(Error::Usage(
             "--due-percent must be between 0 and 100".to_string(),
         ));
     }
-    let store = app.open_store()?;
     let options = PopulateOptions {
         conversations: args.conversations,
         due_percent: args.due_percent,
@@ -55,14 +57,23 @@ pub fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
         seed: args.seed,
     };
     let mut bar = Bar::new(args.quiet);
-    let report = populate(
-        &store,
-        &app.personas(),
-        &app.config.followups,
-        app.clock.now(),
-        options,
-        &mut bar,
-    )?;
+    let personas = app.personas();
+    let policy = &app.config.followups;
+    let now = app.clock.now();
+    let (report, place) = match app.database()? {
+        Some(database) => {
+            let store = PgStore::open(database).await.map_err(StoreError::from)?;
+            let report = populate_postgres(&store, &personas, policy, now, options, &mut bar).await;
+            let place = store.target().to_string();
+            store.close().await;
+            (report?, place)
+        }
+        None => {
+            let store = app.open_store()?;
+            let report = populate(&store, &personas, policy, now, options, &mut bar)?;
+            (report, app.data_dir.display().to_string())
+        }
+    };
     bar.finish();
     if args.json {
         print_json(&report)?;
@@ -72,7 +83,7 @@ pub fn run(app: &App, command: DevCommand) -> Result<i32, Error> {
             report.conversations,
             report.due,
             report.messages,
-            app.data_dir.display()
+            place
         );
     }
     Ok(0)

@@ -235,7 +235,7 @@ impl Cli {
             Command::Followups(command) => followups::run(&app, command).await,
             Command::Topics(args) => topics::run(&app, args).await,
             Command::User(command) => user::run(&app, command).await,
-            Command::Dev(command) => dev::run(&app, command),
+            Command::Dev(command) => dev::run(&app, command).await,
             Command::Models(command) => models::run(&app, command).await,
             Command::Usage(args) => usage::run(&app, args).await,
             Command::Export(args) => rights::export(&app, args).await,

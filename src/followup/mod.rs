@@ -41,7 +41,7 @@ use crate::error::Error;
 use crate::model::ChatModel;
 use crate::persona::{Persona, Personas};
 use crate::prompt::{Prompts, Scene};
-use crate::store::{Conversation, Role, StoreAccess};
+use crate::store::{Conversation, DueCandidate, DueUser, Role, StoreAccess};
 use generate::ExcerptLine;
 
 /// Messages of the earlier conversation quoted in the follow-up prompt.
@@ -126,8 +126,13 @@ impl FollowUps<'_> {
     /// does not know, an adult in the deployment's time zone), whichever
     /// store it was read from.
     fn facts_of(&self, record: Option<&crate::store::User>) -> UserFacts {
+        self.facts_of_due(record.map(DueUser::from).as_ref())
+    }
+
+    /// The rules' facts from the user's settings as the due index keeps
+    /// them (`None`: a user the store does not know).
+    fn facts_of_due(&self, record: Option<&DueUser>) -> UserFacts {
         let timezone = record
-            .as_ref()
             .and_then(|u| u.timezone.as_ref())
             .and_then(|tz| tz.parse().ok())
             .unwrap_or_else(|| self.policy.default_tz());
@@ -203,17 +208,28 @@ impl FollowUps<'_> {
         let store = self.store.hold()?;
         self.keep_index_current()?;
         let now = self.clock.now();
+        Ok(self.eligible(store.due_candidates(now)?, now))
+    }
+
+    /// The candidates of the due index that pass every rule at `now`
+    /// (their persona still exists), as `followups due` lists them; the
+    /// rules read nothing more from the store.
+    fn eligible(&self, candidates: Vec<DueCandidate>, now: DateTime<Utc>) -> Vec<DueConversation> {
         let mut due = Vec::new();
-        for entry in store.due_entries(now)? {
-            let conversation = entry.conversation;
+        for DueCandidate { conversation, user } in candidates {
             let Ok(persona) = self.personas.get(&conversation.persona) else {
                 continue;
             };
-            if self.verdict(&persona, &conversation, now)?.eligible {
+            let facts = self.facts_of_due(user.as_ref());
+            if self
+                .policy
+                .for_persona(&persona)
+                .is_eligible(&conversation, &facts, now)
+            {
                 due.push(self.describe(&persona, &conversation, now));
             }
         }
-        Ok(due)
+        due
     }
 
     fn describe(

@@ -274,6 +274,68 @@ impl EffectivePolicy {
         self.evaluate(&unclaimed, user, now).eligible
     }
 
+    /// Whether every rule passes for `conversation` at `now`: the verdict
+    /// of [`EffectivePolicy::evaluate`] without the reasons, which the due
+    /// query, checking thousands of conversations, does not print.
+    pub fn is_eligible(
+        &self,
+        conversation: &Conversation,
+        user: &UserFacts,
+        now: DateTime<Utc>,
+    ) -> bool {
+        self.passes(conversation, user, now)
+            .iter()
+            .all(|(_, pass)| *pass)
+    }
+
+    /// Each rule with whether it passes: the one place the rules are
+    /// decided ([`EffectivePolicy::evaluate`] adds the reasons).
+    fn passes(
+        &self,
+        conversation: &Conversation,
+        user: &UserFacts,
+        now: DateTime<Utc>,
+    ) -> [(Rule, bool); 9] {
+        let on_hold = conversation
+            .hold_until
+            .max(user.hold_until)
+            .is_some_and(|until| until > now);
+        let recent = conversation.user_messages_since(now - self.window);
+        let silence = conversation.last_user_at.map(|at| now - at);
+        let hour = now.with_timezone(&user.timezone).hour();
+        // A persona's quiet hours add to the deployment's: never looser.
+        let quiet = in_quiet_hours(hour, self.quiet_hours)
+            || self
+                .persona_quiet_hours
+                .is_some_and(|hours| in_quiet_hours(hour, hours));
+        [
+            (Rule::FollowupsEnabled, self.enabled),
+            (
+                Rule::UserStartedConversation,
+                conversation.started_by == Role::User,
+            ),
+            (
+                Rule::NotOptedOut,
+                !conversation.opted_out && !user.followups_off,
+            ),
+            (Rule::NotAMinor, !user.minor),
+            (Rule::NotOnHold, !on_hold),
+            (
+                Rule::EnoughRecentMessages,
+                recent as u32 >= self.min_user_messages,
+            ),
+            (
+                Rule::SilentLongEnough,
+                silence.is_some_and(|s| s >= self.min_silence),
+            ),
+            (
+                Rule::NoUnansweredFollowup,
+                !has_unanswered_followup(conversation) && conversation.pending_followup.is_none(),
+            ),
+            (Rule::OutsideQuietHours, !quiet),
+        ]
+    }
+
     /// Every rule's verdict for `conversation` at `now`, for a user in `tz`.
     pub fn evaluate(
         &self,
@@ -290,22 +352,23 @@ impl EffectivePolicy {
         let recent = conversation.user_messages_since(window_start);
         let silence = conversation.last_user_at.map(|at| now - at);
         let local = now.with_timezone(&tz);
-        // A persona's quiet hours add to the deployment's: never looser.
-        let quiet = in_quiet_hours(local.hour(), self.quiet_hours)
-            || self
-                .persona_quiet_hours
-                .is_some_and(|hours| in_quiet_hours(local.hour(), hours));
+        let pass = self.passes(conversation, user, now);
+        let passed = |rule: Rule| pass.iter().any(|(r, p)| *r == rule && *p);
         let rules = vec![
-            check(Rule::FollowupsEnabled, self.enabled, || {
-                if self.enabled {
-                    "follow-ups are on for this persona".into()
-                } else {
-                    "follow-ups are off for this persona or deployment".into()
-                }
-            }),
+            check(
+                Rule::FollowupsEnabled,
+                passed(Rule::FollowupsEnabled),
+                || {
+                    if self.enabled {
+                        "follow-ups are on for this persona".into()
+                    } else {
+                        "follow-ups are off for this persona or deployment".into()
+                    }
+                },
+            ),
             check(
                 Rule::UserStartedConversation,
-                conversation.started_by == Role::User,
+                passed(Rule::UserStartedConversation),
                 || {
                     format!(
                         "the conversation was started by the {}",
@@ -313,27 +376,23 @@ impl EffectivePolicy {
                     )
                 },
             ),
-            check(
-                Rule::NotOptedOut,
-                !conversation.opted_out && !user.followups_off,
-                || {
-                    if conversation.opted_out {
-                        "the user said STOP to this persona".into()
-                    } else if user.followups_off {
-                        "the user turned follow-ups off".into()
-                    } else {
-                        "the user has not opted out".into()
-                    }
-                },
-            ),
-            check(Rule::NotAMinor, !user.minor, || {
+            check(Rule::NotOptedOut, passed(Rule::NotOptedOut), || {
+                if conversation.opted_out {
+                    "the user said STOP to this persona".into()
+                } else if user.followups_off {
+                    "the user turned follow-ups off".into()
+                } else {
+                    "the user has not opted out".into()
+                }
+            }),
+            check(Rule::NotAMinor, passed(Rule::NotAMinor), || {
                 if user.minor {
                     "the user is a minor".into()
                 } else {
                     "the user is not marked as a minor".into()
                 }
             }),
-            check(Rule::NotOnHold, on_hold.is_none(), || match on_hold {
+            check(Rule::NotOnHold, passed(Rule::NotOnHold), || match on_hold {
                 Some(until) => format!(
                     "proactive messages are on hold until {} after a crisis referral",
                     until.format("%Y-%m-%d %H:%M UTC")
@@ -342,7 +401,7 @@ impl EffectivePolicy {
             }),
             check(
                 Rule::EnoughRecentMessages,
-                recent as u32 >= self.min_user_messages,
+                passed(Rule::EnoughRecentMessages),
                 || {
                     format!(
                         "{recent} user message(s) in the last {} day(s); {} needed",
@@ -353,7 +412,7 @@ impl EffectivePolicy {
             ),
             check(
                 Rule::SilentLongEnough,
-                silence.is_some_and(|s| s >= self.min_silence),
+                passed(Rule::SilentLongEnough),
                 || match silence {
                     Some(s) => format!(
                         "the user has been silent for {}; {} needed",
@@ -365,7 +424,7 @@ impl EffectivePolicy {
             ),
             check(
                 Rule::NoUnansweredFollowup,
-                !has_unanswered_followup(conversation) && conversation.pending_followup.is_none(),
+                passed(Rule::NoUnansweredFollowup),
                 || match conversation.last_followup_at {
                     _ if conversation.pending_followup.is_some() => {
                         "a follow-up is being sent".into()
@@ -380,18 +439,24 @@ impl EffectivePolicy {
                     None => "no follow-up has been sent yet".into(),
                 },
             ),
-            check(Rule::OutsideQuietHours, !quiet, || {
-                let own = self
-                    .persona_quiet_hours
-                    .map(|(start, end)| format!(" and {start:02}:00-{end:02}:00 for this persona"))
-                    .unwrap_or_default();
-                format!(
-                    "it is {} in the user's time zone ({tz}); quiet hours are {:02}:00-{:02}:00{own}",
-                    local.format("%H:%M"),
-                    self.quiet_hours.0,
-                    self.quiet_hours.1
-                )
-            }),
+            check(
+                Rule::OutsideQuietHours,
+                passed(Rule::OutsideQuietHours),
+                || {
+                    let own = self
+                        .persona_quiet_hours
+                        .map(|(start, end)| {
+                            format!(" and {start:02}:00-{end:02}:00 for this persona")
+                        })
+                        .unwrap_or_default();
+                    format!(
+                        "it is {} in the user's time zone ({tz}); quiet hours are {:02}:00-{:02}:00{own}",
+                        local.format("%H:%M"),
+                        self.quiet_hours.0,
+                        self.quiet_hours.1
+                    )
+                },
+            ),
         ];
         Eligibility {
             eligible: rules.iter().all(|r| r.pass),

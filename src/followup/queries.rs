@@ -14,23 +14,11 @@ use crate::store::{Conversation, StoreBackend};
 
 impl FollowUps<'_> {
     /// The conversations of `store` due now, earliest first: those in the
-    /// due index whose persona still exists and which pass every rule.
+    /// due index whose persona still exists and which pass every rule,
+    /// read with their users' settings in one query.
     pub async fn due_on(&self, store: &StoreBackend) -> Result<Vec<DueConversation>, Error> {
         let now = self.clock.now();
-        let mut due = Vec::new();
-        for conversation in store.due(now, usize::MAX).await? {
-            let Ok(persona) = self.personas.get(&conversation.persona) else {
-                continue;
-            };
-            if self
-                .verdict_on(store, &persona, &conversation)
-                .await?
-                .eligible
-            {
-                due.push(self.describe(&persona, &conversation, now));
-            }
-        }
-        Ok(due)
+        Ok(self.eligible(store.due_candidates(now).await?, now))
     }
 
     /// Every rule's verdict, now, for `user`'s conversation with `persona`

@@ -11,8 +11,9 @@
 use chrono::{DateTime, Utc};
 use sled::transaction::{ConflictableTransactionError, Transactional};
 
+use super::due::{DueUser, entry_value, split_entry};
 use super::records::{Conversation, DueWindow, Message, MessageKind, Topic, User};
-use super::{Store, StoreError, decode, encode, keys, reschedule};
+use super::{Store, StoreError, decode, encode, keys, reschedule, unschedule};
 
 /// The key, in the `meta` tree, of the policy fingerprint the due index
 /// reflects.
@@ -73,10 +74,11 @@ impl Store {
             if entries.len() >= limit {
                 break;
             }
-            let (_, conv_key) = item.map_err(|e| self.error(e))?;
+            let (_, value) = item.map_err(|e| self.error(e))?;
+            let (conv_key, _) = split_entry(&value);
             let Some(bytes) = self
                 .conversations
-                .get(&conv_key)
+                .get(conv_key)
                 .map_err(|e| self.error(e))?
             else {
                 continue;
@@ -139,7 +141,7 @@ impl Store {
                     return Ok(None);
                 }
                 conversation.pending_followup = Some(now);
-                reschedule(due, &mut conversation, None, &conv_key)?;
+                unschedule(due, &mut conversation)?;
                 pending.insert(conv_key.as_slice(), lease)?;
                 conversations.insert(conv_key.as_slice(), encode(&conversation))?;
                 Ok(Some(conversation))
@@ -201,9 +203,10 @@ impl Store {
             &self.pending,
             &self.due,
             &self.outbox,
+            &self.users,
         );
         let (delivered, changed) = trees
-            .transaction(|(conversations, messages, pending, due, queued)| {
+            .transaction(|(conversations, messages, pending, due, queued, users)| {
                 let Some(bytes) = conversations.get(&conv_key)? else {
                     pending.remove(conv_key.as_slice())?;
                     return Ok((false, true));
@@ -228,7 +231,7 @@ impl Store {
                 conversation.pending_followup = None;
                 pending.remove(conv_key.as_slice())?;
                 let window = if valid { None } else { schedule(&conversation) };
-                reschedule(due, &mut conversation, window, &conv_key)?;
+                reschedule(due, users, &mut conversation, window, &conv_key)?;
                 conversations.insert(conv_key.as_slice(), encode(&conversation))?;
                 Ok((valid, true))
             })
@@ -311,7 +314,7 @@ impl Store {
                     };
                 change(&mut conversation);
                 let window = schedule(&conversation);
-                reschedule(due, &mut conversation, window, &conv_key)?;
+                reschedule(due, users, &mut conversation, window, &conv_key)?;
                 conversations.insert(conv_key.as_slice(), encode(&conversation))?;
                 Ok(Some(conversation))
             })
@@ -366,6 +369,7 @@ impl Store {
         self.users
             .insert(user.as_bytes(), encode(&record))
             .map_err(|e| self.error(e))?;
+        self.refresh_due_entries(&record)?;
         self.flush()?;
         Ok(record)
     }
@@ -407,10 +411,15 @@ impl Store {
             if let Some(old) = conversation.due {
                 due.remove(&keys::due(old.from, conversation.id));
             }
-            if let Some(new) = window {
-                due.insert(&keys::due(new.from, conversation.id), key.as_ref());
-            }
             conversation.due = window;
+            if let Some(new) = window {
+                let user = self.user(&conversation.user)?;
+                let facts = user.as_ref().map(DueUser::from);
+                due.insert(
+                    &keys::due(new.from, conversation.id),
+                    entry_value(&key, &conversation, facts.as_ref()),
+                );
+            }
             conversations.insert(key, encode(&conversation));
             moved += 1;
             pending += 1;
@@ -466,7 +475,11 @@ impl Store {
             }
             item.conversation.due = schedule(&item.conversation);
             if let Some(window) = item.conversation.due {
-                due.insert(&keys::due(window.from, id), conv_key.as_slice());
+                let facts = DueUser::from(&item.user);
+                due.insert(
+                    &keys::due(window.from, id),
+                    entry_value(&conv_key, &item.conversation, Some(&facts)),
+                );
             }
             if !item.topics.is_empty() {
                 topics.insert(&keys::message_prefix(id), encode(&item.topics));

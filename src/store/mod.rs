@@ -7,8 +7,9 @@
 //!   timestamps kept current on every append;
 //! - `messages`: conversation id ‖ sequence (both big-endian) → [`Message`];
 //! - `topics`: conversation id → the [`Topic`]s the user talked about;
-//! - `due`: instant ‖ conversation id → conversation key: the due index, so
-//!   finding follow-ups due now reads only the entries up to now;
+//! - `due`: instant ‖ conversation id → conversation key ‖ a copy of the
+//!   record and the user's settings: the due index, so finding follow-ups
+//!   due now reads only the entries up to now, and nothing else (see `due`);
 //! - `pending`: conversation key → instant (‖ lease until ‖ owner): follow-up
 //!   intents recorded before the model is called and removed when the
 //!   follow-up is delivered, with the lease of the worker holding them
@@ -38,6 +39,7 @@ mod backup;
 mod claims;
 pub mod copy;
 mod crash;
+mod due;
 mod durability;
 mod error;
 mod followups;
@@ -69,6 +71,7 @@ pub use backend::StoreBackend;
 pub(crate) use backup::STORE_FIELDS;
 pub use backup::{Backup, StoreConfig, backup_now, scheduled_backup};
 pub use claims::Claim;
+pub use due::{DueCandidate, DueUser};
 pub use durability::PendingFlush;
 pub use error::StoreError;
 use error::{classify, io_error};
@@ -517,7 +520,7 @@ impl Store {
                 topics.insert(&id, encode(&list))?;
             }
             let window = (effects.schedule)(&conversation);
-            reschedule(due, &mut conversation, window, &conv_key)?;
+            reschedule(due, users, &mut conversation, window, &conv_key)?;
             conversations.insert(conv_key.as_slice(), encode(&conversation))?;
             Ok(conversation)
         });
@@ -729,23 +732,48 @@ impl Store {
     }
 }
 
-/// Moves a conversation's entry in the due index to `window`.
+/// Moves a conversation's entry in the due index to `window`, keeping in
+/// it the conversation as it will be stored and its user's settings (read
+/// from `users` in the same transaction; see [`due`]). The caller stores
+/// `conversation` as it is on return.
 fn reschedule(
     due: &sled::transaction::TransactionalTree,
+    users: &sled::transaction::TransactionalTree,
     conversation: &mut Conversation,
     window: Option<DueWindow>,
     conv_key: &[u8],
 ) -> Result<(), ConflictableTransactionError<String>> {
-    if conversation.due == window {
-        return Ok(());
+    if window.is_none() {
+        return unschedule(due, conversation);
     }
-    if let Some(old) = conversation.due {
+    if let Some(old) = conversation.due.filter(|old| Some(*old) != window) {
         due.remove(&keys::due(old.from, conversation.id))?;
     }
-    if let Some(new) = window {
-        due.insert(&keys::due(new.from, conversation.id), conv_key)?;
-    }
     conversation.due = window;
+    if let Some(new) = window {
+        let user = match users.get(conversation.user.as_bytes())? {
+            Some(bytes) => {
+                Some(decode::<User>(&bytes).map_err(ConflictableTransactionError::Abort)?)
+            }
+            None => None,
+        };
+        let facts = user.as_ref().map(due::DueUser::from);
+        due.insert(
+            &keys::due(new.from, conversation.id),
+            due::entry_value(conv_key, conversation, facts.as_ref()),
+        )?;
+    }
+    Ok(())
+}
+
+/// Takes a conversation out of the due index.
+fn unschedule(
+    due: &sled::transaction::TransactionalTree,
+    conversation: &mut Conversation,
+) -> Result<(), ConflictableTransactionError<String>> {
+    if let Some(old) = conversation.due.take() {
+        due.remove(&keys::due(old.from, conversation.id))?;
+    }
     Ok(())
 }
 

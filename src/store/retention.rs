@@ -119,6 +119,24 @@ fn prune(
                 || encode(&conversation),
             )
         }
+        // The due index keeps a copy of the record (see `super::due`).
+        b"due" => {
+            let rewritten = super::due::rewrite_kept(key, value, |c| {
+                let before = c.recent_user_times.len();
+                c.recent_user_times.retain(|at| *at >= cutoff);
+                before != c.recent_user_times.len()
+            });
+            match rewritten {
+                Some(bytes) => Pruned {
+                    kept: Some(bytes.into()),
+                    changed: true,
+                },
+                None => Pruned {
+                    kept: Some(value.clone()),
+                    changed: false,
+                },
+            }
+        }
         b"topics" => {
             let mut topics: Vec<Topic> = decode(value)?;
             let before = topics.len();

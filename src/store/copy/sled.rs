@@ -151,6 +151,11 @@ impl Store {
             batch.insert(user.id.as_bytes(), encode(user));
         }
         self.users.apply_batch(batch).map_err(|e| self.error(e))?;
+        // A copy run again may change the settings of users whose
+        // conversations an earlier run copied: their due entries follow.
+        for user in users {
+            self.refresh_due_entries(user)?;
+        }
         self.flush()
     }
 
@@ -165,9 +170,10 @@ impl Store {
             &self.topics,
             &self.due,
             &self.pending,
+            &self.users,
         );
         let ids = self.ids_for(page)?;
-        let result = trees.transaction(|(conversations, messages, topics, due, pending)| {
+        let result = trees.transaction(|(conversations, messages, topics, due, pending, users)| {
             for (copied, id) in page.iter().zip(&ids) {
                 let mut conversation = copied.conversation.clone();
                 let key = keys::conversation(&conversation.user, &conversation.persona);
@@ -183,7 +189,20 @@ impl Store {
                     due.remove(&keys::due(window.from, conversation.id))?;
                 }
                 if let Some(window) = conversation.due {
-                    due.insert(&keys::due(window.from, conversation.id), key.as_slice())?;
+                    // The entry keeps the record and the user's settings
+                    // (the users are copied before their conversations).
+                    let user = match users.get(conversation.user.as_bytes())? {
+                        Some(bytes) => Some(
+                            decode::<crate::store::User>(&bytes)
+                                .map_err(ConflictableTransactionError::Abort)?,
+                        ),
+                        None => None,
+                    };
+                    let facts = user.as_ref().map(crate::store::DueUser::from);
+                    due.insert(
+                        &keys::due(window.from, conversation.id),
+                        crate::store::due::entry_value(&key, &conversation, facts.as_ref()),
+                    )?;
                 }
                 for paged in &copied.messages {
                     messages.insert(

@@ -47,10 +47,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "server tokens",
         sql: include_str!("../../../migrations/0004_server.sql"),
     },
+    Migration {
+        version: 5,
+        name: "users' settings kept with their conversations",
+        sql: include_str!("../../../migrations/0005_due_user_settings.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const PG_SCHEMA_VERSION: i64 = 4;
+pub const PG_SCHEMA_VERSION: i64 = 5;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

@@ -16,13 +16,15 @@
 //! written by delivery but not yet drained from PostgreSQL, and tokens and
 //! export still run on sled alone. `copy` and `copy_into` read and write
 //! whole tables, in pages, for `troupe store copy` (its mark is kept in
-//! `store_copy`).
+//! `store_copy`); `synthetic` loads `troupe dev populate`'s conversations
+//! with `COPY`.
 
 mod changes;
 mod conversations;
 mod copy;
 mod copy_into;
 mod database;
+mod due;
 mod error;
 mod followups;
 mod migrate;
@@ -31,9 +33,11 @@ mod outbox;
 mod records;
 mod rights;
 mod rows;
+mod synthetic;
 
 pub use database::{DATABASE_URL_ENV, Database, PASSWORD_ENV, resolve_database};
 pub(crate) use database::{database_url, without_password};
+pub use due::DUE_QUERY;
 pub use error::PgError;
 pub use migrate::{Migrated, PG_SCHEMA_VERSION, migrate};
 pub use notify::{Delivered, FollowUpListener};

@@ -101,7 +101,7 @@ impl From<UserRow> for User {
 
 /// A row of `conversations`.
 #[derive(Debug, sqlx::FromRow)]
-pub(super) struct ConversationRow {
+pub(crate) struct ConversationRow {
     pub(super) id: i64,
     user_id: String,
     persona: String,
