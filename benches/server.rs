@@ -18,167 +18,15 @@
 
 #[path = "support/figures.rs"]
 mod figures;
+#[path = "support/load.rs"]
+mod load;
 
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use figures::{count, env_usize, figure};
+use load::{BoxError, Sample, Server, gather, load, send_turn, start_bare, start_server};
 
 use futures::StreamExt;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Latencies of one run, and how long it took.
-struct Sample {
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-}
-
-impl Sample {
-    fn percentile(&self, p: f64) -> Duration {
-        let mut sorted = self.latencies.clone();
-        sorted.sort();
-        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-        sorted.get(index).copied().unwrap_or_default()
-    }
-
-    fn per_second(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
-    }
-
-    /// Prints this run's figures: keys `{kind}_turns_per_s`, `{kind}_p50_ms`
-    /// and `{kind}_p99_ms` (`kind`: `json`, `sse` or `floor`).
-    fn figures(&self, keys: [&str; 3], label: &str, clients: usize) {
-        let row = match clients {
-            1 => format!("{label}, 1 client"),
-            n => format!("{label}, {n} clients"),
-        };
-        let ms = |d: Duration| format!("{:.2}", d.as_secs_f64() * 1e3);
-        figure(keys[0], &row, "turns/s", &count(self.per_second() as usize));
-        figure(keys[1], &row, "p50 ms", &ms(self.percentile(0.50)));
-        figure(keys[2], &row, "p99 ms", &ms(self.percentile(0.99)));
-    }
-}
-
-/// The real server, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server() -> Result<Server, BoxError> {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("troupe.toml");
-    std::fs::write(
-        &config,
-        "[server]\nuser_turns_per_minute = 100000\nmax_streams = 100000\n",
-    )?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TROUPE_DATA_DIR", dir.path().join("data"))
-        .env("TROUPE_CONFIG", &config)
-        .env("OLLAMA_HOST", "127.0.0.1:1")
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("ANTHROPIC_API_KEY")
-        .env_remove("TROUPE_OPERATOR_TOKEN")
-        .envs(
-            std::env::var("TROUPE_WORKER_THREADS")
-                .ok()
-                .map(|n| ("TROUPE_WORKER_THREADS", n)),
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines.next().ok_or("the server exited")??;
-        if let Some(url) = line
-            .strip_prefix("troupe: serving ")
-            .and_then(|l| l.split(" on ").nth(1))
-        {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Ok(Server {
-        child,
-        url,
-        _dir: dir,
-    })
-}
-
-/// `clients` tasks sending `turns` requests in all, each as its own user.
-async fn load(
-    client: &reqwest::Client,
-    url: &str,
-    clients: usize,
-    turns: usize,
-    stream: bool,
-) -> Result<Sample, BoxError> {
-    let per_client = turns.div_ceil(clients);
-    let started = Instant::now();
-    let tasks = (0..clients).map(|c| {
-        let client = client.clone();
-        let url = url.to_string();
-        async move {
-            let mut latencies = Vec::with_capacity(per_client);
-            let path = format!("{url}/v1/conversations/bench{c}/chef/messages");
-            for i in 0..per_client {
-                let began = Instant::now();
-                send_turn(&client, &path, i, stream).await?;
-                latencies.push(began.elapsed());
-            }
-            Ok::<_, BoxError>(latencies)
-        }
-    });
-    gather(futures::future::join_all(tasks).await, started.elapsed())
-}
-
-/// Sends turn `i` of one client to `path` and reads its whole answer,
-/// streamed or not; an error status or an empty body is an error.
-async fn send_turn(
-    client: &reqwest::Client,
-    path: &str,
-    i: usize,
-    stream: bool,
-) -> Result<(), BoxError> {
-    let mut request = client
-        .post(path)
-        .json(&serde_json::json!({"text": format!("What can I cook with rice and eggs? ({i})")}));
-    if stream {
-        request = request.header("accept", "text/event-stream");
-    }
-    let response = request.send().await?;
-    if !response.status().is_success() {
-        return Err(format!("status {}", response.status()).into());
-    }
-    if response.bytes().await?.is_empty() {
-        return Err("empty body".into());
-    }
-    Ok(())
-}
-
-/// The clients' latencies together, the run having taken `elapsed`.
-fn gather(
-    results: Vec<Result<Vec<Duration>, BoxError>>,
-    elapsed: Duration,
-) -> Result<Sample, BoxError> {
-    let mut latencies = Vec::new();
-    for result in results {
-        latencies.extend(result?);
-    }
-    Ok(Sample { latencies, elapsed })
-}
 
 /// `clients` users, each sending a turn every `clients / rate` seconds, so
 /// that together they offer `rate` turns per second for `turns` turns:
@@ -212,35 +60,6 @@ async fn paced(
         }
     });
     gather(futures::future::join_all(tasks).await, started.elapsed())
-}
-
-/// A bare axum server answering a small JSON to every POST, on its own
-/// runtime: the floor any HTTP turn pays here.
-fn start_bare() -> Result<String, BoxError> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    listener.set_nonblocking(true)?;
-    let address = listener.local_addr()?;
-    std::thread::spawn(move || {
-        let Ok(runtime) = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
-        runtime.block_on(async move {
-            let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                return;
-            };
-            let app = axum::Router::new().route(
-                "/v1/conversations/{user}/{persona}/messages",
-                axum::routing::post(|| async {
-                    axum::Json(serde_json::json!({"reply": {"text": "ok"}}))
-                }),
-            );
-            let _ = axum::serve(listener, app).await;
-        });
-    });
-    Ok(format!("http://{address}"))
 }
 
 /// The server's resident memory, from /proc.
@@ -292,30 +111,37 @@ fn main() -> Result<(), BoxError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let server = start_server()?;
+    let server = start_server(&[])?;
     let bare = start_bare()?;
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(512)
         .build()?;
     runtime.block_on(async {
         // Warm up: the first turns build the persona's model and prompt.
-        load(&client, &server.url, 4, 200, false).await?;
-        load(&client, &bare, 4, 200, false).await?;
+        load(&client, std::slice::from_ref(&server.url), 4, 200, false).await?;
+        load(&client, std::slice::from_ref(&bare), 4, 200, false).await?;
         for clients in [1, 16, 256] {
             let n = if clients == 1 { turns / 4 } else { turns };
-            let json = load(&client, &server.url, clients, n, false).await?;
+            let json = load(
+                &client,
+                std::slice::from_ref(&server.url),
+                clients,
+                n,
+                false,
+            )
+            .await?;
             json.figures(
                 ["json_turns_per_s", "json_p50_ms", "json_p99_ms"],
                 "troupe, JSON",
                 clients,
             );
-            let sse = load(&client, &server.url, clients, n, true).await?;
+            let sse = load(&client, std::slice::from_ref(&server.url), clients, n, true).await?;
             sse.figures(
                 ["sse_turns_per_s", "sse_p50_ms", "sse_p99_ms"],
                 "troupe, SSE",
                 clients,
             );
-            let floor = load(&client, &bare, clients, n, false).await?;
+            let floor = load(&client, std::slice::from_ref(&bare), clients, n, false).await?;
             floor.figures(
                 ["floor_turns_per_s", "floor_p50_ms", "floor_p99_ms"],
                 "bare axum handler (floor)",

@@ -180,23 +180,25 @@ fn store_migrate_applies_the_schema_once_then_finds_nothing_to_do() {
 }
 
 #[test]
-fn serve_refuses_to_keep_conversations_in_sled_while_a_database_is_configured() {
+fn serve_on_an_unreachable_database_fails_naming_it_without_its_password() {
     let mut troupe = Troupe::new();
     troupe.env(
         "TROUPE_DATABASE_URL",
-        "postgres://troupe@127.0.0.1:1/troupe",
+        "postgres://troupe:hunter2-secret@127.0.0.1:1/troupe",
     );
     let run = troupe.run(&["serve", "--listen", "127.0.0.1:0"]);
     assert_ne!(run.code, 0);
     assert!(
-        run.stderr
-            .contains("the PostgreSQL database postgres://troupe@127.0.0.1:1/troupe is configured"),
+        run.stderr.contains(
+            "could not connect to the PostgreSQL database postgres://troupe@127.0.0.1:1/troupe"
+        ),
         "{}",
         run.stderr
     );
+    assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
     assert!(
         !troupe.data_dir().join("store").exists(),
-        "no sled store was created"
+        "no sled store was created in its place"
     );
 }
 
