@@ -755,7 +755,11 @@ fn personas_check_applies_the_deployment_policy_and_backends() {
 /// Three messages to the chef, not due under the default policy (5), then
 /// the deployment loosens it to 3.
 fn three_messages_then_a_looser_policy() -> Troupe {
-    let troupe = Troupe::new();
+    three_messages_then_a_looser_policy_in(Troupe::new())
+}
+
+/// [`three_messages_then_a_looser_policy`] in `troupe`'s store.
+fn three_messages_then_a_looser_policy_in(troupe: Troupe) -> Troupe {
     for i in 0..3 {
         say(
             &troupe,
@@ -783,7 +787,37 @@ fn a_loosened_policy_reaches_existing_conversations_without_a_manual_reindex() {
 
 #[test]
 fn reindex_applies_a_loosened_policy_to_existing_conversations() {
-    let troupe = three_messages_then_a_looser_policy();
+    assert_reindex_applies_a_looser_policy(three_messages_then_a_looser_policy());
+}
+
+/// The same two on PostgreSQL, where the due windows live in the
+/// conversations' rows and the policy's fingerprint in `due_policy`.
+#[test]
+fn on_postgresql_a_loosened_policy_reaches_existing_conversations_with_or_without_reindex() {
+    let Some(url) =
+        crate::support::postgres::database_url("followups::on_postgresql_a_loosened_policy")
+    else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let on_database = || {
+        let schema = runtime.block_on(crate::support::postgres::TestSchema::create(&url));
+        let mut troupe = Troupe::new();
+        troupe.env("TROUPE_DATABASE_URL", &schema.process_url());
+        (schema, three_messages_then_a_looser_policy_in(troupe))
+    };
+    let (schema, troupe) = on_database();
+    assert_eq!(due(&troupe, "2026-11-03T12:00:00Z").len(), 1);
+    assert_eq!(run_followups(&troupe, "2026-11-03T12:00:00Z").len(), 1);
+    runtime.block_on(schema.drop_all());
+    let (schema, troupe) = on_database();
+    assert_reindex_applies_a_looser_policy(troupe);
+    runtime.block_on(schema.drop_all());
+}
+
+/// `followups reindex` moves the one conversation the looser policy makes
+/// due, which `followups due` then lists.
+fn assert_reindex_applies_a_looser_policy(troupe: Troupe) {
     let run = troupe.run(&["--now", "2026-11-03T12:00:00Z", "followups", "reindex"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(

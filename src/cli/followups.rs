@@ -15,7 +15,6 @@ use crate::app::App;
 use crate::error::Error;
 use crate::followup::{DEFAULT_LEASE_SECONDS, RunOptions, SentFollowUp, Worker};
 use crate::progress::Silent;
-use crate::store::postgres::PgError;
 use crate::store::{StoreAccess, StoreBackend, StoreError, lock_deliveries};
 
 /// The `followups` subcommands.
@@ -169,13 +168,10 @@ pub async fn run(app: &App, command: FollowupsCommand) -> Result<i32, Error> {
         }
         FollowupsCommand::Watch(_) => unreachable!("watch runs before the store is opened"),
         FollowupsCommand::Reindex => {
-            if let Some(database) = app.database()? {
-                return Err(Error::Store(StoreError::from(PgError::NotYetUsed {
-                    target: database.target().to_string(),
-                    command: "`troupe followups reindex`",
-                })));
-            }
-            let moved = followups.reindex()?;
+            let moved = match app.open_database().await? {
+                Some(store) => followups.reindex_on(&store).await?,
+                None => followups.reindex()?,
+            };
             outln!("reindexed: {moved} conversation(s) have a new due window");
         }
     }

@@ -141,6 +141,7 @@ impl FollowUps<'_> {
         model_for: &ModelFor<'_>,
         progress: &mut dyn Progress,
     ) -> Result<Vec<SentFollowUp>, Error> {
+        self.keep_index_current_on(store).await?;
         let now = self.clock.now();
         let limit = options.limit.unwrap_or(usize::MAX);
         if options.dry_run {

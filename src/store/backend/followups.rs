@@ -127,6 +127,34 @@ impl StoreBackend {
         }
     }
 
+    /// Gives every conversation the due window `schedule` says (after the
+    /// follow-up policy changed); returns how many windows changed.
+    pub async fn reschedule_all(
+        &self,
+        schedule: &(dyn Fn(&Conversation) -> Option<DueWindow> + Sync),
+    ) -> Result<usize, StoreError> {
+        match self {
+            Self::Sled(store) => store.reschedule_all(schedule),
+            Self::Postgres(store) => Ok(store.reschedule_all(schedule).await?),
+        }
+    }
+
+    /// The fingerprint of the policy the due windows were computed under.
+    pub async fn due_index_policy(&self) -> Result<Option<String>, StoreError> {
+        match self {
+            Self::Sled(store) => store.due_index_policy(),
+            Self::Postgres(store) => Ok(store.due_index_policy().await?),
+        }
+    }
+
+    /// Records the fingerprint of the policy the due windows now reflect.
+    pub async fn set_due_index_policy(&self, fingerprint: &str) -> Result<(), StoreError> {
+        match self {
+            Self::Sled(store) => store.set_due_index_policy(fingerprint),
+            Self::Postgres(store) => Ok(store.set_due_index_policy(fingerprint).await?),
+        }
+    }
+
     /// When the next conversation falls due after `now`, if one does (a
     /// scheduler sleeps until then).
     pub async fn next_due_after(

@@ -1,7 +1,7 @@
 //! The due query on PostgreSQL: the conversations whose due window has
 //! opened, each with its user's settings, in one statement that reads the
 //! partial index `conversations_due` and the conversation rows alone: each
-//! row keeps a copy of its user's settings (schema version 4, kept current
+//! row keeps a copy of its user's settings (schema version 5, kept current
 //! by triggers), so no user is looked up per conversation due.
 
 use chrono::{DateTime, Utc};

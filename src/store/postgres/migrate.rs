@@ -52,10 +52,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "users' settings kept with their conversations",
         sql: include_str!("../../../migrations/0005_due_user_settings.sql"),
     },
+    Migration {
+        version: 6,
+        name: "due policy fingerprint",
+        sql: include_str!("../../../migrations/0006_due_policy.sql"),
+    },
 ];
 
 /// The schema version this build writes and reads.
-pub const PG_SCHEMA_VERSION: i64 = 5;
+pub const PG_SCHEMA_VERSION: i64 = 6;
 
 /// What a migration run did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

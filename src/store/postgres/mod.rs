@@ -31,6 +31,7 @@ mod migrate;
 mod notify;
 mod outbox;
 mod records;
+mod reschedule;
 mod rights;
 mod rows;
 mod synthetic;
