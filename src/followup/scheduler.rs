@@ -16,6 +16,12 @@ use crate::error::Error;
 use crate::shutdown::Shutdown;
 use crate::store::{StoreAccess, StoreBackend};
 
+/// How long the scheduler lets wake-ups gather before a pass: under load
+/// every chat turn wakes it, and on PostgreSQL a pass is a few round trips
+/// to the database, so passes come at most about four times a second, a
+/// follow-up at most this much later than it could.
+const GATHER_WAKES: Duration = Duration::from_millis(250);
+
 /// Hears each follow-up as it is delivered.
 pub type OnSent = dyn Fn(&SentFollowUp) + Send + Sync;
 
@@ -54,7 +60,14 @@ impl Scheduler {
             let sleep = self.until_next().await;
             tokio::select! {
                 _ = tokio::time::sleep(sleep) => {}
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => {
+                    // Many turns a second each wake the scheduler: the
+                    // wake-ups of a short moment make one pass.
+                    tokio::select! {
+                        _ = tokio::time::sleep(GATHER_WAKES) => {}
+                        _ = shutdown.requested() => return,
+                    }
+                }
                 _ = shutdown.requested() => return,
             }
         }
