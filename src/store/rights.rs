@@ -93,37 +93,6 @@ impl Store {
             .collect()
     }
 
-    /// Everything stored about `user`, or `None` if the store has nothing.
-    pub fn export_user(&self, user: &str) -> Result<Option<UserData>, StoreError> {
-        let Some(record) = self.user(user)? else {
-            return Ok(None);
-        };
-        let mut conversations = Vec::new();
-        for conversation in self.user_conversations(user)? {
-            conversations.push(ConversationData {
-                messages: self.messages(&conversation)?,
-                topics: self.topics(&conversation)?,
-                conversation,
-            });
-        }
-        let usage = self
-            .usage_since(DateTime::<Utc>::MIN_UTC)?
-            .into_iter()
-            .filter(|u| u.user.as_deref() == Some(user))
-            .collect();
-        let pending_webhooks = self
-            .user_outbox(user)?
-            .into_iter()
-            .map(PendingWebhook::from)
-            .collect();
-        Ok(Some(UserData {
-            user: record,
-            conversations,
-            usage,
-            pending_webhooks,
-        }))
-    }
-
     /// Removes every record of `user` so that nothing can be recovered from
     /// the store's files, by rewriting the store without them, and removes
     /// the copies of the store kept after a crash or damage, which hold

@@ -104,10 +104,7 @@ impl StoreBackend {
     /// Everything stored about `user`, for an export; `None` for a user
     /// who never wrote.
     pub async fn export_user(&self, user: &str) -> Result<Option<UserData>, StoreError> {
-        let store = match self {
-            Self::Sled(store) => return store.export_user(user),
-            Self::Postgres(store) => store,
-        };
+        let store = self;
         let Some(record) = store.user(user).await? else {
             return Ok(None);
         };
