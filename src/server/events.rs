@@ -182,7 +182,11 @@ pub async fn events(
                 };
                 match received {
                     Ok(event) => {
-                        mark_seen(&listening.state, &listening.user, &event.persona).await;
+                        // Boxed: an idle stream waits in this loop, so
+                        // whatever its future holds inline, each of
+                        // thousands of open streams holds too.
+                        Box::pin(mark_seen(&listening.state, &listening.user, &event.persona))
+                            .await;
                         return Some((Ok(event.to_sse()), (unseen, receiver, listening)));
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
