@@ -68,53 +68,41 @@ fn measure(runtime: &tokio::runtime::Runtime, url: &str, schema: &str) -> Result
         .pool_max_idle_per_host(512)
         .build()?;
     let bare = vec![start_bare()?];
-    runtime.block_on(run(
-        &client,
-        &bare,
-        turns,
-        "floor",
-        "bare axum handler (floor)",
-    ))?;
+    let keys = ["floor_turns_per_s", "floor_p50_ms", "floor_p99_ms"];
+    let label = "bare axum handler (floor)";
+    runtime.block_on(run(&client, &bare, turns, keys, label))?;
     let sled = start_server(&[])?;
     let urls = vec![sled.url.clone()];
-    runtime.block_on(run(
-        &client,
-        &urls,
-        turns,
-        "sled",
-        "troupe, JSON, sled, 1 server",
-    ))?;
+    let keys = ["sled_turns_per_s", "sled_p50_ms", "sled_p99_ms"];
+    let label = "troupe, JSON, sled, 1 server";
+    runtime.block_on(run(&client, &urls, turns, keys, label))?;
     drop(sled);
     let first = start_server(&on_database)?;
     let urls = vec![first.url.clone()];
+    let keys = ["pg1_turns_per_s", "pg1_p50_ms", "pg1_p99_ms"];
     let label = "troupe, JSON, PostgreSQL, 1 server";
-    runtime.block_on(run(&client, &urls, turns, "pg1", label))?;
+    runtime.block_on(run(&client, &urls, turns, keys, label))?;
     let (second, third) = (start_server(&on_database)?, start_server(&on_database)?);
     let urls = vec![first.url.clone(), second.url.clone(), third.url.clone()];
+    let keys = ["pg3_turns_per_s", "pg3_p50_ms", "pg3_p99_ms"];
     let label = "troupe, JSON, PostgreSQL, 3 servers";
-    runtime.block_on(run(&client, &urls, turns, "pg3", label))
+    runtime.block_on(run(&client, &urls, turns, keys, label))
 }
 
 /// Warms the servers at `urls` up, then loads them at each of
-/// [`CLIENTS`] (client `c` to server `c % urls.len()`), printing
-/// `{key}_turns_per_s`, `{key}_p50_ms` and `{key}_p99_ms`.
+/// [`CLIENTS`] (client `c` to server `c % urls.len()`), printing the
+/// turns per second, p50 and p99 under `keys`.
 async fn run(
     client: &reqwest::Client,
     urls: &[String],
     turns: usize,
-    key: &str,
+    keys: [&str; 3],
     label: &str,
 ) -> Result<(), BoxError> {
     load(client, urls, 4 * urls.len(), 200, false).await?;
     for clients in CLIENTS {
         let n = if clients == 1 { turns / 4 } else { turns };
         let sample = load(client, urls, clients, n, false).await?;
-        let keys = [
-            format!("{key}_turns_per_s"),
-            format!("{key}_p50_ms"),
-            format!("{key}_p99_ms"),
-        ];
-        let keys = [keys[0].as_str(), keys[1].as_str(), keys[2].as_str()];
         sample.figures(keys, label, clients);
     }
     Ok(())
