@@ -41,7 +41,7 @@ use crate::error::Error;
 use crate::model::ChatModel;
 use crate::persona::{Persona, Personas};
 use crate::prompt::{Prompts, Scene};
-use crate::store::{Conversation, DueCandidate, DueUser, Role, StoreAccess};
+use crate::store::{Conversation, DueCandidate, DueUser, DueWindow, Role, StoreAccess};
 use generate::ExcerptLine;
 
 /// Messages of the earlier conversation quoted in the follow-up prompt.
@@ -170,18 +170,25 @@ impl FollowUps<'_> {
         self.verdict(persona, &conversation, self.clock.now())
     }
 
-    /// Recomputes every conversation's due window under the current policy
-    /// (after `[followups]` or a persona's settings changed); returns how
-    /// many conversations moved in the index.
-    pub fn reindex(&self) -> Result<usize, Error> {
+    /// A conversation's due window under the current policy, now: none for
+    /// a persona that no longer exists or a window already over. What a
+    /// reindex gives every conversation, on either store.
+    fn current_schedule(&self) -> impl Fn(&Conversation) -> Option<DueWindow> + Sync + '_ {
         let now = self.clock.now();
-        let schedule = |c: &Conversation| {
+        move |c: &Conversation| {
             let persona = self.personas.get(&c.persona).ok()?;
             self.policy
                 .for_persona(&persona)
                 .due_window(c)
                 .filter(|w| w.until >= now)
-        };
+        }
+    }
+
+    /// Recomputes every conversation's due window under the current policy
+    /// (after `[followups]` or a persona's settings changed); returns how
+    /// many conversations moved in the index.
+    pub fn reindex(&self) -> Result<usize, Error> {
+        let schedule = self.current_schedule();
         let store = self.store.hold()?;
         let moved = store.reschedule_all(&schedule)?;
         store.set_due_index_policy(&self.policy.index_fingerprint(&self.personas))?;

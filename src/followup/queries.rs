@@ -26,14 +26,7 @@ impl FollowUps<'_> {
     /// current policy (after `[followups]` or a persona's settings
     /// changed); returns how many windows changed.
     pub async fn reindex_on(&self, store: &StoreBackend) -> Result<usize, Error> {
-        let now = self.clock.now();
-        let schedule = |c: &Conversation| {
-            let persona = self.personas.get(&c.persona).ok()?;
-            self.policy
-                .for_persona(&persona)
-                .due_window(c)
-                .filter(|w| w.until >= now)
-        };
+        let schedule = self.current_schedule();
         let moved = store.reschedule_all(&schedule).await?;
         let fingerprint = self.policy.index_fingerprint(&self.personas);
         store.set_due_index_policy(&fingerprint).await?;
