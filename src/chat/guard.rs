@@ -24,6 +24,16 @@ pub(super) enum Screened {
     },
 }
 
+/// A conversation's follow-ups as a stream opening or showing a push sees
+/// them.
+#[derive(Debug, Default)]
+pub struct FollowUps {
+    /// The position of the newest follow-up in the conversation, if any.
+    pub newest: Option<u64>,
+    /// The follow-up the user had not seen, now marked seen.
+    pub unseen: Option<Message>,
+}
+
 /// The refusal of an adults-only persona to a minor, named `persona_name`.
 pub fn adults_only(persona_name: &str) -> TurnError {
     TurnError::Input(format!(
@@ -233,14 +243,30 @@ impl ChatService {
         user: &str,
         persona: &Persona,
     ) -> Result<Option<Message>, TurnError> {
+        Ok(self.take_followups(user, persona).await?.unseen)
+    }
+
+    /// Where the newest follow-up of `user`'s conversation with `persona`
+    /// stands, and the one not seen yet, which is marked seen. A stream
+    /// that opens keeps the position, so a push of a follow-up delivered
+    /// before it opened is told apart from one delivered while it is open.
+    pub async fn take_followups(
+        &self,
+        user: &str,
+        persona: &Persona,
+    ) -> Result<FollowUps, TurnError> {
         let store = self.store.step()?;
         let Some(conversation) = store.conversation(user, &persona.id).await? else {
-            return Ok(None);
+            return Ok(FollowUps::default());
         };
+        let newest = conversation.last_followup_seq;
         if !conversation.followup_unseen {
-            return Ok(None);
+            return Ok(FollowUps {
+                newest,
+                unseen: None,
+            });
         }
-        let followup = match conversation.last_followup_seq {
+        let followup = match newest {
             Some(seq) => store.message(&conversation, seq).await?,
             None => None,
         };
@@ -250,7 +276,10 @@ impl ChatService {
                 policy.due_window(c)
             })
             .await?;
-        Ok(followup)
+        Ok(FollowUps {
+            newest,
+            unseen: followup,
+        })
     }
 
     /// A control message's confirmation as a reply that is not stored.

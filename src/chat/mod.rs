@@ -24,7 +24,7 @@ mod session;
 mod stateless;
 pub mod view;
 
-pub use guard::adults_only;
+pub use guard::{FollowUps, adults_only};
 pub use session::{SpawnedTurn, TurnEvent, notice_text};
 pub use stateless::StatelessKind;
 

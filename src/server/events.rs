@@ -128,6 +128,10 @@ impl FollowUpEvent {
 struct Listening {
     state: SharedState,
     user: String,
+    /// The newest follow-up of each conversation as the stream opened:
+    /// a push of one of these was delivered before the stream opened
+    /// (and shown then, or seen elsewhere), so it is not shown again.
+    known: Vec<(String, u64)>,
     _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
@@ -162,12 +166,14 @@ pub async fn events(
         )));
     };
     metrics::gauge!("troupe_open_streams").increment(1.0);
-    let listening = Listening {
+    let mut listening = Listening {
         state: state.clone(),
         user: user.clone(),
+        known: Vec::new(),
         _permit: permit,
     };
-    let unseen = unseen_followups(&state, &user).await?;
+    let (unseen, known) = unseen_followups(&state, &user).await?;
+    listening.known = known;
     let stream = futures::stream::unfold(
         (unseen.into_iter(), receiver, listening),
         |(mut unseen, mut receiver, listening)| async move {
@@ -185,9 +191,9 @@ pub async fn events(
                         // Boxed: an idle stream waits in this loop, so
                         // whatever its future holds inline, each of
                         // thousands of open streams holds too.
-                        Box::pin(mark_seen(&listening.state, &listening.user, &event.persona))
-                            .await;
-                        return Some((Ok(event.to_sse()), (unseen, receiver, listening)));
+                        if Box::pin(mark_seen(&listening, &event.persona)).await {
+                            return Some((Ok(event.to_sse()), (unseen, receiver, listening)));
+                        }
                     }
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(
@@ -223,12 +229,21 @@ pub async fn take_unseen(
     Ok(Json(UnseenFollowUp { followup }))
 }
 
-/// The follow-ups `user` has not seen, marked seen now that they are sent.
-async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowUpEvent>, ApiError> {
+/// The follow-ups `user` has not seen, marked seen now that they are
+/// sent, and the newest follow-up of each of their conversations.
+async fn unseen_followups(
+    state: &SharedState,
+    user: &str,
+) -> Result<(Vec<FollowUpEvent>, Vec<(String, u64)>), ApiError> {
     let chat = state.chat();
     let mut events = Vec::new();
+    let mut known = Vec::new();
     for persona in state.app.personas().iter() {
-        if let Some(message) = chat.take_unseen_followup(user, persona).await? {
+        let followups = chat.take_followups(user, persona).await?;
+        if let Some(newest) = followups.newest {
+            known.push((persona.id.clone(), newest));
+        }
+        if let Some(message) = followups.unseen {
             events.push(FollowUpEvent {
                 persona: persona.id.clone(),
                 persona_name: persona.name.clone(),
@@ -238,7 +253,7 @@ async fn unseen_followups(state: &SharedState, user: &str) -> Result<Vec<FollowU
             });
         }
     }
-    Ok(events)
+    Ok((events, known))
 }
 
 /// Pushes each follow-up the database announces (see
@@ -311,13 +326,23 @@ async fn push_stored(state: &SharedState, user: &str, persona: &str) {
     }
 }
 
-/// Marks `user`'s follow-up from `persona` seen, since a stream showed it.
-async fn mark_seen(state: &SharedState, user: &str, persona: &str) {
-    let Ok(persona) = state.app.personas().get(persona) else {
-        return;
+/// Marks the listening user's follow-up from `persona` seen, since a
+/// stream is about to show it; answers whether to show it, which it is
+/// not when it was already the newest as the stream opened (delivered
+/// before, and pushed only now). A store that cannot be read shows it.
+async fn mark_seen(listening: &Listening, persona: &str) -> bool {
+    let Ok(persona) = listening.state.app.personas().get(persona) else {
+        return true;
     };
-    let chat = state.chat();
-    if let Err(error) = chat.take_unseen_followup(user, &persona).await {
-        tracing::warn!(%error, "could not mark a pushed follow-up as seen");
+    let chat = listening.state.chat();
+    match chat.take_followups(&listening.user, &persona).await {
+        Ok(followups) => !listening
+            .known
+            .iter()
+            .any(|(id, seq)| *id == persona.id && followups.newest == Some(*seq)),
+        Err(error) => {
+            tracing::warn!(%error, "could not mark a pushed follow-up as seen");
+            true
+        }
     }
 }
