@@ -27,6 +27,7 @@ mod backups;
 mod body;
 mod cards;
 pub mod config;
+mod connections;
 mod console;
 mod conversations;
 mod error;
@@ -326,22 +327,13 @@ pub async fn serve(
     let reload_task = reload::start(Arc::clone(&state.app), shutdown.clone());
     on_ready(address, tokens.is_empty());
     let grace = Duration::from_secs(state.config().shutdown_grace_secs);
-    let mut stopping = shutdown.clone();
-    // Replies stream in small pieces: send each at once.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    // One router for every connection: serving the `Router` itself would
-    // rebuild every route for each new connection (tens of KiB apiece,
-    // which 10,000 idle event streams would pay 10,000 times).
-    let service = router(Arc::clone(&state)).into_make_service();
-    let server = axum::serve(listener, service)
-        .with_graceful_shutdown(async move { stopping.requested().await });
-    let mut server = std::pin::pin!(server.into_future());
+    // One router for every connection: serving the `Router` through a
+    // make-service would rebuild every route for each new connection (tens
+    // of KiB apiece, which 10,000 idle event streams would pay 10,000 times).
+    let server = connections::serve(listener, router(Arc::clone(&state)), shutdown.clone());
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        result = &mut server => result.map_err(ServeError::Io)?,
+        () = &mut server => {}
         _ = signals => {
             tracing::info!("stopping: no new requests; waiting for turns in flight");
             trigger.fire();
