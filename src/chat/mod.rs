@@ -229,7 +229,7 @@ impl ChatService {
         crisis: bool,
     ) -> Result<Conversation, TurnError> {
         let (conversation, flushing) = self.accept_flushing(user, persona, text, crisis).await?;
-        flushing.wait()?;
+        flushing.finish().await?;
         Ok(conversation)
     }
 
@@ -460,7 +460,7 @@ impl ChatService {
         // are done before the model is called.
         let (conversation, flushing) = self.accept_flushing(user, persona, text, false).await?;
         let request = self.request(persona, &conversation).await;
-        flushing.wait()?;
+        flushing.finish().await?;
         Ok(Taken::Stored(request?))
     }
 

@@ -175,6 +175,8 @@ pub struct Store {
     /// Records the files' manifest once the last handle is dropped and
     /// sled has closed (see [`integrity`]).
     closer: std::sync::Arc<integrity::Closer>,
+    /// The thread that flushes for a runtime's tasks, shared by the clones.
+    flusher: std::sync::Arc<durability::Flusher>,
     /// The data dir's lock file, held while the store is open, so no other
     /// process touches the files (not even to finish an interrupted erasure).
     /// Declared last, so it is let go of only after sled has closed its
@@ -386,6 +388,7 @@ impl Store {
             dir: dir.to_path_buf(),
             db,
             closer: std::sync::Arc::new(integrity::Closer::new(dir.join(STORE_DIR))),
+            flusher: std::sync::Arc::default(),
             lock,
         };
         store.check_schema(existed)?;

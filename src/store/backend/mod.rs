@@ -181,7 +181,12 @@ impl StoreBackend {
         effects: &AppendEffects<'_>,
     ) -> Result<Conversation, StoreError> {
         match self {
-            Self::Sled(store) => store.append(user, persona, message, effects),
+            Self::Sled(store) => {
+                let (conversation, flushing) =
+                    store.append_flushing(user, persona, message, effects)?;
+                flushing.finish().await?;
+                Ok(conversation)
+            }
             Self::Postgres(store) => Ok(store.append(user, persona, message, effects).await?),
         }
     }
