@@ -34,6 +34,18 @@ pub struct FollowUps {
     pub unseen: Option<Message>,
 }
 
+/// Refuses an adults-only persona to a user whose `record` marks them
+/// as a minor.
+pub(super) fn check_access_of(
+    record: Option<&crate::store::User>,
+    persona: &Persona,
+) -> Result<(), TurnError> {
+    if record.is_some_and(|u| u.minor) && persona.adults_only {
+        return Err(adults_only(&persona.name));
+    }
+    Ok(())
+}
+
 /// The refusal of an adults-only persona to a minor, named `persona_name`.
 pub fn adults_only(persona_name: &str) -> TurnError {
     TurnError::Input(format!(
@@ -44,16 +56,8 @@ pub fn adults_only(persona_name: &str) -> TurnError {
 impl ChatService {
     /// Refuses a minor an adults-only persona.
     pub async fn check_access(&self, user: &str, persona: &Persona) -> Result<(), TurnError> {
-        let minor = self
-            .store
-            .step()?
-            .user(user)
-            .await?
-            .is_some_and(|u| u.minor);
-        if minor && persona.adults_only {
-            return Err(adults_only(&persona.name));
-        }
-        Ok(())
+        let record = self.store.step()?.user(user).await?;
+        check_access_of(record.as_ref(), persona)
     }
 
     /// Whether the user is marked as a minor.
@@ -103,7 +107,13 @@ impl ChatService {
         let cleaned =
             clean_message(within_window(text, limit), usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
-        let earlier = self.earlier_user_texts(user, persona).await?;
+        // An ordinary message completes no pattern: the earlier messages
+        // are read from the store only for one that might.
+        let earlier = if safety::reads_earlier(&cleaned) {
+            self.earlier_user_texts(user, persona).await?
+        } else {
+            Vec::new()
+        };
         let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
         Ok((
             safety::assess_in_conversation(&earlier, &cleaned).crisis,

@@ -242,6 +242,21 @@ impl ChatService {
         text: &str,
         crisis: bool,
     ) -> Result<(Conversation, PendingFlush), TurnError> {
+        let record = self.store.step()?.user(user).await?;
+        self.accept_flushing_of(user, record.as_ref(), persona, text, crisis)
+            .await
+    }
+
+    /// [`ChatService::accept_flushing`] for a user whose `record` was read
+    /// already in this step of the turn.
+    async fn accept_flushing_of(
+        &self,
+        user: &str,
+        record: Option<&crate::store::User>,
+        persona: &Persona,
+        text: &str,
+        crisis: bool,
+    ) -> Result<(Conversation, PendingFlush), TurnError> {
         let text = clean_message(text, self.limits.max_message_chars).map_err(TurnError::Input)?;
         let now = self.clock.now();
         let candidates = if crisis {
@@ -253,7 +268,7 @@ impl ChatService {
         let policy = self.policy.for_persona(persona);
         let fold =
             |list: &mut Vec<crate::store::Topic>| topics::fold(list, &candidates, sensitive, now);
-        let (_, marks) = self.session_after(user, now).await?;
+        let (_, marks) = self.session_after_of(user, record, now).await?;
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: Some(&fold),
@@ -276,6 +291,19 @@ impl ChatService {
         persona: &Arc<Persona>,
         conversation: &Conversation,
     ) -> Result<ChatRequest, TurnError> {
+        let record = self.store.step()?.user(&conversation.user).await?;
+        self.request_of(persona, conversation, record.as_ref())
+            .await
+    }
+
+    /// [`ChatService::request`] for a user whose `record` was read already
+    /// in this step of the turn.
+    async fn request_of(
+        &self,
+        persona: &Arc<Persona>,
+        conversation: &Conversation,
+        record: Option<&crate::store::User>,
+    ) -> Result<ChatRequest, TurnError> {
         let recent = self
             .store
             .step()?
@@ -283,9 +311,12 @@ impl ChatService {
             .await?;
         let messages = within_budget(&shareable(&recent), self.limits.history_chars);
         let previous = recent.iter().rev().nth(1).map(|m| m.at);
-        let scene = self
-            .scene(Some(&conversation.user), persona, previous, &messages)
-            .await?;
+        let scene = self.scene_of(
+            Some((&conversation.user, record)),
+            persona,
+            previous,
+            &messages,
+        );
         self.chat_request(persona, &scene, messages)
     }
 
@@ -326,19 +357,37 @@ impl ChatService {
             Some(user) => self.store.step()?.user(user).await?,
             None => None,
         };
+        Ok(self.scene_of(
+            user.map(|user| (user, record.as_ref())),
+            persona,
+            previous,
+            messages,
+        ))
+    }
+
+    /// [`ChatService::scene`] for a user (with their `record`, read
+    /// already) or for none.
+    fn scene_of(
+        &self,
+        user: Option<(&str, Option<&crate::store::User>)>,
+        persona: &Persona,
+        previous: Option<chrono::DateTime<chrono::Utc>>,
+        messages: &[ChatMessage],
+    ) -> Scene {
+        let record = user.and_then(|(_, record)| record);
         let recent = messages.iter().map(|m| m.content.clone()).collect();
         let scene = Scene::new(
             persona,
-            record.as_ref(),
+            record,
             self.policy.default_tz(),
             self.clock.now(),
             previous,
             recent,
         );
-        Ok(match user {
-            Some(user) => scene.with_greeting(persona, user),
+        match user {
+            Some((user, _)) => scene.with_greeting(persona, user),
             None => scene,
-        })
+        }
     }
 
     /// A whole turn: accept `text`, then stream the reply through `on_delta`.
@@ -451,15 +500,21 @@ impl ChatService {
         persona: &Arc<Persona>,
         text: &str,
     ) -> Result<Taken, TurnError> {
-        let _step = self.store.step()?;
-        self.check_access(user, persona).await?;
+        let step = self.store.step()?;
+        // The user's record, read once for the whole step.
+        let record = step.user(user).await?;
+        guard::check_access_of(record.as_ref(), persona)?;
         if let Some(reply) = self.control_reply(user, persona, text).await? {
             return Ok(Taken::Control(reply));
         }
         // The disk writes the message while the request is built; both
         // are done before the model is called.
-        let (conversation, flushing) = self.accept_flushing(user, persona, text, false).await?;
-        let request = self.request(persona, &conversation).await;
+        let (conversation, flushing) = self
+            .accept_flushing_of(user, record.as_ref(), persona, text, false)
+            .await?;
+        let request = self
+            .request_of(persona, &conversation, record.as_ref())
+            .await;
         flushing.finish().await?;
         Ok(Taken::Stored(request?))
     }

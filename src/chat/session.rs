@@ -44,8 +44,19 @@ impl ChatService {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<(Reminders, SessionMarks), TurnError> {
         let record = self.store.step()?.user(user).await?;
-        let minor = record.as_ref().is_some_and(|u| u.minor);
-        if let Some(marks) = record.as_ref().and_then(|u| u.session) {
+        self.session_after_of(user, record.as_ref(), now).await
+    }
+
+    /// [`ChatService::session_after`] for a user whose `record` was read
+    /// already in this step of the turn.
+    pub(super) async fn session_after_of(
+        &self,
+        user: &str,
+        record: Option<&crate::store::User>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Reminders, SessionMarks), TurnError> {
+        let minor = record.is_some_and(|u| u.minor);
+        if let Some(marks) = record.and_then(|u| u.session) {
             let mut session = Disclosure::resume(&marks, minor, &self.safety);
             let reminders = session.on_message(now);
             return Ok((reminders, session.marks()));

@@ -117,6 +117,20 @@ pub fn assess_in_conversation(earlier: &[&str], text: &str) -> Assessment {
     found
 }
 
+/// Whether reading `text` with the user's earlier messages could find a
+/// crisis that reading it alone does not: it is no crisis by itself, and
+/// it carries what a pattern over several messages starts from (a warning
+/// sign, someone close now, a method's giveaway). When it does not, the
+/// earlier messages need not even be fetched.
+pub fn reads_earlier(text: &str) -> bool {
+    assess(text).crisis.is_none() && pattern_may_start(&words(text))
+}
+
+/// Whether the new message's `now` words carry what a pattern needs.
+fn pattern_may_start(now: &[String]) -> bool {
+    !signals(now).is_empty() || someone_close(now) || method_tell(now)
+}
+
 /// Whether one message holds a farewell: two distinct signs, one of them a
 /// farewell's own ("gave the dog to my cousin… goodbye"), with nothing that
 /// explains them away.
@@ -135,8 +149,7 @@ pub(super) fn farewell_in(words: &[String]) -> bool {
 /// one: an ordinary message costs one reading, not seven.
 fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
     let now = words(text);
-    let signals_now = signals(&now);
-    if signals_now.is_empty() && !someone_close(&now) && !method_tell(&now) {
+    if !pattern_may_start(&now) {
         return None;
     }
     let before: Vec<Vec<String>> = earlier.iter().map(|t| words(t)).collect();
@@ -150,6 +163,7 @@ fn pattern(earlier: &[&str], text: &str) -> Option<CrisisKind> {
     if method_completed(&now, &before) {
         return Some(CrisisKind::SelfHarm);
     }
+    let signals_now = signals(&now);
     if signals_now.is_empty() {
         return None;
     }
@@ -248,8 +262,17 @@ fn without_denied(words: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// The reading of `text` after `earlier`; wherever the earlier
+    /// messages change it, `text` is one whose earlier messages are read.
     fn crisis(earlier: &[&str], text: &str) -> Option<CrisisKind> {
-        assess_in_conversation(earlier, text).crisis
+        let found = assess_in_conversation(earlier, text).crisis;
+        if found != assess_in_conversation(&[], text).crisis {
+            assert!(
+                reads_earlier(text),
+                "{text:?} is read with what came before"
+            );
+        }
+        found
     }
 
     #[test]
@@ -329,6 +352,13 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn an_ordinary_message_or_a_crisis_alone_needs_no_earlier_message() {
+        assert!(!reads_earlier("what can I cook with rice and eggs?"));
+        assert!(!reads_earlier("I want to kill myself"));
+        assert!(reads_earlier("thanks for everything, really"));
     }
 
     #[test]

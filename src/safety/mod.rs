@@ -29,7 +29,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use conversation::assess_in_conversation;
+pub use conversation::{assess_in_conversation, reads_earlier};
 pub use detect::{Assessment, CrisisKind, Subject, assess};
 
 use crate::persona::Persona;
