@@ -175,6 +175,14 @@ mod tests {
     use super::*;
     use crate::store::{AppendEffects, Message};
 
+    /// A multi-threaded runtime, as a server runs on.
+    fn server_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap()
+    }
+
     fn reopened_has(dir: &std::path::Path, text: &str) -> bool {
         let store = Store::open(dir).unwrap();
         let conversation = store.conversation("ana", "chef").unwrap().unwrap();
@@ -185,10 +193,7 @@ mod tests {
     #[test]
     fn a_message_written_on_a_server_is_durable_once_its_flush_is_waited_for() {
         let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
+        let runtime = server_runtime();
         let path = dir.path().to_path_buf();
         runtime.block_on(async move {
             let turn = tokio::spawn(async move {
@@ -225,10 +230,7 @@ mod tests {
     #[test]
     fn writes_of_many_turns_at_once_are_each_durable_once_their_flush_is_awaited() {
         let dir = tempfile::tempdir().unwrap();
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .build()
-            .unwrap();
+        let runtime = server_runtime();
         let path = dir.path().to_path_buf();
         runtime.block_on(async move {
             let store = Store::open(&path).unwrap();
