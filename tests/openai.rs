@@ -725,27 +725,31 @@ fn malformed_requests_are_400s_that_name_the_field() {
     );
 }
 
-/// Runs `tests/python/openai_sdk.py` with the interpreter in
-/// `TROUPE_TEST_PYTHON` (a venv with the official `openai` package; `.ci/run`
-/// makes one), then checks what Troupe stored.
-#[test]
-fn the_official_openai_python_sdk_reads_every_answer() {
-    let Some(python) = std::env::var_os("TROUPE_TEST_PYTHON") else {
+/// The interpreter in `TROUPE_TEST_PYTHON` (a venv with the official
+/// `openai` package; `.ci/run` makes one), or `None` after printing that
+/// `test` is skipped and how to run it.
+fn sdk_python(test: &str) -> Option<std::ffi::OsString> {
+    let python = std::env::var_os("TROUPE_TEST_PYTHON");
+    if python.is_none() {
         eprintln!(
-            "SKIPPED the_official_openai_python_sdk_reads_every_answer: TROUPE_TEST_PYTHON is not set. \
+            "SKIPPED {test}: TROUPE_TEST_PYTHON is not set. \
              To run it: python3 -m venv target/ci-venv && target/ci-venv/bin/pip install openai && \
              TROUPE_TEST_PYTHON=$PWD/target/ci-venv/bin/python cargo test openai:: (bash .ci/run does this)"
         );
-        return;
-    };
-    let model = TestServer::start(vec![Reply::Text("Toast the rice in butter first.")]);
-    let mut troupe = troupe_on(&model);
+    }
+    python
+}
+
+/// Serves `troupe` and runs `tests/python/openai_sdk.py` against it with
+/// `python`, then checks what Troupe stored of the SDK's turns; the
+/// server is handed back still running.
+fn sdk_reads_every_answer(python: &std::ffi::OsStr, troupe: &mut Troupe) -> Served {
     troupe.env("TROUPE_OPERATOR_TOKEN", "operator-secret-token");
     let server = troupe.serve(&[]);
     let operator = server.as_token("operator-secret-token");
     let minted = operator.post("/v1/users/tina/tokens", json!({}));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/openai_sdk.py");
-    let run = std::process::Command::new(&python)
+    let run = std::process::Command::new(python)
         .arg(&script)
         .env("TROUPE_URL", format!("{}/v1", server.url))
         .env("TROUPE_OPERATOR_TOKEN", "operator-secret-token")
@@ -792,11 +796,59 @@ fn the_official_openai_python_sdk_reads_every_answer() {
         history("tina"),
         [("user".into(), "Hello from my token".into()), reply]
     );
+    server
+}
+
+/// Runs `tests/python/openai_sdk.py` with the official `openai` package,
+/// then checks what Troupe stored.
+#[test]
+fn the_official_openai_python_sdk_reads_every_answer() {
+    let Some(python) = sdk_python("the_official_openai_python_sdk_reads_every_answer") else {
+        return;
+    };
+    let model = TestServer::start(vec![Reply::Text("Toast the rice in butter first.")]);
+    let mut troupe = troupe_on(&model);
+    let server = sdk_reads_every_answer(&python, &mut troupe);
     drop(server);
     assert!(
         !on_disk(&troupe.data_dir(), "Stateless saffron"),
         "stateless turns leave nothing"
     );
+}
+
+/// The same SDK session against a server whose store is PostgreSQL.
+#[test]
+fn the_official_openai_python_sdk_reads_every_answer_on_postgresql() {
+    let test = "the_official_openai_python_sdk_reads_every_answer_on_postgresql";
+    let Some(python) = sdk_python(test) else {
+        return;
+    };
+    let Some(url) = crate::support::postgres::database_url(test) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let schema = runtime.block_on(crate::support::postgres::TestSchema::create(&url));
+    let model = TestServer::start(vec![Reply::Text("Toast the rice in butter first.")]);
+    let mut troupe = troupe_on(&model);
+    troupe.env("TROUPE_DATABASE_URL", &schema.process_url());
+    let server = sdk_reads_every_answer(&python, &mut troupe);
+    drop(server);
+    let count = |sql: &str| runtime.block_on(schema.number(sql));
+    assert_eq!(
+        count("SELECT count(*) FROM messages"),
+        6,
+        "the stored turns are in the database"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM messages WHERE text LIKE '%Stateless saffron%'"),
+        0,
+        "stateless turns leave nothing"
+    );
+    assert!(
+        !troupe.data_dir().join("store").exists(),
+        "no sled store beside the database"
+    );
+    runtime.block_on(schema.drop_all());
 }
 
 #[test]
