@@ -703,25 +703,36 @@ impl ChatService {
         user: &str,
         persona: &Persona,
         model: &str,
-        (usage, outcome): (Option<Usage>, CallOutcome),
+        call: (Option<Usage>, CallOutcome),
         started: Instant,
     ) -> Result<(), StoreError> {
+        let record = self.usage_record(user, persona, model, call, started);
+        self.store.step()?.record_usage(&record).await
+    }
+
+    /// The usage record of one model call, counted in the metrics as it is
+    /// made.
+    fn usage_record(
+        &self,
+        user: &str,
+        persona: &Persona,
+        model: &str,
+        (usage, outcome): (Option<Usage>, CallOutcome),
+        started: Instant,
+    ) -> UsageRecord {
         let usage = usage.unwrap_or_default();
         count_model_call(model, outcome, usage, started.elapsed());
-        self.store
-            .step()?
-            .record_usage(&UsageRecord {
-                at: self.clock.now(),
-                user: Some(user.to_string()),
-                persona: persona.id.clone(),
-                model: model.to_string(),
-                kind: MessageKind::Chat,
-                prompt_tokens: u64::from(usage.prompt_tokens),
-                completion_tokens: u64::from(usage.completion_tokens),
-                latency_ms: started.elapsed().as_millis() as u64,
-                outcome,
-            })
-            .await
+        UsageRecord {
+            at: self.clock.now(),
+            user: Some(user.to_string()),
+            persona: persona.id.clone(),
+            model: model.to_string(),
+            kind: MessageKind::Chat,
+            prompt_tokens: u64::from(usage.prompt_tokens),
+            completion_tokens: u64::from(usage.completion_tokens),
+            latency_ms: started.elapsed().as_millis() as u64,
+            outcome,
+        }
     }
 
     async fn keep_reply(
@@ -733,40 +744,55 @@ impl ChatService {
         interrupted: bool,
         disclaimers: &[String],
     ) -> Result<(), StoreError> {
-        self.keep_reply_as(user, persona, text, model, interrupted, false, disclaimers)
-            .await
+        let message = self.reply_message(text, model, (interrupted, false), disclaimers);
+        self.keep_reply_as(user, persona, &message, None).await
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn keep_reply_as(
+    /// The persona's reply as it is stored; `cut` says whether it was
+    /// interrupted and whether it was truncated.
+    fn reply_message(
         &self,
-        user: &str,
-        persona: &Persona,
         text: &str,
         model: &str,
-        interrupted: bool,
-        truncated: bool,
+        (interrupted, truncated): (bool, bool),
         disclaimers: &[String],
-    ) -> Result<(), StoreError> {
+    ) -> Message {
         let mut message = Message::reply(text, self.clock.now(), model);
         message.interrupted = interrupted;
         message.truncated = truncated;
         message.disclaimers = disclaimers.to_vec();
+        message
+    }
+
+    /// Stores the persona's reply, with the usage record of the call that
+    /// wrote it when there is one (in the same transaction on PostgreSQL).
+    async fn keep_reply_as(
+        &self,
+        user: &str,
+        persona: &Persona,
+        message: &Message,
+        usage: Option<&UsageRecord>,
+    ) -> Result<(), StoreError> {
         let policy = self.policy.for_persona(persona);
         let effects = AppendEffects {
             schedule: &|c| policy.due_window(c),
             topics: None,
             session: None,
         };
-        self.store
-            .step()?
-            .append(user, &persona.id, &message, &effects)
-            .await
-            .map(|_| ())
+        let store = self.store.step()?;
+        match usage {
+            Some(usage) => {
+                store
+                    .append_with_usage(user, &persona.id, message, &effects, usage)
+                    .await
+            }
+            None => store.append(user, &persona.id, message, &effects).await,
+        }
+        .map(|_| ())
     }
 
     /// The last step of a turn, in one hold of the store: the call's usage
-    /// and the finished reply.
+    /// and the finished reply, kept together.
     async fn keep_finished(
         &self,
         user: &str,
@@ -776,18 +802,15 @@ impl ChatService {
     ) -> Result<(), StoreError> {
         let _step = self.store.step()?;
         let outcome = (finished.usage, CallOutcome::Completed);
-        self.record_usage(user, persona, finished.model, outcome, started)
-            .await?;
-        self.keep_reply_as(
-            user,
-            persona,
+        let usage = self.usage_record(user, persona, finished.model, outcome, started);
+        let message = self.reply_message(
             finished.text,
             finished.model,
-            false,
-            finished.truncated,
+            (false, finished.truncated),
             finished.disclaimers,
-        )
-        .await
+        );
+        self.keep_reply_as(user, persona, &message, Some(&usage))
+            .await
     }
 }
 

@@ -106,6 +106,7 @@ conformance!(
     a_new_conversation_inherits_the_users_crisis_hold,
     user_settings_are_kept_and_changed_in_place,
     usage_records_are_read_back_from_an_instant_on_oldest_first,
+    a_reply_kept_with_its_usage_record_is_read_back_with_it,
     usage_from_the_earliest_and_to_the_latest_representable_instant_is_read_like_any_other,
     safety_events_are_counted_per_day_kind_and_language_only,
     the_store_reports_the_schema_version_it_was_written_with,
@@ -481,6 +482,31 @@ async fn usage_records_are_read_back_from_an_instant_on_oldest_first(subject: Su
     let since = store.usage_since(at(15)).await.unwrap();
     assert_eq!(since, [records[2].clone(), records[0].clone()]);
     assert_eq!(store.usage_since(at(0)).await.unwrap().len(), 3);
+}
+
+async fn a_reply_kept_with_its_usage_record_is_read_back_with_it(subject: Subject) {
+    let store = subject.store;
+    append(&store, "ana", "chef", &Message::from_user("rice?", at(0))).await;
+    let usage = UsageRecord {
+        at: at(1),
+        user: Some("ana".into()),
+        persona: "chef".into(),
+        model: "model-a".into(),
+        kind: MessageKind::Chat,
+        prompt_tokens: 12,
+        completion_tokens: 34,
+        latency_ms: 56,
+        outcome: CallOutcome::Completed,
+    };
+    let reply = Message::reply("Fried rice.", at(1), "model-a");
+    let conversation = store
+        .append_with_usage("ana", "chef", &reply, &AppendEffects::NONE, &usage)
+        .await
+        .expect("the reply and its usage are stored");
+    assert_eq!(conversation.assistant_messages, 1);
+    let recent = store.recent_messages(&conversation, 5).await.unwrap();
+    assert_eq!(recent.last(), Some(&reply));
+    assert_eq!(store.usage_since(at(0)).await.unwrap(), [usage]);
 }
 
 async fn usage_from_the_earliest_and_to_the_latest_representable_instant_is_read_like_any_other(

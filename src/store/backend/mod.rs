@@ -191,6 +191,32 @@ impl StoreBackend {
         }
     }
 
+    /// [`StoreBackend::append`] for a reply, with the usage record of the
+    /// model call that wrote it: on PostgreSQL in the same transaction
+    /// (one commit for both), on sled written just before it and made
+    /// durable by its flush.
+    pub async fn append_with_usage(
+        &self,
+        user: &str,
+        persona: &str,
+        message: &Message,
+        effects: &AppendEffects<'_>,
+        usage: &UsageRecord,
+    ) -> Result<Conversation, StoreError> {
+        match self {
+            Self::Sled(store) => {
+                store.record_usage(usage)?;
+                let (conversation, flushing) =
+                    store.append_flushing(user, persona, message, effects)?;
+                flushing.finish().await?;
+                Ok(conversation)
+            }
+            Self::Postgres(store) => Ok(store
+                .append_with_usage(user, persona, message, effects, Some(usage))
+                .await?),
+        }
+    }
+
     /// Like [`StoreBackend::append`], but returns as soon as the message
     /// is written, with the flush that makes it durable under way (sled)
     /// or done (PostgreSQL, whose commit is durable): the caller works

@@ -34,6 +34,20 @@ impl PgStore {
         message: &Message,
         effects: &AppendEffects<'_>,
     ) -> Result<Conversation, PgError> {
+        self.append_with_usage(user, persona, message, effects, None)
+            .await
+    }
+
+    /// [`PgStore::append`], with the usage record of the model call that
+    /// wrote `message` kept in the same transaction: one commit for both.
+    pub async fn append_with_usage(
+        &self,
+        user: &str,
+        persona: &str,
+        message: &Message,
+        effects: &AppendEffects<'_>,
+        usage: Option<&crate::store::UsageRecord>,
+    ) -> Result<Conversation, PgError> {
         let failed = self.failed("appending a message");
         let mut tx = self.pool.begin().await.map_err(&failed)?;
         let mut conversation = match self.lock_existing(&mut tx, user, persona).await? {
@@ -55,6 +69,11 @@ impl PgStore {
         store_message(&mut tx, &conversation, seq, message)
             .await
             .map_err(&failed)?;
+        if let Some(record) = usage {
+            super::records::insert_usage(&mut *tx, record)
+                .await
+                .map_err(&failed)?;
+        }
         tx.commit().await.map_err(&failed)?;
         Ok(conversation)
     }

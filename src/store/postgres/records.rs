@@ -119,23 +119,9 @@ impl PgStore {
 
     /// Records one model call's usage.
     pub async fn record_usage(&self, record: &UsageRecord) -> Result<(), PgError> {
-        sqlx::query(
-            "INSERT INTO usage (at, user_id, persona, model, kind, prompt_tokens, completion_tokens, latency_ms, outcome)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(record.at)
-        .bind(&record.user)
-        .bind(&record.persona)
-        .bind(&record.model)
-        .bind(word(&record.kind))
-        .bind(bigint(record.prompt_tokens))
-        .bind(bigint(record.completion_tokens))
-        .bind(bigint(record.latency_ms))
-        .bind(word(&record.outcome))
-        .execute(&self.pool)
-        .await
-        .map_err(self.failed("recording usage"))?;
-        Ok(())
+        insert_usage(&self.pool, record)
+            .await
+            .map_err(self.failed("recording usage"))
     }
 
     /// Usage records from `since` on, oldest first; an instant before
@@ -184,4 +170,27 @@ impl PgStore {
             .map(|row| SafetyCount::try_from(row).map_err(|d| self.unreadable(d)))
             .collect()
     }
+}
+
+/// Inserts one usage record, alone or inside a transaction.
+pub(super) async fn insert_usage<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    record: &UsageRecord,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO usage (at, user_id, persona, model, kind, prompt_tokens, completion_tokens, latency_ms, outcome)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(record.at)
+    .bind(&record.user)
+    .bind(&record.persona)
+    .bind(&record.model)
+    .bind(word(&record.kind))
+    .bind(bigint(record.prompt_tokens))
+    .bind(bigint(record.completion_tokens))
+    .bind(bigint(record.latency_ms))
+    .bind(word(&record.outcome))
+    .execute(executor)
+    .await
+    .map(|_| ())
 }
