@@ -17,72 +17,40 @@
 #[path = "../tests/support/server.rs"]
 mod stand_in;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "support/figures.rs"]
+mod figures;
+#[allow(dead_code)]
+#[path = "support/load.rs"]
+mod load;
+
 use std::time::{Duration, Instant};
 
+use load::{BoxError, Server};
 use stand_in::{Reply, TestServer};
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// The real server, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Starts `troupe serve` with the persona's model at `model` and, when
 /// given, the moderation endpoint at `moderation`.
 fn start_server(model: &TestServer, moderation: Option<&TestServer>) -> Result<Server, BoxError> {
-    let dir = tempfile::tempdir()?;
-    let config = dir.path().join("troupe.toml");
-    let mut text = format!(
+    let mut config = format!(
         "default_model = \"main\"\n[models.main]\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"bench\"\napi_key_env = \"BENCH_MODEL_KEY\"\nmax_retries = 0\n[server]\nuser_turns_per_minute = 100000\n",
         model.base_url
     );
     if let Some(moderation) = moderation {
-        text.push_str(&format!(
+        config.push_str(&format!(
             "[safety]\nmoderation_timeout_ms = 5000\n[safety.moderation]\nkind = \"openai\"\nbase_url = \"{}\"\napi_key_env = \"BENCH_MODERATION_KEY\"\n",
             moderation.base_url
         ));
     }
-    std::fs::write(&config, text)?;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .env("TROUPE_DATA_DIR", dir.path().join("data"))
-        .env("TROUPE_CONFIG", &config)
-        .env("OLLAMA_HOST", "127.0.0.1:1")
-        .env("BENCH_MODEL_KEY", "bench-model-key-0000")
-        .env("BENCH_MODERATION_KEY", "bench-moderation-key-0000")
-        .env_remove("TROUPE_OPERATOR_TOKEN")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    let stderr = child.stderr.take().ok_or("no stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let url = loop {
-        let line = lines.next().ok_or("the server exited")??;
-        if let Some(url) = line
-            .strip_prefix("troupe: serving ")
-            .and_then(|l| l.split(" on ").nth(1))
-        {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Ok(Server {
-        child,
-        url,
-        _dir: dir,
-    })
+    load::start_server_with(
+        &config,
+        &[
+            ("BENCH_MODEL_KEY", "bench-model-key-0000".to_string()),
+            (
+                "BENCH_MODERATION_KEY",
+                "bench-moderation-key-0000".to_string(),
+            ),
+        ],
+    )
 }
 
 /// `turns` JSON turns in a row; each one's latency, after one untimed

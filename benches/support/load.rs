@@ -56,13 +56,19 @@ impl Drop for Server {
 }
 
 pub fn start_server(env: &[(&str, String)]) -> Result<Server, BoxError> {
+    start_server_with(
+        "[server]\nuser_turns_per_minute = 100000\nmax_streams = 100000\n",
+        env,
+    )
+}
+
+/// Starts `troupe serve` with `config` as its `troupe.toml` and `env` set.
+pub fn start_server_with(config: &str, env: &[(&str, String)]) -> Result<Server, BoxError> {
     use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir()?;
+    let text = config;
     let config = dir.path().join("troupe.toml");
-    std::fs::write(
-        &config,
-        "[server]\nuser_turns_per_minute = 100000\nmax_streams = 100000\n",
-    )?;
+    std::fs::write(&config, text)?;
     let mut child = Command::new(env!("CARGO_BIN_EXE_troupe"))
         .args(["serve", "--listen", "127.0.0.1:0"])
         .env("TROUPE_DATA_DIR", dir.path().join("data"))
