@@ -748,8 +748,8 @@ impl ChatService {
         self.keep_reply_as(user, persona, &message, None).await
     }
 
-    /// The persona's reply as it is stored; `cut` says whether it was
-    /// interrupted and whether it was truncated.
+    /// The persona's reply as it is stored, marked interrupted and
+    /// truncated as the pair says.
     fn reply_message(
         &self,
         text: &str,

@@ -111,12 +111,6 @@ impl Store {
             dir: self.dir.clone(),
         })
     }
-
-    /// Makes everything written so far durable, waiting without holding a
-    /// worker of the runtime.
-    pub async fn flush_async(&self) -> Result<(), StoreError> {
-        self.start_flush().finish().await
-    }
 }
 
 impl PendingFlush {

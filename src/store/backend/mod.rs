@@ -104,25 +104,24 @@ impl StoreBackend {
     /// Everything stored about `user`, for an export; `None` for a user
     /// who never wrote.
     pub async fn export_user(&self, user: &str) -> Result<Option<UserData>, StoreError> {
-        let store = self;
-        let Some(record) = store.user(user).await? else {
+        let Some(record) = self.user(user).await? else {
             return Ok(None);
         };
         let mut conversations = Vec::new();
-        for conversation in store.user_conversations(user).await? {
+        for conversation in self.user_conversations(user).await? {
             conversations.push(ConversationData {
-                messages: store.messages(&conversation).await?,
-                topics: store.topics(&conversation).await?,
+                messages: self.messages(&conversation).await?,
+                topics: self.topics(&conversation).await?,
                 conversation,
             });
         }
-        let usage = store
+        let usage = self
             .usage_since(DateTime::<Utc>::MIN_UTC)
             .await?
             .into_iter()
             .filter(|u| u.user.as_deref() == Some(user))
             .collect();
-        let pending_webhooks = store
+        let pending_webhooks = self
             .user_outbox(user)
             .await?
             .into_iter()
@@ -206,10 +205,7 @@ impl StoreBackend {
         match self {
             Self::Sled(store) => {
                 store.record_usage(usage)?;
-                let (conversation, flushing) =
-                    store.append_flushing(user, persona, message, effects)?;
-                flushing.finish().await?;
-                Ok(conversation)
+                self.append(user, persona, message, effects).await
             }
             Self::Postgres(store) => Ok(store
                 .append_with_usage(user, persona, message, effects, Some(usage))
