@@ -3,8 +3,8 @@
 //! cost per turn next to a bare axum handler that does nothing, and the
 //! memory of 10,000 open idle event streams. Besides the clients that send
 //! their turns back to back (the server at saturation), 256 users offer a
-//! steady 500 and 1,000 turns per second: the latency a user sees at a
-//! given load.
+//! steady 500, 1,000 and 1,500 turns per second: the latency a user sees
+//! at a given load.
 //!
 //! The real `troupe serve` (release build) runs on a temp data dir with the
 //! offline backend, a stand-in model that answers at once, so every
@@ -170,6 +170,14 @@ fn main() -> Result<(), BoxError> {
                     "paced1000_turns_per_s",
                     "paced1000_p50_ms",
                     "paced1000_p99_ms",
+                ],
+            ),
+            (
+                1_500.0,
+                [
+                    "paced1500_turns_per_s",
+                    "paced1500_p50_ms",
+                    "paced1500_p99_ms",
                 ],
             ),
         ];

@@ -828,6 +828,38 @@ fn erasure_ends_the_user_s_open_event_streams_and_one_user_cannot_hold_them_all(
 }
 
 #[test]
+fn a_connection_left_silent_is_closed_but_an_open_event_stream_is_not() {
+    use std::io::{Read, Write};
+    let troupe = Troupe::new();
+    troupe.write_config("[server]\nheader_timeout_secs = 1\n");
+    let server = troupe.serve(&[]);
+    let address = server.url.trim_start_matches("http://").to_string();
+    let stream = server.open_events("/v1/users/alice/events");
+    assert_eq!(stream.status, 200);
+    let mut silent = std::net::TcpStream::connect(&address).unwrap();
+    let mut halfway = std::net::TcpStream::connect(&address).unwrap();
+    halfway
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    for (name, socket) in [("silent", &mut silent), ("halfway", &mut halfway)] {
+        socket
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let ended = socket.read_to_end(&mut rest);
+        assert!(
+            ended.is_ok(),
+            "the {name} connection is closed by the server, not left open: {ended:?}"
+        );
+    }
+    assert!(
+        !stream.ends_within(Duration::from_millis(500)),
+        "an event stream whose request was read long ago stays open"
+    );
+    assert_eq!(server.get("/healthz").status, 200, "new clients are served");
+}
+
+#[test]
 fn two_messages_sent_at_once_to_one_conversation_are_answered_in_turn() {
     let model = TestServer::start_slow(
         vec![Reply::Text("One at a time.")],

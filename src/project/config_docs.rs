@@ -372,6 +372,10 @@ pub(super) fn docs() -> Vec<Doc> {
             "How long a JSON reply is waited for, in seconds (the turn goes on; 504).",
         ),
         doc(
+            "server.header_timeout_secs",
+            "How long a client may take to send a request's head, in seconds; a connection left silent longer is closed.",
+        ),
+        doc(
             "server.shutdown_grace_secs",
             "On Ctrl-C or SIGTERM, how long turns in flight get to finish, in seconds.",
         ),

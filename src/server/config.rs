@@ -37,6 +37,11 @@ pub struct ServerConfig {
     /// How long a JSON (non-streamed) reply is waited for, in seconds; the
     /// turn goes on and its reply is stored either way.
     pub request_timeout_secs: u64,
+    /// How long a client may take to send a request's head, in seconds,
+    /// once its connection is open or its last response ended: a
+    /// connection left silent longer is closed, so idle sockets cannot
+    /// pile up.
+    pub header_timeout_secs: u64,
     /// On Ctrl-C or SIGTERM, how long turns in flight get to store their
     /// replies, in seconds.
     pub shutdown_grace_secs: u64,
@@ -63,6 +68,7 @@ impl Default for ServerConfig {
             max_streams: 20_000,
             max_streams_per_user: 8,
             request_timeout_secs: 120,
+            header_timeout_secs: 30,
             shutdown_grace_secs: 20,
             followups: true,
             followup_check_secs: 60,
@@ -122,6 +128,7 @@ pub(crate) const SERVER_FIELDS: &[Field] = &[
     Field::optional("max_streams", Shape::Integer(1, 1_000_000)),
     Field::optional("max_streams_per_user", Shape::Integer(1, 1_000)),
     Field::optional("request_timeout_secs", Shape::Integer(1, 3_600)),
+    Field::optional("header_timeout_secs", Shape::Integer(1, 3_600)),
     Field::optional("shutdown_grace_secs", Shape::Integer(0, 3_600)),
     Field::optional("followups", Shape::Bool),
     Field::optional("followup_check_secs", Shape::Integer(1, 86_400)),

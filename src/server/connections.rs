@@ -19,10 +19,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::shutdown::Shutdown;
 
-/// How long a client may take to send a request's head; a slow or stalled
-/// one (a connection opened and left silent) is closed after this.
-const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// How long to wait before accepting again after the process ran out of
 /// file descriptors or memory for a new connection.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -30,8 +26,15 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// Serves `router` on every connection `listener` accepts until `stop`,
 /// then stops accepting, lets each connection finish the request it is
 /// serving (an idle keep-alive connection is closed at once), and returns
-/// once every connection has ended.
-pub async fn serve(listener: TcpListener, router: Router, mut stop: Shutdown) {
+/// once every connection has ended. A client that takes longer than
+/// `header_timeout` to send a request's head (a connection opened and
+/// left silent, or kept alive and unused) is disconnected.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    mut stop: Shutdown,
+) {
     let graceful = GracefulShutdown::new();
     loop {
         let accepted = tokio::select! {
@@ -39,7 +42,7 @@ pub async fn serve(listener: TcpListener, router: Router, mut stop: Shutdown) {
             _ = stop.requested() => break,
         };
         match accepted {
-            Ok((tcp, _)) => serve_one(tcp, router.clone(), &graceful),
+            Ok((tcp, _)) => serve_one(tcp, router.clone(), header_timeout, &graceful),
             Err(error) => pause_after(error).await,
         }
     }
@@ -48,14 +51,19 @@ pub async fn serve(listener: TcpListener, router: Router, mut stop: Shutdown) {
 }
 
 /// Serves one connection in a task of its own.
-fn serve_one(tcp: TcpStream, router: Router, graceful: &GracefulShutdown) {
+fn serve_one(
+    tcp: TcpStream,
+    router: Router,
+    header_timeout: Duration,
+    graceful: &GracefulShutdown,
+) {
     // Replies stream in small pieces: send each at once.
     if let Err(error) = tcp.set_nodelay(true) {
         tracing::debug!(%error, "could not set TCP_NODELAY");
     }
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .header_read_timeout(header_timeout)
         .serve_connection(TokioIo::new(tcp), TowerToHyperService::new(router));
     let connection = graceful.watch(connection);
     tokio::spawn(async move {

@@ -330,7 +330,13 @@ pub async fn serve(
     // One router for every connection: serving the `Router` through a
     // make-service would rebuild every route for each new connection (tens
     // of KiB apiece, which 10,000 idle event streams would pay 10,000 times).
-    let server = connections::serve(listener, router(Arc::clone(&state)), shutdown.clone());
+    let header_timeout = Duration::from_secs(state.config().header_timeout_secs);
+    let server = connections::serve(
+        listener,
+        router(Arc::clone(&state)),
+        header_timeout,
+        shutdown.clone(),
+    );
     let mut server = std::pin::pin!(server);
     tokio::select! {
         () = &mut server => {}
