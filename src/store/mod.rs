@@ -44,6 +44,7 @@ mod durability;
 mod error;
 mod followups;
 mod inspect;
+mod instant;
 pub mod integrity;
 mod keys;
 mod lock;

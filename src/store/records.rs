@@ -39,6 +39,7 @@ pub struct User {
     /// The user's id.
     pub id: String,
     /// When the user first wrote.
+    #[serde(deserialize_with = "super::instant::read")]
     pub created_at: DateTime<Utc>,
     /// The user's IANA time zone, if set; quiet hours use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +60,11 @@ pub struct User {
     pub language: Option<String>,
     /// No proactive message to this user, from any persona, before then
     /// (set by the crisis protocol; conversations started later inherit it).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::instant::read_option"
+    )]
     pub hold_until: Option<DateTime<Utc>>,
     /// Where the user's chat session stands (AI notice, break reminders),
     /// kept with every message they send so no front end replays history.
@@ -72,10 +77,13 @@ pub struct User {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionMarks {
     /// When the user last sent a message.
+    #[serde(deserialize_with = "super::instant::read")]
     pub last_activity: DateTime<Utc>,
     /// When the AI notice was last due.
+    #[serde(deserialize_with = "super::instant::read")]
     pub last_notice: DateTime<Utc>,
     /// When a break reminder was last due (or the session began).
+    #[serde(deserialize_with = "super::instant::read")]
     pub last_break: DateTime<Utc>,
 }
 
@@ -102,8 +110,10 @@ impl User {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DueWindow {
     /// The earliest instant.
+    #[serde(deserialize_with = "super::instant::read")]
     pub from: DateTime<Utc>,
     /// The last instant.
+    #[serde(deserialize_with = "super::instant::read")]
     pub until: DateTime<Utc>,
 }
 
@@ -136,6 +146,7 @@ impl CallOutcome {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageRecord {
     /// When the call finished.
+    #[serde(deserialize_with = "super::instant::read")]
     pub at: DateTime<Utc>,
     /// The user the call served, so it is exported and erased with them.
     #[serde(default)]
@@ -168,6 +179,7 @@ pub struct Topic {
     /// Times mentioned.
     pub mentions: u32,
     /// When last mentioned.
+    #[serde(deserialize_with = "super::instant::read")]
     pub updated_at: DateTime<Utc>,
     /// Mentioned alongside health, crisis or other charged subjects: never a follow-up hook.
     #[serde(default)]
@@ -185,6 +197,7 @@ pub struct Conversation {
     /// The persona.
     pub persona: String,
     /// When the first message was stored.
+    #[serde(deserialize_with = "super::instant::read")]
     pub started_at: DateTime<Utc>,
     /// Who wrote the first message.
     pub started_by: Role,
@@ -195,10 +208,13 @@ pub struct Conversation {
     /// Messages the persona has sent (complete or interrupted).
     pub assistant_messages: u64,
     /// When the user last wrote.
+    #[serde(default, deserialize_with = "super::instant::read_option")]
     pub last_user_at: Option<DateTime<Utc>>,
     /// When the persona last wrote.
+    #[serde(default, deserialize_with = "super::instant::read_option")]
     pub last_assistant_at: Option<DateTime<Utc>>,
     /// The latest user-message times, oldest first, at most [`RECENT_USER_TIMES`].
+    #[serde(default, deserialize_with = "super::instant::read_list")]
     pub recent_user_times: Vec<DateTime<Utc>>,
     /// The user said STOP: no follow-ups from this persona.
     #[serde(default)]
@@ -207,7 +223,7 @@ pub struct Conversation {
     #[serde(default)]
     pub followups_sent: u64,
     /// When the last follow-up was delivered.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::instant::read_option")]
     pub last_followup_at: Option<DateTime<Utc>>,
     /// A delivered follow-up the user has not seen in the console yet.
     #[serde(default)]
@@ -216,13 +232,13 @@ pub struct Conversation {
     #[serde(default)]
     pub last_followup_seq: Option<u64>,
     /// A follow-up intent is recorded and not yet delivered (since this instant).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::instant::read_option")]
     pub pending_followup: Option<DateTime<Utc>>,
     /// The conversation's entry in the due index, if any.
     #[serde(default)]
     pub due: Option<DueWindow>,
     /// No proactive message before this instant (set by the crisis protocol).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::instant::read_option")]
     pub hold_until: Option<DateTime<Utc>>,
 }
 
@@ -236,6 +252,7 @@ pub struct Message {
     /// The text, exactly as sent or received.
     pub text: String,
     /// When it was stored, by the runtime's clock.
+    #[serde(deserialize_with = "super::instant::read")]
     pub at: DateTime<Utc>,
     /// For persona messages: the model that produced it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
