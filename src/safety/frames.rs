@@ -18,7 +18,7 @@ use super::concepts::{
     TRAINS, TRAPPED, TRIP, UNNOTICED, WELCOME, WISH,
 };
 use super::detect::CrisisKind;
-use super::matcher::spans;
+use super::matcher::{any_cue, spans};
 use super::{danger, method};
 use crate::lang::{Words, words};
 
@@ -73,12 +73,16 @@ pub(super) fn concepts(words: &[String]) -> impl Iterator<Item = &'static str> {
 }
 
 fn frame_matches(words: &[String], frame: &Frame) -> bool {
-    let hits: Vec<Vec<(usize, usize)>> = frame
-        .concepts
-        .iter()
-        .map(|cues| spans(words, cues))
-        .collect();
-    if hits.iter().any(Vec::is_empty) || frame.context.iter().any(|c| !spans(words, c).is_empty()) {
+    // Most frames miss a concept: stop at the first one missing.
+    let mut hits = Vec::with_capacity(frame.concepts.len());
+    for cues in frame.concepts {
+        let found = spans(words, cues);
+        if found.is_empty() {
+            return false;
+        }
+        hits.push(found);
+    }
+    if frame.context.iter().any(|c| any_cue(words, c)) {
         return false;
     }
     let mut chosen = Vec::with_capacity(hits.len());
