@@ -1233,6 +1233,12 @@ fn every_labelled_set_trains_the_reader_and_none_claims_to_be_held_out() {
         "tests/data/dev-2026-12f/messages.tsv",
         "tests/data/dev-2026-12f/ordinary.tsv",
         "tests/data/dev-2026-12f/conversations.tsv",
+        "tests/data/dev-2026-12g/messages.tsv",
+        "tests/data/dev-2026-12g/ordinary.tsv",
+        "tests/data/dev-2026-12g/conversations.tsv",
+        "tests/data/train-2026-12h/young.tsv",
+        "tests/data/train-2026-12h/adults.tsv",
+        "tests/data/train-2026-12h/personas.tsv",
     ] {
         assert!(
             files.iter().any(|f| f.ends_with(name)),
