@@ -102,6 +102,7 @@ conformance!(
     an_acknowledged_message_is_read_at_once_by_another_process,
     counters_and_timestamps_follow_every_append,
     append_effects_keep_the_due_window_topics_and_session_in_the_same_transaction,
+    a_topic_list_that_changes_or_shrinks_is_stored_as_it_now_is,
     conversations_are_kept_apart_per_user_and_persona,
     a_new_conversation_inherits_the_users_crisis_hold,
     user_settings_are_kept_and_changed_in_place,
@@ -316,6 +317,44 @@ async fn counters_and_timestamps_follow_every_append(subject: Subject) {
     assert_eq!(conversation.last_followup_at, Some(at(3)));
     assert_eq!(conversation.last_followup_seq, Some(3));
     assert!(conversation.followup_unseen);
+}
+
+async fn a_topic_list_that_changes_or_shrinks_is_stored_as_it_now_is(subject: Subject) {
+    let store = subject.store;
+    let topic = |phrase: &str, score: f64| Topic {
+        phrase: phrase.to_string(),
+        score,
+        mentions: 1,
+        updated_at: at(0),
+        sensitive: false,
+    };
+    let lists = [
+        vec![
+            topic("risotto", 1.0),
+            topic("saffron", 0.5),
+            topic("leeks", 0.2),
+        ],
+        vec![topic("leeks", 2.0), topic("risotto", 0.9)],
+        vec![],
+        vec![topic("tarte tatin", 1.0)],
+    ];
+    let schedule = |_: &troupe::store::Conversation| None;
+    for (i, list) in lists.iter().enumerate() {
+        let replace = |stored: &mut Vec<Topic>| *stored = list.clone();
+        let effects = AppendEffects {
+            schedule: &schedule,
+            topics: Some(&replace),
+            session: None,
+        };
+        let message = Message::from_user(format!("turn {i}"), at(i as i64));
+        store
+            .append("ana", "chef", &message, &effects)
+            .await
+            .unwrap();
+        let conversation = store.conversation("ana", "chef").await.unwrap().unwrap();
+        let stored = store.topics(&conversation).await.unwrap();
+        assert_eq!(&stored, list, "after turn {i}");
+    }
 }
 
 async fn append_effects_keep_the_due_window_topics_and_session_in_the_same_transaction(

@@ -306,22 +306,28 @@ impl PgStore {
     }
 }
 
-/// Replaces the topics of conversation `id` with `topics`, in one statement.
+/// Replaces the topics of conversation `id` with `topics`, in one statement:
+/// each position is written over (or added), and the positions past the
+/// new list's end are deleted. The two touch different rows, so they can
+/// share a statement.
 pub(super) async fn write_topics(
     tx: &mut Transaction<'static, Postgres>,
     id: u64,
     topics: &[Topic],
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM topics WHERE conversation_id = $1")
-        .bind(bigint(id))
-        .execute(&mut **tx)
-        .await?;
     let positions: Vec<i32> = (0..topics.len())
         .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
         .collect();
+    let count = i32::try_from(topics.len()).unwrap_or(i32::MAX);
     sqlx::query(
-        "INSERT INTO topics (conversation_id, position, phrase, score, mentions, updated_at, sensitive)
-         SELECT $1, * FROM UNNEST($2::integer[], $3::text[], $4::double precision[], $5::bigint[], $6::timestamptz[], $7::boolean[])",
+        "WITH written AS (
+             INSERT INTO topics (conversation_id, position, phrase, score, mentions, updated_at, sensitive)
+             SELECT $1, * FROM UNNEST($2::integer[], $3::text[], $4::double precision[], $5::bigint[], $6::timestamptz[], $7::boolean[])
+             ON CONFLICT (conversation_id, position) DO UPDATE SET
+                 phrase = EXCLUDED.phrase, score = EXCLUDED.score, mentions = EXCLUDED.mentions,
+                 updated_at = EXCLUDED.updated_at, sensitive = EXCLUDED.sensitive
+         )
+         DELETE FROM topics WHERE conversation_id = $1 AND position >= $8",
     )
     .bind(bigint(id))
     .bind(positions)
@@ -330,6 +336,7 @@ pub(super) async fn write_topics(
     .bind(topics.iter().map(|t| i64::from(t.mentions)).collect::<Vec<_>>())
     .bind(topics.iter().map(|t| t.updated_at).collect::<Vec<_>>())
     .bind(topics.iter().map(|t| t.sensitive).collect::<Vec<_>>())
+    .bind(count)
     .execute(&mut **tx)
     .await
     .map(|_| ())
