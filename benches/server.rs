@@ -3,8 +3,8 @@
 //! cost per turn next to a bare axum handler that does nothing, and the
 //! memory of 10,000 open idle event streams. Besides the clients that send
 //! their turns back to back (the server at saturation), 256 users offer a
-//! steady 500, 1,000 and 1,500 turns per second: the latency a user sees
-//! at a given load.
+//! steady 500, 1,000 and 1,500 turns per second as JSON and 1,000 as SSE:
+//! the latency a user sees at a given load.
 //!
 //! The real `troupe serve` (release build) runs on a temp data dir with the
 //! offline backend, a stand-in model that answers at once, so every
@@ -32,13 +32,14 @@ use futures::StreamExt;
 /// that together they offer `rate` turns per second for `turns` turns:
 /// the latency a user sees at a given load, rather than at saturation.
 /// Each turn's latency counts from when it was due, not from when it was
-/// sent, so a turn held up behind a slow one is charged for the wait.
+/// sent, so a turn held up behind a slow one is charged for the wait; a
+/// streamed (`stream`) turn ends when its last event is read.
 async fn paced(
     client: &reqwest::Client,
     url: &str,
-    clients: usize,
-    rate: f64,
+    (clients, rate): (usize, f64),
     turns: usize,
+    stream: bool,
 ) -> Result<Sample, BoxError> {
     let per_client = turns.div_ceil(clients);
     let period = Duration::from_secs_f64(clients as f64 / rate);
@@ -53,7 +54,7 @@ async fn paced(
             for i in 0..per_client {
                 let due = started + offset + period * i as u32;
                 tokio::time::sleep_until(due).await;
-                send_turn(&client, &path, i, false).await?;
+                send_turn(&client, &path, i, stream).await?;
                 latencies.push(due.elapsed());
             }
             Ok::<_, BoxError>(latencies)
@@ -182,13 +183,23 @@ fn main() -> Result<(), BoxError> {
             ),
         ];
         for (rate, keys) in rates {
-            let sample = paced(&client, &server.url, 256, rate, turns).await?;
+            let sample = paced(&client, &server.url, (256, rate), turns, false).await?;
             sample.figures(
                 keys,
                 &format!("troupe, JSON, {} turns/s offered", count(rate as usize)),
                 256,
             );
         }
+        let sse = paced(&client, &server.url, (256, 1_000.0), turns, true).await?;
+        sse.figures(
+            [
+                "paced1000sse_turns_per_s",
+                "paced1000sse_p50_ms",
+                "paced1000sse_p99_ms",
+            ],
+            "troupe, SSE, 1,000 turns/s offered",
+            256,
+        );
         let (before, with) = idle_streams(&server, streams).await?;
         let with_row = format!("server RSS with {} idle event streams open", count(streams));
         let mib = |m: f64| format!("{m:.0} MiB");
