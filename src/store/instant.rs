@@ -25,7 +25,8 @@ pub(crate) fn read_option<'de, D: Deserializer<'de>>(
     Ok(<Option<Instant>>::deserialize(d)?.map(|at| at.0))
 }
 
-/// Reads a list of instants (for `#[serde(deserialize_with)]`).
+/// Reads a list of instants (for `#[serde(deserialize_with)]`; without
+/// `default`, a missing list is an error, as it was).
 pub(crate) fn read_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DateTime<Utc>>, D::Error> {
     Ok(<Vec<Instant>>::deserialize(d)?
         .into_iter()

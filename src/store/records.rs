@@ -214,7 +214,7 @@ pub struct Conversation {
     #[serde(default, deserialize_with = "super::instant::read_option")]
     pub last_assistant_at: Option<DateTime<Utc>>,
     /// The latest user-message times, oldest first, at most [`RECENT_USER_TIMES`].
-    #[serde(default, deserialize_with = "super::instant::read_list")]
+    #[serde(deserialize_with = "super::instant::read_list")]
     pub recent_user_times: Vec<DateTime<Utc>>,
     /// The user said STOP: no follow-ups from this persona.
     #[serde(default)]

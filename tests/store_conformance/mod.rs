@@ -337,6 +337,11 @@ async fn a_topic_list_that_changes_or_shrinks_is_stored_as_it_now_is(subject: Su
         vec![topic("leeks", 2.0), topic("risotto", 0.9)],
         vec![],
         vec![topic("tarte tatin", 1.0)],
+        vec![
+            topic("gratin", 0.7),
+            topic("tarte tatin", 1.2),
+            topic("leeks", 0.3),
+        ],
     ];
     let schedule = |_: &troupe::store::Conversation| None;
     for (i, list) in lists.iter().enumerate() {
