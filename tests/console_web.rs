@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::support::Troupe;
 use crate::support::browser::{Browser, ENTER, http_client, png_size};
+use crate::support::postgres::{TestSchema, database_url};
 
 const OPERATOR: &str = "operator-secret-token";
 
@@ -86,44 +87,89 @@ fn a_whole_conversation_runs_in_a_real_browser_with_live_follow_ups_stop_and_era
     ) else {
         return;
     };
+    a_whole_conversation(&browser, Troupe::new(), downloads.path(), "conversation");
+}
+
+/// The same session in the browser against a server whose store is
+/// PostgreSQL (on when both the browser and `TROUPE_TEST_DATABASE_URL` are).
+#[test]
+fn the_same_conversation_runs_in_a_real_browser_on_postgresql() {
+    let Some(url) = database_url("console_web::the_same_conversation_on_postgresql") else {
+        return;
+    };
+    let downloads = tempfile::tempdir().unwrap();
+    let Some(browser) = Browser::launch(
+        "the_same_conversation_runs_in_a_real_browser_on_postgresql",
+        downloads.path(),
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let schema = runtime.block_on(TestSchema::create(&url));
+    let mut troupe = Troupe::new();
+    troupe.env("TROUPE_DATABASE_URL", &schema.process_url());
+    a_whole_conversation(
+        &browser,
+        troupe,
+        downloads.path(),
+        "conversation-postgresql",
+    );
+    let number = |sql: &str| runtime.block_on(schema.number(sql));
+    assert_eq!(
+        number("SELECT count(*) FROM users WHERE id = 'alice'")
+            + number("SELECT count(*) FROM messages"),
+        0,
+        "the erasure left nothing of alice in PostgreSQL"
+    );
+    assert!(
+        number("SELECT coalesce(sum(count), 0)::bigint FROM safety_events") >= 1,
+        "the crisis was counted in PostgreSQL's anonymous safety log"
+    );
+    runtime.block_on(schema.drop_all());
+}
+
+/// A whole session for alice, who has five messages with Chef Marco: the
+/// history, a follow-up arriving live, a streamed reply, STOP, a crisis
+/// answered by Troupe, settings, a screenshot (saved as `shot`), the
+/// export, and an erasure.
+fn a_whole_conversation(browser: &Browser, troupe: Troupe, downloads: &Path, shot: &str) {
     let started = Instant::now();
-    let troupe = Troupe::new();
     troupe.five_messages("alice", &[]);
     let off = troupe.run(&["user", "set", "alice", "--followups", "off"]);
     assert_eq!(off.code, 0, "{}", off.stderr);
     let server = troupe.serve(&["--now", "2026-11-04T10:00:00Z"]);
     browser.goto(&format!("{}/?user=alice&persona=chef", server.url));
-    wait_live(&browser);
+    wait_live(browser);
 
     assert_eq!(
-        count(&browser, "#log [data-kind=user]"),
+        count(browser, "#log [data-kind=user]"),
         5,
         "the history is shown"
     );
-    assert_eq!(count(&browser, "#log [data-kind=reply]"), 5);
+    assert_eq!(count(browser, "#log [data-kind=reply]"), 5);
     assert!(browser.text("#ai-notice").contains("an AI, not a person"));
     assert_eq!(
         browser.run("return document.getElementById('older').hidden", json!([])),
         true
     );
 
-    follow_up_arrives_live(&browser, &server);
+    follow_up_arrives_live(browser, &server);
     browser.goto(&format!("{}/?user=alice&persona=chef", server.url));
-    wait_live(&browser);
+    wait_live(browser);
     assert_eq!(
-        count(&browser, "#log [data-kind=followup]"),
+        count(browser, "#log [data-kind=followup]"),
         1,
         "after a reload the follow-up is in the history, once"
     );
-    a_message_sent_with_enter_streams_its_reply(&browser, &server);
-    stop_is_confirmed_by_troupe(&browser, &server);
-    a_crisis_is_answered_by_troupe_safety(&browser);
-    settings_are_saved_from_the_page(&browser, &server);
-    let shot = save_screenshot(&browser, "conversation");
+    a_message_sent_with_enter_streams_its_reply(browser, &server);
+    stop_is_confirmed_by_troupe(browser, &server);
+    a_crisis_is_answered_by_troupe_safety(browser);
+    settings_are_saved_from_the_page(browser, &server);
+    let shot = save_screenshot(browser, shot);
     eprintln!("console screenshot: {}", shot.display());
-    export_downloads_the_user_s_data(&browser, downloads.path());
-    erasure_asks_first_then_erases(&browser, &server);
-    assert_clean_console(&browser);
+    export_downloads_the_user_s_data(browser, downloads);
+    erasure_asks_first_then_erases(browser, &server);
+    assert_clean_console(browser);
     eprintln!("browser test ran in {:?}", started.elapsed());
 }
 
