@@ -20,6 +20,8 @@
 
 use chrono::{DateTime, Utc};
 
+use sled::transaction::Transactional;
+
 use super::records::{Conversation, DueWindow, Role, User};
 use super::{Store, StoreBackend, StoreError, decode, keys};
 
@@ -119,21 +121,15 @@ impl Store {
     }
 
     /// Rewrites the due-index entries of `user`'s conversations with the
-    /// user's current settings (after they changed).
+    /// user's current settings (after they changed), in one transaction.
     pub(crate) fn refresh_due_entries(&self, user: &User) -> Result<(), StoreError> {
-        let mut batch = sled::Batch::default();
-        let prefix = keys::conversation(&user.id, "");
-        for item in self.conversations.scan_prefix(&prefix) {
-            let (conv_key, bytes) = item.map_err(|e| self.error(e))?;
-            let conversation: Conversation = decode(&bytes).map_err(|d| self.corrupt(&d))?;
-            if let Some(window) = conversation.due {
-                batch.insert(
-                    &keys::due(window.from, conversation.id),
-                    entry_value(&conv_key, &conversation, Some(&DueUser::from(user))),
-                );
-            }
-        }
-        self.due.apply_batch(batch).map_err(|e| self.error(e))
+        let conversations = self.conversation_keys_of(&user.id)?;
+        let settings = DueUser::from(user);
+        (&self.conversations, &self.due)
+            .transaction(|(stored, due)| {
+                super::followups::refresh_entries(stored, due, &conversations, &settings)
+            })
+            .map_err(|e| self.tx_error(e))
     }
 }
 

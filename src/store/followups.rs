@@ -357,21 +357,50 @@ impl Store {
     }
 
     /// Changes a user's settings (time zone, minor, follow-ups), creating
-    /// the user if needed.
+    /// the user if needed. The record is read and written in one
+    /// transaction with the due-index entries of the user's conversations,
+    /// which keep a copy of the settings: a turn storing its message at the
+    /// same moment (its session marks, a crisis hold) is not written over,
+    /// and a crash cannot leave the index with the old settings.
     pub fn update_user(
         &self,
         user: &str,
         now: DateTime<Utc>,
         change: &dyn Fn(&mut User),
     ) -> Result<User, StoreError> {
-        let mut record = self.user(user)?.unwrap_or_else(|| User::new(user, now));
-        change(&mut record);
-        self.users
-            .insert(user.as_bytes(), encode(&record))
-            .map_err(|e| self.error(e))?;
-        self.refresh_due_entries(&record)?;
+        let conversations = self.conversation_keys_of(user)?;
+        let trees = (&self.users, &self.conversations, &self.due);
+        let record = trees
+            .transaction(|(users, stored, due)| {
+                let mut record = match users.get(user.as_bytes())? {
+                    Some(bytes) => {
+                        decode::<User>(&bytes).map_err(ConflictableTransactionError::Abort)?
+                    }
+                    None => User::new(user, now),
+                };
+                change(&mut record);
+                users.insert(user.as_bytes(), encode(&record))?;
+                refresh_entries(stored, due, &conversations, &DueUser::from(&record))?;
+                Ok(record)
+            })
+            .map_err(|e| self.tx_error(e))?;
+        // A conversation started between the keys' read and the write
+        // copied the settings it read then: give it the new ones too.
+        let now_known = self.conversation_keys_of(user)?;
+        if now_known != conversations {
+            self.refresh_due_entries(&record)?;
+        }
         self.flush()?;
         Ok(record)
+    }
+
+    /// The keys of `user`'s conversation records, in key order.
+    pub(crate) fn conversation_keys_of(&self, user: &str) -> Result<Vec<sled::IVec>, StoreError> {
+        self.conversations
+            .scan_prefix(keys::conversation(user, ""))
+            .keys()
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error(e))
     }
 
     /// The policy fingerprint the due index was last computed under, if any
@@ -524,4 +553,28 @@ impl Store {
         }
         Ok(opened)
     }
+}
+
+/// Rewrites, inside a transaction, the due-index entries of the
+/// conversations stored under `keys` with the user's `settings`.
+pub(crate) fn refresh_entries(
+    stored: &sled::transaction::TransactionalTree,
+    due: &sled::transaction::TransactionalTree,
+    keys: &[sled::IVec],
+    settings: &DueUser,
+) -> Result<(), ConflictableTransactionError<String>> {
+    for key in keys {
+        let Some(bytes) = stored.get(key)? else {
+            continue;
+        };
+        let conversation: Conversation =
+            decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+        if let Some(window) = conversation.due {
+            due.insert(
+                &keys::due(window.from, conversation.id),
+                entry_value(key, &conversation, Some(settings)),
+            )?;
+        }
+    }
+    Ok(())
 }

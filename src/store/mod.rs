@@ -1019,4 +1019,51 @@ mod tests {
         let err = Store::open(dir.path()).unwrap_err().to_string();
         assert!(err.contains("upgrade troupe"), "{err}");
     }
+
+    #[test]
+    fn a_settings_change_beside_turns_keeps_both_the_settings_and_the_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let at = |i: i64| chrono::DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(1_000_000 + i);
+        store.update_user("ana", at(0), &|_| {}).unwrap();
+        const ROUNDS: i64 = 150;
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for i in 0..ROUNDS {
+                    let marks = SessionMarks {
+                        last_activity: at(i),
+                        last_notice: at(0),
+                        last_break: at(0),
+                    };
+                    let effects = AppendEffects {
+                        session: Some(marks),
+                        ..AppendEffects::NONE
+                    };
+                    let message = Message::from_user(format!("turn {i}"), at(i));
+                    store
+                        .append_unflushed("ana", "chef", &message, &effects)
+                        .unwrap();
+                }
+            });
+            scope.spawn(|| {
+                for i in 0..ROUNDS {
+                    let zone = format!("Etc/GMT+{}", i % 12);
+                    store
+                        .update_user("ana", at(i), &|u| u.timezone = Some(zone.clone()))
+                        .unwrap();
+                }
+            });
+        });
+        let user = store.user("ana").unwrap().unwrap();
+        assert_eq!(
+            user.timezone.as_deref(),
+            Some(format!("Etc/GMT+{}", (ROUNDS - 1) % 12).as_str()),
+            "the last settings change is kept"
+        );
+        assert_eq!(
+            user.session.map(|m| m.last_activity),
+            Some(at(ROUNDS - 1)),
+            "no settings change wrote over a turn's session marks"
+        );
+    }
 }
