@@ -1066,4 +1066,49 @@ mod tests {
             "no settings change wrote over a turn's session marks"
         );
     }
+
+    #[test]
+    fn a_turn_stored_while_a_settings_change_is_under_way_is_not_written_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let at = |i: i64| chrono::DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(1_000_000 + i);
+        store.update_user("ana", at(0), &|_| {}).unwrap();
+        let marks = SessionMarks {
+            last_activity: at(5),
+            last_notice: at(5),
+            last_break: at(5),
+        };
+        let started = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            // The turn starts while the change is being made, and is given a
+            // moment to finish before the change is written.
+            let change = |user: &mut User| {
+                if !started.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    let (done, finished) = std::sync::mpsc::channel();
+                    let store = &store;
+                    scope.spawn(move || {
+                        let effects = AppendEffects {
+                            session: Some(marks),
+                            ..AppendEffects::NONE
+                        };
+                        let message = Message::from_user("hello", at(5));
+                        store
+                            .append_unflushed("ana", "chef", &message, &effects)
+                            .unwrap();
+                        let _ = done.send(());
+                    });
+                    let _ = finished.recv_timeout(std::time::Duration::from_millis(300));
+                }
+                user.timezone = Some("Europe/Paris".to_string());
+            };
+            store.update_user("ana", at(1), &change).unwrap();
+        });
+        let user = store.user("ana").unwrap().unwrap();
+        assert_eq!(user.timezone.as_deref(), Some("Europe/Paris"));
+        assert_eq!(
+            user.session,
+            Some(marks),
+            "the turn's session marks are kept"
+        );
+    }
 }
