@@ -107,18 +107,17 @@ impl ChatService {
         let cleaned =
             clean_message(within_window(text, limit), usize::MAX).map_err(TurnError::Input)?;
         let kept = within_limit(&cleaned, self.limits.max_message_chars);
-        // An ordinary message completes no pattern: the earlier messages
-        // are read from the store only for one that might.
-        let earlier = if safety::reads_earlier(&cleaned) {
-            self.earlier_user_texts(user, persona).await?
+        // An ordinary message completes no pattern, and a crisis needs
+        // none: only a message that might is read with the earlier ones,
+        // fetched from the store for it; the others are read alone.
+        let crisis = if safety::reads_earlier(&cleaned) {
+            let earlier = self.earlier_user_texts(user, persona).await?;
+            let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
+            safety::assess_in_conversation(&earlier, &cleaned).crisis
         } else {
-            Vec::new()
+            safety::assess(&cleaned).crisis
         };
-        let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
-        Ok((
-            safety::assess_in_conversation(&earlier, &cleaned).crisis,
-            kept,
-        ))
+        Ok((crisis, kept))
     }
 
     /// The crisis protocol: a message expressing suicidal ideation or

@@ -120,8 +120,9 @@ pub fn assess_in_conversation(earlier: &[&str], text: &str) -> Assessment {
 /// Whether reading `text` with the user's earlier messages could find a
 /// crisis that reading it alone does not: it is no crisis by itself, and
 /// it carries what a pattern over several messages starts from (a warning
-/// sign, someone close now, a method's giveaway). When it does not, the
-/// earlier messages need not even be fetched.
+/// sign, someone close now, a method's giveaway). When it does not,
+/// [`assess`] alone gives the crisis [`assess_in_conversation`] would with
+/// any earlier messages, so they need not even be fetched.
 pub fn reads_earlier(text: &str) -> bool {
     assess(text).crisis.is_none() && pattern_may_start(&words(text))
 }
@@ -262,14 +263,15 @@ fn without_denied(words: &[String]) -> Vec<String> {
 mod tests {
     use super::*;
 
-    /// The reading of `text` after `earlier`; wherever the earlier
-    /// messages change it, `text` is one whose earlier messages are read.
+    /// The reading of `text` after `earlier`; for a text whose earlier
+    /// messages are not read, the same as reading it alone.
     fn crisis(earlier: &[&str], text: &str) -> Option<CrisisKind> {
         let found = assess_in_conversation(earlier, text).crisis;
-        if found != assess_in_conversation(&[], text).crisis {
-            assert!(
-                reads_earlier(text),
-                "{text:?} is read with what came before"
+        if !reads_earlier(text) {
+            assert_eq!(
+                found,
+                assess(text).crisis,
+                "{text:?} is read alone, with what came before or not"
             );
         }
         found
