@@ -20,7 +20,7 @@
 
 use chrono::{DateTime, Utc};
 
-use sled::transaction::Transactional;
+use sled::transaction::{ConflictableTransactionError, Transactional};
 
 use super::records::{Conversation, DueWindow, Role, User};
 use super::{Store, StoreBackend, StoreError, decode, keys};
@@ -126,11 +126,33 @@ impl Store {
         let conversations = self.conversation_keys_of(&user.id)?;
         let settings = DueUser::from(user);
         (&self.conversations, &self.due)
-            .transaction(|(stored, due)| {
-                super::followups::refresh_entries(stored, due, &conversations, &settings)
-            })
+            .transaction(|(stored, due)| refresh_entries(stored, due, &conversations, &settings))
             .map_err(|e| self.tx_error(e))
     }
+}
+
+/// Rewrites, inside a transaction, the due-index entries of the
+/// conversations stored under `keys` with the user's `settings`.
+pub(crate) fn refresh_entries(
+    stored: &sled::transaction::TransactionalTree,
+    due: &sled::transaction::TransactionalTree,
+    keys: &[sled::IVec],
+    settings: &DueUser,
+) -> Result<(), ConflictableTransactionError<String>> {
+    for key in keys {
+        let Some(bytes) = stored.get(key)? else {
+            continue;
+        };
+        let conversation: Conversation =
+            decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
+        if let Some(window) = conversation.due {
+            due.insert(
+                &keys::due(window.from, conversation.id),
+                entry_value(key, &conversation, Some(settings)),
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// The value of a conversation's due-index entry: its key, a zero byte,

@@ -380,7 +380,7 @@ impl Store {
                 };
                 change(&mut record);
                 users.insert(user.as_bytes(), encode(&record))?;
-                refresh_entries(stored, due, &conversations, &DueUser::from(&record))?;
+                super::due::refresh_entries(stored, due, &conversations, &DueUser::from(&record))?;
                 Ok(record)
             })
             .map_err(|e| self.tx_error(e))?;
@@ -553,28 +553,4 @@ impl Store {
         }
         Ok(opened)
     }
-}
-
-/// Rewrites, inside a transaction, the due-index entries of the
-/// conversations stored under `keys` with the user's `settings`.
-pub(crate) fn refresh_entries(
-    stored: &sled::transaction::TransactionalTree,
-    due: &sled::transaction::TransactionalTree,
-    keys: &[sled::IVec],
-    settings: &DueUser,
-) -> Result<(), ConflictableTransactionError<String>> {
-    for key in keys {
-        let Some(bytes) = stored.get(key)? else {
-            continue;
-        };
-        let conversation: Conversation =
-            decode(&bytes).map_err(ConflictableTransactionError::Abort)?;
-        if let Some(window) = conversation.due {
-            due.insert(
-                &keys::due(window.from, conversation.id),
-                entry_value(key, &conversation, Some(settings)),
-            )?;
-        }
-    }
-    Ok(())
 }

@@ -1020,26 +1020,30 @@ mod tests {
         assert!(err.contains("upgrade troupe"), "{err}");
     }
 
+    /// An instant `i` minutes after a fixed start.
+    fn minute(i: i64) -> chrono::DateTime<Utc> {
+        chrono::DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(1_000_000 + i)
+    }
+
     #[test]
     fn a_settings_change_beside_turns_keeps_both_the_settings_and_the_session() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let at = |i: i64| chrono::DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(1_000_000 + i);
-        store.update_user("ana", at(0), &|_| {}).unwrap();
+        store.update_user("ana", minute(0), &|_| {}).unwrap();
         const ROUNDS: i64 = 150;
         std::thread::scope(|scope| {
             scope.spawn(|| {
                 for i in 0..ROUNDS {
                     let marks = SessionMarks {
-                        last_activity: at(i),
-                        last_notice: at(0),
-                        last_break: at(0),
+                        last_activity: minute(i),
+                        last_notice: minute(0),
+                        last_break: minute(0),
                     };
                     let effects = AppendEffects {
                         session: Some(marks),
                         ..AppendEffects::NONE
                     };
-                    let message = Message::from_user(format!("turn {i}"), at(i));
+                    let message = Message::from_user(format!("turn {i}"), minute(i));
                     store
                         .append_unflushed("ana", "chef", &message, &effects)
                         .unwrap();
@@ -1049,7 +1053,7 @@ mod tests {
                 for i in 0..ROUNDS {
                     let zone = format!("Etc/GMT+{}", i % 12);
                     store
-                        .update_user("ana", at(i), &|u| u.timezone = Some(zone.clone()))
+                        .update_user("ana", minute(i), &|u| u.timezone = Some(zone.clone()))
                         .unwrap();
                 }
             });
@@ -1062,7 +1066,7 @@ mod tests {
         );
         assert_eq!(
             user.session.map(|m| m.last_activity),
-            Some(at(ROUNDS - 1)),
+            Some(minute(ROUNDS - 1)),
             "no settings change wrote over a turn's session marks"
         );
     }
@@ -1071,12 +1075,11 @@ mod tests {
     fn a_turn_stored_while_a_settings_change_is_under_way_is_not_written_over() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let at = |i: i64| chrono::DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(1_000_000 + i);
-        store.update_user("ana", at(0), &|_| {}).unwrap();
+        store.update_user("ana", minute(0), &|_| {}).unwrap();
         let marks = SessionMarks {
-            last_activity: at(5),
-            last_notice: at(5),
-            last_break: at(5),
+            last_activity: minute(5),
+            last_notice: minute(5),
+            last_break: minute(5),
         };
         let started = std::sync::atomic::AtomicBool::new(false);
         std::thread::scope(|scope| {
@@ -1091,7 +1094,7 @@ mod tests {
                             session: Some(marks),
                             ..AppendEffects::NONE
                         };
-                        let message = Message::from_user("hello", at(5));
+                        let message = Message::from_user("hello", minute(5));
                         store
                             .append_unflushed("ana", "chef", &message, &effects)
                             .unwrap();
@@ -1101,7 +1104,7 @@ mod tests {
                 }
                 user.timezone = Some("Europe/Paris".to_string());
             };
-            store.update_user("ana", at(1), &change).unwrap();
+            store.update_user("ana", minute(1), &change).unwrap();
         });
         let user = store.user("ana").unwrap().unwrap();
         assert_eq!(user.timezone.as_deref(), Some("Europe/Paris"));
