@@ -3,6 +3,9 @@
 //! Times, per message, over every sentence of the labelled sets in
 //! `tests/data/` (median of several rounds):
 //! - the cues alone for crisis, with the frames (`crisis_by_rules`);
+//! - the meaning reader alone (cutting into word pieces, their average
+//!   vector, the regression), which reads every message the rules and the
+//!   word reader leave;
 //! - the whole detector (`assess`: subject cues, crisis cues, frames and
 //!   the learned reader), which every chat message and reply goes through;
 //! - the crisis protocol's reading of a message with the user's six before
@@ -23,6 +26,7 @@ use std::time::{Duration, Instant};
 use figures::{count, duration, env_usize, figure};
 
 use troupe::safety::detect::crisis_by_rules;
+use troupe::safety::meaning::{MeaningReader, PieceVectors};
 use troupe::safety::{assess, assess_in_conversation};
 
 /// Every sentence of the labelled sets, or an even sample of
@@ -99,12 +103,20 @@ fn percentiles(sentences: &[String], mut f: impl FnMut(usize) -> bool) -> (Durat
 
 fn main() {
     let sentences = sentences();
-    // The learned reader loads its weights once, on first use.
+    // The learned readers load their weights once, on first use.
     let start = Instant::now();
     let _ = assess("warm up");
     let load = start.elapsed();
     let rules = per_sentence(&sentences, |s| crisis_by_rules(s).is_some());
     let whole = per_sentence(&sentences, |s| assess(s).is_sensitive());
+    let meaning = PieceVectors::embedded().map(|pieces| {
+        let reader = MeaningReader::shipped();
+        per_sentence(&sentences, |s| {
+            pieces
+                .text_vector(s)
+                .is_some_and(|v| reader.probability(&v) > 0.5)
+        })
+    });
     figure(
         "sentences",
         "labelled sentences read (`tests/data/`)",
@@ -124,8 +136,14 @@ fn main() {
         &duration(rules),
     );
     figure(
+        "meaning",
+        "meaning reader alone (word pieces, their average vector, the regression), per message",
+        "figure",
+        &meaning.map(duration).unwrap_or_else(|| "off".to_string()),
+    );
+    figure(
         "load",
-        "first call, which loads the reader's weights (once per process)",
+        "first call, which loads the readers' weights and the word pieces (once per process)",
         "figure",
         &duration(load),
     );

@@ -21,6 +21,7 @@ use super::cues::{
 };
 use super::matcher::{self, matching_cues};
 pub(super) use super::matcher::{any_cue, has_cue_at, word_matches};
+use super::meaning::{MeaningReader, PieceVectors};
 use super::{conversation, danger, frames};
 use crate::lang::Words;
 
@@ -181,9 +182,18 @@ fn assess_afresh(text: &str) -> Assessment {
         subjects.remove(&Subject::Medical);
         subjects.remove(&Subject::Psychological);
     }
-    let crisis = crisis_by_rules_in(&words)
-        .or_else(|| Classifier::shipped().crisis_kind(&classifier::features_of(&words)));
+    let crisis = crisis_by_rules_in(&words).or_else(|| crisis_by_readers(text, &words));
     Assessment { subjects, crisis }
+}
+
+/// The crisis the learned readers find where the rules found none: the
+/// word reader alone, or the meaning reader and the word reader together.
+fn crisis_by_readers(text: &str, words: &[String]) -> Option<CrisisKind> {
+    let features = classifier::features_of(words);
+    let reader = Classifier::shipped();
+    reader
+        .crisis_kind(&features)
+        .or_else(|| MeaningReader::shipped().crisis_kind(text, reader.probability(&features)))
 }
 
 /// The crisis the cue phrases or the frames alone find (without the learned
@@ -251,9 +261,20 @@ pub fn crisis_reasons(text: &str) -> Vec<String> {
     }
     let features = classifier::features_of(&words);
     let reader = Classifier::shipped();
+    let p = reader.probability(&features);
     if let Some(kind) = reader.crisis_kind(&features) {
-        let p = reader.probability(&features);
         reasons.push(format!("reader {p:.2} ({})", kind.name()));
+    }
+    let meaning = MeaningReader::shipped();
+    if let Some(vector) = PieceVectors::embedded().and_then(|pieces| pieces.text_vector(text))
+        && let Some(kind) = meaning.crisis_kind_of(&vector, p)
+    {
+        reasons.push(format!(
+            "meaning reader {:.2}, with the word reader {:.2} ({})",
+            meaning.probability(&vector),
+            meaning.together(&vector, p),
+            kind.name()
+        ));
     }
     reasons
 }

@@ -22,6 +22,7 @@ pub mod detect;
 pub mod disclosure;
 mod frames;
 mod matcher;
+pub mod meaning;
 mod method;
 
 use std::collections::BTreeMap;
