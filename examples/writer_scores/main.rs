@@ -15,7 +15,10 @@
 //! one that made it a crisis), `label`, `rules` (the kind the cues and
 //! frames find, or `-`), `word` (the word reader's kind, or `-`),
 //! `word_p` (its probability), `meaning_p` (the meaning reader's),
-//! `together` (the kind both readers decide on together, or `-`), `text`.
+//! `together` (the kind both readers decide on together, or `-`),
+//! `subjects` (the sensitive subjects the cues find, comma-separated, or
+//! `-`), `text`. Rows of the other sets follow, with `-` as their writer
+//! and in the readers' columns, for whoever trains on every row.
 
 #[allow(dead_code)]
 #[path = "../dedupe/sets.rs"]
@@ -23,6 +26,7 @@ mod sets;
 
 use std::path::Path;
 
+use troupe::safety::assess;
 use troupe::safety::classifier::{Classifier, features};
 use troupe::safety::detect::crisis_by_rules;
 use troupe::safety::meaning::{MeaningReader, PieceVectors};
@@ -58,7 +62,9 @@ fn main() -> Result<(), BoxError> {
     names.sort();
     names.dedup();
 
-    println!("writer\tfile\tline\town\tlabel\trules\tword\tword_p\tmeaning_p\ttogether\ttext");
+    println!(
+        "writer\tfile\tline\town\tlabel\trules\tword\tword_p\tmeaning_p\ttogether\tsubjects\ttext"
+    );
     for name in names {
         let others = |i: &usize| writers[*i].as_ref() != Some(name) && rows[*i].labels_its_own_text;
         let word_examples: Vec<(Vec<String>, bool)> = (0..rows.len())
@@ -80,8 +86,18 @@ fn main() -> Result<(), BoxError> {
                 Some(v) => (meaning.probability(v), meaning.crisis_kind_of(v, word_p)),
                 None => (0.0, None),
             };
+            let subjects: Vec<&str> = assess(&row.text)
+                .subjects
+                .iter()
+                .map(|s| s.name())
+                .collect();
+            let subjects = if subjects.is_empty() {
+                "-".to_string()
+            } else {
+                subjects.join(",")
+            };
             println!(
-                "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{word_p:.4}\t{meaning_p:.4}\t{}\t{}",
+                "{name}\t{}\t{}\t{}\t{}\t{}\t{}\t{word_p:.4}\t{meaning_p:.4}\t{}\t{subjects}\t{}",
                 row.file.file_name().unwrap_or_default().to_string_lossy(),
                 row.line,
                 row.labels_its_own_text,
@@ -92,6 +108,20 @@ fn main() -> Result<(), BoxError> {
                 row.text
             );
         }
+    }
+    for (i, row) in rows
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| writers[*i].is_none())
+    {
+        println!(
+            "-\t{}\t{}\t{}\t{}\t-\t-\t-\t-\t-\t-\t{}",
+            row.file.file_name().unwrap_or_default().to_string_lossy(),
+            row.line,
+            row.labels_its_own_text,
+            row.label,
+            rows[i].text
+        );
     }
     Ok(())
 }
