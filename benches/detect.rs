@@ -125,7 +125,7 @@ fn main() {
     );
     figure(
         "whole",
-        "**whole detector** (`assess`: subject cues, crisis cues, frames, the learned reader), per message",
+        "**whole detector** (`assess`: subject cues, crisis cues, frames, the two learned readers), per message",
         "figure",
         &duration(whole),
     );

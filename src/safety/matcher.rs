@@ -23,7 +23,7 @@ use std::sync::{OnceLock, RwLock};
 /// come from the language data), where SipHash's protection costs a fifth
 /// of detection.
 #[derive(Default)]
-struct Fnv(u64);
+pub(super) struct Fnv(u64);
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -44,7 +44,7 @@ impl Hasher for Fnv {
 }
 
 /// A map hashed with [`Fnv`].
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+pub(super) type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 
 /// A list's cues grouped by what their first word can match.
 #[derive(Default)]

@@ -23,10 +23,10 @@
 //! that merely sounds dark, or merely shares words with crises). Like the
 //! word reader, it only ever adds crisis verdicts.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use super::detect::CrisisKind;
+use super::matcher::FastMap;
 
 /// How sure the two readers together must be before a message counts as a
 /// crisis: high, because they read every message, ordinary chat included,
@@ -71,8 +71,10 @@ static SHIPPED: LazyLock<MeaningReader> = LazyLock::new(|| {
 /// A vocabulary of word pieces, each with its score as a unigram language
 /// model gives it (a log-probability) and its vector.
 pub struct PieceVectors {
-    /// Piece text to row.
-    index: HashMap<Box<str>, u32>,
+    /// Piece text to row, and every beginning of a piece to `None` when it
+    /// is not a piece itself, so that a cut stops trying longer pieces at
+    /// the first text no piece begins with.
+    index: FastMap<Box<str>, Option<u32>>,
     /// Each row's log-probability.
     scores: Vec<f32>,
     /// The longest piece, in characters.
@@ -94,7 +96,7 @@ impl PieceVectors {
     /// (`TRPV`, rows and dimensions as little-endian u32, the f32 scales,
     /// then one signed byte per number), which must agree.
     pub fn parse(pieces: &str, vectors: &'static [u8]) -> Result<PieceVectors, String> {
-        let mut index = HashMap::new();
+        let mut index: FastMap<Box<str>, Option<u32>> = FastMap::default();
         let mut scores = Vec::new();
         let mut longest = 0;
         for (number, line) in pieces.lines().enumerate() {
@@ -105,7 +107,10 @@ impl PieceVectors {
                 .parse()
                 .map_err(|e| format!("pieces line {}: {e}", number + 1))?;
             longest = longest.max(piece.chars().count());
-            index.insert(piece.into(), scores.len() as u32);
+            for (end, _) in piece.char_indices().skip(1) {
+                index.entry(piece[..end].into()).or_insert(None);
+            }
+            index.insert(piece.into(), Some(scores.len() as u32));
             scores.push(score);
         }
         let header = |at: usize| -> Result<u32, String> {
@@ -167,7 +172,10 @@ impl PieceVectors {
         for start in 0..positions {
             let base = best[start].0;
             for end in start + 1..=positions.min(start + self.longest) {
-                if let Some(&row) = self.index.get(&marked[bounds[start]..bounds[end]]) {
+                let Some(&found) = self.index.get(&marked[bounds[start]..bounds[end]]) else {
+                    break;
+                };
+                if let Some(row) = found {
                     let score = base + self.scores[row as usize];
                     if score > best[end].0 {
                         best[end] = (score, start, Some(row));
@@ -546,10 +554,10 @@ mod tests {
     }
 
     fn cut(text: &str) -> Vec<String> {
-        let by_row: HashMap<u32, &str> = pieces()
+        let by_row: std::collections::HashMap<u32, &str> = pieces()
             .index
             .iter()
-            .map(|(piece, &row)| (row, &**piece))
+            .filter_map(|(piece, &row)| Some((row?, &**piece)))
             .collect();
         pieces()
             .pieces(text)
