@@ -26,10 +26,10 @@ mod sets;
 
 use std::path::Path;
 
-use troupe::safety::assess;
 use troupe::safety::classifier::{Classifier, features};
 use troupe::safety::detect::crisis_by_rules;
 use troupe::safety::meaning::{MeaningReader, PieceVectors};
+use troupe::safety::{Subject, assess};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -82,15 +82,17 @@ fn main() -> Result<(), BoxError> {
             let row = &rows[i];
             let kind = |k: Option<troupe::safety::CrisisKind>| k.map_or("-", |k| k.name());
             let word_p = word.probability(&features[i]);
+            let found = assess(&row.text).subjects;
+            let threshold =
+                troupe::safety::meaning::threshold(found.contains(&Subject::Psychological));
             let (meaning_p, together) = match &vectors[i] {
-                Some(v) => (meaning.probability(v), meaning.crisis_kind_of(v, word_p)),
+                Some(v) => (
+                    meaning.probability(v),
+                    meaning.crisis_kind_of(v, word_p, threshold),
+                ),
                 None => (0.0, None),
             };
-            let subjects: Vec<&str> = assess(&row.text)
-                .subjects
-                .iter()
-                .map(|s| s.name())
-                .collect();
+            let subjects: Vec<&str> = found.iter().map(|s| s.name()).collect();
             let subjects = if subjects.is_empty() {
                 "-".to_string()
             } else {

@@ -21,7 +21,7 @@ use super::cues::{
 };
 use super::matcher::{self, matching_cues};
 pub(super) use super::matcher::{any_cue, has_cue_at, word_matches};
-use super::meaning::{MeaningReader, PieceVectors};
+use super::meaning::{self, MeaningReader, PieceVectors};
 use super::{conversation, danger, frames};
 use crate::lang::Words;
 
@@ -182,18 +182,25 @@ fn assess_afresh(text: &str) -> Assessment {
         subjects.remove(&Subject::Medical);
         subjects.remove(&Subject::Psychological);
     }
-    let crisis = crisis_by_rules_in(&words).or_else(|| crisis_by_readers(text, &words));
+    let about_the_mind = subjects.contains(&Subject::Psychological);
+    let crisis =
+        crisis_by_rules_in(&words).or_else(|| crisis_by_readers(text, &words, about_the_mind));
     Assessment { subjects, crisis }
 }
 
 /// The crisis the learned readers find where the rules found none: the
-/// word reader alone, or the meaning reader and the word reader together.
-fn crisis_by_readers(text: &str, words: &[String]) -> Option<CrisisKind> {
+/// word reader alone, or the meaning reader and the word reader together
+/// (surer when the message is about the mind).
+fn crisis_by_readers(text: &str, words: &[String], about_the_mind: bool) -> Option<CrisisKind> {
     let features = classifier::features_of(words);
     let reader = Classifier::shipped();
-    reader
-        .crisis_kind(&features)
-        .or_else(|| MeaningReader::shipped().crisis_kind(text, reader.probability(&features)))
+    reader.crisis_kind(&features).or_else(|| {
+        MeaningReader::shipped().crisis_kind(
+            text,
+            reader.probability(&features),
+            meaning::threshold(about_the_mind),
+        )
+    })
 }
 
 /// The crisis the cue phrases or the frames alone find (without the learned
@@ -266,8 +273,9 @@ pub fn crisis_reasons(text: &str) -> Vec<String> {
         reasons.push(format!("reader {p:.2} ({})", kind.name()));
     }
     let meaning = MeaningReader::shipped();
+    let threshold = meaning::threshold(assess(text).subjects.contains(&Subject::Psychological));
     if let Some(vector) = PieceVectors::embedded().and_then(|pieces| pieces.text_vector(text))
-        && let Some(kind) = meaning.crisis_kind_of(&vector, p)
+        && let Some(kind) = meaning.crisis_kind_of(&vector, p, threshold)
     {
         reasons.push(format!(
             "meaning reader {:.2}, with the word reader {:.2} ({})",
