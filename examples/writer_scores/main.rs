@@ -18,7 +18,8 @@
 //! `together` (the kind both readers decide on together, or `-`),
 //! `subjects` (the sensitive subjects the cues find, comma-separated, or
 //! `-`), `text`. Rows of the other sets follow, with `-` as their writer
-//! and in the readers' columns, for whoever trains on every row.
+//! and in every column but the file, line, own, label and text ones, for
+//! whoever trains on every row.
 
 #[allow(dead_code)]
 #[path = "../dedupe/sets.rs"]

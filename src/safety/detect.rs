@@ -246,7 +246,10 @@ fn crisis_cues(words: &[String]) -> impl Iterator<Item = &'static str> {
 
 /// What found a crisis in `text`, layer by layer, for whoever tunes the
 /// detector: each danger cue, crisis cue and pair that matches, the first
-/// frame found, and the learned reader's probability when its gate opens.
+/// frame found, the word reader's probability when its gate opens, and the
+/// meaning reader's when the two readers together reach their threshold.
+/// Every layer that would find one is listed, even where an earlier layer
+/// already decided.
 pub fn crisis_reasons(text: &str) -> Vec<String> {
     let words = words(text);
     let mut reasons: Vec<String> = matching_cues(&words, &danger::DANGER)
@@ -319,7 +322,7 @@ pub fn normalise(text: &str) -> Vec<String> {
 /// spaces, joiners, direction marks) dropped, full-width letters and digits
 /// made plain, and Cyrillic and Greek letters that look like Latin ones
 /// read as those, so "kіll" with a Cyrillic "і" reads as "kill".
-fn plain_form(c: char) -> Option<char> {
+pub(super) fn plain_form(c: char) -> Option<char> {
     let plain = match c {
         '\u{200B}'..='\u{200F}'
         | '\u{202A}'..='\u{202E}'

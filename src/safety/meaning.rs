@@ -18,14 +18,16 @@
 //! optimum the labelled sets give, and `TROUPE_RETRAIN=1` rewrites them.
 //!
 //! It decides together with the word reader: the two readers'
-//! probabilities, weighed [`WEIGHT`] to this one, must reach [`THRESHOLD`].
+//! probabilities, weighed [`WEIGHT`] to this one, must reach [`THRESHOLD`]
+//! ([`THRESHOLD_ABOUT_THE_MIND`] for a message the subject cues find is
+//! about the mind).
 //! Either alone raises more false alarms than the two together (a message
 //! that merely sounds dark, or merely shares words with crises). Like the
 //! word reader, it only ever adds crisis verdicts.
 
 use std::sync::LazyLock;
 
-use super::detect::CrisisKind;
+use super::detect::{CrisisKind, plain_form};
 use super::matcher::FastMap;
 
 /// How sure the two readers together must be before a message counts as a
@@ -53,7 +55,11 @@ pub fn threshold(about_the_mind: bool) -> f64 {
     }
 }
 
-/// How much this reader's probability weighs beside the word reader's.
+/// How much this reader's probability weighs beside the word reader's:
+/// more than half, since it carries over to new writers better, but not
+/// all, since the word reader knows the labelled sets' own phrasings and
+/// keeps the meaning reader from firing on a message that merely sounds
+/// dark (chosen with [`THRESHOLD`]).
 pub const WEIGHT: f64 = 0.6;
 
 /// How many numbers each piece's vector has.
@@ -65,6 +71,11 @@ const WORD_START: char = '\u{2581}';
 /// What a character no piece covers costs a cut: far more than any piece,
 /// so that such characters are only skipped when nothing else fits.
 const UNKNOWN_COST: f32 = 30.0;
+
+/// How much of a message the reader reads, in bytes: an average over more
+/// says little of any part of it, and the cues, the frames and the word
+/// reader read the whole message anyway.
+pub const READ_AT_MOST: usize = 16 * 1024;
 
 /// The word pieces and their vectors, read once from the embedded files.
 static PIECES: LazyLock<Option<PieceVectors>> = LazyLock::new(|| {
@@ -81,7 +92,9 @@ static PIECES: LazyLock<Option<PieceVectors>> = LazyLock::new(|| {
 /// The reader's weights shipped with Troupe.
 static SHIPPED: LazyLock<MeaningReader> = LazyLock::new(|| {
     MeaningReader::from_tsv(include_str!("meaning_weights.tsv")).unwrap_or_else(|e| {
-        tracing::warn!("the shipped meaning weights do not parse ({e}); the meaning reader is off");
+        tracing::warn!(
+            "the shipped meaning weights do not parse ({e}); the meaning reader is off: retrain with `TROUPE_RETRAIN=1 cargo test --release shipped_meaning_weights`"
+        );
         MeaningReader::default()
     })
 });
@@ -124,6 +137,12 @@ impl PieceVectors {
             let score: f32 = score
                 .parse()
                 .map_err(|e| format!("pieces line {}: {e}", number + 1))?;
+            if !score.is_finite() {
+                return Err(format!(
+                    "pieces line {}: the score is not a number",
+                    number + 1
+                ));
+            }
             longest = longest.max(piece.chars().count());
             for (end, _) in piece.char_indices().skip(1) {
                 index.entry(piece[..end].into()).or_insert(None);
@@ -148,12 +167,15 @@ impl PieceVectors {
             ));
         }
         let values_at = 12 + 4 * DIMENSIONS;
-        let scales = vectors
+        let scales: Vec<f32> = vectors
             .get(12..values_at)
             .ok_or("the vectors file is cut short")?
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
             .collect();
+        if scales.iter().any(|s| !s.is_finite()) {
+            return Err("a scale in the vectors file is not a number".into());
+        }
         let values = vectors
             .get(values_at..)
             .filter(|v| v.len() == rows * DIMENSIONS)
@@ -169,11 +191,22 @@ impl PieceVectors {
 
     /// The rows of the pieces a text is cut into: the cut whose pieces are
     /// likeliest together (a unigram model's best path), words marked at
-    /// their start as the encoder learned them. Characters no piece covers
-    /// are left out.
-    pub fn pieces(&self, text: &str) -> Vec<u32> {
-        let mut marked = String::with_capacity(text.len() + 8);
-        for word in text.split_whitespace() {
+    /// their start as the encoder learned them. The text is read as every
+    /// detector reads it (invisible characters dropped, full-width and
+    /// look-alike letters read as the letters they imitate; case kept), up
+    /// to [`READ_AT_MOST`]. Characters no piece covers are left out.
+    pub fn piece_rows(&self, text: &str) -> Vec<u32> {
+        let read = match text
+            .char_indices()
+            .map(|(at, _)| at)
+            .find(|&at| at > READ_AT_MOST)
+        {
+            Some(end) => &text[..end],
+            None => text,
+        };
+        let plain: String = read.chars().filter_map(plain_form).collect();
+        let mut marked = String::with_capacity(plain.len() + 8);
+        for word in plain.split_whitespace() {
             marked.push(WORD_START);
             marked.push_str(word);
         }
@@ -219,15 +252,15 @@ impl PieceVectors {
     /// The direction of a text's meaning: the average of its pieces'
     /// vectors, scaled to length 1. `None` for a text with no piece.
     pub fn text_vector(&self, text: &str) -> Option<Vec<f32>> {
-        let rows = self.pieces(text);
+        let rows = self.piece_rows(text);
         if rows.is_empty() {
             return None;
         }
-        let mut sum = [0i32; DIMENSIONS];
+        let mut sum = [0i64; DIMENSIONS];
         for row in rows {
             let at = row as usize * DIMENSIONS;
             for (total, &value) in sum.iter_mut().zip(&self.values[at..at + DIMENSIONS]) {
-                *total += i32::from(value as i8);
+                *total += i64::from(value as i8);
             }
         }
         let mut vector: Vec<f32> = sum
@@ -269,7 +302,9 @@ pub struct Regression {
 pub const L2: f64 = 1.0;
 
 impl Regression {
-    /// The probability the regression gives a vector.
+    /// The probability the regression gives a vector: 0 when the vector
+    /// does not have one number per weight (a regression without weights
+    /// never says yes).
     pub fn probability(&self, vector: &[f32]) -> f64 {
         if self.weights.len() != vector.len() {
             return 0.0;
@@ -303,7 +338,7 @@ impl Regression {
             for (w, s) in regression.weights.iter_mut().zip(&step[1..]) {
                 *w -= s;
             }
-            if step.iter().map(|s| s.abs()).fold(0.0, f64::max) < 1e-9 {
+            if largest(&step) < 1e-9 {
                 break;
             }
         }
@@ -314,7 +349,7 @@ impl Regression {
     /// zero only at the optimum [`Regression::train`] finds.
     pub fn gradient_size(&self, examples: &[(&[f32], bool)]) -> f64 {
         let (gradient, _) = self.derivatives(examples, false);
-        gradient.iter().map(|g| g.abs()).fold(0.0, f64::max)
+        largest(&gradient)
     }
 
     /// The loss's gradient over (bias, weights) and, when asked, its
@@ -367,6 +402,15 @@ impl Regression {
         }
         (gradient, second)
     }
+}
+
+/// The largest magnitude among numbers, infinite when one is not a number,
+/// so that a check against it never passes on NaN.
+fn largest(numbers: &[f64]) -> f64 {
+    numbers
+        .iter()
+        .map(|n| if n.is_nan() { f64::INFINITY } else { n.abs() })
+        .fold(0.0, f64::max)
 }
 
 /// Solves `matrix · x = vector` for a symmetric positive definite matrix
@@ -466,7 +510,9 @@ impl MeaningReader {
         word_probability: f64,
         threshold: f64,
     ) -> Option<CrisisKind> {
-        if self.crisis.weights.is_empty() || self.together(vector, word_probability) < threshold {
+        // Written so that a probability that is not a number says no.
+        let sure = self.together(vector, word_probability) >= threshold;
+        if self.crisis.weights.is_empty() || !sure {
             return None;
         }
         Some(if self.danger.probability(vector) >= 0.5 {
@@ -508,7 +554,11 @@ impl MeaningReader {
             };
             let numbers = |fields: std::str::Split<'_, char>| -> Result<Vec<f64>, String> {
                 fields
-                    .map(|f| f.parse().map_err(|e| format!("line {}: {e}", number + 1)))
+                    .map(|f| match f.parse::<f64>() {
+                        Ok(n) if n.is_finite() => Ok(n),
+                        Ok(_) => Err(format!("line {}: {f} is not a finite number", number + 1)),
+                        Err(e) => Err(format!("line {}: {e}", number + 1)),
+                    })
                     .collect()
             };
             match fields.next() {
@@ -531,7 +581,8 @@ impl MeaningReader {
         Ok(reader)
     }
 
-    /// The largest difference between two readers' weights.
+    /// The largest difference between two readers' numbers, biases
+    /// included; infinite when their weights differ in number.
     pub fn distance(&self, other: &MeaningReader) -> f64 {
         [(&self.crisis, &other.crisis), (&self.danger, &other.danger)]
             .iter()
@@ -589,7 +640,7 @@ mod tests {
             .filter_map(|(piece, &row)| Some((row?, &**piece)))
             .collect();
         pieces()
-            .pieces(text)
+            .piece_rows(text)
             .iter()
             .map(|row| by_row[row].to_string())
             .collect()
@@ -605,6 +656,41 @@ mod tests {
             french.concat().replace(WORD_START, " "),
             " je ne me réveillerai pas"
         );
+    }
+
+    #[test]
+    fn invisible_and_look_alike_characters_are_read_as_the_letters_they_hide() {
+        assert_eq!(cut("k\u{200B}ill"), cut("kill"));
+        assert_eq!(cut("ｈｅｌｌｏ"), cut("hello"));
+        assert_eq!(cut("sоrry"), cut("sorry"), "a Cyrillic o");
+    }
+
+    #[test]
+    fn long_and_odd_texts_are_cut_without_trouble_and_read_in_part() {
+        let long_word = "a".repeat(100_000);
+        assert!(!pieces().piece_rows(&long_word).is_empty());
+        let dots = ".".repeat(100_000);
+        assert!(pieces().text_vector(&dots).is_some());
+        let read = pieces().piece_rows(&"word ".repeat(50_000));
+        assert!(read.len() <= READ_AT_MOST, "{} pieces", read.len());
+        assert!(pieces().text_vector(&"word ".repeat(50_000)).is_some());
+    }
+
+    #[test]
+    fn numbers_that_are_not_numbers_are_refused_and_never_say_crisis() {
+        assert!(MeaningReader::from_tsv("crisis\tbias\tNaN\n").is_err());
+        assert!(MeaningReader::from_tsv("crisis\tbias\tinf\n").is_err());
+        let broken = MeaningReader {
+            crisis: Regression {
+                bias: f64::NAN,
+                weights: vec![0.0; DIMENSIONS],
+            },
+            danger: Regression::default(),
+        };
+        let vector = pieces().text_vector("goodbye").unwrap();
+        assert_eq!(broken.crisis_kind_of(&vector, 1.0, THRESHOLD), None);
+        let examples = [(vector.as_slice(), true)];
+        assert!(broken.crisis.gradient_size(&examples).is_infinite());
     }
 
     #[test]
