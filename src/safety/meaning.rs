@@ -196,19 +196,27 @@ impl PieceVectors {
     /// look-alike letters read as the letters they imitate; case kept), up
     /// to [`READ_AT_MOST`]. Characters no piece covers are left out.
     pub fn piece_rows(&self, text: &str) -> Vec<u32> {
-        let read = match text
-            .char_indices()
-            .map(|(at, _)| at)
-            .find(|&at| at > READ_AT_MOST)
-        {
-            Some(end) => &text[..end],
-            None => text,
+        let read = if text.len() <= READ_AT_MOST {
+            text
+        } else {
+            let end = (0..=READ_AT_MOST)
+                .rev()
+                .find(|&at| text.is_char_boundary(at))
+                .unwrap_or(0);
+            &text[..end]
         };
-        let plain: String = read.chars().filter_map(plain_form).collect();
-        let mut marked = String::with_capacity(plain.len() + 8);
-        for word in plain.split_whitespace() {
-            marked.push(WORD_START);
-            marked.push_str(word);
+        let mut marked = String::with_capacity(read.len() + 8);
+        let mut in_word = false;
+        for c in read.chars().filter_map(plain_form) {
+            if c.is_whitespace() {
+                in_word = false;
+                continue;
+            }
+            if !in_word {
+                marked.push(WORD_START);
+                in_word = true;
+            }
+            marked.push(c);
         }
         let bounds: Vec<usize> = marked
             .char_indices()
