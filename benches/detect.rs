@@ -7,7 +7,7 @@
 //!   vector, the regression), which reads every message the rules and the
 //!   word reader leave;
 //! - the whole detector (`assess`: subject cues, crisis cues, frames and
-//!   the learned reader), which every chat message and reply goes through;
+//!   the two learned readers), which every chat message and reply goes through;
 //! - the crisis protocol's reading of a message with the user's six before
 //!   it (`assess_in_conversation`), once per chat message;
 //!

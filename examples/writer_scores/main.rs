@@ -27,10 +27,10 @@ mod sets;
 
 use std::path::Path;
 
+use troupe::safety::assess;
 use troupe::safety::classifier::{Classifier, features};
 use troupe::safety::detect::crisis_by_rules;
 use troupe::safety::meaning::{MeaningReader, PieceVectors};
-use troupe::safety::{Subject, assess};
 
 type BoxError = Box<dyn std::error::Error>;
 
@@ -84,8 +84,7 @@ fn main() -> Result<(), BoxError> {
             let kind = |k: Option<troupe::safety::CrisisKind>| k.map_or("-", |k| k.name());
             let word_p = word.probability(&features[i]);
             let found = assess(&row.text).subjects;
-            let threshold =
-                troupe::safety::meaning::threshold(found.contains(&Subject::Psychological));
+            let threshold = troupe::safety::meaning::threshold(&found);
             let (meaning_p, together) = match &vectors[i] {
                 Some(v) => (
                     meaning.probability(v),

@@ -182,23 +182,25 @@ fn assess_afresh(text: &str) -> Assessment {
         subjects.remove(&Subject::Medical);
         subjects.remove(&Subject::Psychological);
     }
-    let about_the_mind = subjects.contains(&Subject::Psychological);
-    let crisis =
-        crisis_by_rules_in(&words).or_else(|| crisis_by_readers(text, &words, about_the_mind));
+    let crisis = crisis_by_rules_in(&words).or_else(|| crisis_by_readers(text, &words, &subjects));
     Assessment { subjects, crisis }
 }
 
 /// The crisis the learned readers find where the rules found none: the
 /// word reader alone, or the meaning reader and the word reader together
 /// (surer when the message is about the mind).
-fn crisis_by_readers(text: &str, words: &[String], about_the_mind: bool) -> Option<CrisisKind> {
+fn crisis_by_readers(
+    text: &str,
+    words: &[String],
+    subjects: &BTreeSet<Subject>,
+) -> Option<CrisisKind> {
     let features = classifier::features_of(words);
     let reader = Classifier::shipped();
     reader.crisis_kind(&features).or_else(|| {
         MeaningReader::shipped().crisis_kind(
             text,
             reader.probability(&features),
-            meaning::threshold(about_the_mind),
+            meaning::threshold(subjects),
         )
     })
 }
@@ -276,7 +278,7 @@ pub fn crisis_reasons(text: &str) -> Vec<String> {
         reasons.push(format!("reader {p:.2} ({})", kind.name()));
     }
     let meaning = MeaningReader::shipped();
-    let threshold = meaning::threshold(assess(text).subjects.contains(&Subject::Psychological));
+    let threshold = meaning::threshold(&assess(text).subjects);
     if let Some(vector) = PieceVectors::embedded().and_then(|pieces| pieces.text_vector(text))
         && let Some(kind) = meaning.crisis_kind_of(&vector, p, threshold)
     {

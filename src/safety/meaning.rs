@@ -25,9 +25,10 @@
 //! that merely sounds dark, or merely shares words with crises). Like the
 //! word reader, it only ever adds crisis verdicts.
 
+use std::collections::BTreeSet;
 use std::sync::LazyLock;
 
-use super::detect::{CrisisKind, plain_form};
+use super::detect::{CrisisKind, Subject, plain_form};
 use super::matcher::FastMap;
 
 /// How sure the two readers together must be before a message counts as a
@@ -45,10 +46,10 @@ pub const THRESHOLD: f64 = 0.7;
 /// psychological messages for crises instead of 34, and no crisis fewer.
 pub const THRESHOLD_ABOUT_THE_MIND: f64 = 0.85;
 
-/// The threshold for a message, given whether the subject cues found it is
-/// about the mind.
-pub fn threshold(about_the_mind: bool) -> f64 {
-    if about_the_mind {
+/// The threshold for a message, given the sensitive subjects the cues
+/// found in it: [`THRESHOLD_ABOUT_THE_MIND`] when one is psychological.
+pub fn threshold(subjects: &BTreeSet<Subject>) -> f64 {
+    if subjects.contains(&Subject::Psychological) {
         THRESHOLD_ABOUT_THE_MIND
     } else {
         THRESHOLD
@@ -588,26 +589,6 @@ impl MeaningReader {
         }
         Ok(reader)
     }
-
-    /// The largest difference between two readers' numbers, biases
-    /// included; infinite when their weights differ in number.
-    pub fn distance(&self, other: &MeaningReader) -> f64 {
-        [(&self.crisis, &other.crisis), (&self.danger, &other.danger)]
-            .iter()
-            .map(|(a, b)| {
-                let weights = if a.weights.len() == b.weights.len() {
-                    a.weights
-                        .iter()
-                        .zip(&b.weights)
-                        .map(|(x, y)| (x - y).abs())
-                        .fold(0.0, f64::max)
-                } else {
-                    f64::INFINITY
-                };
-                weights.max((a.bias - b.bias).abs())
-            })
-            .fold(0.0, f64::max)
-    }
 }
 
 /// The two questions the regressions answer, as yes-or-no examples:
@@ -752,7 +733,7 @@ mod tests {
             danger: Regression::default(),
         };
         let back = MeaningReader::from_tsv(&reader.to_tsv()).unwrap();
-        assert_eq!(reader.distance(&back), 0.0);
+        assert_eq!(reader, back);
         assert!(MeaningReader::from_tsv("crisis\tbias\tzero\n").is_err());
         assert!(MeaningReader::from_tsv("crisis\tweights\t1\t2\n").is_err());
         assert!(MeaningReader::from_tsv("other\tbias\t1\n").is_err());
